@@ -1,0 +1,340 @@
+/* autograd/engine.c — the backward pass: dependency-counted reverse topological order,
+ * iterative (no recursion, so graph depth is unbounded), gradients summed to each input's
+ * shape, real parts taken for real inputs, leaves accumulated in place. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/internal.h"
+
+static atomic_ullong epoch_counter = 1;
+
+typedef struct vec { ag_node **v; int64_t n, cap; } vec;
+static bool vec_push(vec *s, ag_node *x) {
+    if (s->n == s->cap) {
+        int64_t nc = s->cap ? s->cap * 2 : 64;
+        ag_node **nv = realloc(s->v, (size_t)nc * sizeof *nv);
+        if (!nv) return false;
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n++] = x;
+    return true;
+}
+
+/* take ownership of t away from the scope it was registered in */
+static ag_tensor *own(ag_tensor *t) { ag__unscope(t); return t; }
+
+/* Sum g down to shape (undoing broadcasting) and to the input's dtype. Result is scoped. */
+static ag_tensor *fit_to_input(ag_tensor *g, const int64_t *shape, int ndim, ag_dtype dt) {
+    if (!g) return NULL;
+    if (ag_dtype_is_complex(g->dtype) && !ag_dtype_is_complex(dt)) g = ag_real(g);
+    int lead = g->ndim - ndim;
+    int dims[AG_MAX_DIMS], nd = 0;
+    for (int i = 0; i < g->ndim; i++) {
+        if (i < lead) dims[nd++] = i;
+        else if (shape[i - lead] == 1 && g->shape[i] != 1) dims[nd++] = i;
+    }
+    if (nd) {
+        g = ag_sum(g, dims, nd, true);
+        if (lead) g = ag_reshape(g, shape, ndim);
+    } else if (lead) {
+        g = ag_reshape(g, shape, ndim); /* leading dims of size 1 */
+    }
+    if (g && g->dtype != dt) g = ag_to_dtype(g, dt);
+    return g;
+}
+
+/* acc (owned) += g (owned); returns the owned sum */
+static ag_tensor *accumulate(ag_tensor *acc, ag_tensor *g) {
+    if (!acc) return g;
+    if (!g) return acc;
+    if (atomic_load(&acc->rc) == 1 && atomic_load(&acc->storage->rc) == 1 && acc->dtype == g->dtype &&
+        acc->ndim == g->ndim && !memcmp(acc->shape, g->shape, sizeof acc->shape)) {
+        ag_kview o = ag__view(acc), b = ag__view(g);
+        if (ag__kernels(acc)->binary(AG_BIN_ADD, &o, &o, &b) < 0) return NULL;
+        ag__drop(g);
+        return acc;
+    }
+    ag_tensor *s = own(ag_add(acc, g));
+    ag__drop(acc);
+    ag__drop(g);
+    return s;
+}
+
+static ag_tensor *run_hooks(struct ag_hook *h, ag_tensor *g) {
+    for (; h && g; h = h->next) {
+        ag_tensor *r = h->fn(g, h->ud);
+        if (r) { ag__drop(g); g = own(r); }
+    }
+    return g;
+}
+
+/* Accumulate into a leaf's .grad; the leaf gets its own storage (never an alias). */
+static int to_leaf(ag_tensor *leaf, ag_tensor *g) {
+    g = run_hooks(leaf->hooks, g);
+    if (!g) return ag_failed() ? ag_error_code() : 0;
+    if (!leaf->grad) {
+        if (atomic_load(&g->rc) != 1 || atomic_load(&g->storage->rc) != 1 || !ag_is_contiguous(g)) {
+            ag_tensor *c = own(ag_clone(g));
+            ag__drop(g);
+            if (!c) return ag_error_code();
+            g = c;
+        }
+        g->requires_grad = false;
+        leaf->grad = g;
+        return 0;
+    }
+    ag_kview o = ag__view(leaf->grad), b = ag__view(g);
+    int rc = ag__kernels(g)->binary(AG_BIN_ADD, &o, &o, &b);
+    ag__bump_version(leaf->grad);
+    ag__drop(g);
+    return rc;
+}
+
+typedef struct capture { ag_tensor *const *inputs; int n; ag_tensor **slots; } capture;
+
+static int capture_index(const capture *cap, const ag_tensor *leaf, const ag_node *node) {
+    for (int i = 0; i < cap->n; i++) {
+        const ag_tensor *x = cap->inputs[i];
+        if ((leaf && x == leaf) || (node && x->grad_fn == node)) return i;
+    }
+    return -1;
+}
+
+static int check_saved(const ag_node *n) {
+    if (n->released)
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_backward: trying to backward through the graph a second "
+                            "time: the tensors saved by %s were freed; pass retain_graph the first time",
+                            n->name);
+    for (int i = 0; i < n->n_saved; i++) {
+        if (!n->saved[i]) continue;
+        unsigned now = atomic_load(&n->saved[i]->storage->version);
+        if (now != n->saved_ver[i])
+            return ag_set_error(AG_ERR_AUTOGRAD, "ag_backward: a tensor of shape %s saved by %s was "
+                                "modified in place (version %u, expected %u)", AG_SHP(n->saved[i]),
+                                n->name, now, n->saved_ver[i]);
+    }
+    return 0;
+}
+
+static void release_saved(ag_node *n) {
+    for (int i = 0; i < n->n_saved; i++) { ag__drop(n->saved[i]); n->saved[i] = NULL; }
+    n->released = true;
+}
+
+/* roots[i] gets gradient seeds[i] (owned refs, consumed). cap == NULL: accumulate into leaves. */
+static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, capture *cap) {
+    uint64_t epoch = atomic_fetch_add(&epoch_counter, 1);
+    vec all = {0}, ready = {0};
+    int rc = 0;
+    for (int r = 0; r < n_roots; r++) {
+        ag_node *n = roots[r];
+        if (n->epoch != epoch) {
+            n->epoch = epoch;
+            n->deps = 0;
+            if (!vec_push(&all, n)) { rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory"); goto done; }
+        }
+        n->gacc = accumulate(n->gacc, seeds[r]);
+        seeds[r] = NULL;
+    }
+    for (int64_t i = 0; i < all.n && rc == 0; i++) { /* `all` grows while we scan it: a BFS */
+        ag_node *n = all.v[i];
+        if ((rc = check_saved(n))) break;
+        for (int k = 0; k < n->n_in; k++) {
+            ag_node *c = n->in_node[k];
+            if (!c) continue;
+            if (c->epoch != epoch) {
+                c->epoch = epoch;
+                c->deps = 0;
+                if (!vec_push(&all, c)) { rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory"); break; }
+            }
+            c->deps++;
+        }
+    }
+    if (rc) goto done;
+    for (int r = 0; r < n_roots; r++)
+        if (roots[r]->deps == 0 && !vec_push(&ready, roots[r])) { rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory"); goto done; }
+    /* roots reached through another root are pushed when their deps drop to zero */
+
+    while (ready.n && rc == 0) {
+        ag_node *n = ready.v[--ready.n];
+        ag_tensor *g = n->gacc;
+        n->gacc = NULL;
+        if (g) g = run_hooks(n->hooks, g);
+        if (cap && g) {
+            int ci = capture_index(cap, NULL, n);
+            if (ci >= 0) cap->slots[ci] = accumulate(cap->slots[ci], ag_retain(g));
+        }
+        ag_tensor *gin[AG_MAX_IN] = {0};
+        if (g) {
+            ag_scope_begin();
+            ag_no_grad_begin();
+            rc = n->backward(n, g, gin);
+            if (rc == 0 && ag_failed()) rc = ag_error_code();
+            /* Rules return op results (owned by this scope) or ag_retain(g) (unscoped):
+             * either way the engine takes exactly one reference out of the scope here. */
+            for (int k = 0; k < n->n_in; k++) ag__unscope(gin[k]);
+            for (int k = 0; k < n->n_in && rc == 0; k++) {
+                ag_tensor *gk = gin[k];
+                if (!gk) continue;
+                if (!n->needs[k]) { ag__drop(gk); gin[k] = NULL; continue; }
+                ag_tensor *f = fit_to_input(gk, n->in_shape[k], n->in_ndim[k], n->in_dtype[k]);
+                if (!f) { rc = ag_failed() ? ag_error_code() : AG_ERR_AUTOGRAD; break; }
+                if (f != gk) { ag__unscope(f); ag__drop(gk); gin[k] = f; }
+                if (ag__anomaly()) ag__check_anomaly(n->name, f, "gradient computed by its backward");
+                if (ag_failed()) rc = ag_error_code();
+            }
+            ag_no_grad_end();
+            ag_scope_end();
+            ag__drop(g);
+        }
+        for (int k = 0; k < n->n_in; k++) {
+            ag_tensor *gk = gin[k];
+            if (rc) { ag__drop(gk); continue; }
+            if (n->in_node[k]) {
+                ag_node *c = n->in_node[k];
+                if (gk) c->gacc = accumulate(c->gacc, gk);
+                if (--c->deps == 0 && !vec_push(&ready, c)) rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory");
+            } else if (n->in_leaf[k] && gk) {
+                if (cap) {
+                    int ci = capture_index(cap, n->in_leaf[k], NULL);
+                    if (ci >= 0) cap->slots[ci] = accumulate(cap->slots[ci], run_hooks(n->in_leaf[k]->hooks, gk));
+                    else ag__drop(gk);
+                } else {
+                    rc = to_leaf(n->in_leaf[k], gk);
+                }
+            } else {
+                ag__drop(gk);
+            }
+        }
+        if (!retain) release_saved(n);
+    }
+done:
+    for (int64_t i = 0; i < all.n; i++) { ag__drop(all.v[i]->gacc); all.v[i]->gacc = NULL; }
+    for (int r = 0; r < n_roots; r++) ag__drop(seeds[r]);
+    free(all.v);
+    free(ready.v);
+    return rc;
+}
+
+static ag_tensor *seed_for(const char *op, ag_tensor *out, ag_tensor *grad) {
+    if (grad) {
+        if (grad->ndim != out->ndim || memcmp(grad->shape, out->shape, sizeof out->shape))
+            return ag_fail(AG_ERR_SHAPE, "%s: upstream gradient has shape %s, expected the output's %s",
+                           op, AG_SHP(grad), AG_SHP(out));
+        if (!ag__same_device(op, out, grad)) return NULL;
+        ag_tensor *g = ag__cast(grad, out->dtype);
+        return g;
+    }
+    if (ag_numel(out) != 1)
+        return ag_fail(AG_ERR_SHAPE, "%s: expected a scalar output or an upstream gradient, given "
+                       "an output of shape %s", op, AG_SHP(out));
+    if (ag_dtype_is_complex(out->dtype))
+        return ag_fail(AG_ERR_DTYPE, "%s: the output is complex (%s); backward needs a real scalar "
+                       "loss or an upstream gradient", op, ag_dtype_name(out->dtype));
+    ag_tensor *g = ag__new(out->shape, out->ndim, out->dtype, out->storage->dev, op);
+    if (g) {
+        ag_kview v = ag__view(g);
+        if (ag__kernels(g)->fill(&v, 1.0, 0.0) < 0) { ag__drop(g); return NULL; }
+    }
+    return g;
+}
+
+int ag_backward(ag_tensor *loss) { return ag_backward_ex(loss, (ag_backward_opts){0}); }
+
+int ag_backward_ex(ag_tensor *out, ag_backward_opts opts) {
+    if (!out) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_backward: output is NULL");
+    if (!out->requires_grad)
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_backward: the output (shape %s) does not require grad: "
+                            "no input of its computation had requires_grad set", AG_SHP(out));
+    ag_tensor *g = seed_for("ag_backward", out, opts.grad);
+    if (!g) return ag_error_code();
+    ag_scope_begin();
+    int rc;
+    if (!out->grad_fn) {
+        rc = to_leaf(out, g);
+    } else {
+        ag_node *root = out->grad_fn;
+        rc = run(&root, &g, 1, opts.retain_graph, NULL);
+    }
+    ag_scope_end();
+    return rc;
+}
+
+int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int n_in,
+            ag_tensor *const *grad_outputs, bool retain_graph, ag_tensor **grads) {
+    if (!outputs || !inputs || !grads || n_out <= 0 || n_in <= 0)
+        return ag_set_error(AG_ERR_INVALID, "ag_grad: expected outputs, inputs and grads arrays with "
+                            "n_out > 0 and n_in > 0, given n_out=%d n_in=%d", n_out, n_in);
+    for (int i = 0; i < n_in; i++) grads[i] = NULL;
+    for (int i = 0; i < n_out; i++)
+        if (!outputs[i]) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_grad: output %d is NULL", i);
+    for (int i = 0; i < n_in; i++) {
+        if (!inputs[i]) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_grad: input %d is NULL", i);
+        if (!inputs[i]->requires_grad)
+            return ag_set_error(AG_ERR_AUTOGRAD, "ag_grad: input %d (shape %s) does not require grad", i,
+                                AG_SHP(inputs[i]));
+    }
+    ag_node **roots = calloc((size_t)n_out, sizeof *roots);
+    ag_tensor **seeds = calloc((size_t)n_out, sizeof *seeds);
+    ag_tensor **slots = calloc((size_t)n_in, sizeof *slots);
+    int rc = 0, nr = 0;
+    if (!roots || !seeds || !slots) { rc = ag_set_error(AG_ERR_NOMEM, "ag_grad: out of memory"); goto out; }
+    capture cap = {inputs, n_in, slots};
+    ag_scope_begin();
+    for (int i = 0; i < n_out && rc == 0; i++) {
+        ag_tensor *o = outputs[i];
+        if (!o->requires_grad) {
+            rc = ag_set_error(AG_ERR_AUTOGRAD, "ag_grad: output %d does not require grad", i);
+            break;
+        }
+        ag_tensor *g = seed_for("ag_grad", o, grad_outputs ? grad_outputs[i] : NULL);
+        if (!g) { rc = ag_error_code(); break; }
+        if (!o->grad_fn) { /* an output that is itself a leaf input */
+            int ci = capture_index(&cap, o, NULL);
+            if (ci >= 0) slots[ci] = accumulate(slots[ci], g); else ag__drop(g);
+            continue;
+        }
+        roots[nr] = o->grad_fn;
+        seeds[nr++] = g;
+    }
+    if (rc == 0 && nr) rc = run(roots, seeds, nr, retain_graph, &cap);
+    else for (int i = 0; i < nr; i++) ag__drop(seeds[i]);
+    ag_scope_end();
+    for (int i = 0; i < n_in && rc == 0; i++) {
+        if (!slots[i]) {
+            slots[i] = ag_zeros_like(inputs[i]);
+            ag__unscope(slots[i]);
+            if (!slots[i]) rc = ag_error_code();
+        }
+        else if (slots[i]->dtype != inputs[i]->dtype) {
+            ag_tensor *c = ag__cast(slots[i], inputs[i]->dtype);
+            ag__drop(slots[i]);
+            slots[i] = c;
+        }
+    }
+    for (int i = 0; i < n_in; i++) {
+        if (rc) { ag__drop(slots[i]); continue; }
+        grads[i] = ag__ret(slots[i]);
+    }
+out:
+    free(roots);
+    free(seeds);
+    free(slots);
+    return rc;
+}
+
+int ag_register_hook(ag_tensor *t, ag_grad_hook fn, void *user_data) {
+    if (!t || !fn) return ag_set_error(AG_ERR_INVALID, "ag_register_hook: tensor and function must not be NULL");
+    if (!t->requires_grad)
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_register_hook: the tensor does not require grad");
+    struct ag_hook *h = malloc(sizeof *h);
+    if (!h) return ag_set_error(AG_ERR_NOMEM, "ag_register_hook: out of memory");
+    h->fn = fn;
+    h->ud = user_data;
+    struct ag_hook **head = t->grad_fn ? &t->grad_fn->hooks : &t->hooks;
+    h->next = NULL;
+    while (*head) head = &(*head)->next;
+    *head = h;
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* backends/cpu/cpu.h — shared machinery of the CPU kernels: the strided iterator that
+ * coalesces dims and splits work over OpenMP threads, and the dtype dispatch macros. */
+#ifndef AG_BACKENDS_CPU_H
+#define AG_BACKENDS_CPU_H
+
+#include <complex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/kernels.h"
+
+#define AG_CPU_MAX_OPS 4
+/* Below this many elements a map runs on one thread (spawning costs more than it saves). */
+#define AG_CPU_PAR_MIN 32768
+
+typedef struct ag_cpu_iter {
+    int nops, ndim;                               /* after coalescing; ndim >= 1 */
+    int64_t shape[AG_MAX_DIMS];
+    int64_t bstrides[AG_CPU_MAX_OPS][AG_MAX_DIMS]; /* bytes */
+    char *data[AG_CPU_MAX_OPS];
+    int64_t numel;
+} ag_cpu_iter;
+
+/* Inner loop: n elements, ptrs[i] advancing by bstride[i] bytes. */
+typedef void (*ag_cpu_loop)(void *ctx, char **ptrs, const int64_t *bstride, int64_t n);
+
+/* All views have the same shape (broadcast already applied through stride 0). */
+void ag_cpu_iter_init(ag_cpu_iter *it, int nops, const ag_kview *const *views);
+/* Runs loop over every element, in parallel when large. */
+void ag_cpu_iter_run(const ag_cpu_iter *it, ag_cpu_loop loop, void *ctx);
+
+typedef float complex cf32;
+typedef double complex cf64;
+
+/* Expand M(ctype, ...) once per dtype inside a switch on dt; `dflt` runs for others. */
+#define AG_CPU_SWITCH_ALL(dt, M, dflt, ...) switch (dt) { \
+    case AG_F32: M(float, __VA_ARGS__) break; case AG_F64: M(double, __VA_ARGS__) break; \
+    case AG_C64: M(cf32, __VA_ARGS__) break; case AG_C128: M(cf64, __VA_ARGS__) break; \
+    case AG_I64: M(int64_t, __VA_ARGS__) break; case AG_BOOL: M(bool, __VA_ARGS__) break; \
+    default: dflt; }
+
+void *ag_cpu_alloc(size_t nbytes);
+void ag_cpu_free(void *p, size_t nbytes);
+void ag_cpu_empty_cache(void);
+size_t ag_cpu_cached_bytes(void);
+int ag_cpu_copy(const ag_kview *dst, const ag_kview *src);
+int ag_cpu_fill(const ag_kview *dst, double re, double im);
+int ag_cpu_unary(ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params);
+int ag_cpu_binary(ag_binary_op op, const ag_kview *out, const ag_kview *a, const ag_kview *b);
+int ag_cpu_where(const ag_kview *out, const ag_kview *cond, const ag_kview *a, const ag_kview *b);
+int ag_cpu_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in);
+int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b);
+int ag_cpu_rng(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset, double p0, double p1);
+
+int ag_set_error(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,255 @@
+/* backends/cpu/reduce.c — sum/prod/max/min over any set of dims.
+ *
+ * Dims are split into kept (K) and reduced (R) groups and each group is coalesced. Every
+ * output is accumulated in a fixed order: R is cut into blocks of BLOCK elements, each block
+ * is summed with 8 interleaved accumulators, and block results are combined in order. That
+ * order depends only on the shapes, never on the thread count, so results are reproducible.
+ * Threads split the outputs, or, for few outputs (a full reduction), the blocks.
+ * When the input's contiguous dim is kept (a column reduction), outputs are accumulated a
+ * row at a time instead, so the inner loop runs along memory. f32 accumulates in f64. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backends/cpu/cpu.h"
+
+#define BLOCK 32768
+#define LANES 8
+
+typedef struct plan {
+    int nk, nr;
+    int64_t kshape[AG_MAX_DIMS], kin[AG_MAX_DIMS], kout[AG_MAX_DIMS], kidx[AG_MAX_DIMS];
+    int64_t rshape[AG_MAX_DIMS], rin[AG_MAX_DIMS];
+    int64_t K, R;
+} plan;
+
+static int coalesce(int n, int64_t *shape, int64_t *s1, int64_t *s2, int64_t *s3) {
+    if (n == 0) return 0;
+    int o = 0;
+    for (int d = 1; d < n; d++) {
+        bool m = s1[o] == s1[d] * shape[d] && (!s2 || s2[o] == s2[d] * shape[d]) && (!s3 || s3[o] == s3[d] * shape[d]);
+        if (m) {
+            shape[o] *= shape[d];
+            s1[o] = s1[d];
+            if (s2) s2[o] = s2[d];
+            if (s3) s3[o] = s3[d];
+        } else {
+            o++;
+            shape[o] = shape[d];
+            s1[o] = s1[d];
+            if (s2) s2[o] = s2[d];
+            if (s3) s3[o] = s3[d];
+        }
+    }
+    return o + 1;
+}
+
+static void make_plan(plan *p, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
+    memset(p, 0, sizeof *p);
+    p->K = p->R = 1;
+    for (int d = 0; d < in->ndim; d++) {
+        if (in->shape[d] == 1) continue;
+        if (out->shape[d] == 1) {
+            p->rshape[p->nr] = in->shape[d];
+            p->rin[p->nr++] = in->strides[d];
+            p->R *= in->shape[d];
+        } else {
+            p->kshape[p->nk] = in->shape[d];
+            p->kin[p->nk] = in->strides[d];
+            p->kout[p->nk] = out->strides[d];
+            p->kidx[p->nk++] = idx ? idx->strides[d] : 0;
+            p->K *= in->shape[d];
+        }
+    }
+    p->nk = coalesce(p->nk, p->kshape, p->kin, p->kout, p->kidx);
+    p->nr = coalesce(p->nr, p->rshape, p->rin, NULL, NULL);
+}
+
+/* element offsets (in elements) of kept index k in in/out/idx */
+static inline void k_offsets(const plan *p, int64_t k, int64_t *oin, int64_t *oout, int64_t *oidx) {
+    int64_t a = 0, b = 0, c = 0;
+    for (int d = p->nk - 1; d >= 0; d--) {
+        int64_t i = k % p->kshape[d];
+        k /= p->kshape[d];
+        a += i * p->kin[d];
+        b += i * p->kout[d];
+        c += i * p->kidx[d];
+    }
+    *oin = a; *oout = b; *oidx = c;
+}
+static inline int64_t r_offset(const plan *p, int64_t r) {
+    int64_t a = 0;
+    for (int d = p->nr - 1; d >= 0; d--) {
+        a += (r % p->rshape[d]) * p->rin[d];
+        r /= p->rshape[d];
+    }
+    return a;
+}
+
+static int nthreads(void) {
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* ---- sum / prod ---------------------------------------------------------------- */
+#define ARITH_FNS(T, ACC, SFX)                                                                   \
+    /* partial over r in [r0, r1) of the output whose input base is x */                        \
+    static ACC block_##SFX(const plan *p, const T *x, int64_t r0, int64_t r1, bool prod) {      \
+        ACC lane[LANES];                                                                         \
+        for (int l = 0; l < LANES; l++) lane[l] = prod ? 1 : 0;                                  \
+        int64_t r = r0;                                                                          \
+        if (p->nr == 1) {                                                                        \
+            int64_t s = p->rin[0];                                                               \
+            const T *q = x + r0 * s;                                                             \
+            int64_t n = r1 - r0, i = 0;                                                          \
+            if (s == 1) {                                                                        \
+                if (prod) for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] *= (ACC)q[i + l]; \
+                else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] += (ACC)q[i + l]; \
+            } else {                                                                             \
+                if (prod) for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] *= (ACC)q[(i + l) * s]; \
+                else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] += (ACC)q[(i + l) * s]; \
+            }                                                                                    \
+            for (; i < n; i++) { if (prod) lane[0] *= (ACC)q[i * s]; else lane[0] += (ACC)q[i * s]; } \
+        } else {                                                                                 \
+            for (; r < r1; r++) {                                                                \
+                ACC v = (ACC)x[r_offset(p, r)];                                                  \
+                if (prod) lane[(r - r0) % LANES] *= v; else lane[(r - r0) % LANES] += v;         \
+            }                                                                                    \
+        }                                                                                        \
+        ACC acc = prod ? 1 : 0;                                                                  \
+        for (int l = 0; l < LANES; l++) { if (prod) acc *= lane[l]; else acc += lane[l]; }       \
+        return acc;                                                                              \
+    }                                                                                            \
+    static ACC full_##SFX(const plan *p, const T *x, bool prod) {                                \
+        ACC acc = prod ? 1 : 0;                                                                  \
+        for (int64_t b = 0; b < p->R; b += BLOCK) {                                              \
+            ACC v = block_##SFX(p, x, b, b + BLOCK < p->R ? b + BLOCK : p->R, prod);             \
+            if (prod) acc *= v; else acc += v;                                                   \
+        }                                                                                        \
+        return acc;                                                                              \
+    }                                                                                            \
+    static void arith_##SFX(const plan *p, T *out, const T *in, bool prod) {                     \
+        int nt = nthreads();                                                                     \
+        int64_t nblocks = (p->R + BLOCK - 1) / BLOCK;                                            \
+        if (p->K == 1 && nblocks > 1 && nt > 1) {                                                \
+            ACC *part = malloc((size_t)nblocks * sizeof *part);                                  \
+            if (part) {                                                                          \
+                _Pragma("omp parallel for schedule(static)")                                     \
+                for (int64_t b = 0; b < nblocks; b++)                                            \
+                    part[b] = block_##SFX(p, in, b * BLOCK, (b + 1) * BLOCK < p->R ? (b + 1) * BLOCK : p->R, prod); \
+                ACC acc = prod ? 1 : 0;                                                          \
+                for (int64_t b = 0; b < nblocks; b++) { if (prod) acc *= part[b]; else acc += part[b]; } \
+                out[0] = (T)acc;                                                                 \
+                free(part);                                                                      \
+                return;                                                                          \
+            }                                                                                    \
+        }                                                                                        \
+        bool par = nt > 1 && p->K > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                          \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t k = 0; k < p->K; k++) {                                                     \
+            int64_t oi, oo, ox;                                                                  \
+            k_offsets(p, k, &oi, &oo, &ox);                                                      \
+            out[oo] = (T)full_##SFX(p, in + oi, prod);                                           \
+        }                                                                                        \
+    }                                                                                            \
+    /* column reduction: the kept innermost dim is dense in the input */                         \
+    static void cols_##SFX(const plan *p, T *out, const T *in, bool prod) {                      \
+        int64_t L = p->kshape[p->nk - 1], outer = p->K / L;                                       \
+        int64_t tiles = (L + 255) / 256;                                                         \
+        bool par = nthreads() > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                              \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t t = 0; t < outer * tiles; t++) {                                            \
+            int64_t o = t / tiles, j0 = (t % tiles) * 256, n = L - j0 < 256 ? L - j0 : 256;      \
+            int64_t oi, oo, ox;                                                                  \
+            k_offsets(p, o * L + j0, &oi, &oo, &ox);                                             \
+            ACC acc[256];                                                                        \
+            for (int64_t j = 0; j < n; j++) acc[j] = prod ? 1 : 0;                               \
+            for (int64_t r = 0; r < p->R; r++) {                                                 \
+                const T *x = in + oi + r_offset(p, r);                                           \
+                if (prod) for (int64_t j = 0; j < n; j++) acc[j] *= (ACC)x[j];                   \
+                else for (int64_t j = 0; j < n; j++) acc[j] += (ACC)x[j];                        \
+            }                                                                                    \
+            int64_t so = p->kout[p->nk - 1];                                                     \
+            for (int64_t j = 0; j < n; j++) out[oo + j * so] = (T)acc[j];                        \
+        }                                                                                        \
+    }
+ARITH_FNS(float, double, f32)
+ARITH_FNS(double, double, f64)
+ARITH_FNS(cf32, cf64, c64)
+ARITH_FNS(cf64, cf64, c128)
+ARITH_FNS(int64_t, int64_t, i64)
+
+/* ---- max / min (NaN propagates; first index of the extreme wins) ------------------ */
+#define BETTER(v, best, ismax) ((v) != (v) ? (best) == (best) : ((ismax) ? (v) > (best) : (v) < (best)))
+#define EXT_FNS(T, SFX)                                                                          \
+    static void ext_##SFX(const plan *p, T *out, int64_t *idx, const T *in, bool ismax) {        \
+        bool par = nthreads() > 1 && p->K > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                  \
+        _Pragma("omp parallel for schedule(static) if(par)")                                     \
+        for (int64_t k = 0; k < p->K; k++) {                                                     \
+            int64_t oi, oo, ox;                                                                  \
+            k_offsets(p, k, &oi, &oo, &ox);                                                      \
+            const T *x = in + oi;                                                                \
+            T best = x[0];                                                                       \
+            int64_t bi = 0;                                                                      \
+            if (p->nr == 1) {                                                                    \
+                int64_t s = p->rin[0];                                                           \
+                for (int64_t r = 1; r < p->R; r++) {                                             \
+                    T v = x[r * s];                                                              \
+                    if (BETTER(v, best, ismax)) { best = v; bi = r; }                            \
+                }                                                                                \
+            } else {                                                                             \
+                for (int64_t r = 1; r < p->R; r++) {                                             \
+                    T v = x[r_offset(p, r)];                                                     \
+                    if (BETTER(v, best, ismax)) { best = v; bi = r; }                            \
+                }                                                                                \
+            }                                                                                    \
+            out[oo] = best;                                                                      \
+            if (idx) idx[ox] = bi;                                                               \
+        }                                                                                        \
+    }
+EXT_FNS(float, f32)
+EXT_FNS(double, f64)
+EXT_FNS(int64_t, i64)
+EXT_FNS(bool, b)
+
+int ag_cpu_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
+    plan p;
+    make_plan(&p, out, idx, in);
+    if (p.K == 0) return 0;
+    bool ext = op == AG_RED_MAX || op == AG_RED_MIN;
+    if (p.R == 0) {
+        if (ext) return ag_set_error(AG_ERR_SHAPE, "cpu reduce: max/min over an empty dim");
+        return ag_cpu_fill(out, op == AG_RED_PROD ? 1 : 0, 0);
+    }
+    bool prod = op == AG_RED_PROD;
+    /* column path when the kept innermost dim is dense and reduced dims have larger strides */
+    bool cols = !ext && p.nk >= 1 && p.kin[p.nk - 1] == 1 && p.nr >= 1 && p.rin[p.nr - 1] != 1;
+    if (ext) {
+        int64_t *ix = idx ? (int64_t *)idx->data : NULL;
+        switch (in->dtype) {
+        case AG_F32: ext_f32(&p, out->data, ix, in->data, op == AG_RED_MAX); return 0;
+        case AG_F64: ext_f64(&p, out->data, ix, in->data, op == AG_RED_MAX); return 0;
+        case AG_I64: ext_i64(&p, out->data, ix, in->data, op == AG_RED_MAX); return 0;
+        case AG_BOOL: ext_b(&p, out->data, ix, in->data, op == AG_RED_MAX); return 0;
+        default: return ag_set_error(AG_ERR_DTYPE, "cpu reduce: max/min of %s is not supported", ag_dtype_name(in->dtype));
+        }
+    }
+#define RUN(SFX, T) { if (cols) cols_##SFX(&p, (T *)out->data, (const T *)in->data, prod); \
+                      else arith_##SFX(&p, (T *)out->data, (const T *)in->data, prod); } return 0;
+    switch (in->dtype) {
+    case AG_F32: RUN(f32, float)
+    case AG_F64: RUN(f64, double)
+    case AG_C64: RUN(c64, cf32)
+    case AG_C128: RUN(c128, cf64)
+    case AG_I64: RUN(i64, int64_t)
+    default: return ag_set_error(AG_ERR_DTYPE, "cpu reduce: sum/prod of %s is not supported", ag_dtype_name(in->dtype));
+    }
+#undef RUN
+}

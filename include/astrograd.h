@@ -1,0 +1,8 @@
+/* astrograd.h — the umbrella header: include this one. */
+#ifndef ASTROGRAD_H
+#define ASTROGRAD_H
+
+#include "astrograd/tensor.h"
+#include "astrograd/autograd.h"
+
+#endif

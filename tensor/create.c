@@ -1,0 +1,201 @@
+/* tensor/create.c — creation functions, copies, casts and in-place fills. */
+#include <math.h>
+#include <string.h>
+
+#include "tensor/internal.h"
+
+ag_tensor *ag_empty(const int64_t *shape, int ndim, ag_dtype dt) {
+    return ag__ret(ag__new(shape, ndim, dt, AG_CPU, "ag_empty"));
+}
+
+static ag_tensor *filled(const char *op, const int64_t *shape, int ndim, ag_dtype dt, double re, double im) {
+    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, op);
+    if (!t) return NULL;
+    ag_kview v = ag__view(t);
+    if (ag__kernels(t)->fill(&v, re, im) < 0) { ag__drop(t); return NULL; }
+    return ag__ret(t);
+}
+
+ag_tensor *ag_zeros(const int64_t *shape, int ndim, ag_dtype dt) { return filled("ag_zeros", shape, ndim, dt, 0, 0); }
+ag_tensor *ag_ones(const int64_t *shape, int ndim, ag_dtype dt) { return filled("ag_ones", shape, ndim, dt, 1, 0); }
+ag_tensor *ag_full(const int64_t *shape, int ndim, double value, ag_dtype dt) {
+    return filled("ag_full", shape, ndim, dt, value, 0);
+}
+ag_tensor *ag_full_complex(const int64_t *shape, int ndim, double re, double im, ag_dtype dt) {
+    if (!ag_dtype_is_complex(dt))
+        return ag_fail(AG_ERR_DTYPE, "ag_full_complex: expected c64 or c128, given %s", ag_dtype_name(dt));
+    return filled("ag_full_complex", shape, ndim, dt, re, im);
+}
+ag_tensor *ag_scalar(double value, ag_dtype dt) { return filled("ag_scalar", NULL, 0, dt, value, 0); }
+
+static ag_tensor *like(const char *op, const ag_tensor *t, bool fill, double v) {
+    if (!t) return NULL;
+    ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
+    if (!r) return NULL;
+    if (fill) {
+        ag_kview vv = ag__view(r);
+        if (ag__kernels(r)->fill(&vv, v, 0) < 0) { ag__drop(r); return NULL; }
+    }
+    return ag__ret(r);
+}
+ag_tensor *ag_empty_like(const ag_tensor *t) { return like("ag_empty_like", t, false, 0); }
+ag_tensor *ag_zeros_like(const ag_tensor *t) { return like("ag_zeros_like", t, true, 0); }
+ag_tensor *ag_ones_like(const ag_tensor *t) { return like("ag_ones_like", t, true, 1); }
+ag_tensor *ag_full_like(const ag_tensor *t, double value) { return like("ag_full_like", t, true, value); }
+
+ag_tensor *ag_arange(double start, double end, double step, ag_dtype dt) {
+    if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step))
+        return ag_fail(AG_ERR_INVALID, "ag_arange: expected finite start/end and a non-zero step, given "
+                       "start=%g end=%g step=%g", start, end, step);
+    if ((end - start) / step < 0)
+        return ag_fail(AG_ERR_INVALID, "ag_arange: step %g moves away from end (start=%g, end=%g)", step, start, end);
+    int64_t n = (int64_t)ceil((end - start) / step);
+    ag_tensor *t = ag__new(&n, 1, AG_F64, AG_CPU, "ag_arange");
+    if (!t) return NULL;
+    double *d = t->storage->data;
+    for (int64_t i = 0; i < n; i++) d[i] = start + (double)i * step;
+    ag_tensor *r = ag__cast(t, dt);
+    ag__drop(t);
+    return ag__ret(r);
+}
+
+ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dt) {
+    if (steps < 0) return ag_fail(AG_ERR_INVALID, "ag_linspace: expected steps >= 0, given %lld", (long long)steps);
+    ag_tensor *t = ag__new(&steps, 1, AG_F64, AG_CPU, "ag_linspace");
+    if (!t) return NULL;
+    double *d = t->storage->data;
+    double h = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
+    /* PyTorch fills the first half from start and the second half from end (symmetric rounding) */
+    int64_t half = steps / 2;
+    for (int64_t i = 0; i < steps; i++) d[i] = i < half ? start + h * (double)i : end - h * (double)(steps - 1 - i);
+    ag_tensor *r = ag__cast(t, dt);
+    ag__drop(t);
+    return ag__ret(r);
+}
+
+ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt) {
+    if (m < 0) m = n;
+    ag_tensor *t = ag_zeros((int64_t[]){n, m}, 2, dt);
+    if (!t) return NULL;
+    ag_kview v = ag__view(t);
+    v.ndim = 1;
+    v.shape[0] = n < m ? n : m;
+    v.strides[0] = m + 1;
+    if (ag__kernels(t)->fill(&v, 1, 0) < 0) { ag_release(t); return NULL; }
+    return t;
+}
+
+ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim, ag_dtype dt) {
+    if (!data && ag__numel(shape, ndim) > 0) return ag_fail(AG_ERR_INVALID, "ag_from_data: data is NULL");
+    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, "ag_from_data");
+    if (!t) return NULL;
+    if (t->storage->nbytes) memcpy(t->storage->data, data, t->storage->nbytes);
+    return ag__ret(t);
+}
+
+/* ---- copies and casts ----------------------------------------------------------- */
+static int clone_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    (void)n;
+    gin[0] = ag_retain(g);
+    return 0;
+}
+
+static ag_tensor *copy_into_new(const char *op, ag_tensor *t, ag_dtype dt) {
+    ag_tensor *r = ag__new(t->shape, t->ndim, dt, t->storage->dev, op);
+    if (!r) return NULL;
+    ag_kview dv = ag__view(r), sv = ag__view(t);
+    if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag__drop(r); return NULL; }
+    if (ag__needs_grad(AG_IN(t)) && ag_dtype_is_float(dt) &&
+        ag__record(r, op, clone_backward, AG_IN(t), AG_NONE, NULL) < 0) {
+        ag__drop(r);
+        return NULL;
+    }
+    return ag__ret(r);
+}
+
+ag_tensor *ag_clone(const ag_tensor *t) {
+    if (!t) return NULL;
+    return copy_into_new("ag_clone", (ag_tensor *)t, t->dtype);
+}
+
+ag_tensor *ag_contiguous(ag_tensor *t) {
+    if (!t) return NULL;
+    if (ag_is_contiguous(t)) return ag__ret(ag_retain(t)) ;
+    return copy_into_new("ag_contiguous", t, t->dtype);
+}
+
+ag_tensor *ag_to_dtype(ag_tensor *t, ag_dtype dt) {
+    if (!t) return NULL;
+    if ((unsigned)dt >= AG_NUM_DTYPES) return ag_fail(AG_ERR_DTYPE, "ag_to_dtype: invalid dtype %d", (int)dt);
+    if (t->dtype == dt) return ag__ret(ag_retain(t));
+    return copy_into_new("ag_to_dtype", t, dt);
+}
+
+ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
+    if (!t) return NULL;
+    if (t->storage->dev.kind == dev.kind && t->storage->dev.index == dev.index) return ag__ret(ag_retain(t));
+    if (!ag_kernels_for(dev))
+        return ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build",
+                       dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);
+    return ag_fail(AG_ERR_NOTIMPL, "ag_to: copies between devices are not implemented yet");
+}
+
+int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
+    if (!dst || !src) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_copy_: NULL tensor");
+    int64_t shp[AG_MAX_DIMS];
+    int nd;
+    if (!ag__broadcast_shapes("ag_copy_", dst->shape, dst->ndim, src->shape, src->ndim, shp, &nd)) return ag_error_code();
+    if (nd != dst->ndim || memcmp(shp, dst->shape, (size_t)nd * sizeof *shp))
+        return ag_set_error(AG_ERR_SHAPE, "ag_copy_: source of shape %s cannot be broadcast to destination %s",
+                            AG_SHP(src), AG_SHP(dst));
+    if (!ag__same_device("ag_copy_", dst, src)) return ag_error_code();
+    if (dst->requires_grad && !dst->grad_fn && ag__grad_enabled())
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_copy_: in-place write into a leaf that requires grad; "
+                            "wrap it in ag_no_grad_begin/end");
+    ag_kview dv = ag__view(dst), sv = ag__view_bcast(src, dst->shape, dst->ndim);
+    int rc = ag__kernels(dst)->copy(&dv, &sv);
+    ag__bump_version(dst);
+    return rc;
+}
+
+int ag_fill_(ag_tensor *t, double value) {
+    if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_fill_: NULL tensor");
+    if (t->requires_grad && !t->grad_fn && ag__grad_enabled())
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_fill_: in-place write into a leaf that requires grad; "
+                            "wrap it in ag_no_grad_begin/end");
+    ag_kview v = ag__view(t);
+    int rc = ag__kernels(t)->fill(&v, value, 0);
+    ag__bump_version(t);
+    return rc;
+}
+
+int ag_zero_(ag_tensor *t) { return ag_fill_(t, 0.0); }
+
+/* ---- host copies and items ------------------------------------------------------ */
+int ag_copy_to_buffer(const ag_tensor *t, void *out, ag_dtype dt) {
+    if (!t || !out) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_copy_to_buffer: NULL argument");
+    if (!ag__is_cpu(t)) return ag_set_error(AG_ERR_DEVICE, "ag_copy_to_buffer: tensor is not on the cpu");
+    ag_kview dv = {.data = out, .dtype = dt, .ndim = t->ndim};
+    memcpy(dv.shape, t->shape, sizeof dv.shape);
+    ag__contiguous_strides(t->shape, t->ndim, dv.strides);
+    ag_kview sv = ag__view(t);
+    return ag__kernels(t)->copy(&dv, &sv);
+}
+
+int ag_item_complex(const ag_tensor *t, double *re, double *im) {
+    if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_item: NULL tensor");
+    if (ag_numel(t) != 1)
+        return ag_set_error(AG_ERR_SHAPE, "ag_item: expected a tensor with one element, given shape %s", AG_SHP(t));
+    double v[2];
+    int rc = ag_copy_to_buffer(t, v, AG_C128);
+    if (rc) return rc;
+    if (re) *re = v[0];
+    if (im) *im = v[1];
+    return 0;
+}
+
+double ag_item(const ag_tensor *t) {
+    double re = NAN;
+    if (ag_item_complex(t, &re, NULL)) return NAN;
+    return re;
+}

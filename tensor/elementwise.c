@@ -1,0 +1,365 @@
+/* tensor/elementwise.c — elementwise ops: front ends (checks, broadcasting, promotion, one
+ * kernel call, node recording) and their backward rules, written with ag ops.
+ * Complex rules follow PyTorch: the gradient passed around is dL/dRe + i dL/dIm, so for a
+ * holomorphic f the rule is g * conj(f'(z)). */
+#include <math.h>
+#include <string.h>
+
+#include "tensor/internal.h"
+
+/* ---- shared front ends ----------------------------------------------------------- */
+
+/* Result dtype of a binary op before op-specific rules. */
+static ag_dtype binary_dtype(ag_binary_op op, ag_dtype a, ag_dtype b) {
+    ag_dtype dt = ag_promote_types(a, b);
+    if (op == AG_BIN_DIV && !ag_dtype_is_float(dt)) dt = ag_get_default_dtype(); /* true division */
+    return dt;
+}
+
+/* Broadcast a and b, cast both to `dt`, run kernel `kop` into a new tensor of `out_dt`.
+ * Not recorded; the caller records. */
+static ag_tensor *binary_raw(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_dtype dt, ag_dtype out_dt) {
+    if (!ag__same_device(op, a, b)) return NULL;
+    int64_t shp[AG_MAX_DIMS];
+    int nd;
+    if (!ag__broadcast_shapes(op, a->shape, a->ndim, b->shape, b->ndim, shp, &nd)) return NULL;
+    const ag_kernels *k = ag__kernels(a);
+    if (!k->binary) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
+    ag_tensor *ca = ag__cast(a, dt), *cb = ag__cast(b, dt);
+    ag_tensor *r = ca && cb ? ag__new(shp, nd, out_dt, a->storage->dev, op) : NULL;
+    if (r) {
+        ag_kview o = ag__view(r), va = ag__view_bcast(ca, shp, nd), vb = ag__view_bcast(cb, shp, nd);
+        if (k->binary(kop, &o, &va, &vb) < 0) { ag__drop(r); r = NULL; }
+    }
+    ag__drop(ca);
+    ag__drop(cb);
+    return r;
+}
+
+static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+                         ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
+    if (!r) return NULL;
+    if (bw && ag__needs_grad(in, n_in) && ag__record(r, op, bw, in, n_in, saved, n_saved, p) < 0) {
+        ag__drop(r);
+        return NULL;
+    }
+    if (ag__anomaly()) {
+        ag__check_anomaly(op, r, "result");
+        if (ag_failed()) { ag__drop(r); return NULL; }
+    }
+    return ag__ret(r);
+}
+
+static ag_tensor *unary_raw(const char *op, ag_unary_op kop, ag_tensor *t, ag_dtype in_dt, ag_dtype out_dt,
+                            const double *params) {
+    const ag_kernels *k = ag__kernels(t);
+    if (!k->unary) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
+    ag_tensor *c = ag__cast(t, in_dt);
+    ag_tensor *r = c ? ag__new(t->shape, t->ndim, out_dt, t->storage->dev, op) : NULL;
+    if (r) {
+        ag_kview o = ag__view(r), vi = ag__view(c);
+        if (k->unary(kop, &o, &vi, params) < 0) { ag__drop(r); r = NULL; }
+    }
+    ag__drop(c);
+    return r;
+}
+
+/* dtype in which a float op computes: ints and bools become the default float dtype */
+static ag_dtype float_dtype(ag_dtype dt) { return ag_dtype_is_float(dt) ? dt : ag_get_default_dtype(); }
+
+static ag_tensor *require_real(const char *op, ag_tensor *t) {
+    if (ag_dtype_is_complex(t->dtype))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected a real tensor, given %s", op, ag_dtype_name(t->dtype));
+    return t;
+}
+
+/* ---- add, sub, mul, div, pow, maximum, minimum ----------------------------------- */
+static int add_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    if (n->needs[0]) gin[0] = ag_retain(g);
+    if (n->needs[1]) gin[1] = ag_retain(g);
+    return 0;
+}
+static int sub_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    if (n->needs[0]) gin[0] = ag_retain(g);
+    if (n->needs[1]) gin[1] = ag_neg(g);
+    return 0;
+}
+static int mul_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    if (n->needs[0]) gin[0] = ag_mul(g, ag_conj(n->saved[1]));
+    if (n->needs[1]) gin[1] = ag_mul(g, ag_conj(n->saved[0]));
+    return 0;
+}
+static int div_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *cb = ag_conj(n->saved[1]);
+    if (n->needs[0]) gin[0] = ag_div(g, cb);
+    if (n->needs[1]) gin[1] = ag_neg(ag_div(ag_mul(g, ag_conj(n->saved[2])), cb)); /* -g conj(a/b) / conj(b) */
+    return 0;
+}
+static int pow_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *a = n->saved[0], *b = n->saved[1], *out = n->saved[2];
+    if (n->needs[0]) { /* b a^(b-1), and 0 where b == 0 */
+        ag_tensor *d = ag_mul(b, ag_pow(a, ag_add_s(b, -1.0)));
+        ag_tensor *zero = ag_zeros_like(d);
+        d = ag_where(ag_eq(b, zero), zero, d);
+        gin[0] = ag_mul(g, ag_conj(d));
+    }
+    if (n->needs[1]) { /* out log a, and 0 where a == 0 and b >= 0 */
+        ag_tensor *d = ag_mul(out, ag_log(a));
+        ag_tensor *zero = ag_zeros_like(d);
+        ag_tensor *za = ag_eq(a, ag_zeros_like(a));
+        ag_tensor *cond = ag_dtype_is_complex(b->dtype) ? za : ag_mul(za, ag_ge(b, ag_zeros_like(b)));
+        d = ag_where(ag_to_dtype(cond, AG_BOOL), zero, d);
+        gin[1] = ag_mul(g, ag_conj(d));
+    }
+    return 0;
+}
+/* PyTorch: the gradient is split evenly between equal inputs */
+static int maxmin_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    bool is_max = n->p.i[0];
+    ag_tensor *a = n->saved[0], *b = n->saved[1];
+    ag_tensor *half = ag_mul_s(g, 0.5), *zero = ag_zeros_like(g);
+    ag_tensor *eq = ag_eq(a, b);
+    if (n->needs[0]) gin[0] = ag_where(eq, half, ag_where(is_max ? ag_gt(a, b) : ag_lt(a, b), g, zero));
+    if (n->needs[1]) gin[1] = ag_where(eq, half, ag_where(is_max ? ag_lt(a, b) : ag_gt(a, b), g, zero));
+    return 0;
+}
+
+static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_backward_fn bw, int nsave) {
+    if (!a || !b) return NULL;
+    ag_dtype dt = binary_dtype(kop, a->dtype, b->dtype);
+    if (kop == AG_BIN_POW && dt == AG_BOOL) dt = AG_I64;
+    if ((kop == AG_BIN_MAX || kop == AG_BIN_MIN) && ag_dtype_is_complex(dt))
+        return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
+    if (kop == AG_BIN_SUB && dt == AG_BOOL)
+        return ag_fail(AG_ERR_DTYPE, "%s: subtraction of bool tensors is not supported; use a logical op", op);
+    ag_tensor *r = binary_raw(op, kop, a, b, dt, dt);
+    ag_op_params p = {.i = {kop == AG_BIN_MAX}};
+    ag_tensor *saved[3] = {a, b, r};
+    return finish(r, op, bw, AG_IN(a, b), saved, nsave, &p);
+}
+
+ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) { return arith("ag_add", AG_BIN_ADD, a, b, add_backward, 0); }
+ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b) { return arith("ag_sub", AG_BIN_SUB, a, b, sub_backward, 0); }
+ag_tensor *ag_mul(ag_tensor *a, ag_tensor *b) { return arith("ag_mul", AG_BIN_MUL, a, b, mul_backward, 2); }
+ag_tensor *ag_div(ag_tensor *a, ag_tensor *b) { return arith("ag_div", AG_BIN_DIV, a, b, div_backward, 3); }
+ag_tensor *ag_pow(ag_tensor *a, ag_tensor *b) { return arith("ag_pow", AG_BIN_POW, a, b, pow_backward, 3); }
+ag_tensor *ag_maximum(ag_tensor *a, ag_tensor *b) { return arith("ag_maximum", AG_BIN_MAX, a, b, maxmin_backward, 2); }
+ag_tensor *ag_minimum(ag_tensor *a, ag_tensor *b) { return arith("ag_minimum", AG_BIN_MIN, a, b, maxmin_backward, 2); }
+
+/* ---- tensor-scalar forms --------------------------------------------------------- */
+static ag_dtype scalar_dtype(ag_dtype t, double s) {
+    if (ag_dtype_is_float(t)) return t;
+    if (s != floor(s) || !isfinite(s)) return ag_get_default_dtype();
+    return AG_I64;
+}
+
+static int adds_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_retain(g); return 0; }
+static int muls_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul_s(g, n->p.d[0]); return 0; }
+static int rsubs_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_neg(g); return 0; }
+static int pows_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    double p = n->p.d[0];
+    if (p == 0) { gin[0] = ag_zeros_like(g); return 0; }
+    gin[0] = ag_mul(g, ag_conj(ag_mul_s(ag_pow_s(n->saved[0], p - 1), p)));
+    return 0;
+}
+
+static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, double s, ag_backward_fn bw, bool save) {
+    if (!a) return NULL;
+    ag_dtype dt = scalar_dtype(a->dtype, s);
+    if (kop == AG_UN_POW_S && !ag_dtype_is_float(dt) && s < 0) dt = ag_get_default_dtype();
+    double params[2] = {s, 0};
+    ag_tensor *r = unary_raw(op, kop, a, dt, dt, params);
+    ag_op_params p = {.d = {s}};
+    return finish(r, op, bw, AG_IN(a), save ? (ag_tensor *const[]){a} : NULL, save, &p);
+}
+
+ag_tensor *ag_add_s(ag_tensor *a, double s) { return scalar_op("ag_add_s", AG_UN_ADD_S, a, s, adds_backward, false); }
+ag_tensor *ag_mul_s(ag_tensor *a, double s) { return scalar_op("ag_mul_s", AG_UN_MUL_S, a, s, muls_backward, false); }
+ag_tensor *ag_pow_s(ag_tensor *a, double p) { return scalar_op("ag_pow_s", AG_UN_POW_S, a, p, pows_backward, true); }
+ag_tensor *ag_rsub_s(double s, ag_tensor *a) { return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, rsubs_backward, false); }
+
+/* ---- unary math -------------------------------------------------------------------- */
+enum { SAVE_IN = 1, SAVE_OUT = 2 };
+
+static ag_tensor *unary(const char *op, ag_unary_op kop, ag_tensor *t, bool float_only, bool real_only,
+                        ag_backward_fn bw, int save, const ag_op_params *p, const double *params) {
+    if (!t) return NULL;
+    if (real_only && !require_real(op, t)) return NULL;
+    ag_dtype dt = float_only ? float_dtype(t->dtype) : t->dtype;
+    if (!float_only && t->dtype == AG_BOOL && kop != AG_UN_ABS && kop != AG_UN_NOT)
+        return ag_fail(AG_ERR_DTYPE, "%s: not supported for bool tensors", op);
+    ag_dtype out_dt = (kop == AG_UN_ABS || kop == AG_UN_ANGLE) ? ag_dtype_to_real(dt) : dt;
+    ag_tensor *r = unary_raw(op, kop, t, dt, out_dt, params);
+    ag_tensor *saved[2];
+    int ns = 0;
+    if (save & SAVE_IN) saved[ns++] = t;
+    if (save & SAVE_OUT) saved[ns++] = r;
+    return finish(r, op, bw, AG_IN(t), saved, ns, p);
+}
+
+#define IN0 (n->saved[0])
+#define OUT (n->saved[n->n_saved - 1])
+static int neg_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_neg(g); return 0; }
+static int abs_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_sign(IN0)); return 0; }
+static int sign_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    if (!ag_dtype_is_complex(IN0->dtype)) { gin[0] = ag_zeros_like(IN0); return 0; }
+    /* d sgn(z): (g - Re(conj(g) s) s) / |z|, 0 at z = 0 */
+    ag_tensor *s = OUT, *a = ag_abs(IN0);
+    ag_tensor *r = ag_div(ag_sub(g, ag_mul(ag_real(ag_mul(ag_conj(g), s)), s)), a);
+    ag_tensor *zero = ag_zeros_like(r);
+    gin[0] = ag_where(ag_eq(a, ag_zeros_like(a)), zero, r);
+    return 0;
+}
+static int square_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_mul_s(ag_conj(IN0), 2.0)); return 0; }
+static int recip_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_square(OUT)))); return 0; }
+static int exp_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(OUT)); return 0; }
+static int log_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(IN0)); return 0; }
+static int log1p_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(ag_add_s(IN0, 1.0))); return 0; }
+static int expm1_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_add_s(OUT, 1.0))); return 0; }
+static int sqrt_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_mul_s(ag_conj(OUT), 2.0)); return 0; }
+static int rsqrt_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_mul_s(ag_conj(ag_pow_s(OUT, 3.0)), -0.5)); return 0; }
+static int sin_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_cos(IN0))); return 0; }
+static int cos_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_sin(IN0)))); return 0; }
+static int tanh_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_rsub_s(1.0, ag_square(OUT)))); return 0; }
+static int sigmoid_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_mul(OUT, ag_rsub_s(1.0, OUT)))); return 0; }
+static int softplus_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    double beta = n->p.d[0], thr = n->p.d[1];
+    ag_tensor *bx = ag_mul_s(IN0, beta);
+    ag_tensor *d = ag_where(ag_gt(bx, ag_full_like(bx, thr)), ag_ones_like(bx), ag_sigmoid(bx));
+    gin[0] = ag_mul(g, d);
+    return 0;
+}
+static int erf_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = ag_mul(g, ag_mul_s(ag_exp(ag_neg(ag_square(IN0))), 1.1283791670955126)); /* 2/sqrt(pi) */
+    return 0;
+}
+static int clamp_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *x = IN0;
+    ag_tensor *ok = ag_mul(ag_ge(x, ag_full_like(x, n->p.d[0])), ag_le(x, ag_full_like(x, n->p.d[1])));
+    gin[0] = ag_where(ag_to_dtype(ok, AG_BOOL), g, ag_zeros_like(g));
+    return 0;
+}
+static int conj_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_conj(g); return 0; }
+static int angle_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *z = IN0;
+    if (!ag_dtype_is_complex(z->dtype)) { gin[0] = ag_zeros_like(z); return 0; }
+    /* i z / |z|^2 times g, 0 at z = 0 (finite where PyTorch#98276 was not) */
+    ag_tensor *a2 = ag_square(ag_abs(z));
+    ag_tensor *iz = ag_complex(ag_neg(ag_imag(z)), ag_real(z));
+    ag_tensor *r = ag_mul(g, ag_div(iz, a2));
+    gin[0] = ag_where(ag_eq(a2, ag_zeros_like(a2)), ag_zeros_like(r), r);
+    return 0;
+}
+
+ag_tensor *ag_neg(ag_tensor *t) { return unary("ag_neg", AG_UN_NEG, t, false, false, neg_backward, 0, NULL, NULL); }
+ag_tensor *ag_abs(ag_tensor *t) { return unary("ag_abs", AG_UN_ABS, t, false, false, abs_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_sign(ag_tensor *t) { return unary("ag_sign", AG_UN_SIGN, t, false, false, sign_backward, SAVE_IN | SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_square(ag_tensor *t) { return unary("ag_square", AG_UN_SQUARE, t, false, false, square_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_reciprocal(ag_tensor *t) { return unary("ag_reciprocal", AG_UN_RECIPROCAL, t, true, false, recip_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_exp(ag_tensor *t) { return unary("ag_exp", AG_UN_EXP, t, true, false, exp_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_log(ag_tensor *t) { return unary("ag_log", AG_UN_LOG, t, true, false, log_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_log1p(ag_tensor *t) { return unary("ag_log1p", AG_UN_LOG1P, t, true, false, log1p_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_expm1(ag_tensor *t) { return unary("ag_expm1", AG_UN_EXPM1, t, true, false, expm1_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_sqrt(ag_tensor *t) { return unary("ag_sqrt", AG_UN_SQRT, t, true, false, sqrt_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_rsqrt(ag_tensor *t) { return unary("ag_rsqrt", AG_UN_RSQRT, t, true, false, rsqrt_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_sin(ag_tensor *t) { return unary("ag_sin", AG_UN_SIN, t, true, false, sin_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_cos(ag_tensor *t) { return unary("ag_cos", AG_UN_COS, t, true, false, cos_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_tanh(ag_tensor *t) { return unary("ag_tanh", AG_UN_TANH, t, true, false, tanh_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_sigmoid(ag_tensor *t) { return unary("ag_sigmoid", AG_UN_SIGMOID, t, true, false, sigmoid_backward, SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_erf(ag_tensor *t) { return unary("ag_erf", AG_UN_ERF, t, true, true, erf_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_softplus(ag_tensor *t, double beta, double threshold) {
+    if (t && !(beta != 0 && isfinite(beta)))
+        return ag_fail(AG_ERR_INVALID, "ag_softplus: expected a finite non-zero beta, given %g", beta);
+    ag_op_params p = {.d = {beta, threshold}};
+    double params[2] = {beta, threshold};
+    return unary("ag_softplus", AG_UN_SOFTPLUS, t, true, true, softplus_backward, SAVE_IN, &p, params);
+}
+ag_tensor *ag_clamp(ag_tensor *t, double min, double max) {
+    if (t && (isnan(min) || isnan(max) || min > max))
+        return ag_fail(AG_ERR_INVALID, "ag_clamp: expected min <= max, given min=%g max=%g", min, max);
+    ag_op_params p = {.d = {min, max}};
+    double params[2] = {min, max};
+    return unary("ag_clamp", AG_UN_CLAMP, t, false, true, clamp_backward, SAVE_IN, &p, params);
+}
+
+ag_tensor *ag_conj(ag_tensor *t) {
+    if (!t) return NULL;
+    if (!ag_dtype_is_complex(t->dtype)) return ag__ret(ag_retain(t));
+    return unary("ag_conj", AG_UN_CONJ, t, false, false, conj_backward, 0, NULL, NULL);
+}
+ag_tensor *ag_angle(ag_tensor *t) {
+    if (!t) return NULL;
+    return unary("ag_angle", AG_UN_ANGLE, t, true, false, angle_backward, SAVE_IN, NULL, NULL);
+}
+
+/* ---- complex construction ------------------------------------------------------- */
+static int complex_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    if (n->needs[0]) gin[0] = ag_clone(ag_real(g));
+    if (n->needs[1]) gin[1] = ag_clone(ag_imag(g));
+    return 0;
+}
+static int polar_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *th = n->saved[1], *out = n->saved[2];
+    if (n->needs[0]) gin[0] = ag_real(ag_mul(g, ag_conj(ag_complex(ag_cos(th), ag_sin(th)))));
+    if (n->needs[1]) gin[1] = ag_imag(ag_mul(g, ag_conj(out)));
+    return 0;
+}
+
+static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_backward_fn bw) {
+    if (!a || !b) return NULL;
+    if (a->dtype != b->dtype || (a->dtype != AG_F32 && a->dtype != AG_F64))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected two f32 or two f64 tensors, given %s and %s", op,
+                       ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
+    ag_tensor *r = binary_raw(op, kop, a, b, a->dtype, ag_dtype_to_complex(a->dtype));
+    ag_tensor *saved[3] = {a, b, r};
+    return finish(r, op, bw, AG_IN(a, b), saved, 3, NULL);
+}
+ag_tensor *ag_complex(ag_tensor *re, ag_tensor *im) { return make_complex("ag_complex", AG_BIN_COMPLEX, re, im, complex_backward); }
+ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_polar", AG_BIN_POLAR, abs, angle, polar_backward); }
+
+/* ---- comparisons and where ------------------------------------------------------ */
+static ag_tensor *compare(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
+    if (!a || !b) return NULL;
+    ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
+    if (ag_dtype_is_complex(dt) && kop != AG_BIN_EQ && kop != AG_BIN_NE)
+        return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
+    return finish(binary_raw(op, kop, a, b, dt, AG_BOOL), op, NULL, AG_NONE, AG_NONE, NULL);
+}
+ag_tensor *ag_eq(ag_tensor *a, ag_tensor *b) { return compare("ag_eq", AG_BIN_EQ, a, b); }
+ag_tensor *ag_ne(ag_tensor *a, ag_tensor *b) { return compare("ag_ne", AG_BIN_NE, a, b); }
+ag_tensor *ag_lt(ag_tensor *a, ag_tensor *b) { return compare("ag_lt", AG_BIN_LT, a, b); }
+ag_tensor *ag_le(ag_tensor *a, ag_tensor *b) { return compare("ag_le", AG_BIN_LE, a, b); }
+ag_tensor *ag_gt(ag_tensor *a, ag_tensor *b) { return compare("ag_gt", AG_BIN_GT, a, b); }
+ag_tensor *ag_ge(ag_tensor *a, ag_tensor *b) { return compare("ag_ge", AG_BIN_GE, a, b); }
+
+static int where_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *c = n->saved[0], *zero = ag_zeros_like(g);
+    if (n->needs[1]) gin[1] = ag_where(c, g, zero);
+    if (n->needs[2]) gin[2] = ag_where(c, zero, g);
+    return 0;
+}
+
+ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
+    if (!cond || !a || !b) return NULL;
+    if (cond->dtype != AG_BOOL)
+        return ag_fail(AG_ERR_DTYPE, "ag_where: expected a bool condition, given %s", ag_dtype_name(cond->dtype));
+    if (!ag__same_device("ag_where", cond, a) || !ag__same_device("ag_where", a, b)) return NULL;
+    int64_t s1[AG_MAX_DIMS], shp[AG_MAX_DIMS];
+    int n1, nd;
+    if (!ag__broadcast_shapes("ag_where", cond->shape, cond->ndim, a->shape, a->ndim, s1, &n1) ||
+        !ag__broadcast_shapes("ag_where", s1, n1, b->shape, b->ndim, shp, &nd))
+        return NULL;
+    ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
+    const ag_kernels *k = ag__kernels(a);
+    if (!k->where) return ag_fail(AG_ERR_NOTIMPL, "ag_where: not implemented for %s", k->name);
+    ag_tensor *ca = ag__cast(a, dt), *cb = ag__cast(b, dt);
+    ag_tensor *r = ca && cb ? ag__new(shp, nd, dt, a->storage->dev, "ag_where") : NULL;
+    if (r) {
+        ag_kview o = ag__view(r), vc = ag__view_bcast(cond, shp, nd), va = ag__view_bcast(ca, shp, nd),
+                vb = ag__view_bcast(cb, shp, nd);
+        if (k->where(&o, &vc, &va, &vb) < 0) { ag__drop(r); r = NULL; }
+    }
+    ag__drop(ca);
+    ag__drop(cb);
+    return finish(r, "ag_where", where_backward, AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
+}

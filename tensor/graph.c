@@ -1,0 +1,159 @@
+/* tensor/graph.c — recording graph nodes, grad mode and anomaly checks.
+ * Lives in tensor/ because every op front-end records; the engine that walks the graph is
+ * autograd/engine.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/internal.h"
+
+static _Thread_local int no_grad_depth;
+static bool anomaly_mode;
+static atomic_ullong node_seq;
+
+void ag_no_grad_begin(void) { no_grad_depth++; }
+void ag_no_grad_end(void) {
+    if (no_grad_depth == 0) {
+        ag_set_error(AG_ERR_INVALID, "ag_no_grad_end: no no-grad region is open");
+        return;
+    }
+    no_grad_depth--;
+}
+bool ag_is_grad_enabled(void) { return no_grad_depth == 0; }
+bool ag__grad_enabled(void) { return no_grad_depth == 0; }
+void ag_set_anomaly(bool on) { anomaly_mode = on; }
+bool ag_anomaly_enabled(void) { return anomaly_mode; }
+bool ag__anomaly(void) { return anomaly_mode; }
+
+bool ag__needs_grad(ag_tensor *const *in, int n) {
+    if (no_grad_depth) return false;
+    for (int i = 0; i < n; i++)
+        if (in[i] && in[i]->requires_grad) return true;
+    return false;
+}
+
+ag_tensor *ag_set_requires_grad(ag_tensor *t, bool on) {
+    if (!t) return NULL;
+    if (t->grad_fn) {
+        if (!on) return ag_fail(AG_ERR_AUTOGRAD, "ag_set_requires_grad: expected a leaf tensor, given the "
+                                "result of %s (use ag_detach)", t->grad_fn->name);
+        return t;
+    }
+    if (on && !ag_dtype_is_float(t->dtype))
+        return ag_fail(AG_ERR_DTYPE, "ag_set_requires_grad: only floating point and complex tensors "
+                       "can require gradients, given %s", ag_dtype_name(t->dtype));
+    t->requires_grad = on;
+    return t;
+}
+bool ag_requires_grad(const ag_tensor *t) { return t && t->requires_grad; }
+bool ag_is_leaf(const ag_tensor *t) { return t && !t->grad_fn; }
+ag_tensor *ag_grad_of(const ag_tensor *t) { return t ? t->grad : NULL; }
+
+void ag_zero_grad(ag_tensor *t) {
+    if (!t) return;
+    ag__drop(t->grad);
+    t->grad = NULL;
+}
+
+ag_tensor *ag_detach(ag_tensor *t) {
+    if (!t) return NULL;
+    return ag__ret(ag__alias(t));
+}
+
+int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+               ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
+    if (n_in > AG_MAX_IN || n_saved > AG_MAX_SAVED)
+        return ag_set_error(AG_ERR_INVALID, "%s: internal: too many inputs/saved tensors", name);
+    ag_node *n = calloc(1, sizeof *n);
+    if (!n) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory recording the graph", name);
+    n->rc = 1;
+    n->name = name;
+    n->backward = bw;
+    n->seq = atomic_fetch_add(&node_seq, 1);
+    n->n_in = n_in;
+    for (int i = 0; i < n_in; i++) {
+        ag_tensor *x = in[i];
+        if (!x) continue;
+        n->in_ndim[i] = x->ndim;
+        memcpy(n->in_shape[i], x->shape, sizeof x->shape);
+        n->in_dtype[i] = x->dtype;
+        if (!x->requires_grad) continue;
+        n->needs[i] = true;
+        if (x->grad_fn) {
+            n->in_node[i] = x->grad_fn;
+            x->grad_fn->rc++;
+        } else {
+            n->in_leaf[i] = ag_retain(x);
+        }
+    }
+    for (int i = 0; i < n_saved; i++) {
+        ag_tensor *s = saved[i];
+        if (!s) continue;
+        /* the output itself is saved as a history-free alias to avoid a cycle */
+        ag_tensor *keep = s == r ? ag__alias(r) : ag_retain(s);
+        if (!keep) { n->n_saved = i; ag__node_release(n); return ag_error_code(); }
+        n->saved[i] = keep;
+        n->saved_ver[i] = atomic_load(&s->storage->version);
+    }
+    n->n_saved = n_saved;
+    if (p) n->p = *p;
+    n->out_ndim = r->ndim;
+    memcpy(n->out_shape, r->shape, sizeof r->shape);
+    n->out_dtype = r->dtype;
+    r->grad_fn = n;
+    r->requires_grad = true;
+    return 0;
+}
+
+/* Frees a node and, iteratively, every input node it was the last holder of
+ * (a recursive free would overflow the stack on a 10^5-node chain). */
+void ag__node_release(ag_node *n) {
+    ag_node *stack_buf[64];
+    ag_node **stack = stack_buf;
+    int sp = 0, cap = 64;
+    if (!n) return;
+    stack[sp++] = n;
+    while (sp) {
+        ag_node *x = stack[--sp];
+        if (--x->rc > 0) continue;
+        for (int i = 0; i < x->n_in; i++) {
+            ag__drop(x->in_leaf[i]);
+            if (!x->in_node[i]) continue;
+            if (sp == cap) {
+                int nc = cap * 2;
+                ag_node **ns = malloc((size_t)nc * sizeof *ns);
+                if (!ns) abort(); /* internal invariant: cannot free without memory */
+                memcpy(ns, stack, (size_t)sp * sizeof *ns);
+                if (stack != stack_buf) free(stack);
+                stack = ns;
+                cap = nc;
+            }
+            stack[sp++] = x->in_node[i];
+        }
+        for (int i = 0; i < x->n_saved; i++) ag__drop(x->saved[i]);
+        ag__drop(x->gacc);
+        for (struct ag_hook *h = x->hooks, *nx; h; h = nx) { nx = h->next; free(h); }
+        free(x);
+    }
+    if (stack != stack_buf) free(stack);
+}
+
+void ag__check_anomaly(const char *op, const ag_tensor *t, const char *where) {
+    if (!t || !ag__is_cpu(t) || !ag_dtype_is_float(t->dtype)) return;
+    ag_tensor *c = ag__new(t->shape, t->ndim, ag_dtype_is_complex(t->dtype) ? AG_C128 : AG_F64, AG_CPU, op);
+    if (!c) return;
+    ag_kview dv = ag__view(c), sv = ag__view(t);
+    if (ag__kernels(c)->copy(&dv, &sv) == 0) {
+        const double *d = c->storage->data;
+        int per = ag_dtype_is_complex(c->dtype) ? 2 : 1;
+        int64_t m = ag_numel(c) * per;
+        for (int64_t i = 0; i < m; i++) {
+            if (isfinite(d[i])) continue;
+            ag_set_error(AG_ERR_NUMERIC, "%s: anomaly: %s at element %lld of the %s (shape %s, %s)", op,
+                         isnan(d[i]) ? "NaN" : "Inf", (long long)(i / per), where, AG_SHP(t),
+                         ag_dtype_name(t->dtype));
+            break;
+        }
+    }
+    ag__drop(c);
+}

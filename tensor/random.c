@@ -1,0 +1,34 @@
+/* tensor/random.c — the global generator (seed + offset) and rand/randn/randint. */
+#include "tensor/internal.h"
+
+static uint64_t rng_seed = 0x5eed;
+static atomic_ullong rng_offset;
+
+void ag_manual_seed(uint64_t seed) {
+    rng_seed = seed;
+    atomic_store(&rng_offset, 0);
+}
+uint64_t ag_rng_offset(void) { return atomic_load(&rng_offset); }
+
+static ag_tensor *draw(const char *op, ag_rng_dist dist, const int64_t *shape, int ndim, ag_dtype dt, double p0, double p1) {
+    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, op);
+    if (!t) return NULL;
+    uint64_t off = atomic_fetch_add(&rng_offset, (unsigned long long)ag_numel(t));
+    ag_kview v = ag__view(t);
+    if (ag__kernels(t)->rng(dist, &v, rng_seed, off, p0, p1) < 0) { ag__drop(t); return NULL; }
+    return ag__ret(t);
+}
+
+ag_tensor *ag_rand(const int64_t *shape, int ndim, ag_dtype dt) {
+    if (!ag_dtype_is_float(dt)) return ag_fail(AG_ERR_DTYPE, "ag_rand: expected a float or complex dtype, given %s", ag_dtype_name(dt));
+    return draw("ag_rand", AG_RNG_UNIFORM, shape, ndim, dt, 0, 1);
+}
+ag_tensor *ag_randn(const int64_t *shape, int ndim, ag_dtype dt) {
+    if (!ag_dtype_is_float(dt)) return ag_fail(AG_ERR_DTYPE, "ag_randn: expected a float or complex dtype, given %s", ag_dtype_name(dt));
+    return draw("ag_randn", AG_RNG_NORMAL, shape, ndim, dt, 0, 1);
+}
+ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim) {
+    if (high <= low)
+        return ag_fail(AG_ERR_INVALID, "ag_randint: expected low < high, given low=%lld high=%lld", (long long)low, (long long)high);
+    return draw("ag_randint", AG_RNG_RANDINT, shape, ndim, AG_I64, (double)low, (double)high);
+}

@@ -1,0 +1,354 @@
+/* tensor/tensor.c — storage and tensor lifetimes, scopes, accessors, library settings. */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "tensor/internal.h"
+
+static atomic_llong live_tensors;
+static atomic_llong live_bytes[2];
+static ag_dtype default_dtype = AG_F64;
+static int num_threads = 0;
+
+const char *ag_version(void) { return AG_VERSION_STRING; }
+
+void ag_set_default_dtype(ag_dtype dt) {
+    if (dt != AG_F32 && dt != AG_F64) {
+        ag_set_error(AG_ERR_DTYPE, "ag_set_default_dtype: expected f32 or f64, given %s", ag_dtype_name(dt));
+        return;
+    }
+    default_dtype = dt;
+}
+ag_dtype ag_get_default_dtype(void) { return default_dtype; }
+
+void ag_backend_set_threads(int n); /* backends/cpu: OpenBLAS and FFTW */
+void ag_set_num_threads(int n) {
+#ifdef _OPENMP
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+#else
+    n = 1;
+#endif
+    num_threads = n;
+    ag_backend_set_threads(n);
+}
+int ag_get_num_threads(void) {
+#ifdef _OPENMP
+    return num_threads > 0 ? num_threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* ---- scopes ---------------------------------------------------------------------- */
+typedef struct scope { ag_tensor **items; int64_t n, cap; } scope;
+static _Thread_local scope *scopes;
+static _Thread_local int n_scopes, cap_scopes;
+
+void ag_scope_begin(void) {
+    if (n_scopes == cap_scopes) {
+        int nc = cap_scopes ? cap_scopes * 2 : 8;
+        scope *s = realloc(scopes, (size_t)nc * sizeof *s);
+        if (!s) { ag_set_error(AG_ERR_NOMEM, "ag_scope_begin: out of memory"); return; }
+        memset(s + cap_scopes, 0, (size_t)(nc - cap_scopes) * sizeof *s);
+        scopes = s;
+        cap_scopes = nc;
+    }
+    scopes[n_scopes++].n = 0;
+}
+
+int ag_scope_depth(void) { return n_scopes; }
+
+static bool scope_push(int depth, ag_tensor *t) {
+    scope *s = &scopes[depth - 1];
+    if (s->n == s->cap) {
+        int64_t nc = s->cap ? s->cap * 2 : 256;
+        ag_tensor **it = realloc(s->items, (size_t)nc * sizeof *it);
+        if (!it) return false;
+        s->items = it;
+        s->cap = nc;
+    }
+    t->scope_depth = depth;
+    t->scope_slot = s->n;
+    s->items[s->n++] = t;
+    return true;
+}
+
+void ag__unscope(ag_tensor *t) {
+    if (!t || t->scope_depth == 0) return;
+    if (t->scope_depth <= n_scopes) scopes[t->scope_depth - 1].items[t->scope_slot] = NULL;
+    t->scope_depth = 0;
+}
+
+void ag_scope_end(void) {
+    if (n_scopes == 0) {
+        ag_set_error(AG_ERR_INVALID, "ag_scope_end: no scope is open");
+        return;
+    }
+    scope *s = &scopes[n_scopes - 1];
+    /* release newest first: results before the temporaries they were built from */
+    for (int64_t i = s->n - 1; i >= 0; i--) {
+        ag_tensor *t = s->items[i];
+        if (!t) continue;
+        t->scope_depth = 0;
+        ag__drop(t);
+    }
+    s->n = 0;
+    n_scopes--;
+    if (n_scopes == 0) {
+        /* give the memory back once the outermost scope closes */
+        for (int i = 0; i < cap_scopes; i++) free(scopes[i].items);
+        free(scopes);
+        scopes = NULL;
+        cap_scopes = 0;
+    }
+}
+
+ag_tensor *ag_keep(ag_tensor *t) {
+    if (!t || t->scope_depth == 0) return t;
+    int d = t->scope_depth;
+    ag__unscope(t);
+    if (d > 1 && !scope_push(d - 1, t))
+        ag_set_error(AG_ERR_NOMEM, "ag_keep: out of memory");
+    return t;
+}
+
+ag_tensor *ag__ret(ag_tensor *t) {
+    if (!t || n_scopes == 0 || t->scope_depth) return t;
+    if (!scope_push(n_scopes, t)) {
+        ag_release(t);
+        return ag_fail(AG_ERR_NOMEM, "ag_scope: out of memory registering a result");
+    }
+    return t;
+}
+
+/* ---- storage and tensors ------------------------------------------------------- */
+int64_t ag_live_tensors(void) { return atomic_load(&live_tensors); }
+int64_t ag_live_bytes(ag_device dev) { return atomic_load(&live_bytes[dev.kind == AG_DEV_CUDA]); }
+
+static ag_storage *storage_new(size_t nbytes, ag_device dev, const char *op) {
+    const ag_kernels *k = ag_kernels_for(dev);
+    if (!k) return ag_fail(AG_ERR_DEVICE, "%s: device %s:%d is not available in this build",
+                           op, dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);
+    ag_storage *s = malloc(sizeof *s);
+    if (!s) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", op);
+    s->data = k->alloc(nbytes ? nbytes : 1);
+    if (!s->data) {
+        free(s);
+        return ag_fail(AG_ERR_NOMEM, "%s: cannot allocate %zu bytes on %s (%lld bytes in use)", op,
+                       nbytes, k->name, (long long)atomic_load(&live_bytes[dev.kind == AG_DEV_CUDA]));
+    }
+    atomic_init(&s->rc, 1);
+    atomic_init(&s->version, 0);
+    s->dev = dev;
+    s->nbytes = nbytes;
+    s->k = k;
+    atomic_fetch_add(&live_bytes[dev.kind == AG_DEV_CUDA], (long long)nbytes);
+    return s;
+}
+
+static void storage_release(ag_storage *s) {
+    if (!s || atomic_fetch_sub(&s->rc, 1) != 1) return;
+    s->k->free(s->data, s->nbytes ? s->nbytes : 1);
+    atomic_fetch_sub(&live_bytes[s->dev.kind == AG_DEV_CUDA], (long long)s->nbytes);
+    free(s);
+}
+
+int64_t ag__numel(const int64_t *shape, int ndim) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+void ag__contiguous_strides(const int64_t *shape, int ndim, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+static ag_tensor *tensor_struct(const char *op) {
+    ag_tensor *t = calloc(1, sizeof *t);
+    if (!t) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", op);
+    atomic_init(&t->rc, 1);
+    atomic_fetch_add(&live_tensors, 1);
+    return t;
+}
+
+ag_tensor *ag__new(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev, const char *op) {
+    if (ndim < 0 || ndim > AG_MAX_DIMS)
+        return ag_fail(AG_ERR_SHAPE, "%s: expected at most %d dims, given %d", op, AG_MAX_DIMS, ndim);
+    if ((unsigned)dt >= AG_NUM_DTYPES)
+        return ag_fail(AG_ERR_DTYPE, "%s: invalid dtype %d", op, (int)dt);
+    if (ndim > 0 && !shape) return ag_fail(AG_ERR_INVALID, "%s: shape is NULL", op);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return ag_fail(AG_ERR_SHAPE, "%s: expected sizes >= 0, given %s", op,
+                           ag_shape_str(shape, ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF));
+        if (shape[i] && n > INT64_MAX / 16 / shape[i])
+            return ag_fail(AG_ERR_NOMEM, "%s: shape %s is too large", op,
+                           ag_shape_str(shape, ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF));
+        n *= shape[i];
+    }
+    ag_storage *s = storage_new((size_t)n * ag_dtype_size(dt), dev, op);
+    if (!s) return NULL;
+    ag_tensor *t = tensor_struct(op);
+    if (!t) { storage_release(s); return NULL; }
+    t->dtype = dt;
+    t->ndim = ndim;
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    ag__contiguous_strides(t->shape, ndim, t->strides);
+    t->storage = s;
+    return t;
+}
+
+ag_tensor *ag__alias(const ag_tensor *src) {
+    ag_tensor *t = tensor_struct("ag_kview");
+    if (!t) return NULL;
+    t->dtype = src->dtype;
+    t->ndim = src->ndim;
+    memcpy(t->shape, src->shape, sizeof t->shape);
+    memcpy(t->strides, src->strides, sizeof t->strides);
+    t->offset = src->offset;
+    t->storage = src->storage;
+    atomic_fetch_add(&t->storage->rc, 1);
+    return t;
+}
+
+ag_tensor *ag_retain(ag_tensor *t) {
+    if (t) atomic_fetch_add(&t->rc, 1);
+    return t;
+}
+
+/* Drops one reference that internal code holds (saved tensors, edges, .grad). */
+void ag__drop(ag_tensor *t) {
+    if (!t || atomic_fetch_sub(&t->rc, 1) != 1) return;
+    ag__unscope(t);
+    ag__drop(t->grad);
+    ag__node_release(t->grad_fn);
+    for (struct ag_hook *h = t->hooks, *nx; h; h = nx) { nx = h->next; free(h); }
+    storage_release(t->storage);
+    atomic_fetch_sub(&live_tensors, 1);
+    free(t);
+}
+
+/* The user gives back a reference an op returned (or one they retained). For a tensor a
+ * scope owns, that is the scope's reference: the scope forgets it. */
+void ag_release(ag_tensor *t) {
+    if (!t) return;
+    ag__unscope(t);
+    ag__drop(t);
+}
+
+/* ---- accessors ------------------------------------------------------------------- */
+int ag_ndim(const ag_tensor *t) { return t ? t->ndim : -1; }
+const int64_t *ag_shape(const ag_tensor *t) { return t ? t->shape : NULL; }
+const int64_t *ag_strides(const ag_tensor *t) { return t ? t->strides : NULL; }
+int64_t ag_offset(const ag_tensor *t) { return t ? t->offset : 0; }
+int64_t ag_numel(const ag_tensor *t) { return t ? ag__numel(t->shape, t->ndim) : 0; }
+ag_dtype ag_dtype_of(const ag_tensor *t) { return t ? t->dtype : AG_NUM_DTYPES; }
+ag_device ag_device_of(const ag_tensor *t) { return t ? t->storage->dev : AG_CPU; }
+int64_t ag_size(const ag_tensor *t, int dim) {
+    if (!t) return -1;
+    int d = ag__normalize_dim("ag_size", dim, t->ndim);
+    return d < 0 ? -1 : t->shape[d];
+}
+
+bool ag_is_contiguous(const ag_tensor *t) {
+    if (!t) return false;
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->strides[i] != s) return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+bool ag_shares_storage(const ag_tensor *a, const ag_tensor *b) {
+    return a && b && a->storage == b->storage;
+}
+
+void *ag_data(ag_tensor *t) {
+    if (!t) return NULL;
+    if (!ag__is_cpu(t)) return ag_fail(AG_ERR_DEVICE, "ag_data: tensor is on cuda; use ag_to(t, AG_CPU) first");
+    return (char *)t->storage->data + t->offset * (int64_t)ag_dtype_size(t->dtype);
+}
+
+int ag__normalize_dim(const char *op, int dim, int ndim) {
+    int n = ndim == 0 ? 1 : ndim; /* a 0-d tensor accepts dim 0 and -1, as PyTorch */
+    if (dim < -n || dim >= n)
+        return ag_set_error(AG_ERR_INDEX, "%s: dim %d out of range for a %d-d tensor (expected %d..%d)",
+                            op, dim, ndim, -n, n - 1);
+    return dim < 0 ? dim + n : dim;
+}
+
+ag_kview ag__view(const ag_tensor *t) {
+    ag_kview v;
+    v.data = (char *)t->storage->data + t->offset * (int64_t)ag_dtype_size(t->dtype);
+    v.dtype = t->dtype;
+    v.ndim = t->ndim;
+    memcpy(v.shape, t->shape, sizeof v.shape);
+    memcpy(v.strides, t->strides, sizeof v.strides);
+    return v;
+}
+
+const ag_kernels *ag__kernels(const ag_tensor *t) { return t->storage->k; }
+
+void ag__bump_version(ag_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
+
+bool ag__same_device(const char *op, const ag_tensor *a, const ag_tensor *b) {
+    ag_device da = a->storage->dev, db = b->storage->dev;
+    if (da.kind == db.kind && da.index == db.index) return true;
+    ag_set_error(AG_ERR_DEVICE, "%s: expected tensors on one device, given %s:%d and %s:%d", op,
+                 da.kind == AG_DEV_CUDA ? "cuda" : "cpu", da.index,
+                 db.kind == AG_DEV_CUDA ? "cuda" : "cpu", db.index);
+    return false;
+}
+
+bool ag__broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t *b, int nb,
+                          int64_t *out, int *nout) {
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int64_t sa = i < n - na ? 1 : a[i - (n - na)];
+        int64_t sb = i < n - nb ? 1 : b[i - (n - nb)];
+        if (sa != sb && sa != 1 && sb != 1) {
+            ag_set_error(AG_ERR_SHAPE, "%s: shapes %s and %s cannot be broadcast (dim %d: %lld vs %lld)",
+                         op, ag_shape_str(a, na, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF),
+                         ag_shape_str(b, nb, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF), i,
+                         (long long)sa, (long long)sb);
+            return false;
+        }
+        out[i] = sa == 1 ? sb : sa;
+    }
+    *nout = n;
+    return true;
+}
+
+ag_kview ag__view_bcast(const ag_tensor *t, const int64_t *shape, int ndim) {
+    ag_kview v = ag__view(t);
+    int lead = ndim - t->ndim;
+    for (int i = ndim - 1; i >= 0; i--) {
+        int j = i - lead;
+        int64_t st = j >= 0 ? t->strides[j] : 0;
+        int64_t sz = j >= 0 ? t->shape[j] : 1;
+        v.strides[i] = (sz == 1 && shape[i] != 1) ? 0 : st;
+        v.shape[i] = shape[i];
+    }
+    v.ndim = ndim;
+    return v;
+}
+
+ag_tensor *ag__cast(ag_tensor *t, ag_dtype dt) {
+    if (!t) return NULL;
+    if (t->dtype == dt) return ag_retain(t);
+    ag_tensor *r = ag__new(t->shape, t->ndim, dt, t->storage->dev, "ag_to_dtype");
+    if (!r) return NULL;
+    ag_kview dv = ag__view(r), sv = ag__view(t);
+    if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag_release(r); return NULL; }
+    return r;
+}
