@@ -223,8 +223,8 @@ static ag_tensor *seed_for(const char *op, ag_tensor *out, ag_tensor *grad) {
             return ag_fail(AG_ERR_SHAPE, "%s: upstream gradient has shape %s, expected the output's %s",
                            op, AG_SHP(grad), AG_SHP(out));
         if (!ag__same_device(op, out, grad)) return NULL;
-        ag_tensor *g = ag__cast(grad, out->dtype);
-        return g;
+        /* the engine hands g to rules that may return it: it must be a struct of its own */
+        return grad->dtype == out->dtype ? ag__alias(grad) : ag__cast(grad, out->dtype);
     }
     if (ag_numel(out) != 1)
         return ag_fail(AG_ERR_SHAPE, "%s: expected a scalar output or an upstream gradient, given "
@@ -315,6 +315,12 @@ int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int 
     }
     for (int i = 0; i < n_in; i++) {
         if (rc) { ag__drop(slots[i]); continue; }
+        if (atomic_load(&slots[i]->rc) > 1) { /* one gradient reached several inputs: give each its own */
+            ag_tensor *c = own(ag_clone(slots[i]));
+            ag__drop(slots[i]);
+            slots[i] = c;
+            if (!c) { rc = ag_error_code(); continue; }
+        }
         grads[i] = ag__ret(slots[i]);
     }
 out:

@@ -120,20 +120,20 @@ ag_tensor *ag_clone(const ag_tensor *t) {
 
 ag_tensor *ag_contiguous(ag_tensor *t) {
     if (!t) return NULL;
-    if (ag_is_contiguous(t)) return ag__ret(ag_retain(t)) ;
+    if (ag_is_contiguous(t)) return ag__identity(t, "ag_contiguous");
     return copy_into_new("ag_contiguous", t, t->dtype);
 }
 
 ag_tensor *ag_to_dtype(ag_tensor *t, ag_dtype dt) {
     if (!t) return NULL;
     if ((unsigned)dt >= AG_NUM_DTYPES) return ag_fail(AG_ERR_DTYPE, "ag_to_dtype: invalid dtype %d", (int)dt);
-    if (t->dtype == dt) return ag__ret(ag_retain(t));
+    if (t->dtype == dt) return ag__identity(t, "ag_to_dtype");
     return copy_into_new("ag_to_dtype", t, dt);
 }
 
 ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
     if (!t) return NULL;
-    if (t->storage->dev.kind == dev.kind && t->storage->dev.index == dev.index) return ag__ret(ag_retain(t));
+    if (t->storage->dev.kind == dev.kind && t->storage->dev.index == dev.index) return ag__identity(t, "ag_to");
     if (!ag_kernels_for(dev))
         return ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build",
                        dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);

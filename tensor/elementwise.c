@@ -284,7 +284,7 @@ ag_tensor *ag_clamp(ag_tensor *t, double min, double max) {
 
 ag_tensor *ag_conj(ag_tensor *t) {
     if (!t) return NULL;
-    if (!ag_dtype_is_complex(t->dtype)) return ag__ret(ag_retain(t));
+    if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_conj");
     return unary("ag_conj", AG_UN_CONJ, t, false, false, conj_backward, 0, NULL, NULL);
 }
 ag_tensor *ag_angle(ag_tensor *t) {

@@ -63,6 +63,8 @@ void ag__unscope(ag_tensor *t);
 /* Drop a reference held by library internals (nodes, .grad, engine): never touches scopes
  * unless the tensor dies. ag_release is the user's call: it also gives up the scope's claim. */
 void ag__drop(ag_tensor *t);
+/* Fresh alias of t recorded as an identity op (what an op returns instead of its input). */
+ag_tensor *ag__identity(ag_tensor *t, const char *op);
 void ag__contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
 int64_t ag__numel(const int64_t *shape, int ndim);
 ag_kview ag__view(const ag_tensor *t);

@@ -198,7 +198,8 @@ static int maxdim_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     for (int i = 0; i < nd; i++) shp[i] = i == d ? len : 1;
     ag_tensor *pos = ag_reshape(ag_arange(0, (double)len, 1, AG_I64), shp, nd);
     ag_tensor *mask = ag_eq(pos, idx);
-    gin[0] = ag_where(mask, unreduce(n, g), ag_zeros_like(g));
+    ag_tensor *gk = unreduce(n, g);
+    gin[0] = ag_where(mask, gk, ag_zeros_like(gk));
     return 0;
 }
 

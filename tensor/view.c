@@ -14,6 +14,19 @@ static ag_tensor *finish(ag_tensor *r, ag_tensor *src, const char *op, ag_backwa
     return ag__ret(r);
 }
 
+static int identity_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    (void)n;
+    gin[0] = ag_retain(g);
+    return 0;
+}
+
+/* A new tensor struct over t's storage, linked to t in the graph. Ops that would return their
+ * input unchanged return this instead, so every result is a fresh reference of its own (a
+ * second reference to a scope-owned struct could not be told apart from the scope's). */
+ag_tensor *ag__identity(ag_tensor *t, const char *op) {
+    return finish(ag__alias(t), t, op, identity_backward, NULL);
+}
+
 static int reshape_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_reshape(g, n->in_shape[0], n->in_ndim[0]);
     return 0;
@@ -319,7 +332,7 @@ static ag_tensor *part(ag_tensor *t, int which, const char *op, ag_backward_fn b
 
 ag_tensor *ag_real(ag_tensor *t) {
     if (!t) return NULL;
-    if (!ag_dtype_is_complex(t->dtype)) return ag__ret(ag_retain(t));
+    if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_real");
     return part(t, 0, "ag_real", real_backward);
 }
 

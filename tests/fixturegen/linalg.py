@@ -1,0 +1,26 @@
+"""matmul in all its broadcasting forms, bmm, mv, dot; real and complex."""
+import torch
+
+from .common import Row
+
+FAMILY = "linalg"
+ALL = ("f32", "f64", "c64", "c128")
+
+
+def dot_ref(a, b):
+    # torch 1.13's complex dot (and matmul of two vectors) returns 0: compute it as a sum
+    return torch.sum(a * b)
+
+ROWS = [
+    Row("matmul_2d", torch.matmul, [((3, 4), "n"), ((4, 5), "n")], ALL),
+    Row("matmul_batch_bcast", torch.matmul, [((2, 1, 3, 4), "n"), ((3, 4, 2), "n")], ALL),
+    Row("matmul_3d_2d", torch.matmul, [((2, 3, 4), "n"), ((4, 5), "n")], ALL),
+    Row("matmul_2d_3d", torch.matmul, [((3, 4), "n"), ((2, 4, 5), "n")], ALL),
+    Row("matmul_1d_2d", torch.matmul, [((4,), "n"), ((4, 5), "n")], ALL),
+    Row("matmul_3d_1d", torch.matmul, [((2, 3, 4), "n"), ((4,), "n")], ALL),
+    Row("matmul_1d_1d", dot_ref, [((4,), "n"), ((4,), "n")], ALL),
+    Row("bmm", torch.bmm, [((2, 3, 4), "n"), ((2, 4, 5), "n")], ALL),
+    Row("mv", torch.mv, [((3, 4), "n"), ((4,), "n")], ALL),
+    Row("dot", dot_ref, [((6,), "n"), ((6,), "n")], ALL),
+    Row("matmul_i64", torch.matmul, [((3, 4), "i"), ((4, 2), "i")], ("i64",), grad=[]),
+]

@@ -1,0 +1,35 @@
+"""Reductions over dims with keepdim, and the extremes with indices."""
+import torch
+
+from .common import Row
+
+FAMILY = "reduce"
+ALL = ("f32", "f64", "c64", "c128")
+REAL = ("f32", "f64")
+X = ((3, 4, 5), "n")
+
+ROWS = [
+    Row("sum_all", lambda x: torch.sum(x), [X], ALL),
+    Row("sum_d1", lambda x: torch.sum(x, 1), [X], ALL),
+    Row("sum_d02_keep", lambda x: torch.sum(x, (0, 2), keepdim=True), [X], ALL),
+    Row("sum_i64", lambda x: torch.sum(x, 0), [((4, 3), "i")], ("i64",), grad=[]),
+    Row("mean_d2", lambda x: torch.mean(x, 2), [X], ALL),
+    Row("mean_all", lambda x: torch.mean(x), [X], ALL),
+    Row("prod_d1", lambda x: torch.prod(x, 1), [((3, 4, 5), "z")], ALL),
+    Row("prod_all", lambda x: torch.prod(x), [((2, 3), "p")], ALL),
+    Row("var_d1", lambda x: torch.var(x, 1), [X], ALL),
+    Row("var_all_c0", lambda x: torch.var(x, unbiased=False), [X], ALL),
+    Row("std_d02", lambda x: torch.std(x, (0, 2)), [X], ALL),
+    Row("norm2_all", lambda x: torch.linalg.vector_norm(x), [X], ALL),
+    Row("norm1_d1", lambda x: torch.linalg.vector_norm(x, 1, dim=1), [X], ALL),
+    Row("norminf_d2", lambda x: torch.linalg.vector_norm(x, float("inf"), dim=2), [X], ALL),
+    Row("norm3_d0_keep", lambda x: torch.linalg.vector_norm(x, 3, dim=0, keepdim=True), [X], ALL),
+    Row("logsumexp_d1", lambda x: torch.logsumexp(x, 1), [X], REAL),
+    Row("logsumexp_all", lambda x: torch.logsumexp(x, (0, 1, 2)), [X], REAL),
+    Row("amax_d1", lambda x: torch.amax(x, 1), [X], REAL),
+    Row("amin_d02", lambda x: torch.amin(x, (0, 2)), [X], REAL),
+    Row("max_d2", lambda x: torch.max(x, 2).values, [X], REAL),
+    Row("min_d0_keep", lambda x: torch.min(x, 0, keepdim=True).values, [X], REAL),
+    Row("argmax_d1", lambda x: torch.argmax(x, 1), [X], REAL, grad=[]),
+    Row("argmin_d2", lambda x: torch.argmin(x, 2), [X], REAL, grad=[]),
+]

@@ -1,0 +1,28 @@
+"""Views and copies: reshape, permute, transpose, squeeze, unsqueeze, slice, select, expand,
+real/imag, casts, clone."""
+import torch
+
+from .common import Row
+
+FAMILY = "view"
+ALL = ("f32", "f64", "c64", "c128")
+CPLX = ("c64", "c128")
+X = ((3, 4, 5), "n")
+
+ROWS = [
+    Row("reshape", lambda x: x.reshape(5, 12) * 1.0, [X], ALL),
+    Row("reshape_noncontig", lambda x: x.transpose(0, 2).reshape(20, 3) * 1.0, [X], ALL),
+    Row("permute", lambda x: x.permute(2, 0, 1) * 1.0, [X], ALL),
+    Row("transpose", lambda x: x.transpose(0, 1) * 1.0, [X], ALL),
+    Row("squeeze", lambda x: x.squeeze(1) * 1.0, [((3, 1, 5), "n")], ALL),
+    Row("unsqueeze", lambda x: x.unsqueeze(1) * 1.0, [X], ALL),
+    Row("slice_step", lambda x: x[:, 1:4:2, ::3] * 1.0, [X], ALL),
+    Row("slice_neg", lambda x: x[-2:, :, 1:-1] * 1.0, [X], ALL),
+    Row("select", lambda x: x[:, 2] * 1.0, [X], ALL),
+    Row("expand", lambda x: x.expand(2, 3, 4, 5) * 1.0, [((3, 1, 5), "n")], ALL),
+    Row("real", lambda z: torch.real(z) * 1.0, [X], CPLX),
+    Row("imag", lambda z: torch.imag(z) * 1.0, [X], CPLX),
+    Row("to_c128", lambda x: x.to(torch.complex128), [X], ("f32", "f64")),
+    Row("to_f64", lambda x: x.to(torch.float64), [X], ("f32",)),
+    Row("clone", lambda x: x.clone(), [X], ALL),
+]

@@ -1,0 +1,41 @@
+/* tests/ops_reduce.c — op-table rows for reductions (fixtures: fixturegen/reduce.py). */
+#include <math.h>
+
+#include "op_table.h"
+
+OPFN(sum_all, ag_sum(x[0], AG_ALL_DIMS, false))
+OPFN(sum_d1, ag_sum(x[0], AG_DIMS(1), false))
+OPFN(sum_d02_keep, ag_sum(x[0], AG_DIMS(0, 2), true))
+OPFN(sum_i64, ag_sum(x[0], AG_DIMS(0), false))
+OPFN(mean_d2, ag_mean(x[0], AG_DIMS(2), false))
+OPFN(mean_all, ag_mean(x[0], AG_ALL_DIMS, false))
+OPFN(prod_d1, ag_prod(x[0], AG_DIMS(1), false))
+OPFN(prod_all, ag_prod(x[0], AG_ALL_DIMS, false))
+OPFN(var_d1, ag_var(x[0], AG_DIMS(1), 1, false))
+OPFN(var_all_c0, ag_var(x[0], AG_ALL_DIMS, 0, false))
+OPFN(std_d02, ag_std(x[0], AG_DIMS(0, 2), 1, false))
+OPFN(norm2_all, ag_norm(x[0], 2, AG_ALL_DIMS, false))
+OPFN(norm1_d1, ag_norm(x[0], 1, AG_DIMS(1), false))
+OPFN(norminf_d2, ag_norm(x[0], INFINITY, AG_DIMS(2), false))
+OPFN(norm3_d0_keep, ag_norm(x[0], 3, AG_DIMS(0), true))
+OPFN(logsumexp_d1, ag_logsumexp(x[0], AG_DIMS(1), false))
+OPFN(logsumexp_all, ag_logsumexp(x[0], AG_DIMS(0, 1, 2), false))
+OPFN(amax_d1, ag_amax(x[0], AG_DIMS(1), false))
+OPFN(amin_d02, ag_amin(x[0], AG_DIMS(0, 2), false))
+OPFN(max_d2, ag_max_dim(x[0], 2, false, NULL))
+OPFN(min_d0_keep, ag_min_dim(x[0], 0, true, NULL))
+OPFN(argmax_d1, ag_argmax(x[0], 1, false))
+OPFN(argmin_d2, ag_argmin(x[0], 2, false))
+
+#define ROW(nm, dts, ...) {.name = #nm, .fn = f_##nm, .n_in = 1, .dtypes = dts, __VA_ARGS__}
+const op_row ops_reduce[] = {
+    ROW(sum_all, DT_FLOAT), ROW(sum_d1, DT_FLOAT), ROW(sum_d02_keep, DT_FLOAT), ROW(sum_i64, DT(AG_I64)),
+    ROW(mean_d2, DT_FLOAT), ROW(mean_all, DT_FLOAT), ROW(prod_d1, DT_FLOAT, TOL(1e-11, 1e-4), NOGC),
+    ROW(prod_all, DT_FLOAT, TOL(1e-11, 1e-4)),
+    ROW(var_d1, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(var_all_c0, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(std_d02, DT_FLOAT, TOL(1e-11, 1e-4)),
+    ROW(norm2_all, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(norm1_d1, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(norminf_d2, DT_FLOAT, TOL(1e-11, 1e-4)),
+    ROW(norm3_d0_keep, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(logsumexp_d1, DT_REAL, TOL(1e-11, 1e-4)),
+    ROW(logsumexp_all, DT_REAL, TOL(1e-11, 1e-4)), ROW(amax_d1, DT_REAL), ROW(amin_d02, DT_REAL),
+    ROW(max_d2, DT_REAL), ROW(min_d0_keep, DT_REAL), ROW(argmax_d1, DT_REAL), ROW(argmin_d2, DT_REAL),
+    {0},
+};

@@ -1,0 +1,29 @@
+/* tests/ops_view.c — op-table rows for views and copies (fixtures: fixturegen/view.py).
+ * The PyTorch side multiplies by 1.0 so the output is a fresh tensor; ours are views, which
+ * the comparison reads through their strides. */
+#include "op_table.h"
+
+OPFN(reshape, ag_reshape(x[0], AG_SHAPE(5, 12)))
+OPFN(reshape_noncontig, ag_reshape(ag_transpose(x[0], 0, 2), AG_SHAPE(20, 3)))
+OPFN(permute, ag_permute(x[0], (const int[]){2, 0, 1}, 3))
+OPFN(transpose, ag_transpose(x[0], 0, 1))
+OPFN(squeeze, ag_squeeze(x[0], 1))
+OPFN(unsqueeze, ag_unsqueeze(x[0], 1))
+OPFN(slice_step, ag_slice(ag_slice(x[0], 1, 1, 4, 2), 2, 0, 5, 3))
+OPFN(slice_neg, ag_slice(ag_slice(x[0], 0, -2, 3, 1), 2, 1, -1, 1))
+OPFN(select, ag_select(x[0], 1, 2))
+OPFN(expand, ag_expand(x[0], AG_SHAPE(2, 3, 4, 5)))
+OPFN(real, ag_real(x[0]))
+OPFN(imag, ag_imag(x[0]))
+OPFN(to_c128, ag_to_dtype(x[0], AG_C128))
+OPFN(to_f64, ag_to_dtype(x[0], AG_F64))
+OPFN(clone, ag_clone(x[0]))
+
+#define ROW(nm, dts) {.name = #nm, .fn = f_##nm, .n_in = 1, .dtypes = dts}
+const op_row ops_view[] = {
+    ROW(reshape, DT_FLOAT), ROW(reshape_noncontig, DT_FLOAT), ROW(permute, DT_FLOAT), ROW(transpose, DT_FLOAT),
+    ROW(squeeze, DT_FLOAT), ROW(unsqueeze, DT_FLOAT), ROW(slice_step, DT_FLOAT), ROW(slice_neg, DT_FLOAT),
+    ROW(select, DT_FLOAT), ROW(expand, DT_FLOAT), ROW(real, DT_CPLX), ROW(imag, DT_CPLX),
+    ROW(to_c128, DT_REAL), ROW(to_f64, DT(AG_F32)), ROW(clone, DT_FLOAT),
+    {0},
+};
