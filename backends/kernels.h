@@ -81,6 +81,10 @@ typedef struct ag_kernels {
     /* Philox4x32-10 draws for elements [0, numel) of contiguous out, starting at counter offset */
     int (*rng)(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset,
                double p0, double p1);
+    /* -- fft -- */
+    /* -- indexing -- */
+    /* -- convolution -- */
+    /* -- solvers -- */
 } ag_kernels;
 
 const ag_kernels *ag_kernels_for(ag_device dev);  /* NULL if the device kind is not built */

@@ -13,4 +13,8 @@ const ag_kernels ag_cpu_kernels = {
     .reduce = ag_cpu_reduce,
     .gemm = ag_cpu_gemm,
     .rng = ag_cpu_rng,
+    /* -- fft -- */
+    /* -- indexing -- */
+    /* -- convolution -- */
+    /* -- solvers -- */
 };

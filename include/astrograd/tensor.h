@@ -254,6 +254,14 @@ AG_API ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b);    /* [B,n,k] @ [B,k,m] */
 AG_API ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x);     /* [n,k] @ [k] */
 AG_API ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b);    /* 1-D, no conjugation (torch.dot) */
 
+/* ---- fft (FFTW on the cpu) ----------------------------------------------------------- */
+
+/* ---- indexing, joining, reordering --------------------------------------------------- */
+
+/* ---- convolution, pooling, padding, resampling --------------------------------------- */
+
+/* ---- solvers (LAPACK) and iterative methods --------------------------------------------- */
+
 /* ---- printing ------------------------------------------------------------------------ */
 AG_API int ag_fprint(FILE *f, const ag_tensor *t); /* shape, dtype and values, numpy-like */
 AG_API int ag_print(const ag_tensor *t);
