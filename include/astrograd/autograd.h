@@ -14,6 +14,14 @@
 extern "C" {
 #endif
 
+/* A list of parameters as a module hands them to an optimizer: borrowed pointers, valid while
+ * the owner lives; names are hierarchical ("encoder.0.weight") or NULL. */
+typedef struct ag_params {
+    ag_tensor **t;
+    const char **names;
+    int n;
+} ag_params;
+
 typedef struct ag_backward_opts {
     ag_tensor *grad;     /* upstream gradient (same shape as the output); NULL = 1 for a scalar */
     bool retain_graph;   /* keep saved tensors so backward can run again */
