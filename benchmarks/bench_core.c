@@ -1,0 +1,118 @@
+/* benchmarks/bench_core.c — core ops against PyTorch CPU (same machine, same run) and GEMM
+ * against OpenBLAS called directly (the physical anchor for matmul).
+ *
+ *     build/benchmarks/bench_core [threads] [results.json]
+ *
+ * Elementwise ops write into a fresh result each call, as torch does without out=; both sides
+ * therefore include allocation (astrograd reuses freed buffers through its caching allocator). */
+#include <cblas.h>
+
+#include <astrograd.h>
+
+#include "bench.h"
+
+typedef struct ctx { ag_tensor *a, *b, *c; int kind; } ctx;
+
+enum { ADD, MUL_BCAST, EXP, SUM_ALL, SUM_ROWS, SUM_COLS, MATMUL, GEMM_DIRECT, SOFTPLUS, ABS_C };
+
+static void run(void *p) {
+    ctx *c = p;
+    ag_scope_begin();
+    switch (c->kind) {
+    case ADD: ag_add(c->a, c->b); break;
+    case MUL_BCAST: ag_mul(c->a, c->c); break;
+    case EXP: ag_exp(c->a); break;
+    case SUM_ALL: ag_sum(c->a, AG_ALL_DIMS, false); break;
+    case SUM_ROWS: ag_sum(c->a, AG_DIMS(1), false); break;
+    case SUM_COLS: ag_sum(c->a, AG_DIMS(0), false); break;
+    case MATMUL: ag_matmul(c->a, c->b); break;
+    case SOFTPLUS: ag_softplus(c->a, 1.0, 20.0); break;
+    case ABS_C: ag_abs(c->a); break;
+    case GEMM_DIRECT: {
+        int64_t n = ag_shape(c->a)[0];
+        if (ag_dtype_of(c->a) == AG_F32)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f, ag_data(c->a), (int)n,
+                        ag_data(c->b), (int)n, 0.0f, ag_data(c->c), (int)n);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0, ag_data(c->a), (int)n,
+                        ag_data(c->b), (int)n, 0.0, ag_data(c->c), (int)n);
+        break;
+    }
+    }
+    ag_scope_end();
+}
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 0;
+    const char *json = argc > 2 ? argv[2] : "benchmarks/results/core.json";
+    ag_set_num_threads(threads);
+    threads = ag_get_num_threads();
+    ag_manual_seed(1);
+    bench_row rows[32];
+    int n = 0;
+    const int64_t N = 1 << 22;
+    for (int d = 0; d < 2; d++) {
+        ag_dtype dt = d ? AG_F64 : AG_F32;
+        const char *dn = ag_dtype_name(dt);
+        ctx c = {ag_randn(&N, 1, dt), ag_randn(&N, 1, dt), NULL, 0};
+        c.kind = ADD;
+        snprintf(rows[n].name, 96, "add_%s_4M", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        c.kind = EXP;
+        snprintf(rows[n].name, 96, "exp_%s_4M", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        c.kind = SOFTPLUS;
+        snprintf(rows[n].name, 96, "softplus_%s_4M", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        c.kind = SUM_ALL;
+        snprintf(rows[n].name, 96, "sum_all_%s_4M", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        ag_release(c.a);
+        ag_release(c.b);
+        c.a = ag_randn(AG_SHAPE(2048, 2048), dt);
+        c.c = ag_randn(AG_SHAPE(2048), dt);
+        c.kind = MUL_BCAST;
+        snprintf(rows[n].name, 96, "mul_bcast_row_%s_2048x2048", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        c.kind = SUM_ROWS;
+        snprintf(rows[n].name, 96, "sum_dim1_%s_2048x2048", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        c.kind = SUM_COLS;
+        snprintf(rows[n].name, 96, "sum_dim0_%s_2048x2048", dn);
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        ag_release(c.a);
+        ag_release(c.c);
+        c.a = ag_randn(AG_SHAPE(1024, 1024), dt);
+        c.b = ag_randn(AG_SHAPE(1024, 1024), dt);
+        c.c = ag_empty(AG_SHAPE(1024, 1024), dt);
+        c.kind = MATMUL;
+        snprintf(rows[n].name, 96, "matmul_%s_1024", dn);
+        rows[n++].ms = bench_time(run, &c, 2, 11);
+        c.kind = GEMM_DIRECT;
+        snprintf(rows[n].name, 96, "openblas_gemm_%s_1024", dn);
+        rows[n++].ms = bench_time(run, &c, 2, 11);
+        ag_release(c.a);
+        ag_release(c.b);
+        ag_release(c.c);
+    }
+    {
+        ctx c = {ag_randn(&N, 1, AG_C128), NULL, NULL, ABS_C};
+        snprintf(rows[n].name, 96, "abs_c128_4M");
+        rows[n++].ms = bench_time(run, &c, 3, 21);
+        ag_release(c.a);
+    }
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_core.py %d 2>/dev/null || python3 benchmarks/peers/torch_core.py %d 2>/dev/null",
+             threads, threads);
+    int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
+    for (int i = 0; i < n; i++)
+        if (!strncmp(rows[i].name, "openblas_gemm", 13)) { /* anchor: compare matmul with direct BLAS */
+            snprintf(rows[i - 1].peer, sizeof rows[i - 1].peer, "torch-cpu");
+            rows[i].peer_ms = rows[i - 1].ms;
+            snprintf(rows[i].peer, sizeof rows[i].peer, "astrograd-matmul");
+        }
+    char title[128];
+    snprintf(title, sizeof title, "core ops, %d threads (peer rows matched: %d)", threads, matched);
+    bench_report(title, rows, n, json);
+    return 0;
+}
