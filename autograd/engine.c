@@ -1,6 +1,7 @@
 /* autograd/engine.c — the backward pass: dependency-counted reverse topological order,
  * iterative (no recursion, so graph depth is unbounded), gradients summed to each input's
  * shape, real parts taken for real inputs, leaves accumulated in place. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,8 +49,10 @@ static ag_tensor *fit_to_input(ag_tensor *g, const int64_t *shape, int ndim, ag_
 static ag_tensor *accumulate(ag_tensor *acc, ag_tensor *g) {
     if (!acc) return g;
     if (!g) return acc;
+    /* in place only into a dense tensor nobody else sees: a gradient may be a broadcast view
+     * (stride 0, as sum's backward returns), where an in-place add would hit one element many times */
     if (atomic_load(&acc->rc) == 1 && atomic_load(&acc->storage->rc) == 1 && acc->dtype == g->dtype &&
-        acc->ndim == g->ndim && !memcmp(acc->shape, g->shape, sizeof acc->shape)) {
+        acc->ndim == g->ndim && !memcmp(acc->shape, g->shape, sizeof acc->shape) && ag_is_contiguous(acc)) {
         ag_kview o = ag__view(acc), b = ag__view(g);
         if (ag__kernels(acc)->binary(AG_BIN_ADD, &o, &o, &b) < 0) return NULL;
         ag__drop(g);
@@ -69,9 +72,8 @@ static ag_tensor *run_hooks(struct ag_hook *h, ag_tensor *g) {
     return g;
 }
 
-/* Accumulate into a leaf's .grad; the leaf gets its own storage (never an alias). */
+/* Accumulate g (owned) into a leaf's .grad; the leaf gets its own storage (never an alias). */
 static int to_leaf(ag_tensor *leaf, ag_tensor *g) {
-    g = run_hooks(leaf->hooks, g);
     if (!g) return ag_failed() ? ag_error_code() : 0;
     if (!leaf->grad) {
         if (atomic_load(&g->rc) != 1 || atomic_load(&g->storage->rc) != 1 || !ag_is_contiguous(g)) {
@@ -101,6 +103,62 @@ static int capture_index(const capture *cap, const ag_tensor *leaf, const ag_nod
     return -1;
 }
 
+/* The leaves one pass reaches. Contributions to a leaf are summed and handed on (hooks, then
+ * .grad or the ag_grad slot) once, when the last edge into the leaf is done: a hook sees the
+ * total gradient once, as in PyTorch. Open addressing on the pointer. */
+typedef struct leaf_slot { ag_tensor *leaf; ag_tensor *g; int64_t pending; } leaf_slot;
+typedef struct leaf_map { leaf_slot *s; int64_t n, cap; } leaf_map;
+
+static uint64_t ptr_hash(const void *p) {
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    return x ^ (x >> 33);
+}
+
+static leaf_slot *leaf_probe(leaf_slot *s, int64_t cap, const ag_tensor *leaf) {
+    uint64_t mask = (uint64_t)cap - 1, i = ptr_hash(leaf) & mask;
+    while (s[i].leaf && s[i].leaf != leaf) i = (i + 1) & mask;
+    return &s[i];
+}
+
+/* the slot of leaf; insert: add it when missing (NULL only when out of memory) */
+static leaf_slot *leaf_find(leaf_map *m, ag_tensor *leaf, bool insert) {
+    if (insert && (m->n + 1) * 2 > m->cap) {
+        int64_t nc = m->cap ? m->cap * 2 : 16;
+        leaf_slot *ns = calloc((size_t)nc, sizeof *ns);
+        if (!ns) return NULL;
+        for (int64_t i = 0; i < m->cap; i++)
+            if (m->s[i].leaf) *leaf_probe(ns, nc, m->s[i].leaf) = m->s[i];
+        free(m->s);
+        m->s = ns;
+        m->cap = nc;
+    }
+    if (!m->cap) return NULL;
+    leaf_slot *e = leaf_probe(m->s, m->cap, leaf);
+    if (!e->leaf) {
+        if (!insert) return NULL;
+        e->leaf = leaf;
+        m->n++;
+    }
+    return e;
+}
+
+/* The last edge into a leaf is done: run its hooks on the total and store it. */
+static int flush_leaf(leaf_slot *e, capture *cap) {
+    ag_tensor *g = e->g;
+    e->g = NULL;
+    if (!g) return 0;
+    int ci = cap ? capture_index(cap, e->leaf, NULL) : -1;
+    if (cap && ci < 0) { ag__drop(g); return 0; } /* ag_grad: a leaf that is not an input */
+    g = run_hooks(e->leaf->hooks, g);
+    if (!g) return ag_failed() ? ag_error_code() : 0;
+    if (!cap) return to_leaf(e->leaf, g);
+    cap->slots[ci] = accumulate(cap->slots[ci], g);
+    return 0;
+}
+
+
 static int check_saved(const ag_node *n) {
     if (n->released)
         return ag_set_error(AG_ERR_AUTOGRAD, "ag_backward: trying to backward through the graph a second "
@@ -117,15 +175,22 @@ static int check_saved(const ag_node *n) {
     return 0;
 }
 
+/* After a pass without retain_graph. A node that saved nothing stays usable (as PyTorch: only
+ * backward through freed saved tensors is an error), so h = 3x can feed two later losses. */
 static void release_saved(ag_node *n) {
-    for (int i = 0; i < n->n_saved; i++) { ag__drop(n->saved[i]); n->saved[i] = NULL; }
-    n->released = true;
+    for (int i = 0; i < n->n_saved; i++) {
+        if (!n->saved[i]) continue;
+        ag__drop(n->saved[i]);
+        n->saved[i] = NULL;
+        n->released = true;
+    }
 }
 
 /* roots[i] gets gradient seeds[i] (owned refs, consumed). cap == NULL: accumulate into leaves. */
 static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, capture *cap) {
     uint64_t epoch = atomic_fetch_add(&epoch_counter, 1);
     vec all = {0}, ready = {0};
+    leaf_map leaves = {0};
     int rc = 0;
     for (int r = 0; r < n_roots; r++) {
         ag_node *n = roots[r];
@@ -137,10 +202,16 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
         n->gacc = accumulate(n->gacc, seeds[r]);
         seeds[r] = NULL;
     }
+    int64_t n_unique_roots = all.n;
     for (int64_t i = 0; i < all.n && rc == 0; i++) { /* `all` grows while we scan it: a BFS */
         ag_node *n = all.v[i];
         if ((rc = check_saved(n))) break;
         for (int k = 0; k < n->n_in; k++) {
+            if (n->in_leaf[k]) {
+                leaf_slot *e = leaf_find(&leaves, n->in_leaf[k], true);
+                if (!e) { rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory"); break; }
+                e->pending++;
+            }
             ag_node *c = n->in_node[k];
             if (!c) continue;
             if (c->epoch != epoch) {
@@ -152,9 +223,10 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
         }
     }
     if (rc) goto done;
-    for (int r = 0; r < n_roots; r++)
-        if (roots[r]->deps == 0 && !vec_push(&ready, roots[r])) { rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory"); goto done; }
-    /* roots reached through another root are pushed when their deps drop to zero */
+    /* each root once (an output listed twice must not be run twice); roots reached through
+     * another root are pushed when their deps drop to zero */
+    for (int64_t r = 0; r < n_unique_roots; r++)
+        if (all.v[r]->deps == 0 && !vec_push(&ready, all.v[r])) { rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory"); goto done; }
 
     while (ready.n && rc == 0) {
         ag_node *n = ready.v[--ready.n];
@@ -169,6 +241,8 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
         if (g) {
             ag_scope_begin();
             ag_no_grad_begin();
+            /* the ops inside a rule are not checked one by one: anomaly mode names the node */
+            ag__anomaly_quiet(true);
             rc = n->backward(n, g, gin);
             if (rc == 0 && ag_failed()) rc = ag_error_code();
             /* Rules return op results (owned by this scope) or ag_retain(g) (unscoped):
@@ -181,9 +255,14 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
                 ag_tensor *f = fit_to_input(gk, n->in_shape[k], n->in_ndim[k], n->in_dtype[k]);
                 if (!f) { rc = ag_failed() ? ag_error_code() : AG_ERR_AUTOGRAD; break; }
                 if (f != gk) { ag__unscope(f); ag__drop(gk); gin[k] = f; }
-                if (ag__anomaly()) ag__check_anomaly(n->name, f, "gradient computed by its backward");
+                if (ag_anomaly_enabled()) {
+                    char where[64];
+                    snprintf(where, sizeof where, "gradient its backward computed for input %d", k);
+                    ag__check_anomaly(n->name, f, where);
+                }
                 if (ag_failed()) rc = ag_error_code();
             }
+            ag__anomaly_quiet(false);
             ag_no_grad_end();
             ag_scope_end();
             ag__drop(g);
@@ -195,14 +274,10 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
                 ag_node *c = n->in_node[k];
                 if (gk) c->gacc = accumulate(c->gacc, gk);
                 if (--c->deps == 0 && !vec_push(&ready, c)) rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory");
-            } else if (n->in_leaf[k] && gk) {
-                if (cap) {
-                    int ci = capture_index(cap, n->in_leaf[k], NULL);
-                    if (ci >= 0) cap->slots[ci] = accumulate(cap->slots[ci], run_hooks(n->in_leaf[k]->hooks, gk));
-                    else ag__drop(gk);
-                } else {
-                    rc = to_leaf(n->in_leaf[k], gk);
-                }
+            } else if (n->in_leaf[k]) {
+                leaf_slot *e = leaf_find(&leaves, n->in_leaf[k], false);
+                if (gk) e->g = accumulate(e->g, gk);
+                if (--e->pending == 0) rc = flush_leaf(e, cap);
             } else {
                 ag__drop(gk);
             }
@@ -211,9 +286,11 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
     }
 done:
     for (int64_t i = 0; i < all.n; i++) { ag__drop(all.v[i]->gacc); all.v[i]->gacc = NULL; }
+    for (int64_t i = 0; i < leaves.cap; i++) ag__drop(leaves.s[i].g);
     for (int r = 0; r < n_roots; r++) ag__drop(seeds[r]);
     free(all.v);
     free(ready.v);
+    free(leaves.s);
     return rc;
 }
 
@@ -252,7 +329,7 @@ int ag_backward_ex(ag_tensor *out, ag_backward_opts opts) {
     ag_scope_begin();
     int rc;
     if (!out->grad_fn) {
-        rc = to_leaf(out, g);
+        rc = to_leaf(out, run_hooks(out->hooks, g));
     } else {
         ag_node *root = out->grad_fn;
         rc = run(&root, &g, 1, opts.retain_graph, NULL);

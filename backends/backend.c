@@ -15,4 +15,8 @@ const ag_kernels *ag_kernels_for(ag_device dev) {
     return NULL;
 }
 
-void ag_backend_set_threads(int n) { openblas_set_num_threads(n); }
+void ag_cpu_fft_set_threads(int n); /* backends/cpu/fft.c */
+void ag_backend_set_threads(int n) {
+    openblas_set_num_threads(n);
+    ag_cpu_fft_set_threads(n);
+}

@@ -63,6 +63,19 @@ typedef enum ag_reduce_op { AG_RED_SUM, AG_RED_PROD, AG_RED_MAX, AG_RED_MIN } ag
 
 typedef enum ag_rng_dist { AG_RNG_UNIFORM, AG_RNG_NORMAL, AG_RNG_RANDINT } ag_rng_dist;
 
+/* FFT kinds (the fft entry): c2c with sign -1 (forward) or +1 (inverse), real -> half complex,
+ * half complex -> real. */
+typedef enum ag_fft_kind { AG_FFT_C2C_FWD, AG_FFT_C2C_INV, AG_FFT_R2C, AG_FFT_C2R } ag_fft_kind;
+
+/* -- convolution: parameters of the conv/pool kernels (2-d; 1-d ops use height 1) -- */
+typedef struct ag_conv_params {
+    int64_t stride[2], pad[2], dilation[2]; /* pad: zeros before the first row/column */
+    int64_t groups;
+} ag_conv_params;
+typedef enum ag_pool_op { AG_POOL_MAX, AG_POOL_AVG } ag_pool_op;
+typedef struct ag_pool_params { int64_t kernel[2], stride[2], pad[2]; } ag_pool_params;
+typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_upsample_mode;
+
 typedef struct ag_kernels {
     const char *name;
     void *(*alloc)(size_t nbytes);             /* NULL on failure, no error recorded */
@@ -81,10 +94,101 @@ typedef struct ag_kernels {
     /* Philox4x32-10 draws for elements [0, numel) of contiguous out, starting at counter offset */
     int (*rng)(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset,
                double p0, double p1);
+    /* -- optimizers -- */
+    /* Fused in-place updates, one per optimizer, reproducing PyTorch's single-tensor
+     * (foreach=False) formulas operation by operation. All views are contiguous 1-d of one real
+     * dtype (f32 or f64) and the same length; complex tensors come as their real view (2n).
+     * A state view that the options do not use may have data == NULL. hyper[] as listed. */
+    /* hyper: lr, momentum, dampening, weight_decay, nesterov, maximize, first (buf <- d) */
+    int (*sgd_step)(const ag_kview *param, const ag_kview *grad, const ag_kview *buf,
+                    const double *hyper);
+    /* hyper: lr, beta1, beta2, eps, weight_decay, step (after increment), amsgrad, maximize,
+     *        decoupled (1: AdamW's param *= 1 - lr wd; 0: Adam's grad += wd param) */
+    int (*adam_step)(const ag_kview *param, const ag_kview *grad, const ag_kview *exp_avg,
+                     const ag_kview *exp_avg_sq, const ag_kview *max_sq, const double *hyper);
+    /* hyper: lr, alpha, eps, weight_decay, momentum, centered, maximize */
+    int (*rmsprop_step)(const ag_kview *param, const ag_kview *grad, const ag_kview *square_avg,
+                        const ag_kview *grad_avg, const ag_kview *momentum_buf, const double *hyper);
     /* -- fft -- */
+    /* Unnormalised DFT over dims[0..ndims) (distinct, 0 <= d < ndim; in and out have one ndim),
+     * batched over the other dims, then multiplied by `scale`.
+     *  C2C_FWD/INV: in complex, out the same dtype and shape.
+     *  R2C: in f32/f64 of shape S, out c64/c128 of shape S except S[h]/2+1 along h = dims[ndims-1].
+     *  C2R: in complex, out real of the logical shape S; in has S[h]/2+1 along h = dims[ndims-1]
+     *       (the imaginary parts Hermitian symmetry makes redundant are ignored). in is untouched.
+     * Any input strides. out must not overlap in, except in == out exactly (c2c only, in place). */
+    int (*fft)(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims,
+               double scale);
     /* -- indexing -- */
+    /* gather: out[p] = in[p with coordinate dim replaced by idx[p]]. out and idx (i64) have one
+     * shape (idx may have stride 0 where broadcast: index_select); in has out's ndim and at least
+     * out's sizes on the dims != dim. Indices lie in [0, in.shape[dim]), or in [-size, size) when
+     * allow_neg (counted from the end); otherwise AG_ERR_INDEX naming `op`, the first bad index (in
+     * row-major order) and its position. */
+    int (*gather)(const char *op, const ag_kview *out, const ag_kview *in, const ag_kview *idx, int dim,
+                  bool allow_neg);
+    /* scatter_add: out[p with coordinate dim replaced by idx[p]] += src[p] for every p of idx's
+     * shape (src viewed with idx's shape; out at least idx's sizes on dims != dim). f32/f64/c64/
+     * c128/i64. Deterministic: each out element receives its terms in increasing order of p[dim],
+     * whatever the thread count (no atomics). Index rules and errors as gather. */
+    int (*scatter_add)(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
+                       bool allow_neg);
+    /* out (i64 [nnz, ndim(in)], contiguous) <- coordinates of in's nonzero elements, row-major
+     * order; nnz must be the exact count. */
+    int (*nonzero)(const ag_kview *out, const ag_kview *in);
+    /* out <- inclusive cumulative sum of in along dim (reverse: from the end); same shape and
+     * dtype (f32/f64/c64/c128/i64); f32 accumulates in f64. */
+    int (*cumsum)(const ag_kview *out, const ag_kview *in, int dim, bool reverse);
     /* -- convolution -- */
+    /* Cross-correlation (PyTorch's conv) on contiguous 4-d views, f32/f64:
+     * x [N,C,H,W], w [O,C/groups,KH,KW], y [N,O,HO,WO] (HO, WO taken from y: any size, positions
+     * reading outside x read zeros, so asymmetric "same" padding is just a bigger HO):
+     *   y[n,o,i,j] = bias[o] + sum_{c,p,q} w[o,c,p,q] x[n, (o/(O/groups))*(C/groups)+c,
+     *                                                   i*s0 - pad0 + p*d0, j*s1 - pad1 + q*d1]
+     * conv2d writes y (bias: [O] or NULL); conv2d_backward_input writes the x-shaped adjoint
+     * dx = d<y,dy>/dx (conv_transpose2d); conv2d_backward_weight writes dw = d<y,dy>/dw. */
+    int (*conv2d)(const ag_kview *y, const ag_kview *x, const ag_kview *w, const ag_kview *bias,
+                  const ag_conv_params *p);
+    int (*conv2d_backward_input)(const ag_kview *dx, const ag_kview *dy, const ag_kview *w,
+                                 const ag_conv_params *p);
+    int (*conv2d_backward_weight)(const ag_kview *dw, const ag_kview *dy, const ag_kview *x,
+                                  const ag_conv_params *p);
+    /* Pooling over the last two dims of contiguous 4-d views [N,C,H,W] -> [N,C,HO,WO] (implicit
+     * padding: -inf for max, zeros counted in the divisor kh*kw for avg). MAX writes idx (i64,
+     * flat h*W+w of the first maximum; NaN wins); pool2d_backward overwrites gin: max scatters
+     * gout to idx, avg spreads gout/(kh*kw) over each window. */
+    int (*pool2d)(ag_pool_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in,
+                  const ag_pool_params *p);
+    int (*pool2d_backward)(ag_pool_op op, const ag_kview *gin, const ag_kview *gout, const ag_kview *idx,
+                           const ag_pool_params *p);
+    /* Padding of contiguous views of equal ndim: out index o along dim d reads in index o - lo[d],
+     * mapped back into range by `mode` (constant: `value` outside). pad_backward overwrites gin
+     * with the sum of gout over the out elements that read each in element. */
+    int (*pad)(const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const int64_t *lo, double value);
+    int (*pad_backward)(const ag_kview *gin, const ag_kview *gout, ag_pad_mode mode, const int64_t *lo);
+    /* Resampling of the last two dims of contiguous 4-d views, as F.interpolate (sizes given,
+     * no scale factors); upsample2d_backward overwrites gin with the adjoint. */
+    int (*upsample2d)(ag_upsample_mode mode, const ag_kview *out, const ag_kview *in, bool align_corners);
+    int (*upsample2d_backward)(ag_upsample_mode mode, const ag_kview *gin, const ag_kview *gout,
+                               bool align_corners);
     /* -- solvers -- */
+    /* Batched dense factorisations and solves. Matrix views are [..., rows, cols]; the batch dims
+     * ("...") are the same on every view of a call (inputs may broadcast with stride 0; any
+     * strides). info (i64, batch shape) receives LAPACK's status per matrix: 0 = success, i > 0
+     * = the 1-based index of the zero pivot / failing minor; the front end words the error.
+     * lu_factor: lu <- L and U of P a = L U packed (unit L strictly below the diagonal, U on
+     * and above), piv (i64 [..., n]) <- the 1-based row interchanges, as LAPACK's getrf. */
+    int (*lu_factor)(const ag_kview *lu, const ag_kview *piv, const ag_kview *info, const ag_kview *a);
+    /* x [..., n, k] <- A^-1 b (adjoint: A^-H b) from lu_factor's lu and piv. */
+    int (*lu_solve)(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, const ag_kview *b, bool adjoint);
+    /* l <- L with a = L L^H (upper: U with a = U^H U), the other triangle zeroed; reads only that
+     * triangle of a. info i > 0: the leading minor of order i is not positive definite. */
+    int (*cholesky)(const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper);
+    /* x [..., n, k] <- A^-1 b, A the upper or lower triangle of a (unit diagonal assumed when
+     * unitriangular). info i > 0: A[i-1, i-1] == 0 (x not written). Right-sided and transposed
+     * solves are this one on transposed views. */
+    int (*triangular_solve)(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *b,
+                            bool upper, bool unitriangular);
 } ag_kernels;
 
 const ag_kernels *ag_kernels_for(ag_device dev);  /* NULL if the device kind is not built */

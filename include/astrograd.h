@@ -4,5 +4,7 @@
 
 #include "astrograd/tensor.h"
 #include "astrograd/autograd.h"
+#include "astrograd/optim.h"
+#include "astrograd/nn.h"
 
 #endif

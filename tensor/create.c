@@ -49,11 +49,16 @@ ag_tensor *ag_arange(double start, double end, double step, ag_dtype dt) {
                        "start=%g end=%g step=%g", start, end, step);
     if ((end - start) / step < 0)
         return ag_fail(AG_ERR_INVALID, "ag_arange: step %g moves away from end (start=%g, end=%g)", step, start, end);
-    int64_t n = (int64_t)ceil((end - start) / step);
+    double len = ceil((end - start) / step);
+    if (!(len < (double)(INT64_MAX / 16)))
+        return ag_fail(AG_ERR_NOMEM, "ag_arange: expected a representable length, given start=%g end=%g step=%g "
+                       "(%g elements)", start, end, step, len);
+    int64_t n = (int64_t)len;
     ag_tensor *t = ag__new(&n, 1, AG_F64, AG_CPU, "ag_arange");
     if (!t) return NULL;
     double *d = t->storage->data;
-    for (int64_t i = 0; i < n; i++) d[i] = start + (double)i * step;
+    /* start + i step rounded once (as PyTorch's build, which contracts it to an fma) */
+    for (int64_t i = 0; i < n; i++) d[i] = fma((double)i, step, start);
     ag_tensor *r = ag__cast(t, dt);
     ag__drop(t);
     return ag__ret(r);
@@ -66,15 +71,18 @@ ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dt) {
     double *d = t->storage->data;
     double h = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
     /* PyTorch fills the first half from start and the second half from end (symmetric rounding) */
-    int64_t half = steps / 2;
-    for (int64_t i = 0; i < steps; i++) d[i] = i < half ? start + h * (double)i : end - h * (double)(steps - 1 - i);
+    int64_t half = steps == 1 ? 1 : steps / 2; /* one step: start, as torch */
+    for (int64_t i = 0; i < steps; i++) d[i] = i < half ? fma(h, (double)i, start) : fma(-h, (double)(steps - 1 - i), end);
     ag_tensor *r = ag__cast(t, dt);
     ag__drop(t);
     return ag__ret(r);
 }
 
 ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt) {
-    if (m < 0) m = n;
+    if (m == -1) m = n;
+    if (n < 0 || m < 0)
+        return ag_fail(AG_ERR_SHAPE, "ag_eye: expected n >= 0 and m >= 0 (or -1 for m = n), given n=%lld m=%lld",
+                       (long long)n, (long long)m);
     ag_tensor *t = ag_zeros((int64_t[]){n, m}, 2, dt);
     if (!t) return NULL;
     ag_kview v = ag__view(t);
@@ -86,9 +94,12 @@ ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt) {
 }
 
 ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim, ag_dtype dt) {
-    if (!data && ag__numel(shape, ndim) > 0) return ag_fail(AG_ERR_INVALID, "ag_from_data: data is NULL");
-    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, "ag_from_data");
+    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, "ag_from_data"); /* checks ndim before reading shape */
     if (!t) return NULL;
+    if (!data && t->storage->nbytes) {
+        ag__drop(t);
+        return ag_fail(AG_ERR_INVALID, "ag_from_data: data is NULL");
+    }
     if (t->storage->nbytes) memcpy(t->storage->data, data, t->storage->nbytes);
     return ag__ret(t);
 }
@@ -140,6 +151,17 @@ ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
     return ag_fail(AG_ERR_NOTIMPL, "ag_to: copies between devices are not implemented yet");
 }
 
+/* What an in-place write into t would modify that autograd forbids (NULL: nothing): a leaf
+ * that requires grad, or such a leaf through a view of it (a chain of one-input nodes back to
+ * a leaf with the same storage), as PyTorch. Allowed with grad mode off. */
+static const char *grad_leaf_target(const ag_tensor *t) {
+    if (!t->requires_grad || !ag__grad_enabled()) return NULL;
+    if (!t->grad_fn) return "a leaf that requires grad";
+    for (const ag_node *n = t->grad_fn; n && n->n_in == 1; n = n->in_node[0])
+        if (n->in_leaf[0] && n->in_leaf[0]->storage == t->storage) return "a view of a leaf that requires grad";
+    return NULL;
+}
+
 int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
     if (!dst || !src) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_copy_: NULL tensor");
     int64_t shp[AG_MAX_DIMS];
@@ -149,9 +171,10 @@ int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
         return ag_set_error(AG_ERR_SHAPE, "ag_copy_: source of shape %s cannot be broadcast to destination %s",
                             AG_SHP(src), AG_SHP(dst));
     if (!ag__same_device("ag_copy_", dst, src)) return ag_error_code();
-    if (dst->requires_grad && !dst->grad_fn && ag__grad_enabled())
-        return ag_set_error(AG_ERR_AUTOGRAD, "ag_copy_: in-place write into a leaf that requires grad; "
-                            "wrap it in ag_no_grad_begin/end");
+    const char *leaf = grad_leaf_target(dst);
+    if (leaf)
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_copy_: in-place write into %s; "
+                            "wrap it in ag_no_grad_begin/end", leaf);
     ag_kview dv = ag__view(dst), sv = ag__view_bcast(src, dst->shape, dst->ndim);
     int rc = ag__kernels(dst)->copy(&dv, &sv);
     ag__bump_version(dst);
@@ -160,9 +183,10 @@ int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
 
 int ag_fill_(ag_tensor *t, double value) {
     if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_fill_: NULL tensor");
-    if (t->requires_grad && !t->grad_fn && ag__grad_enabled())
-        return ag_set_error(AG_ERR_AUTOGRAD, "ag_fill_: in-place write into a leaf that requires grad; "
-                            "wrap it in ag_no_grad_begin/end");
+    const char *leaf = grad_leaf_target(t);
+    if (leaf)
+        return ag_set_error(AG_ERR_AUTOGRAD, "ag_fill_: in-place write into %s; "
+                            "wrap it in ag_no_grad_begin/end", leaf);
     ag_kview v = ag__view(t);
     int rc = ag__kernels(t)->fill(&v, value, 0);
     ag__bump_version(t);

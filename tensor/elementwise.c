@@ -84,15 +84,17 @@ static int sub_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[1]) gin[1] = ag_neg(g);
     return 0;
 }
+/* conj(t) for an operand of a rule: t itself (borrowed) when real, saving a tensor per call */
+static ag_tensor *cj(ag_tensor *t) { return t && !ag_dtype_is_complex(t->dtype) ? t : ag_conj(t); }
 static int mul_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    if (n->needs[0]) gin[0] = ag_mul(g, ag_conj(n->saved[1]));
-    if (n->needs[1]) gin[1] = ag_mul(g, ag_conj(n->saved[0]));
+    if (n->needs[0]) gin[0] = ag_mul(g, cj(n->saved[1]));
+    if (n->needs[1]) gin[1] = ag_mul(g, cj(n->saved[0]));
     return 0;
 }
 static int div_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *cb = ag_conj(n->saved[1]);
+    ag_tensor *cb = cj(n->saved[1]);
     if (n->needs[0]) gin[0] = ag_div(g, cb);
-    if (n->needs[1]) gin[1] = ag_neg(ag_div(ag_mul(g, ag_conj(n->saved[2])), cb)); /* -g conj(a/b) / conj(b) */
+    if (n->needs[1]) gin[1] = ag_neg(ag_div(ag_mul(g, cj(n->saved[2])), cb)); /* -g conj(a/b) / conj(b) */
     return 0;
 }
 static int pow_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {

@@ -23,7 +23,11 @@ bool ag_is_grad_enabled(void) { return no_grad_depth == 0; }
 bool ag__grad_enabled(void) { return no_grad_depth == 0; }
 void ag_set_anomaly(bool on) { anomaly_mode = on; }
 bool ag_anomaly_enabled(void) { return anomaly_mode; }
-bool ag__anomaly(void) { return anomaly_mode; }
+/* while the engine runs a backward rule, the ops inside it are not checked one by one: the
+ * engine checks the rule's results and names the node (see autograd/engine.c) */
+static _Thread_local int anomaly_quiet;
+void ag__anomaly_quiet(bool on) { anomaly_quiet += on ? 1 : -1; }
+bool ag__anomaly(void) { return anomaly_mode && !anomaly_quiet; }
 
 bool ag__needs_grad(ag_tensor *const *in, int n) {
     if (no_grad_depth) return false;

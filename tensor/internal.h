@@ -141,7 +141,8 @@ int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *con
 #define AG_NONE NULL, 0
 void ag__node_release(ag_node *n);
 void ag__check_anomaly(const char *op, const ag_tensor *t, const char *where);
-bool ag__anomaly(void);
+bool ag__anomaly(void);     /* anomaly mode on and not inside a backward rule */
+void ag__anomaly_quiet(bool on); /* engine: nestable, suspends per-op checks in backward rules */
 
 /* ---- hooks ---- */
 struct ag_hook { ag_grad_hook fn; void *ud; struct ag_hook *next; };

@@ -18,7 +18,7 @@ static ag_tensor *bmm3(const char *op, ag_tensor *a, ag_tensor *b) {
     if (!ag__same_device(op, a, b)) return NULL;
     ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
     if (dt == AG_BOOL) return ag_fail(AG_ERR_DTYPE, "%s: bool matrices are not supported", op);
-    int64_t B = a->shape[0] > b->shape[0] ? a->shape[0] : b->shape[0];
+    int64_t B = a->shape[0] == 1 ? b->shape[0] : a->shape[0]; /* a batch of 1 broadcasts, also to 0 */
     const ag_kernels *k = ag__kernels(a);
     if (!k->gemm) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
     ag_tensor *ca = ag__cast(a, dt), *cb = ag__cast(b, dt);

@@ -30,5 +30,10 @@ ag_tensor *ag_randn(const int64_t *shape, int ndim, ag_dtype dt) {
 ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim) {
     if (high <= low)
         return ag_fail(AG_ERR_INVALID, "ag_randint: expected low < high, given low=%lld high=%lld", (long long)low, (long long)high);
+    /* the kernel receives the bounds as doubles: they must convert exactly */
+    const int64_t lim = (int64_t)1 << 53;
+    if (low < -lim || low > lim || high < -lim || high > lim)
+        return ag_fail(AG_ERR_INVALID, "ag_randint: expected bounds within +-2^53, given low=%lld high=%lld",
+                       (long long)low, (long long)high);
     return draw("ag_randint", AG_RNG_RANDINT, shape, ndim, AG_I64, (double)low, (double)high);
 }

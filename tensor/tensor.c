@@ -129,13 +129,25 @@ ag_tensor *ag__ret(ag_tensor *t) {
 int64_t ag_live_tensors(void) { return atomic_load(&live_tensors); }
 int64_t ag_live_bytes(ag_device dev) { return atomic_load(&live_bytes[dev.kind == AG_DEV_CUDA]); }
 
+#define AG_INLINE_BYTES 64 /* cpu storages up to this size live inside their struct's block */
+_Static_assert(sizeof(ag_storage) <= 64, "ag_storage must fit the 64-byte header of an inline block");
+
 static ag_storage *storage_new(size_t nbytes, ag_device dev, const char *op) {
     const ag_kernels *k = ag_kernels_for(dev);
     if (!k) return ag_fail(AG_ERR_DEVICE, "%s: device %s:%d is not available in this build",
                            op, dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);
-    ag_storage *s = malloc(sizeof *s);
-    if (!s) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", op);
-    s->data = k->alloc(nbytes ? nbytes : 1);
+    ag_storage *s;
+    if (dev.kind == AG_DEV_CPU && nbytes <= AG_INLINE_BYTES) {
+        /* tiny cpu tensors (scalars, losses): struct and data in one 64-byte aligned block,
+         * one allocation instead of two (per-op overhead of small-op graphs) */
+        s = aligned_alloc(64, 64 + AG_INLINE_BYTES);
+        if (!s) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", op);
+        s->data = (char *)s + 64;
+    } else {
+        s = malloc(sizeof *s);
+        if (!s) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", op);
+        s->data = k->alloc(nbytes ? nbytes : 1);
+    }
     if (!s->data) {
         free(s);
         return ag_fail(AG_ERR_NOMEM, "%s: cannot allocate %zu bytes on %s (%lld bytes in use)", op,
@@ -152,7 +164,7 @@ static ag_storage *storage_new(size_t nbytes, ag_device dev, const char *op) {
 
 static void storage_release(ag_storage *s) {
     if (!s || atomic_fetch_sub(&s->rc, 1) != 1) return;
-    s->k->free(s->data, s->nbytes ? s->nbytes : 1);
+    if (s->data != (char *)s + 64) s->k->free(s->data, s->nbytes ? s->nbytes : 1);
     atomic_fetch_sub(&live_bytes[s->dev.kind == AG_DEV_CUDA], (long long)s->nbytes);
     free(s);
 }
@@ -181,7 +193,7 @@ static ag_tensor *tensor_struct(const char *op) {
 
 ag_tensor *ag__new(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev, const char *op) {
     if (ndim < 0 || ndim > AG_MAX_DIMS)
-        return ag_fail(AG_ERR_SHAPE, "%s: expected at most %d dims, given %d", op, AG_MAX_DIMS, ndim);
+        return ag_fail(AG_ERR_SHAPE, "%s: expected 0 to %d dims, given %d", op, AG_MAX_DIMS, ndim);
     if ((unsigned)dt >= AG_NUM_DTYPES)
         return ag_fail(AG_ERR_DTYPE, "%s: invalid dtype %d", op, (int)dt);
     if (ndim > 0 && !shape) return ag_fail(AG_ERR_INVALID, "%s: shape is NULL", op);
@@ -208,7 +220,7 @@ ag_tensor *ag__new(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev, c
 }
 
 ag_tensor *ag__alias(const ag_tensor *src) {
-    ag_tensor *t = tensor_struct("ag_kview");
+    ag_tensor *t = tensor_struct("ag__alias");
     if (!t) return NULL;
     t->dtype = src->dtype;
     t->ndim = src->ndim;
@@ -261,6 +273,7 @@ int64_t ag_size(const ag_tensor *t, int dim) {
 
 bool ag_is_contiguous(const ag_tensor *t) {
     if (!t) return false;
+    if (ag__numel(t->shape, t->ndim) == 0) return true; /* no element to misplace (PyTorch) */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->strides[i] != s) return false;

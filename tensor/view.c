@@ -35,7 +35,7 @@ static int reshape_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 /* Resolve one -1 and check the element count. */
 static bool infer_shape(const char *op, const ag_tensor *t, const int64_t *shape, int ndim, int64_t *out) {
     if (ndim < 0 || ndim > AG_MAX_DIMS) {
-        ag_set_error(AG_ERR_SHAPE, "%s: expected at most %d dims, given %d", op, AG_MAX_DIMS, ndim);
+        ag_set_error(AG_ERR_SHAPE, "%s: expected 0 to %d dims, given %d", op, AG_MAX_DIMS, ndim);
         return false;
     }
     int infer = -1;
@@ -104,12 +104,12 @@ static ag_tensor *make_view(ag_tensor *t, const int64_t *shape, int ndim, const 
 ag_tensor *ag_view(ag_tensor *t, const int64_t *shape, int ndim) {
     if (!t) return NULL;
     int64_t s[AG_MAX_DIMS], st[AG_MAX_DIMS];
-    if (!infer_shape("ag_kview", t, shape, ndim, s)) return NULL;
+    if (!infer_shape("ag_view", t, shape, ndim, s)) return NULL;
     if (!view_strides(t, s, ndim, st))
-        return ag_fail(AG_ERR_SHAPE, "ag_kview: a tensor of shape %s with these strides cannot be viewed "
+        return ag_fail(AG_ERR_SHAPE, "ag_view: a tensor of shape %s with these strides cannot be viewed "
                        "as %s without a copy; use ag_reshape", AG_SHP(t),
                        ag_shape_str(s, ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF));
-    return finish(make_view(t, s, ndim, st), t, "ag_kview", reshape_backward, NULL);
+    return finish(make_view(t, s, ndim, st), t, "ag_view", reshape_backward, NULL);
 }
 
 ag_tensor *ag_reshape(ag_tensor *t, const int64_t *shape, int ndim) {
@@ -289,6 +289,9 @@ ag_tensor *ag_expand(ag_tensor *t, const int64_t *shape, int ndim) {
     for (int i = 0; i < ndim; i++) {
         int j = i - lead;
         int64_t want = shape[i];
+        if (want < -1)
+            return ag_fail(AG_ERR_SHAPE, "ag_expand: expected sizes >= 0 (or -1 to keep one), given %lld at dim %d",
+                           (long long)want, i);
         if (j < 0) {
             if (want < 0) return ag_fail(AG_ERR_SHAPE, "ag_expand: -1 is not allowed for a new leading dim");
             s[i] = want;

@@ -1,6 +1,69 @@
-/* tests/ops_solve.c — op-table rows for solve ops (fixtures: fixturegen/solve.py). */
+/* tests/ops_solve.c — op-table rows for solve ops (fixtures: fixturegen/solve.py).
+ * Inputs are made well conditioned inside each row, as in the fixture: shift(M) = M + s I,
+ * spd(M) = M M^H + n I, so gradcheck perturbs M and the matrix stays invertible / SPD. */
 #include "op_table.h"
 
+static ag_tensor *eye_like(ag_tensor *m) {
+    int64_t n = ag_size(m, -1);
+    return ag_eye(n, n, ag_dtype_of(m));
+}
+static ag_tensor *shift_by(ag_tensor *m, double s) { return m ? ag_add(m, ag_mul_s(eye_like(m), s)) : NULL; }
+static ag_tensor *shift(ag_tensor *m) { return shift_by(m, 4.0); }
+static ag_tensor *spd(ag_tensor *m) {
+    if (!m) return NULL;
+    ag_tensor *mh = ag_conj(ag_transpose(m, -1, -2));
+    return ag_add(ag_matmul(m, mh), ag_mul_s(eye_like(m), (double)ag_size(m, -1)));
+}
+static ag_tensor *slogdet_sign(ag_tensor *a) {
+    ag_tensor *sign = NULL, *la = ag_slogdet(a, &sign);
+    ag_release(la);
+    return sign;
+}
+
+OPFN(solve, ag_solve(shift(x[0]), x[1]))
+OPFN(solve_spd, ag_solve(spd(x[0]), x[1]))
+OPFN(inverse, ag_inverse(shift(x[0])))
+OPFN(det, ag_det(shift(x[0])))
+OPFN(det_half, ag_det(shift_by(x[0], 0.5)))
+OPFN(logdet_spd, ag_logdet(spd(x[0])))
+OPFN(logdet, ag_logdet(shift(x[0])))
+OPFN(slogdet_logabs, ag_slogdet(shift_by(x[0], 0.5), NULL))
+OPFN(slogdet_sign, slogdet_sign(shift(x[0])))
+OPFN(slogdet_sign_real, slogdet_sign(x[0]))
+OPFN(cholesky, ag_cholesky(spd(x[0]), false))
+OPFN(cholesky_upper, ag_cholesky(spd(x[0]), true))
+OPFN(tr_l, ag_solve_triangular(shift(x[0]), x[1], false, true, false))
+OPFN(tr_u, ag_solve_triangular(shift(x[0]), x[1], true, true, false))
+OPFN(tr_l_right, ag_solve_triangular(shift(x[0]), x[1], false, false, false))
+OPFN(tr_u_right_unit, ag_solve_triangular(shift(x[0]), x[1], true, false, true))
+OPFN(tr_l_unit, ag_solve_triangular(shift(x[0]), x[1], false, true, true))
+
+#define ROW(nm, f, nin, dts) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = dts, TOL(1e-10, 2e-4)}
 const op_row ops_solve[] = {
+    ROW(solve_mat, solve, 2, DT_FLOAT),
+    ROW(solve_batch, solve, 2, DT_FLOAT),
+    ROW(solve_bcast, solve, 2, DT_FLOAT),
+    ROW(solve_bcast_a, solve, 2, DT_FLOAT),
+    ROW(solve_vec, solve, 2, DT_FLOAT),
+    ROW(solve_batch_vec, solve, 2, DT_FLOAT),
+    ROW(solve_spd, solve_spd, 2, DT_FLOAT),
+    ROW(inverse, inverse, 1, DT_FLOAT),
+    ROW(inverse_batch, inverse, 1, DT_FLOAT),
+    ROW(det, det, 1, DT_FLOAT),
+    ROW(det_batch, det_half, 1, DT_FLOAT),
+    ROW(logdet_spd, logdet_spd, 1, DT_FLOAT),
+    ROW(logdet, logdet, 1, DT_CPLX),
+    ROW(slogdet_logabs, slogdet_logabs, 1, DT_FLOAT),
+    ROW(slogdet_sign, slogdet_sign, 1, DT_CPLX),
+    ROW(slogdet_sign_real, slogdet_sign_real, 1, DT_REAL),
+    ROW(cholesky, cholesky, 1, DT_FLOAT),
+    ROW(cholesky_upper, cholesky_upper, 1, DT_FLOAT),
+    ROW(cholesky_batch, cholesky, 1, DT_FLOAT),
+    ROW(trsolve_lower, tr_l, 2, DT_FLOAT),
+    ROW(trsolve_upper, tr_u, 2, DT_FLOAT),
+    ROW(trsolve_lower_right, tr_l_right, 2, DT_FLOAT),
+    ROW(trsolve_upper_right_unit, tr_u_right_unit, 2, DT_FLOAT),
+    ROW(trsolve_lower_unit, tr_l_unit, 2, DT_FLOAT),
+    ROW(trsolve_batch_bcast, tr_u, 2, DT_FLOAT),
     {0},
 };

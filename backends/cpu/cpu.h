@@ -52,6 +52,27 @@ int ag_cpu_where(const ag_kview *out, const ag_kview *cond, const ag_kview *a, c
 int ag_cpu_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in);
 int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b);
 int ag_cpu_rng(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset, double p0, double p1);
+int ag_cpu_fft(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims, double scale);
+void ag_cpu_fft_set_threads(int n);
+/* solvers (lapack.c) */
+int ag_cpu_lu_factor(const ag_kview *lu, const ag_kview *piv, const ag_kview *info, const ag_kview *a);
+int ag_cpu_lu_solve(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, const ag_kview *b, bool adjoint);
+int ag_cpu_cholesky(const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper);
+int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *b,
+                            bool upper, bool unitriangular);
+
+int ag_cpu_sgd_step(const ag_kview *param, const ag_kview *grad, const ag_kview *buf, const double *hyper);
+int ag_cpu_adam_step(const ag_kview *param, const ag_kview *grad, const ag_kview *exp_avg,
+                     const ag_kview *exp_avg_sq, const ag_kview *max_sq, const double *hyper);
+int ag_cpu_rmsprop_step(const ag_kview *param, const ag_kview *grad, const ag_kview *square_avg,
+                        const ag_kview *grad_avg, const ag_kview *momentum_buf, const double *hyper);
+/* indexing (index.c) */
+int ag_cpu_gather(const char *op, const ag_kview *out, const ag_kview *in, const ag_kview *idx, int dim,
+                  bool allow_neg);
+int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
+                       bool allow_neg);
+int ag_cpu_nonzero(const ag_kview *out, const ag_kview *in);
+int ag_cpu_cumsum(const ag_kview *out, const ag_kview *in, int dim, bool reverse);
 
 int ag_set_error(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

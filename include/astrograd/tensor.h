@@ -140,7 +140,7 @@ AG_API ag_tensor *ag_full_like(const ag_tensor *t, double value);
 /* [start, end) with step, as torch.arange (length ceil((end-start)/step)). */
 AG_API ag_tensor *ag_arange(double start, double end, double step, ag_dtype dt);
 AG_API ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dt);
-AG_API ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt);
+AG_API ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt); /* [n, m] identity; m = -1: square */
 /* Copies numel elements of `dt` from a C array laid out row-major. */
 AG_API ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim, ag_dtype dt);
 
@@ -148,7 +148,7 @@ AG_API ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim,
  * Each call draws numel values and advances the generator's offset, so a sequence depends
  * only on the seed and the calls made, not on threads or device launch shape.
  * rand: uniform [0,1) from 24 (f32) or 53 (f64) random bits; randn: Box-Muller on pairs;
- * randint: uniform integers in [low, high). Complex dtypes draw re and im independently,
+ * randint: uniform integers in [low, high), bounds within +-2^53. Complex dtypes draw re and im independently,
  * randn of complex has variance 1 in total (1/2 each part), as PyTorch. */
 AG_API void ag_manual_seed(uint64_t seed);
 AG_API uint64_t ag_rng_offset(void);
@@ -255,12 +255,155 @@ AG_API ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x);     /* [n,k] @ [k] */
 AG_API ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b);    /* 1-D, no conjugation (torch.dot) */
 
 /* ---- fft (FFTW on the cpu) ----------------------------------------------------------- */
+/* As torch.fft. norm: BACKWARD scales the inverse by 1/n, ORTHO both ways by 1/sqrt(n), FORWARD
+ * the forward by 1/n. n: transform length (zero-pads or truncates the input along dim first;
+ * -1 keeps the size; for irfft/irfftn it is the OUTPUT length, default 2*(m-1)). Real inputs of
+ * fft/ifft are promoted to complex; rfft needs a real input and irfft a complex one (errors,
+ * not promotion); integer and bool tensors are rejected. fftn/rfftn/irfftn: dims as AG_DIMS
+ * (AG_ALL_DIMS = all dims); rfftn halves, and irfftn restores, the LAST dim listed.
+ * fftshift/ifftshift are rolls by n/2 and -(n/2) (numpy's conventions) over dims (AG_ALL_DIMS:
+ * all). fftfreq/rfftfreq: sample frequencies in f32 or f64, as numpy. */
+typedef enum ag_fft_norm { AG_NORM_BACKWARD = 0, AG_NORM_ORTHO = 1, AG_NORM_FORWARD = 2 } ag_fft_norm;
+AG_API ag_tensor *ag_fft(ag_tensor *t, int64_t n, int dim, ag_fft_norm norm);
+AG_API ag_tensor *ag_ifft(ag_tensor *t, int64_t n, int dim, ag_fft_norm norm);
+AG_API ag_tensor *ag_fft2(ag_tensor *t, ag_fft_norm norm);   /* last two dims */
+AG_API ag_tensor *ag_ifft2(ag_tensor *t, ag_fft_norm norm);
+AG_API ag_tensor *ag_fftn(ag_tensor *t, const int *dims, int ndims, ag_fft_norm norm);
+AG_API ag_tensor *ag_ifftn(ag_tensor *t, const int *dims, int ndims, ag_fft_norm norm);
+AG_API ag_tensor *ag_rfft(ag_tensor *t, int64_t n, int dim, ag_fft_norm norm);
+AG_API ag_tensor *ag_irfft(ag_tensor *t, int64_t n, int dim, ag_fft_norm norm);
+AG_API ag_tensor *ag_rfftn(ag_tensor *t, const int *dims, int ndims, ag_fft_norm norm);
+AG_API ag_tensor *ag_irfftn(ag_tensor *t, const int *dims, int ndims, int64_t n_last, ag_fft_norm norm);
+AG_API ag_tensor *ag_fftshift(ag_tensor *t, const int *dims, int ndims);
+AG_API ag_tensor *ag_ifftshift(ag_tensor *t, const int *dims, int ndims);
+AG_API ag_tensor *ag_fftfreq(int64_t n, double d, ag_dtype dt);
+AG_API ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt);
+/* FFTW plan cache (cpu): plans made so far, cache hits, plans held now; clear drops idle plans. */
+AG_API void ag_fft_plan_cache_stats(int64_t *plans_created, int64_t *cache_hits, int *cached);
+AG_API void ag_fft_plan_cache_clear(void);
 
 /* ---- indexing, joining, reordering --------------------------------------------------- */
+/* Indices are i64 tensors; gradients flow to the data inputs, never to indices or masks.
+ * Out-of-range indices fail with AG_ERR_INDEX naming the index and its position. */
+AG_API ag_tensor *ag_index_select(ag_tensor *t, int dim, ag_tensor *idx);  /* idx 0-d or 1-d, >= 0 */
+AG_API ag_tensor *ag_gather(ag_tensor *t, int dim, ag_tensor *idx);        /* torch.gather */
+/* torch.scatter_add, out of place: t + the sum of src[p] at (p with p[dim] <- idx[p]).
+ * Deterministic (fixed summation order, no atomics). */
+AG_API ag_tensor *ag_scatter_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
+AG_API ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx); /* flat index, negatives count from the end */
+AG_API ag_tensor *ag_masked_select(ag_tensor *t, ag_tensor *mask);        /* bool mask, broadcast; 1-d */
+AG_API ag_tensor *ag_masked_fill(ag_tensor *t, ag_tensor *mask, double value); /* out of place */
+AG_API ag_tensor *ag_nonzero(ag_tensor *t);                                /* i64 [nnz, ndim] */
+/* Out-of-place `t[mask] = values` (PyTorch index_put with one bool mask): mask's shape equals the
+ * leading mask-ndim dims of t; values broadcast to [nnz, t.shape[mask.ndim:]...] and fill the
+ * selected entries in row-major order. Differentiable w.r.t. t and values. */
+AG_API ag_tensor *ag_mask_assign(ag_tensor *t, ag_tensor *mask, ag_tensor *values);
+/* torch.masked_scatter, out of place: the first nnz elements of src (row-major) fill the places
+ * where mask (broadcast to t) is true. */
+AG_API ag_tensor *ag_masked_scatter(ag_tensor *t, ag_tensor *mask, ag_tensor *src);
+/* Joining: equal dtypes and shapes except along dim (1-d empty tensors are skipped, as PyTorch).
+ * Any number of tensors (the graph is a tree of nodes of at most 4 inputs; one copy forward). */
+AG_API ag_tensor *ag_cat(ag_tensor *const *tensors, int n, int dim);
+AG_API ag_tensor *ag_stack(ag_tensor *const *tensors, int n, int dim);
+/* Views of consecutive pieces of `size` (the last may be smaller) / of `chunks` pieces of
+ * ceil(len/chunks) (torch.chunk: maybe fewer). *count: capacity of out on entry, pieces on return;
+ * out == NULL only counts. Returns 0 or a negative status (nothing returned on error). */
+AG_API int ag_split(ag_tensor *t, int64_t size, int dim, ag_tensor **out, int *count);
+AG_API int ag_chunk(ag_tensor *t, int chunks, int dim, ag_tensor **out, int *count);
+AG_API ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n);           /* copy */
+/* torch.roll; dims == NULL (n shifts... n = 1): roll the flattened tensor and restore the shape */
+AG_API ag_tensor *ag_roll(ag_tensor *t, const int64_t *shifts, const int *dims, int n);
+AG_API ag_tensor *ag_diff(ag_tensor *t, int n, int dim);                   /* torch.diff, n >= 0 */
+AG_API ag_tensor *ag_cumsum(ag_tensor *t, int dim);  /* ints and bools sum in i64 */
+AG_API ag_tensor *ag_tril(ag_tensor *t, int64_t k);  /* last two dims; k: diagonal offset */
+AG_API ag_tensor *ag_triu(ag_tensor *t, int64_t k);
+AG_API ag_tensor *ag_repeat(ag_tensor *t, const int64_t *repeats, int n);  /* torch.Tensor.repeat, n >= ndim */
+AG_API ag_tensor *ag_tile(ag_tensor *t, const int64_t *reps, int n);       /* torch.tile */
+/* i64 [..., num_classes]; num_classes < 0: max(idx) + 1 */
+AG_API ag_tensor *ag_one_hot(ag_tensor *idx, int64_t num_classes);
 
 /* ---- convolution, pooling, padding, resampling --------------------------------------- */
+/* Real floating dtypes only (f32, f64; complex is not supported). Inputs are batched
+ * [N,C,(H,)W] or unbatched [C,(H,)W] as in torch.nn.functional; weights as PyTorch lays them out.
+ * Options: zero fields mean the defaults (stride 1, padding 0, dilation 1, output_padding 0,
+ * groups 1), so a zero-initialised struct (or NULL) is PyTorch's default call. conv1d reads
+ * element [0] of each pair. same = padding "same" (stride must be 1; odd total padding puts the
+ * extra row/column at the end, as PyTorch). */
+typedef struct ag_conv_opts {
+    int64_t stride[2], padding[2], dilation[2];
+    int64_t output_padding[2]; /* conv_transpose2d only; < stride or < dilation */
+    int groups;
+    bool same;
+} ag_conv_opts;
+/* x [N,C,L], w [O,C/groups,K], bias [O] or NULL -> [N,O,LO] */
+AG_API ag_tensor *ag_conv1d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, const ag_conv_opts *opts);
+/* x [N,C,H,W], w [O,C/groups,KH,KW], bias [O] or NULL -> [N,O,HO,WO] */
+AG_API ag_tensor *ag_conv2d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, const ag_conv_opts *opts);
+/* x [N,C,H,W], w [C,O/groups,KH,KW], bias [O] or NULL -> [N,O,HO,WO] with
+ * HO = (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1 (same has no meaning here) */
+AG_API ag_tensor *ag_conv_transpose2d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, const ag_conv_opts *opts);
+/* Pools over the last two dims of [N,C,H,W] or [C,H,W]: kernel {kh,kw}; stride NULL = kernel;
+ * padding NULL = 0 (at most half the kernel). Floor mode, no dilation. avg counts padded zeros
+ * (count_include_pad, PyTorch's default); max's gradient goes to the first maximum of a window. */
+AG_API ag_tensor *ag_avg_pool2d(ag_tensor *t, const int64_t kernel[2], const int64_t stride[2], const int64_t padding[2]);
+AG_API ag_tensor *ag_max_pool2d(ag_tensor *t, const int64_t kernel[2], const int64_t stride[2], const int64_t padding[2]);
+/* F.pad: pads = {last dim before, last dim after, second-to-last before, ...}, npads even,
+ * npads/2 <= ndim. constant accepts negative pads (crops); reflect needs pads < the dim's size,
+ * circular <= the size, replicate a non-empty dim. value is used by constant mode only. */
+typedef enum ag_pad_mode { AG_PAD_CONSTANT, AG_PAD_REFLECT, AG_PAD_REPLICATE, AG_PAD_CIRCULAR } ag_pad_mode;
+AG_API ag_tensor *ag_pad(ag_tensor *t, const int64_t *pads, int npads, ag_pad_mode mode, double value);
+/* F.interpolate(t, size=(out_h, out_w), mode="nearest" | "bilinear") on [N,C,H,W] */
+AG_API ag_tensor *ag_upsample_nearest2d(ag_tensor *t, int64_t out_h, int64_t out_w);
+AG_API ag_tensor *ag_upsample_bilinear2d(ag_tensor *t, int64_t out_h, int64_t out_w, bool align_corners);
 
 /* ---- solvers (LAPACK) and iterative methods --------------------------------------------- */
+/* Dense solvers (LAPACK on the cpu), batched over leading dims (broadcast as torch.linalg),
+ * f32/f64/c64/c128; A and B must share a dtype. A singular matrix (exact zero pivot) or one
+ * that is not positive definite fails with AG_ERR_NUMERIC naming the pivot/minor and, when
+ * batched, the matrix. Gradients follow torch.linalg (they need A invertible). */
+/* X with A X = B: A [..., n, n]; B [..., n, k], or [..., n] (a vector: B 1-d, or B's shape is
+ * A's without the last dim), as torch.linalg.solve. */
+AG_API ag_tensor *ag_solve(ag_tensor *A, ag_tensor *B);
+/* L with A = L L^H (upper: U with A = U^H U); reads only that triangle of A. */
+AG_API ag_tensor *ag_cholesky(ag_tensor *A, bool upper);
+/* X with A X = B (left) or X A = B (!left), A triangular (only the upper/lower triangle is
+ * read; unit diagonal assumed when unitriangular). B [..., n, k] (left) or [..., k, n].
+ * Unlike PyTorch, a zero on the diagonal is an error rather than Inf/NaN. */
+AG_API ag_tensor *ag_solve_triangular(ag_tensor *A, ag_tensor *B, bool upper, bool left, bool unitriangular);
+AG_API ag_tensor *ag_inverse(ag_tensor *A);
+/* det and logdet [...] via LU; singular A gives det 0 / logdet -inf (its gradient fails). Real
+ * logdet is NaN for det < 0 (torch.logdet); complex logdet is log|det| + i arg(det). */
+AG_API ag_tensor *ag_det(ag_tensor *A);
+AG_API ag_tensor *ag_logdet(ag_tensor *A);
+/* log|det A| (real dtype), and *sign (optional, A's dtype: +-1, or det/|det| for complex; 0 when
+ * singular), as torch.linalg.slogdet. Both are differentiable (sign only for complex A). */
+AG_API ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign);
+
+/* Conjugate gradient for A x = b, A a Hermitian positive-definite linear operator given as a
+ * callback. apply(x) must return a NEW tensor of x's shape made with ag ops (each iteration
+ * runs inside its own scope, which releases it); precond (optional) applies M^-1 ~ A^-1 the
+ * same way. Runs under no-grad. Stops when ||r|| <= max(rtol ||b||, atol).
+ * Returns x (also when max_iter is reached: then report->converged is false and
+ * report->message says so; no error is recorded), or NULL on an error (bad arguments, a
+ * failing callback, or p^H A p <= 0: the operator is not positive definite). */
+typedef ag_tensor *(*ag_linop_fn)(ag_tensor *x, void *user_data);
+typedef struct ag_cg_opts {
+    double rtol;              /* relative residual tolerance; 0 = 1e-6 */
+    double atol;              /* absolute residual tolerance; 0 = none */
+    int max_iter;             /* 0 = 10 * numel(b) */
+    ag_linop_fn precond;      /* NULL = none */
+    void *precond_data;
+} ag_cg_opts;
+typedef struct ag_cg_report {
+    int iterations;           /* operator applications after the initial residual */
+    double residual;          /* final ||r|| / ||b|| (||r|| when b = 0) */
+    bool converged;
+    char message[192];        /* why it stopped, in words */
+} ag_cg_report;
+/* b: any shape (the operator's vector space); x0 NULL = zeros; opts NULL = defaults;
+ * report may be NULL. */
+AG_API ag_tensor *ag_cg(ag_linop_fn apply, void *user_data, ag_tensor *b, ag_tensor *x0,
+                        const ag_cg_opts *opts, ag_cg_report *report);
 
 /* ---- printing ------------------------------------------------------------------------ */
 AG_API int ag_fprint(FILE *f, const ag_tensor *t); /* shape, dtype and values, numpy-like */

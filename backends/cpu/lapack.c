@@ -1,0 +1,232 @@
+/* backends/cpu/lapack.c — dense factorisations and solves through LAPACKE (s/d/c/z):
+ * LU (getrf), LU solve (getrs), Cholesky (potrf) and triangular solve (trtrs).
+ *
+ * Every matrix of the batch is copied into a column-major workspace (LAPACK's own layout, so
+ * the *_work entry points run with no hidden transposition), factorised or solved there and
+ * copied out through the output view. The copies are O(n^2) against the O(n^3) work and let
+ * the views have any strides (0 included: a matrix broadcast across the batch).
+ * LAPACK's status (info > 0: a zero pivot, a non-positive leading minor) goes to the info view;
+ * the front end turns it into the message. */
+#include <complex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag_config.h"
+#include "backends/cpu/cpu.h"
+
+#ifdef AG_HAVE_LAPACKE
+#include <lapacke.h>
+
+/* element offset of batch entry b (flat, row-major over the first nb dims of v) */
+static int64_t boff(const ag_kview *v, int nb, int64_t b) {
+    int64_t off = 0;
+    for (int d = nb - 1; d >= 0; d--) {
+        int64_t s = v->shape[d];
+        off += (b % s) * v->strides[d];
+        b /= s;
+    }
+    return off;
+}
+
+static int64_t nbatch(const ag_kview *v, int nb) {
+    int64_t n = 1;
+    for (int d = 0; d < nb; d++) n *= v->shape[d];
+    return n;
+}
+
+/* rows x cols matrix of v (batch entry b) <-> column-major workspace w (leading dim ld) */
+static void gather(char *w, int64_t ld, const ag_kview *v, int nb, int64_t b, size_t es) {
+    int64_t rows = v->shape[nb], cols = v->shape[nb + 1];
+    int64_t sr = v->strides[nb], sc = v->strides[nb + 1];
+    const char *base = (const char *)v->data + boff(v, nb, b) * (int64_t)es;
+    for (int64_t j = 0; j < cols; j++)
+        for (int64_t i = 0; i < rows; i++)
+            memcpy(w + (i + j * ld) * (int64_t)es, base + (i * sr + j * sc) * (int64_t)es, es);
+}
+
+static void scatter(const ag_kview *v, int nb, int64_t b, const char *w, int64_t ld, size_t es) {
+    int64_t rows = v->shape[nb], cols = v->shape[nb + 1];
+    int64_t sr = v->strides[nb], sc = v->strides[nb + 1];
+    char *base = (char *)v->data + boff(v, nb, b) * (int64_t)es;
+    for (int64_t j = 0; j < cols; j++)
+        for (int64_t i = 0; i < rows; i++)
+            memcpy(base + (i * sr + j * sc) * (int64_t)es, w + (i + j * ld) * (int64_t)es, es);
+}
+
+static void put_info(const ag_kview *info, int nb, int64_t b, lapack_int v) {
+    ((int64_t *)info->data)[boff(info, nb, b)] = (int64_t)v;
+}
+
+static bool lapack_dtype(ag_dtype dt) { return dt == AG_F32 || dt == AG_F64 || dt == AG_C64 || dt == AG_C128; }
+
+static int bad_dtype(const char *k, ag_dtype dt) {
+    return ag_set_error(AG_ERR_DTYPE, "cpu %s: expected f32, f64, c64 or c128, given %s", k, ag_dtype_name(dt));
+}
+
+/* a negative info is a bad argument: a bug on our side, reported as such */
+static int lapack_arg_error(const char *k, const char *routine, lapack_int info) {
+    return ag_set_error(AG_ERR_BACKEND, "cpu %s: LAPACK %s rejected argument %d", k, routine, (int)-info);
+}
+
+/* zero the triangle of the n x n column-major w that potrf leaves untouched */
+static void zero_other_triangle(char *w, int64_t n, size_t es, bool upper) {
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < n; i++)
+            if (upper ? i > j : i < j) memset(w + (i + j * n) * (int64_t)es, 0, es);
+}
+
+int ag_cpu_lu_factor(const ag_kview *lu, const ag_kview *piv, const ag_kview *info, const ag_kview *a) {
+    ag_dtype dt = a->dtype;
+    if (!lapack_dtype(dt)) return bad_dtype("lu_factor", dt);
+    int nb = a->ndim - 2;
+    int64_t n = a->shape[nb], B = nbatch(a, nb), ld = n > 1 ? n : 1;
+    size_t es = ag_dtype_size(dt);
+    char *w = malloc((size_t)(n * n) * es + 1);
+    lapack_int *ip = malloc((size_t)n * sizeof *ip + 1);
+    if (!w || !ip) {
+        free(w);
+        free(ip);
+        return ag_set_error(AG_ERR_NOMEM, "cpu lu_factor: out of memory for a %lldx%lld workspace", (long long)n, (long long)n);
+    }
+    int rc = 0;
+    for (int64_t b = 0; b < B && !rc; b++) {
+        gather(w, ld, a, nb, b, es);
+        lapack_int st = 0;
+        switch (dt) {
+        case AG_F32: st = LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)n, (float *)w, (lapack_int)ld, ip); break;
+        case AG_F64: st = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)n, (double *)w, (lapack_int)ld, ip); break;
+        case AG_C64: st = LAPACKE_cgetrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_complex_float *)w, (lapack_int)ld, ip); break;
+        default: st = LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_complex_double *)w, (lapack_int)ld, ip); break;
+        }
+        if (st < 0) { rc = lapack_arg_error("lu_factor", "getrf", st); break; }
+        scatter(lu, nb, b, w, ld, es);
+        int64_t *pp = (int64_t *)piv->data + boff(piv, nb, b);
+        for (int64_t i = 0; i < n; i++) pp[i * piv->strides[nb]] = ip[i];
+        put_info(info, nb, b, st);
+    }
+    free(w);
+    free(ip);
+    return rc;
+}
+
+int ag_cpu_lu_solve(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, const ag_kview *bv, bool adjoint) {
+    ag_dtype dt = lu->dtype;
+    if (!lapack_dtype(dt)) return bad_dtype("lu_solve", dt);
+    int nb = lu->ndim - 2;
+    int64_t n = lu->shape[nb], k = bv->shape[nb + 1], B = nbatch(x, nb), ld = n > 1 ? n : 1;
+    size_t es = ag_dtype_size(dt);
+    char tr = adjoint ? (ag_dtype_is_complex(dt) ? 'C' : 'T') : 'N';
+    char *w = malloc((size_t)(n * n) * es + 1), *wb = malloc((size_t)(n * k) * es + 1);
+    lapack_int *ip = malloc((size_t)n * sizeof *ip + 1);
+    if (!w || !wb || !ip) {
+        free(w);
+        free(wb);
+        free(ip);
+        return ag_set_error(AG_ERR_NOMEM, "cpu lu_solve: out of memory for a %lldx%lld workspace", (long long)n, (long long)k);
+    }
+    int rc = 0;
+    for (int64_t b = 0; b < B && n > 0 && k > 0; b++) {
+        gather(w, ld, lu, nb, b, es);
+        gather(wb, ld, bv, nb, b, es);
+        const int64_t *pp = (const int64_t *)piv->data + boff(piv, nb, b);
+        for (int64_t i = 0; i < n; i++) ip[i] = (lapack_int)pp[i * piv->strides[nb]];
+        lapack_int st, N = (lapack_int)n, K = (lapack_int)k, L = (lapack_int)ld;
+        switch (dt) {
+        case AG_F32: st = LAPACKE_sgetrs_work(LAPACK_COL_MAJOR, tr, N, K, (float *)w, L, ip, (float *)wb, L); break;
+        case AG_F64: st = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, tr, N, K, (double *)w, L, ip, (double *)wb, L); break;
+        case AG_C64: st = LAPACKE_cgetrs_work(LAPACK_COL_MAJOR, tr, N, K, (lapack_complex_float *)w, L, ip, (lapack_complex_float *)wb, L); break;
+        default: st = LAPACKE_zgetrs_work(LAPACK_COL_MAJOR, tr, N, K, (lapack_complex_double *)w, L, ip, (lapack_complex_double *)wb, L); break;
+        }
+        if (st < 0) { rc = lapack_arg_error("lu_solve", "getrs", st); break; }
+        scatter(x, nb, b, wb, ld, es);
+    }
+    free(w);
+    free(wb);
+    free(ip);
+    return rc;
+}
+
+int ag_cpu_cholesky(const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper) {
+    ag_dtype dt = a->dtype;
+    if (!lapack_dtype(dt)) return bad_dtype("cholesky", dt);
+    int nb = a->ndim - 2;
+    int64_t n = a->shape[nb], B = nbatch(a, nb), ld = n > 1 ? n : 1;
+    size_t es = ag_dtype_size(dt);
+    char *w = malloc((size_t)(n * n) * es + 1);
+    if (!w) return ag_set_error(AG_ERR_NOMEM, "cpu cholesky: out of memory for a %lldx%lld workspace", (long long)n, (long long)n);
+    char uplo = upper ? 'U' : 'L';
+    int rc = 0;
+    for (int64_t b = 0; b < B; b++) {
+        gather(w, ld, a, nb, b, es);
+        lapack_int st, N = (lapack_int)n, L = (lapack_int)ld;
+        switch (dt) {
+        case AG_F32: st = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, uplo, N, (float *)w, L); break;
+        case AG_F64: st = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, uplo, N, (double *)w, L); break;
+        case AG_C64: st = LAPACKE_cpotrf_work(LAPACK_COL_MAJOR, uplo, N, (lapack_complex_float *)w, L); break;
+        default: st = LAPACKE_zpotrf_work(LAPACK_COL_MAJOR, uplo, N, (lapack_complex_double *)w, L); break;
+        }
+        if (st < 0) { rc = lapack_arg_error("cholesky", "potrf", st); break; }
+        zero_other_triangle(w, n, es, upper);
+        scatter(l, nb, b, w, ld, es);
+        put_info(info, nb, b, st);
+    }
+    free(w);
+    return rc;
+}
+
+int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *bv,
+                            bool upper, bool unitriangular) {
+    ag_dtype dt = a->dtype;
+    if (!lapack_dtype(dt)) return bad_dtype("triangular_solve", dt);
+    int nb = a->ndim - 2;
+    int64_t n = a->shape[nb], k = bv->shape[nb + 1], B = nbatch(x, nb), ld = n > 1 ? n : 1;
+    size_t es = ag_dtype_size(dt);
+    char *w = malloc((size_t)(n * n) * es + 1), *wb = malloc((size_t)(n * k) * es + 1);
+    if (!w || !wb) {
+        free(w);
+        free(wb);
+        return ag_set_error(AG_ERR_NOMEM, "cpu triangular_solve: out of memory for a %lldx%lld workspace", (long long)n, (long long)k);
+    }
+    char uplo = upper ? 'U' : 'L', diag = unitriangular ? 'U' : 'N';
+    int rc = 0;
+    for (int64_t b = 0; b < B; b++) {
+        lapack_int st = 0, N = (lapack_int)n, K = (lapack_int)k, L = (lapack_int)ld;
+        if (n > 0 && k > 0) {
+            gather(w, ld, a, nb, b, es);
+            gather(wb, ld, bv, nb, b, es);
+            switch (dt) {
+            case AG_F32: st = LAPACKE_strtrs_work(LAPACK_COL_MAJOR, uplo, 'N', diag, N, K, (float *)w, L, (float *)wb, L); break;
+            case AG_F64: st = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, uplo, 'N', diag, N, K, (double *)w, L, (double *)wb, L); break;
+            case AG_C64: st = LAPACKE_ctrtrs_work(LAPACK_COL_MAJOR, uplo, 'N', diag, N, K, (lapack_complex_float *)w, L, (lapack_complex_float *)wb, L); break;
+            default: st = LAPACKE_ztrtrs_work(LAPACK_COL_MAJOR, uplo, 'N', diag, N, K, (lapack_complex_double *)w, L, (lapack_complex_double *)wb, L); break;
+            }
+            if (st < 0) { rc = lapack_arg_error("triangular_solve", "trtrs", st); break; }
+            scatter(x, nb, b, wb, ld, es);
+        }
+        put_info(info, nb, b, st);
+    }
+    free(w);
+    free(wb);
+    return rc;
+}
+
+#else /* built without LAPACKE: the entries exist and say so */
+
+static int no_lapacke(const char *k) {
+    return ag_set_error(AG_ERR_NOTIMPL, "cpu %s: astrograd was built without LAPACKE (install liblapacke-dev and reconfigure)", k);
+}
+int ag_cpu_lu_factor(const ag_kview *lu, const ag_kview *piv, const ag_kview *info, const ag_kview *a) {
+    return no_lapacke("lu_factor");
+}
+int ag_cpu_lu_solve(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, const ag_kview *bv, bool adjoint) {
+    return no_lapacke("lu_solve");
+}
+int ag_cpu_cholesky(const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper) {
+    return no_lapacke("cholesky");
+}
+int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *bv,
+                            bool upper, bool unitriangular) {
+    return no_lapacke("triangular_solve");
+}
+
+#endif

@@ -1,0 +1,33 @@
+"""PyTorch CPU side of benchmarks/bench_fft.c: torch.fft.fft2 on the same sizes and dtypes,
+median of repeats. Prints "name ms" lines. Usage: python3 torch_fft.py THREADS [MAX_N]"""
+import statistics
+import sys
+import time
+
+import torch
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+torch.set_num_threads(threads if threads > 0 else torch.get_num_threads())
+max_n = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
+torch.manual_seed(1)
+
+
+def bench(name, fn, warm, reps):
+    for _ in range(warm):
+        fn()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t.append((time.perf_counter() - t0) * 1e3)
+    print(f"{name} {statistics.median(t):.6f}", flush=True)
+
+
+for n in (1024, 4096):
+    if n > max_n:
+        continue
+    for dt, dn in ((torch.complex64, "c64"), (torch.complex128, "c128")):
+        x = torch.randn(n, n, dtype=dt)
+        warm, reps = (2, 11) if n <= 1024 else (1, 5)
+        bench(f"fft2_{dn}_{n}", lambda: torch.fft.fft2(x), warm, reps)
+        del x

@@ -1,0 +1,58 @@
+"""PyTorch CPU side of benchmarks/bench_train.c: one training step (forward + MSE loss + backward
++ Adam step + zero_grad(set_to_none=True)), same architectures, shapes and thread count; median
+over STEPS steps after 5 warm-up steps. Prints "name ms" lines.
+Usage: python3 torch_train.py THREADS [STEPS]"""
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+steps = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+torch.set_num_threads(threads if threads > 0 else torch.get_num_threads())
+torch.manual_seed(1)
+
+
+class GlobalMean(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3))
+
+
+def mlp():
+    net = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
+    return net, torch.randn(256, 4), torch.randn(256, 8)
+
+
+def cnn():
+    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), GlobalMean(), nn.Linear(32, 8))
+    return net, torch.randn(32, 1, 64, 64), torch.randn(32, 8)
+
+
+def bench(name, make, dt, warm=5):
+    net, x, target = make()
+    net = net.to(dt)
+    x, target = x.to(dt), target.to(dt)
+    opt = torch.optim.Adam(net.parameters())  # lr 1e-3, PyTorch's defaults
+
+    def step():
+        loss = nn.functional.mse_loss(net(x), target)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(warm):
+        step()
+    t = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        t.append((time.perf_counter() - t0) * 1e3)
+    print(f"{name} {statistics.median(t):.6f}", flush=True)
+
+
+for dt, dn in ((torch.float32, "f32"), (torch.float64, "f64")):
+    bench(f"mlp_step_{dn}", mlp, dt)
+    bench(f"cnn_step_{dn}", cnn, dt)

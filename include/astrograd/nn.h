@@ -1,0 +1,256 @@
+/* astrograd/nn.h — modules (layers with named parameters and buffers), activations, losses,
+ * constrained parameters with priors, and HDF5 checkpoints.
+ *
+ * Lifetimes (read once):
+ *  - An ag_module owns its parameters, buffers and children. ag_module_free(m) frees the whole
+ *    tree; a child added to a parent belongs to the parent from then on (do not free it).
+ *  - ag_module_add_param/add_buffer/add take over the reference they are given (also from a
+ *    scope), on success and on failure: `ag_module_add_param(m, "w", ag_zeros(...))` never leaks.
+ *  - ag_module_param / ag_module_buffer / ag_module_child return BORROWED pointers, valid until
+ *    the module is changed (ag_module_to*, ag_module_load keep the same tensors where they can)
+ *    or freed. ag_module_value and ag_forward return NEW references, as every op.
+ *  - ag_params lists (ag_module_params, ag_module_buffers) are borrowed from the module and stay
+ *    valid until the tree's structure changes (adding, moving to another device/dtype) or it is
+ *    freed; optimizers copy the list.
+ *  - Layers are created in the default dtype (ag_get_default_dtype(), f64 unless changed) on the
+ *    CPU; ag_module_to_dtype converts a whole tree.
+ *  - Errors follow tensor.h: functions returning pointers give NULL, functions returning int give
+ *    a negative ag_status; ag_last_error() says what went wrong. A NULL module/tensor argument
+ *    whose error is already recorded (e.g. a failed constructor nested in a call) just passes it on.
+ *
+ * Writing a module (the scarlet2 Source of the README):
+ *
+ *     static ag_tensor *source_forward(ag_module *m, ag_tensor *x) {
+ *         (void)x;
+ *         ag_tensor *s = ag_module_value(m, "spectrum");              // [C]
+ *         ag_tensor *mo = ag_module_value(m, "morphology");           // [H, W]
+ *         return ag_mul(ag_reshape(s, AG_SHAPE(-1, 1, 1)), ag_unsqueeze(mo, 0));
+ *     }
+ *     static const ag_module_class source_class = {.name = "Source", .forward = source_forward};
+ *
+ *     ag_module *source_new(int64_t C, int64_t H, int64_t W) {
+ *         ag_module *m = ag_module_new(&source_class);
+ *         ag_module_add_param_constrained(m, "spectrum", ag_ones(AG_SHAPE(C), AG_F64), AG_POSITIVE);
+ *         ag_module_add_param(m, "morphology", ag_full(AG_SHAPE(H, W), 0.1, AG_F64));
+ *         return ag_failed() ? (ag_module_free(m), NULL) : m;
+ *     }
+ *
+ * ag_forward runs forward inside a scope, so temporaries made there are released on return.
+ */
+#ifndef ASTROGRAD_NN_H
+#define ASTROGRAD_NN_H
+
+#include "tensor.h"
+#include "autograd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ag_module ag_module;
+typedef struct ag_optim ag_optim; /* astrograd/optim.h */
+
+/* ---- modules -------------------------------------------------------------------------- */
+
+typedef struct ag_module_class {
+    const char *name;                                   /* type name: "Linear" */
+    ag_tensor *(*forward)(ag_module *m, ag_tensor *x);  /* new reference or NULL (error set) */
+    void (*free)(ag_module *m);   /* optional: release what ag_module_self(m) holds (not params) */
+    size_t self_size;             /* bytes of zeroed private state reachable by ag_module_self */
+} ag_module_class;
+
+/* A module of class cls (borrowed: must outlive the module), in training mode. */
+AG_API ag_module *ag_module_new(const ag_module_class *cls);
+AG_API void ag_module_free(ag_module *m);               /* frees children too; NULL is a no-op */
+AG_API void *ag_module_self(ag_module *m);             /* the class's private state, or NULL */
+AG_API const char *ag_module_type(const ag_module *m); /* cls->name */
+
+/* Forward pass: m's forward inside its own scope; new reference or NULL. x may be NULL for
+ * modules that take no input (their forward decides). */
+AG_API ag_tensor *ag_forward(ag_module *m, ag_tensor *x);
+
+/* Registration. Names: non-empty, no '.', unique within the module (params, buffers and
+ * children share one namespace). A parameter must be a floating-point leaf; it is set to
+ * require grad. Buffers are state that is saved but not trained (running statistics). */
+AG_API int ag_module_add_param(ag_module *m, const char *name, ag_tensor *t);
+AG_API int ag_module_add_buffer(ag_module *m, const char *name, ag_tensor *t);
+AG_API int ag_module_add(ag_module *parent, const char *name, ag_module *child);
+
+/* Look-ups by name, dotted for descendants ("encoder.0.weight"). Borrowed; NULL with an error
+ * ("ag_module_param: no parameter 'x' in Linear") when absent. ag_module_param gives the stored
+ * (unconstrained) leaf, which the optimizer updates. */
+AG_API ag_tensor *ag_module_param(ag_module *m, const char *name);
+AG_API ag_tensor *ag_module_buffer(ag_module *m, const char *name);
+AG_API ag_module *ag_module_child(ag_module *m, const char *name);
+AG_API int ag_module_num_children(const ag_module *m);
+AG_API ag_module *ag_module_child_at(ag_module *m, int i); /* borrowed; NULL when out of range */
+
+/* The value forward should use: the constrained value of a constrained parameter, the
+ * parameter itself (an alias) otherwise. New reference; differentiable. */
+AG_API ag_tensor *ag_module_value(ag_module *m, const char *name);
+
+/* All parameters (recursively, in registration order, children after the module's own) with
+ * their dotted names, as an optimizer takes them. Borrowed, see the lifetimes above. An empty
+ * list (n = 0) is valid; on error n = 0 and the error is set. */
+AG_API ag_params ag_module_params(ag_module *m);
+AG_API ag_params ag_module_buffers(ag_module *m);
+AG_API int64_t ag_module_num_params(ag_module *m); /* total number of parameter elements */
+
+AG_API void ag_module_train(ag_module *m, bool on); /* recursive; modules start in training mode */
+AG_API void ag_module_eval(ag_module *m);           /* ag_module_train(m, false) */
+AG_API bool ag_module_is_training(const ag_module *m);
+AG_API void ag_module_zero_grad(ag_module *m);      /* drops every parameter's .grad */
+/* Move every parameter and buffer (all or none: the module is unchanged on error). */
+AG_API int ag_module_to(ag_module *m, ag_device dev);
+/* Convert floating-point parameters and buffers to dt (f32/f64); integer buffers stay. */
+AG_API int ag_module_to_dtype(ag_module *m, ag_dtype dt);
+
+/* The tree, PyTorch style: "Sequential(\n  (0): Linear(in_features=4, ...)\n ...)". The text
+ * after the type name comes from ag_module_set_extra_repr (printf-style). */
+AG_API int ag_module_fprint(FILE *f, const ag_module *m);
+AG_API int ag_module_print(const ag_module *m);
+AG_API int ag_module_set_extra_repr(ag_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- constrained parameters and priors (scarlet2 style) -------------------------------- */
+
+typedef enum ag_transform_kind {
+    AG_TRANSFORM_NONE = 0,
+    AG_TRANSFORM_SOFTPLUS,   /* positive: softplus(u) */
+    AG_TRANSFORM_EXP,        /* positive: exp(u) */
+    AG_TRANSFORM_INTERVAL,   /* (a, b): a + (b - a) sigmoid(u) */
+    AG_TRANSFORM_SOFTMAX,    /* simplex along the last dim: softmax(u, -1) */
+    AG_TRANSFORM_NORMALIZE   /* sums to 1 over all elements: u / sum(u) */
+} ag_transform_kind;
+typedef struct ag_transform { ag_transform_kind kind; double a, b; } ag_transform;
+#define AG_UNCONSTRAINED ((ag_transform){AG_TRANSFORM_NONE, 0, 0})
+#define AG_POSITIVE ((ag_transform){AG_TRANSFORM_SOFTPLUS, 0, 0})
+#define AG_POSITIVE_EXP ((ag_transform){AG_TRANSFORM_EXP, 0, 0})
+#define AG_INTERVAL(lo, hi) ((ag_transform){AG_TRANSFORM_INTERVAL, (lo), (hi)})
+#define AG_SIMPLEX ((ag_transform){AG_TRANSFORM_SOFTMAX, 0, 0})
+#define AG_NORMALIZED ((ag_transform){AG_TRANSFORM_NORMALIZE, 0, 0})
+
+/* Register a parameter from its constrained initial value (which must satisfy the constraint:
+ * > 0, inside (a, b), > 0 for the simplex, non-zero sum for normalized). The module stores the
+ * unconstrained u (the leaf the optimizer sees); ag_module_value gives the constrained value. */
+AG_API int ag_module_add_param_constrained(ag_module *m, const char *name, ag_tensor *value, ag_transform tr);
+/* Apply a transform to u / invert it (new references; the inverse is not differentiated). */
+AG_API ag_tensor *ag_transform_forward(ag_transform tr, ag_tensor *u);
+AG_API ag_tensor *ag_transform_inverse(ag_transform tr, ag_tensor *x);
+
+typedef enum ag_prior_kind { AG_PRIOR_KIND_NORMAL = 1, AG_PRIOR_KIND_UNIFORM, AG_PRIOR_KIND_LOGNORMAL } ag_prior_kind;
+typedef struct ag_prior { ag_prior_kind kind; double a, b; } ag_prior;
+#define AG_PRIOR_NORMAL(mu, sigma) ((ag_prior){AG_PRIOR_KIND_NORMAL, (mu), (sigma)})
+#define AG_PRIOR_UNIFORM(lo, hi) ((ag_prior){AG_PRIOR_KIND_UNIFORM, (lo), (hi)})   /* -inf outside */
+#define AG_PRIOR_LOGNORMAL(mu, sigma) ((ag_prior){AG_PRIOR_KIND_LOGNORMAL, (mu), (sigma)}) /* of log x */
+
+/* Elementwise log density of x under p (torch.distributions' log_prob). */
+AG_API ag_tensor *ag_prior_log_prob(ag_prior p, ag_tensor *x);
+/* Attach a prior to parameter `name` (dotted allowed); it applies to the constrained value.
+ * One prior per parameter (a second call replaces the first). */
+AG_API int ag_module_set_prior(ag_module *m, const char *name, ag_prior p);
+/* Sum of the log priors of every parameter in the tree that has one: a 0-d differentiable
+ * tensor to add to (or subtract from) the loss; 0 when there are none. */
+AG_API ag_tensor *ag_module_log_prior(ag_module *m);
+
+/* ---- functional forms (the layers below call these) --------------------------------- */
+AG_API ag_tensor *ag_relu(ag_tensor *x);
+AG_API ag_tensor *ag_leaky_relu(ag_tensor *x, double negative_slope);
+AG_API ag_tensor *ag_elu(ag_tensor *x, double alpha);
+typedef enum ag_gelu_approx { AG_GELU_EXACT = 0, AG_GELU_TANH = 1 } ag_gelu_approx;
+AG_API ag_tensor *ag_gelu(ag_tensor *x, ag_gelu_approx approx); /* exact: x Phi(x) via erf */
+AG_API ag_tensor *ag_silu(ag_tensor *x);                        /* x sigmoid(x) */
+AG_API ag_tensor *ag_softmax(ag_tensor *x, int dim);
+AG_API ag_tensor *ag_log_softmax(ag_tensor *x, int dim);
+/* x [..., in] @ weight[out, in]^T + bias[out]; bias may be NULL. */
+AG_API ag_tensor *ag_linear(ag_tensor *x, ag_tensor *weight, ag_tensor *bias);
+/* x [N, C, ...]. training: normalise with the batch statistics (biased variance) and, when
+ * running_mean/var are given, update them in place: r = (1 - momentum) r + momentum stat
+ * (unbiased variance), as PyTorch. Not training: use running_mean/var (required).
+ * weight/bias [C] may be NULL. */
+AG_API ag_tensor *ag_batch_norm(ag_tensor *x, ag_tensor *running_mean, ag_tensor *running_var,
+                                ag_tensor *weight, ag_tensor *bias, bool training, double momentum, double eps);
+/* x [N, C, ...] with C divisible by groups; weight/bias [C] may be NULL. */
+AG_API ag_tensor *ag_group_norm(ag_tensor *x, int64_t groups, ag_tensor *weight, ag_tensor *bias, double eps);
+/* Normalise over the last ndim dims, which must equal shape; weight/bias of that shape or NULL. */
+AG_API ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor *weight,
+                                ag_tensor *bias, double eps);
+/* Zeroes each element with probability p (drawn from the global generator, ag_manual_seed)
+ * and scales the rest by 1/(1-p) when training; x itself (an alias) otherwise. */
+AG_API ag_tensor *ag_dropout(ag_tensor *x, double p, bool training);
+
+/* ---- layers (PyTorch's default initialisation, drawn with ag_rand) ----------------------- */
+/* weight [out, in] ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), bias the same. */
+AG_API ag_module *ag_nn_linear(int64_t in_features, int64_t out_features, bool bias);
+/* Takes over the n modules (also on failure); children are named "0", "1", ... */
+AG_API ag_module *ag_nn_sequential(ag_module *const *mods, int n);
+#define AG_SEQUENTIAL(...) ag_nn_sequential((ag_module *const[]){__VA_ARGS__}, \
+    (int)(sizeof((ag_module *const[]){__VA_ARGS__}) / sizeof(ag_module *)))
+AG_API int ag_nn_sequential_append(ag_module *seq, ag_module *m); /* takes over m */
+AG_API ag_module *ag_nn_identity(void);
+AG_API ag_module *ag_nn_flatten(int start_dim, int end_dim);     /* PyTorch's default: 1, -1 */
+AG_API ag_module *ag_nn_relu(void);
+AG_API ag_module *ag_nn_leaky_relu(double negative_slope);      /* PyTorch's default: 0.01 */
+AG_API ag_module *ag_nn_elu(double alpha);                      /* 1.0 */
+AG_API ag_module *ag_nn_gelu(ag_gelu_approx approx);
+AG_API ag_module *ag_nn_silu(void);
+AG_API ag_module *ag_nn_softplus(double beta, double threshold); /* 1, 20 */
+AG_API ag_module *ag_nn_sigmoid(void);
+AG_API ag_module *ag_nn_tanh(void);
+AG_API ag_module *ag_nn_dropout(double p);                       /* 0.5; identity in eval mode */
+
+/* Convolutions (ag_conv2d / ag_conv_transpose2d; opts NULL = stride 1, no padding, groups 1,
+ * copied). Conv2d: weight [out, in/groups, kh, kw]; ConvTranspose2d: weight [in, out/groups, kh, kw];
+ * bias [out]. Init as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight's
+ * size(1) * kh * kw, for weight and bias. */
+AG_API ag_module *ag_nn_conv2d(int64_t in_channels, int64_t out_channels, int64_t kh, int64_t kw, bool bias,
+                               const ag_conv_opts *opts);
+AG_API ag_module *ag_nn_conv_transpose2d(int64_t in_channels, int64_t out_channels, int64_t kh, int64_t kw,
+                                         bool bias, const ag_conv_opts *opts);
+
+typedef struct ag_norm_opts {
+    double eps;             /* 0 = 1e-5 */
+    double momentum;        /* BatchNorm running statistics; 0 = 0.1; negative = 0 (frozen) */
+    bool no_affine;         /* no learnable weight (ones) and bias (zeros) */
+    bool no_running_stats;  /* BatchNorm: no buffers, batch statistics in eval mode too */
+} ag_norm_opts;
+/* Parameters weight [C], bias [C]; buffers running_mean [C], running_var [C],
+ * num_batches_tracked (0-d i64). Input [N, C, H, W]. */
+AG_API ag_module *ag_nn_batchnorm2d(int64_t num_features, ag_norm_opts opts);
+AG_API ag_module *ag_nn_groupnorm(int64_t num_groups, int64_t num_channels, ag_norm_opts opts);
+AG_API ag_module *ag_nn_layernorm(const int64_t *shape, int ndim, ag_norm_opts opts);
+
+/* ---- losses: input and target broadcast; the result is 0-d unless AG_REDUCE_NONE --------- */
+typedef enum ag_reduction { AG_REDUCE_MEAN = 0, AG_REDUCE_SUM = 1, AG_REDUCE_NONE = 2 } ag_reduction;
+AG_API ag_tensor *ag_mse_loss(ag_tensor *input, ag_tensor *target, ag_reduction red);
+AG_API ag_tensor *ag_l1_loss(ag_tensor *input, ag_tensor *target, ag_reduction red);
+/* 0.5 r^2 where |r| < delta, delta (|r| - delta/2) elsewhere (torch.nn.HuberLoss) */
+AG_API ag_tensor *ag_huber_loss(ag_tensor *input, ag_tensor *target, double delta, ag_reduction red);
+/* huber / beta (torch.nn.SmoothL1Loss); beta = 0 is the L1 loss */
+AG_API ag_tensor *ag_smooth_l1_loss(ag_tensor *input, ag_tensor *target, double beta, ag_reduction red);
+/* Cauchy (Lorentzian) robust loss: log(1 + (r/c)^2) */
+AG_API ag_tensor *ag_cauchy_loss(ag_tensor *input, ag_tensor *target, double c, ag_reduction red);
+/* log(cosh(r)), computed without overflow */
+AG_API ag_tensor *ag_log_cosh_loss(ag_tensor *input, ag_tensor *target, ag_reduction red);
+/* torch.nn.GaussianNLLLoss: 0.5 (log max(var, eps) + r^2 / max(var, eps)) [+ 0.5 log 2 pi if
+ * full]. var has input's shape, or one dim less, or a last dim of 1; must be >= 0. eps: 0 = 1e-6. */
+AG_API ag_tensor *ag_gaussian_nll_loss(ag_tensor *input, ag_tensor *target, ag_tensor *var, bool full,
+                                       double eps, ag_reduction red);
+/* logits [N, C] or [N, C, d...]; target i64 class indices [N] / [N, d...] in [0, C), or class
+ * probabilities of the logits' shape (float). No class weights, ignore_index or smoothing. */
+AG_API ag_tensor *ag_cross_entropy(ag_tensor *logits, ag_tensor *target, ag_reduction red);
+
+/* ---- checkpoints (HDF5; AG_ERR_NOTIMPL in builds without it) ----------------------------- */
+/* Writes /params/<dotted.name>, /buffers/<dotted.name>, /optim/<state name> (when optim is not
+ * NULL, with attributes optimizer and lr) and /meta attributes (astrograd_version,
+ * schema_version, module: the tree as ag_module_fprint prints it). Atomic: a temporary file
+ * in the same directory, flushed, fsync'ed and renamed over path. */
+AG_API int ag_module_save(ag_module *m, const char *path, ag_optim *optim);
+/* Reads a checkpoint into m (and optim, when not NULL: its state and lr). Every expected
+ * dataset is checked (present, dtype, shape; no unexpected ones) and read before anything is
+ * changed: on any error m and optim are left as they were. */
+AG_API int ag_module_load(ag_module *m, const char *path, ag_optim *optim);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

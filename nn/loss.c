@@ -1,0 +1,177 @@
+/* nn/loss.c — regression and classification losses, composed from differentiable ops.
+ * Each follows its torch.nn counterpart (values and gradients), with reduction mean/sum/none. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astrograd/nn.h"
+#include "tensor/internal.h"
+
+static bool check_red(const char *fn, ag_reduction red) {
+    if (red != AG_REDUCE_MEAN && red != AG_REDUCE_SUM && red != AG_REDUCE_NONE) {
+        ag_set_error(AG_ERR_INVALID, "%s: expected AG_REDUCE_MEAN, AG_REDUCE_SUM or AG_REDUCE_NONE, given %d", fn, (int)red);
+        return false;
+    }
+    return true;
+}
+
+static bool check_pair(const char *fn, ag_tensor *a, ag_tensor *b, ag_reduction red) {
+    if (!check_red(fn, red)) return false;
+    if (ag_dtype_is_complex(a->dtype) || ag_dtype_is_complex(b->dtype) || !ag_dtype_is_float(a->dtype)) {
+        ag_set_error(AG_ERR_DTYPE, "%s: expected a real floating-point input and target, given %s and %s", fn,
+                     ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
+        return false;
+    }
+    int64_t shp[AG_MAX_DIMS];
+    int nd;
+    return ag__broadcast_shapes(fn, a->shape, a->ndim, b->shape, b->ndim, shp, &nd);
+}
+
+static ag_tensor *reduce(ag_tensor *l, ag_reduction red) {
+    if (red == AG_REDUCE_MEAN) return ag_mean(l, AG_ALL_DIMS, false);
+    if (red == AG_REDUCE_SUM) return ag_sum(l, AG_ALL_DIMS, false);
+    return l;
+}
+
+#define BEGIN ag_scope_begin()
+#define END(r) do { ag_tensor *r_ = (r); if (r_) ag_keep(r_); ag_scope_end(); return r_; } while (0)
+
+ag_tensor *ag_mse_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
+    if (!x || !t || !check_pair("ag_mse_loss", x, t, red)) return NULL;
+    BEGIN;
+    END(reduce(ag_square(ag_sub(x, t)), red));
+}
+
+ag_tensor *ag_l1_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
+    if (!x || !t || !check_pair("ag_l1_loss", x, t, red)) return NULL;
+    BEGIN;
+    END(reduce(ag_abs(ag_sub(x, t)), red));
+}
+
+/* 0.5 r^2 / s where |r| < s, |r| - s/2 elsewhere; times `scale` */
+static ag_tensor *huberish(ag_tensor *x, ag_tensor *t, double s, double scale) {
+    ag_tensor *r = ag_sub(x, t), *a = ag_abs(r);
+    ag_tensor *quad = ag_mul_s(ag_square(r), 0.5 * scale / s);
+    ag_tensor *lin = ag_mul_s(ag_add_s(a, -0.5 * s), scale);
+    return ag_where(ag_lt(a, ag_scalar(s, a->dtype)), quad, lin);
+}
+
+ag_tensor *ag_huber_loss(ag_tensor *x, ag_tensor *t, double delta, ag_reduction red) {
+    if (!x || !t || !check_pair("ag_huber_loss", x, t, red)) return NULL;
+    if (!(delta > 0 && isfinite(delta))) return ag_fail(AG_ERR_INVALID, "ag_huber_loss: expected delta > 0, given %g", delta);
+    BEGIN;
+    END(reduce(huberish(x, t, delta, delta), red));
+}
+
+ag_tensor *ag_smooth_l1_loss(ag_tensor *x, ag_tensor *t, double beta, ag_reduction red) {
+    if (!x || !t || !check_pair("ag_smooth_l1_loss", x, t, red)) return NULL;
+    if (!(beta >= 0 && isfinite(beta))) return ag_fail(AG_ERR_INVALID, "ag_smooth_l1_loss: expected beta >= 0, given %g", beta);
+    BEGIN;
+    END(reduce(beta == 0 ? ag_abs(ag_sub(x, t)) : huberish(x, t, beta, 1.0), red));
+}
+
+ag_tensor *ag_cauchy_loss(ag_tensor *x, ag_tensor *t, double c, ag_reduction red) {
+    if (!x || !t || !check_pair("ag_cauchy_loss", x, t, red)) return NULL;
+    if (!(c > 0 && isfinite(c))) return ag_fail(AG_ERR_INVALID, "ag_cauchy_loss: expected a scale c > 0, given %g", c);
+    BEGIN;
+    END(reduce(ag_log1p(ag_square(ag_mul_s(ag_sub(x, t), 1.0 / c))), red));
+}
+
+ag_tensor *ag_log_cosh_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
+    if (!x || !t || !check_pair("ag_log_cosh_loss", x, t, red)) return NULL;
+    BEGIN;
+    /* log cosh r = |r| + log1p(exp(-2|r|)) - log 2: no overflow for large |r| */
+    ag_tensor *a = ag_abs(ag_sub(x, t));
+    END(reduce(ag_add_s(ag_add(a, ag_log1p(ag_exp(ag_mul_s(a, -2.0)))), -M_LN2), red));
+}
+
+ag_tensor *ag_gaussian_nll_loss(ag_tensor *x, ag_tensor *t, ag_tensor *var, bool full, double eps, ag_reduction red) {
+    const char *fn = "ag_gaussian_nll_loss";
+    if (!x || !t || !var || !check_pair(fn, x, t, red)) return NULL;
+    if (eps == 0) eps = 1e-6;
+    if (!(eps > 0)) return ag_fail(AG_ERR_INVALID, "%s: expected eps > 0, given %g", fn, eps);
+    if (!ag_dtype_is_float(var->dtype) || ag_dtype_is_complex(var->dtype))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected a real floating-point var, given %s", fn, ag_dtype_name(var->dtype));
+    bool unsq = false;
+    if (!(var->ndim == x->ndim && !memcmp(var->shape, x->shape, (size_t)x->ndim * sizeof(int64_t)))) {
+        bool lead_same = var->ndim >= 1 && x->ndim >= 1 &&
+                         !memcmp(var->shape, x->shape, (size_t)(x->ndim - 1) * sizeof(int64_t));
+        if (var->ndim == x->ndim - 1 && (x->ndim == 1 || !memcmp(var->shape, x->shape, (size_t)var->ndim * sizeof(int64_t))))
+            unsq = true;
+        else if (!(var->ndim == x->ndim && lead_same && var->shape[var->ndim - 1] == 1))
+            return ag_fail(AG_ERR_SHAPE, "%s: var %s must have the input's shape %s, that shape without its last dim, "
+                           "or a last dim of 1", fn, AG_SHP(var), AG_SHP(x));
+    }
+    /* var must be >= 0 */
+    int64_t n = ag_numel(var);
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
+    if (ag_copy_to_buffer(var, v, AG_F64) < 0) { free(v); return NULL; }
+    for (int64_t i = 0; i < n; i++)
+        if (v[i] < 0) {
+            double bad = v[i];
+            free(v);
+            return ag_fail(AG_ERR_INVALID, "%s: var has a negative entry (%g at element %lld)", fn, bad, (long long)i);
+        }
+    free(v);
+    BEGIN;
+    ag_tensor *vv = unsq ? ag_unsqueeze(var, -1) : var;
+    /* max(var, eps) with the gradient of var itself, as torch's no-grad clamp_ */
+    ag_no_grad_begin();
+    ag_tensor *shift = ag_sub(ag_clamp(vv, eps, INFINITY), vv);
+    ag_no_grad_end();
+    ag_tensor *vc = ag_add(vv, shift);
+    ag_tensor *l = ag_mul_s(ag_add(ag_log(vc), ag_div(ag_square(ag_sub(x, t)), vc)), 0.5);
+    if (full) l = ag_add_s(l, 0.91893853320467274178); /* 0.5 log(2 pi) */
+    END(reduce(l, red));
+}
+
+ag_tensor *ag_cross_entropy(ag_tensor *x, ag_tensor *t, ag_reduction red) {
+    const char *fn = "ag_cross_entropy";
+    if (!x || !t) return NULL;
+    if (!check_red(fn, red)) return NULL;
+    if (!ag_dtype_is_float(x->dtype) || ag_dtype_is_complex(x->dtype))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected real floating-point logits, given %s", fn, ag_dtype_name(x->dtype));
+    if (x->ndim < 1) return ag_fail(AG_ERR_SHAPE, "%s: expected logits [N, C, ...] or [C], given a 0-d tensor", fn);
+    int cdim = x->ndim >= 2 ? 1 : 0;
+    int64_t C = x->shape[cdim];
+    if (ag_dtype_is_float(t->dtype)) {
+        if (ag_dtype_is_complex(t->dtype) || t->ndim != x->ndim || memcmp(t->shape, x->shape, (size_t)x->ndim * sizeof(int64_t)))
+            return ag_fail(AG_ERR_SHAPE, "%s: class-probability targets must be real with the logits' shape %s, given %s %s",
+                           fn, AG_SHP(x), ag_dtype_name(t->dtype), AG_SHP(t));
+        BEGIN;
+        END(reduce(ag_neg(ag_sum(ag_mul(t, ag_log_softmax(x, cdim)), &cdim, 1, false)), red));
+    }
+    if (t->dtype != AG_I64)
+        return ag_fail(AG_ERR_DTYPE, "%s: expected i64 class indices or float probabilities as target, given %s", fn,
+                       ag_dtype_name(t->dtype));
+    /* target shape = logits shape without the class dim */
+    bool ok = t->ndim == x->ndim - 1;
+    for (int i = 0, j = 0; ok && i < x->ndim; i++) {
+        if (i == cdim) continue;
+        ok = t->shape[j++] == x->shape[i];
+    }
+    if (!ok) return ag_fail(AG_ERR_SHAPE, "%s: target %s does not fit logits %s (expected the logits' shape without dim %d)",
+                            fn, AG_SHP(t), AG_SHP(x), cdim);
+    int64_t n = ag_numel(t);
+    int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
+    if (!idx) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
+    if (ag_copy_to_buffer(t, idx, AG_I64) < 0) { free(idx); return NULL; }
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= C) {
+            long long bad = (long long)idx[i];
+            free(idx);
+            return ag_fail(AG_ERR_INDEX, "%s: target %lld at element %lld is out of range for %lld classes", fn, bad,
+                           (long long)i, (long long)C);
+        }
+    free(idx);
+    BEGIN;
+    int64_t shp[AG_MAX_DIMS];
+    int k = 0;
+    shp[k++] = C;
+    for (int i = cdim + 1; i < x->ndim; i++) shp[k++] = 1;
+    ag_tensor *classes = ag_reshape(ag_arange(0, (double)C, 1, AG_I64), shp, k);
+    ag_tensor *onehot = ag_to_dtype(ag_eq(cdim ? ag_unsqueeze(t, cdim) : t, classes), x->dtype);
+    ag_tensor *picked = ag_sum(ag_mul(x, onehot), &cdim, 1, false);
+    END(reduce(ag_sub(ag_logsumexp(x, &cdim, 1, false), picked), red));
+}

@@ -1,0 +1,487 @@
+/* optim/lbfgs.c — L-BFGS, a line-by-line port of torch/optim/lbfgs.py (PyTorch 1.13/2.x):
+ * the two-loop recursion, the stopping rules, and _strong_wolfe/_cubic_interpolate with their
+ * Python semantics (min/max return the first argument on ties, the line search always uses its
+ * own tolerance_change of 1e-9, as PyTorch's step() does not pass the option through).
+ *
+ * The algorithm runs on the host in f64 over the flattened parameters (complex parameters as
+ * their real view, (re, im) interleaved): parameters are read into a flat vector, and written
+ * back (converted to their dtype and device) whenever the closure must see new values. For f64
+ * parameters this reproduces PyTorch's trajectory (p.add_(d, alpha=t) and q.add_(y, alpha=-a) are
+ * fused multiply-adds, as PyTorch's AVX2 kernels compute them; dots are sequential sums); f32 parameters are optimised in
+ * f64 arithmetic and rounded when written.
+ *
+ * State (all f64 cpu tensors, kept under parameter 0, as PyTorch): func_evals, n_iter, d, t,
+ * H_diag, prev_flat_grad, prev_loss (0-d or [N]), and the history old_dirs [m, N], old_stps
+ * [m, N], ro [m] with m <= history_size rows, oldest first (they grow as PyTorch's lists do). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim/optim_internal.h"
+
+enum { K_FEVALS, K_NITER, K_D, K_T, K_HDIAG, K_PREVG, K_PREVLOSS, K_DIRS, K_STPS, K_RO, K_COUNT };
+static const char *const lbfgs_keys[K_COUNT] = {"func_evals", "n_iter", "d", "t", "H_diag",
+                                                "prev_flat_grad", "prev_loss", "old_dirs", "old_stps", "ro"};
+
+static int64_t real_numel(const ag_tensor *t) {
+    return ag__numel(t->shape, t->ndim) * (ag_dtype_is_complex(t->dtype) ? 2 : 1);
+}
+
+ag_optim *ag_lbfgs(ag_params params, ag_lbfgs_opts opts) {
+    const char *f = "ag_lbfgs";
+    opts.lr = opts.lr == 0 && !signbit(opts.lr) ? 1.0 : opts.lr;
+    if (opts.max_iter < 0) return ag_fail(AG_ERR_INVALID, "%s: invalid max_iter %d (must be >= 0)", f, opts.max_iter);
+    if (opts.max_iter == 0) opts.max_iter = 20;
+    if (opts.max_eval < 0) return ag_fail(AG_ERR_INVALID, "%s: invalid max_eval %d (must be >= 0)", f, opts.max_eval);
+    if (opts.max_eval == 0) opts.max_eval = opts.max_iter * 5 / 4;
+    if (opts.tolerance_grad == 0 && !signbit(opts.tolerance_grad)) opts.tolerance_grad = 1e-7;
+    if (opts.tolerance_change == 0 && !signbit(opts.tolerance_change)) opts.tolerance_change = 1e-9;
+    if (!(opts.tolerance_grad >= 0) || !(opts.tolerance_change >= 0))
+        return ag_fail(AG_ERR_INVALID, "%s: tolerances must be >= 0 (given %g, %g)", f, opts.tolerance_grad,
+                       opts.tolerance_change);
+    if (opts.history_size < 0)
+        return ag_fail(AG_ERR_INVALID, "%s: invalid history_size %d (must be >= 0)", f, opts.history_size);
+    if (opts.history_size == 0) opts.history_size = 100;
+    if (opts.line_search != AG_LINE_SEARCH_NONE && opts.line_search != AG_LINE_SEARCH_STRONG_WOLFE)
+        return ag_fail(AG_ERR_INVALID, "%s: unknown line search %d (only strong Wolfe is supported)", f,
+                       (int)opts.line_search);
+    ag_optim *o = ag__optim_new(AG_OPT_LBFGS, "lbfgs", params, opts.lr, f);
+    if (!o) return NULL;
+    o->o.lbfgs = opts;
+    for (int k = 0; k < K_COUNT; k++) o->keys[o->nkeys++] = lbfgs_keys[k];
+    for (int i = 0; i < o->params.n; i++) o->lbfgs_n += real_numel(o->params.t[i]);
+    return o;
+}
+
+static ag_tensor *f64_new(int ndim, int64_t r, int64_t c) {
+    int64_t shp[2];
+    if (ndim == 1) shp[0] = r;
+    if (ndim == 2) { shp[0] = r; shp[1] = c; }
+    ag_tensor *t = ag__new(shp, ndim, AG_F64, AG_CPU, "ag_lbfgs state");
+    if (t && ag__numel(shp, ndim)) memset(ag_data(t), 0, (size_t)ag__numel(shp, ndim) * sizeof(double));
+    return t;
+}
+
+int ag__lbfgs_init_state(ag_optim *o) {
+    ag_optim_slot *s = &o->slots[0];
+    if (s->has_state) return 0;
+    int rc = ag__optim_slot_names(o, 0);
+    if (rc) return rc;
+    int64_t n = o->lbfgs_n;
+    for (int k = 0; k < K_COUNT; k++) {
+        ag_tensor *t;
+        switch (k) {
+        case K_D: case K_PREVG: t = f64_new(1, n, 0); break;
+        case K_DIRS: case K_STPS: t = f64_new(2, 0, n); break;
+        case K_RO: t = f64_new(1, 0, 0); break;
+        default: t = f64_new(0, 0, 0); break;
+        }
+        if (!t) {
+            for (int j = 0; j < k; j++) { ag__drop(s->st[j]); s->st[j] = NULL; }
+            return ag_error_code();
+        }
+        s->st[k] = t;
+    }
+    *(double *)ag_data(s->st[K_HDIAG]) = 1;
+    s->has_state = true;
+    return 0;
+}
+
+/* ---- flat parameter/gradient transfer ---------------------------------------------------- */
+static int gather(ag_optim *o, bool grads, double *out) {
+    int64_t off = 0;
+    for (int i = 0; i < o->params.n; i++) {
+        ag_tensor *p = o->params.t[i];
+        int64_t n = real_numel(p);
+        ag_tensor *src = grads ? p->grad : p;
+        if (!src) {
+            memset(out + off, 0, (size_t)n * sizeof(double));
+        } else {
+            if (grads && (src->ndim != p->ndim || memcmp(src->shape, p->shape, (size_t)p->ndim * sizeof(int64_t))))
+                return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: parameter %d has shape %s but its grad %s", i,
+                                    AG_SHP(p), AG_SHP(src));
+            ag_tensor *h = NULL;
+            if (!ag__is_cpu(src)) {
+                h = ag_to(src, AG_CPU);
+                if (!h) return ag_error_code();
+            }
+            int rc = ag_copy_to_buffer(h ? h : src, out + off, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64);
+            ag_release(h);
+            if (rc) return rc;
+        }
+        off += n;
+    }
+    return 0;
+}
+
+static int set_params(ag_optim *o, const double *x) {
+    int64_t off = 0;
+    int rc = 0;
+    ag_no_grad_begin();
+    for (int i = 0; i < o->params.n && !rc; i++) {
+        ag_tensor *p = o->params.t[i];
+        ag_tensor *h = ag_from_data(x + off, p->shape, p->ndim, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64);
+        ag_tensor *d = h && !ag__is_cpu(p) ? ag_to(h, p->storage->dev) : NULL;
+        rc = h ? ag_copy_(p, d ? d : h) : ag_error_code();
+        ag_release(d);
+        ag_release(h);
+        off += real_numel(p);
+    }
+    ag_no_grad_end();
+    return rc;
+}
+
+typedef struct lb {
+    ag_optim *o;
+    ag_closure_fn fn;
+    void *ud;
+    int64_t n;
+} lb;
+
+static int evaluate(lb *L, double *loss, double *g) {
+    ag_tensor *r = L->fn(L->ud);
+    if (!r)
+        return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_lbfgs: the closure returned NULL");
+    if (ag_numel(r) != 1) {
+        ag_release(r);
+        return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: the closure must return a scalar loss, given shape %s", AG_SHP(r));
+    }
+    *loss = ag_item(r);
+    ag_release(r);
+    if (ag_failed()) return ag_error_code();
+    return gather(L->o, true, g);
+}
+
+/* x + t d into the parameters, closure, gradient, then the parameters back to x. */
+static int directional_evaluate(lb *L, const double *x, double t, const double *d, double *tmp, double *loss,
+                                double *g) {
+    for (int64_t j = 0; j < L->n; j++) tmp[j] = fma(t, d[j], x[j]);
+    int rc = set_params(L->o, tmp);
+    if (!rc) rc = evaluate(L, loss, g);
+    int rc2 = set_params(L->o, x);
+    return rc ? rc : rc2;
+}
+
+static double dot(const double *a, const double *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static double absmax(const double *a, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = fabs(a[i]);
+        if (v > m || v != v) m = v;
+    }
+    return m;
+}
+/* Python's max(a, b) / min(a, b): the first argument unless the second is strictly better. */
+static double pymax(double a, double b) { return b > a ? b : a; }
+static double pymin(double a, double b) { return b < a ? b : a; }
+
+static double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2, const double *bounds) {
+    double xmin_bound, xmax_bound;
+    if (bounds) { xmin_bound = bounds[0]; xmax_bound = bounds[1]; }
+    else if (x1 <= x2) { xmin_bound = x1; xmax_bound = x2; }
+    else { xmin_bound = x2; xmax_bound = x1; }
+    double d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2);
+    double d2_square = d1 * d1 - g1 * g2;
+    if (d2_square >= 0) {
+        double d2 = sqrt(d2_square), min_pos;
+        if (x1 <= x2) min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2));
+        else min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+        return pymin(pymax(min_pos, xmin_bound), xmax_bound);
+    }
+    return (xmin_bound + xmax_bound) / 2.;
+}
+
+/* _strong_wolfe. g (in) is the gradient at x; on return g_out holds the chosen gradient. */
+static int strong_wolfe(lb *L, const double *x, double *t_io, const double *d, double f, const double *g, double gtd,
+                        double *f_out, double *g_out, int *evals_out, double *w) {
+    const double c1 = 1e-4, c2 = 0.9, tolerance_change = 1e-9;
+    const int max_ls = 25;
+    int64_t n = L->n;
+    double *tmp = w, *g_new = w + n, *g_prev = w + 2 * n, *bg[2] = {w + 3 * n, w + 4 * n};
+    double t = *t_io, d_norm = absmax(d, n);
+    double f_new;
+    int rc = directional_evaluate(L, x, t, d, tmp, &f_new, g_new);
+    if (rc) return rc;
+    int ls_func_evals = 1;
+    double gtd_new = dot(g_new, d, n);
+    double t_prev = 0, f_prev = f, gtd_prev = gtd;
+    memcpy(g_prev, g, (size_t)n * sizeof(double));
+    bool done = false;
+    int ls_iter = 0, nb = 0;
+    double bracket[2] = {0}, bracket_f[2] = {0}, bracket_gtd[2] = {0};
+    while (ls_iter < max_ls) {
+        if (f_new > (f + c1 * t * gtd) || (ls_iter > 1 && f_new >= f_prev)) {
+            nb = 2;
+            bracket[0] = t_prev; bracket[1] = t;
+            bracket_f[0] = f_prev; bracket_f[1] = f_new;
+            memcpy(bg[0], g_prev, (size_t)n * sizeof(double));
+            memcpy(bg[1], g_new, (size_t)n * sizeof(double));
+            bracket_gtd[0] = gtd_prev; bracket_gtd[1] = gtd_new;
+            break;
+        }
+        if (fabs(gtd_new) <= -c2 * gtd) {
+            nb = 1;
+            bracket[0] = t; bracket_f[0] = f_new;
+            memcpy(bg[0], g_new, (size_t)n * sizeof(double));
+            done = true;
+            break;
+        }
+        if (gtd_new >= 0) {
+            nb = 2;
+            bracket[0] = t_prev; bracket[1] = t;
+            bracket_f[0] = f_prev; bracket_f[1] = f_new;
+            memcpy(bg[0], g_prev, (size_t)n * sizeof(double));
+            memcpy(bg[1], g_new, (size_t)n * sizeof(double));
+            bracket_gtd[0] = gtd_prev; bracket_gtd[1] = gtd_new;
+            break;
+        }
+        double min_step = t + 0.01 * (t - t_prev);
+        double max_step = t * 10;
+        double tmp_t = t;
+        double bounds[2] = {min_step, max_step};
+        t = cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds);
+        t_prev = tmp_t;
+        f_prev = f_new;
+        memcpy(g_prev, g_new, (size_t)n * sizeof(double));
+        gtd_prev = gtd_new;
+        rc = directional_evaluate(L, x, t, d, tmp, &f_new, g_new);
+        if (rc) return rc;
+        ls_func_evals++;
+        gtd_new = dot(g_new, d, n);
+        ls_iter++;
+    }
+    if (ls_iter == max_ls) {
+        nb = 2;
+        bracket[0] = 0; bracket[1] = t;
+        bracket_f[0] = f; bracket_f[1] = f_new;
+        memcpy(bg[0], g, (size_t)n * sizeof(double));
+        memcpy(bg[1], g_new, (size_t)n * sizeof(double));
+    }
+    bool insuf_progress = false;
+    int low_pos = 0, high_pos = 1;
+    if (!(bracket_f[0] <= bracket_f[nb - 1])) { low_pos = 1; high_pos = 0; }
+    while (!done && ls_iter < max_ls) {
+        if (fabs(bracket[1] - bracket[0]) * d_norm < tolerance_change) break;
+        t = cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1], NULL);
+        double bmax = pymax(bracket[0], bracket[1]), bmin = pymin(bracket[0], bracket[1]);
+        double eps = 0.1 * (bmax - bmin);
+        if (pymin(bmax - t, t - bmin) < eps) {
+            if (insuf_progress || t >= bmax || t <= bmin) {
+                if (fabs(t - bmax) < fabs(t - bmin)) t = bmax - eps;
+                else t = bmin + eps;
+                insuf_progress = false;
+            } else {
+                insuf_progress = true;
+            }
+        } else {
+            insuf_progress = false;
+        }
+        rc = directional_evaluate(L, x, t, d, tmp, &f_new, g_new);
+        if (rc) return rc;
+        ls_func_evals++;
+        gtd_new = dot(g_new, d, n);
+        ls_iter++;
+        if (f_new > (f + c1 * t * gtd) || f_new >= bracket_f[low_pos]) {
+            bracket[high_pos] = t;
+            bracket_f[high_pos] = f_new;
+            memcpy(bg[high_pos], g_new, (size_t)n * sizeof(double));
+            bracket_gtd[high_pos] = gtd_new;
+            if (bracket_f[0] <= bracket_f[1]) { low_pos = 0; high_pos = 1; }
+            else { low_pos = 1; high_pos = 0; }
+        } else {
+            if (fabs(gtd_new) <= -c2 * gtd) {
+                done = true;
+            } else if (gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0) {
+                bracket[high_pos] = bracket[low_pos];
+                bracket_f[high_pos] = bracket_f[low_pos];
+                memcpy(bg[high_pos], bg[low_pos], (size_t)n * sizeof(double));
+                bracket_gtd[high_pos] = bracket_gtd[low_pos];
+            }
+            bracket[low_pos] = t;
+            bracket_f[low_pos] = f_new;
+            memcpy(bg[low_pos], g_new, (size_t)n * sizeof(double));
+            bracket_gtd[low_pos] = gtd_new;
+        }
+    }
+    *t_io = bracket[low_pos];
+    *f_out = bracket_f[low_pos];
+    memcpy(g_out, bg[low_pos], (size_t)n * sizeof(double));
+    *evals_out = ls_func_evals;
+    return 0;
+}
+
+/* Replace a history tensor by one with `rows` rows, keeping the last min(rows, old) rows
+ * shifted by `drop` (0 or 1) rows from the front. */
+static int hist_resize(ag_optim_slot *s, int k, int64_t rows, int64_t cols, int64_t keep_from, int64_t keep_rows) {
+    ag_tensor *old = s->st[k];
+    ag_tensor *t = f64_new(cols ? 2 : 1, rows, cols);
+    if (!t) return ag_error_code();
+    int64_t w = cols ? cols : 1;
+    if (keep_rows)
+        memcpy(ag_data(t), (double *)ag_data(old) + keep_from * w, (size_t)(keep_rows * w) * sizeof(double));
+    ag__drop(old);
+    s->st[k] = t;
+    return 0;
+}
+
+int ag__lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
+    const ag_lbfgs_opts *q = &o->o.lbfgs;
+    if (ag_failed()) return ag_error_code();
+    int rc = ag__lbfgs_init_state(o);
+    if (rc) return rc;
+    ag_optim_slot *s = &o->slots[0];
+    const int64_t n = o->lbfgs_n;
+    int64_t m = s->st[K_DIRS]->shape[0];
+    if (s->st[K_STPS]->shape[0] != m || s->st[K_RO]->shape[0] != m)
+        return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: inconsistent history in the state (old_dirs %lld rows, "
+                            "old_stps %lld, ro %lld)", (long long)m, (long long)s->st[K_STPS]->shape[0],
+                            (long long)s->st[K_RO]->shape[0]);
+    lb L = {o, closure, ud, n};
+    size_t nb = (size_t)(n ? n : 1) * sizeof(double);
+    /* x, x_init, g, work (5n for the line search), al */
+    double *x = malloc(nb), *g = malloc(nb), *w = malloc(5 * nb), *al = malloc((size_t)(q->history_size + 1) * sizeof(double));
+    if (!x || !g || !w || !al) {
+        free(x); free(g); free(w); free(al);
+        return ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory");
+    }
+    double *sc = (double *)ag_data(s->st[K_FEVALS]), *si = (double *)ag_data(s->st[K_NITER]);
+    double *d = (double *)ag_data(s->st[K_D]), *prev = (double *)ag_data(s->st[K_PREVG]);
+    double t = *(double *)ag_data(s->st[K_T]), H_diag = *(double *)ag_data(s->st[K_HDIAG]);
+    double prev_loss = *(double *)ag_data(s->st[K_PREVLOSS]);
+    const double lr = o->lr;
+
+    double loss;
+    rc = gather(o, false, x);
+    if (!rc) rc = evaluate(&L, &loss, g);
+    if (rc) goto out;
+    o->last_loss = loss;
+    int current_evals = 1;
+    *sc += 1;
+    bool opt_cond = absmax(g, n) <= q->tolerance_grad;
+    if (opt_cond) goto out;
+
+    int n_iter = 0;
+    while (n_iter < q->max_iter) {
+        n_iter++;
+        *si += 1;
+        if (*si == 1) {
+            for (int64_t j = 0; j < n; j++) d[j] = -g[j];
+            if (m) {
+                if ((rc = hist_resize(s, K_DIRS, 0, n, 0, 0)) || (rc = hist_resize(s, K_STPS, 0, n, 0, 0)) ||
+                    (rc = hist_resize(s, K_RO, 0, 0, 0, 0)))
+                    goto out;
+                m = 0;
+            }
+            H_diag = 1;
+        } else {
+            double *y = w, *sv = w + n;
+            for (int64_t j = 0; j < n; j++) y[j] = g[j] - prev[j];
+            for (int64_t j = 0; j < n; j++) sv[j] = d[j] * t;
+            double ys = dot(y, sv, n);
+            if (ys > 1e-10) {
+                if (m == q->history_size) {
+                    if ((rc = hist_resize(s, K_DIRS, m, n, 1, m - 1)) || (rc = hist_resize(s, K_STPS, m, n, 1, m - 1)) ||
+                        (rc = hist_resize(s, K_RO, m, 0, 1, m - 1)))
+                        goto out;
+                } else {
+                    if ((rc = hist_resize(s, K_DIRS, m + 1, n, 0, m)) || (rc = hist_resize(s, K_STPS, m + 1, n, 0, m)) ||
+                        (rc = hist_resize(s, K_RO, m + 1, 0, 0, m)))
+                        goto out;
+                    m++;
+                }
+                memcpy((double *)ag_data(s->st[K_DIRS]) + (m - 1) * n, y, (size_t)n * sizeof(double));
+                memcpy((double *)ag_data(s->st[K_STPS]) + (m - 1) * n, sv, (size_t)n * sizeof(double));
+                ((double *)ag_data(s->st[K_RO]))[m - 1] = 1. / ys;
+                H_diag = ys / dot(y, y, n);
+            }
+            const double *dirs = (const double *)ag_data(s->st[K_DIRS]), *stps = (const double *)ag_data(s->st[K_STPS]);
+            const double *ro = (const double *)ag_data(s->st[K_RO]);
+            double *qv = d; /* q, then r = d */
+            for (int64_t j = 0; j < n; j++) qv[j] = -g[j];
+            for (int64_t i = m - 1; i >= 0; i--) {
+                al[i] = dot(stps + i * n, qv, n) * ro[i];
+                const double a = -al[i];
+                for (int64_t j = 0; j < n; j++) qv[j] = fma(a, dirs[i * n + j], qv[j]);
+            }
+            for (int64_t j = 0; j < n; j++) d[j] = qv[j] * H_diag;
+            for (int64_t i = 0; i < m; i++) {
+                double be_i = dot(dirs + i * n, d, n) * ro[i];
+                const double a = al[i] - be_i;
+                for (int64_t j = 0; j < n; j++) d[j] = fma(a, stps[i * n + j], d[j]);
+            }
+        }
+        memcpy(prev, g, (size_t)n * sizeof(double));
+        prev_loss = loss;
+        if (*si == 1) {
+            double sum = 0;
+            for (int64_t j = 0; j < n; j++) sum += fabs(g[j]);
+            double r = 1. / sum;
+            t = (r < 1. ? r : 1.) * lr;
+        } else {
+            t = lr;
+        }
+        double gtd = dot(g, d, n);
+        if (gtd > -q->tolerance_change) break;
+        int ls_func_evals = 0;
+        if (q->line_search == AG_LINE_SEARCH_STRONG_WOLFE) {
+            double *gout = malloc(nb);
+            if (!gout) { rc = ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory"); goto out; }
+            rc = strong_wolfe(&L, x, &t, d, loss, g, gtd, &loss, gout, &ls_func_evals, w);
+            memcpy(g, gout, nb);
+            free(gout);
+            if (rc) goto out;
+            for (int64_t j = 0; j < n; j++) x[j] = fma(t, d[j], x[j]);
+            if ((rc = set_params(o, x))) goto out;
+            opt_cond = absmax(g, n) <= q->tolerance_grad;
+        } else {
+            for (int64_t j = 0; j < n; j++) x[j] = fma(t, d[j], x[j]);
+            if ((rc = set_params(o, x))) goto out;
+            if (n_iter != q->max_iter) {
+                if ((rc = evaluate(&L, &loss, g))) goto out;
+                opt_cond = absmax(g, n) <= q->tolerance_grad;
+                ls_func_evals = 1;
+            }
+        }
+        current_evals += ls_func_evals;
+        *sc += ls_func_evals;
+        if (n_iter == q->max_iter) break;
+        if (current_evals >= q->max_eval) break;
+        if (opt_cond) break;
+        double dt = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double v = fabs(d[j] * t);
+            if (v > dt || v != v) dt = v;
+        }
+        if (dt <= q->tolerance_change) break;
+        if (fabs(loss - prev_loss) < q->tolerance_change) break;
+    }
+    *(double *)ag_data(s->st[K_T]) = t;
+    *(double *)ag_data(s->st[K_HDIAG]) = H_diag;
+    *(double *)ag_data(s->st[K_PREVLOSS]) = prev_loss;
+out:
+    for (int k = 0; k < K_COUNT; k++) ag__bump_version(s->st[k]);
+    free(x); free(g); free(w); free(al);
+    return rc;
+}
+
+/* Loading a saved history of another length: replace the tensor (rows <= history_size). */
+int ag__lbfgs_load_hist(ag_optim *o, int k, ag_tensor *value) {
+    if (o->kind != AG_OPT_LBFGS || (k != K_DIRS && k != K_STPS && k != K_RO)) return 0;
+    ag_tensor *dst = o->slots[0].st[k];
+    if (value->dtype != AG_F64 || value->ndim != dst->ndim || (k != K_RO && value->shape[1] != dst->shape[1]) ||
+        value->shape[0] > o->o.lbfgs.history_size || value->shape[0] == dst->shape[0])
+        return 0;
+    ag_tensor *h = ag__is_cpu(value) ? ag_retain(value) : ag_to(value, AG_CPU);
+    if (!h) return ag_error_code();
+    ag_tensor *t = f64_new(dst->ndim, value->shape[0], k == K_RO ? 0 : dst->shape[1]);
+    int rc = t ? ag_copy_to_buffer(h, ag_data(t), AG_F64) : ag_error_code();
+    ag_release(h);
+    if (rc) { ag__drop(t); return rc; }
+    ag__drop(dst);
+    o->slots[0].st[k] = t;
+    return 1;
+}

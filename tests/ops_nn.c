@@ -1,0 +1,90 @@
+/* tests/ops_nn.c — op-table rows for nn/ (fixtures: fixturegen/nn.py): activations, linear,
+ * normalisations and losses through their functional forms (weights as inputs, so gradcheck
+ * covers them), and BatchNorm2d's running statistics after three training steps. */
+#include "op_table.h"
+
+OPFN(relu, ag_relu(x[0]))
+OPFN(leaky_relu, ag_leaky_relu(x[0], 0.1))
+OPFN(elu, ag_elu(x[0], 1.3))
+OPFN(gelu, ag_gelu(x[0], AG_GELU_EXACT))
+OPFN(gelu_tanh, ag_gelu(x[0], AG_GELU_TANH))
+OPFN(silu, ag_silu(x[0]))
+OPFN(softmax_d1, ag_softmax(x[0], 1))
+OPFN(log_softmax_d2, ag_log_softmax(x[0], 2))
+/* optional arguments (bias, weights) may be NULL by design: keep the NULL-propagation check
+ * meaningful by passing NULL on when the fixture input is NULL */
+#define ALL3 (x[0] && x[1] && x[2])
+#define ALL5 (x[0] && x[1] && x[2] && x[3] && x[4])
+OPFN(linear, ALL3 ? ag_linear(x[0], x[1], x[2]) : NULL)
+OPFN(linear_nobias, ag_linear(x[0], x[1], NULL))
+
+/* the running stats are inputs of the fixture: work on copies so that rows stay repeatable */
+static ag_tensor *f_batch_norm_train(ag_tensor *const *x, int n, void *ud) {
+    (void)n; (void)ud;
+    if (!ALL5) return NULL;
+    ag_scope_begin();
+    ag_tensor *rm = ag_clone(ag_detach(x[1])), *rv = ag_clone(ag_detach(x[2]));
+    ag_tensor *y = ag_keep(ag_batch_norm(x[0], rm, rv, x[3], x[4], true, 0.2, 1e-4));
+    ag_scope_end();
+    return y;
+}
+OPFN(batch_norm_eval, ALL5 ? ag_batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.1, 1e-3) : NULL)
+OPFN(group_norm, ALL3 ? ag_group_norm(x[0], 3, x[1], x[2], 1e-5) : NULL)
+OPFN(layer_norm, ALL3 ? ag_layer_norm(x[0], AG_SHAPE(4, 5), x[1], x[2], 1e-5) : NULL)
+
+/* ag_nn_batchnorm2d(3): three training steps on x[0..2], then running_mean / running_var /
+ * the eval-mode output on x[3] */
+static ag_tensor *bn_module(ag_tensor *const *x, int what) {
+    if (!(x[0] && x[1] && x[2] && x[3])) return NULL;
+    ag_module *m = ag_nn_batchnorm2d(3, (ag_norm_opts){0});
+    ag_module_to_dtype(m, ag_dtype_of(x[0]));
+    ag_tensor *r = NULL;
+    ag_scope_begin();
+    for (int i = 0; i < 3; i++) ag_forward(m, x[i]);
+    if (what == 0) r = ag_clone(ag_module_buffer(m, "running_mean"));
+    else if (what == 1) r = ag_clone(ag_module_buffer(m, "running_var"));
+    else {
+        ag_module_eval(m);
+        r = ag_forward(m, x[3]);
+    }
+    ag_keep(r);
+    ag_scope_end();
+    ag_module_free(m);
+    return r;
+}
+OPFN(bn_module_mean, bn_module(x, 0))
+OPFN(bn_module_var, bn_module(x, 1))
+OPFN(bn_module_eval, bn_module(x, 2))
+
+OPFN(mse_mean, ag_mse_loss(x[0], x[1], AG_REDUCE_MEAN))
+OPFN(mse_sum, ag_mse_loss(x[0], x[1], AG_REDUCE_SUM))
+OPFN(mse_none, ag_mse_loss(x[0], x[1], AG_REDUCE_NONE))
+OPFN(l1_mean, ag_l1_loss(x[0], x[1], AG_REDUCE_MEAN))
+OPFN(huber_mean, ag_huber_loss(x[0], x[1], 0.7, AG_REDUCE_MEAN))
+OPFN(huber_none, ag_huber_loss(x[0], x[1], 0.7, AG_REDUCE_NONE))
+OPFN(smooth_l1_sum, ag_smooth_l1_loss(x[0], x[1], 0.6, AG_REDUCE_SUM))
+OPFN(cauchy_mean, ag_cauchy_loss(x[0], x[1], 0.8, AG_REDUCE_MEAN))
+OPFN(log_cosh_none, ag_log_cosh_loss(x[0], x[1], AG_REDUCE_NONE))
+OPFN(log_cosh_mean, ag_log_cosh_loss(x[0], x[1], AG_REDUCE_MEAN))
+OPFN(gaussian_nll_mean, ag_gaussian_nll_loss(x[0], x[1], x[2], false, 0, AG_REDUCE_MEAN))
+OPFN(gaussian_nll_full_sum, ag_gaussian_nll_loss(x[0], x[1], x[2], true, 0, AG_REDUCE_SUM))
+OPFN(gaussian_nll_var_lastdim, ag_gaussian_nll_loss(x[0], x[1], x[2], false, 0, AG_REDUCE_NONE))
+OPFN(cross_entropy_mean, ag_cross_entropy(x[0], x[1], AG_REDUCE_MEAN))
+OPFN(cross_entropy_nd_none, ag_cross_entropy(x[0], x[1], AG_REDUCE_NONE))
+OPFN(cross_entropy_probs_sum, ag_cross_entropy(x[0], ag_softmax(x[1], 1), AG_REDUCE_SUM))
+
+#define ROW(nm, nin, ...) {.name = #nm, .fn = f_##nm, .n_in = nin, .dtypes = DT_REAL, __VA_ARGS__}
+#define LOOSE TOL(1e-11, 1e-4)
+const op_row ops_nn[] = {
+    ROW(relu, 1), ROW(leaky_relu, 1), ROW(elu, 1, LOOSE), ROW(gelu, 1, LOOSE), ROW(gelu_tanh, 1, LOOSE),
+    ROW(silu, 1, LOOSE), ROW(softmax_d1, 1, LOOSE), ROW(log_softmax_d2, 1, LOOSE),
+    ROW(linear, 3, LOOSE), ROW(linear_nobias, 2, LOOSE),
+    ROW(batch_norm_train, 5, LOOSE), ROW(batch_norm_eval, 5, LOOSE), ROW(group_norm, 3, LOOSE), ROW(layer_norm, 3, LOOSE),
+    ROW(bn_module_mean, 4, LOOSE), ROW(bn_module_var, 4, LOOSE), ROW(bn_module_eval, 4, LOOSE),
+    ROW(mse_mean, 2, LOOSE), ROW(mse_sum, 2, LOOSE), ROW(mse_none, 2, LOOSE), ROW(l1_mean, 2, LOOSE),
+    ROW(huber_mean, 2, LOOSE), ROW(huber_none, 2, LOOSE), ROW(smooth_l1_sum, 2, LOOSE), ROW(cauchy_mean, 2, LOOSE),
+    ROW(log_cosh_none, 2, LOOSE), ROW(log_cosh_mean, 2, LOOSE),
+    ROW(gaussian_nll_mean, 3, LOOSE), ROW(gaussian_nll_full_sum, 3, LOOSE), ROW(gaussian_nll_var_lastdim, 3, LOOSE),
+    ROW(cross_entropy_mean, 2, LOOSE), ROW(cross_entropy_nd_none, 2, LOOSE), ROW(cross_entropy_probs_sum, 2, LOOSE),
+    {0},
+};

@@ -1,0 +1,260 @@
+/* tests/test_checkpoint.c — ag_module_save / ag_module_load: bit-exact round trips of
+ * parameters, buffers and Adam state (training resumes identically), and bad files (missing,
+ * mis-shaped or unexpected tensors, wrong dtype, truncated, not HDF5, absent) that must leave the
+ * module and optimizer untouched, with clear messages and no leaks. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <astrograd.h>
+#include "ag_config.h"
+
+static char dir[256];
+static int64_t live0;
+
+static int setup(void **st) { (void)st; ag_clear_error(); live0 = ag_live_tensors(); return 0; }
+static int teardown(void **st) {
+    (void)st;
+    if (ag_live_tensors() != live0) fail_msg("leak: %lld tensors alive, expected %lld", (long long)ag_live_tensors(), (long long)live0);
+    ag_clear_error();
+    return 0;
+}
+
+static const char *path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+#define OK(expr) do { if ((expr) < 0) fail_msg("%s failed: %s", #expr, ag_last_error()); } while (0)
+
+/* conv -> batchnorm -> relu -> flatten -> linear, under an "encoder" child */
+static ag_module *model(uint64_t seed, int64_t in_features) {
+    ag_manual_seed(seed);
+    ag_module *root = AG_SEQUENTIAL(ag_nn_identity());
+    ag_module *enc = AG_SEQUENTIAL(ag_nn_linear(in_features, 16, true), ag_nn_relu());
+    ag_module_add(root, "encoder", enc);
+    ag_module *body = AG_SEQUENTIAL(ag_nn_conv2d(1, 2, 3, 3, true, NULL), ag_nn_batchnorm2d(2, (ag_norm_opts){0}), ag_nn_silu(),
+                                    ag_nn_flatten(1, -1), ag_nn_linear(8, 3, true));
+    ag_module_add(root, "body", body);
+    assert_false(ag_failed());
+    return root;
+}
+
+/* a loss touching every parameter and the batchnorm buffers */
+static ag_tensor *loss_of(ag_module *m, int step) {
+    ag_manual_seed(1000 + (uint64_t)step);
+    ag_tensor *x = ag_randn(AG_SHAPE(4, 8), AG_F64);
+    ag_tensor *img = ag_randn(AG_SHAPE(4, 1, 4, 4), AG_F64);
+    ag_tensor *a = ag_forward(ag_module_child(m, "encoder"), x);
+    ag_tensor *b = ag_forward(ag_module_child(m, "body"), img);
+    return ag_add(ag_mean(ag_square(a), AG_ALL_DIMS, false), ag_mean(ag_square(b), AG_ALL_DIMS, false));
+}
+
+static void train(ag_module *m, ag_optim *o, int from, int steps) {
+    for (int s = from; s < from + steps; s++) {
+        ag_scope_begin();
+        ag_optim_zero_grad(o);
+        OK(ag_backward(loss_of(m, s)));
+        OK(ag_optim_step(o));
+        ag_scope_end();
+    }
+}
+
+static bool same(ag_tensor *a, ag_tensor *b) {
+    if (ag_dtype_of(a) != ag_dtype_of(b) || ag_numel(a) != ag_numel(b)) return false;
+    ag_scope_begin();
+    ag_tensor *ne = ag_ne(a, b);
+    bool r = ag_item(ag_sum(ag_to_dtype(ne, AG_I64), AG_ALL_DIMS, false)) == 0;
+    ag_scope_end();
+    return r;
+}
+
+/* every parameter and buffer of a equals b's, bit for bit */
+static bool same_module(ag_module *a, ag_module *b) {
+    ag_params pa = ag_module_params(a), pb = ag_module_params(b);
+    ag_params ba = ag_module_buffers(a), bb = ag_module_buffers(b);
+    if (pa.n != pb.n || ba.n != bb.n) return false;
+    for (int i = 0; i < pa.n; i++) if (!same(pa.t[i], pb.t[i])) return false;
+    for (int i = 0; i < ba.n; i++) if (!same(ba.t[i], bb.t[i])) return false;
+    return true;
+}
+
+#ifdef AG_HAVE_HDF5
+
+static void test_round_trip(void **st) {
+    (void)st;
+    ag_module *m1 = model(1, 8);
+    ag_optim *o1 = ag_adam(ag_module_params(m1), (ag_adam_opts){.lr = 1e-2});
+    train(m1, o1, 0, 3);
+    OK(ag_module_save(m1, path("a.h5"), o1));
+    assert_int_equal(access(path("a.h5"), R_OK), 0);
+
+    ag_module *m2 = model(2, 8);
+    ag_optim *o2 = ag_adam(ag_module_params(m2), (ag_adam_opts){.lr = 5e-1});
+    assert_false(same_module(m1, m2));
+    OK(ag_module_load(m2, path("a.h5"), o2));
+    assert_true(same_module(m1, m2));
+    assert_int_equal(ag_optim_num_state(o2), ag_optim_num_state(o1));
+    for (int i = 0; i < ag_optim_num_state(o1); i++) {
+        const char *n1, *n2;
+        ag_tensor *s1 = ag_optim_state_at(o1, i, &n1), *s2 = ag_optim_state_at(o2, i, &n2);
+        assert_string_equal(n1, n2);
+        assert_true(same(s1, s2));
+    }
+    assert_true(ag_optim_get_lr(o2) == 1e-2);
+    /* training resumes identically */
+    train(m1, o1, 3, 2);
+    train(m2, o2, 3, 2);
+    assert_true(same_module(m1, m2));
+
+    /* a module-only checkpoint into a model in eval mode, no optimizer */
+    OK(ag_module_save(m1, path("b.h5"), NULL));
+    ag_module *m3 = model(3, 8);
+    ag_module_eval(m3);
+    OK(ag_module_load(m3, path("b.h5"), NULL));
+    assert_true(same_module(m1, m3));
+    /* ... which cannot restore an optimizer */
+    ag_optim *o3 = ag_adam(ag_module_params(m3), (ag_adam_opts){0});
+    assert_true(ag_module_load(m3, path("b.h5"), o3) < 0);
+    assert_non_null(strstr(ag_last_error(), "has no optimizer state"));
+    ag_clear_error();
+    /* wrong optimizer kind */
+    ag_optim *sgd = ag_sgd(ag_module_params(m3), (ag_sgd_opts){.lr = 0.1});
+    assert_true(ag_module_load(m3, path("a.h5"), sgd) < 0);
+    assert_non_null(strstr(ag_last_error(), "holds adam state, the optimizer given is sgd"));
+    ag_clear_error();
+    /* saving over an existing file replaces it atomically (no temporary left behind) */
+    OK(ag_module_save(m2, path("a.h5"), o2));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | grep -c '^\\.') -eq 0", dir);
+    assert_int_equal(system(cmd), 0);
+
+    ag_optim_free(o1);
+    ag_optim_free(o2);
+    ag_optim_free(o3);
+    ag_optim_free(sgd);
+    ag_module_free(m1);
+    ag_module_free(m2);
+    ag_module_free(m3);
+}
+
+/* loading `file` into a fresh model(7, in) fails with `msg` and changes nothing */
+static void expect_bad(const char *file, int64_t in, const char *msg, ag_status code) {
+    ag_module *m = model(7, in), *ref = model(7, in);
+    ag_clear_error();
+    int rc = ag_module_load(m, file, NULL);
+    if (rc >= 0) fail_msg("loading %s succeeded, expected '%s'", file, msg);
+    if (!strstr(ag_last_error(), msg)) fail_msg("loading %s: error '%s' lacks '%s'", file, ag_last_error(), msg);
+    if (code) assert_int_equal(ag_error_code(), code);
+    ag_clear_error();
+    assert_true(same_module(m, ref));
+    ag_module_free(m);
+    ag_module_free(ref);
+}
+
+static void test_bad_files(void **st) {
+    (void)st;
+    ag_module *m8 = model(1, 8);
+    OK(ag_module_save(m8, path("good.h5"), NULL));
+
+    /* mis-shaped: the encoder was built for 4 inputs */
+    char expect[256];
+    snprintf(expect, sizeof expect, "ag_module_load: /params/encoder.0.weight has shape [16,8], expected [16,4]");
+    expect_bad(path("good.h5"), 4, expect, AG_ERR_SHAPE);
+
+    /* missing tensor: a file written by a model without the encoder's bias */
+    ag_module *small = AG_SEQUENTIAL(ag_nn_identity());
+    ag_module_add(small, "encoder", AG_SEQUENTIAL(ag_nn_linear(8, 16, false), ag_nn_relu()));
+    ag_module_add(small, "body", AG_SEQUENTIAL(ag_nn_conv2d(1, 2, 3, 3, true, NULL), ag_nn_batchnorm2d(2, (ag_norm_opts){0}),
+                                               ag_nn_silu(), ag_nn_flatten(1, -1), ag_nn_linear(8, 3, true)));
+    OK(ag_module_save(small, path("nobias.h5"), NULL));
+    expect_bad(path("nobias.h5"), 8, "/params/encoder.0.bias is missing from", AG_ERR_FORMAT);
+
+    /* unexpected tensor: load the full file into the bias-free model */
+    ag_clear_error();
+    assert_true(ag_module_load(small, path("good.h5"), NULL) < 0);
+    assert_non_null(strstr(ag_last_error(), "unexpected entry /params/encoder.0.bias"));
+    ag_clear_error();
+
+    /* wrong dtype */
+    ag_module *m32 = model(1, 8);
+    OK(ag_module_to_dtype(m32, AG_F32));
+    OK(ag_module_save(m32, path("f32.h5"), NULL));
+    expect_bad(path("f32.h5"), 8, "/params/encoder.0.weight has dtype f32, expected f64", AG_ERR_DTYPE);
+
+    /* truncated: the first half of a good file */
+    FILE *in = fopen(path("good.h5"), "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    char *bytes = malloc((size_t)size);
+    assert_int_equal(fread(bytes, 1, (size_t)size, in), (size_t)size);
+    fclose(in);
+    FILE *out = fopen(path("trunc.h5"), "wb");
+    fwrite(bytes, 1, (size_t)size / 2, out);
+    fclose(out);
+    expect_bad(path("trunc.h5"), 8, "is corrupt or truncated", AG_ERR_FORMAT);
+    free(bytes);
+
+    /* not HDF5 */
+    out = fopen(path("text.h5"), "w");
+    fputs("this is not an HDF5 file\n", out);
+    fclose(out);
+    expect_bad(path("text.h5"), 8, "is not an HDF5 file", AG_ERR_FORMAT);
+
+    /* absent */
+    expect_bad(path("absent.h5"), 8, "cannot open", AG_ERR_IO);
+
+    /* a directory that does not exist: save fails cleanly */
+    ag_clear_error();
+    assert_true(ag_module_save(m8, "/nonexistent-dir/x.h5", NULL) < 0);
+    assert_non_null(strstr(ag_last_error(), "cannot write in the directory of '/nonexistent-dir/x.h5'"));
+    ag_clear_error();
+
+    ag_module_free(m8);
+    ag_module_free(small);
+    ag_module_free(m32);
+}
+
+#else
+
+static void test_no_hdf5(void **st) {
+    (void)st;
+    ag_module *m = model(1, 8);
+    assert_int_equal(ag_module_save(m, path("a.h5"), NULL), AG_ERR_NOTIMPL);
+    assert_non_null(strstr(ag_last_error(), "no HDF5 support"));
+    ag_clear_error();
+    assert_int_equal(ag_module_load(m, path("a.h5"), NULL), AG_ERR_NOTIMPL);
+    ag_clear_error();
+    ag_module_free(m);
+}
+
+#endif
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/ag_ckpt_XXXXXX");
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    const struct CMUnitTest tests[] = {
+#ifdef AG_HAVE_HDF5
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+#else
+        cmocka_unit_test_setup_teardown(test_no_hdf5, setup, teardown),
+#endif
+    };
+    int rc = cmocka_run_group_tests_name("checkpoint", tests, NULL, NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return rc;
+}

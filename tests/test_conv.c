@@ -1,0 +1,200 @@
+/* tests/test_conv.c — the convolution family beyond the op table: bad inputs (each a clear
+ * error, a NULL result and no leaked tensor), max-pool ties, and the threaded conv paths
+ * agreeing with the one-image-at-a-time path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <astrograd.h>
+
+#define CO(...) (&(ag_conv_opts){__VA_ARGS__})
+#define P2(a, b) ((const int64_t[]){a, b})
+
+/* expr must fail with a message containing `msg`, return NULL and leak nothing */
+#define EXPECT_FAIL(expr, msg)                                                                      \
+    do {                                                                                            \
+        ag_clear_error();                                                                           \
+        int64_t live_ = ag_live_tensors();                                                          \
+        ag_tensor *r_ = (expr);                                                                     \
+        if (r_) fail_msg("%s: expected failure, got a tensor", #expr);                              \
+        if (!strstr(ag_last_error(), msg))                                                          \
+            fail_msg("%s: expected an error containing \"%s\", got \"%s\"", #expr, msg, ag_last_error()); \
+        assert_int_equal(ag_live_tensors(), live_);                                                 \
+        ag_clear_error();                                                                           \
+    } while (0)
+
+static void test_conv_bad_inputs(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_tensor *x = ag_randn(AG_SHAPE(2, 4, 16, 16), AG_F32);
+    ag_tensor *w = ag_randn(AG_SHAPE(8, 3, 3, 3), AG_F32);
+    ag_tensor *x3 = ag_randn(AG_SHAPE(2, 3, 8, 8), AG_F32);
+    ag_tensor *wg = ag_randn(AG_SHAPE(4, 1, 3, 3), AG_F32);
+    ag_tensor *w3 = ag_randn(AG_SHAPE(3, 1, 3, 3), AG_F32);
+    ag_tensor *small = ag_randn(AG_SHAPE(1, 1, 4, 4), AG_F32);
+    ag_tensor *w7 = ag_randn(AG_SHAPE(1, 1, 7, 7), AG_F32);
+    ag_tensor *w33 = ag_randn(AG_SHAPE(8, 4, 3, 3), AG_F32);
+    ag_tensor *w64 = ag_randn(AG_SHAPE(8, 4, 3, 3), AG_F64);
+    ag_tensor *b5 = ag_randn(AG_SHAPE(5), AG_F32);
+    ag_tensor *xc = ag_randn(AG_SHAPE(2, 4, 16, 16), AG_C64);
+    ag_tensor *x2 = ag_randn(AG_SHAPE(16, 16), AG_F32);
+    ag_tensor *x1d = ag_randn(AG_SHAPE(2, 3, 10), AG_F32);
+    ag_tensor *w1133 = ag_randn(AG_SHAPE(1, 1, 3, 3), AG_F32), *w3233 = ag_randn(AG_SHAPE(3, 2, 3, 3), AG_F32);
+    ag_tensor *w1111 = ag_randn(AG_SHAPE(1, 1, 1, 1), AG_F32);
+
+    EXPECT_FAIL(ag_conv2d(x, w, NULL, NULL),
+                "ag_conv2d: expected input channels 3 (weight [8,3,3,3], groups 1), given 4 in input [2,4,16,16]");
+    EXPECT_FAIL(ag_conv2d(x3, wg, NULL, CO(.groups = 2)), "ag_conv2d: groups 2 does not divide the input channels 3");
+    EXPECT_FAIL(ag_conv2d(x3, w3, NULL, CO(.groups = 2)), "groups 2 does not divide the weight's output channels 3");
+    EXPECT_FAIL(ag_conv2d(x3, w3, NULL, CO(.groups = -1)), "expected groups >= 1");
+    EXPECT_FAIL(ag_conv2d(small, w7, NULL, CO(.padding = {1, 1})),
+                "ag_conv2d: kernel height 7 (dilation 1: 7) is larger than the padded input height 6");
+    EXPECT_FAIL(ag_conv2d(small, w1133, NULL, CO(.dilation = {3, 1})),
+                "(dilation 3: 7) is larger than the padded input height 4");
+    EXPECT_FAIL(ag_conv2d(x, w33, NULL, CO(.stride = {-1, 1})), "ag_conv2d: expected a positive stride, given -1 (height)");
+    EXPECT_FAIL(ag_conv2d(x, w33, NULL, CO(.dilation = {1, -2})), "expected a positive dilation, given -2 (width)");
+    EXPECT_FAIL(ag_conv2d(x, w33, NULL, CO(.padding = {-1, 0})), "expected padding >= 0, given -1");
+    EXPECT_FAIL(ag_conv2d(x, w33, NULL, CO(.same = true, .stride = {2, 2})), "padding \"same\" needs stride 1");
+    EXPECT_FAIL(ag_conv2d(x2, w33, NULL, NULL), "ag_conv2d: expected a 4-d (batched) or 3-d (unbatched) input, given [16,16]");
+    EXPECT_FAIL(ag_conv2d(x, x1d, NULL, NULL), "ag_conv2d: expected a 4-d weight");
+    EXPECT_FAIL(ag_conv1d(x1d, w33, NULL, NULL), "ag_conv1d: expected a 3-d weight");
+    EXPECT_FAIL(ag_conv1d(x, w33, NULL, NULL), "ag_conv1d: expected a 3-d (batched) or 2-d (unbatched) input");
+    EXPECT_FAIL(ag_conv2d(x, w33, b5, NULL), "expected a bias of shape [8] (one per output channel), given [5]");
+    EXPECT_FAIL(ag_conv2d(x, w64, NULL, NULL), "ag_conv2d: expected input, weight of one dtype, given f32, f64");
+    EXPECT_FAIL(ag_conv2d(xc, w33, NULL, NULL), "complex convolution is not supported");
+    EXPECT_FAIL(ag_conv_transpose2d(x, w3233, NULL, NULL),
+                "ag_conv_transpose2d: expected input channels 3");
+    EXPECT_FAIL(ag_conv_transpose2d(x3, w3233, NULL, CO(.stride = {2, 2}, .output_padding = {2, 0})),
+                "output_padding must be >= 0 and smaller than the stride or the dilation");
+    EXPECT_FAIL(ag_conv_transpose2d(x3, w3233, NULL, CO(.same = true)), "padding \"same\" is not supported");
+    EXPECT_FAIL(ag_conv_transpose2d(small, w1111, NULL, CO(.padding = {2, 0})),
+                "ag_conv_transpose2d: output height would be 0");
+
+    EXPECT_FAIL(ag_max_pool2d(x, P2(2, 2), P2(0, 1), NULL), "ag_max_pool2d: expected a positive stride, given 0 (height)");
+    EXPECT_FAIL(ag_avg_pool2d(x, P2(2, -2), NULL, NULL), "ag_avg_pool2d: expected a positive kernel size, given -2 (width)");
+    EXPECT_FAIL(ag_avg_pool2d(x, P2(2, 2), NULL, P2(2, 0)), "padding must be between 0 and half the kernel size (1), given 2");
+    EXPECT_FAIL(ag_max_pool2d(small, P2(5, 5), NULL, NULL), "kernel height 5 is larger than the padded input height 4");
+    EXPECT_FAIL(ag_max_pool2d(x2, P2(2, 2), NULL, NULL), "ag_max_pool2d: expected a 4-d [N,C,H,W] or 3-d [C,H,W] input, given [16,16]");
+    EXPECT_FAIL(ag_max_pool2d(x, NULL, NULL, NULL), "kernel size is NULL");
+
+    EXPECT_FAIL(ag_pad(small, (const int64_t[]){4, 0}, 2, AG_PAD_REFLECT, 0),
+                "ag_pad: reflect padding (4, 0) of dim 3 must be smaller than its size 4 (input [1,1,4,4])");
+    EXPECT_FAIL(ag_pad(small, (const int64_t[]){0, 5}, 2, AG_PAD_CIRCULAR, 0), "circular padding (0, 5) of dim 3 must be at most its size 4");
+    EXPECT_FAIL(ag_pad(small, (const int64_t[]){-1, 0}, 2, AG_PAD_REPLICATE, 0), "negative pads (-1, 0 of dim 3) are allowed in constant mode only");
+    EXPECT_FAIL(ag_pad(small, (const int64_t[]){1, 0, 1}, 3, AG_PAD_CONSTANT, 0), "expected an even number of pads");
+    EXPECT_FAIL(ag_pad(x2, (const int64_t[]){1, 1, 1, 1, 1, 1}, 6, AG_PAD_CONSTANT, 0), "ag_pad: 6 pads pad 3 dims, but the input [16,16] has 2");
+    EXPECT_FAIL(ag_pad(small, (const int64_t[]){-3, -2}, 2, AG_PAD_CONSTANT, 0), "would give a negative size");
+    EXPECT_FAIL(ag_pad(small, (const int64_t[]){1, 1}, 2, (ag_pad_mode)7, 0), "ag_pad: invalid mode 7");
+
+    EXPECT_FAIL(ag_upsample_nearest2d(x1d, 4, 4), "ag_upsample_nearest2d: expected a 4-d [N,C,H,W] input, given [2,3,10]");
+    EXPECT_FAIL(ag_upsample_bilinear2d(x, 0, 4, false), "ag_upsample_bilinear2d: expected a positive output size, given 0x4");
+
+    /* NULL in, NULL out, no error */
+    ag_clear_error();
+    assert_null(ag_conv2d(NULL, w, NULL, NULL));
+    assert_null(ag_max_pool2d(NULL, P2(2, 2), NULL, NULL));
+    assert_null(ag_pad(NULL, (const int64_t[]){1, 1}, 2, AG_PAD_CONSTANT, 0));
+    assert_false(ag_failed());
+
+    ag_tensor *all[] = {x, w, x3, wg, w3, small, w7, w33, w64, b5, xc, x2, x1d, w1133, w3233, w1111};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) ag_release(all[i]);
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+/* ties in a max-pool window: the gradient goes to the first maximum (PyTorch) */
+static void test_max_pool_ties(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *x = ag_set_requires_grad(ag_ones(AG_SHAPE(1, 1, 2, 4), AG_F64), true);
+    ag_tensor *y = ag_max_pool2d(x, P2(2, 2), NULL, NULL);
+    assert_int_equal(ag_backward(ag_sum(y, AG_ALL_DIMS, false)), 0);
+    double g[8];
+    ag_copy_to_buffer(ag_grad_of(x), g, AG_F64);
+    const double want[8] = {1, 0, 1, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 8; i++) assert_true(g[i] == want[i]);
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+static double max_abs_diff(ag_tensor *a, ag_tensor *b) {
+    ag_scope_begin();
+    double d = ag_item(ag_amax(ag_abs(ag_sub(a, b)), AG_ALL_DIMS, false));
+    ag_scope_end();
+    return d;
+}
+
+/* a batch split over threads agrees with the images run one at a time (threaded im2col/gemm) */
+static void test_conv_batch_paths_agree(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *x = ag_set_requires_grad(ag_randn(AG_SHAPE(3, 8, 48, 48), AG_F64), true);
+    ag_tensor *w = ag_set_requires_grad(ag_randn(AG_SHAPE(6, 4, 3, 3), AG_F64), true);
+    ag_tensor *b = ag_randn(AG_SHAPE(6), AG_F64);
+    const ag_conv_opts *o = CO(.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2);
+    ag_tensor *y = ag_conv2d(x, w, b, o);
+    ag_tensor *gy = ag_randn(ag_shape(y), ag_ndim(y), AG_F64);
+    ag_tensor *gx, *gw, *ins[2] = {x, w};
+    ag_tensor *grads[2];
+    assert_int_equal(ag_grad(&y, 1, ins, 2, &gy, false, grads), 0);
+    gx = grads[0];
+    gw = grads[1];
+    ag_tensor *gw_sum = ag_zeros_like(gw);
+    for (int64_t n = 0; n < 3; n++) {
+        ag_tensor *xn = ag_detach(ag_narrow(x, 0, n, 1));
+        ag_set_requires_grad(xn, true);
+        ag_tensor *wn = ag_set_requires_grad(ag_detach(w), true);
+        ag_tensor *yn = ag_conv2d(xn, wn, b, o);
+        assert_true(max_abs_diff(yn, ag_narrow(y, 0, n, 1)) < 1e-10);
+        ag_tensor *gyn = ag_contiguous(ag_narrow(gy, 0, n, 1)), *g2[2], *in2[2] = {xn, wn};
+        assert_int_equal(ag_grad(&yn, 1, in2, 2, &gyn, false, g2), 0);
+        assert_true(max_abs_diff(g2[0], ag_narrow(gx, 0, n, 1)) < 1e-10);
+        gw_sum = ag_add(gw_sum, g2[1]);
+        ag_release(g2[0]);
+        ag_release(g2[1]);
+    }
+    assert_true(max_abs_diff(gw_sum, gw) < 1e-9);
+    ag_release(gx);
+    ag_release(gw);
+    ag_scope_end();
+    assert_false(ag_failed());
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+/* pad works on every dtype forward; all-zero pads return the input's values */
+static void test_pad_dtypes(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *t = ag_arange(0, 6, 1, AG_I64);
+    ag_tensor *p = ag_pad(ag_reshape(t, AG_SHAPE(2, 3)), (const int64_t[]){1, 2}, 2, AG_PAD_CONSTANT, 7);
+    int64_t v[10];
+    ag_copy_to_buffer(p, v, AG_I64);
+    const int64_t want[10] = {7, 0, 1, 2, 7, 7, 7, 3, 4, 5};
+    for (int i = 0; i < 10; i++) assert_int_equal(v[i], want[i]);
+    ag_tensor *z = ag_randn(AG_SHAPE(2, 3), AG_C128);
+    ag_tensor *zp = ag_pad(z, (const int64_t[]){0, 0}, 2, AG_PAD_REFLECT, 0);
+    assert_true(max_abs_diff(z, zp) == 0);
+    ag_scope_end();
+    assert_false(ag_failed());
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+int main(void) {
+    ag_manual_seed(4);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_bad_inputs),
+        cmocka_unit_test(test_max_pool_ties),
+        cmocka_unit_test(test_conv_batch_paths_agree),
+        cmocka_unit_test(test_pad_dtypes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,426 @@
+/* tests/test_errors.c — bad inputs across the tensor core: NULL propagation, the sticky first
+ * error and the log callback, dims and sizes out of range, wrong dtypes, in-place writes into
+ * leaves that require grad, misuse of items and scopes. Every case checks the result is NULL
+ * (or the status negative), the message names the op and the offending values, and (through
+ * the per-test teardown) that nothing leaked. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "test_util.h"
+
+static void test_null_propagation(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = ag_ones(AG_SHAPE(2, 2), AG_F64), *b = ag_ones(AG_SHAPE(2, 2), AG_BOOL);
+    ag_tensor *n = NULL;
+    /* a NULL input gives NULL and records nothing */
+    ag_tensor *r[] = {
+        ag_add(n, x), ag_add(x, n), ag_sub(n, x), ag_mul(x, n), ag_div(n, n), ag_pow(n, x),
+        ag_maximum(x, n), ag_minimum(n, x), ag_add_s(n, 1), ag_mul_s(n, 2), ag_pow_s(n, 2), ag_rsub_s(1, n),
+        ag_neg(n), ag_abs(n), ag_sign(n), ag_exp(n), ag_log(n), ag_sqrt(n), ag_tanh(n), ag_erf(n),
+        ag_softplus(n, 1, 20), ag_clamp(n, 0, 1), ag_conj(n), ag_angle(n), ag_complex(n, x), ag_polar(x, n),
+        ag_eq(n, x), ag_lt(x, n), ag_where(n, x, x), ag_where(b, n, x), ag_where(b, x, n),
+        ag_sum(n, AG_ALL_DIMS, false), ag_mean(n, AG_DIMS(0), true), ag_prod(n, AG_ALL_DIMS, false),
+        ag_var(n, AG_ALL_DIMS, 1, false), ag_std(n, AG_ALL_DIMS, 1, false), ag_norm(n, 2, AG_ALL_DIMS, false),
+        ag_logsumexp(n, AG_ALL_DIMS, false), ag_amax(n, AG_ALL_DIMS, false), ag_max_dim(n, 0, false, NULL),
+        ag_argmax(n, 0, false), ag_matmul(n, x), ag_matmul(x, n), ag_bmm(n, n), ag_mv(x, n), ag_dot(n, n),
+        ag_view(n, AG_SHAPE(4)), ag_reshape(n, AG_SHAPE(4)), ag_flatten(n), ag_permute(n, (const int[]){1, 0}, 2),
+        ag_transpose(n, 0, 1), ag_squeeze(n, 0), ag_unsqueeze(n, 0), ag_slice(n, 0, 0, 1, 1),
+        ag_narrow(n, 0, 0, 1), ag_select(n, 0, 0), ag_expand(n, AG_SHAPE(2, 2)), ag_real(n), ag_imag(n),
+        ag_clone(n), ag_contiguous(n), ag_to_dtype(n, AG_F32), ag_to(n, AG_CPU), ag_empty_like(n),
+        ag_zeros_like(n), ag_ones_like(n), ag_full_like(n, 1), ag_detach(n), ag_retain(n),
+        ag_set_requires_grad(n, true),
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        if (r[i]) fail_msg("op %zu returned a tensor for a NULL input", i);
+        if (ag_failed()) fail_msg("op %zu recorded an error for a NULL input: %s", i, ag_last_error());
+    }
+    ag_tensor *idx = x;
+    assert_null(ag_max_dim(n, 0, false, &idx));
+    assert_null(idx); /* the index output is cleared */
+    assert_no_error();
+    /* accessors of NULL are harmless */
+    assert_int_equal(ag_ndim(n), -1);
+    assert_null(ag_shape(n));
+    assert_int_equal(ag_numel(n), 0);
+    assert_null(ag_data(n));
+    assert_false(ag_is_contiguous(n));
+    assert_false(ag_requires_grad(n));
+    ag_release(n);
+    assert_no_error();
+    /* the status-returning functions report a NULL tensor unless an error is already pending
+     * (then they return that error's code) */
+    assert_int_equal(ag_copy_(n, x), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_copy_", "NULL");
+    assert_int_equal(ag_fill_(n, 1), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_fill_", "NULL");
+    assert_true(isnan(ag_item(n)));
+    assert_error(AG_ERR_INVALID, "ag_item", "NULL");
+    ag_add(ag_ones(AG_SHAPE(2), AG_F64), ag_ones(AG_SHAPE(3), AG_F64));
+    assert_int_equal(ag_copy_(n, x), AG_ERR_SHAPE);
+    assert_error(AG_ERR_SHAPE, "ag_add"); /* still the first error */
+    ag_scope_end();
+}
+
+static int log_calls;
+static char log_msg[512];
+static int log_level;
+static void log_cb(int level, const char *msg, void *ud) {
+    log_calls++;
+    log_level = level;
+    snprintf(log_msg, sizeof log_msg, "%s", msg);
+    *(int *)ud += 1;
+}
+
+static void test_sticky_error_and_log(void **state) {
+    (void)state;
+    ag_scope_begin();
+    assert_string_equal(ag_last_error(), "");
+    assert_int_equal(ag_error_code(), AG_OK);
+    int ud = 0;
+    ag_log_set(log_cb, &ud);
+    ag_tensor *a = ag_ones(AG_SHAPE(2, 3), AG_F64), *z = ag_ones(AG_SHAPE(2), AG_C64);
+    assert_null(ag_add(a, ag_ones(AG_SHAPE(4), AG_F64)));
+    assert_true(ag_failed());
+    assert_int_equal(ag_error_code(), AG_ERR_SHAPE);
+    char first[512];
+    snprintf(first, sizeof first, "%s", ag_last_error());
+    assert_non_null(strstr(first, "ag_add"));
+    assert_int_equal(log_calls, 1);
+    assert_int_equal(ud, 1);
+    assert_int_equal(log_level, 3);
+    assert_string_equal(log_msg, first);
+    /* later errors neither replace the first nor reach the log */
+    assert_null(ag_erf(z));
+    assert_null(ag_reshape(a, AG_SHAPE(7)));
+    assert_string_equal(ag_last_error(), first);
+    assert_int_equal(ag_error_code(), AG_ERR_SHAPE);
+    assert_int_equal(log_calls, 1);
+    /* ops on valid inputs still work while an error is pending */
+    assert_non_null(ag_add(a, a));
+    assert_string_equal(ag_last_error(), first);
+    ag_clear_error();
+    assert_false(ag_failed());
+    assert_string_equal(ag_last_error(), "");
+    assert_null(ag_erf(z));
+    assert_int_equal(log_calls, 2);
+    assert_non_null(strstr(log_msg, "ag_erf"));
+    assert_error(AG_ERR_DTYPE, "ag_erf");
+    ag_log_set(NULL, NULL);
+    assert_null(ag_erf(z));
+    assert_int_equal(log_calls, 2);
+    assert_error(AG_ERR_DTYPE, "ag_erf");
+    /* status names */
+    assert_string_equal(ag_status_str(AG_OK), "ok");
+    assert_string_equal(ag_status_str(AG_ERR_SHAPE), "shape mismatch");
+    assert_string_equal(ag_status_str((ag_status)-99), "unknown status");
+    ag_scope_end();
+}
+
+static void test_dims_and_sizes(void **state) {
+    (void)state;
+    ag_scope_begin();
+    int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 2};
+    double data[2] = {1, 2};
+    /* more than AG_MAX_DIMS (8) */
+    assert_null(ag_zeros(nine, 9, AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_zeros", "8 dims", "9");
+    assert_null(ag_empty(nine, 9, AG_F32));
+    assert_error(AG_ERR_SHAPE, "ag_empty", "9");
+    assert_null(ag_rand(nine, 9, AG_F32));
+    assert_error(AG_ERR_SHAPE, "ag_rand", "9");
+    assert_null(ag_from_data(data, nine, 9, AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_from_data", "9");
+    assert_null(ag_from_data(data, nine, 1000, AG_F64)); /* the shape array is not read past ndim */
+    assert_error(AG_ERR_SHAPE, "ag_from_data", "1000");
+    assert_null(ag_zeros(nine, -1, AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_zeros", "-1");
+    ag_tensor *x = ag_zeros(nine, 8, AG_F64);
+    assert_non_null(x);
+    assert_null(ag_unsqueeze(x, 0));
+    assert_error(AG_ERR_SHAPE, "ag_unsqueeze", "8");
+    ag_tensor *v = ag_ones(AG_SHAPE(2), AG_F64);
+    assert_null(ag_reshape(v, nine, 9));
+    assert_error(AG_ERR_SHAPE, "ag_reshape", "9");
+    assert_null(ag_view(v, nine, 9));
+    assert_error(AG_ERR_SHAPE, "ag_view", "9");
+    assert_null(ag_expand(v, nine, 9));
+    assert_error(AG_ERR_SHAPE, "ag_expand", "9");
+
+    /* negative sizes */
+    assert_null(ag_zeros(AG_SHAPE(2, -1), AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_zeros", "sizes >= 0", "[2,-1]");
+    assert_null(ag_full(AG_SHAPE(-3), 1, AG_I64));
+    assert_error(AG_ERR_SHAPE, "ag_full", "[-3]");
+    assert_null(ag_randn(AG_SHAPE(-1, 2), AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_randn", "[-1,2]");
+    assert_null(ag_randint(0, 3, AG_SHAPE(-5)));
+    assert_error(AG_ERR_SHAPE, "ag_randint", "[-5]");
+    assert_null(ag_eye(-2, 3, AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_eye", "-2");
+    assert_null(ag_eye(2, -3, AG_F64));
+    assert_error(AG_ERR_SHAPE, "ag_eye", "-3");
+    assert_null(ag_linspace(0, 1, -1, AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_linspace", "-1");
+    assert_null(ag_reshape(v, AG_SHAPE(-2, -1)));
+    assert_error(AG_ERR_SHAPE, "ag_reshape", "-2");
+    assert_null(ag_reshape(v, AG_SHAPE(-1, -1)));
+    assert_error(AG_ERR_SHAPE, "ag_reshape", "one dim can be -1");
+    assert_null(ag_reshape(v, AG_SHAPE(3)));
+    assert_error(AG_ERR_SHAPE, "ag_reshape", "[3]", "2 elements");
+    assert_null(ag_reshape(ag_zeros(AG_SHAPE(0, 3), AG_F64), AG_SHAPE(-1, 0)));
+    assert_error(AG_ERR_SHAPE, "ag_reshape", "[-1,0]");
+    assert_null(ag_expand(ag_ones(AG_SHAPE(1), AG_F64), AG_SHAPE(-2)));
+    assert_error(AG_ERR_SHAPE, "ag_expand", "-2");
+    assert_null(ag_expand(ag_ones(AG_SHAPE(3), AG_F64), AG_SHAPE(-1, 3)));
+    assert_error(AG_ERR_SHAPE, "ag_expand", "-1", "leading");
+
+    /* ranges */
+    assert_null(ag_arange(0, 10, 0, AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_arange", "step");
+    assert_null(ag_arange(0, 10, -1, AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_arange", "step -1", "away");
+    assert_null(ag_arange(0, INFINITY, 1, AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_arange", "finite");
+    assert_null(ag_arange(0, NAN, 1, AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_arange");
+    assert_null(ag_arange(0, 1e300, 1e-300, AG_F64)); /* 1e600 elements */
+    assert_error(AG_ERR_NOMEM, "ag_arange", "length");
+    assert_null(ag_randint(3, 3, AG_SHAPE(2)));
+    assert_error(AG_ERR_INVALID, "ag_randint", "low=3", "high=3");
+    assert_null(ag_randint(0, INT64_MAX, AG_SHAPE(2)));
+    assert_error(AG_ERR_INVALID, "ag_randint");
+    assert_null(ag_randint(((int64_t)1 << 60) + 1, ((int64_t)1 << 60) + 3, AG_SHAPE(2)));
+    assert_error(AG_ERR_INVALID, "ag_randint");
+
+    /* dims and indices */
+    ag_tensor *m = ag_zeros(AG_SHAPE(2, 3), AG_F64);
+    assert_null(ag_transpose(m, 0, 2));
+    assert_error(AG_ERR_INDEX, "ag_transpose", "dim 2", "2-d");
+    assert_null(ag_transpose(ag_ones(AG_SHAPE(3), AG_F64), 0, 1));
+    assert_error(AG_ERR_INDEX, "ag_transpose", "dim 1");
+    assert_null(ag_permute(m, (const int[]){0, 0}, 2));
+    assert_error(AG_ERR_INVALID, "ag_permute", "repeated");
+    assert_null(ag_permute(m, (const int[]){0}, 1));
+    assert_error(AG_ERR_SHAPE, "ag_permute", "[2,3]");
+    assert_null(ag_squeeze(m, 2));
+    assert_error(AG_ERR_INDEX, "ag_squeeze", "dim 2");
+    assert_null(ag_unsqueeze(m, 3));
+    assert_error(AG_ERR_INDEX, "ag_unsqueeze", "dim 3");
+    assert_null(ag_unsqueeze(m, -4));
+    assert_error(AG_ERR_INDEX, "ag_unsqueeze", "dim -4");
+    assert_null(ag_select(m, 1, 3));
+    assert_error(AG_ERR_INDEX, "ag_select", "index 3", "size 3");
+    assert_null(ag_select(m, 0, -3));
+    assert_error(AG_ERR_INDEX, "ag_select", "index -3");
+    assert_null(ag_select(ag_scalar(1, AG_F64), 0, 0));
+    assert_error(AG_ERR_SHAPE, "ag_select", "0-d");
+    assert_null(ag_slice(m, 1, 0, 3, 0));
+    assert_error(AG_ERR_INVALID, "ag_slice", "step > 0", "0");
+    assert_null(ag_slice(m, 1, 3, 0, -1));
+    assert_error(AG_ERR_INVALID, "ag_slice", "-1");
+    assert_null(ag_slice(m, 2, 0, 1, 1));
+    assert_error(AG_ERR_INDEX, "ag_slice", "dim 2");
+    assert_null(ag_slice(ag_scalar(1, AG_F64), 0, 0, 1, 1));
+    assert_error(AG_ERR_SHAPE, "ag_slice", "0-d");
+    assert_null(ag_narrow(m, 1, 2, 2));
+    assert_error(AG_ERR_INDEX, "ag_narrow", "[2, 4)", "size 3");
+    assert_null(ag_narrow(m, 1, -5, 1));
+    assert_error(AG_ERR_INDEX, "ag_narrow");
+    assert_null(ag_narrow(m, 0, 0, -1));
+    assert_error(AG_ERR_INDEX, "ag_narrow");
+    assert_int_equal(ag_size(m, 2), -1);
+    assert_error(AG_ERR_INDEX, "ag_size", "dim 2");
+    assert_int_equal(ag_size(m, -1), 3);
+
+    /* view of a tensor whose strides do not allow it */
+    ag_tensor *t = ag_transpose(m, 0, 1);
+    assert_null(ag_view(t, AG_SHAPE(6)));
+    assert_error(AG_ERR_SHAPE, "ag_view", "[3,2]", "[6]", "without a copy", "ag_reshape");
+    assert_non_null(ag_reshape(t, AG_SHAPE(6)));
+    assert_null(ag_view(m, AG_SHAPE(4, 2)));
+    assert_error(AG_ERR_SHAPE, "ag_view", "[4,2]", "6 elements");
+    /* expand */
+    assert_null(ag_expand(ag_ones(AG_SHAPE(3), AG_F64), AG_SHAPE(2, 4)));
+    assert_error(AG_ERR_SHAPE, "ag_expand", "[3]", "[2,4]");
+    assert_null(ag_expand(m, AG_SHAPE(3)));
+    assert_error(AG_ERR_SHAPE, "ag_expand", "[2,3]", "1 dims");
+    ag_scope_end();
+}
+
+static void test_wrong_dtypes(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *z = ag_ones(AG_SHAPE(2), AG_C128), *zf = ag_ones(AG_SHAPE(2), AG_C64);
+    ag_tensor *i = ag_ones(AG_SHAPE(2), AG_I64), *b = ag_ones(AG_SHAPE(2), AG_BOOL);
+    ag_tensor *f = ag_ones(AG_SHAPE(2), AG_F32), *d = ag_ones(AG_SHAPE(2), AG_F64);
+    assert_null(ag_erf(z));
+    assert_error(AG_ERR_DTYPE, "ag_erf", "real", "c128");
+    assert_null(ag_softplus(zf, 1, 20));
+    assert_error(AG_ERR_DTYPE, "ag_softplus", "c64");
+    assert_null(ag_clamp(z, 0, 1));
+    assert_error(AG_ERR_DTYPE, "ag_clamp", "c128");
+    assert_null(ag_mean(i, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_DTYPE, "ag_mean", "i64");
+    assert_null(ag_var(b, AG_ALL_DIMS, 1, false));
+    assert_error(AG_ERR_DTYPE, "ag_var", "bool");
+    assert_null(ag_norm(i, 2, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_DTYPE, "ag_norm", "i64");
+    assert_null(ag_logsumexp(z, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_DTYPE, "ag_logsumexp", "c128");
+    assert_null(ag_complex(f, d));
+    assert_error(AG_ERR_DTYPE, "ag_complex", "f32 and f64");
+    assert_null(ag_complex(i, i));
+    assert_error(AG_ERR_DTYPE, "ag_complex", "i64 and i64");
+    assert_null(ag_polar(z, z));
+    assert_error(AG_ERR_DTYPE, "ag_polar", "c128");
+    assert_null(ag_where(i, d, d));
+    assert_error(AG_ERR_DTYPE, "ag_where", "bool condition", "i64");
+    assert_null(ag_where(f, d, d));
+    assert_error(AG_ERR_DTYPE, "ag_where", "f32");
+    assert_null(ag_amax(z, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_DTYPE, "ag_amax", "c128");
+    assert_null(ag_argmin(zf, 0, false));
+    assert_error(AG_ERR_DTYPE, "ag_argmin", "c64");
+    assert_null(ag_maximum(z, d));
+    assert_error(AG_ERR_DTYPE, "ag_maximum", "c128");
+    assert_null(ag_lt(z, d));
+    assert_error(AG_ERR_DTYPE, "ag_lt", "c128");
+    assert_null(ag_imag(d));
+    assert_error(AG_ERR_DTYPE, "ag_imag", "f64");
+    assert_null(ag_neg(b));
+    assert_error(AG_ERR_DTYPE, "ag_neg", "bool");
+    assert_null(ag_sub(b, b));
+    assert_error(AG_ERR_DTYPE, "ag_sub", "bool");
+    assert_null(ag_rand(AG_SHAPE(2), AG_I64));
+    assert_error(AG_ERR_DTYPE, "ag_rand", "i64");
+    assert_null(ag_randn(AG_SHAPE(2), AG_BOOL));
+    assert_error(AG_ERR_DTYPE, "ag_randn", "bool");
+    assert_null(ag_full_complex(AG_SHAPE(2), 1, 1, AG_F64));
+    assert_error(AG_ERR_DTYPE, "ag_full_complex", "f64");
+    assert_null(ag_zeros(AG_SHAPE(2), (ag_dtype)17));
+    assert_error(AG_ERR_DTYPE, "ag_zeros", "17");
+    assert_null(ag_to_dtype(d, (ag_dtype)-1));
+    assert_error(AG_ERR_DTYPE, "ag_to_dtype", "-1");
+    assert_null(ag_set_requires_grad(i, true));
+    assert_error(AG_ERR_DTYPE, "ag_set_requires_grad", "i64");
+    assert_false(ag_requires_grad(i));
+    /* no op left a half-built result behind (checked by the teardown) */
+    ag_scope_end();
+}
+
+static void test_inplace_into_grad_leaf(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *w = ag_set_requires_grad(ag_ones(AG_SHAPE(2, 3), AG_F64), true);
+    ag_tensor *src = ag_zeros(AG_SHAPE(2, 3), AG_F64);
+    assert_int_equal(ag_copy_(w, src), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_copy_", "leaf", "requires grad");
+    assert_int_equal(ag_fill_(w, 5), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_fill_", "leaf");
+    assert_int_equal(ag_zero_(w), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "leaf");
+    /* nor through a view of the leaf (torch: "a view of a leaf Variable ...") */
+    ag_tensor *row = ag_select(w, 0, 1);
+    assert_int_equal(ag_fill_(row, 5), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_fill_", "view of a leaf");
+    assert_int_equal(ag_copy_(ag_transpose(ag_slice(w, 1, 0, 3, 2), 0, 1), ag_scalar(2, AG_F64)), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_copy_", "view of a leaf");
+    assert_values(w, 1, 1, 1, 1, 1, 1);
+    /* allowed with grad mode off (how optimizers update parameters) */
+    ag_no_grad_begin();
+    assert_int_equal(ag_fill_(row, 5), 0);
+    assert_int_equal(ag_copy_(ag_select(w, 0, 0), ag_scalar(-1, AG_F64)), 0);
+    ag_no_grad_end();
+    assert_values(w, -1, -1, -1, 5, 5, 5);
+    /* results of ops are not leaves: writing into them is allowed */
+    ag_tensor *y = ag_mul_s(w, 2);
+    assert_int_equal(ag_fill_(ag_select(y, 0, 0), 0), 0);
+    assert_values(y, 0, 0, 0, 10, 10, 10);
+    /* a leaf that does not require grad, and a detached alias, can be written */
+    assert_int_equal(ag_fill_(src, 3), 0);
+    assert_int_equal(ag_fill_(ag_detach(w), 4), 0);
+    assert_values(w, 4, 4, 4, 4, 4, 4);
+    /* requires_grad can only be turned off on a leaf */
+    assert_null(ag_set_requires_grad(y, false));
+    assert_error(AG_ERR_AUTOGRAD, "ag_set_requires_grad", "leaf");
+    ag_scope_end();
+}
+
+static void test_item_and_scopes(void **state) {
+    (void)state;
+    ag_tensor *m = ag_ones(AG_SHAPE(2, 3), AG_F64);
+    assert_true(isnan(ag_item(m)));
+    assert_error(AG_ERR_SHAPE, "ag_item", "one element", "[2,3]");
+    double re = 7, im = 7;
+    assert_int_equal(ag_item_complex(m, &re, &im), AG_ERR_SHAPE);
+    assert_true(re == 7 && im == 7);
+    assert_error(AG_ERR_SHAPE, "ag_item");
+    ag_tensor *e = ag_zeros(AG_SHAPE(0), AG_F64);
+    assert_true(isnan(ag_item(e)));
+    assert_error(AG_ERR_SHAPE, "ag_item", "[0]");
+    ag_tensor *one = ag_full(AG_SHAPE(1, 1, 1), 2.5, AG_F32);
+    assert_true(ag_item(one) == 2.5);
+    ag_tensor *c = ag_full_complex(AG_SHAPE(1), 1, -3, AG_C64);
+    assert_int_equal(ag_item_complex(c, &re, &im), 0);
+    assert_true(re == 1 && im == -3);
+    assert_true(ag_item(c) == 1);
+    ag_release(m);
+    ag_release(e);
+    ag_release(one);
+    ag_release(c);
+
+    /* ag_scope_end with no scope open */
+    assert_int_equal(ag_scope_depth(), 0);
+    ag_scope_end();
+    assert_error(AG_ERR_INVALID, "ag_scope_end", "no scope");
+    assert_int_equal(ag_scope_depth(), 0);
+    ag_no_grad_end();
+    assert_error(AG_ERR_INVALID, "ag_no_grad_end");
+    assert_true(ag_is_grad_enabled());
+
+    /* nested scopes: keep moves a result one level out; release of a scoped tensor is allowed */
+    int64_t live = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *outer = ag_ones(AG_SHAPE(3), AG_F64);
+    ag_scope_begin();
+    assert_int_equal(ag_scope_depth(), 2);
+    ag_tensor *kept = ag_keep(ag_add(outer, outer));
+    ag_tensor *dropped = ag_mul(outer, outer);
+    ag_release(dropped);
+    ag_scope_end();
+    assert_values(kept, 2, 2, 2);
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live);
+    /* a kept tensor at depth 1 belongs to the caller */
+    ag_scope_begin();
+    ag_tensor *mine = ag_keep(ag_ones(AG_SHAPE(2), AG_F64));
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live + 1);
+    assert_values(mine, 1, 1);
+    ag_release(mine);
+    assert_int_equal(ag_live_tensors(), live);
+    /* a retained scoped tensor survives the scope */
+    ag_scope_begin();
+    ag_tensor *r = ag_retain(ag_ones(AG_SHAPE(2), AG_F64));
+    ag_scope_end();
+    assert_values(r, 1, 1);
+    ag_release(r);
+    assert_int_equal(ag_live_tensors(), live);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        TEST(test_null_propagation),
+        TEST(test_sticky_error_and_log),
+        TEST(test_dims_and_sizes),
+        TEST(test_wrong_dtypes),
+        TEST(test_inplace_into_grad_leaf),
+        TEST(test_item_and_scopes),
+    };
+    return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
+}

@@ -1,0 +1,340 @@
+/* tests/test_fft.c — FFT properties beyond the op table: round trips, Parseval, numpy's
+ * fftshift/fftfreq conventions, strided and broadcast inputs, threads, the FFTW plan cache,
+ * gradients of composite expressions, and bad inputs (clear error, NULL, no leak). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_util.h"
+
+#define NB AG_NORM_BACKWARD
+#define NO AG_NORM_ORTHO
+#define NF AG_NORM_FORWARD
+
+/* max |a - b| over all elements (complex modulus) */
+static double max_diff(ag_tensor *a, ag_tensor *b) {
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(ag_numel(a), ag_numel(b));
+    double complex *x = tu_cvalues(a), *y = tu_cvalues(b);
+    double m = 0;
+    for (int64_t i = 0; i < ag_numel(a); i++) m = fmax(m, cabs(x[i] - y[i]));
+    free(x);
+    free(y);
+    return m;
+}
+
+static void round_trips_f64(void **state) {
+    (void)state;
+    ag_manual_seed(11);
+    ag_scope_begin();
+    ag_fft_norm norms[] = {NB, NO, NF};
+    for (int k = 0; k < 3; k++) {
+        ag_tensor *z = ag_randn(AG_SHAPE(4, 16, 7), AG_C128);
+        assert_true(max_diff(ag_ifft(ag_fft(z, -1, -1, norms[k]), -1, -1, norms[k]), z) < 1e-12);
+        assert_true(max_diff(ag_ifft(ag_fft(z, -1, 1, norms[k]), -1, 1, norms[k]), z) < 1e-12);
+        assert_true(max_diff(ag_ifft2(ag_fft2(z, norms[k]), norms[k]), z) < 1e-12);
+        assert_true(max_diff(ag_ifftn(ag_fftn(z, AG_ALL_DIMS, norms[k]), AG_ALL_DIMS, norms[k]), z) < 1e-12);
+        ag_tensor *x = ag_randn(AG_SHAPE(3, 10), AG_F64), *xo = ag_randn(AG_SHAPE(3, 9), AG_F64);
+        assert_true(max_diff(ag_irfft(ag_rfft(x, -1, -1, norms[k]), 10, -1, norms[k]), x) < 1e-12);
+        assert_true(max_diff(ag_irfft(ag_rfft(xo, -1, -1, norms[k]), 9, -1, norms[k]), xo) < 1e-12);
+        ag_tensor *x3 = ag_randn(AG_SHAPE(5, 6, 7), AG_F64);
+        assert_true(max_diff(ag_irfftn(ag_rfftn(x3, AG_ALL_DIMS, norms[k]), AG_ALL_DIMS, 7, norms[k]), x3) < 1e-12);
+        assert_true(max_diff(ag_irfftn(ag_rfftn(x3, AG_DIMS(2, 0), norms[k]), AG_DIMS(2, 0), 5, norms[k]), x3) < 1e-12);
+    }
+    /* f32 round trip at single precision; the real-input fft equals the complex one */
+    ag_tensor *s = ag_randn(AG_SHAPE(8, 12), AG_F32);
+    assert_true(max_diff(ag_ifft2(ag_fft2(s, NB), NB), s) < 1e-5);
+    ag_tensor *x = ag_randn(AG_SHAPE(6, 11), AG_F64);
+    assert_true(max_diff(ag_fft(x, -1, -1, NB), ag_fft(ag_to_dtype(x, AG_C128), -1, -1, NB)) < 1e-13);
+    /* rfft is the first n/2+1 bins of fft */
+    assert_true(max_diff(ag_rfft(x, -1, -1, NB), ag_narrow(ag_fft(x, -1, -1, NB), -1, 0, 6)) < 1e-13);
+    ag_scope_end();
+}
+
+static void known_values(void **state) {
+    (void)state;
+    ag_scope_begin();
+    /* fft of a unit impulse is all ones; of a constant, n at bin 0 */
+    ag_tensor *imp = ag_zeros(AG_SHAPE(5), AG_C128);
+    ag_fill_(ag_narrow(imp, 0, 0, 1), 1.0);
+    ag_tensor *f = ag_fft(imp, -1, 0, NB);
+    assert_values(ag_real(f), 1, 1, 1, 1, 1);
+    assert_values(ag_imag(f), 0, 0, 0, 0, 0);
+    ag_tensor *c = ag_rfft(ag_ones(AG_SHAPE(6), AG_F64), -1, 0, NB);
+    assert_shape(c, 4);
+    assert_values(ag_real(c), 6, 0, 0, 0);
+    /* n pads with zeros: fft of [1] padded to 4 is ones */
+    assert_values(ag_real(ag_fft(ag_ones(AG_SHAPE(1), AG_F64), 4, 0, NB)), 1, 1, 1, 1);
+    /* norms: ortho scales by 1/sqrt(n), forward by 1/n */
+    assert_true(fabs(ag_item(ag_select(ag_real(ag_fft(ag_ones(AG_SHAPE(4), AG_F64), -1, 0, NO)), 0, 0)) - 2.0) < 1e-15);
+    assert_true(fabs(ag_item(ag_select(ag_real(ag_fft(ag_ones(AG_SHAPE(4), AG_F64), -1, 0, NF)), 0, 0)) - 1.0) < 1e-15);
+    /* irfft output length: default 2*(m-1), odd on request */
+    ag_tensor *h = ag_zeros(AG_SHAPE(2, 5), AG_C64);
+    assert_shape(ag_irfft(h, -1, -1, NB), 2, 8);
+    assert_shape(ag_irfft(h, 9, -1, NB), 2, 9);
+    assert_shape(ag_irfftn(h, AG_ALL_DIMS, -1, NB), 2, 8);
+    assert_int_equal(ag_dtype_of(ag_irfft(h, -1, -1, NB)), AG_F32);
+    assert_int_equal(ag_dtype_of(ag_rfft(ag_zeros(AG_SHAPE(4), AG_F32), -1, 0, NB)), AG_C64);
+    assert_int_equal(ag_dtype_of(ag_fft(ag_zeros(AG_SHAPE(4), AG_F32), -1, 0, NB)), AG_C64);
+    /* a 0-d tensor: fftn over all (no) dims is a complex copy */
+    ag_tensor *z0 = ag_fftn(ag_scalar(2.5, AG_F64), AG_ALL_DIMS, NB);
+    assert_shape0(z0);
+    assert_int_equal(ag_dtype_of(z0), AG_C128);
+    assert_true(ag_item(z0) == 2.5);
+    ag_scope_end();
+}
+
+static void parseval(void **state) {
+    (void)state;
+    ag_manual_seed(3);
+    ag_scope_begin();
+    ag_tensor *z = ag_randn(AG_SHAPE(7, 9), AG_C128);
+    double e = ag_item(ag_sum(ag_square(ag_abs(z)), AG_ALL_DIMS, false));
+    double eb = ag_item(ag_sum(ag_square(ag_abs(ag_fft2(z, NB))), AG_ALL_DIMS, false));
+    double eo = ag_item(ag_sum(ag_square(ag_abs(ag_fft2(z, NO))), AG_ALL_DIMS, false));
+    assert_true(fabs(eb / 63.0 - e) < 1e-12 * e);
+    assert_true(fabs(eo - e) < 1e-12 * e);
+    /* real signal through rfft: sum |X_k|^2 with non-edge bins counted twice (n even) */
+    ag_tensor *x = ag_randn(AG_SHAPE(16), AG_F64);
+    double ex = ag_item(ag_sum(ag_square(x), AG_ALL_DIMS, false));
+    double complex *X = tu_cvalues(ag_rfft(x, -1, 0, NO));
+    double s = 0;
+    for (int k = 0; k <= 8; k++) s += (k == 0 || k == 8 ? 1 : 2) * creal(X[k] * conj(X[k]));
+    free(X);
+    assert_true(fabs(s - ex) < 1e-12 * ex);
+    ag_scope_end();
+}
+
+static void shifts_numpy(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *a5 = ag_arange(0, 5, 1, AG_F64), *a6 = ag_arange(0, 6, 1, AG_F64);
+    assert_values(ag_fftshift(a5, AG_ALL_DIMS), 3, 4, 0, 1, 2);
+    assert_values(ag_ifftshift(a5, AG_ALL_DIMS), 2, 3, 4, 0, 1);
+    assert_values(ag_fftshift(a6, AG_ALL_DIMS), 3, 4, 5, 0, 1, 2);
+    assert_values(ag_ifftshift(a6, AG_ALL_DIMS), 3, 4, 5, 0, 1, 2);
+    assert_values(ag_ifftshift(ag_fftshift(a5, AG_DIMS(0)), AG_DIMS(0)), 0, 1, 2, 3, 4);
+    /* 2-d, numpy: np.fft.fftshift(np.arange(6).reshape(2, 3)) */
+    ag_tensor *m = ag_reshape(a6, AG_SHAPE(2, 3));
+    assert_values(ag_fftshift(m, AG_ALL_DIMS), 5, 3, 4, 2, 0, 1);
+    assert_values(ag_fftshift(m, AG_DIMS(-1)), 2, 0, 1, 5, 3, 4);
+    assert_values(ag_ifftshift(m, AG_DIMS(0, 1)), 4, 5, 3, 1, 2, 0);
+    /* integer tensors shift too (no gradient) */
+    assert_values(ag_fftshift(ag_arange(0, 4, 1, AG_I64), AG_ALL_DIMS), 2, 3, 0, 1);
+    /* fftshift(fftfreq) is ascending */
+    assert_values(ag_fftshift(ag_fftfreq(5, 1.0, AG_F64), AG_ALL_DIMS), -0.4, -0.2, 0, 0.2, 0.4);
+    ag_scope_end();
+}
+
+static void freqs(void **state) {
+    (void)state;
+    ag_scope_begin();
+    assert_values(ag_fftfreq(4, 1.0, AG_F64), 0, 0.25, -0.5, -0.25);
+    assert_values(ag_fftfreq(5, 0.5, AG_F64), 0, 1 * (1.0 / 2.5), 2 * (1.0 / 2.5), -2 * (1.0 / 2.5), -1 * (1.0 / 2.5));
+    assert_values(ag_rfftfreq(6, 1.0, AG_F64), 0, 1.0 / 6, 2.0 / 6, 3.0 / 6);
+    assert_values(ag_rfftfreq(5, 1.0, AG_F64), 0, 0.2, 0.4);
+    assert_values(ag_fftfreq(1, 1.0, AG_F64), 0);
+    ag_tensor *f32 = ag_fftfreq(3, 1.0, AG_F32);
+    assert_int_equal(ag_dtype_of(f32), AG_F32);
+    assert_values(f32, 0, (double)(float)(1.0 / 3), (double)(float)(-1.0 / 3));
+    ag_scope_end();
+}
+
+static void strided_and_broadcast(void **state) {
+    (void)state;
+    ag_manual_seed(5);
+    ag_scope_begin();
+    ag_tensor *z = ag_randn(AG_SHAPE(6, 10), AG_C128);
+    ag_tensor *zt = ag_transpose(ag_contiguous(ag_transpose(z, 0, 1)), 0, 1); /* column-major copy */
+    assert_true(max_diff(ag_fft(zt, -1, 1, NB), ag_fft(z, -1, 1, NB)) == 0 || max_diff(ag_fft(zt, -1, 1, NB), ag_fft(z, -1, 1, NB)) < 1e-13);
+    assert_true(max_diff(ag_fft2(zt, NO), ag_fft2(z, NO)) < 1e-13);
+    /* every other column */
+    ag_tensor *sl = ag_slice(z, 1, 0, 10, 2);
+    assert_true(max_diff(ag_fft(sl, -1, 1, NB), ag_fft(ag_contiguous(sl), -1, 1, NB)) < 1e-13);
+    /* a broadcast (stride 0) input along the transformed dim and along a batch dim */
+    ag_tensor *row = ag_randn(AG_SHAPE(1, 8), AG_F64);
+    ag_tensor *ex = ag_expand(row, AG_SHAPE(4, 8));
+    assert_true(max_diff(ag_rfft(ex, -1, 1, NB), ag_rfft(ag_contiguous(ex), -1, 1, NB)) < 1e-13);
+    assert_true(max_diff(ag_fft(ex, -1, 0, NB), ag_fft(ag_contiguous(ex), -1, 0, NB)) < 1e-13);
+    /* c2r from a strided half spectrum leaves the input untouched */
+    ag_tensor *hs = ag_slice(ag_randn(AG_SHAPE(3, 10), AG_C128), 1, 0, 10, 2);
+    ag_tensor *before = ag_clone(hs);
+    ag_tensor *y = ag_irfft(hs, 8, -1, NB);
+    assert_non_null(y);
+    assert_true(max_diff(hs, before) == 0);
+    ag_scope_end();
+}
+
+static void threads_agree(void **state) {
+    (void)state;
+    ag_manual_seed(9);
+    int nt = ag_get_num_threads();
+    ag_scope_begin();
+    ag_tensor *z = ag_randn(AG_SHAPE(64, 128), AG_C128);
+    ag_set_num_threads(1);
+    ag_tensor *a = ag_fft2(z, NB);
+    ag_set_num_threads(2);
+    ag_tensor *b = ag_fft2(z, NB);
+    assert_true(max_diff(a, b) < 1e-9);
+    ag_set_num_threads(nt);
+    ag_scope_end();
+}
+
+static void plan_cache(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *z = ag_randn(AG_SHAPE(3, 37), AG_C128); /* a shape no other test uses */
+    int64_t c0, h0, c1, h1, c2, h2;
+    int held;
+    ag_fft_plan_cache_stats(&c0, &h0, &held);
+    assert_non_null(ag_fft(z, -1, -1, NB));
+    ag_fft_plan_cache_stats(&c1, &h1, &held);
+    assert_int_equal(c1, c0 + 1);
+    assert_true(held >= 1);
+    /* same problem on a new array: no new plan; a different norm is only a scale */
+    assert_non_null(ag_fft(ag_randn(AG_SHAPE(3, 37), AG_C128), -1, -1, NO));
+    assert_non_null(ag_fft(z, -1, -1, NB));
+    ag_fft_plan_cache_stats(&c2, &h2, &held);
+    assert_int_equal(c2, c1);
+    assert_int_equal(h2, h1 + 2);
+    /* a new shape plans once */
+    assert_non_null(ag_fft(ag_randn(AG_SHAPE(3, 41), AG_C128), -1, -1, NB));
+    ag_fft_plan_cache_stats(&c2, &h2, &held);
+    assert_int_equal(c2, c1 + 1);
+    /* clearing drops the plans; the next call plans again and gives the same values */
+    ag_tensor *before = ag_fft(z, -1, -1, NB);
+    ag_fft_plan_cache_clear();
+    ag_fft_plan_cache_stats(NULL, NULL, &held);
+    assert_int_equal(held, 0);
+    assert_true(max_diff(ag_fft(z, -1, -1, NB), before) == 0);
+    ag_scope_end();
+}
+
+/* gradients of composite expressions, real and complex leaves */
+static ag_tensor *gc_spectrum(ag_tensor *const *in, int n, void *ud) {
+    (void)n;
+    (void)ud;
+    /* |fftshift(fft2(x))|^2 weighted, then back through irfft: a chain like an imaging loss */
+    ag_tensor *F = ag_fftshift(ag_fft2(in[0], NO), AG_ALL_DIMS);
+    ag_tensor *p = ag_mul(ag_abs(F), ag_abs(F));
+    return ag_irfft(ag_to_dtype(p, AG_C128), 6, -1, NF);
+}
+static ag_tensor *gc_roundtrip(ag_tensor *const *in, int n, void *ud) {
+    (void)n;
+    (void)ud;
+    return ag_mul(ag_irfftn(ag_rfftn(in[0], AG_ALL_DIMS, NB), AG_ALL_DIMS, 5, NB), in[0]);
+}
+static void gradients(void **state) {
+    (void)state;
+    ag_manual_seed(21);
+    ag_scope_begin();
+    ag_gradcheck_report rep;
+    ag_gradcheck_opts o = {1e-6, 1e-6, 1e-4, false};
+    ag_tensor *xr = ag_set_requires_grad(ag_randn(AG_SHAPE(4, 5), AG_F64), true);
+    ag_tensor *xc = ag_set_requires_grad(ag_randn(AG_SHAPE(4, 5), AG_C128), true);
+    if (ag_gradcheck(gc_spectrum, NULL, &xr, 1, &o, &rep) != 1) fail_msg("real: %s %s", rep.message, ag_last_error());
+    if (ag_gradcheck(gc_spectrum, NULL, &xc, 1, &o, &rep) != 1) fail_msg("complex: %s %s", rep.message, ag_last_error());
+    ag_tensor *x3 = ag_set_requires_grad(ag_randn(AG_SHAPE(3, 5), AG_F64), true);
+    if (ag_gradcheck(gc_roundtrip, NULL, &x3, 1, &o, &rep) != 1) fail_msg("roundtrip: %s %s", rep.message, ag_last_error());
+    /* d/dx sum(irfft(rfft(x))) = 1 exactly (the round trip is the identity) */
+    ag_tensor *x = ag_set_requires_grad(ag_randn(AG_SHAPE(2, 7), AG_F64), true);
+    ag_tensor *y = ag_sum(ag_irfft(ag_rfft(x, -1, -1, NO), 7, -1, NO), AG_ALL_DIMS, false);
+    ag_tensor *g;
+    assert_int_equal(ag_grad(&y, 1, &x, 1, NULL, false, &g), 0);
+    assert_true(max_diff(g, ag_ones_like(x)) < 1e-12);
+    ag_scope_end();
+}
+
+/* two threads transforming their own tensors at once: planning under the mutex, shared plans */
+typedef struct worker { ag_tensor *x, *want; int ok; } worker;
+static void *work(void *p) {
+    worker *w = p;
+    w->ok = 1;
+    for (int i = 0; i < 20; i++) {
+        ag_scope_begin();
+        ag_tensor *y = ag_fft(w->x, i % 2 ? 29 + i : -1, -1, NB); /* new shapes force planning too */
+        if (!y) w->ok = 0;
+        else if (i % 2 == 0 && !(ag_item(ag_amax(ag_abs(ag_sub(y, w->want)), AG_ALL_DIMS, false)) <= 1e-12)) w->ok = 0;
+        ag_scope_end();
+    }
+    return NULL;
+}
+static void concurrent_threads(void **state) {
+    (void)state;
+    ag_manual_seed(17);
+    worker w[2];
+    for (int k = 0; k < 2; k++) {
+        w[k].x = ag_randn(AG_SHAPE(5, 24), AG_C128);
+        w[k].want = ag_fft(w[k].x, -1, -1, NB);
+    }
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) assert_int_equal(pthread_create(&th[k], NULL, work, &w[k]), 0);
+    for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < 2; k++) {
+        assert_true(w[k].ok);
+        ag_release(w[k].x);
+        ag_release(w[k].want);
+    }
+}
+
+#define BAD(expr, code, ...) do { \
+        int64_t live = ag_live_tensors(); \
+        ag_tensor *r_ = (expr); \
+        assert_null(r_); \
+        assert_error(code, __VA_ARGS__); \
+        assert_int_equal(ag_live_tensors(), live); \
+    } while (0)
+
+static void bad_inputs(void **state) {
+    (void)state;
+    ag_tensor *r = ag_zeros(AG_SHAPE(3, 4), AG_F64);
+    ag_tensor *c = ag_zeros(AG_SHAPE(3, 4), AG_C128);
+    ag_tensor *i = ag_zeros(AG_SHAPE(3, 4), AG_I64);
+    ag_tensor *v = ag_zeros(AG_SHAPE(4), AG_C64);
+    ag_tensor *s = ag_scalar(1.0, AG_F64);
+    ag_tensor *one = ag_zeros(AG_SHAPE(1), AG_C128);
+    BAD(ag_fft(r, -1, 3, NB), AG_ERR_INDEX, "ag_fft: dim 3 out of range for a 2-d tensor");
+    BAD(ag_ifft(c, -1, -3, NB), AG_ERR_INDEX, "ag_ifft: dim -3 out of range for a 2-d tensor");
+    BAD(ag_fft(r, 0, -1, NB), AG_ERR_INVALID, "ag_fft: expected n >= 1", "given 0");
+    BAD(ag_rfft(r, -5, -1, NB), AG_ERR_INVALID, "ag_rfft: expected n >= 1", "given -5");
+    BAD(ag_irfft(c, 0, -1, NB), AG_ERR_INVALID, "ag_irfft: expected n >= 1");
+    BAD(ag_irfft(r, -1, -1, NB), AG_ERR_DTYPE, "ag_irfft: expected a complex", "given f64");
+    BAD(ag_irfftn(r, AG_ALL_DIMS, -1, NB), AG_ERR_DTYPE, "ag_irfftn: expected a complex");
+    BAD(ag_rfft(c, -1, -1, NB), AG_ERR_DTYPE, "ag_rfft: expected a real tensor, given c128");
+    BAD(ag_fft(i, -1, -1, NB), AG_ERR_DTYPE, "ag_fft: expected a floating-point or complex tensor, given i64");
+    BAD(ag_rfft(i, -1, -1, NB), AG_ERR_DTYPE, "ag_rfft: expected a floating-point", "given i64");
+    BAD(ag_fft2(v, NB), AG_ERR_INDEX, "ag_fft2: dim -2 out of range for a 1-d tensor");
+    BAD(ag_fftn(c, AG_DIMS(1, -1), NB), AG_ERR_INVALID, "ag_fftn: dim -1 appears more than once");
+    BAD(ag_fft(c, -1, -1, (ag_fft_norm)7), AG_ERR_INVALID, "ag_fft: invalid norm 7");
+    BAD(ag_fft(s, -1, 0, NB), AG_ERR_SHAPE, "ag_fft: expected a tensor with at least 1 dim");
+    BAD(ag_irfft(one, -1, 0, NB), AG_ERR_SHAPE, "ag_irfft: invalid number of data points (0)");
+    BAD(ag_fftshift(r, AG_DIMS(2)), AG_ERR_INDEX, "ag_fftshift: dim 2 out of range");
+    BAD(ag_fftfreq(0, 1.0, AG_F64), AG_ERR_INVALID, "ag_fftfreq: expected n >= 1, given 0");
+    BAD(ag_rfftfreq(4, 0.0, AG_F64), AG_ERR_INVALID, "ag_rfftfreq: expected a finite, nonzero spacing");
+    BAD(ag_fftfreq(4, 1.0, AG_I64), AG_ERR_DTYPE, "ag_fftfreq: expected dtype f32 or f64, given i64");
+    /* NULL in, NULL out, no new error */
+    assert_null(ag_fft(NULL, -1, 0, NB));
+    assert_null(ag_irfftn(NULL, AG_ALL_DIMS, -1, NB));
+    assert_null(ag_fftshift(NULL, AG_ALL_DIMS));
+    assert_false(ag_failed());
+    ag_release(r);
+    ag_release(c);
+    ag_release(i);
+    ag_release(v);
+    ag_release(s);
+    ag_release(one);
+}
+
+int main(void) {
+    /* quick plans here (the op table exercises the default FFTW_MEASURE path) */
+    setenv("AG_FFTW_PLANNER", "estimate", 0);
+    const struct CMUnitTest tests[] = {
+        TEST(round_trips_f64), TEST(known_values), TEST(parseval), TEST(shifts_numpy), TEST(freqs),
+        TEST(strided_and_broadcast), TEST(threads_agree), TEST(plan_cache), TEST(concurrent_threads), TEST(gradients), TEST(bad_inputs),
+    };
+    return cmocka_run_group_tests_name("fft", tests, NULL, NULL);
+}

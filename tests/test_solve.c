@@ -1,0 +1,361 @@
+/* tests/test_solve.c — solvers on bad inputs (clear errors, NULL results, no leaks), det/slogdet
+ * of singular matrices, and conjugate gradient (ag_cg) on a dense SPD operator, a Hermitian
+ * complex one and a convolution-like one (a x + Laplacian x), with and without a preconditioner,
+ * against ag_solve; max_iter, a non-PD operator and a misbehaving callback. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <astrograd.h>
+
+static int64_t live0;
+
+static int setup(void **state) {
+    (void)state;
+    ag_clear_error();
+    live0 = ag_live_tensors();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    assert_int_equal(ag_live_tensors(), live0);
+    ag_clear_error();
+    return 0;
+}
+
+#define ASSERT_ERR(r, code, substr) do { \
+        ag_tensor *r_ = (r); \
+        assert_null(r_); \
+        assert_int_equal(ag_error_code(), (code)); \
+        if (!strstr(ag_last_error(), (substr))) fail_msg("message \"%s\" lacks \"%s\"", ag_last_error(), (substr)); \
+        ag_clear_error(); \
+    } while (0)
+
+static ag_tensor *mat(const double *v, int64_t r, int64_t c) { return ag_from_data(v, (int64_t[]){r, c}, 2, AG_F64); }
+
+/* max |a - b| over elements (complex: modulus of the difference) */
+static double maxdiff(ag_tensor *a, ag_tensor *b) {
+    assert_int_equal(ag_numel(a), ag_numel(b));
+    int64_t n = ag_numel(a);
+    double *x = calloc((size_t)(2 * n + 1), sizeof *x), *y = calloc((size_t)(2 * n + 1), sizeof *y);
+    assert_int_equal(ag_copy_to_buffer(a, x, AG_C128), 0);
+    assert_int_equal(ag_copy_to_buffer(b, y, AG_C128), 0);
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, hypot(x[2 * i] - y[2 * i], x[2 * i + 1] - y[2 * i + 1]));
+    free(x);
+    free(y);
+    return m;
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static void test_solve_singular(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *A = mat((double[]){1, 2, 2, 4}, 2, 2), *B = mat((double[]){1, 1}, 2, 1);
+    ASSERT_ERR(ag_solve(A, B), AG_ERR_NUMERIC, "ag_solve: matrix is singular (U[1,1] = 0 in the LU factorisation)");
+    ASSERT_ERR(ag_inverse(A), AG_ERR_NUMERIC, "ag_inverse: matrix is singular (U[1,1] = 0");
+    /* the second matrix of a batch */
+    ag_tensor *Ab = ag_from_data((double[]){2, 0, 0, 2, 1, 2, 2, 4, 1, 0, 0, 1}, (int64_t[]){3, 2, 2}, 3, AG_F64);
+    ASSERT_ERR(ag_solve(Ab, ag_ones((int64_t[]){3, 2}, 2, AG_F64)), AG_ERR_NUMERIC,
+               "ag_solve: matrix [1] of the batch is singular (U[1,1] = 0");
+    /* 3x3 with a zero pivot at the end: rank 2 */
+    ag_tensor *A3 = mat((double[]){1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, 3);
+    ASSERT_ERR(ag_solve(A3, ag_ones((int64_t[]){3}, 1, AG_F64)), AG_ERR_NUMERIC, "U[2,2] = 0");
+    ag_scope_end();
+}
+
+static void test_cholesky_not_pd(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *A = mat((double[]){4, 1, 0, 1, 3, 0, 0, 0, -1}, 3, 3);
+    ASSERT_ERR(ag_cholesky(A, false), AG_ERR_NUMERIC, "ag_cholesky: matrix is not positive definite (leading minor 3)");
+    ASSERT_ERR(ag_cholesky(A, true), AG_ERR_NUMERIC, "(leading minor 3)");
+    ag_tensor *Ab = ag_from_data((double[]){1, 0, 0, 1, 1, 2, 2, 1}, (int64_t[]){2, 2, 2}, 3, AG_F64);
+    ASSERT_ERR(ag_cholesky(Ab, false), AG_ERR_NUMERIC, "matrix [1] of the batch is not positive definite (leading minor 2)");
+    ag_scope_end();
+}
+
+static void test_triangular_singular(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *A = mat((double[]){1, 0, 3, 0}, 2, 2), *B = mat((double[]){1, 2}, 2, 1);
+    ASSERT_ERR(ag_solve_triangular(A, B, false, true, false), AG_ERR_NUMERIC,
+               "ag_solve_triangular: triangular matrix is singular (A[1,1] = 0 on the diagonal)");
+    /* unitriangular ignores the diagonal */
+    ag_tensor *X = ag_solve_triangular(A, B, false, true, true);
+    assert_non_null(X);
+    assert_true(maxdiff(X, mat((double[]){1, -1}, 2, 1)) < 1e-15);
+    ag_scope_end();
+}
+
+static void test_bad_shapes_and_dtypes(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *A23 = ag_ones((int64_t[]){2, 3}, 2, AG_F64), *B2 = ag_ones((int64_t[]){2, 1}, 2, AG_F64);
+    ASSERT_ERR(ag_solve(A23, B2), AG_ERR_SHAPE, "ag_solve: expected A to be a square matrix or a batch of them [..., n, n], given [2,3]");
+    ASSERT_ERR(ag_cholesky(A23, false), AG_ERR_SHAPE, "ag_cholesky: expected A to be a square matrix");
+    ASSERT_ERR(ag_inverse(A23), AG_ERR_SHAPE, "square");
+    ASSERT_ERR(ag_det(A23), AG_ERR_SHAPE, "square");
+    ASSERT_ERR(ag_logdet(ag_ones((int64_t[]){3}, 1, AG_F64)), AG_ERR_SHAPE, "square");
+    ASSERT_ERR(ag_solve_triangular(A23, B2, false, true, false), AG_ERR_SHAPE, "square");
+
+    ag_tensor *A = ag_add(ag_eye(3, 3, AG_F64), ag_zeros((int64_t[]){2, 3, 3}, 3, AG_F64));
+    ASSERT_ERR(ag_solve(A, ag_ones((int64_t[]){4, 3, 2}, 3, AG_F64)), AG_ERR_SHAPE, "ag_solve");
+    ASSERT_ERR(ag_solve(A, ag_ones((int64_t[]){2, 4, 2}, 3, AG_F64)), AG_ERR_SHAPE, "ag_solve: B must have 3 rows");
+    ASSERT_ERR(ag_solve(A, ag_scalar(1, AG_F64)), AG_ERR_SHAPE, "at least 1 dim");
+    ASSERT_ERR(ag_solve_triangular(A, ag_ones((int64_t[]){4, 3, 2}, 3, AG_F64), true, true, false), AG_ERR_SHAPE,
+               "ag_solve_triangular");
+    ASSERT_ERR(ag_solve_triangular(A, ag_ones((int64_t[]){2, 3, 2}, 3, AG_F64), true, false, false), AG_ERR_SHAPE,
+               "does not fit");
+    ASSERT_ERR(ag_solve_triangular(A, ag_ones((int64_t[]){3}, 1, AG_F64), true, true, false), AG_ERR_SHAPE,
+               "B must be a matrix");
+
+    ASSERT_ERR(ag_solve(A, ag_ones((int64_t[]){2, 3, 2}, 3, AG_F32)), AG_ERR_DTYPE,
+               "ag_solve: A and B must have the same dtype, given f64 and f32");
+    ASSERT_ERR(ag_solve_triangular(A, ag_ones((int64_t[]){2, 3, 2}, 3, AG_C128), true, true, false), AG_ERR_DTYPE,
+               "same dtype");
+    ag_tensor *Ai = ag_ones((int64_t[]){3, 3}, 2, AG_I64);
+    ASSERT_ERR(ag_solve(Ai, Ai), AG_ERR_DTYPE, "ag_solve: expected A of dtype f32, f64, c64 or c128, given i64");
+    ASSERT_ERR(ag_cholesky(Ai, false), AG_ERR_DTYPE, "given i64");
+    ASSERT_ERR(ag_det(Ai), AG_ERR_DTYPE, "given i64");
+    ASSERT_ERR(ag_slogdet(ag_ones((int64_t[]){2, 2}, 2, AG_BOOL), NULL), AG_ERR_DTYPE, "given bool");
+    /* NULL in, NULL out, no new error */
+    assert_null(ag_solve(NULL, A));
+    assert_null(ag_cholesky(NULL, false));
+    assert_null(ag_cg(NULL, NULL, NULL, NULL, NULL, NULL));
+    assert_false(ag_failed());
+    ag_scope_end();
+}
+
+static void test_det_singular(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *A = mat((double[]){1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, 3);
+    assert_true(fabs(ag_item(ag_det(A))) < 1e-12);
+    ag_tensor *S = mat((double[]){1, 2, 2, 4}, 2, 2);
+    assert_true(ag_item(ag_det(S)) == 0);
+    assert_true(isinf(ag_item(ag_logdet(S))) && ag_item(ag_logdet(S)) < 0);
+    ag_tensor *sign = NULL, *la = ag_slogdet(S, &sign);
+    assert_true(isinf(ag_item(la)));
+    assert_true(ag_item(sign) == 0);
+    ag_release(sign); /* releasing a scoped result early is allowed */
+    /* negative determinant: logdet NaN (torch.logdet), slogdet sign -1 */
+    ag_tensor *N = mat((double[]){0, 1, 1, 0}, 2, 2);
+    assert_true(isnan(ag_item(ag_logdet(N))));
+    la = ag_slogdet(N, &sign);
+    assert_true(ag_item(sign) == -1 && fabs(ag_item(la)) < 1e-15);
+    assert_true(fabs(ag_item(ag_det(N)) + 1) < 1e-15);
+    assert_false(ag_failed());
+    ag_scope_end();
+}
+
+/* gradients of solve reach A and B and free the graph */
+static void test_solve_backward_no_leak(void **state) {
+    (void)state;
+    ag_manual_seed(3);
+    ag_scope_begin();
+    ag_tensor *A = ag_keep(ag_add(ag_randn((int64_t[]){3, 3}, 2, AG_F64), ag_mul_s(ag_eye(3, 3, AG_F64), 4)));
+    ag_scope_end();
+    ag_tensor *B = ag_randn((int64_t[]){3, 2}, 2, AG_F64);
+    ag_set_requires_grad(A, true);
+    ag_set_requires_grad(B, true);
+    ag_scope_begin();
+    ag_tensor *loss = ag_sum(ag_square(ag_solve(A, B)), AG_ALL_DIMS, false);
+    loss = ag_add(loss, ag_logdet(ag_matmul(A, ag_transpose(A, 0, 1))));
+    assert_int_equal(ag_backward(loss), 0);
+    ag_scope_end();
+    assert_non_null(ag_grad_of(A));
+    assert_non_null(ag_grad_of(B));
+    ag_release(A);
+    ag_release(B);
+}
+
+/* ---- conjugate gradient -------------------------------------------------------------- */
+
+static ag_tensor *apply_mat(ag_tensor *x, void *ud) { return ag_mv((ag_tensor *)ud, x); }
+
+static ag_tensor *random_spd(int64_t n, ag_dtype dt) {
+    ag_scope_begin();
+    ag_tensor *M = ag_randn((int64_t[]){n, n}, 2, dt);
+    ag_tensor *A = ag_add(ag_matmul(M, ag_conj(ag_transpose(M, 0, 1))), ag_mul_s(ag_eye(n, n, dt), 0.5));
+    ag_keep(A);
+    ag_scope_end();
+    return A;
+}
+
+static void check_cg_matrix(ag_dtype dt) {
+    ag_manual_seed(11);
+    ag_scope_begin();
+    int64_t n = 30;
+    ag_tensor *A = random_spd(n, dt), *b = ag_randn((int64_t[]){n}, 1, dt);
+    ag_cg_report rep;
+    ag_tensor *x = ag_cg(apply_mat, A, b, NULL, &(ag_cg_opts){.rtol = 1e-12, .max_iter = 500}, &rep);
+    if (!x) fail_msg("ag_cg failed: %s", ag_last_error());
+    assert_true(rep.converged);
+    assert_true(rep.iterations > 0 && rep.iterations <= 500);
+    assert_true(rep.residual <= 1e-12);
+    ag_tensor *xs = ag_solve(A, b);
+    double d = maxdiff(x, xs) / sqrt(ag_item(ag_sum(ag_abs(ag_mul(xs, ag_conj(xs))), AG_ALL_DIMS, false)));
+    if (d > 1e-9) fail_msg("cg differs from solve by %g (relative)", d);
+    assert_false(ag_requires_grad(x));
+    /* warm start from the solution: converged at once */
+    ag_tensor *x2 = ag_cg(apply_mat, A, b, xs, &(ag_cg_opts){.rtol = 1e-8}, &rep);
+    assert_non_null(x2);
+    assert_true(rep.converged);
+    assert_int_equal(rep.iterations, 0);
+    ag_scope_end();
+}
+
+static void test_cg_spd_matrix(void **state) { (void)state; check_cg_matrix(AG_F64); }
+static void test_cg_hermitian_c128(void **state) { (void)state; check_cg_matrix(AG_C128); }
+
+/* the scope machinery frees every iteration's temporaries: the live count does not grow */
+static int64_t live_peak;
+static ag_tensor *apply_mat_watch(ag_tensor *x, void *ud) {
+    int64_t l = ag_live_tensors();
+    if (l > live_peak) live_peak = l;
+    return ag_mv((ag_tensor *)ud, x);
+}
+
+static void test_cg_frees_temporaries(void **state) {
+    (void)state;
+    ag_manual_seed(5);
+    ag_tensor *A = random_spd(40, AG_F64), *b = ag_randn((int64_t[]){40}, 1, AG_F64);
+    live_peak = 0;
+    ag_cg_report rep;
+    ag_tensor *x = ag_cg(apply_mat_watch, A, b, NULL, &(ag_cg_opts){.rtol = 1e-10, .max_iter = 5}, &rep);
+    int64_t peak5 = live_peak;
+    ag_release(x);
+    live_peak = 0;
+    x = ag_cg(apply_mat_watch, A, b, NULL, &(ag_cg_opts){.rtol = 1e-10, .max_iter = 60}, &rep);
+    assert_true(rep.iterations > 5);
+    assert_int_equal(live_peak, peak5);
+    ag_release(x);
+    ag_release(A);
+    ag_release(b);
+}
+
+/* x -> a x + (-Laplacian x) on an H x W grid with zero (Dirichlet) boundaries: SPD, the shape of
+ * a convolution system (PyTorchDIA) */
+typedef struct conv_op { double a; int64_t h, w; } conv_op;
+
+static ag_tensor *apply_conv(ag_tensor *x, void *ud) {
+    conv_op *c = ud;
+    int64_t h = c->h, w = c->w;
+    ag_tensor *P = ag_zeros((int64_t[]){h + 2, w + 2}, 2, ag_dtype_of(x));
+    ag_copy_(ag_slice(ag_slice(P, 0, 1, h + 1, 1), 1, 1, w + 1, 1), x);
+    ag_tensor *up = ag_slice(ag_slice(P, 0, 0, h, 1), 1, 1, w + 1, 1);
+    ag_tensor *down = ag_slice(ag_slice(P, 0, 2, h + 2, 1), 1, 1, w + 1, 1);
+    ag_tensor *left = ag_slice(ag_slice(P, 0, 1, h + 1, 1), 1, 0, w, 1);
+    ag_tensor *right = ag_slice(ag_slice(P, 0, 1, h + 1, 1), 1, 2, w + 2, 1);
+    ag_tensor *nb = ag_add(ag_add(up, down), ag_add(left, right));
+    return ag_sub(ag_mul_s(x, c->a + 4.0), nb);
+}
+
+static ag_tensor *jacobi(ag_tensor *r, void *ud) {
+    conv_op *c = ud;
+    return ag_mul_s(r, 1.0 / (c->a + 4.0));
+}
+
+static void test_cg_conv_operator(void **state) {
+    (void)state;
+    ag_manual_seed(7);
+    ag_scope_begin();
+    conv_op c = {0.05, 6, 7};
+    int64_t N = c.h * c.w;
+    ag_tensor *b = ag_randn((int64_t[]){c.h, c.w}, 2, AG_F64);
+    /* dense matrix of the operator, column by column */
+    ag_tensor *M = ag_zeros((int64_t[]){N, N}, 2, AG_F64);
+    for (int64_t i = 0; i < N; i++) {
+        ag_tensor *e = ag_zeros((int64_t[]){N}, 1, AG_F64);
+        ag_fill_(ag_narrow(e, 0, i, 1), 1.0);
+        ag_copy_(ag_select(M, 1, i), ag_flatten(apply_conv(ag_reshape(e, (int64_t[]){c.h, c.w}, 2), &c)));
+    }
+    ag_tensor *xs = ag_reshape(ag_solve(M, ag_flatten(b)), (int64_t[]){c.h, c.w}, 2);
+    ag_cg_report rep, rep_pc;
+    ag_tensor *x = ag_cg(apply_conv, &c, b, NULL, &(ag_cg_opts){.rtol = 1e-11}, &rep);
+    if (!x) fail_msg("ag_cg failed: %s", ag_last_error());
+    assert_true(rep.converged);
+    if (maxdiff(x, xs) > 1e-8) fail_msg("cg (conv operator) differs from solve by %g", maxdiff(x, xs));
+    ag_tensor *xp = ag_cg(apply_conv, &c, b, NULL, &(ag_cg_opts){.rtol = 1e-11, .precond = jacobi, .precond_data = &c}, &rep_pc);
+    assert_non_null(xp);
+    assert_true(rep_pc.converged);
+    assert_true(rep_pc.iterations <= rep.iterations + 1);
+    assert_true(maxdiff(xp, xs) < 1e-8);
+    assert_non_null(strstr(rep.message, "converged in"));
+    /* f32 works too */
+    ag_tensor *x32 = ag_cg(apply_conv, &c, ag_to_dtype(b, AG_F32), NULL, &(ag_cg_opts){.rtol = 1e-5}, &rep);
+    assert_non_null(x32);
+    assert_int_equal(ag_dtype_of(x32), AG_F32);
+    assert_true(rep.converged);
+    assert_true(maxdiff(x32, xs) < 1e-3);
+    ag_scope_end();
+}
+
+static void test_cg_max_iter(void **state) {
+    (void)state;
+    ag_manual_seed(13);
+    ag_scope_begin();
+    conv_op c = {0.01, 10, 10};
+    ag_tensor *b = ag_randn((int64_t[]){10, 10}, 2, AG_F64);
+    ag_cg_report rep;
+    ag_tensor *x = ag_cg(apply_conv, &c, b, NULL, &(ag_cg_opts){.rtol = 1e-12, .max_iter = 3}, &rep);
+    assert_non_null(x); /* the last iterate comes back */
+    assert_false(rep.converged);
+    assert_int_equal(rep.iterations, 3);
+    assert_true(rep.residual > 1e-12 && rep.residual < 1);
+    if (!strstr(rep.message, "not converged: max_iter = 3 reached")) fail_msg("report: %s", rep.message);
+    assert_false(ag_failed()); /* not an error */
+    ag_scope_end();
+}
+
+static ag_tensor *apply_neg(ag_tensor *x, void *ud) { (void)ud; return ag_neg(x); }
+static ag_tensor *apply_bad_shape(ag_tensor *x, void *ud) { (void)ud; return ag_sum(x, AG_ALL_DIMS, false); }
+static ag_tensor *apply_null(ag_tensor *x, void *ud) { (void)x; (void)ud; return NULL; }
+
+static void test_cg_errors(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *b = ag_ones((int64_t[]){5}, 1, AG_F64);
+    ag_cg_report rep;
+    ASSERT_ERR(ag_cg(apply_neg, NULL, b, NULL, NULL, &rep), AG_ERR_NUMERIC, "ag_cg: the operator is not positive definite");
+    assert_false(rep.converged);
+    assert_non_null(strstr(rep.message, "failed: ag_cg: the operator is not positive definite"));
+    ASSERT_ERR(ag_cg(apply_bad_shape, NULL, b, NULL, NULL, &rep), AG_ERR_SHAPE, "ag_cg: apply returned [] f64 for x of [5] f64");
+    ASSERT_ERR(ag_cg(apply_null, NULL, b, NULL, NULL, NULL), AG_ERR_INVALID, "ag_cg: apply returned NULL at iteration 1");
+    ASSERT_ERR(ag_cg(NULL, NULL, b, NULL, NULL, NULL), AG_ERR_INVALID, "ag_cg: apply is NULL");
+    ASSERT_ERR(ag_cg(apply_neg, NULL, b, ag_ones((int64_t[]){4}, 1, AG_F64), NULL, NULL), AG_ERR_SHAPE,
+               "ag_cg: x0 ([4] f64) must have b's shape and dtype ([5] f64)");
+    ASSERT_ERR(ag_cg(apply_neg, NULL, ag_ones((int64_t[]){5}, 1, AG_I64), NULL, NULL, NULL), AG_ERR_DTYPE,
+               "ag_cg: expected b of dtype f32, f64, c64 or c128, given i64");
+    /* b = 0: x = 0 at once */
+    ag_tensor *x = ag_cg(apply_neg, NULL, ag_zeros((int64_t[]){5}, 1, AG_F64), NULL, NULL, &rep);
+    assert_non_null(x);
+    assert_true(rep.converged);
+    assert_int_equal(rep.iterations, 0);
+    ag_scope_end();
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_solve_singular, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cholesky_not_pd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_triangular_singular, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_shapes_and_dtypes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_det_singular, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_solve_backward_no_leak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cg_spd_matrix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cg_hermitian_c128, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cg_frees_temporaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cg_conv_operator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cg_max_iter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cg_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("solve", tests, NULL, NULL);
+}
