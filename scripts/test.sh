@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 meson test -C build --print-errorlogs --suite cpu --suite examples
+bash scripts/check_install.sh
 meson test -C build --print-errorlogs --setup valgrind --suite cpu
