@@ -139,6 +139,10 @@ static void test_dims_and_sizes(void **state) {
     assert_error(AG_ERR_SHAPE, "ag_from_data", "1000");
     assert_null(ag_zeros(nine, -1, AG_F64));
     assert_error(AG_ERR_SHAPE, "ag_zeros", "-1");
+    assert_null(ag_ones(NULL, 2, AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_ones", "shape is NULL");
+    assert_null(ag_from_data(NULL, AG_SHAPE(2), AG_F64));
+    assert_error(AG_ERR_INVALID, "ag_from_data", "data is NULL");
     ag_tensor *x = ag_zeros(nine, 8, AG_F64);
     assert_non_null(x);
     assert_null(ag_unsqueeze(x, 0));

@@ -17,7 +17,9 @@ static ag_tensor *idx_of(const int64_t *v, int n) { return ag_from_data(v, (int6
 #define EXPECT_NULL(expr, code, ...)                                                      \
     do {                                                                                  \
         int64_t live_ = ag_live_tensors();                                                \
+        ag_scope_begin();                                                                 \
         ag_tensor *r_ = (expr);                                                           \
+        ag_scope_end();                                                                   \
         if (r_) fail_msg("%s: expected NULL", #expr);                                     \
         assert_int_equal(ag_live_tensors(), live_);                                       \
         assert_error(code, __VA_ARGS__);                                                  \

@@ -110,26 +110,18 @@ static void valid_range(int64_t n, int64_t s, int64_t pad, int64_t off, int64_t 
     *hi = h;
 }
 
-/* output rows per im2col tile in forward and weight gradient: about 512 KiB of f32 columns, so the
- * tile stays in L2 between im2col and gemm (col2im still works on whole images) */
-static int64_t tile_rows(const geo *g) {
-    int64_t per_row = g->K * g->WO * 4;
-    int64_t r = per_row > 0 ? (int64_t)(512 * 1024) / per_row : g->HO;
-    return r < 1 ? 1 : r > g->HO ? g->HO : r;
-}
-
 /* im2col / col2im for channels [c0, c1) of one image (x: Cg planes of H*W), rows (c,p,q) */
 #define DEFINE_COLS(T)                                                                                   \
-    static void im2col_##T(const geo *g, const T *x, T *cols, int64_t c0, int64_t c1, int64_t i0, int64_t i1) { \
+    static void im2col_##T(const geo *g, const T *x, T *cols, int64_t c0, int64_t c1) {                  \
         for (int64_t c = c0; c < c1; c++)                                                                \
             for (int64_t p = 0; p < g->KH; p++)                                                          \
                 for (int64_t q = 0; q < g->KW; q++) {                                                    \
-                    T *row = cols + ((c * g->KH + p) * g->KW + q) * (i1 - i0) * g->WO;                   \
+                    T *row = cols + ((c * g->KH + p) * g->KW + q) * g->P;                                \
                     const T *plane = x + c * g->H * g->W;                                                \
                     int64_t jl, jh;                                                                      \
                     valid_range(g->W, g->s1, g->p1, q * g->d1, g->WO, &jl, &jh);                         \
-                    for (int64_t i = i0; i < i1; i++) {                                                  \
-                        T *r = row + (i - i0) * g->WO;                                                   \
+                    for (int64_t i = 0; i < g->HO; i++) {                                                \
+                        T *r = row + i * g->WO;                                                          \
                         int64_t ih = i * g->s0 - g->p0 + p * g->d0;                                      \
                         if (ih < 0 || ih >= g->H) { memset(r, 0, (size_t)g->WO * sizeof(T)); continue; } \
                         const T *src = plane + ih * g->W - g->p1 + q * g->d1;                            \
@@ -179,21 +171,17 @@ DEFINE_COLS(double)
         for (int64_t gi = 0; gi < g->G; gi++) {                                                          \
             const T *xg = x + gi * g->Cg * g->H * g->W;                                                  \
             T *yg = y + gi * g->Og * g->P;                                                               \
+            const T *B = xg;                                                                             \
+            if (!g->direct) {                                                                            \
+                if (par) PAR_CHANNELS(im2col_##T(g, xg, cols, c0, c1));                                  \
+                else im2col_##T(g, xg, cols, 0, g->Cg);                                                  \
+                B = cols;                                                                                \
+            }                                                                                            \
             if (bias)                                                                                    \
                 for (int64_t o = 0; o < g->Og; o++)                                                      \
                     for (int64_t k = 0; k < g->P; k++) yg[o * g->P + k] = bias[gi * g->Og + o];          \
-            if (g->direct) {                                                                             \
-                GEMM(false, false, g->Og, g->P, g->K, w + gi * g->Og * g->K, g->K, xg, g->P, bias ? 1 : 0, yg, g->P); \
-                continue;                                                                                \
-            }                                                                                            \
-            int64_t rows = tile_rows(g);                                                                 \
-            for (int64_t i0 = 0; i0 < g->HO; i0 += rows) {                                               \
-                int64_t i1 = i0 + rows < g->HO ? i0 + rows : g->HO, n = (i1 - i0) * g->WO;               \
-                if (par) PAR_CHANNELS(im2col_##T(g, xg, cols, c0, c1, i0, i1));                          \
-                else im2col_##T(g, xg, cols, 0, g->Cg, i0, i1);                                          \
-                GEMM(false, false, g->Og, n, g->K, w + gi * g->Og * g->K, g->K, cols, n, bias ? 1 : 0,   \
-                     yg + i0 * g->WO, g->P);                                                             \
-            }                                                                                            \
+            GEMM(false, false, g->Og, g->P, g->K, w + gi * g->Og * g->K, g->K, B, g->P, bias ? 1 : 0,    \
+                 yg, g->P);                                                                              \
         }                                                                                                \
     }                                                                                                    \
     /* one image: dx = col2im(W^T dy) */                                                                 \
@@ -213,19 +201,14 @@ DEFINE_COLS(double)
     static void bwdw_image_##T(const geo *g, const T *dy, const T *x, T *dw, T *cols, bool par, T beta) { \
         for (int64_t gi = 0; gi < g->G; gi++) {                                                          \
             const T *xg = x + gi * g->Cg * g->H * g->W;                                                  \
-            if (g->direct) {                                                                             \
-                GEMM(false, true, g->Og, g->K, g->P, dy + gi * g->Og * g->P, g->P, xg, g->P, beta,       \
-                     dw + gi * g->Og * g->K, g->K);                                                      \
-                continue;                                                                                \
+            const T *B = xg;                                                                             \
+            if (!g->direct) {                                                                            \
+                if (par) PAR_CHANNELS(im2col_##T(g, xg, cols, c0, c1));                                  \
+                else im2col_##T(g, xg, cols, 0, g->Cg);                                                  \
+                B = cols;                                                                                \
             }                                                                                            \
-            int64_t rows = tile_rows(g);                                                                 \
-            for (int64_t i0 = 0; i0 < g->HO; i0 += rows) {                                               \
-                int64_t i1 = i0 + rows < g->HO ? i0 + rows : g->HO, n = (i1 - i0) * g->WO;               \
-                if (par) PAR_CHANNELS(im2col_##T(g, xg, cols, c0, c1, i0, i1));                          \
-                else im2col_##T(g, xg, cols, 0, g->Cg, i0, i1);                                          \
-                GEMM(false, true, g->Og, g->K, n, dy + gi * g->Og * g->P + i0 * g->WO, g->P, cols, n,    \
-                     i0 ? (T)1 : beta, dw + gi * g->Og * g->K, g->K);                                    \
-            }                                                                                            \
+            GEMM(false, true, g->Og, g->K, g->P, dy + gi * g->Og * g->P, g->P, B, g->P, beta,            \
+                 dw + gi * g->Og * g->K, g->K);                                                          \
         }                                                                                                \
     }
 DEFINE_CONV(float, gemm_f32)

@@ -30,10 +30,15 @@
  *
  *     ag_module *source_new(int64_t C, int64_t H, int64_t W) {
  *         ag_module *m = ag_module_new(&source_class);
- *         ag_module_add_param_constrained(m, "spectrum", ag_ones(AG_SHAPE(C), AG_F64), AG_POSITIVE);
- *         ag_module_add_param(m, "morphology", ag_full(AG_SHAPE(H, W), 0.1, AG_F64));
- *         return ag_failed() ? (ag_module_free(m), NULL) : m;
+ *         if (ag_module_add_param_constrained(m, "spectrum", ag_ones(AG_SHAPE(C), AG_F64), AG_POSITIVE) < 0 ||
+ *             ag_module_add_param(m, "morphology", ag_full(AG_SHAPE(H, W), 0.1, AG_F64)) < 0) {
+ *             ag_module_free(m);
+ *             return NULL;
+ *         }
+ *         return m;
  *     }
+ *
+ * (tests/test_nn_custom.c is this module, fitted with plain gradient steps.)
  *
  * ag_forward runs forward inside a scope, so temporaries made there are released on return.
  */

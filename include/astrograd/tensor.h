@@ -311,7 +311,7 @@ AG_API ag_tensor *ag_stack(ag_tensor *const *tensors, int n, int dim);
 AG_API int ag_split(ag_tensor *t, int64_t size, int dim, ag_tensor **out, int *count);
 AG_API int ag_chunk(ag_tensor *t, int chunks, int dim, ag_tensor **out, int *count);
 AG_API ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n);           /* copy */
-/* torch.roll; dims == NULL (n shifts... n = 1): roll the flattened tensor and restore the shape */
+/* torch.roll; dims == NULL (then n must be 1): roll the flattened tensor and restore the shape */
 AG_API ag_tensor *ag_roll(ag_tensor *t, const int64_t *shifts, const int *dims, int n);
 AG_API ag_tensor *ag_diff(ag_tensor *t, int n, int dim);                   /* torch.diff, n >= 0 */
 AG_API ag_tensor *ag_cumsum(ag_tensor *t, int dim);  /* ints and bools sum in i64 */

@@ -1,0 +1,45 @@
+"""PyTorch CPU side of benchmarks/bench_index.c: same cases, same sizes, median of repeats.
+Prints "name ms" lines. Usage: python3 torch_index.py THREADS"""
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 and int(sys.argv[1]) > 0 else torch.get_num_threads())
+torch.manual_seed(1)
+
+
+def bench(name, fn, warm=2, reps=9):
+    for _ in range(warm):
+        fn()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t.append((time.perf_counter() - t0) * 1e3)
+    print(f"{name} {statistics.median(t):.6f}", flush=True)
+
+
+N, R, C = 10_000_000, 1000, 10_000
+f32 = torch.float32
+
+x, idx, src = torch.randn(N, dtype=f32), torch.randint(0, N, (N,)), torch.randn(N, dtype=f32)
+bench("gather_1d_f32_10M", lambda: torch.gather(x, 0, idx))
+bench("scatter_add_1d_f32_10M", lambda: torch.scatter_add(x, 0, idx, src))
+
+x, idx, src = torch.randn(R, C, dtype=f32), torch.randint(0, C, (R, C)), torch.randn(R, C, dtype=f32)
+bench("gather_dim1_f32_1000x10000", lambda: torch.gather(x, 1, idx))
+bench("scatter_add_dim1_f32_1000x10000", lambda: torch.scatter_add(x, 1, idx, src))
+x.requires_grad_(True)
+out, w = torch.gather(x, 1, idx), torch.randn(R, C, dtype=f32)
+bench("gather_dim1_backward_f32_1000x10000", lambda: torch.autograd.grad(out, x, w, retain_graph=True))
+
+x, idx, src = torch.randn(C, R, dtype=f32), torch.randint(0, C, (C, R)), torch.randn(C, R, dtype=f32)
+bench("gather_dim0_f32_10000x1000", lambda: torch.gather(x, 0, idx))
+bench("scatter_add_dim0_f32_10000x1000", lambda: torch.scatter_add(x, 0, idx, src))
+rows = torch.randint(0, C, (C,))
+bench("index_select_rows_f32_10000x1000", lambda: torch.index_select(x, 0, rows))
+
+x, cols = torch.randn(R, C, dtype=f32), torch.randint(0, C, (C,))
+bench("index_select_cols_f32_1000x10000", lambda: torch.index_select(x, 1, cols))
