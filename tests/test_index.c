@@ -380,6 +380,22 @@ static void test_split_chunk_views(void **state) {
     assert_true(v[0] == 0 && v[1] == 0 && v[2] == 1 && v[3] == 1 && v[4] == 0 && v[5] == 0);
     free(v);
     assert_int_equal(ag_dtype_of(oh), AG_I64);
+    /* scatter_add with src larger than the index: only its leading part is read, and only that
+     * part gets a gradient (torch 1.13's own backward rejects this case, so no fixture) */
+    ag_tensor *t = ag_set_requires_grad(ag_zeros(AG_SHAPE(2, 3), AG_F64), true);
+    ag_tensor *src = ag_set_requires_grad(ag_from_data((double[]){1, 2, 3, 4, 5, 6}, AG_SHAPE(2, 3), AG_F64), true);
+    ag_tensor *sa = ag_scatter_add(t, 1, ag_from_data((int64_t[]){0, 2}, AG_SHAPE(1, 2), AG_I64), src);
+    v = tu_values(sa);
+    assert_true(v[0] == 1 && v[1] == 0 && v[2] == 2 && v[3] == 0 && v[4] == 0 && v[5] == 0);
+    free(v);
+    ag_tensor *w = ag_from_data((double[]){10, 20, 30, 40, 50, 60}, AG_SHAPE(2, 3), AG_F64);
+    assert_int_equal(ag_backward(ag_sum(ag_mul(sa, w), AG_ALL_DIMS, false)), 0);
+    v = tu_values(ag_grad_of(src));
+    assert_true(v[0] == 10 && v[1] == 30 && v[2] == 0 && v[3] == 0 && v[4] == 0 && v[5] == 0);
+    free(v);
+    v = tu_values(ag_grad_of(t));
+    assert_true(v[0] == 10 && v[5] == 60);
+    free(v);
     ag_scope_end();
 }
 

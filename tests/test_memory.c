@@ -2,6 +2,7 @@
  * iterations (forward, backward, SGD update under no-grad, zero_grad) must not grow the
  * resident set nor the number of live tensors. */
 #include <math.h>
+#include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,7 +70,8 @@ static void test_training_loop_memory_is_flat(void **state) {
     long long growth = rss_end - rss_1000;
     printf("# rss at iteration 1000: %lld KiB, at %d: %lld KiB (growth %lld bytes); final loss %.3g\n",
            rss_1000 / 1024, iters, rss_end / 1024, growth, loss);
-    if (growth >= 1024 * 1024) fail_msg("resident memory grew by %lld bytes between iterations 1000 and %d", growth, iters);
+    /* valgrind's own bookkeeping grows the process: there only the live-tensor count is checked */
+    if (!getenv("AG_UNDER_VALGRIND") && growth >= 1024 * 1024) fail_msg("resident memory grew by %lld bytes between iterations 1000 and %d", growth, iters);
     /* it learned something: the loop really ran forward and backward */
     assert_true(loss < 1e-20);
     assert_true(fabs(ag_item(b) - 0.25) < 1e-9);

@@ -14,6 +14,20 @@
 /* Below this many elements a map runs on one thread (spawning costs more than it saves). */
 #define AG_CPU_PAR_MIN 32768
 
+/* Hot inner loops are also compiled for AVX2 and the variant is picked once at load time
+ * (GCC function multiversioning). The variants run the same IEEE operations in the same order
+ * (no FMA: AVX2 alone does not enable it, and -std=c11 keeps -ffp-contract=off), so results
+ * never depend on the machine's ISA. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(AG_CPU_NO_CLONES) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define AG_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef AG_CPU_CLONES
+#define AG_CPU_CLONES
+#endif
+
 typedef struct ag_cpu_iter {
     int nops, ndim;                               /* after coalescing; ndim >= 1 */
     int64_t shape[AG_MAX_DIMS];
