@@ -4,9 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-meson install -C build --destdir "$root" --quiet
-pc=$(dirname "$(find "$root" -name astrograd.pc | head -n1)")
-flags=$(PKG_CONFIG_PATH="$pc" pkg-config --define-prefix --cflags --libs astrograd)
-cc -std=c11 -Wall -Wextra -Werror tests/install_consumer.c $flags -o "$root/consumer"
-libdir=$(PKG_CONFIG_PATH="$pc" pkg-config --define-prefix --variable=libdir astrograd)
-LD_LIBRARY_PATH="$libdir" "$root/consumer"
+meson install -C build --destdir "$root" --quiet >/dev/null
+pc=$(find "$root" -name astrograd.pc | head -n1)
+export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
+cc -std=c11 -Wall -Wextra -Werror tests/install_consumer.c $(pkg-config --cflags --libs astrograd) -o "$root/consumer"
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir astrograd)"  # already under the sysroot "$root/consumer"
