@@ -8,4 +8,5 @@ meson install -C build --destdir "$root" --quiet >/dev/null
 pc=$(find "$root" -name astrograd.pc | head -n1)
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
 cc -std=c11 -Wall -Wextra -Werror tests/install_consumer.c $(pkg-config --cflags --libs astrograd) -o "$root/consumer"
-LD_LIBRARY_PATH="$(pkg-config --variable=libdir astrograd)"  # already under the sysroot "$root/consumer"
+# pkg-config already puts libdir under the sysroot
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir astrograd)" "$root/consumer"
