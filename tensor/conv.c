@@ -27,20 +27,6 @@ static ag_tensor *dense(ag_tensor *t, const char *op) {
     return r;
 }
 
-static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
-                         ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
-    if (!r) return NULL;
-    if (bw && ag__needs_grad(in, n_in) && ag__record(r, op, bw, in, n_in, saved, n_saved, p) < 0) {
-        ag__drop(r);
-        return NULL;
-    }
-    if (ag__anomaly()) {
-        ag__check_anomaly(op, r, "result");
-        if (ag_failed()) { ag__drop(r); return NULL; }
-    }
-    return ag__ret(r);
-}
-
 static bool real_float(const char *op, const char *what, const ag_tensor *t) {
     if (t->dtype == AG_F32 || t->dtype == AG_F64) return true;
     ag_set_error(AG_ERR_DTYPE, "%s: expected an f32 or f64 %s, given %s%s", op, what, ag_dtype_name(t->dtype),
@@ -136,7 +122,7 @@ static ag_tensor *conv_fwd(const char *op, ag_tensor *x, ag_tensor *w, ag_tensor
     int64_t shape[4] = {x->shape[0], w->shape[0], HO, WO};
     ag_op_params p = pack_conv(cp);
     ag_tensor *r = conv_prim(op, PRIM_FWD, x, w, b, cp, shape);
-    return finish(r, op, conv_fwd_backward, AG_IN(x, w, b), AG_IN(x, w), &p);
+    return ag__finish(r, op, conv_fwd_backward, AG_IN(x, w, b), AG_IN(x, w), &p);
 }
 
 /* x-shaped [N, C, H, W] from dy [N,O,HO,WO], w [O,C/g,KH,KW] */
@@ -145,7 +131,7 @@ static ag_tensor *conv_bi(const char *op, ag_tensor *dy, ag_tensor *w, const ag_
     int64_t shape[4] = {dy->shape[0], w->shape[1] * cp->groups, H, W};
     ag_op_params p = pack_conv(cp);
     ag_tensor *r = conv_prim(op, PRIM_BI, dy, w, NULL, cp, shape);
-    return finish(r, op, conv_bi_backward, AG_IN(dy, w), AG_IN(dy, w), &p);
+    return ag__finish(r, op, conv_bi_backward, AG_IN(dy, w), AG_IN(dy, w), &p);
 }
 
 /* w-shaped [O, C/g, KH, KW] from dy [N,O,HO,WO], x [N,C,H,W] */
@@ -154,7 +140,7 @@ static ag_tensor *conv_bw(const char *op, ag_tensor *dy, ag_tensor *x, const ag_
     int64_t shape[4] = {dy->shape[1], x->shape[1] / cp->groups, KH, KW};
     ag_op_params p = pack_conv(cp);
     ag_tensor *r = conv_prim(op, PRIM_BW, dy, x, NULL, cp, shape);
-    return finish(r, op, conv_bw_backward, AG_IN(dy, x), AG_IN(dy, x), &p);
+    return ag__finish(r, op, conv_bw_backward, AG_IN(dy, x), AG_IN(dy, x), &p);
 }
 
 /* ---- conv1d, conv2d, conv_transpose2d ------------------------------------------------ */
@@ -389,7 +375,7 @@ static ag_tensor *pool(const char *op, ag_pool_op kop, ag_tensor *t, const int64
     ag_op_params p;
     memset(&p, 0, sizeof p);
     memcpy(&p, &pk, sizeof pk);
-    r = finish(r, op, pool_backward, AG_IN(t4), idx ? (ag_tensor *const[]){idx} : NULL, idx ? 1 : 0, &p);
+    r = ag__finish(r, op, pool_backward, AG_IN(t4), idx ? (ag_tensor *const[]){idx} : NULL, idx ? 1 : 0, &p);
     ag__drop(idx);
     if (t->ndim == 3) r = ag_squeeze(r, 0);
     ag_keep(r);
@@ -481,7 +467,7 @@ ag_tensor *ag_pad(ag_tensor *t, const int64_t *pads, int npads, ag_pad_mode mode
     ag_op_params p;
     memset(&p, 0, sizeof p);
     memcpy(&p, &pk, sizeof pk);
-    return finish(r, op, pad_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, op, pad_backward, AG_IN(t), AG_NONE, &p);
 }
 
 /* ---- upsampling --------------------------------------------------------------------- */
@@ -525,7 +511,7 @@ static ag_tensor *upsample(const char *op, ag_upsample_mode mode, ag_tensor *t, 
     memset(&p, 0, sizeof p);
     p.i[0] = mode;
     p.i[1] = ac;
-    return finish(r, op, upsample_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, op, upsample_backward, AG_IN(t), AG_NONE, &p);
 }
 
 ag_tensor *ag_upsample_nearest2d(ag_tensor *t, int64_t out_h, int64_t out_w) {

@@ -20,16 +20,7 @@
 #include "tensor/internal.h"
 
 static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *t, const ag_op_params *p) {
-    if (!r) return NULL;
-    if (bw && ag__needs_grad(AG_IN(t)) && ag__record(r, op, bw, AG_IN(t), AG_NONE, p) < 0) {
-        ag__drop(r);
-        return NULL;
-    }
-    if (ag__anomaly()) {
-        ag__check_anomaly(op, r, "result");
-        if (ag_failed()) { ag__drop(r); return NULL; }
-    }
-    return ag__ret(r);
+    return ag__finish(r, op, bw, AG_IN(t), AG_NONE, p);
 }
 
 /* ---- the transform primitive --------------------------------------------------------- */

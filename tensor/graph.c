@@ -109,6 +109,20 @@ int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *con
     return 0;
 }
 
+ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+                      ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
+    if (!r) return NULL;
+    if (bw && ag__needs_grad(in, n_in) && ag__record(r, op, bw, in, n_in, saved, n_saved, p) < 0) {
+        ag__drop(r);
+        return NULL;
+    }
+    if (ag__anomaly()) {
+        ag__check_anomaly(op, r, "result");
+        if (ag_failed()) { ag__drop(r); return NULL; }
+    }
+    return ag__ret(r);
+}
+
 /* Frees a node and, iteratively, every input node it was the last holder of
  * (a recursive free would overflow the stack on a 10^5-node chain). */
 void ag__node_release(ag_node *n) {

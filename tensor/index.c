@@ -19,20 +19,6 @@
 
 #include "tensor/internal.h"
 
-static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
-                         ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
-    if (!r) return NULL;
-    if (bw && ag__needs_grad(in, n_in) && ag__record(r, op, bw, in, n_in, saved, n_saved, p) < 0) {
-        ag__drop(r);
-        return NULL;
-    }
-    if (ag__anomaly()) {
-        ag__check_anomaly(op, r, "result");
-        if (ag_failed()) { ag__drop(r); return NULL; }
-    }
-    return ag__ret(r);
-}
-
 static bool check_index(const char *op, const ag_tensor *t, const ag_tensor *idx) {
     if (idx->dtype != AG_I64) {
         ag_set_error(AG_ERR_DTYPE, "%s: expected an i64 index tensor, given %s", op, ag_dtype_name(idx->dtype));
@@ -126,7 +112,7 @@ static ag_tensor *index_select_impl(const char *op, ag_tensor *t, int dim, ag_te
     ag_kview xv = sel_view(idx, shape, t->ndim, d);
     ag_tensor *r = gather_raw(op, t, d, &xv, shape, t->ndim, allow_neg);
     ag_op_params p = {.i = {d, allow_neg}};
-    return finish(r, op, index_select_backward, AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, index_select_backward, AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 /* t with src[.., k, ..] added at t[.., idx[k], ..] along dim (torch.index_add) */
@@ -148,7 +134,7 @@ static ag_tensor *index_add_impl(const char *op, ag_tensor *t, int dim, ag_tenso
     ag_kview xv = sel_view(idx, src->shape, src->ndim, d);
     ag_tensor *r = scatter_raw(op, t, d, &xv, src, allow_neg);
     ag_op_params p = {.i = {d, allow_neg}};
-    return finish(r, op, index_add_backward, AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, index_add_backward, AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 ag_tensor *ag_index_select(ag_tensor *t, int dim, ag_tensor *idx) {
@@ -209,7 +195,7 @@ static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *
     ag_kview xv = ag__view(idx);
     ag_tensor *r = gather_raw(op, t, d, &xv, idx->shape, idx->ndim, false);
     ag_op_params p = {.i = {d}};
-    return finish(r, op, gather_backward, AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, gather_backward, AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
@@ -225,7 +211,7 @@ static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_ten
     ag_kview xv = ag__view(idx);
     ag_tensor *r = scatter_raw(op, t, d, &xv, src, false);
     ag_op_params p = {.i = {d}};
-    return finish(r, op, scatter_add_backward, AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, scatter_add_backward, AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 ag_tensor *ag_gather(ag_tensor *t, int dim, ag_tensor *idx) { return gather_impl("ag_gather", t, dim, idx); }
@@ -599,7 +585,7 @@ static ag_tensor *flip_mask(ag_tensor *t, unsigned mask) {
     }
     ag__drop(a);
     ag_op_params p = {.i = {mask}};
-    return finish(r, "ag_flip", flip_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, "ag_flip", flip_backward, AG_IN(t), AG_NONE, &p);
 }
 
 ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n) {
@@ -687,7 +673,7 @@ static ag_tensor *cumsum_impl(ag_tensor *t, int dim, bool reverse) {
     }
     ag__drop(c);
     ag_op_params p = {.i = {d, reverse}};
-    return finish(r, "ag_cumsum", cumsum_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, "ag_cumsum", cumsum_backward, AG_IN(t), AG_NONE, &p);
 }
 
 ag_tensor *ag_cumsum(ag_tensor *t, int dim) { return cumsum_impl(t, dim, false); }

@@ -136,6 +136,11 @@ bool ag__needs_grad(ag_tensor *const *in, int n);
  * Returns 0 or a negative status (r is left untouched on failure). */
 int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *const *in, int n_in,
                ag_tensor *const *saved, int n_saved, const ag_op_params *p);
+/* The end of every op front-end: record the node when grad is needed (bw may be NULL for
+ * non-differentiable ops), check for NaN/Inf in anomaly mode, register the result in the
+ * current scope. Drops r and returns NULL on failure. */
+ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+                      ag_tensor *const *saved, int n_saved, const ag_op_params *p);
 #define AG_IN(...) ((ag_tensor *const[]){__VA_ARGS__}), \
     ((int)(sizeof((ag_tensor *const[]){__VA_ARGS__}) / sizeof(ag_tensor *)))
 #define AG_NONE NULL, 0
