@@ -34,7 +34,8 @@ typedef struct ag_kview {
     X(MUL_S)     /* params: re, im: out = in * s */ \
     X(POW_S)     /* params: p: out = in^p */ \
     X(RSUB_S)    /* params: re, im: out = s - in */ \
-    X(NOT)       /* bool -> bool */
+    X(NOT)       /* bool -> bool */ \
+    X(RELU)      /* real: max(x, 0), NaN stays NaN */
 typedef enum ag_unary_op {
 #define X(n) AG_UN_##n,
     AG_UNARY_OPS(X)
@@ -48,7 +49,8 @@ typedef enum ag_unary_op {
 #define AG_BINARY_OPS(X) \
     X(ADD) X(SUB) X(MUL) X(DIV) X(POW) X(MAX) X(MIN) \
     X(EQ) X(NE) X(LT) X(LE) X(GT) X(GE) \
-    X(COMPLEX) X(POLAR) X(AND) X(OR)
+    X(COMPLEX) X(POLAR) X(AND) X(OR) \
+    X(RELU_BWD)  /* real: out = b > 0 ? a : 0 (a: gradient, b: ReLU input) */
 typedef enum ag_binary_op {
 #define X(n) AG_BIN_##n,
     AG_BINARY_OPS(X)
@@ -94,6 +96,9 @@ typedef struct ag_kernels {
     /* Philox4x32-10 draws for elements [0, numel) of contiguous out, starting at counter offset */
     int (*rng)(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset,
                double p0, double p1);
+    /* nbytes between host memory and this backend's memory (to_host: dst is host memory),
+     * complete on return. NULL for the CPU (memcpy). */
+    int (*transfer)(void *dst, const void *src, size_t nbytes, bool to_host);
     /* -- optimizers -- */
     /* Fused in-place updates, one per optimizer, reproducing PyTorch's single-tensor
      * (foreach=False) formulas operation by operation. All views are contiguous 1-d of one real

@@ -6,5 +6,6 @@
 #include "astrograd/autograd.h"
 #include "astrograd/optim.h"
 #include "astrograd/nn.h"
+#include "astrograd/cuda.h"
 
 #endif

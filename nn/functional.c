@@ -28,13 +28,6 @@ static ag_tensor *cst(ag_tensor *x, double v) {
 
 /* ---- activations ------------------------------------------------------------------------- */
 
-ag_tensor *ag_relu(ag_tensor *x) {
-    if (!x || !real_float("ag_relu", x)) return NULL;
-    BEGIN;
-    ag_tensor *z = ag_scalar(0.0, x->dtype);
-    END(ag_where(ag_gt(x, z), x, z));
-}
-
 ag_tensor *ag_leaky_relu(ag_tensor *x, double slope) {
     if (!x || !real_float("ag_leaky_relu", x)) return NULL;
     BEGIN;

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "astrograd/cuda.h"
 #include "tensor/internal.h"
 
 ag_tensor *ag_empty(const int64_t *shape, int ndim, ag_dtype dt) {
@@ -142,13 +143,49 @@ ag_tensor *ag_to_dtype(ag_tensor *t, ag_dtype dt) {
     return copy_into_new("ag_to_dtype", t, dt);
 }
 
+static int to_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = ag_to(g, (ag_device){(ag_device_kind)n->p.i[0], (int)n->p.i[1]});
+    return gin[0] ? 0 : ag_error_code();
+}
+
+/* Cross-device copy: the source is made contiguous on its own device (same dtype), then its
+ * bytes move in one transfer done by the non-CPU side's backend. Differentiable for floats
+ * (the gradient moves back). */
 ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
     if (!t) return NULL;
-    if (t->storage->dev.kind == dev.kind && t->storage->dev.index == dev.index) return ag__identity(t, "ag_to");
+    ag_device src = t->storage->dev;
+    if (src.kind == dev.kind && src.index == dev.index) return ag__identity(t, "ag_to");
+    const char *dn = dev.kind == AG_DEV_CUDA ? "cuda" : "cpu";
     if (!ag_kernels_for(dev))
-        return ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build",
-                       dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);
-    return ag_fail(AG_ERR_NOTIMPL, "ag_to: copies between devices are not implemented yet");
+        return ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build", dn, dev.index);
+    if (dev.kind == AG_DEV_CUDA && (dev.index < 0 || dev.index >= ag_cuda_device_count()))
+        return ag_fail(AG_ERR_DEVICE, "ag_to: device cuda:%d does not exist (%d cuda devices)", dev.index,
+                       ag_cuda_device_count());
+    if (dev.kind == AG_DEV_CUDA && dev.index != 0)
+        return ag_fail(AG_ERR_NOTIMPL, "ag_to: only cuda:0 is supported, given cuda:%d", dev.index);
+    if (src.kind != AG_DEV_CPU && dev.kind != AG_DEV_CPU)
+        return ag_fail(AG_ERR_NOTIMPL, "ag_to: copies between two cuda devices are not implemented");
+    const ag_kernels *xk = src.kind == AG_DEV_CPU ? ag_kernels_for(dev) : ag__kernels(t);
+    if (!xk->transfer) return ag_fail(AG_ERR_NOTIMPL, "ag_to: transfer is not implemented for %s", xk->name);
+    ag_tensor *s = ag_retain(t);
+    if (!ag_is_contiguous(t)) { /* staging copy on the source device */
+        ag__drop(s);
+        s = ag__new(t->shape, t->ndim, t->dtype, src, "ag_to");
+        if (!s) return NULL;
+        ag_kview dv = ag__view(s), sv = ag__view(t);
+        if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag__drop(s); return NULL; }
+    }
+    ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, dev, "ag_to");
+    if (!r) { ag__drop(s); return NULL; }
+    size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
+    int rc = xk->transfer(ag__view(r).data, ag__view(s).data, nbytes, dev.kind == AG_DEV_CPU);
+    ag__drop(s);
+    if (rc < 0) { ag__drop(r); return NULL; }
+    if (ag__needs_grad(AG_IN(t)) && ag_dtype_is_float(t->dtype)) {
+        ag_op_params p = {.i = {src.kind, src.index}};
+        if (ag__record(r, "ag_to", to_backward, AG_IN(t), AG_NONE, &p) < 0) { ag__drop(r); return NULL; }
+    }
+    return ag__ret(r);
 }
 
 /* What an in-place write into t would modify that autograd forbids (NULL: nothing): a leaf

@@ -284,6 +284,16 @@ ag_tensor *ag_clamp(ag_tensor *t, double min, double max) {
     return unary("ag_clamp", AG_UN_CLAMP, t, false, true, clamp_backward, SAVE_IN, &p, params);
 }
 
+/* ReLU is one op with its own backward kernel (g where x > 0): composed from compare and
+ * where it cost three passes and a mispredicted branch per element. */
+static int relu_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *x = IN0;
+    gin[0] = binary_raw("ag_relu", AG_BIN_RELU_BWD, g, x, g->dtype, g->dtype);
+    if (gin[0]) ag__ret(gin[0]);
+    return gin[0] ? 0 : ag_error_code();
+}
+ag_tensor *ag_relu(ag_tensor *t) { return unary("ag_relu", AG_UN_RELU, t, true, true, relu_backward, SAVE_IN, NULL, NULL); }
+
 ag_tensor *ag_conj(ag_tensor *t) {
     if (!t) return NULL;
     if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_conj");
@@ -335,7 +345,7 @@ ag_tensor *ag_gt(ag_tensor *a, ag_tensor *b) { return compare("ag_gt", AG_BIN_GT
 ag_tensor *ag_ge(ag_tensor *a, ag_tensor *b) { return compare("ag_ge", AG_BIN_GE, a, b); }
 
 static int where_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *c = n->saved[0], *zero = ag_zeros_like(g);
+    ag_tensor *c = n->saved[0], *zero = ag_scalar(0.0, g->dtype); /* broadcast, never filled */
     if (n->needs[1]) gin[1] = ag_where(c, g, zero);
     if (n->needs[2]) gin[2] = ag_where(c, zero, g);
     return 0;

@@ -5,7 +5,7 @@
 #include "backends/cpu/cpu.h"
 
 #define BIN_LOOP(NAME, TI, TO, EXPR)                                                        \
-    static void NAME(void *ctx, char **p, const int64_t *bs, int64_t n) {                   \
+    AG_CPU_CLONES static void NAME(void *ctx, char **p, const int64_t *bs, int64_t n) {     \
         (void)ctx;                                                                          \
         TO *o = (TO *)p[0];                                                                 \
         const TI *A = (const TI *)p[1], *B = (const TI *)p[2];                              \
@@ -76,6 +76,8 @@ BIN_LOOP(complex_f32, float, cf32, CMPLXF(a, b))
 BIN_LOOP(complex_f64, double, cf64, CMPLX(a, b))
 BIN_LOOP(polar_f32, float, cf32, CMPLXF(a * cosf(b), a * sinf(b)))
 BIN_LOOP(polar_f64, double, cf64, CMPLX(a * cos(b), a * sin(b)))
+BIN_LOOP(relu_bwd_f32, float, float, b > 0 ? a : 0.0f)
+BIN_LOOP(relu_bwd_f64, double, double, b > 0 ? a : 0.0)
 BIN_LOOP(and_bool, bool, bool, a && b)
 BIN_LOOP(or_bool, bool, bool, a || b)
 
@@ -90,6 +92,7 @@ static const ag_cpu_loop table[AG_BIN_COUNT][AG_NUM_DTYPES] = {
     [AG_BIN_LT] = ROW_ORD(lt), [AG_BIN_LE] = ROW_ORD(le), [AG_BIN_GT] = ROW_ORD(gt), [AG_BIN_GE] = ROW_ORD(ge),
     [AG_BIN_COMPLEX] = {complex_f32, complex_f64},
     [AG_BIN_POLAR] = {polar_f32, polar_f64},
+    [AG_BIN_RELU_BWD] = {relu_bwd_f32, relu_bwd_f64},
     [AG_BIN_AND] = {[AG_BOOL] = and_bool}, [AG_BIN_OR] = {[AG_BOOL] = or_bool},
 };
 
@@ -110,18 +113,27 @@ int ag_cpu_binary(ag_binary_op op, const ag_kview *out, const ag_kview *a, const
     return 0;
 }
 
+/* Both operands are loaded before the select, so the compiler emits a blend instead of a
+ * branch: masks such as ReLU's are random and a branch would mispredict half the time. */
 #define WHERE_LOOP(T)                                                                       \
     static void where_##T(void *ctx, char **p, const int64_t *bs, int64_t n) {              \
         (void)ctx;                                                                          \
+        T *o = (T *)p[0];                                                                   \
+        const bool *c = (const bool *)p[1];                                                 \
+        const T *a = (const T *)p[2], *b = (const T *)p[3];                                 \
         if (bs[0] == sizeof(T) && bs[1] == 1 && bs[2] == sizeof(T) && bs[3] == sizeof(T)) { \
-            T *o = (T *)p[0];                                                               \
-            const bool *c = (const bool *)p[1];                                             \
-            const T *a = (const T *)p[2], *b = (const T *)p[3];                             \
-            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : b[i];                      \
+            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = c[i] ? x : y; }  \
+        } else if (bs[0] == sizeof(T) && bs[1] == 1 && bs[2] == sizeof(T) && bs[3] == 0) {  \
+            const T y = b[0];                                                               \
+            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = c[i] ? x : y; }            \
+        } else if (bs[0] == sizeof(T) && bs[1] == 1 && bs[2] == 0 && bs[3] == sizeof(T)) {  \
+            const T x = a[0];                                                               \
+            for (int64_t i = 0; i < n; i++) { T y = b[i]; o[i] = c[i] ? x : y; }            \
         } else {                                                                            \
-            for (int64_t i = 0; i < n; i++)                                                 \
-                *(T *)(p[0] + i * bs[0]) = *(const bool *)(p[1] + i * bs[1])                \
-                    ? *(const T *)(p[2] + i * bs[2]) : *(const T *)(p[3] + i * bs[3]);      \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                T x = *(const T *)(p[2] + i * bs[2]), y = *(const T *)(p[3] + i * bs[3]);   \
+                *(T *)(p[0] + i * bs[0]) = *(const bool *)(p[1] + i * bs[1]) ? x : y;       \
+            }                                                                               \
         }                                                                                   \
     }
 WHERE_LOOP(float)

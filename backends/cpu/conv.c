@@ -221,9 +221,15 @@ static int split_threads(const geo *g) {
     return nt >= 2 && g->N >= max_threads() ? nt : 1;
 }
 
-static void *cols_buffers(const geo *g, int nt, size_t es, const char *kname) {
+/* im2col scratch from the caching allocator: a training loop asks for the same sizes every
+ * step, and fresh pages would cost a fault per 4 KiB each time */
+static size_t cols_bytes(const geo *g, int nt, size_t es) {
     size_t n = g->direct ? 1 : (size_t)(g->K * g->P);
-    void *b = malloc(n * es * (size_t)nt + 64);
+    return n * es * (size_t)nt + 64;
+}
+
+static void *cols_buffers(const geo *g, int nt, size_t es, const char *kname) {
+    void *b = ag_cpu_alloc(cols_bytes(g, nt, es));
     if (!b) ag_set_error(AG_ERR_NOMEM, "%s: out of memory for a %lldx%lld im2col buffer", kname,
                          (long long)g->K, (long long)g->P);
     return b;
@@ -263,7 +269,7 @@ int ag_cpu_conv2d(const ag_kview *y, const ag_kview *x, const ag_kview *w, const
     }
     if (x->dtype == AG_F32) { RUN(float) } else { RUN(double) }
 #undef RUN
-    free(cols);
+    ag_cpu_free(cols, cols_bytes(&g, nt, es));
     return 0;
 }
 
@@ -290,7 +296,7 @@ int ag_cpu_conv2d_backward_input(const ag_kview *dx, const ag_kview *dy, const a
     }
     if (dx->dtype == AG_F32) { RUN(float) } else { RUN(double) }
 #undef RUN
-    free(cols);
+    ag_cpu_free(cols, cols_bytes(&g, nt, es));
     return 0;
 }
 
@@ -306,7 +312,7 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     if (!cols) return AG_ERR_NOMEM;
     char *part = nt > 1 ? calloc((size_t)(wn * (nt - 1)) + 1, es) : NULL;
     if (nt > 1 && !part) {
-        free(cols);
+        ag_cpu_free(cols, cols_bytes(&g, nt, es));
         return ag_set_error(AG_ERR_NOMEM, "cpu conv2d_backward_weight: out of memory");
     }
     size_t cstride = g.direct ? 0 : (size_t)(g.K * g.P) * es;
@@ -338,7 +344,7 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     if (dw->dtype == AG_F32) { RUN(float) } else { RUN(double) }
 #undef RUN
     free(part);
-    free(cols);
+    ag_cpu_free(cols, cols_bytes(&g, nt, es));
     return 0;
 }
 

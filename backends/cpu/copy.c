@@ -6,7 +6,7 @@
 #include "backends/cpu/cpu.h"
 
 #define COPY_LOOP(DN, TD, SN, TS)                                                  \
-    static void copy_##DN##_##SN(void *ctx, char **p, const int64_t *bs, int64_t n) { \
+    AG_CPU_CLONES static void copy_##DN##_##SN(void *ctx, char **p, const int64_t *bs, int64_t n) { \
         (void)ctx;                                                                \
         TD *d = (TD *)p[0];                                                       \
         const TS *s = (const TS *)p[1];                                           \

@@ -21,7 +21,7 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(AG_CPU_NO_CLONES) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
-#define AG_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#define AG_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #endif
 #ifndef AG_CPU_CLONES

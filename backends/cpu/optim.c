@@ -13,6 +13,9 @@
  *   t.addcmul_(u, v, value=c) -> fma((T)c * u, v, t)
  *   t.addcdiv_(u, v, value=c) -> t + (T)c * u / v
  * Views are contiguous, 1-d, one real dtype; complex parameters arrive as their real view. */
+/* Vectorizing sqrt needs errno semantics off; values are unchanged (IEEE sqrt either way). */
+#pragma GCC optimize("no-math-errno", "no-trapping-math", "fp-contract=off")
+
 #include <math.h>
 #include <string.h>
 

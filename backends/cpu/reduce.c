@@ -2,11 +2,15 @@
  *
  * Dims are split into kept (K) and reduced (R) groups and each group is coalesced. Every
  * output is accumulated in a fixed order: R is cut into blocks of BLOCK elements, each block
- * is summed with 8 interleaved accumulators, and block results are combined in order. That
+ * is summed with 32 interleaved accumulators (combined by a fixed pairwise tree), and block
+ * results are combined in order. That
  * order depends only on the shapes, never on the thread count, so results are reproducible.
  * Threads split the outputs, or, for few outputs (a full reduction), the blocks.
  * When the input's contiguous dim is kept (a column reduction), outputs are accumulated a
- * row at a time instead, so the inner loop runs along memory. f32 accumulates in f64. */
+ * row at a time instead, so the inner loop runs along memory (each output still sums its terms
+ * in increasing order; the tile width only decides which outputs a thread owns). f32
+ * accumulates in f64. The lane count keeps enough independent add chains in flight for the
+ * vector units; the dense loops are compiled for AVX2/AVX-512 too (same order, same bits). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +22,8 @@
 #include "backends/cpu/cpu.h"
 
 #define BLOCK 32768
-#define LANES 8
+#define LANES 32
+#define COL_TILE 2048 /* widest column tile (outputs accumulated per row pass) */
 
 typedef struct plan {
     int nk, nr;
@@ -100,6 +105,21 @@ static int nthreads(void) {
 
 /* ---- sum / prod ---------------------------------------------------------------- */
 #define ARITH_FNS(T, ACC, SFX)                                                                   \
+    /* dense lanes: lane[l] accumulates q[i + l] over the whole LANES-chunks of q[0, n) */         \
+    AG_CPU_CLONES static int64_t lanes_##SFX(ACC *restrict lane, const T *restrict q, int64_t n, bool prod) { \
+        ACC v[LANES];                                                                            \
+        for (int l = 0; l < LANES; l++) v[l] = lane[l];                                          \
+        int64_t i = 0;                                                                           \
+        if (prod) for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) v[l] *= (ACC)q[i + l]; \
+        else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) v[l] += (ACC)q[i + l]; \
+        for (int l = 0; l < LANES; l++) lane[l] = v[l];                                          \
+        return i;                                                                                \
+    }                                                                                            \
+    /* acc[j] (op)= x[j], j < n: one row of a column reduction */                                \
+    AG_CPU_CLONES static void row_##SFX(ACC *restrict acc, const T *restrict x, int64_t n, bool prod) { \
+        if (prod) for (int64_t j = 0; j < n; j++) acc[j] *= (ACC)x[j];                           \
+        else for (int64_t j = 0; j < n; j++) acc[j] += (ACC)x[j];                                \
+    }                                                                                            \
     /* partial over r in [r0, r1) of the output whose input base is x */                        \
     static ACC block_##SFX(const plan *p, const T *x, int64_t r0, int64_t r1, bool prod) {      \
         ACC lane[LANES];                                                                         \
@@ -110,8 +130,7 @@ static int nthreads(void) {
             const T *q = x + r0 * s;                                                             \
             int64_t n = r1 - r0, i = 0;                                                          \
             if (s == 1) {                                                                        \
-                if (prod) for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] *= (ACC)q[i + l]; \
-                else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] += (ACC)q[i + l]; \
+                i = lanes_##SFX(lane, q, n, prod);                                               \
             } else {                                                                             \
                 if (prod) for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] *= (ACC)q[(i + l) * s]; \
                 else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) lane[l] += (ACC)q[(i + l) * s]; \
@@ -123,8 +142,11 @@ static int nthreads(void) {
                 if (prod) lane[(r - r0) % LANES] *= v; else lane[(r - r0) % LANES] += v;         \
             }                                                                                    \
         }                                                                                        \
+        /* lanes combined pairwise (a fixed tree: short dependency chain for short rows) */     \
+        for (int w = LANES / 2; w > 0; w /= 2)                                                   \
+            for (int l = 0; l < w; l++) { if (prod) lane[l] *= lane[l + w]; else lane[l] += lane[l + w]; } \
         ACC acc = prod ? 1 : 0;                                                                  \
-        for (int l = 0; l < LANES; l++) { if (prod) acc *= lane[l]; else acc += lane[l]; }       \
+        if (prod) acc *= lane[0]; else acc += lane[0];                                           \
         return acc;                                                                              \
     }                                                                                            \
     static ACC full_##SFX(const plan *p, const T *x, bool prod) {                                \
@@ -162,20 +184,23 @@ static int nthreads(void) {
     /* column reduction: the kept innermost dim is dense in the input */                         \
     static void cols_##SFX(const plan *p, T *out, const T *in, bool prod) {                      \
         int64_t L = p->kshape[p->nk - 1], outer = p->K / L;                                       \
-        int64_t tiles = (L + 255) / 256;                                                         \
-        bool par = nthreads() > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                              \
+        int nt = nthreads();                                                                     \
+        bool par = nt > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                                      \
+        /* widest tile that still gives every thread work (any width gives the same sums) */     \
+        int64_t tw = COL_TILE;                                                                   \
+        if (par && outer * ((L + tw - 1) / tw) < nt) {                                           \
+            int64_t per = (outer * L + nt - 1) / nt;                                             \
+            tw = per < 256 ? 256 : (per + 63) / 64 * 64;                                         \
+        }                                                                                        \
+        int64_t tiles = (L + tw - 1) / tw;                                                       \
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
         for (int64_t t = 0; t < outer * tiles; t++) {                                            \
-            int64_t o = t / tiles, j0 = (t % tiles) * 256, n = L - j0 < 256 ? L - j0 : 256;      \
+            int64_t o = t / tiles, j0 = (t % tiles) * tw, n = L - j0 < tw ? L - j0 : tw;         \
             int64_t oi, oo, ox;                                                                  \
             k_offsets(p, o * L + j0, &oi, &oo, &ox);                                             \
-            ACC acc[256];                                                                        \
+            ACC acc[COL_TILE];                                                                   \
             for (int64_t j = 0; j < n; j++) acc[j] = prod ? 1 : 0;                               \
-            for (int64_t r = 0; r < p->R; r++) {                                                 \
-                const T *x = in + oi + r_offset(p, r);                                           \
-                if (prod) for (int64_t j = 0; j < n; j++) acc[j] *= (ACC)x[j];                   \
-                else for (int64_t j = 0; j < n; j++) acc[j] += (ACC)x[j];                        \
-            }                                                                                    \
+            for (int64_t r = 0; r < p->R; r++) row_##SFX(acc, in + oi + r_offset(p, r), n, prod); \
             int64_t so = p->kout[p->nk - 1];                                                     \
             for (int64_t j = 0; j < n; j++) out[oo + j * so] = (T)acc[j];                        \
         }                                                                                        \

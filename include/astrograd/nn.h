@@ -158,7 +158,6 @@ AG_API int ag_module_set_prior(ag_module *m, const char *name, ag_prior p);
 AG_API ag_tensor *ag_module_log_prior(ag_module *m);
 
 /* ---- functional forms (the layers below call these) --------------------------------- */
-AG_API ag_tensor *ag_relu(ag_tensor *x);
 AG_API ag_tensor *ag_leaky_relu(ag_tensor *x, double negative_slope);
 AG_API ag_tensor *ag_elu(ag_tensor *x, double alpha);
 typedef enum ag_gelu_approx { AG_GELU_EXACT = 0, AG_GELU_TANH = 1 } ag_gelu_approx;

@@ -214,6 +214,7 @@ AG_API ag_tensor *ag_sigmoid(ag_tensor *t);
 AG_API ag_tensor *ag_softplus(ag_tensor *t, double beta, double threshold);
 AG_API ag_tensor *ag_erf(ag_tensor *t);
 AG_API ag_tensor *ag_clamp(ag_tensor *t, double min, double max); /* -INFINITY/INFINITY: no bound */
+AG_API ag_tensor *ag_relu(ag_tensor *t);      /* max(t, 0); gradient 0 at 0, as PyTorch */
 
 /* complex */
 AG_API ag_tensor *ag_complex(ag_tensor *re, ag_tensor *im); /* f32,f32 -> c64; f64,f64 -> c128 */

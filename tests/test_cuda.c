@@ -1,0 +1,325 @@
+/* tests/test_cuda.c — the CUDA backend against the CPU backend (suite 'cuda').
+ * Without a usable GPU it prints why and exits 77 (meson: skipped). Otherwise:
+ *  1. every op-table row and dtype: inputs built on the CPU from the fixtures, moved with ag_to,
+ *     the row run on both devices, the CUDA result moved back and compared with the CPU result
+ *     (f64/c128 1e-12 relative, f32/c64 1e-5, or the row's own tolerance), then the
+ *     vector-Jacobian products through ag_grad likewise (x10 tolerance, as test_op_table), and
+ *     the forward on strided CUDA inputs. A row whose op has no CUDA kernel (AG_ERR_NOTIMPL)
+ *     is skipped with the reason, not failed;
+ *  2. the caching allocator: reuse, empty_cache, stats, an impossible allocation;
+ *  3. Philox: the CUDA rng entry gives the CPU's values (uniform and randint bit for bit);
+ *  4. ag_to round trips for every dtype, strided sources included. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "op_table.h"
+#ifdef AG_TEST_INTERNALS
+#include "backends/kernels.h"
+#endif
+
+#define GPU AG_CUDA(0)
+
+typedef struct tcase { const op_row *row; const char *family; ag_dtype dt; char name[96]; } tcase;
+
+static fx_file *files[16];
+static const char *file_names[16];
+static int n_files;
+
+static fx_file *family_file(const char *fam) {
+    for (int i = 0; i < n_files; i++)
+        if (!strcmp(file_names[i], fam)) return files[i];
+    fx_file *f = fx_open(fam);
+    file_names[n_files] = fam;
+    files[n_files++] = f;
+    return f;
+}
+
+static ag_tensor *to_cpu(ag_tensor *t) { return t ? ag_to(t, AG_CPU) : NULL; }
+
+/* same values, other strides, on the GPU */
+static ag_tensor *noncontig_gpu(ag_tensor *x) {
+    int nd = ag_ndim(x);
+    if (nd >= 2) return ag_transpose(ag_contiguous(ag_transpose(x, -1, -2)), -1, -2);
+    if (nd == 1) {
+        ag_tensor *buf = ag_to(ag_zeros((int64_t[]){ag_shape(x)[0], 2}, 2, ag_dtype_of(x)), GPU);
+        ag_tensor *col = ag_select(buf, 1, 1);
+        if (ag_copy_(col, x)) return NULL;
+        return col;
+    }
+    return ag_clone(x);
+}
+
+/* leaves the case as skipped when the failure is a missing CUDA kernel; true otherwise */
+static bool notimpl(const tcase *tc, const char *stage) {
+    if (ag_error_code() != AG_ERR_NOTIMPL) return false;
+    print_message("[  SKIP    ] %s: %s not implemented on cuda: %s\n", tc->name, stage, ag_last_error());
+    return true;
+}
+
+static void run_case(void **state) {
+    tcase *tc = *state;
+    const op_row *row = tc->row;
+    const char *dn = ag_dtype_name(tc->dt);
+    fx_file *f = family_file(tc->family);
+    assert_non_null(f);
+    int64_t live0 = ag_live_tensors();
+    ag_clear_error();
+    bool lowp = tc->dt == AG_F32 || tc->dt == AG_C64;
+    double rtol = lowp ? (row->rtol32 > 0 ? row->rtol32 : 1e-5) : (row->rtol64 > 0 ? row->rtol64 : 1e-12);
+    double atol = lowp ? rtol : rtol * 1e-2;
+    bool skipped = false;
+
+    ag_scope_begin();
+    ag_tensor *x[8] = {0}, *xc[8] = {0};
+    int diff[8], nd = 0;
+    for (int i = 0; i < row->n_in; i++) {
+        x[i] = fx_get(f, "%s.%s.in%d", row->name, dn, i);
+        if (!x[i]) fail_msg("%s: fixture entry %s.%s.in%d missing", tc->name, row->name, dn, i);
+        xc[i] = ag_to(x[i], GPU);
+        if (!xc[i]) fail_msg("%s: moving input %d to cuda failed: %s", tc->name, i, ag_last_error());
+        if (fx_has(f, "%s.%s.grad%d", row->name, dn, i)) {
+            ag_set_requires_grad(x[i], true);
+            ag_set_requires_grad(xc[i], true);
+            diff[nd++] = i;
+        }
+    }
+    ag_tensor *ref = row->fn(x, row->n_in, NULL);
+    if (!ref) fail_msg("%s: cpu forward failed: %s", tc->name, ag_last_error());
+    ag_tensor *out = row->fn(xc, row->n_in, NULL);
+    if (!out) {
+        if (notimpl(tc, "forward")) { skipped = true; goto done; }
+        fail_msg("%s: cuda forward failed: %s", tc->name, ag_last_error());
+    }
+    if (ag_device_of(out).kind != AG_DEV_CUDA) fail_msg("%s: the result is not on cuda", tc->name);
+    ag_tensor *back = to_cpu(out);
+    if (!back) fail_msg("%s: moving the result back failed: %s", tc->name, ag_last_error());
+    assert_int_equal(ag_dtype_of(back), ag_dtype_of(ref));
+    double r = fx_close_ratio(back, ref, rtol, atol);
+    if (r > 1) fail_msg("%s: cuda forward differs from cpu (error ratio %.3g at rtol %.1g)", tc->name, r, rtol);
+
+    ag_tensor *w = fx_get(f, "%s.%s.w", row->name, dn);
+    if (w && nd) {
+        ag_tensor *ins[8], *insc[8], *g[8], *gc[8];
+        for (int k = 0; k < nd; k++) { ins[k] = x[diff[k]]; insc[k] = xc[diff[k]]; }
+        if (ag_grad(&ref, 1, ins, nd, &w, false, g)) fail_msg("%s: cpu backward failed: %s", tc->name, ag_last_error());
+        ag_tensor *wc = ag_to(w, GPU);
+        if (ag_grad(&out, 1, insc, nd, &wc, false, gc)) {
+            if (notimpl(tc, "backward")) { skipped = true; goto done; }
+            fail_msg("%s: cuda backward failed: %s", tc->name, ag_last_error());
+        }
+        for (int k = 0; k < nd; k++) {
+            ag_tensor *gb = to_cpu(gc[k]);
+            if (!gb) fail_msg("%s: moving gradient %d back failed: %s", tc->name, diff[k], ag_last_error());
+            double rg = fx_close_ratio(gb, g[k], rtol * 10, atol * 10);
+            if (rg > 1) fail_msg("%s: cuda gradient of input %d differs from cpu (error ratio %.3g)", tc->name, diff[k], rg);
+        }
+    }
+
+    ag_no_grad_begin();
+    ag_tensor *xs[8];
+    for (int i = 0; i < row->n_in; i++) {
+        xs[i] = noncontig_gpu(xc[i]);
+        if (!xs[i]) fail_msg("%s: strided cuda input %d: %s", tc->name, i, ag_last_error());
+    }
+    ag_tensor *outs = row->fn(xs, row->n_in, NULL);
+    ag_no_grad_end();
+    if (!outs) fail_msg("%s: cuda forward on strided inputs failed: %s", tc->name, ag_last_error());
+    r = fx_close_ratio(to_cpu(outs), ref, rtol, atol);
+    if (r > 1) fail_msg("%s: cuda forward on strided inputs differs (error ratio %.3g)", tc->name, r);
+
+done:
+    ag_scope_end();
+    ag_clear_error();
+    if (skipped) skip();
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+/* ---- allocator ---------------------------------------------------------------------- */
+static ag_cuda_memory_stats stats(void) {
+    ag_cuda_memory_stats s;
+    assert_int_equal(ag_cuda_memory_stats_get(&s), 0);
+    return s;
+}
+
+static void test_alloc_reuse_and_stats(void **state) {
+    (void)state;
+    ag_tensor *h = ag_zeros(AG_SHAPE(1 << 17), AG_F64); /* 1 MiB */
+    ag_tensor *a = ag_to(h, GPU);
+    assert_non_null(a);
+    ag_cuda_memory_stats s1 = stats();
+    assert_true(s1.allocated_bytes >= (size_t)1 << 20);
+    assert_true(s1.peak_bytes >= s1.allocated_bytes);
+    assert_int_equal(ag_live_bytes(GPU), (int64_t)1 << 20);
+    ag_release(a);
+    ag_cuda_memory_stats s2 = stats();
+    assert_true(s2.cached_bytes >= (size_t)1 << 20);
+    assert_true(s2.allocated_bytes + ((size_t)1 << 20) <= s1.allocated_bytes);
+    ag_tensor *b = ag_to(h, GPU); /* same size: served from the cache */
+    assert_non_null(b);
+    ag_cuda_memory_stats s3 = stats();
+    assert_int_equal(s3.n_cuda_malloc, s2.n_cuda_malloc);
+    assert_true(s3.n_cache_hits > s2.n_cache_hits);
+    ag_release(b);
+    ag_release(h);
+}
+
+static void test_alloc_empty_cache(void **state) {
+    (void)state;
+    ag_tensor *a = ag_to(ag_ones(AG_SHAPE(1000, 100), AG_F32), GPU);
+    assert_non_null(a);
+    ag_release(a);
+    assert_true(stats().cached_bytes > 0);
+    uint64_t frees = stats().n_cuda_free;
+    ag_cuda_empty_cache();
+    assert_int_equal(stats().cached_bytes, 0);
+    assert_true(stats().n_cuda_free > frees);
+}
+
+static void test_alloc_impossible(void **state) {
+    (void)state;
+    int64_t live0 = ag_live_tensors();
+    ag_tensor *one = ag_to(ag_ones(AG_SHAPE(1), AG_F64), GPU);
+    assert_non_null(one);
+    ag_clear_error();
+    uint64_t retries = stats().n_oom_retries;
+    ag_tensor *wide = ag_expand(one, AG_SHAPE((int64_t)1 << 47)); /* a view: no memory */
+    assert_non_null(wide);
+    ag_tensor *huge = ag_contiguous(wide); /* 1 PiB */
+    ag_release(wide);
+    assert_null(huge);
+    assert_int_equal(ag_error_code(), AG_ERR_NOMEM);
+    assert_non_null(strstr(ag_last_error(), "cuda"));
+    print_message("impossible allocation reports: %s\n", ag_last_error());
+    assert_true(stats().n_oom_retries > retries);
+    ag_clear_error();
+    /* the device is still usable */
+    ag_tensor *t = ag_to(ag_add_s(one, 1.0), AG_CPU);
+    assert_non_null(t);
+    assert_true(ag_item(t) == 2.0);
+    ag_release(t);
+    ag_release(one);
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+/* ---- ag_to ------------------------------------------------------------------------------ */
+static void test_to_round_trip(void **state) {
+    (void)state;
+    ag_manual_seed(3);
+    for (int dt = 0; dt < AG_NUM_DTYPES; dt++) {
+        ag_scope_begin();
+        ag_tensor *src = ag_to_dtype(ag_mul_s(ag_randn(AG_SHAPE(5, 7, 3), AG_F64), 10), (ag_dtype)dt);
+        ag_tensor *strided = ag_transpose(src, 0, 2);
+        ag_tensor *g = ag_to(strided, GPU);
+        assert_non_null(g);
+        ag_tensor *gs = ag_permute(ag_to(src, GPU), (const int[]){2, 1, 0}, 3); /* strided on the gpu */
+        ag_tensor *b1 = ag_to(g, AG_CPU), *b2 = ag_to(gs, AG_CPU);
+        assert_non_null(b1);
+        assert_non_null(b2);
+        assert_true(fx_close_ratio(b1, strided, 1e-15, 1e-300) <= 1);
+        assert_true(fx_close_ratio(b2, strided, 1e-15, 1e-300) <= 1);
+        /* dtype conversion on the device */
+        ag_tensor *c = ag_to(ag_to_dtype(g, AG_C128), AG_CPU);
+        assert_true(fx_close_ratio(c, ag_to_dtype(strided, AG_C128), 1e-15, 1e-300) <= 1);
+        ag_scope_end();
+    }
+    assert_false(ag_failed());
+}
+
+static void test_to_grad(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = ag_ones(AG_SHAPE(4), AG_F64);
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = ag_sum(ag_to(ag_mul_s(ag_to(x, GPU), 3.0), AG_CPU), AG_ALL_DIMS, false);
+    ag_tensor *g;
+    assert_int_equal(ag_grad(&y, 1, &x, 1, NULL, false, &g), 0);
+    assert_int_equal(ag_device_of(g).kind, AG_DEV_CPU);
+    ag_tensor *e = ag_full(AG_SHAPE(4), 3.0, AG_F64);
+    assert_true(fx_close_ratio(g, e, 1e-15, 1e-300) <= 1);
+    ag_scope_end();
+}
+
+/* ---- rng -------------------------------------------------------------------------------- */
+#ifdef AG_TEST_INTERNALS
+static void test_rng_matches_cpu(void **state) {
+    (void)state;
+    const ag_kernels *gk = ag_kernels_for(GPU);
+    assert_non_null(gk);
+    const int64_t n = 100003;
+    const struct { ag_rng_dist dist; ag_dtype dt; double p0, p1; bool exact; } cases[] = {
+        {AG_RNG_UNIFORM, AG_F32, 0, 1, true}, {AG_RNG_UNIFORM, AG_F64, -2, 3, true},
+        {AG_RNG_UNIFORM, AG_C64, 0, 1, true}, {AG_RNG_UNIFORM, AG_C128, 0, 1, true},
+        {AG_RNG_NORMAL, AG_F32, 0, 1, false}, {AG_RNG_NORMAL, AG_F64, 1, 2, false},
+        {AG_RNG_NORMAL, AG_C128, 0, 1, false}, {AG_RNG_RANDINT, AG_I64, -5, 1000003, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t nb = (size_t)n * ag_dtype_size(cases[c].dt);
+        char *h = malloc(nb), *hg = malloc(nb);
+        void *d = gk->alloc(nb);
+        assert_non_null(d);
+        ag_kview vh = {h, cases[c].dt, 1, {n}, {1}}, vd = {d, cases[c].dt, 1, {n}, {1}};
+        uint64_t seed = 0x1234567890abcdefULL + c, off = (uint64_t)1 << 33; /* counter crosses 32 bits */
+        assert_int_equal(ag_cpu_kernels.rng(cases[c].dist, &vh, seed, off, cases[c].p0, cases[c].p1), 0);
+        assert_int_equal(gk->rng(cases[c].dist, &vd, seed, off, cases[c].p0, cases[c].p1), 0);
+        assert_int_equal(gk->transfer(hg, d, nb, true), 0);
+        if (cases[c].exact) {
+            if (memcmp(h, hg, nb)) fail_msg("rng case %zu: cuda values differ from the cpu's", c);
+        } else {
+            ag_tensor *a = ag_from_data(h, &n, 1, cases[c].dt), *b = ag_from_data(hg, &n, 1, cases[c].dt);
+            double tol = cases[c].dt == AG_F32 ? 1e-6 : 1e-14;
+            double r = fx_close_ratio(b, a, tol, tol);
+            if (r > 1) fail_msg("rng case %zu: cuda normals differ from the cpu's (ratio %.3g)", c, r);
+            ag_release(a);
+            ag_release(b);
+        }
+        gk->free(d, nb);
+        free(h);
+        free(hg);
+    }
+}
+#endif
+
+int main(void) {
+    if (!ag_cuda_available()) {
+        printf("test_cuda: no CUDA driver or GPU on this machine (%d devices): skipped\n", ag_cuda_device_count());
+        return 77;
+    }
+    static const struct CMUnitTest unit[] = {
+        cmocka_unit_test(test_alloc_reuse_and_stats), cmocka_unit_test(test_alloc_empty_cache),
+        cmocka_unit_test(test_alloc_impossible), cmocka_unit_test(test_to_round_trip), cmocka_unit_test(test_to_grad),
+#ifdef AG_TEST_INTERNALS
+        cmocka_unit_test(test_rng_matches_cpu),
+#endif
+    };
+    int rc = cmocka_run_group_tests_name("cuda_backend", unit, NULL, NULL);
+
+    static tcase cases[4096];
+    static struct CMUnitTest tests[4096];
+    int n = 0;
+    const struct { const char *fam; const op_row *rows; } fams[] = {
+#define X(f) {#f, ops_##f},
+        AG_OP_FAMILIES(X)
+#undef X
+    };
+    for (size_t fi = 0; fi < sizeof fams / sizeof *fams; fi++)
+        for (const op_row *r = fams[fi].rows; r->name; r++)
+            for (int dt = 0; dt < AG_NUM_DTYPES; dt++) {
+                if (!(r->dtypes & DT(dt))) continue;
+                tcase *c = &cases[n];
+                c->row = r;
+                c->family = fams[fi].fam;
+                c->dt = (ag_dtype)dt;
+                snprintf(c->name, sizeof c->name, "%s/%s/%s", fams[fi].fam, r->name, ag_dtype_name(c->dt));
+                tests[n] = (struct CMUnitTest){c->name, run_case, NULL, NULL, c};
+                n++;
+            }
+    rc += _cmocka_run_group_tests("cuda_op_table", tests, (size_t)n, NULL, NULL);
+    for (int i = 0; i < n_files; i++) fx_close(files[i]);
+    return rc;
+}
