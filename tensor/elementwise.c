@@ -36,20 +36,6 @@ static ag_tensor *binary_raw(const char *op, ag_binary_op kop, ag_tensor *a, ag_
     return r;
 }
 
-static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
-                         ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
-    if (!r) return NULL;
-    if (bw && ag__needs_grad(in, n_in) && ag__record(r, op, bw, in, n_in, saved, n_saved, p) < 0) {
-        ag__drop(r);
-        return NULL;
-    }
-    if (ag__anomaly()) {
-        ag__check_anomaly(op, r, "result");
-        if (ag_failed()) { ag__drop(r); return NULL; }
-    }
-    return ag__ret(r);
-}
-
 static ag_tensor *unary_raw(const char *op, ag_unary_op kop, ag_tensor *t, ag_dtype in_dt, ag_dtype out_dt,
                             const double *params) {
     const ag_kernels *k = ag__kernels(t);
@@ -137,7 +123,7 @@ static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tenso
     ag_tensor *r = binary_raw(op, kop, a, b, dt, dt);
     ag_op_params p = {.i = {kop == AG_BIN_MAX}};
     ag_tensor *saved[3] = {a, b, r};
-    return finish(r, op, bw, AG_IN(a, b), saved, nsave, &p);
+    return ag__finish(r, op, bw, AG_IN(a, b), saved, nsave, &p);
 }
 
 ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) { return arith("ag_add", AG_BIN_ADD, a, b, add_backward, 0); }
@@ -172,7 +158,7 @@ static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, doubl
     double params[2] = {s, 0};
     ag_tensor *r = unary_raw(op, kop, a, dt, dt, params);
     ag_op_params p = {.d = {s}};
-    return finish(r, op, bw, AG_IN(a), save ? (ag_tensor *const[]){a} : NULL, save, &p);
+    return ag__finish(r, op, bw, AG_IN(a), save ? (ag_tensor *const[]){a} : NULL, save, &p);
 }
 
 ag_tensor *ag_add_s(ag_tensor *a, double s) { return scalar_op("ag_add_s", AG_UN_ADD_S, a, s, adds_backward, false); }
@@ -196,7 +182,7 @@ static ag_tensor *unary(const char *op, ag_unary_op kop, ag_tensor *t, bool floa
     int ns = 0;
     if (save & SAVE_IN) saved[ns++] = t;
     if (save & SAVE_OUT) saved[ns++] = r;
-    return finish(r, op, bw, AG_IN(t), saved, ns, p);
+    return ag__finish(r, op, bw, AG_IN(t), saved, ns, p);
 }
 
 #define IN0 (n->saved[0])
@@ -324,7 +310,7 @@ static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, a
                        ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
     ag_tensor *r = binary_raw(op, kop, a, b, a->dtype, ag_dtype_to_complex(a->dtype));
     ag_tensor *saved[3] = {a, b, r};
-    return finish(r, op, bw, AG_IN(a, b), saved, 3, NULL);
+    return ag__finish(r, op, bw, AG_IN(a, b), saved, 3, NULL);
 }
 ag_tensor *ag_complex(ag_tensor *re, ag_tensor *im) { return make_complex("ag_complex", AG_BIN_COMPLEX, re, im, complex_backward); }
 ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_polar", AG_BIN_POLAR, abs, angle, polar_backward); }
@@ -335,7 +321,7 @@ static ag_tensor *compare(const char *op, ag_binary_op kop, ag_tensor *a, ag_ten
     ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
     if (ag_dtype_is_complex(dt) && kop != AG_BIN_EQ && kop != AG_BIN_NE)
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
-    return finish(binary_raw(op, kop, a, b, dt, AG_BOOL), op, NULL, AG_NONE, AG_NONE, NULL);
+    return ag__finish(binary_raw(op, kop, a, b, dt, AG_BOOL), op, NULL, AG_NONE, AG_NONE, NULL);
 }
 ag_tensor *ag_eq(ag_tensor *a, ag_tensor *b) { return compare("ag_eq", AG_BIN_EQ, a, b); }
 ag_tensor *ag_ne(ag_tensor *a, ag_tensor *b) { return compare("ag_ne", AG_BIN_NE, a, b); }
@@ -373,5 +359,5 @@ ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     }
     ag__drop(ca);
     ag__drop(cb);
-    return finish(r, "ag_where", where_backward, AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
+    return ag__finish(r, "ag_where", where_backward, AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
 }

@@ -93,16 +93,7 @@ static ag_tensor *reduce_raw(const char *op, ag_reduce_op kop, ag_tensor *t, con
 
 static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *t, ag_tensor *const *saved,
                          int n_saved, const ag_op_params *p) {
-    if (!r) return NULL;
-    if (bw && ag__needs_grad(AG_IN(t)) && ag__record(r, op, bw, AG_IN(t), saved, n_saved, p) < 0) {
-        ag__drop(r);
-        return NULL;
-    }
-    if (ag__anomaly()) {
-        ag__check_anomaly(op, r, "result");
-        if (ag_failed()) { ag__drop(r); return NULL; }
-    }
-    return ag__ret(r);
+    return ag__finish(r, op, bw, AG_IN(t), saved, n_saved, p);
 }
 
 static int sum_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
