@@ -9,7 +9,7 @@
  * When the input's contiguous dim is kept (a column reduction), outputs are accumulated a
  * row at a time instead, so the inner loop runs along memory (each output still sums its terms
  * in increasing order; the tile width only decides which outputs a thread owns). f32
- * accumulates in f64. The lane count keeps enough independent add chains in flight for the
+ * accumulates in f64 (dense f32 sums add element pairs in f32 first). The lane count keeps enough independent add chains in flight for the
  * vector units; the dense loops are compiled for AVX2/AVX-512 too (same order, same bits). */
 #include <math.h>
 #include <stdlib.h>
@@ -110,6 +110,11 @@ static int nthreads(void) {
         ACC v[LANES];                                                                            \
         for (int l = 0; l < LANES; l++) v[l] = lane[l];                                          \
         int64_t i = 0;                                                                           \
+        /* f32 sums: pairs are added in f32 first (one rounding, 2^-24 relative), halving the \
+         * f32 -> f64 conversions that otherwise bound the loop */                           \
+        if (!prod && sizeof(T) == 4)                                                             \
+            for (; i + 2 * LANES <= n; i += 2 * LANES)                                           \
+                for (int l = 0; l < LANES; l++) v[l] += (ACC)(T)(q[i + l] + q[i + LANES + l]);   \
         if (prod) for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) v[l] *= (ACC)q[i + l]; \
         else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) v[l] += (ACC)q[i + l]; \
         for (int l = 0; l < LANES; l++) lane[l] = v[l];                                          \
