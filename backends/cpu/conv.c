@@ -235,13 +235,38 @@ static void *cols_buffers(const geo *g, int nt, size_t es, const char *kname) {
     return b;
 }
 
+/* forward over all images of geometry g (K > 0): y = conv(x, w) + bias */
+static int conv_forward_run(const geo *gp, const void *x, const void *w, const void *b, void *y, ag_dtype dt,
+                            const char *kname) {
+    geo g = *gp;
+    size_t es = ag_dtype_size(dt);
+    int64_t xs = g.C * g.H * g.W, ys = g.O * g.P;
+    int nt = split_threads(&g);
+    char *cols = cols_buffers(&g, nt, es, kname);
+    if (!cols) return AG_ERR_NOMEM;
+    size_t cstride = g.direct ? 0 : (size_t)(g.K * g.P) * es;
+#define RUN(T)                                                                                           \
+    if (nt > 1) {                                                                                        \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                                     \
+        for (int64_t n = 0; n < g.N; n++)                                                                \
+            fwd_image_##T(&g, (const T *)x + n * xs, w, b, (T *)y + n * ys,                              \
+                          (T *)(cols + cstride * (size_t)thread_id()), false);                           \
+    } else {                                                                                             \
+        for (int64_t n = 0; n < g.N; n++)                                                                \
+            fwd_image_##T(&g, (const T *)x + n * xs, w, b, (T *)y + n * ys, (T *)cols, true);            \
+    }
+    if (dt == AG_F32) { RUN(float) } else { RUN(double) }
+#undef RUN
+    ag_cpu_free(cols, cols_bytes(&g, nt, es));
+    return 0;
+}
+
 int ag_cpu_conv2d(const ag_kview *y, const ag_kview *x, const ag_kview *w, const ag_kview *bias,
                   const ag_conv_params *p) {
     geo g;
     if (make_geo("cpu conv2d", &g, x, w, y, p)) return AG_ERR_SHAPE;
     if (g.N == 0 || g.O == 0 || g.P == 0) return 0;
-    size_t es = ag_dtype_size(x->dtype);
-    int64_t xs = g.C * g.H * g.W, ys = g.O * g.P;
+    int64_t ys = g.O * g.P;
     const void *b = bias ? bias->data : NULL;
     if (g.K == 0) { /* no input channels: the bias alone */
         for (int64_t n = 0; n < g.N; n++)
@@ -253,24 +278,33 @@ int ag_cpu_conv2d(const ag_kview *y, const ag_kview *x, const ag_kview *w, const
                 }
         return 0;
     }
-    int nt = split_threads(&g);
-    char *cols = cols_buffers(&g, nt, es, "cpu conv2d");
-    if (!cols) return AG_ERR_NOMEM;
-    size_t cstride = g.direct ? 0 : (size_t)(g.K * g.P) * es;
-#define RUN(T)                                                                                           \
-    if (nt > 1) {                                                                                        \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                                     \
-        for (int64_t n = 0; n < g.N; n++)                                                                \
-            fwd_image_##T(&g, (const T *)x->data + n * xs, w->data, b, (T *)y->data + n * ys,            \
-                          (T *)(cols + cstride * (size_t)thread_id()), false);                           \
-    } else {                                                                                             \
-        for (int64_t n = 0; n < g.N; n++)                                                                \
-            fwd_image_##T(&g, (const T *)x->data + n * xs, w->data, b, (T *)y->data + n * ys, (T *)cols, true); \
-    }
-    if (x->dtype == AG_F32) { RUN(float) } else { RUN(double) }
-#undef RUN
-    ag_cpu_free(cols, cols_bytes(&g, nt, es));
-    return 0;
+    return conv_forward_run(&g, x->data, w->data, b, y->data, x->dtype, "cpu conv2d");
+}
+
+/* stride-1 input gradient as a forward convolution of dy with the spatially flipped weights,
+ * in/out channels swapped per group (wf[g][c,o,p,q] = w[g][o,c,KH-1-p,KW-1-q]) and padding
+ * d*(k-1) - pad: one gemm of the forward's shape per image and no col2im scatter */
+static int bwdi_as_forward(const geo *g, const void *dy, const void *w, void *dx, ag_dtype dt) {
+    size_t es = ag_dtype_size(dt);
+    int64_t KK = g->KH * g->KW, wn = g->O * g->Cg * KK;
+    void *wf = ag_cpu_alloc((size_t)wn * es + 64);
+    if (!wf) return ag_set_error(AG_ERR_NOMEM, "cpu conv2d_backward_input: out of memory");
+    for (int64_t gi = 0; gi < g->G; gi++)
+        for (int64_t o = 0; o < g->Og; o++)
+            for (int64_t c = 0; c < g->Cg; c++)
+                for (int64_t k = 0; k < KK; k++) {
+                    int64_t src = ((gi * g->Og + o) * g->Cg + c) * KK + k;
+                    int64_t dst = ((gi * g->Cg + c) * g->Og + o) * KK + (KK - 1 - k);
+                    if (dt == AG_F32) ((float *)wf)[dst] = ((const float *)w)[src];
+                    else ((double *)wf)[dst] = ((const double *)w)[src];
+                }
+    geo t = {.N = g->N, .C = g->O, .H = g->HO, .W = g->WO, .O = g->C, .KH = g->KH, .KW = g->KW, .HO = g->H,
+             .WO = g->W, .G = g->G, .Cg = g->Og, .Og = g->Cg, .K = g->Og * KK, .P = g->H * g->W, .s0 = 1, .s1 = 1,
+             .p0 = g->d0 * (g->KH - 1) - g->p0, .p1 = g->d1 * (g->KW - 1) - g->p1, .d0 = g->d0, .d1 = g->d1};
+    t.direct = false;
+    int rc = conv_forward_run(&t, dy, wf, NULL, dx, dt, "cpu conv2d_backward_input");
+    ag_cpu_free(wf, (size_t)wn * es + 64);
+    return rc;
 }
 
 int ag_cpu_conv2d_backward_input(const ag_kview *dx, const ag_kview *dy, const ag_kview *w, const ag_conv_params *p) {
@@ -279,6 +313,8 @@ int ag_cpu_conv2d_backward_input(const ag_kview *dx, const ag_kview *dy, const a
     size_t es = ag_dtype_size(dx->dtype);
     if (g.N == 0 || g.C == 0 || g.H * g.W == 0) return 0;
     if (g.O == 0 || g.P == 0 || g.K == 0) { memset(dx->data, 0, (size_t)numel(dx) * es); return 0; }
+    if (!g.direct && g.s0 == 1 && g.s1 == 1 && g.p0 <= g.d0 * (g.KH - 1) && g.p1 <= g.d1 * (g.KW - 1))
+        return bwdi_as_forward(&g, dy->data, w->data, dx->data, dx->dtype);
     int nt = split_threads(&g);
     char *cols = cols_buffers(&g, nt, es, "cpu conv2d_backward_input");
     if (!cols) return AG_ERR_NOMEM;
