@@ -106,7 +106,8 @@ static int nthreads(void) {
 /* ---- sum / prod ---------------------------------------------------------------- */
 #define ARITH_FNS(T, ACC, SFX)                                                                   \
     /* dense lanes: lane[l] accumulates q[i + l] over the whole LANES-chunks of q[0, n) */         \
-    AG_CPU_CLONES static int64_t lanes_##SFX(ACC *restrict lane, const T *restrict q, int64_t n, bool prod) { \
+    static inline __attribute__((always_inline)) int64_t lanes_body_##SFX(ACC *restrict lane, const T *restrict q, \
+                                                                       int64_t n, bool prod) {     \
         ACC v[LANES];                                                                            \
         for (int l = 0; l < LANES; l++) v[l] = lane[l];                                          \
         int64_t i = 0;                                                                           \
@@ -119,6 +120,26 @@ static int nthreads(void) {
         else for (; i + LANES <= n; i += LANES) for (int l = 0; l < LANES; l++) v[l] += (ACC)q[i + l]; \
         for (int l = 0; l < LANES; l++) lane[l] = v[l];                                          \
         return i;                                                                                \
+    }                                                                                            \
+    AG_CPU_CLONES static int64_t lanes_##SFX(ACC *restrict lane, const T *restrict q, int64_t n, bool prod) { \
+        return lanes_body_##SFX(lane, q, n, prod);                                               \
+    }                                                                                            \
+    /* sums of rows [k0, k1) of a dense [K, n] block (n <= BLOCK): the same lanes and tree as     \
+     * block_ below, with the per-row call of the ISA-dispatched loop hoisted out of the rows */   \
+    AG_CPU_CLONES static void rowsums_##SFX(T *out, int64_t so, const T *in, int64_t si, int64_t n, \
+                                            int64_t k0, int64_t k1) {                           \
+        for (int64_t k = k0; k < k1; k++) {                                                      \
+            ACC lane[LANES];                                                                     \
+            for (int l = 0; l < LANES; l++) lane[l] = 0;                                         \
+            const T *q = in + k * si;                                                            \
+            int64_t i = lanes_body_##SFX(lane, q, n, false);                                     \
+            for (; i < n; i++) lane[0] += (ACC)q[i];                                             \
+            for (int w = LANES / 2; w > 0; w /= 2)                                               \
+                for (int l = 0; l < w; l++) lane[l] += lane[l + w];                              \
+            ACC acc = 0;                                                                         \
+            acc += lane[0];                                                                      \
+            out[k * so] = (T)acc;                                                                \
+        }                                                                                        \
     }                                                                                            \
     /* acc[j] (op)= x[j], j < n: one row of a column reduction */                                \
     AG_CPU_CLONES static void row_##SFX(ACC *restrict acc, const T *restrict x, int64_t n, bool prod) { \
@@ -179,6 +200,15 @@ static int nthreads(void) {
             }                                                                                    \
         }                                                                                        \
         bool par = nt > 1 && p->K > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                          \
+        if (!prod && p->nk == 1 && p->nr == 1 && p->rin[0] == 1 && p->R <= BLOCK) {              \
+            /* many short dense rows: one dispatched call per thread, not per row */             \
+            int chunks = par ? nt : 1;                                                           \
+            _Pragma("omp parallel for schedule(static) if(par)")                                 \
+            for (int c = 0; c < chunks; c++)                                                     \
+                rowsums_##SFX(out, p->kout[0], in, p->kin[0], p->R, p->K * c / chunks,           \
+                              p->K * (c + 1) / chunks);                                          \
+            return;                                                                              \
+        }                                                                                        \
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
         for (int64_t k = 0; k < p->K; k++) {                                                     \
             int64_t oi, oo, ox;                                                                  \
