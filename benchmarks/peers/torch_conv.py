@@ -1,9 +1,7 @@
 """PyTorch CPU side of benchmarks/bench_conv.c: F.conv2d forward and forward+backward
 (torch.autograd.grad of input, weight, bias) on the same case, median of repeats.
 Prints "name ms" lines. Usage: python3 torch_conv.py THREADS"""
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -13,15 +11,7 @@ torch.set_num_threads(threads if threads > 0 else torch.get_num_threads())
 torch.manual_seed(1)
 
 
-def bench(name, fn, warm, reps):
-    for _ in range(warm):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append((time.perf_counter() - t0) * 1e3)
-    print(f"{name} {statistics.median(t):.6f}", flush=True)
+from peer_common import bench  # noqa: E402
 
 
 x = torch.randn(8, 32, 64, 64, requires_grad=True)

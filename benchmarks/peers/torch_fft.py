@@ -1,8 +1,6 @@
 """PyTorch CPU side of benchmarks/bench_fft.c: torch.fft.fft2 on the same sizes and dtypes,
 median of repeats. Prints "name ms" lines. Usage: python3 torch_fft.py THREADS [MAX_N]"""
-import statistics
 import sys
-import time
 
 import torch
 
@@ -12,15 +10,7 @@ max_n = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
 torch.manual_seed(1)
 
 
-def bench(name, fn, warm, reps):
-    for _ in range(warm):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append((time.perf_counter() - t0) * 1e3)
-    print(f"{name} {statistics.median(t):.6f}", flush=True)
+from peer_common import bench  # noqa: E402
 
 
 for n in (1024, 4096):

@@ -1,8 +1,6 @@
 """PyTorch CPU side of benchmarks/bench_index.c: same cases, same sizes, median of repeats.
 Prints "name ms" lines. Usage: python3 torch_index.py THREADS"""
-import statistics
 import sys
-import time
 
 import torch
 
@@ -10,15 +8,11 @@ torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 and int(sys.argv[1])
 torch.manual_seed(1)
 
 
+import peer_common  # noqa: E402
+
+
 def bench(name, fn, warm=2, reps=9):
-    for _ in range(warm):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append((time.perf_counter() - t0) * 1e3)
-    print(f"{name} {statistics.median(t):.6f}", flush=True)
+    peer_common.bench(name, fn, warm, reps)
 
 
 N, R, C = 10_000_000, 1000, 10_000
