@@ -5,38 +5,13 @@
  * the CPU's; normal values go through CUDA's log/sqrt/cos, which may differ from glibc's in
  * the last bit. Whatever the launch shape, each element's value depends on (seed, offset, i). */
 #include "backends/cuda/common.cuh"
+#include "backends/philox.h"
 
-__device__ inline void philox(uint64_t ctr, uint32_t part, uint64_t seed, uint32_t out[4]) {
-    uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = part, c3 = 0;
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; r++) {
-        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
-
-__device__ inline double u53(uint32_t a, uint32_t b) { return ((a >> 5) * 67108864.0 + (b >> 6)) * (1.0 / 9007199254740992.0); }
-__device__ inline float u24(uint32_t a) { return (float)(a >> 8) * (1.0f / 16777216.0f); }
-
-__device__ inline double draw(ag_rng_dist dist, uint64_t ctr, uint32_t part, uint64_t seed, bool f32, double p0, double p1) {
-    uint32_t w[4];
-    philox(ctr, part, seed, w);
-    if (dist == AG_RNG_UNIFORM) return p0 + (p1 - p0) * (f32 ? (double)u24(w[0]) : u53(w[0], w[1]));
-    double u1 = 1.0 - u53(w[0], w[1]), u2 = u53(w[2], w[3]);
-    return p0 + p1 * sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
-}
 
 __global__ void rng_randint(int64_t n, int64_t *o, uint64_t seed, uint64_t offset, int64_t lo, uint64_t range) {
     GRID_STRIDE(i, n) {
         uint32_t w[4];
-        philox(offset + (uint64_t)i, 0, seed, w);
+        ag_philox(offset + (uint64_t)i, 0, seed, w);
         uint64_t x = ((uint64_t)w[0] << 32) | w[1];
         o[i] = lo + (int64_t)__umul64hi(x, range);
     }
@@ -44,14 +19,14 @@ __global__ void rng_randint(int64_t n, int64_t *o, uint64_t seed, uint64_t offse
 
 template <class T> __global__ void rng_real(int64_t n, T *o, ag_rng_dist dist, uint64_t seed, uint64_t offset, double p0,
                                             double p1) {
-    GRID_STRIDE(i, n) o[i] = (T)draw(dist, offset + (uint64_t)i, 0, seed, sizeof(T) == 4, p0, p1);
+    GRID_STRIDE(i, n) o[i] = (T)ag_philox_draw(dist, offset + (uint64_t)i, 0, seed, sizeof(T) == 4, p0, p1);
 }
 
 template <class R> __global__ void rng_cplx(int64_t n, cx<R> *o, ag_rng_dist dist, uint64_t seed, uint64_t offset,
                                             double p0, double p1, double scale) {
     GRID_STRIDE(i, n) {
-        double re = draw(dist, offset + (uint64_t)i, 0, seed, sizeof(R) == 4, p0, p1) * scale;
-        double im = draw(dist, offset + (uint64_t)i, 1, seed, sizeof(R) == 4, p0, p1) * scale;
+        double re = ag_philox_draw(dist, offset + (uint64_t)i, 0, seed, sizeof(R) == 4, p0, p1) * scale;
+        double im = ag_philox_draw(dist, offset + (uint64_t)i, 1, seed, sizeof(R) == 4, p0, p1) * scale;
         o[i] = mk((R)re, (R)im);
     }
 }
