@@ -13,6 +13,14 @@
 
 #include "astrograd/tensor.h"
 
+/* Helpers shared by the CPU and CUDA kernels (backends/philox.h, backends/reduce_plan.h) are
+ * host+device inline functions under nvcc and static inline C elsewhere. */
+#ifdef __CUDACC__
+#define AG_HD __host__ __device__ inline
+#else
+#define AG_HD static inline
+#endif
+
 typedef struct ag_kview {
     void *data;          /* element 0 */
     ag_dtype dtype;

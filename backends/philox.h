@@ -11,12 +11,6 @@
 
 #include "backends/kernels.h"
 
-#ifdef __CUDACC__
-#define AG_HD __host__ __device__ inline
-#else
-#define AG_HD static inline
-#endif
-
 AG_HD void ag_philox(uint64_t ctr, uint32_t part, uint64_t seed, uint32_t out[4]) {
     uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = part, c3 = 0;
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);

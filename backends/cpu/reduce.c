@@ -20,80 +20,11 @@
 #endif
 
 #include "backends/cpu/cpu.h"
+#include "backends/reduce_plan.h"
 
 #define BLOCK 32768
 #define LANES 32
 #define COL_TILE 2048 /* widest column tile (outputs accumulated per row pass) */
-
-typedef struct plan {
-    int nk, nr;
-    int64_t kshape[AG_MAX_DIMS], kin[AG_MAX_DIMS], kout[AG_MAX_DIMS], kidx[AG_MAX_DIMS];
-    int64_t rshape[AG_MAX_DIMS], rin[AG_MAX_DIMS];
-    int64_t K, R;
-} plan;
-
-static int coalesce(int n, int64_t *shape, int64_t *s1, int64_t *s2, int64_t *s3) {
-    if (n == 0) return 0;
-    int o = 0;
-    for (int d = 1; d < n; d++) {
-        bool m = s1[o] == s1[d] * shape[d] && (!s2 || s2[o] == s2[d] * shape[d]) && (!s3 || s3[o] == s3[d] * shape[d]);
-        if (m) {
-            shape[o] *= shape[d];
-            s1[o] = s1[d];
-            if (s2) s2[o] = s2[d];
-            if (s3) s3[o] = s3[d];
-        } else {
-            o++;
-            shape[o] = shape[d];
-            s1[o] = s1[d];
-            if (s2) s2[o] = s2[d];
-            if (s3) s3[o] = s3[d];
-        }
-    }
-    return o + 1;
-}
-
-static void make_plan(plan *p, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
-    memset(p, 0, sizeof *p);
-    p->K = p->R = 1;
-    for (int d = 0; d < in->ndim; d++) {
-        if (in->shape[d] == 1) continue;
-        if (out->shape[d] == 1) {
-            p->rshape[p->nr] = in->shape[d];
-            p->rin[p->nr++] = in->strides[d];
-            p->R *= in->shape[d];
-        } else {
-            p->kshape[p->nk] = in->shape[d];
-            p->kin[p->nk] = in->strides[d];
-            p->kout[p->nk] = out->strides[d];
-            p->kidx[p->nk++] = idx ? idx->strides[d] : 0;
-            p->K *= in->shape[d];
-        }
-    }
-    p->nk = coalesce(p->nk, p->kshape, p->kin, p->kout, p->kidx);
-    p->nr = coalesce(p->nr, p->rshape, p->rin, NULL, NULL);
-}
-
-/* element offsets (in elements) of kept index k in in/out/idx */
-static inline void k_offsets(const plan *p, int64_t k, int64_t *oin, int64_t *oout, int64_t *oidx) {
-    int64_t a = 0, b = 0, c = 0;
-    for (int d = p->nk - 1; d >= 0; d--) {
-        int64_t i = k % p->kshape[d];
-        k /= p->kshape[d];
-        a += i * p->kin[d];
-        b += i * p->kout[d];
-        c += i * p->kidx[d];
-    }
-    *oin = a; *oout = b; *oidx = c;
-}
-static inline int64_t r_offset(const plan *p, int64_t r) {
-    int64_t a = 0;
-    for (int d = p->nr - 1; d >= 0; d--) {
-        a += (r % p->rshape[d]) * p->rin[d];
-        r /= p->rshape[d];
-    }
-    return a;
-}
 
 static int nthreads(void) {
 #ifdef _OPENMP
@@ -147,7 +78,7 @@ static int nthreads(void) {
         else for (int64_t j = 0; j < n; j++) acc[j] += (ACC)x[j];                                \
     }                                                                                            \
     /* partial over r in [r0, r1) of the output whose input base is x */                        \
-    static ACC block_##SFX(const plan *p, const T *x, int64_t r0, int64_t r1, bool prod) {      \
+    static ACC block_##SFX(const ag_red_plan *p, const T *x, int64_t r0, int64_t r1, bool prod) {      \
         ACC lane[LANES];                                                                         \
         for (int l = 0; l < LANES; l++) lane[l] = prod ? 1 : 0;                                  \
         int64_t r = r0;                                                                          \
@@ -164,7 +95,7 @@ static int nthreads(void) {
             for (; i < n; i++) { if (prod) lane[0] *= (ACC)q[i * s]; else lane[0] += (ACC)q[i * s]; } \
         } else {                                                                                 \
             for (; r < r1; r++) {                                                                \
-                ACC v = (ACC)x[r_offset(p, r)];                                                  \
+                ACC v = (ACC)x[ag_red_r_offset(p, r)];                                                  \
                 if (prod) lane[(r - r0) % LANES] *= v; else lane[(r - r0) % LANES] += v;         \
             }                                                                                    \
         }                                                                                        \
@@ -175,7 +106,7 @@ static int nthreads(void) {
         if (prod) acc *= lane[0]; else acc += lane[0];                                           \
         return acc;                                                                              \
     }                                                                                            \
-    static ACC full_##SFX(const plan *p, const T *x, bool prod) {                                \
+    static ACC full_##SFX(const ag_red_plan *p, const T *x, bool prod) {                                \
         ACC acc = prod ? 1 : 0;                                                                  \
         for (int64_t b = 0; b < p->R; b += BLOCK) {                                              \
             ACC v = block_##SFX(p, x, b, b + BLOCK < p->R ? b + BLOCK : p->R, prod);             \
@@ -183,7 +114,7 @@ static int nthreads(void) {
         }                                                                                        \
         return acc;                                                                              \
     }                                                                                            \
-    static void arith_##SFX(const plan *p, T *out, const T *in, bool prod) {                     \
+    static void arith_##SFX(const ag_red_plan *p, T *out, const T *in, bool prod) {                     \
         int nt = nthreads();                                                                     \
         int64_t nblocks = (p->R + BLOCK - 1) / BLOCK;                                            \
         if (p->K == 1 && nblocks > 1 && nt > 1) {                                                \
@@ -212,12 +143,12 @@ static int nthreads(void) {
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
         for (int64_t k = 0; k < p->K; k++) {                                                     \
             int64_t oi, oo, ox;                                                                  \
-            k_offsets(p, k, &oi, &oo, &ox);                                                      \
+            ag_red_k_offsets(p, k, &oi, &oo, &ox);                                                      \
             out[oo] = (T)full_##SFX(p, in + oi, prod);                                           \
         }                                                                                        \
     }                                                                                            \
     /* column reduction: the kept innermost dim is dense in the input */                         \
-    static void cols_##SFX(const plan *p, T *out, const T *in, bool prod) {                      \
+    static void cols_##SFX(const ag_red_plan *p, T *out, const T *in, bool prod) {                      \
         int64_t L = p->kshape[p->nk - 1], outer = p->K / L;                                       \
         int nt = nthreads();                                                                     \
         bool par = nt > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                                      \
@@ -232,10 +163,10 @@ static int nthreads(void) {
         for (int64_t t = 0; t < outer * tiles; t++) {                                            \
             int64_t o = t / tiles, j0 = (t % tiles) * tw, n = L - j0 < tw ? L - j0 : tw;         \
             int64_t oi, oo, ox;                                                                  \
-            k_offsets(p, o * L + j0, &oi, &oo, &ox);                                             \
+            ag_red_k_offsets(p, o * L + j0, &oi, &oo, &ox);                                             \
             ACC acc[COL_TILE];                                                                   \
             for (int64_t j = 0; j < n; j++) acc[j] = prod ? 1 : 0;                               \
-            for (int64_t r = 0; r < p->R; r++) row_##SFX(acc, in + oi + r_offset(p, r), n, prod); \
+            for (int64_t r = 0; r < p->R; r++) row_##SFX(acc, in + oi + ag_red_r_offset(p, r), n, prod); \
             int64_t so = p->kout[p->nk - 1];                                                     \
             for (int64_t j = 0; j < n; j++) out[oo + j * so] = (T)acc[j];                        \
         }                                                                                        \
@@ -249,12 +180,12 @@ ARITH_FNS(int64_t, int64_t, i64)
 /* ---- max / min (NaN propagates; first index of the extreme wins) ------------------ */
 #define BETTER(v, best, ismax) ((v) != (v) ? (best) == (best) : ((ismax) ? (v) > (best) : (v) < (best)))
 #define EXT_FNS(T, SFX)                                                                          \
-    static void ext_##SFX(const plan *p, T *out, int64_t *idx, const T *in, bool ismax) {        \
+    static void ext_##SFX(const ag_red_plan *p, T *out, int64_t *idx, const T *in, bool ismax) {        \
         bool par = nthreads() > 1 && p->K > 1 && p->K * p->R >= AG_CPU_PAR_MIN;                  \
         _Pragma("omp parallel for schedule(static) if(par)")                                     \
         for (int64_t k = 0; k < p->K; k++) {                                                     \
             int64_t oi, oo, ox;                                                                  \
-            k_offsets(p, k, &oi, &oo, &ox);                                                      \
+            ag_red_k_offsets(p, k, &oi, &oo, &ox);                                                      \
             const T *x = in + oi;                                                                \
             T best = x[0];                                                                       \
             int64_t bi = 0;                                                                      \
@@ -266,7 +197,7 @@ ARITH_FNS(int64_t, int64_t, i64)
                 }                                                                                \
             } else {                                                                             \
                 for (int64_t r = 1; r < p->R; r++) {                                             \
-                    T v = x[r_offset(p, r)];                                                     \
+                    T v = x[ag_red_r_offset(p, r)];                                                     \
                     if (BETTER(v, best, ismax)) { best = v; bi = r; }                            \
                 }                                                                                \
             }                                                                                    \
@@ -280,8 +211,8 @@ EXT_FNS(int64_t, i64)
 EXT_FNS(bool, b)
 
 int ag_cpu_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
-    plan p;
-    make_plan(&p, out, idx, in);
+    ag_red_plan p;
+    ag_red_plan_make(&p, out, idx, in);
     if (p.K == 0) return 0;
     bool ext = op == AG_RED_MAX || op == AG_RED_MIN;
     if (p.R == 0) {

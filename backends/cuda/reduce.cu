@@ -13,73 +13,11 @@
 #include <type_traits>
 
 #include "backends/cuda/common.cuh"
+#include "backends/reduce_plan.h"
 
 #define THREADS 256
 #define CHUNK (THREADS * 16)
 #define SMALL_R 32
-
-struct Plan {
-    int nk, nr;
-    int64_t kshape[AG_MAX_DIMS], kin[AG_MAX_DIMS], kout[AG_MAX_DIMS], kidx[AG_MAX_DIMS];
-    int64_t rshape[AG_MAX_DIMS], rin[AG_MAX_DIMS];
-    int64_t K, R;
-};
-
-static int coalesce(int n, int64_t *shape, int64_t *s1, int64_t *s2, int64_t *s3) {
-    if (n == 0) return 0;
-    int o = 0;
-    for (int d = 1; d < n; d++) {
-        bool m = s1[o] == s1[d] * shape[d] && (!s2 || s2[o] == s2[d] * shape[d]) && (!s3 || s3[o] == s3[d] * shape[d]);
-        if (m) shape[o] *= shape[d];
-        else shape[++o] = shape[d];
-        s1[o] = s1[d];
-        if (s2) s2[o] = s2[d];
-        if (s3) s3[o] = s3[d];
-    }
-    return o + 1;
-}
-
-static void make_plan(Plan *p, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
-    memset(p, 0, sizeof *p);
-    p->K = p->R = 1;
-    for (int d = 0; d < in->ndim; d++) {
-        if (in->shape[d] == 1) continue;
-        if (out->shape[d] == 1) {
-            p->rshape[p->nr] = in->shape[d];
-            p->rin[p->nr++] = in->strides[d];
-            p->R *= in->shape[d];
-        } else {
-            p->kshape[p->nk] = in->shape[d];
-            p->kin[p->nk] = in->strides[d];
-            p->kout[p->nk] = out->strides[d];
-            p->kidx[p->nk++] = idx ? idx->strides[d] : 0;
-            p->K *= in->shape[d];
-        }
-    }
-    p->nk = coalesce(p->nk, p->kshape, p->kin, p->kout, p->kidx);
-    p->nr = coalesce(p->nr, p->rshape, p->rin, NULL, NULL);
-}
-
-__device__ inline void k_offsets(const Plan &p, int64_t k, int64_t *oin, int64_t *oout, int64_t *oidx) {
-    int64_t a = 0, b = 0, c = 0;
-    for (int d = p.nk - 1; d >= 0; d--) {
-        int64_t i = k % p.kshape[d];
-        k /= p.kshape[d];
-        a += i * p.kin[d];
-        b += i * p.kout[d];
-        c += i * p.kidx[d];
-    }
-    *oin = a; *oout = b; *oidx = c;
-}
-__device__ inline int64_t r_offset(const Plan &p, int64_t r) {
-    if (p.nr == 1) return r * p.rin[0];
-    int64_t a = 0;
-    for (int d = p.nr - 1; d >= 0; d--) {
-        a += (r % p.rshape[d]) * p.rin[d];
-        r /= p.rshape[d];
-    }
-    return a;
-}
 
 /* ---- accumulators ---------------------------------------------------------------------- */
 template <class T> struct Ext { T v; int64_t i; }; /* i < 0: empty */
@@ -141,10 +79,10 @@ template <class OP> __device__ typename OP::acc block_reduce(typename OP::acc v)
     return v;
 }
 
-template <class T, class OP> __device__ inline void store(const Plan &p, T *out, int64_t *idx, int64_t k,
+template <class T, class OP> __device__ inline void store(const ag_red_plan &p, T *out, int64_t *idx, int64_t k,
                                                           typename OP::acc a) {
     int64_t oi, oo, ox;
-    k_offsets(p, k, &oi, &oo, &ox);
+    ag_red_k_offsets(&p, k, &oi, &oo, &ox);
     out[oo] = OP::template out<T>(a);
     if constexpr (std::is_same<typename OP::acc, Ext<T>>::value) {
         if (idx) idx[ox] = a.i;
@@ -154,15 +92,15 @@ template <class T, class OP> __device__ inline void store(const Plan &p, T *out,
 /* pass 1: block b reduces chunk b % nchunks of output b / nchunks; writes the output directly
  * when there is one chunk, else partial[b] */
 template <class T, class OP> __global__ void __launch_bounds__(THREADS)
-red_chunks(Plan p, const T *in, T *out, int64_t *idx, int64_t nchunks, typename OP::acc *partial) {
+red_chunks(ag_red_plan p, const T *in, T *out, int64_t *idx, int64_t nchunks, typename OP::acc *partial) {
     for (int64_t b = blockIdx.x; b < p.K * nchunks; b += gridDim.x) {
         int64_t k = b / nchunks, c = b % nchunks;
         int64_t oi, oo, ox;
-        k_offsets(p, k, &oi, &oo, &ox);
+        ag_red_k_offsets(&p, k, &oi, &oo, &ox);
         const T *x = in + oi;
         int64_t r0 = c * CHUNK, r1 = r0 + CHUNK < p.R ? r0 + CHUNK : p.R;
         typename OP::acc v = OP::id();
-        for (int64_t r = r0 + threadIdx.x; r < r1; r += THREADS) v = OP::comb(v, OP::load(x[r_offset(p, r)], r));
+        for (int64_t r = r0 + threadIdx.x; r < r1; r += THREADS) v = OP::comb(v, OP::load(x[ag_red_r_offset(&p, r)], r));
         v = block_reduce<OP>(v);
         if (threadIdx.x == 0) {
             if (partial) partial[b] = v;
@@ -173,7 +111,7 @@ red_chunks(Plan p, const T *in, T *out, int64_t *idx, int64_t nchunks, typename 
 
 /* pass 2: output k combines partial[k * nchunks .. + nchunks) */
 template <class T, class OP> __global__ void __launch_bounds__(THREADS)
-red_partials(Plan p, T *out, int64_t *idx, int64_t nchunks, const typename OP::acc *partial) {
+red_partials(ag_red_plan p, T *out, int64_t *idx, int64_t nchunks, const typename OP::acc *partial) {
     for (int64_t k = blockIdx.x; k < p.K; k += gridDim.x) {
         typename OP::acc v = OP::id();
         for (int64_t c = threadIdx.x; c < nchunks; c += THREADS) v = OP::comb(v, partial[k * nchunks + c]);
@@ -183,19 +121,19 @@ red_partials(Plan p, T *out, int64_t *idx, int64_t nchunks, const typename OP::a
 }
 
 /* short reductions: one thread per output, in order */
-template <class T, class OP> __global__ void red_small(Plan p, const T *in, T *out, int64_t *idx) {
+template <class T, class OP> __global__ void red_small(ag_red_plan p, const T *in, T *out, int64_t *idx) {
     GRID_STRIDE(k, p.K) {
         int64_t oi, oo, ox;
-        k_offsets(p, k, &oi, &oo, &ox);
+        ag_red_k_offsets(&p, k, &oi, &oo, &ox);
         typename OP::acc v = OP::id();
-        for (int64_t r = 0; r < p.R; r++) v = OP::comb(v, OP::load(in[oi + r_offset(p, r)], r));
+        for (int64_t r = 0; r < p.R; r++) v = OP::comb(v, OP::load(in[oi + ag_red_r_offset(&p, r)], r));
         store<T, OP>(p, out, idx, k, v);
     }
 }
 
 static unsigned blocks_for(int64_t n) { return (unsigned)(n < 65535 * 16 ? n : 65535 * 16); }
 
-template <class T, class OP> static int run(const Plan &p, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
+template <class T, class OP> static int run(const ag_red_plan &p, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
     T *o = (T *)out->data;
     int64_t *ix = idx ? (int64_t *)idx->data : NULL;
     const T *x = (const T *)in->data;
@@ -222,8 +160,8 @@ template <class T, class OP> static int run(const Plan &p, const ag_kview *out, 
 }
 
 extern "C" int ag_cuda_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in) {
-    Plan p;
-    make_plan(&p, out, idx, in);
+    ag_red_plan p;
+    ag_red_plan_make(&p, out, idx, in);
     if (p.K == 0) return 0;
     bool ext = op == AG_RED_MAX || op == AG_RED_MIN;
     if (p.R == 0) {
