@@ -1,10 +1,13 @@
 /* tests/test_conv.c — the convolution family beyond the op table: bad inputs (each a clear
- * error, a NULL result and no leaked tensor), max-pool ties, and the threaded conv paths
- * agreeing with the one-image-at-a-time path. */
+ * error, a NULL result and no leaked tensor), max-pool ties, the threaded conv paths
+ * agreeing with the one-image-at-a-time path, and the f32 paths (AVX-512 stride-1 kernels and
+ * im2col + sgemm) against f64. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -168,6 +171,102 @@ static void test_conv_batch_paths_agree(void **state) {
     assert_int_equal(ag_live_tensors(), live0);
 }
 
+/* One f32 convolution with its input and weight gradients, each compared with the f64 result
+ * (im2col + dgemm) to f32 rounding: max |f32 - f64| <= 2e-6 * sqrt(K) * max |f64|. */
+typedef struct conv_case { int64_t n, c, h, w, o, kh, kw; ag_conv_opts opt; bool bias; } conv_case;
+#define CC(N, C, H, W, O, KH, KW, B, ...) \
+    {.n = N, .c = C, .h = H, .w = W, .o = O, .kh = KH, .kw = KW, .opt = {__VA_ARGS__}, .bias = B}
+
+static double scaled_err(ag_tensor *f32, ag_tensor *f64, double k) {
+    ag_scope_begin();
+    double d = max_abs_diff(ag_to_dtype(f32, AG_F64), f64);
+    double m = ag_item(ag_amax(ag_abs(f64), AG_ALL_DIMS, false));
+    ag_scope_end();
+    return d / (2e-6 * sqrt(k) * (m > 0 ? m : 1));
+}
+
+static void conv_case_check(const conv_case *cc) {
+    ag_tensor *x = ag_randn(AG_SHAPE(cc->n, cc->c, cc->h, cc->w), AG_F64);
+    ag_tensor *wt = ag_randn(AG_SHAPE(cc->o, cc->c / (cc->opt.groups ? cc->opt.groups : 1), cc->kh, cc->kw), AG_F64);
+    ag_tensor *b = cc->bias ? ag_randn(AG_SHAPE(cc->o), AG_F64) : NULL;
+    ag_tensor *res[2][3];
+    for (int pass = 0; pass < 2; pass++) {
+        ag_dtype dt = pass ? AG_F32 : AG_F64;
+        ag_tensor *xx = ag_set_requires_grad(ag_to_dtype(x, dt), true);
+        ag_tensor *ww = ag_set_requires_grad(ag_to_dtype(wt, dt), true);
+        ag_tensor *y = ag_conv2d(xx, ww, b ? ag_to_dtype(b, dt) : NULL, &cc->opt);
+        assert_non_null(y);
+        ag_tensor *gy = ag_to_dtype(ag_cos(ag_reshape(ag_arange(0, (double)ag_numel(y), 1, AG_F64), ag_shape(y),
+                                                      ag_ndim(y))), dt);
+        ag_tensor *ins[2] = {xx, ww}, *g[2];
+        assert_int_equal(ag_grad(&y, 1, ins, 2, &gy, false, g), 0);
+        res[pass][0] = y;
+        res[pass][1] = g[0];
+        res[pass][2] = g[1];
+    }
+    double k = (double)(ag_numel(wt) / cc->o), p = (double)(ag_numel(res[0][0]) / (cc->n * cc->o));
+    double ks[3] = {k, (double)cc->o * cc->kh * cc->kw, (double)cc->n * p};
+    for (int i = 0; i < 3; i++) {
+        double e = scaled_err(res[1][i], res[0][i], ks[i]);
+        if (!(e <= 1)) fail_msg("conv [%lld,%lld,%lld,%lld] * [%lld,%lld,%lld,%lld]: output %d off by %.3g of tolerance",
+                                (long long)cc->n, (long long)cc->c, (long long)cc->h, (long long)cc->w,
+                                (long long)cc->o, (long long)cc->c, (long long)cc->kh, (long long)cc->kw, i, e);
+    }
+}
+
+/* The f32 stride-1 kernels (AVX-512 where the CPU has it) and the im2col + sgemm path
+ * (AG_CPU_CONV=im2col) both agree with f64 over row widths around the 16-lane vectors, output
+ * channels not a multiple of the 4-row tiles, kernel sizes not a multiple of the 6-row weight
+ * tiles, groups, dilation, asymmetric padding, and a batch that spans two padded-copy chunks. */
+static void test_conv_f32_paths(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    const conv_case cases[] = {
+        CC(2, 3, 5, 16, 4, 3, 3, true, .padding = {1, 1}),
+        CC(2, 3, 5, 17, 5, 3, 3, true, .padding = {1, 1}),
+        CC(1, 4, 6, 64, 7, 3, 3, false, .padding = {1, 1}),
+        CC(1, 4, 6, 65, 8, 3, 3, true, .padding = {1, 0}),
+        CC(2, 6, 4, 47, 6, 2, 5, false, .padding = {0, 3}, .dilation = {2, 1}, .groups = 3),
+        CC(1, 2, 3, 100, 3, 1, 1, true, .groups = 1),
+        CC(1, 5, 7, 33, 9, 5, 3, true, .same = true, .dilation = {1, 2}),
+        CC(3, 1, 9, 20, 1, 3, 3, false, .padding = {2, 2}),
+        CC(7, 8, 400, 400, 2, 3, 3, false, .padding = {1, 1}), /* 5.2 MB padded per image: 2 chunks */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ag_scope_begin();
+        conv_case_check(&cases[i]);
+        setenv("AG_CPU_CONV", "im2col", 1);
+        conv_case_check(&cases[i]);
+        unsetenv("AG_CPU_CONV");
+        ag_scope_end();
+    }
+    assert_false(ag_failed());
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+/* The f32 weight gradient does not depend on the thread count (each thread owns whole tiles). */
+static void test_conv_f32_weight_grad_threads(void **state) {
+    (void)state;
+    ag_clear_error();
+    ag_scope_begin();
+    ag_tensor *x = ag_randn(AG_SHAPE(4, 6, 12, 37), AG_F32);
+    ag_tensor *w = ag_set_requires_grad(ag_randn(AG_SHAPE(10, 6, 3, 3), AG_F32), true);
+    ag_tensor *g[3];
+    int threads[3] = {1, 2, 3};
+    for (int t = 0; t < 3; t++) {
+        ag_set_num_threads(threads[t]);
+        ag_tensor *y = ag_conv2d(x, w, NULL, CO(.padding = {1, 1}));
+        ag_tensor *in[1] = {w}, *gy = ag_ones_like(y);
+        assert_int_equal(ag_grad(&y, 1, in, 1, &gy, false, &g[t]), 0);
+    }
+    ag_set_num_threads(0);
+    assert_true(max_abs_diff(g[0], g[1]) == 0);
+    assert_true(max_abs_diff(g[0], g[2]) == 0);
+    ag_scope_end();
+    assert_false(ag_failed());
+}
+
 /* pad works on every dtype forward; all-zero pads return the input's values */
 static void test_pad_dtypes(void **state) {
     (void)state;
@@ -195,6 +294,8 @@ int main(void) {
         cmocka_unit_test(test_max_pool_ties),
         cmocka_unit_test(test_conv_batch_paths_agree),
         cmocka_unit_test(test_pad_dtypes),
+        cmocka_unit_test(test_conv_f32_paths),
+        cmocka_unit_test(test_conv_f32_weight_grad_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

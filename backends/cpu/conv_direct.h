@@ -1,0 +1,24 @@
+/* backends/cpu/conv_direct.h — stride-1 f32 convolution kernels with AVX-512 register tiles
+ * (conv_direct.c), used by conv.c in place of im2col + gemm where they apply. */
+#ifndef AG_BACKENDS_CPU_CONV_DIRECT_H
+#define AG_BACKENDS_CPU_CONV_DIRECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* one stride-1 convolution: x [N,C,H,W], w [O,C/G,KH,KW], y [N,O,HO,WO], all contiguous;
+ * Cg = C/G and Og = O/G; padding p0/p1 (any sign) and dilation d0/d1 */
+typedef struct ag_conv_direct {
+    int64_t N, C, H, W, O, KH, KW, HO, WO, G, Cg, Og, p0, p1, d0, d1;
+} ag_conv_direct;
+
+/* true when this CPU has AVX-512F, AG_CPU_CONV is not "im2col", and rows are wide enough */
+bool ag_cpu_conv_direct_usable(const ag_conv_direct *g);
+/* y = conv(x, w) + bias (bias may be NULL) */
+int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const float *w, const float *bias,
+                               float *y, const char *kname);
+/* dw = the weight gradient for output gradient dy (dw overwritten) */
+int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const float *x, float *dw,
+                              const char *kname);
+
+#endif
