@@ -211,35 +211,47 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
 
 /* ---- weight gradient ---------------------------------------------------------------- */
 
-/* acc[r][kk] (16 lanes each) += sum over output rows [i0, i1) and all pixels of dy row r * x at off[kk] */
+/* acc[r][kk] (16 lanes each, at accs + (r*NK + kk)*16) += sum over output rows [i0, i1) and all
+ * pixels of dy row r times x at off[kk]. The 24 accumulators are named variables: as an array,
+ * GCC kept them in memory and stored each one after every FMA. */
+#define WGT_RK(X) X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(0, 4) X(0, 5) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(1, 5) \
+                  X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(2, 5) X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(3, 4) X(3, 5)
+#define WGT_LOAD(r, k) __m512 a##r##k = _mm512_loadu_ps(accs + (r * NK + k) * 16);
+#define WGT_STORE(r, k) _mm512_storeu_ps(accs + (r * NK + k) * 16, a##r##k);
+#define MASKED(p) _mm512_maskz_loadu_ps(m, p)
+#define WGT_STEP(LOAD, k)                                                                                \
+    {                                                                                                    \
+        __m512 xv = LOAD(xr + off[k] + j);                                                               \
+        a0##k = _mm512_fmadd_ps(d0, xv, a0##k);                                                          \
+        a1##k = _mm512_fmadd_ps(d1, xv, a1##k);                                                          \
+        a2##k = _mm512_fmadd_ps(d2, xv, a2##k);                                                          \
+        a3##k = _mm512_fmadd_ps(d3, xv, a3##k);                                                          \
+    }
+_Static_assert(MO == 4 && NK == 6, "wgt_tile is written out for 4 x 6 accumulators");
+
 TARGET static void wgt_tile(const float *const *rows, const float *xb, const int64_t *off, int64_t Wp,
                             int64_t WO, int64_t i0, int64_t i1, float *accs) {
-    __m512 acc[MO][NK];
-    for (int r = 0; r < MO; r++)
-        for (int kk = 0; kk < NK; kk++) acc[r][kk] = _mm512_loadu_ps(accs + (r * NK + kk) * 16);
+    WGT_RK(WGT_LOAD)
     int64_t full = WO / 16 * 16;
-    __mmask16 tail = (__mmask16)((1u << (WO - full)) - 1);
+    __mmask16 m = (__mmask16)((1u << (WO - full)) - 1);
     for (int64_t i = i0; i < i1; i++) {
-        const float *xr = xb + i * Wp;
+        const float *xr = xb + i * Wp, *r0 = rows[0] + i * WO, *r1 = rows[1] + i * WO, *r2 = rows[2] + i * WO,
+                    *r3 = rows[3] + i * WO;
         for (int64_t j = 0; j < full; j += 16) {
-            __m512 dv[MO];
-            for (int r = 0; r < MO; r++) dv[r] = _mm512_loadu_ps(rows[r] + i * WO + j);
-            for (int kk = 0; kk < NK; kk++) {
-                __m512 xv = _mm512_loadu_ps(xr + off[kk] + j);
-                for (int r = 0; r < MO; r++) acc[r][kk] = _mm512_fmadd_ps(dv[r], xv, acc[r][kk]);
-            }
+            __m512 d0 = _mm512_loadu_ps(r0 + j), d1 = _mm512_loadu_ps(r1 + j), d2 = _mm512_loadu_ps(r2 + j),
+                   d3 = _mm512_loadu_ps(r3 + j);
+            WGT_STEP(_mm512_loadu_ps, 0) WGT_STEP(_mm512_loadu_ps, 1) WGT_STEP(_mm512_loadu_ps, 2)
+            WGT_STEP(_mm512_loadu_ps, 3) WGT_STEP(_mm512_loadu_ps, 4) WGT_STEP(_mm512_loadu_ps, 5)
         }
         if (full < WO) { /* masked lanes load zeros on both sides: no 0 * inf */
-            __m512 dv[MO];
-            for (int r = 0; r < MO; r++) dv[r] = _mm512_maskz_loadu_ps(tail, rows[r] + i * WO + full);
-            for (int kk = 0; kk < NK; kk++) {
-                __m512 xv = _mm512_maskz_loadu_ps(tail, xr + off[kk] + full);
-                for (int r = 0; r < MO; r++) acc[r][kk] = _mm512_fmadd_ps(dv[r], xv, acc[r][kk]);
-            }
+            int64_t j = full;
+            __m512 d0 = _mm512_maskz_loadu_ps(m, r0 + j), d1 = _mm512_maskz_loadu_ps(m, r1 + j),
+                   d2 = _mm512_maskz_loadu_ps(m, r2 + j), d3 = _mm512_maskz_loadu_ps(m, r3 + j);
+            WGT_STEP(MASKED, 0) WGT_STEP(MASKED, 1) WGT_STEP(MASKED, 2)
+            WGT_STEP(MASKED, 3) WGT_STEP(MASKED, 4) WGT_STEP(MASKED, 5)
         }
     }
-    for (int r = 0; r < MO; r++)
-        for (int kk = 0; kk < NK; kk++) _mm512_storeu_ps(accs + (r * NK + kk) * 16, acc[r][kk]);
+    WGT_RK(WGT_STORE)
 }
 
 TARGET static float hsum(const float *v) { return _mm512_reduce_add_ps(_mm512_loadu_ps(v)); }
