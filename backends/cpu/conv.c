@@ -99,13 +99,14 @@ static int make_geo(const char *kname, geo *g, const ag_kview *x, const ag_kview
     return 0;
 }
 
-/* the AVX-512 stride-1 kernels of conv_direct.c take f32 geometries they can run */
-static bool direct_geo(const geo *g, ag_dtype dt, ag_conv_direct *d) {
-    if (dt != AG_F32 || g->s0 != 1 || g->s1 != 1) return false;
+/* 1 when the AVX-512 stride-1 kernels of conv_direct.c run g (d filled), 0 for im2col + gemm,
+ * < 0 on error */
+static int direct_geo(const geo *g, ag_dtype dt, ag_conv_direct *d, const char *kname) {
+    if (dt != AG_F32 || g->s0 != 1 || g->s1 != 1) return 0;
     *d = (ag_conv_direct){.N = g->N, .C = g->C, .H = g->H, .W = g->W, .O = g->O, .KH = g->KH, .KW = g->KW,
                           .HO = g->HO, .WO = g->WO, .G = g->G, .Cg = g->Cg, .Og = g->Og, .p0 = g->p0,
                           .p1 = g->p1, .d0 = g->d0, .d1 = g->d1};
-    return ag_cpu_conv_direct_usable(d);
+    return ag_cpu_conv_direct_choose(d, kname);
 }
 
 /* valid output range [lo, hi) of j for which 0 <= j*s - pad + off < n */
@@ -250,7 +251,9 @@ static int conv_forward_run(const geo *gp, const void *x, const void *w, const v
                             const char *kname) {
     geo g = *gp;
     ag_conv_direct d;
-    if (direct_geo(&g, dt, &d)) return ag_cpu_conv_direct_forward(&d, x, w, b, y, kname);
+    int use = direct_geo(&g, dt, &d, kname);
+    if (use < 0) return use;
+    if (use) return ag_cpu_conv_direct_forward(&d, x, w, b, y, kname);
     size_t es = ag_dtype_size(dt);
     int64_t xs = g.C * g.H * g.W, ys = g.O * g.P;
     int nt = split_threads(&g);
@@ -356,8 +359,9 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     memset(dw->data, 0, (size_t)wn * es);
     if (g.N == 0 || g.P == 0 || g.K == 0 || g.O == 0) return 0;
     ag_conv_direct d;
-    if (direct_geo(&g, dw->dtype, &d))
-        return ag_cpu_conv_direct_weight(&d, dy->data, x->data, dw->data, "cpu conv2d_backward_weight");
+    int use = direct_geo(&g, dw->dtype, &d, "cpu conv2d_backward_weight");
+    if (use < 0) return use;
+    if (use) return ag_cpu_conv_direct_weight(&d, dy->data, x->data, dw->data, "cpu conv2d_backward_weight");
     int nt = split_threads(&g);
     char *cols = cols_buffers(&g, nt, es, "cpu conv2d_backward_weight");
     if (!cols) return AG_ERR_NOMEM;

@@ -13,12 +13,16 @@
  *             images and pixels in 16 lanes, reduced at the end. Each thread owns a fixed set of
  *             (o, k) tiles, so the summation order, and the result, does not depend on the
  *             number of threads.
+ * Groups with one output channel (depthwise convolutions, one-channel image models such as
+ * PyTorchDIA's kernel fit) use 1 x 8-vector output tiles and 1 x 24 weight tiles instead.
  * The stride-1 input gradient is a forward convolution (conv.c flips the weights), so it runs
  * here too.
  *
  * Rounding: FMAs and a different summation order than the gemm path, so results agree with it to
  * f32 rounding (tests/test_conv.c compares them), not bit for bit. The kernels are used only when
- * the CPU has AVX-512F (checked at run time); AG_CPU_CONV=im2col forces the gemm path. */
+ * the CPU has AVX-512F (checked at run time) and output rows have 16 pixels or more.
+ * AG_CPU_CONV=im2col forces the gemm path; AG_CPU_CONV=direct forces these kernels for every
+ * stride-1 f32 convolution and makes a convolution fail where the CPU has no AVX-512F. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -35,20 +39,25 @@
 #define INLINE static inline __attribute__((always_inline))
 #endif
 
-enum { MR = 4, NV = 4, MO = 4, NK = 6, SLACK = 16 * NV };
+enum { MR = 4, NV = 4, NV1 = 8, MO = 4, NK = 6, SLACK = 16 * NV1 };
 
-bool ag_cpu_conv_direct_usable(const ag_conv_direct *g) {
-#ifdef AG_HAVE_DIRECT
-    static int have = -1; /* racy first call only writes the same value */
-    if (have < 0) have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname) {
     const char *env = getenv("AG_CPU_CONV");
-    if (!have || (env && strcmp(env, "im2col") == 0)) return false;
-    /* vectors run along output rows: narrow rows would leave most lanes idle */
-    return g->WO >= 16 && g->Cg > 0 && g->Og > 0;
+    bool force = env && strcmp(env, "direct") == 0;
+    if (env && strcmp(env, "im2col") == 0) return 0;
+#ifdef AG_HAVE_DIRECT
+    static int have = -1; /* a racy first call only writes the same value */
+    if (have < 0) have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
 #else
-    (void)g;
-    return false;
+    const int have = 0;
 #endif
+    if (!have)
+        return force ? ag_set_error(AG_ERR_NOTIMPL, "%s: AG_CPU_CONV=direct needs a CPU with AVX-512F, and this "
+                                                    "one (or this build) has none", kname)
+                     : 0;
+    if (g->Cg < 1 || g->Og < 1) return 0;
+    /* vectors run along output rows: narrow rows would leave most lanes idle */
+    return force || g->WO >= 16;
 }
 
 #ifdef AG_HAVE_DIRECT
@@ -122,18 +131,24 @@ static void padded_fill(padded *pd, const ag_conv_direct *g, const float *x, int
 
 /* ---- forward ------------------------------------------------------------------------ */
 
+/* Output tiles: MR = 4 channels x NV = 4 vectors (16 accumulators); a group with a single output
+ * channel (depthwise convolutions, one-channel image models) uses 1 channel x NV1 = 8 vectors
+ * instead of a tile three quarters empty. */
+static int tile_rows(const ag_conv_direct *g) { return g->Og == 1 ? 1 : MR; }
+static int tile_vecs(int mrt) { return mrt == 1 ? NV1 : NV; }
+
 /* y rows o0..o0+mr, output row i, pixels j0..j0+16*nv (last vector masked by tail) */
-INLINE TARGET void fwd_tile(const int nv, const float *xb, const int64_t *off, int64_t K, const float *wp,
-                            const float *bias, float *y, int64_t ys, int mr, __mmask16 tail) {
-    __m512 acc[MR][NV];
-    for (int r = 0; r < MR; r++)
+INLINE TARGET void fwd_tile(const int mrt, const int nv, const float *xb, const int64_t *off, int64_t K,
+                            const float *wp, const float *bias, float *y, int64_t ys, int mr, __mmask16 tail) {
+    __m512 acc[MR][NV1];
+    for (int r = 0; r < mrt; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
     for (int64_t k = 0; k < K; k++) {
         const float *b = xb + off[k];
-        __m512 bv[NV];
+        __m512 bv[NV1];
         for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
-        for (int r = 0; r < MR; r++) {
-            __m512 wv = _mm512_set1_ps(wp[k * MR + r]);
+        for (int r = 0; r < mrt; r++) {
+            __m512 wv = _mm512_set1_ps(wp[k * mrt + r]);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, bv[v], acc[r][v]);
         }
     }
@@ -143,30 +158,46 @@ INLINE TARGET void fwd_tile(const int nv, const float *xb, const int64_t *off, i
     }
 }
 
+#define FWD_TILE(m, n) fwd_tile(m, n, xb, pd->off, K, w, bt, y, P, mr, tail)
+
 TARGET static void fwd_row(const ag_conv_direct *g, const padded *pd, const float *xg, const float *wp,
                            const float *bias, float *yg, int64_t i) {
-    int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO, ot_n = (g->Og + MR - 1) / MR;
+    int mrt = tile_rows(g), nvt = tile_vecs(mrt);
+    int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO, ot_n = (g->Og + mrt - 1) / mrt;
     float bz[MR];
     for (int64_t ot = 0; ot < ot_n; ot++) {
-        int mr = (int)(g->Og - ot * MR < MR ? g->Og - ot * MR : MR);
+        int mr = (int)(g->Og - ot * mrt < mrt ? g->Og - ot * mrt : mrt);
         const float *bt = NULL;
         if (bias) {
-            for (int r = 0; r < MR; r++) bz[r] = r < mr ? bias[ot * MR + r] : 0.0f;
+            for (int r = 0; r < mrt; r++) bz[r] = r < mr ? bias[ot * mrt + r] : 0.0f;
             bt = bz;
         }
-        for (int64_t j0 = 0; j0 < g->WO; j0 += 16 * NV) {
+        for (int64_t j0 = 0; j0 < g->WO; j0 += 16 * nvt) {
             int64_t left = g->WO - j0, nvec = (left + 15) / 16;
-            int nv = (int)(nvec < NV ? nvec : NV);
+            int nv = (int)(nvec < nvt ? nvec : nvt);
             int64_t last = left - 16 * (nv - 1);
             __mmask16 tail = (__mmask16)(last >= 16 ? 0xFFFF : (1u << last) - 1);
             const float *xb = xg + i * pd->Wp + j0;
-            float *y = yg + ot * MR * P + i * g->WO + j0;
-            const float *w = wp + ot * K * MR;
-            switch (nv) {
-            case 4: fwd_tile(4, xb, pd->off, K, w, bt, y, P, mr, tail); break;
-            case 3: fwd_tile(3, xb, pd->off, K, w, bt, y, P, mr, tail); break;
-            case 2: fwd_tile(2, xb, pd->off, K, w, bt, y, P, mr, tail); break;
-            default: fwd_tile(1, xb, pd->off, K, w, bt, y, P, mr, tail); break;
+            float *y = yg + ot * mrt * P + i * g->WO + j0;
+            const float *w = wp + ot * K * mrt;
+            if (mrt == MR) {
+                switch (nv) {
+                case 4: FWD_TILE(MR, 4); break;
+                case 3: FWD_TILE(MR, 3); break;
+                case 2: FWD_TILE(MR, 2); break;
+                default: FWD_TILE(MR, 1); break;
+                }
+            } else {
+                switch (nv) {
+                case 8: FWD_TILE(1, 8); break;
+                case 7: FWD_TILE(1, 7); break;
+                case 6: FWD_TILE(1, 6); break;
+                case 5: FWD_TILE(1, 5); break;
+                case 4: FWD_TILE(1, 4); break;
+                case 3: FWD_TILE(1, 3); break;
+                case 2: FWD_TILE(1, 2); break;
+                default: FWD_TILE(1, 1); break;
+                }
             }
         }
     }
@@ -176,9 +207,10 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
                                float *y, const char *kname) {
     padded pd;
     if (padded_init(&pd, g, kname)) return AG_ERR_NOMEM;
-    int64_t K = g->Cg * g->KH * g->KW, ot_n = (g->Og + MR - 1) / MR, P = g->HO * g->WO;
-    /* weights per group and tile of MR output channels as [k][MR], zero rows past Og */
-    size_t wbytes = (size_t)(g->G * ot_n * K * MR) * sizeof(float);
+    int mrt = tile_rows(g);
+    int64_t K = g->Cg * g->KH * g->KW, ot_n = (g->Og + mrt - 1) / mrt, P = g->HO * g->WO;
+    /* weights per group and tile of mrt output channels as [k][mrt], zero rows past Og */
+    size_t wbytes = (size_t)(g->G * ot_n * K * mrt) * sizeof(float);
     float *wp = ag_cpu_alloc(wbytes);
     if (!wp) {
         padded_free(&pd);
@@ -187,9 +219,9 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
     for (int64_t gi = 0; gi < g->G; gi++)
         for (int64_t ot = 0; ot < ot_n; ot++)
             for (int64_t k = 0; k < K; k++)
-                for (int r = 0; r < MR; r++) {
-                    int64_t o = ot * MR + r;
-                    wp[((gi * ot_n + ot) * K + k) * MR + r] = o < g->Og ? w[(gi * g->Og + o) * K + k] : 0.0f;
+                for (int r = 0; r < mrt; r++) {
+                    int64_t o = ot * mrt + r;
+                    wp[((gi * ot_n + ot) * K + k) * mrt + r] = o < g->Og ? w[(gi * g->Og + o) * K + k] : 0.0f;
                 }
     int nt = max_threads();
     for (int64_t n0 = 0; n0 < g->N; n0 += pd.nimg) {
@@ -201,14 +233,13 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
             int64_t i = u % g->HO, gi = (u / g->HO) % g->G, n = u / (g->HO * g->G);
             const float *xg = pd.buf + (n * g->C + gi * g->Cg) * pd.plane;
             float *yg = y + ((n0 + n) * g->O + gi * g->Og) * P;
-            fwd_row(g, &pd, xg, wp + gi * ot_n * K * MR, bias ? bias + gi * g->Og : NULL, yg, i);
+            fwd_row(g, &pd, xg, wp + gi * ot_n * K * mrt, bias ? bias + gi * g->Og : NULL, yg, i);
         }
     }
     ag_cpu_free(wp, wbytes);
     padded_free(&pd);
     return 0;
 }
-
 /* ---- weight gradient ---------------------------------------------------------------- */
 
 /* acc[r][kk] (16 lanes each, at accs + (r*NK + kk)*16) += sum over output rows [i0, i1) and all
@@ -254,6 +285,34 @@ TARGET static void wgt_tile(const float *const *rows, const float *xb, const int
     WGT_RK(WGT_STORE)
 }
 
+/* the same for a group with one output channel: 1 dy row x 24 rows k (MO * NK accumulators) */
+#define WGT1_K(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) \
+                  X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define WGT1_LOAD(k) __m512 b##k = _mm512_loadu_ps(accs + (k) * 16);
+#define WGT1_STORE(k) _mm512_storeu_ps(accs + (k) * 16, b##k);
+#define WGT1_FULL(k) b##k = _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + off[k] + j), b##k);
+#define WGT1_MASKED(k) b##k = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, xr + off[k] + j), b##k);
+
+TARGET static void wgt1_tile(const float *row, const float *xb, const int64_t *off, int64_t Wp, int64_t WO,
+                             int64_t i0, int64_t i1, float *accs) {
+    WGT1_K(WGT1_LOAD)
+    int64_t full = WO / 16 * 16;
+    __mmask16 m = (__mmask16)((1u << (WO - full)) - 1);
+    for (int64_t i = i0; i < i1; i++) {
+        const float *xr = xb + i * Wp, *r0 = row + i * WO;
+        for (int64_t j = 0; j < full; j += 16) {
+            __m512 d = _mm512_loadu_ps(r0 + j);
+            WGT1_K(WGT1_FULL)
+        }
+        if (full < WO) {
+            int64_t j = full;
+            __m512 d = _mm512_maskz_loadu_ps(m, r0 + j);
+            WGT1_K(WGT1_MASKED)
+        }
+    }
+    WGT1_K(WGT1_STORE)
+}
+
 TARGET static float hsum(const float *v) { return _mm512_reduce_add_ps(_mm512_loadu_ps(v)); }
 
 int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const float *x, float *dw,
@@ -261,10 +320,12 @@ int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const fl
     padded pd;
     if (padded_init(&pd, g, kname)) return AG_ERR_NOMEM;
     int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO;
-    int64_t ot_n = (g->Og + MO - 1) / MO, kt_n = (K + NK - 1) / NK, units = g->G * ot_n * kt_n;
+    /* tiles of mo output channels x nk rows k: MO * NK accumulators either way */
+    int64_t mo = g->Og == 1 ? 1 : MO, nk = MO * NK / mo;
+    int64_t ot_n = (g->Og + mo - 1) / mo, kt_n = (K + nk - 1) / nk, units = g->G * ot_n * kt_n;
     size_t abytes = (size_t)(units * MO * NK * 16) * sizeof(float);
     float *accs = ag_cpu_alloc(abytes);
-    int64_t *offs = malloc((size_t)(kt_n * NK) * sizeof *offs);
+    int64_t *offs = malloc((size_t)(kt_n * nk) * sizeof *offs);
     if (!accs || !offs) {
         if (accs) ag_cpu_free(accs, abytes);
         free(offs);
@@ -273,9 +334,9 @@ int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const fl
     }
     memset(accs, 0, abytes);
     /* tiles past K repeat offset 0; their sums are dropped */
-    for (int64_t k = 0; k < kt_n * NK; k++) offs[k] = k < K ? pd.off[k] : 0;
+    for (int64_t k = 0; k < kt_n * nk; k++) offs[k] = k < K ? pd.off[k] : 0;
     /* rows in blocks small enough that a tile's dy rows stay in L1 across its k tiles */
-    int64_t rb = (int64_t)(16384 / ((int64_t)sizeof(float) * MO * (g->WO > 0 ? g->WO : 1)));
+    int64_t rb = (int64_t)(16384 / ((int64_t)sizeof(float) * mo * (g->WO > 0 ? g->WO : 1)));
     if (rb < 1) rb = 1;
     int nt = max_threads();
     if (nt > units) nt = (int)units;
@@ -295,21 +356,27 @@ int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const fl
                     int64_t i1 = i0 + rb < g->HO ? i0 + rb : g->HO;
                     for (int64_t u = u0; u < u1; u++) {
                         int64_t kt = u % kt_n, ot = (u / kt_n) % ot_n, gi = u / (kt_n * ot_n);
+                        const float *dyb = dy + ((n0 + n) * g->O + gi * g->Og + ot * mo) * P;
+                        const float *xg = pd.buf + (n * g->C + gi * g->Cg) * pd.plane;
+                        float *acc = accs + u * MO * NK * 16;
+                        if (mo == 1) {
+                            wgt1_tile(dyb, xg, offs + kt * nk, pd.Wp, g->WO, i0, i1, acc);
+                            continue;
+                        }
                         /* rows past Og repeat the tile's first row; their sums are dropped */
-                        const float *dyb = dy + ((n0 + n) * g->O + gi * g->Og + ot * MO) * P, *rows[MO];
+                        const float *rows[MO];
                         for (int r = 0; r < MO; r++) rows[r] = ot * MO + r < g->Og ? dyb + r * P : dyb;
-                        wgt_tile(rows, pd.buf + (n * g->C + gi * g->Cg) * pd.plane, offs + kt * NK,
-                                 pd.Wp, g->WO, i0, i1, accs + u * MO * NK * 16);
+                        wgt_tile(rows, xg, offs + kt * nk, pd.Wp, g->WO, i0, i1, acc);
                     }
                 }
         }
     }
     for (int64_t u = 0; u < units; u++) {
         int64_t kt = u % kt_n, ot = (u / kt_n) % ot_n, gi = u / (kt_n * ot_n);
-        for (int r = 0; r < MO; r++)
-            for (int kk = 0; kk < NK; kk++) {
-                int64_t o = ot * MO + r, k = kt * NK + kk;
-                if (o < g->Og && k < K) dw[(gi * g->Og + o) * K + k] = hsum(accs + ((u * MO + r) * NK + kk) * 16);
+        for (int64_t r = 0; r < mo; r++)
+            for (int64_t kk = 0; kk < nk; kk++) {
+                int64_t o = ot * mo + r, k = kt * nk + kk;
+                if (o < g->Og && k < K) dw[(gi * g->Og + o) * K + k] = hsum(accs + ((u * mo + r) * nk + kk) * 16);
             }
     }
     free(offs);

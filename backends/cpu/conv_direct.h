@@ -12,8 +12,10 @@ typedef struct ag_conv_direct {
     int64_t N, C, H, W, O, KH, KW, HO, WO, G, Cg, Og, p0, p1, d0, d1;
 } ag_conv_direct;
 
-/* true when this CPU has AVX-512F, AG_CPU_CONV is not "im2col", and rows are wide enough */
-bool ag_cpu_conv_direct_usable(const ag_conv_direct *g);
+/* 1: run g with these kernels (the CPU has AVX-512F, AG_CPU_CONV is not "im2col", rows are
+ * wide enough or AG_CPU_CONV is "direct"); 0: use im2col + gemm; < 0: an error was set
+ * (AG_CPU_CONV=direct on a CPU without AVX-512F) */
+int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname);
 /* y = conv(x, w) + bias (bias may be NULL) */
 int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const float *w, const float *bias,
                                float *y, const char *kname);
