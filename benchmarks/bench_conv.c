@@ -1,27 +1,61 @@
-/* benchmarks/bench_conv.c — conv2d forward and forward+backward (gradients of input, weight and
- * bias) against PyTorch CPU (benchmarks/peers/torch_conv.py) in the same run, same thread count.
+/* benchmarks/bench_conv.c — conv2d forward and forward+backward against PyTorch CPU
+ * (benchmarks/peers/torch_conv.py) in the same run, same thread count.
  *
  *     build/benchmarks/bench_conv [threads] [results.json]
  *
- * Case: batch 8, 32 -> 32 channels, 64x64, 3x3 kernel, padding 1, bias, f32 (PyTorch uses
- * oneDNN for this when built with it; astrograd uses im2col + OpenBLAS gemm). */
+ * Cases (f32, stride 1):
+ *   b8_c32_64x64_k3   batch 8, 32 -> 32 channels, 64x64, 3x3, padding 1, bias (issue 4's case);
+ *                     backward = gradients of input, weight and bias
+ *   b1_c32_64x64_k3   the same with batch 1 (one image per step)
+ *   c1_512x512_k15    one 512x512 image, one 15x15 kernel, padding 7 (PyTorchDIA's kernel fit);
+ *                     backward = gradient of the kernel only
+ * astrograd runs these with its AVX-512 kernels where the CPU has them (backends/cpu/
+ * conv_direct.c); AG_CPU_CONV=im2col times the im2col + OpenBLAS path instead. PyTorch uses
+ * oneDNN when built with it. */
 #include <astrograd.h>
 
 #include "bench.h"
 
-typedef struct ctx { ag_tensor *x, *w, *b, *gy; bool backward; } ctx;
+typedef struct ctx {
+    ag_tensor *x, *w, *b, *gy;
+    int pad;
+    bool backward, x_grad;
+} ctx;
 
 static void run(void *p) {
     ctx *c = p;
     ag_scope_begin();
-    ag_tensor *y = ag_conv2d(c->x, c->w, c->b, &(ag_conv_opts){.padding = {1, 1}});
-    if (c->backward) {
-        ag_tensor *g[3], *in[3] = {c->x, c->w, c->b};
-        if (ag_grad(&y, 1, in, 3, &c->gy, false, g)) { fprintf(stderr, "%s\n", ag_last_error()); exit(1); }
-        for (int i = 0; i < 3; i++) ag_release(g[i]);
-    }
+    ag_tensor *y = ag_conv2d(c->x, c->w, c->b, &(ag_conv_opts){.padding = {c->pad, c->pad}});
     if (!y) { fprintf(stderr, "%s\n", ag_last_error()); exit(1); }
+    if (c->backward) {
+        ag_tensor *g[3], *in[3] = {c->w, c->x, c->b};
+        int n = c->x_grad ? 3 : 1;
+        if (ag_grad(&y, 1, in, n, &c->gy, false, g)) { fprintf(stderr, "%s\n", ag_last_error()); exit(1); }
+        for (int i = 0; i < n; i++) ag_release(g[i]);
+    }
     ag_scope_end();
+}
+
+static void add_case(bench_row *rows, int *n, const char *name, int64_t N, int64_t C, int64_t S, int64_t K, bool bias,
+                     bool x_grad) {
+    int64_t pad = K / 2;
+    ctx c = {ag_randn(AG_SHAPE(N, C, S, S), AG_F32), ag_randn(AG_SHAPE(C, C, K, K), AG_F32),
+             bias ? ag_randn(AG_SHAPE(C), AG_F32) : NULL, ag_randn(AG_SHAPE(N, C, S, S), AG_F32), (int)pad, false,
+             x_grad};
+    ag_set_requires_grad(c.w, true);
+    if (x_grad) {
+        ag_set_requires_grad(c.x, true);
+        if (c.b) ag_set_requires_grad(c.b, true);
+    }
+    snprintf(rows[*n].name, 96, "conv2d_fwd_f32_%s", name);
+    rows[(*n)++].ms = bench_time(run, &c, 3, 15);
+    c.backward = true;
+    snprintf(rows[*n].name, 96, "conv2d_fwdbwd_f32_%s", name);
+    rows[(*n)++].ms = bench_time(run, &c, 2, 11);
+    ag_release(c.x);
+    ag_release(c.w);
+    ag_release(c.b);
+    ag_release(c.gy);
 }
 
 int main(int argc, char **argv) {
@@ -30,29 +64,20 @@ int main(int argc, char **argv) {
     ag_set_num_threads(threads);
     threads = ag_get_num_threads();
     ag_manual_seed(1);
-    bench_row rows[4];
+    bench_row rows[8];
     int n = 0;
-    ctx c = {ag_randn(AG_SHAPE(8, 32, 64, 64), AG_F32), ag_randn(AG_SHAPE(32, 32, 3, 3), AG_F32),
-             ag_randn(AG_SHAPE(32), AG_F32), ag_randn(AG_SHAPE(8, 32, 64, 64), AG_F32), false};
-    ag_set_requires_grad(c.x, true);
-    ag_set_requires_grad(c.w, true);
-    ag_set_requires_grad(c.b, true);
-    snprintf(rows[n].name, 96, "conv2d_fwd_f32_b8_c32_64x64_k3");
-    rows[n++].ms = bench_time(run, &c, 3, 15);
-    c.backward = true;
-    snprintf(rows[n].name, 96, "conv2d_fwdbwd_f32_b8_c32_64x64_k3");
-    rows[n++].ms = bench_time(run, &c, 2, 11);
+    add_case(rows, &n, "b8_c32_64x64_k3", 8, 32, 64, 3, true, true);
+    add_case(rows, &n, "b1_c32_64x64_k3", 1, 32, 64, 3, true, true);
+    add_case(rows, &n, "c1_512x512_k15", 1, 1, 512, 15, false, false);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_conv.py %d 2>/dev/null || "
              "python3 benchmarks/peers/torch_conv.py %d 2>/dev/null", threads, threads);
     int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
     char title[128];
-    snprintf(title, sizeof title, "conv2d, %d threads (peer rows matched: %d)", threads, matched);
+    const char *algo = getenv("AG_CPU_CONV");
+    snprintf(title, sizeof title, "conv2d, %d threads, AG_CPU_CONV=%s (peer rows matched: %d)", threads,
+             algo ? algo : "auto", matched);
     bench_report(title, rows, n, json);
-    ag_release(c.x);
-    ag_release(c.w);
-    ag_release(c.b);
-    ag_release(c.gy);
     return 0;
 }

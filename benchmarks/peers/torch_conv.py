@@ -1,5 +1,5 @@
 """PyTorch CPU side of benchmarks/bench_conv.c: F.conv2d forward and forward+backward
-(torch.autograd.grad of input, weight, bias) on the same case, median of repeats.
+(torch.autograd.grad of the same inputs as the C side) on the same cases, median of repeats.
 Prints "name ms" lines. Usage: python3 torch_conv.py THREADS"""
 import sys
 
@@ -14,21 +14,26 @@ torch.manual_seed(1)
 from peer_common import bench  # noqa: E402
 
 
-x = torch.randn(8, 32, 64, 64, requires_grad=True)
-w = torch.randn(32, 32, 3, 3, requires_grad=True)
-b = torch.randn(32, requires_grad=True)
-gy = torch.randn(8, 32, 64, 64)
+def case(name, n, c, s, k, bias, x_grad):
+    pad = k // 2
+    x = torch.randn(n, c, s, s, requires_grad=x_grad)
+    w = torch.randn(c, c, k, k, requires_grad=True)
+    b = torch.randn(c, requires_grad=x_grad) if bias else None
+    gy = torch.randn(n, c, s, s)
+    inputs = [w, x, b] if x_grad else [w]
+
+    def fwd():
+        with torch.no_grad():
+            F.conv2d(x, w, b, padding=pad)
+
+    def fwdbwd():
+        y = F.conv2d(x, w, b, padding=pad)
+        torch.autograd.grad(y, inputs, gy)
+
+    bench(f"conv2d_fwd_f32_{name}", fwd, 3, 15)
+    bench(f"conv2d_fwdbwd_f32_{name}", fwdbwd, 2, 11)
 
 
-def fwd():
-    with torch.no_grad():
-        F.conv2d(x, w, b, padding=1)
-
-
-def fwdbwd():
-    y = F.conv2d(x, w, b, padding=1)
-    torch.autograd.grad(y, [x, w, b], gy)
-
-
-bench("conv2d_fwd_f32_b8_c32_64x64_k3", fwd, 3, 15)
-bench("conv2d_fwdbwd_f32_b8_c32_64x64_k3", fwdbwd, 2, 11)
+case("b8_c32_64x64_k3", 8, 32, 64, 3, True, True)
+case("b1_c32_64x64_k3", 1, 32, 64, 3, True, True)
+case("c1_512x512_k15", 1, 1, 512, 15, False, False)
