@@ -32,7 +32,7 @@
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(AG_CPU_NO_DIRECT)
 #define AG_HAVE_DIRECT 1
 #include <immintrin.h>
 #define TARGET __attribute__((target("avx512f,fma")))
@@ -46,8 +46,7 @@ int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname) {
     bool force = env && strcmp(env, "direct") == 0;
     if (env && strcmp(env, "im2col") == 0) return 0;
 #ifdef AG_HAVE_DIRECT
-    static int have = -1; /* a racy first call only writes the same value */
-    if (have < 0) have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    const int have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
 #else
     const int have = 0;
 #endif
