@@ -20,6 +20,7 @@ OPFN(conv2d_unbatched, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1}))
 OPFN(conv2d_wide, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1}))))
 OPFN(conv2d_wide_groups_dil, ag_conv2d(x[0], x[1], NULL, CO(.padding = {2, 1}, .dilation = {1, 3}, .groups = 2)))
 OPFN(conv1d_wide, BIASED(ag_conv1d(x[0], x[1], x[2], CO(.padding = {2}))))
+OPFN(conv2d_wide_s2, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1}))))
 OPFN(conv_transpose2d_wide, ag_conv_transpose2d(x[0], x[1], NULL, CO(.padding = {0, 1})))
 OPFN(conv1d, BIASED(ag_conv1d(x[0], x[1], x[2], CO(.stride = {2}, .padding = {1}))))
 OPFN(conv1d_same_dil, ag_conv1d(x[0], x[1], NULL, CO(.same = true, .dilation = {2})))
@@ -56,7 +57,7 @@ const op_row ops_conv[] = {
     ROW(conv2d_same_even, 3, CTOL), ROW(conv2d_dil2, 2, CTOL), ROW(conv2d_groups2, 3, CTOL),
     ROW(conv2d_depthwise, 2, CTOL), ROW(conv2d_1x1, 3, CTOL), ROW(conv2d_rect, 2, CTOL),
     ROW(conv2d_unbatched, 3, CTOL), ROW(conv2d_wide, 3, CTOL), ROW(conv2d_wide_groups_dil, 2, CTOL),
-    ROW(conv1d_wide, 3, CTOL), ROW(conv_transpose2d_wide, 2, CTOL), ROW(conv1d, 3, CTOL), ROW(conv1d_same_dil, 2, CTOL),
+    ROW(conv1d_wide, 3, CTOL), ROW(conv2d_wide_s2, 3, CTOL), ROW(conv_transpose2d_wide, 2, CTOL), ROW(conv1d, 3, CTOL), ROW(conv1d_same_dil, 2, CTOL),
     ROW(conv1d_groups, 2, CTOL), ROW(conv_transpose2d, 3, CTOL), ROW(conv_transpose2d_s2_op1, 3, CTOL),
     ROW(conv_transpose2d_groups_dil, 2, CTOL),
     ROW(avg_pool2d, 1, CTOL), ROW(avg_pool2d_k2, 1, CTOL), ROW(max_pool2d, 1), ROW(max_pool2d_s1, 1),

@@ -214,11 +214,11 @@ static void conv_case_check(const conv_case *cc) {
     }
 }
 
-/* The f32 stride-1 kernels (AVX-512 where the CPU has it) and the im2col + sgemm path
+/* The f32 AVX-512 kernels (where the CPU has them) and the im2col + sgemm path
  * (AG_CPU_CONV=im2col) both agree with f64 over row widths around the 16-lane vectors, output
  * channels not a multiple of the 4-row tiles, single-output-channel groups (1-row tiles), kernel
- * sizes not a multiple of the 6- and 24-row weight tiles, groups, dilation, asymmetric padding,
- * and a batch that spans two padded-copy chunks. */
+ * sizes not a multiple of the 6- and 24-row weight tiles, groups, strides, dilation, asymmetric
+ * padding, and a batch that spans two padded-copy chunks. */
 static void test_conv_f32_paths(void **state) {
     (void)state;
     ag_clear_error();
@@ -236,6 +236,10 @@ static void test_conv_f32_paths(void **state) {
         CC(2, 2, 5, 150, 1, 3, 3, true, .padding = {1, 1}),             /* one output channel: 1 x 8 tiles */
         CC(2, 4, 6, 40, 4, 3, 3, false, .padding = {1, 1}, .groups = 4), /* depthwise */
         CC(1, 1, 40, 45, 1, 11, 11, false, .padding = {5, 5}),           /* one channel, large kernel */
+        CC(2, 8, 6, 32, 8, 3, 3, true, .padding = {1, 1}),               /* two 32-pixel rows per tile */
+        CC(2, 3, 9, 40, 5, 3, 3, true, .stride = {2, 2}, .padding = {1, 1}),
+        CC(1, 4, 7, 70, 6, 3, 3, false, .stride = {1, 3}, .padding = {0, 2}, .dilation = {2, 1}),
+        CC(2, 2, 8, 66, 1, 5, 5, true, .stride = {3, 2}, .padding = {2, 2}),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ag_scope_begin();

@@ -99,13 +99,14 @@ static int make_geo(const char *kname, geo *g, const ag_kview *x, const ag_kview
     return 0;
 }
 
-/* 1 when the AVX-512 stride-1 kernels of conv_direct.c run g (d filled), 0 for im2col + gemm,
- * < 0 on error */
+/* 1 when the AVX-512 kernels of conv_direct.c run g (d filled), 0 for im2col + gemm, < 0 on
+ * error. They do the forward and the weight gradient; the input gradient runs there as a forward
+ * convolution when the stride is 1. */
 static int direct_geo(const geo *g, ag_dtype dt, ag_conv_direct *d, const char *kname) {
-    if (dt != AG_F32 || g->s0 != 1 || g->s1 != 1) return 0;
+    if (dt != AG_F32) return 0;
     *d = (ag_conv_direct){.N = g->N, .C = g->C, .H = g->H, .W = g->W, .O = g->O, .KH = g->KH, .KW = g->KW,
-                          .HO = g->HO, .WO = g->WO, .G = g->G, .Cg = g->Cg, .Og = g->Og, .p0 = g->p0,
-                          .p1 = g->p1, .d0 = g->d0, .d1 = g->d1};
+                          .HO = g->HO, .WO = g->WO, .G = g->G, .Cg = g->Cg, .Og = g->Og, .s0 = g->s0,
+                          .s1 = g->s1, .p0 = g->p0, .p1 = g->p1, .d0 = g->d0, .d1 = g->d1};
     return ag_cpu_conv_direct_choose(d, kname);
 }
 

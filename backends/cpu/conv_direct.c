@@ -1,28 +1,30 @@
-/* backends/cpu/conv_direct.c — stride-1 f32 convolution with AVX-512 register tiles, without an
- * im2col matrix and without OpenBLAS.
+/* backends/cpu/conv_direct.c — f32 convolution (forward and weight gradient) with AVX-512
+ * register tiles, without an im2col matrix and without OpenBLAS.
  *
  * Why: OpenBLAS 0.3.21 (Debian bookworm) runs its AVX2 SGEMM on AVX-512 machines it does not
  * recognise, and im2col + gemm then runs at half the speed PyTorch's oneDNN reaches on the
- * benchmark case of issue 4. These kernels read the input straight from a zero-padded copy: for a
- * stride-1 convolution, row k = (c, p, q) of the im2col matrix at output pixel (i, j) is the padded
- * input at offset off[k] + i*Wp + j, so a tile of 16 consecutive output pixels is one vector load.
+ * benchmark case of issue 4. These kernels read the input straight from a zero-padded copy in
+ * which each padded row is split into its s1 column phases (col % s1): output pixel (i, j) of
+ * row k = (c, p, q) of the implicit im2col matrix is then the copy at off[k] + i*xrs + j, with
+ * xrs = s0 * row length, so 16 consecutive output pixels are one vector load for any stride.
  *
- *   forward   y[o, i, j..j+63]  for 4 output channels: 16 accumulators (4 channels x 4 vectors),
- *             per k one load of 4 input vectors and 4 weight broadcasts (16 FMAs).
+ *   forward   4 output channels x 4 vectors of 16 pixels (16 accumulators); per k one load of
+ *             4 input vectors and 4 weight broadcasts (16 FMAs). Vectors run along an output
+ *             row, or over 2 or 4 consecutive rows when rows are 32 or 16 pixels wide.
  *   weight    dw[o, k] for 4 output channels x 6 rows k: 24 vector accumulators summed over all
  *             images and pixels in 16 lanes, reduced at the end. Each thread owns a fixed set of
  *             (o, k) tiles, so the summation order, and the result, does not depend on the
  *             number of threads.
  * Groups with one output channel (depthwise convolutions, one-channel image models such as
  * PyTorchDIA's kernel fit) use 1 x 8-vector output tiles and 1 x 24 weight tiles instead.
- * The stride-1 input gradient is a forward convolution (conv.c flips the weights), so it runs
- * here too.
+ * conv.c runs the stride-1 input gradient here too, as a forward convolution with flipped
+ * weights.
  *
  * Rounding: FMAs and a different summation order than the gemm path, so results agree with it to
  * f32 rounding (tests/test_conv.c compares them), not bit for bit. The kernels are used only when
  * the CPU has AVX-512F (checked at run time) and output rows have 16 pixels or more.
- * AG_CPU_CONV=im2col forces the gemm path; AG_CPU_CONV=direct forces these kernels for every
- * stride-1 f32 convolution and makes a convolution fail where the CPU has no AVX-512F. */
+ * AG_CPU_CONV=im2col forces the gemm path; AG_CPU_CONV=direct forces these kernels whatever the
+ * row width and makes a convolution fail where the CPU has no AVX-512F. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -52,9 +54,9 @@ int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname) {
 #endif
     if (!have)
         return force ? ag_set_error(AG_ERR_NOTIMPL, "%s: AG_CPU_CONV=direct needs a CPU with AVX-512F, and this "
-                                                    "one (or this build) has none", kname)
+                                                     "one (or this build) has none", kname)
                      : 0;
-    if (g->Cg < 1 || g->Og < 1) return 0;
+    if (g->Cg < 1 || g->Og < 1 || g->s0 < 1 || g->s1 < 1) return 0;
     /* vectors run along output rows: narrow rows would leave most lanes idle */
     return force || g->WO >= 16;
 }
@@ -69,18 +71,22 @@ static int max_threads(void) {
 #endif
 }
 
-/* padded input planes and the offsets of the rows k = (c, p, q) of the implicit im2col matrix */
+/* The padded copy: per image and channel a plane of Hp rows; each row holds the s1 column
+ * phases of the padded input row one after the other, Wq entries each (row length s1 * Wq). */
 typedef struct padded {
-    int64_t Hp, Wp, plane, nimg; /* images per chunk */
+    int64_t Hp, Wq, rowlen, plane, xrs, nimg; /* xrs: offset between output rows; nimg: images per chunk */
     float *buf;
     size_t bytes;
-    int64_t *off; /* Cg*KH*KW */
+    int64_t *off; /* Cg*KH*KW offsets of the rows k = (c, p, q) */
 } padded;
 
 static int padded_init(padded *pd, const ag_conv_direct *g, const char *kname) {
-    pd->Hp = g->HO + (g->KH - 1) * g->d0;
-    pd->Wp = g->WO + (g->KW - 1) * g->d1;
-    pd->plane = pd->Hp * pd->Wp;
+    int64_t wfull = (g->WO - 1) * g->s1 + (g->KW - 1) * g->d1 + 1;
+    pd->Hp = (g->HO - 1) * g->s0 + (g->KH - 1) * g->d0 + 1;
+    pd->Wq = (wfull + g->s1 - 1) / g->s1;
+    pd->rowlen = g->s1 * pd->Wq;
+    pd->plane = pd->Hp * pd->rowlen;
+    pd->xrs = g->s0 * pd->rowlen;
     /* images in chunks of at most 32 MiB of padded input (at least one image) */
     int64_t per = g->C * pd->plane * (int64_t)sizeof(float);
     pd->nimg = per > 0 ? (int64_t)(32 << 20) / per : g->N;
@@ -99,7 +105,10 @@ static int padded_init(padded *pd, const ag_conv_direct *g, const char *kname) {
     memset(pd->buf + pd->nimg * g->C * pd->plane, 0, SLACK * sizeof(float));
     for (int64_t c = 0, k = 0; c < g->Cg; c++)
         for (int64_t p = 0; p < g->KH; p++)
-            for (int64_t q = 0; q < g->KW; q++) pd->off[k++] = c * pd->plane + p * g->d0 * pd->Wp + q * g->d1;
+            for (int64_t q = 0; q < g->KW; q++) {
+                int64_t col = q * g->d1;
+                pd->off[k++] = c * pd->plane + p * g->d0 * pd->rowlen + (col % g->s1) * pd->Wq + col / g->s1;
+            }
     return 0;
 }
 
@@ -108,22 +117,58 @@ static void padded_free(padded *pd) {
     free(pd->off);
 }
 
-/* planes of images [n0, n0+nb): buf[r][s] = x[r - p0][s - p1], zero outside x */
-static void padded_fill(padded *pd, const ag_conv_direct *g, const float *x, int64_t n0, int64_t nb) {
-    int64_t planes = nb * g->C, H = g->H, W = g->W, Wp = pd->Wp;
-    int64_t s0 = g->p1 > 0 ? g->p1 : 0, s1 = g->p1 + W < Wp ? g->p1 + W : Wp; /* valid columns [s0, s1) */
-    if (s1 < s0) s1 = s0;
+/* e[t] = s[2t], o[t] = s[2t + 1] for t < Wq, zero where the column is outside [c0, c1) */
+TARGET static void deinterleave2(float *e, float *o, const float *s, int64_t c0, int64_t c1, int64_t Wq) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+#define PAIR(t)                                                                                          \
+    (e[t] = 2 * (t) >= c0 && 2 * (t) < c1 ? s[2 * (t)] : 0.0f,                                         \
+     o[t] = 2 * (t) + 1 >= c0 && 2 * (t) + 1 < c1 ? s[2 * (t) + 1] : 0.0f)
+    int64_t t = 0;
+    for (; t < Wq && 2 * t < c0; t++) PAIR(t); /* the left padding */
+    for (; t + 16 <= Wq && 2 * (t + 16) <= c1; t += 16) {
+        __m512 a = _mm512_loadu_ps(s + 2 * t), b = _mm512_loadu_ps(s + 2 * t + 16);
+        _mm512_storeu_ps(e + t, _mm512_permutex2var_ps(a, ie, b));
+        _mm512_storeu_ps(o + t, _mm512_permutex2var_ps(a, io, b));
+    }
+    for (; t < Wq; t++) PAIR(t);
+#undef PAIR
+}
+
+/* planes of images [n0, n0+nb): padded (r, col) = x[r - p0][col - p1], zero outside x */
+TARGET static void padded_fill(padded *pd, const ag_conv_direct *g, const float *x, int64_t n0, int64_t nb) {
+    int64_t planes = nb * g->C, H = g->H, W = g->W, rl = pd->rowlen, s1 = g->s1;
+    int64_t wfull = (g->WO - 1) * g->s1 + (g->KW - 1) * g->d1 + 1;
+    int64_t c0 = g->p1 > 0 ? g->p1 : 0, c1 = g->p1 + W < wfull ? g->p1 + W : wfull; /* valid columns [c0, c1) */
+    if (c1 < c0) c1 = c0;
     _Pragma("omp parallel for schedule(static) if (planes * pd->plane >= AG_CPU_PAR_MIN)")
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *src = x + (n0 * g->C + pl) * H * W;
         float *dst = pd->buf + pl * pd->plane;
         for (int64_t r = 0; r < pd->Hp; r++) {
-            float *row = dst + r * Wp;
+            float *row = dst + r * rl;
             int64_t ih = r - g->p0;
-            if (ih < 0 || ih >= H || s1 == s0) { memset(row, 0, (size_t)Wp * sizeof(float)); continue; }
-            memset(row, 0, (size_t)s0 * sizeof(float));
-            memcpy(row + s0, src + ih * W + (s0 - g->p1), (size_t)(s1 - s0) * sizeof(float));
-            memset(row + s1, 0, (size_t)(Wp - s1) * sizeof(float));
+            if (ih < 0 || ih >= H || c1 == c0) {
+                memset(row, 0, (size_t)rl * sizeof(float));
+                continue;
+            }
+            const float *s = src + ih * W - g->p1;
+            if (s1 == 1) {
+                memset(row, 0, (size_t)c0 * sizeof(float));
+                memcpy(row + c0, s + c0, (size_t)(c1 - c0) * sizeof(float));
+                memset(row + c1, 0, (size_t)(rl - c1) * sizeof(float));
+            } else if (s1 == 2) {
+                deinterleave2(row, row + pd->Wq, s, c0, c1, pd->Wq);
+            } else {
+                for (int64_t ph = 0; ph < s1; ph++) { /* phase ph holds columns ph, ph + s1, ... */
+                    float *d = row + ph * pd->Wq;
+                    int64_t t0 = c0 > ph ? (c0 - ph + s1 - 1) / s1 : 0, t1 = c1 > ph ? (c1 - ph + s1 - 1) / s1 : 0;
+                    if (t1 < t0) t1 = t0;
+                    memset(d, 0, (size_t)t0 * sizeof(float));
+                    for (int64_t t = t0; t < t1; t++) d[t] = s[ph + t * s1];
+                    memset(d + t1, 0, (size_t)(pd->Wq - t1) * sizeof(float));
+                }
+            }
         }
     }
 }
@@ -131,38 +176,48 @@ static void padded_fill(padded *pd, const ag_conv_direct *g, const float *x, int
 /* ---- forward ------------------------------------------------------------------------ */
 
 /* Output tiles: MR = 4 channels x NV = 4 vectors (16 accumulators); a group with a single output
- * channel (depthwise convolutions, one-channel image models) uses 1 channel x NV1 = 8 vectors
- * instead of a tile three quarters empty. */
+ * channel uses 1 channel x NV1 = 8 vectors instead of a tile three quarters empty. */
 static int tile_rows(const ag_conv_direct *g) { return g->Og == 1 ? 1 : MR; }
 static int tile_vecs(int mrt) { return mrt == 1 ? NV1 : NV; }
 
-/* y rows o0..o0+mr, output row i, pixels j0..j0+16*nv (last vector masked by tail) */
+/* where a tile's vectors read (bo, from the padded input at the tile's first pixel), write (yo,
+ * from y at that pixel) and which lanes they keep (mk) */
+typedef struct vecs {
+    int64_t bo[NV1], yo[NV1];
+    __mmask16 mk[NV1];
+} vecs;
+
+/* rows o0..o0+mr of y for the nv vectors of vs (mrt, nv constant after inlining) */
 INLINE TARGET void fwd_tile(const int mrt, const int nv, const float *xb, const int64_t *off, int64_t K,
-                            const float *wp, const float *bias, float *y, int64_t ys, int mr, __mmask16 tail) {
+                            const float *wp, const float *bias, float *y, int64_t ys, int mr, const vecs *vs) {
     __m512 acc[MR][NV1];
+    int64_t bo[NV1];
+    for (int v = 0; v < nv; v++) bo[v] = vs->bo[v];
     for (int r = 0; r < mrt; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
     for (int64_t k = 0; k < K; k++) {
         const float *b = xb + off[k];
         __m512 bv[NV1];
-        for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + bo[v]);
         for (int r = 0; r < mrt; r++) {
             __m512 wv = _mm512_set1_ps(wp[k * mrt + r]);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, bv[v], acc[r][v]);
         }
     }
-    for (int r = 0; r < mr; r++) {
-        for (int v = 0; v < nv - 1; v++) _mm512_storeu_ps(y + r * ys + 16 * v, acc[r][v]);
-        _mm512_mask_storeu_ps(y + r * ys + 16 * (nv - 1), tail, acc[r][nv - 1]);
-    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + r * ys + vs->yo[v], vs->mk[v], acc[r][v]);
 }
 
-#define FWD_TILE(m, n) fwd_tile(m, n, xb, pd->off, K, w, bt, y, P, mr, tail)
+#define FWD_TILE(m, n) fwd_tile(m, n, xb, pd->off, K, w, bt, y, P, mr, &vs)
 
-TARGET static void fwd_row(const ag_conv_direct *g, const padded *pd, const float *xg, const float *wp,
-                           const float *bias, float *yg, int64_t i) {
+/* output rows [i0, i0 + nrows) of one image and group: with vpr vectors per row, a tile covers
+ * tile_vecs vectors of one row, or whole rows when several fit */
+TARGET static void fwd_rows(const ag_conv_direct *g, const padded *pd, const float *xg, const float *wp,
+                            const float *bias, float *yg, int64_t i0, int64_t nrows) {
     int mrt = tile_rows(g), nvt = tile_vecs(mrt);
     int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO, ot_n = (g->Og + mrt - 1) / mrt;
+    int64_t vpr = (g->WO + 15) / 16, rem = g->WO - (vpr - 1) * 16;
+    __mmask16 tail = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
     float bz[MR];
     for (int64_t ot = 0; ot < ot_n; ot++) {
         int mr = (int)(g->Og - ot * mrt < mrt ? g->Og - ot * mrt : mrt);
@@ -171,14 +226,22 @@ TARGET static void fwd_row(const ag_conv_direct *g, const padded *pd, const floa
             for (int r = 0; r < mrt; r++) bz[r] = r < mr ? bias[ot * mrt + r] : 0.0f;
             bt = bz;
         }
-        for (int64_t j0 = 0; j0 < g->WO; j0 += 16 * nvt) {
-            int64_t left = g->WO - j0, nvec = (left + 15) / 16;
-            int nv = (int)(nvec < nvt ? nvec : nvt);
-            int64_t last = left - 16 * (nv - 1);
-            __mmask16 tail = (__mmask16)(last >= 16 ? 0xFFFF : (1u << last) - 1);
-            const float *xb = xg + i * pd->Wp + j0;
-            float *y = yg + ot * mrt * P + i * g->WO + j0;
-            const float *w = wp + ot * K * mrt;
+        const float *w = wp + ot * K * mrt;
+        for (int64_t v0 = 0; v0 < nrows * vpr;) {
+            /* the next tile: vectors v0.. of the flattened (row, vector) sequence, within one row
+             * when rows are wide and over whole rows when they are narrow */
+            int64_t i = v0 / vpr, cv = v0 % vpr, nv;
+            if (vpr >= nvt) nv = vpr - cv < nvt ? vpr - cv : nvt;
+            else nv = (nvt / vpr) * vpr < (nrows - i) * vpr ? (nvt / vpr) * vpr : (nrows - i) * vpr;
+            vecs vs;
+            for (int64_t v = 0; v < nv; v++) {
+                int64_t ri = (cv + v) / vpr, c = (cv + v) % vpr;
+                vs.bo[v] = ri * pd->xrs + (c - cv) * 16;
+                vs.yo[v] = ri * g->WO + (c - cv) * 16;
+                vs.mk[v] = c == vpr - 1 ? tail : (__mmask16)0xFFFF;
+            }
+            const float *xb = xg + (i0 + i) * pd->xrs + cv * 16;
+            float *y = yg + ot * mrt * P + (i0 + i) * g->WO + cv * 16;
             if (mrt == MR) {
                 switch (nv) {
                 case 4: FWD_TILE(MR, 4); break;
@@ -198,6 +261,7 @@ TARGET static void fwd_row(const ag_conv_direct *g, const padded *pd, const floa
                 default: FWD_TILE(1, 1); break;
                 }
             }
+            v0 += nv;
         }
     }
 }
@@ -206,7 +270,7 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
                                float *y, const char *kname) {
     padded pd;
     if (padded_init(&pd, g, kname)) return AG_ERR_NOMEM;
-    int mrt = tile_rows(g);
+    int mrt = tile_rows(g), nvt = tile_vecs(mrt);
     int64_t K = g->Cg * g->KH * g->KW, ot_n = (g->Og + mrt - 1) / mrt, P = g->HO * g->WO;
     /* weights per group and tile of mrt output channels as [k][mrt], zero rows past Og */
     size_t wbytes = (size_t)(g->G * ot_n * K * mrt) * sizeof(float);
@@ -222,23 +286,27 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
                     int64_t o = ot * mrt + r;
                     wp[((gi * ot_n + ot) * K + k) * mrt + r] = o < g->Og ? w[(gi * g->Og + o) * K + k] : 0.0f;
                 }
+    /* work units of rg output rows: one row, or as many narrow rows as one tile holds */
+    int64_t vpr = (g->WO + 15) / 16, rg = vpr >= nvt ? 1 : nvt / vpr, rg_n = (g->HO + rg - 1) / rg;
     int nt = max_threads();
     for (int64_t n0 = 0; n0 < g->N; n0 += pd.nimg) {
         int64_t nb = g->N - n0 < pd.nimg ? g->N - n0 : pd.nimg;
         padded_fill(&pd, g, x, n0, nb);
-        int64_t units = nb * g->G * g->HO;
+        int64_t units = nb * g->G * rg_n;
         _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1 && units > 1)")
         for (int64_t u = 0; u < units; u++) {
-            int64_t i = u % g->HO, gi = (u / g->HO) % g->G, n = u / (g->HO * g->G);
+            int64_t ib = u % rg_n, gi = (u / rg_n) % g->G, n = u / (rg_n * g->G);
+            int64_t i0 = ib * rg, nrows = g->HO - i0 < rg ? g->HO - i0 : rg;
             const float *xg = pd.buf + (n * g->C + gi * g->Cg) * pd.plane;
             float *yg = y + ((n0 + n) * g->O + gi * g->Og) * P;
-            fwd_row(g, &pd, xg, wp + gi * ot_n * K * mrt, bias ? bias + gi * g->Og : NULL, yg, i);
+            fwd_rows(g, &pd, xg, wp + gi * ot_n * K * mrt, bias ? bias + gi * g->Og : NULL, yg, i0, nrows);
         }
     }
     ag_cpu_free(wp, wbytes);
     padded_free(&pd);
     return 0;
 }
+
 /* ---- weight gradient ---------------------------------------------------------------- */
 
 /* acc[r][kk] (16 lanes each, at accs + (r*NK + kk)*16) += sum over output rows [i0, i1) and all
@@ -259,13 +327,13 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
     }
 _Static_assert(MO == 4 && NK == 6, "wgt_tile is written out for 4 x 6 accumulators");
 
-TARGET static void wgt_tile(const float *const *rows, const float *xb, const int64_t *off, int64_t Wp,
+TARGET static void wgt_tile(const float *const *rows, const float *xb, const int64_t *off, int64_t xrs,
                             int64_t WO, int64_t i0, int64_t i1, float *accs) {
     WGT_RK(WGT_LOAD)
     int64_t full = WO / 16 * 16;
     __mmask16 m = (__mmask16)((1u << (WO - full)) - 1);
     for (int64_t i = i0; i < i1; i++) {
-        const float *xr = xb + i * Wp, *r0 = rows[0] + i * WO, *r1 = rows[1] + i * WO, *r2 = rows[2] + i * WO,
+        const float *xr = xb + i * xrs, *r0 = rows[0] + i * WO, *r1 = rows[1] + i * WO, *r2 = rows[2] + i * WO,
                     *r3 = rows[3] + i * WO;
         for (int64_t j = 0; j < full; j += 16) {
             __m512 d0 = _mm512_loadu_ps(r0 + j), d1 = _mm512_loadu_ps(r1 + j), d2 = _mm512_loadu_ps(r2 + j),
@@ -292,13 +360,13 @@ TARGET static void wgt_tile(const float *const *rows, const float *xb, const int
 #define WGT1_FULL(k) b##k = _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + off[k] + j), b##k);
 #define WGT1_MASKED(k) b##k = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, xr + off[k] + j), b##k);
 
-TARGET static void wgt1_tile(const float *row, const float *xb, const int64_t *off, int64_t Wp, int64_t WO,
+TARGET static void wgt1_tile(const float *row, const float *xb, const int64_t *off, int64_t xrs, int64_t WO,
                              int64_t i0, int64_t i1, float *accs) {
     WGT1_K(WGT1_LOAD)
     int64_t full = WO / 16 * 16;
     __mmask16 m = (__mmask16)((1u << (WO - full)) - 1);
     for (int64_t i = i0; i < i1; i++) {
-        const float *xr = xb + i * Wp, *r0 = row + i * WO;
+        const float *xr = xb + i * xrs, *r0 = row + i * WO;
         for (int64_t j = 0; j < full; j += 16) {
             __m512 d = _mm512_loadu_ps(r0 + j);
             WGT1_K(WGT1_FULL)
@@ -359,13 +427,13 @@ int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const fl
                         const float *xg = pd.buf + (n * g->C + gi * g->Cg) * pd.plane;
                         float *acc = accs + u * MO * NK * 16;
                         if (mo == 1) {
-                            wgt1_tile(dyb, xg, offs + kt * nk, pd.Wp, g->WO, i0, i1, acc);
+                            wgt1_tile(dyb, xg, offs + kt * nk, pd.xrs, g->WO, i0, i1, acc);
                             continue;
                         }
                         /* rows past Og repeat the tile's first row; their sums are dropped */
                         const float *rows[MO];
                         for (int r = 0; r < MO; r++) rows[r] = ot * MO + r < g->Og ? dyb + r * P : dyb;
-                        wgt_tile(rows, xg, offs + kt * nk, pd.Wp, g->WO, i0, i1, acc);
+                        wgt_tile(rows, xg, offs + kt * nk, pd.xrs, g->WO, i0, i1, acc);
                     }
                 }
         }
@@ -384,15 +452,15 @@ int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const fl
     return 0;
 }
 
-#else /* no x86-64 GCC/clang: never usable, never called */
+#else /* no x86-64 GCC/clang: never chosen, never called */
 
 int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const float *w, const float *bias,
                                float *y, const char *kname) {
-    return ag_set_error(AG_ERR_INVALID, "%s: direct convolution kernels are not built on this platform", kname);
+    return ag_set_error(AG_ERR_NOTIMPL, "%s: direct convolution kernels are not built on this platform", kname);
 }
 int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const float *x, float *dw,
                               const char *kname) {
-    return ag_set_error(AG_ERR_INVALID, "%s: direct convolution kernels are not built on this platform", kname);
+    return ag_set_error(AG_ERR_NOTIMPL, "%s: direct convolution kernels are not built on this platform", kname);
 }
 
 #endif

@@ -1,4 +1,4 @@
-/* backends/cpu/conv_direct.h — stride-1 f32 convolution kernels with AVX-512 register tiles
+/* backends/cpu/conv_direct.h — f32 convolution kernels with AVX-512 register tiles
  * (conv_direct.c), used by conv.c in place of im2col + gemm where they apply. */
 #ifndef AG_BACKENDS_CPU_CONV_DIRECT_H
 #define AG_BACKENDS_CPU_CONV_DIRECT_H
@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* one stride-1 convolution: x [N,C,H,W], w [O,C/G,KH,KW], y [N,O,HO,WO], all contiguous;
- * Cg = C/G and Og = O/G; padding p0/p1 (any sign) and dilation d0/d1 */
+/* one convolution: x [N,C,H,W], w [O,C/G,KH,KW], y [N,O,HO,WO], all contiguous; Cg = C/G and
+ * Og = O/G; stride s0/s1, padding p0/p1 (any sign) and dilation d0/d1 */
 typedef struct ag_conv_direct {
-    int64_t N, C, H, W, O, KH, KW, HO, WO, G, Cg, Og, p0, p1, d0, d1;
+    int64_t N, C, H, W, O, KH, KW, HO, WO, G, Cg, Og, s0, s1, p0, p1, d0, d1;
 } ag_conv_direct;
 
 /* 1: run g with these kernels (the CPU has AVX-512F, AG_CPU_CONV is not "im2col", rows are

@@ -30,6 +30,8 @@ ROWS = [
     Row("conv2d_wide_groups_dil", lambda x, w: F.conv2d(x, w, padding=(2, 1), dilation=(1, 3), groups=2),
         [((1, 4, 3, 40), "n"), ((6, 2, 3, 2), "n")], REAL),
     Row("conv1d_wide", lambda x, w, b: F.conv1d(x, w, b, padding=2), [((3, 7, 70), "n"), ((9, 7, 5), "n"), ((9,), "n")], REAL),
+    Row("conv2d_wide_s2", lambda x, w, b: F.conv2d(x, w, b, stride=(2, 2), padding=1),
+        [((2, 3, 5, 40), "n"), ((4, 3, 3, 3), "n"), B4], REAL),
     Row("conv_transpose2d_wide", lambda x, w: F.conv_transpose2d(x, w, padding=(0, 1)),
         [((2, 3, 3, 18), "n"), ((3, 5, 3, 3), "n")], REAL),
     Row("conv1d", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1), [((2, 3, 10), "n"), ((4, 3, 3), "n"), B4], REAL),
