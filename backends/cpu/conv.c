@@ -12,6 +12,8 @@
  * each runs a single-threaded gemm (OpenBLAS' OpenMP build does not nest); otherwise images run
  * in turn with im2col/col2im split over channels and a multithreaded gemm. The weight gradient
  * sums per-thread partial sums in thread order, so its rounding depends on the thread count.
+ * f32 convolutions run instead on the AVX-512 kernels of conv_direct.c where the CPU has them
+ * (direct_geo decides; AG_CPU_CONV=im2col|direct overrides).
  *
  * All kernels take contiguous views (the front ends in tensor/conv.c make them so). */
 #include <cblas.h>
@@ -100,8 +102,7 @@ static int make_geo(const char *kname, geo *g, const ag_kview *x, const ag_kview
 }
 
 /* 1 when the AVX-512 kernels of conv_direct.c run g (d filled), 0 for im2col + gemm, < 0 on
- * error. They do the forward and the weight gradient; the input gradient runs there as a forward
- * convolution when the stride is 1. */
+ * error */
 static int direct_geo(const geo *g, ag_dtype dt, ag_conv_direct *d, const char *kname) {
     if (dt != AG_F32) return 0;
     *d = (ag_conv_direct){.N = g->N, .C = g->C, .H = g->H, .W = g->W, .O = g->O, .KH = g->KH, .KW = g->KW,
@@ -329,6 +330,10 @@ int ag_cpu_conv2d_backward_input(const ag_kview *dx, const ag_kview *dy, const a
     size_t es = ag_dtype_size(dx->dtype);
     if (g.N == 0 || g.C == 0 || g.H * g.W == 0) return 0;
     if (g.O == 0 || g.P == 0 || g.K == 0) { memset(dx->data, 0, (size_t)numel(dx) * es); return 0; }
+    ag_conv_direct d;
+    int use = direct_geo(&g, dx->dtype, &d, "cpu conv2d_backward_input");
+    if (use < 0) return use;
+    if (use) return ag_cpu_conv_direct_input(&d, dy->data, w->data, dx->data, "cpu conv2d_backward_input");
     if (!g.direct && g.s0 == 1 && g.s1 == 1 && g.p0 <= g.d0 * (g.KH - 1) && g.p1 <= g.d1 * (g.KW - 1))
         return bwdi_as_forward(&g, dy->data, w->data, dx->data, dx->dtype);
     int nt = split_threads(&g);

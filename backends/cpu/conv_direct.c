@@ -1,5 +1,5 @@
-/* backends/cpu/conv_direct.c — f32 convolution (forward and weight gradient) with AVX-512
- * register tiles, without an im2col matrix and without OpenBLAS.
+/* backends/cpu/conv_direct.c — f32 convolution (forward, input and weight gradients) with
+ * AVX-512 register tiles, without an im2col matrix and without OpenBLAS.
  *
  * Why: OpenBLAS 0.3.21 (Debian bookworm) runs its AVX2 SGEMM on AVX-512 machines it does not
  * recognise, and im2col + gemm then runs at half the speed PyTorch's oneDNN reaches on the
@@ -15,10 +15,11 @@
  *             images and pixels in 16 lanes, reduced at the end. Each thread owns a fixed set of
  *             (o, k) tiles, so the summation order, and the result, does not depend on the
  *             number of threads.
+ *   input     per output phase (h mod s0, w mod s1), a forward-shaped tile computation over a
+ *             padded dy with the taps that reach that phase (see ag_cpu_conv_direct_input);
+ *             for stride 1 that is one forward convolution with flipped weights.
  * Groups with one output channel (depthwise convolutions, one-channel image models such as
  * PyTorchDIA's kernel fit) use 1 x 8-vector output tiles and 1 x 24 weight tiles instead.
- * conv.c runs the stride-1 input gradient here too, as a forward convolution with flipped
- * weights.
  *
  * Rounding: FMAs and a different summation order than the gemm path, so results agree with it to
  * f32 rounding (tests/test_conv.c compares them), not bit for bit. The kernels are used only when
@@ -135,59 +136,103 @@ TARGET static void deinterleave2(float *e, float *o, const float *s, int64_t c0,
 #undef PAIR
 }
 
-/* planes of images [n0, n0+nb): padded (r, col) = x[r - p0][col - p1], zero outside x */
-TARGET static void padded_fill(padded *pd, const ag_conv_direct *g, const float *x, int64_t n0, int64_t nb) {
-    int64_t planes = nb * g->C, H = g->H, W = g->W, rl = pd->rowlen, s1 = g->s1;
-    int64_t wfull = (g->WO - 1) * g->s1 + (g->KW - 1) * g->d1 + 1;
-    int64_t c0 = g->p1 > 0 ? g->p1 : 0, c1 = g->p1 + W < wfull ? g->p1 + W : wfull; /* valid columns [c0, c1) */
+/* planes of H x W from src into planes of Hp rows of s1 * Wq entries: padded (r, col) =
+ * src[r - top][col - left], zero outside src, each row holding the s1 column phases of the
+ * padded row; columns past wfull are zero */
+TARGET static void pad_planes(const float *src, int64_t planes, int64_t H, int64_t W, float *dst, int64_t Hp,
+                              int64_t Wq, int64_t s1, int64_t wfull, int64_t top, int64_t left) {
+    int64_t rl = s1 * Wq, plane = Hp * rl;
+    int64_t c0 = left > 0 ? left : 0, c1 = left + W < wfull ? left + W : wfull; /* valid columns [c0, c1) */
     if (c1 < c0) c1 = c0;
-    _Pragma("omp parallel for schedule(static) if (planes * pd->plane >= AG_CPU_PAR_MIN)")
+    _Pragma("omp parallel for schedule(static) if (planes * plane >= AG_CPU_PAR_MIN)")
     for (int64_t pl = 0; pl < planes; pl++) {
-        const float *src = x + (n0 * g->C + pl) * H * W;
-        float *dst = pd->buf + pl * pd->plane;
-        for (int64_t r = 0; r < pd->Hp; r++) {
-            float *row = dst + r * rl;
-            int64_t ih = r - g->p0;
+        const float *sp = src + pl * H * W;
+        float *dp = dst + pl * plane;
+        for (int64_t r = 0; r < Hp; r++) {
+            float *row = dp + r * rl;
+            int64_t ih = r - top;
             if (ih < 0 || ih >= H || c1 == c0) {
                 memset(row, 0, (size_t)rl * sizeof(float));
                 continue;
             }
-            const float *s = src + ih * W - g->p1;
+            const float *s = sp + ih * W - left;
             if (s1 == 1) {
                 memset(row, 0, (size_t)c0 * sizeof(float));
                 memcpy(row + c0, s + c0, (size_t)(c1 - c0) * sizeof(float));
                 memset(row + c1, 0, (size_t)(rl - c1) * sizeof(float));
             } else if (s1 == 2) {
-                deinterleave2(row, row + pd->Wq, s, c0, c1, pd->Wq);
+                deinterleave2(row, row + Wq, s, c0, c1, Wq);
             } else {
                 for (int64_t ph = 0; ph < s1; ph++) { /* phase ph holds columns ph, ph + s1, ... */
-                    float *d = row + ph * pd->Wq;
+                    float *d = row + ph * Wq;
                     int64_t t0 = c0 > ph ? (c0 - ph + s1 - 1) / s1 : 0, t1 = c1 > ph ? (c1 - ph + s1 - 1) / s1 : 0;
                     if (t1 < t0) t1 = t0;
                     memset(d, 0, (size_t)t0 * sizeof(float));
                     for (int64_t t = t0; t < t1; t++) d[t] = s[ph + t * s1];
-                    memset(d + t1, 0, (size_t)(pd->Wq - t1) * sizeof(float));
+                    memset(d + t1, 0, (size_t)(Wq - t1) * sizeof(float));
                 }
             }
         }
     }
 }
 
-/* ---- forward ------------------------------------------------------------------------ */
+/* the padded copy of images [n0, n0+nb) of x */
+static void padded_fill(padded *pd, const ag_conv_direct *g, const float *x, int64_t n0, int64_t nb) {
+    int64_t wfull = (g->WO - 1) * g->s1 + (g->KW - 1) * g->d1 + 1;
+    pad_planes(x + n0 * g->C * g->H * g->W, nb * g->C, g->H, g->W, pd->buf, pd->Hp, pd->Wq, g->s1, wfull, g->p0,
+               g->p1);
+}
 
-/* Output tiles: MR = 4 channels x NV = 4 vectors (16 accumulators); a group with a single output
- * channel uses 1 channel x NV1 = 8 vectors instead of a tile three quarters empty. */
-static int tile_rows(const ag_conv_direct *g) { return g->Og == 1 ? 1 : MR; }
+/* ---- forward-shaped convolutions ------------------------------------------------------ */
+
+/* One convolution in the shape the output tiles compute, over a padded input: for image n < N,
+ * group gi < G, output channel o < orows and output pixel (i, j) < (HO, WO),
+ *     out(n, gi, o, i, j) = bias[gi*orows + o] + sum_k wt[gi][o][k] * in(n, gi)[off[k] + i*xrs + j]
+ * The forward is one; the input gradient is one per output phase (ag_cpu_conv_direct_input). */
+typedef struct fplan {
+    int64_t N, G, orows, HO, WO, K;
+    const int64_t *off;
+    const float *in;
+    int64_t in_img, in_grp, xrs;
+    const float *wt;   /* [G][orows][K] */
+    const float *bias; /* [G*orows] or NULL */
+    float *out;
+    int64_t out_img, out_grp, out_ch, out_row;
+    float *wp; /* packed weights (plan_pack) */
+    size_t wbytes;
+} fplan;
+
+/* Output tiles: MR = 4 channels x NV = 4 vectors (16 accumulators); a plan with a single output
+ * channel per group uses 1 channel x NV1 = 8 vectors instead of a tile three quarters empty. */
+static int tile_rows(const fplan *fp) { return fp->orows == 1 ? 1 : MR; }
 static int tile_vecs(int mrt) { return mrt == 1 ? NV1 : NV; }
 
-/* where a tile's vectors read (bo, from the padded input at the tile's first pixel), write (yo,
- * from y at that pixel) and which lanes they keep (mk) */
+/* wp[gi][ot][k][mrt] = wt[gi][ot*mrt + r][k], zero rows past orows */
+static int plan_pack(fplan *fp, const char *kname) {
+    int mrt = tile_rows(fp);
+    int64_t ot_n = (fp->orows + mrt - 1) / mrt;
+    fp->wbytes = (size_t)(fp->G * ot_n * fp->K * mrt) * sizeof(float) + 64;
+    fp->wp = ag_cpu_alloc(fp->wbytes);
+    if (!fp->wp) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
+    for (int64_t gi = 0; gi < fp->G; gi++)
+        for (int64_t ot = 0; ot < ot_n; ot++)
+            for (int64_t k = 0; k < fp->K; k++)
+                for (int r = 0; r < mrt; r++) {
+                    int64_t o = ot * mrt + r;
+                    fp->wp[((gi * ot_n + ot) * fp->K + k) * mrt + r] =
+                        o < fp->orows ? fp->wt[(gi * fp->orows + o) * fp->K + k] : 0.0f;
+                }
+    return 0;
+}
+
+/* where a tile's vectors read (bo, from the input at the tile's first pixel), write (yo, from
+ * the output at that pixel) and which lanes they keep (mk) */
 typedef struct vecs {
     int64_t bo[NV1], yo[NV1];
     __mmask16 mk[NV1];
 } vecs;
 
-/* rows o0..o0+mr of y for the nv vectors of vs (mrt, nv constant after inlining) */
+/* rows o0..o0+mr of the output for the nv vectors of vs (mrt, nv constant after inlining) */
 INLINE TARGET void fwd_tile(const int mrt, const int nv, const float *xb, const int64_t *off, int64_t K,
                             const float *wp, const float *bias, float *y, int64_t ys, int mr, const vecs *vs) {
     __m512 acc[MR][NV1];
@@ -208,25 +253,27 @@ INLINE TARGET void fwd_tile(const int mrt, const int nv, const float *xb, const 
         for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + r * ys + vs->yo[v], vs->mk[v], acc[r][v]);
 }
 
-#define FWD_TILE(m, n) fwd_tile(m, n, xb, pd->off, K, w, bt, y, P, mr, &vs)
+#define FWD_TILE(m, n) fwd_tile(m, n, xb, fp->off, fp->K, w, bt, y, fp->out_ch, mr, &vs)
 
-/* output rows [i0, i0 + nrows) of one image and group: with vpr vectors per row, a tile covers
+/* output rows [i0, i0 + nrows) of image n, group gi: with vpr vectors per row, a tile covers
  * tile_vecs vectors of one row, or whole rows when several fit */
-TARGET static void fwd_rows(const ag_conv_direct *g, const padded *pd, const float *xg, const float *wp,
-                            const float *bias, float *yg, int64_t i0, int64_t nrows) {
-    int mrt = tile_rows(g), nvt = tile_vecs(mrt);
-    int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO, ot_n = (g->Og + mrt - 1) / mrt;
-    int64_t vpr = (g->WO + 15) / 16, rem = g->WO - (vpr - 1) * 16;
+TARGET static void fwd_rows(const fplan *fp, int64_t n, int64_t gi, int64_t i0, int64_t nrows) {
+    int mrt = tile_rows(fp), nvt = tile_vecs(mrt);
+    int64_t ot_n = (fp->orows + mrt - 1) / mrt;
+    int64_t vpr = (fp->WO + 15) / 16, rem = fp->WO - (vpr - 1) * 16;
     __mmask16 tail = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
+    const float *xg = fp->in + n * fp->in_img + gi * fp->in_grp;
+    const float *bias = fp->bias ? fp->bias + gi * fp->orows : NULL;
+    float *yg = fp->out + n * fp->out_img + gi * fp->out_grp;
     float bz[MR];
     for (int64_t ot = 0; ot < ot_n; ot++) {
-        int mr = (int)(g->Og - ot * mrt < mrt ? g->Og - ot * mrt : mrt);
+        int mr = (int)(fp->orows - ot * mrt < mrt ? fp->orows - ot * mrt : mrt);
         const float *bt = NULL;
         if (bias) {
             for (int r = 0; r < mrt; r++) bz[r] = r < mr ? bias[ot * mrt + r] : 0.0f;
             bt = bz;
         }
-        const float *w = wp + ot * K * mrt;
+        const float *w = fp->wp + (gi * ot_n + ot) * fp->K * mrt;
         for (int64_t v0 = 0; v0 < nrows * vpr;) {
             /* the next tile: vectors v0.. of the flattened (row, vector) sequence, within one row
              * when rows are wide and over whole rows when they are narrow */
@@ -236,12 +283,12 @@ TARGET static void fwd_rows(const ag_conv_direct *g, const padded *pd, const flo
             vecs vs;
             for (int64_t v = 0; v < nv; v++) {
                 int64_t ri = (cv + v) / vpr, c = (cv + v) % vpr;
-                vs.bo[v] = ri * pd->xrs + (c - cv) * 16;
-                vs.yo[v] = ri * g->WO + (c - cv) * 16;
+                vs.bo[v] = ri * fp->xrs + (c - cv) * 16;
+                vs.yo[v] = ri * fp->out_row + (c - cv) * 16;
                 vs.mk[v] = c == vpr - 1 ? tail : (__mmask16)0xFFFF;
             }
-            const float *xb = xg + (i0 + i) * pd->xrs + cv * 16;
-            float *y = yg + ot * mrt * P + (i0 + i) * g->WO + cv * 16;
+            const float *xb = xg + (i0 + i) * fp->xrs + cv * 16;
+            float *y = yg + ot * mrt * fp->out_ch + (i0 + i) * fp->out_row + cv * 16;
             if (mrt == MR) {
                 switch (nv) {
                 case 4: FWD_TILE(MR, 4); break;
@@ -266,45 +313,161 @@ TARGET static void fwd_rows(const ag_conv_direct *g, const padded *pd, const flo
     }
 }
 
+/* all images, groups and rows of a packed plan, split over threads in units of rg rows (one
+ * row, or as many narrow rows as one tile holds) */
+static void plan_run(const fplan *fp) {
+    int64_t vpr = (fp->WO + 15) / 16, nvt = tile_vecs(tile_rows(fp));
+    int64_t rg = vpr >= nvt ? 1 : nvt / vpr, rg_n = (fp->HO + rg - 1) / rg, units = fp->N * fp->G * rg_n;
+    int nt = max_threads();
+    _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1 && units > 1)")
+    for (int64_t u = 0; u < units; u++) {
+        int64_t ib = u % rg_n, gi = (u / rg_n) % fp->G, n = u / (rg_n * fp->G);
+        int64_t i0 = ib * rg;
+        fwd_rows(fp, n, gi, i0, fp->HO - i0 < rg ? fp->HO - i0 : rg);
+    }
+}
+
 int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const float *w, const float *bias,
                                float *y, const char *kname) {
     padded pd;
     if (padded_init(&pd, g, kname)) return AG_ERR_NOMEM;
-    int mrt = tile_rows(g), nvt = tile_vecs(mrt);
-    int64_t K = g->Cg * g->KH * g->KW, ot_n = (g->Og + mrt - 1) / mrt, P = g->HO * g->WO;
-    /* weights per group and tile of mrt output channels as [k][mrt], zero rows past Og */
-    size_t wbytes = (size_t)(g->G * ot_n * K * mrt) * sizeof(float);
-    float *wp = ag_cpu_alloc(wbytes);
-    if (!wp) {
+    int64_t P = g->HO * g->WO;
+    fplan fp = {.G = g->G, .orows = g->Og, .HO = g->HO, .WO = g->WO, .K = g->Cg * g->KH * g->KW, .off = pd.off,
+                .in = pd.buf, .in_img = g->C * pd.plane, .in_grp = g->Cg * pd.plane, .xrs = pd.xrs, .wt = w,
+                .bias = bias, .out_img = g->O * P, .out_grp = g->Og * P, .out_ch = P, .out_row = g->WO};
+    if (plan_pack(&fp, kname)) {
         padded_free(&pd);
-        return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
+        return AG_ERR_NOMEM;
     }
-    for (int64_t gi = 0; gi < g->G; gi++)
-        for (int64_t ot = 0; ot < ot_n; ot++)
-            for (int64_t k = 0; k < K; k++)
-                for (int r = 0; r < mrt; r++) {
-                    int64_t o = ot * mrt + r;
-                    wp[((gi * ot_n + ot) * K + k) * mrt + r] = o < g->Og ? w[(gi * g->Og + o) * K + k] : 0.0f;
-                }
-    /* work units of rg output rows: one row, or as many narrow rows as one tile holds */
-    int64_t vpr = (g->WO + 15) / 16, rg = vpr >= nvt ? 1 : nvt / vpr, rg_n = (g->HO + rg - 1) / rg;
-    int nt = max_threads();
     for (int64_t n0 = 0; n0 < g->N; n0 += pd.nimg) {
-        int64_t nb = g->N - n0 < pd.nimg ? g->N - n0 : pd.nimg;
-        padded_fill(&pd, g, x, n0, nb);
-        int64_t units = nb * g->G * rg_n;
-        _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1 && units > 1)")
-        for (int64_t u = 0; u < units; u++) {
-            int64_t ib = u % rg_n, gi = (u / rg_n) % g->G, n = u / (rg_n * g->G);
-            int64_t i0 = ib * rg, nrows = g->HO - i0 < rg ? g->HO - i0 : rg;
-            const float *xg = pd.buf + (n * g->C + gi * g->Cg) * pd.plane;
-            float *yg = y + ((n0 + n) * g->O + gi * g->Og) * P;
-            fwd_rows(g, &pd, xg, wp + gi * ot_n * K * mrt, bias ? bias + gi * g->Og : NULL, yg, i0, nrows);
-        }
+        fp.N = g->N - n0 < pd.nimg ? g->N - n0 : pd.nimg;
+        padded_fill(&pd, g, x, n0, fp.N);
+        fp.out = y + n0 * fp.out_img;
+        plan_run(&fp);
     }
-    ag_cpu_free(wp, wbytes);
+    ag_cpu_free(fp.wp, fp.wbytes);
     padded_free(&pd);
     return 0;
+}
+
+/* ---- input gradient ------------------------------------------------------------------ */
+
+/* dx[h, w] = sum over taps (o, p, q) with h = i*s0 - p0 + p*d0, w = j*s1 - p1 + q*d1 of
+ * w[o, c, p, q] * dy[o, i, j]. Split by output phase h = h'*s0 + a, w = w'*s1 + b: tap p
+ * reaches phase a iff (a + p0 - p*d0) is a multiple of s0, and then reads dy row h' + e with
+ * e = (a + p0 - p*d0) / s0. So each phase is a forward-shaped plan over a padded dy (stride 1,
+ * taps at offsets e), written to a scratch plane and interleaved into dx. */
+typedef struct phase_taps {
+    int64_t n, *tap, *e; /* kernel-size arrays */
+} phase_taps;
+
+/* taps of one dim: phase a of output length L (stride s, pad p, dilation d, kernel k) */
+static int64_t phase_dim(int64_t a, int64_t L, int64_t s, int64_t p, int64_t d, int64_t k, phase_taps *pt) {
+    pt->n = 0;
+    for (int64_t t = k - 1; t >= 0; t--) { /* e rises as t falls: offsets in memory order */
+        int64_t num = a + p - t * d;
+        if (((num % s) + s) % s) continue;
+        pt->tap[pt->n] = t;
+        pt->e[pt->n++] = num >= 0 ? num / s : -((-num) / s);
+    }
+    return a < L ? (L - a + s - 1) / s : 0; /* rows of phase a */
+}
+
+int ag_cpu_conv_direct_input(const ag_conv_direct *g, const float *dy, const float *w, float *dx,
+                             const char *kname) {
+    int64_t kk = g->KH > g->KW ? g->KH : g->KW;
+    int64_t *tbuf = malloc((size_t)(4 * kk) * sizeof *tbuf);
+    if (!tbuf) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
+    phase_taps pt = {0, tbuf, tbuf + kk}, pa = pt, pb = {0, tbuf + 2 * kk, tbuf + 3 * kk};
+    /* the padded dy: rows [rlo, rhi) and columns [clo, chi) of dy's index space */
+    int64_t rlo = 0, rhi = g->HO, clo = 0, chi = g->WO;
+    for (int64_t a = 0; a < g->s0; a++) {
+        int64_t La = phase_dim(a, g->H, g->s0, g->p0, g->d0, g->KH, &pt);
+        for (int64_t t = 0; t < pt.n && La > 0; t++) {
+            if (pt.e[t] < rlo) rlo = pt.e[t];
+            if (La + pt.e[t] > rhi) rhi = La + pt.e[t];
+        }
+    }
+    for (int64_t b = 0; b < g->s1; b++) {
+        int64_t Lb = phase_dim(b, g->W, g->s1, g->p1, g->d1, g->KW, &pt);
+        for (int64_t t = 0; t < pt.n && Lb > 0; t++) {
+            if (pt.e[t] < clo) clo = pt.e[t];
+            if (Lb + pt.e[t] > chi) chi = Lb + pt.e[t];
+        }
+    }
+    int64_t Hd = rhi - rlo, Wd = chi - clo, plane = Hd * Wd;
+    int64_t per = g->O * plane * (int64_t)sizeof(float);
+    int64_t nimg = per > 0 ? (int64_t)(32 << 20) / per : g->N;
+    if (nimg < 1) nimg = 1;
+    if (nimg > g->N) nimg = g->N;
+    int64_t Ha0 = (g->H + g->s0 - 1) / g->s0, Wb0 = (g->W + g->s1 - 1) / g->s1; /* largest phase */
+    size_t dbytes = (size_t)(nimg * g->O * plane + SLACK) * sizeof(float);
+    bool one_phase = g->s0 == 1 && g->s1 == 1; /* the plan writes dx itself: no scratch */
+    size_t sbytes = one_phase ? 64 : (size_t)(nimg * g->C * Ha0 * Wb0 + 16) * sizeof(float);
+    int64_t kmax = g->Og * g->KH * g->KW;
+    size_t obytes = (size_t)kmax * sizeof(int64_t), wbytes = (size_t)(g->G * g->Cg * kmax + 16) * sizeof(float);
+    float *dp = ag_cpu_alloc(dbytes), *scr = ag_cpu_alloc(sbytes), *wt = ag_cpu_alloc(wbytes);
+    int64_t *off = malloc(obytes);
+    int rc = 0;
+    if (!dp || !scr || !wt || !off) {
+        rc = ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
+        goto done;
+    }
+    memset(dp + nimg * g->O * plane, 0, SLACK * sizeof(float));
+    for (int64_t n0 = 0; n0 < g->N; n0 += nimg) {
+        int64_t nb = g->N - n0 < nimg ? g->N - n0 : nimg;
+        pad_planes(dy + n0 * g->O * g->HO * g->WO, nb * g->O, g->HO, g->WO, dp, Hd, Wd, 1, Wd, -rlo, -clo);
+        float *dxb = dx + n0 * g->C * g->H * g->W;
+        for (int64_t a = 0; a < g->s0 && rc == 0; a++) {
+            int64_t Ha = phase_dim(a, g->H, g->s0, g->p0, g->d0, g->KH, &pa);
+            for (int64_t b = 0; b < g->s1 && rc == 0; b++) {
+                int64_t Wb = phase_dim(b, g->W, g->s1, g->p1, g->d1, g->KW, &pb);
+                if (Ha == 0 || Wb == 0) continue;
+                int64_t K = g->Og * pa.n * pb.n, HW = Ha * Wb;
+                float *out = one_phase ? dxb : scr;
+                if (K == 0) { /* no tap reaches this phase */
+                    memset(out, 0, (size_t)(nb * g->C * HW) * sizeof(float));
+                } else {
+                    for (int64_t o = 0, k = 0; o < g->Og; o++)
+                        for (int64_t tp = 0; tp < pa.n; tp++)
+                            for (int64_t tq = 0; tq < pb.n; tq++, k++)
+                                off[k] = o * plane + (pa.e[tp] - rlo) * Wd + (pb.e[tq] - clo);
+                    for (int64_t gi = 0; gi < g->G; gi++)
+                        for (int64_t c = 0; c < g->Cg; c++)
+                            for (int64_t o = 0, k = 0; o < g->Og; o++)
+                                for (int64_t tp = 0; tp < pa.n; tp++)
+                                    for (int64_t tq = 0; tq < pb.n; tq++, k++)
+                                        wt[(gi * g->Cg + c) * K + k] =
+                                            w[(((gi * g->Og + o) * g->Cg + c) * g->KH + pa.tap[tp]) * g->KW + pb.tap[tq]];
+                    fplan fp = {.N = nb, .G = g->G, .orows = g->Cg, .HO = Ha, .WO = Wb, .K = K, .off = off, .in = dp,
+                                .in_img = g->O * plane, .in_grp = g->Og * plane, .xrs = Wd, .wt = wt, .out = out,
+                                .out_img = g->C * HW, .out_grp = g->Cg * HW, .out_ch = HW, .out_row = Wb};
+                    if ((rc = plan_pack(&fp, kname)) != 0) break;
+                    plan_run(&fp);
+                    ag_cpu_free(fp.wp, fp.wbytes);
+                }
+                if (one_phase) continue;
+                /* interleave the phase into dx */
+                int64_t planes = nb * g->C;
+                _Pragma("omp parallel for schedule(static) if (planes * HW >= AG_CPU_PAR_MIN)")
+                for (int64_t pl = 0; pl < planes; pl++)
+                    for (int64_t i = 0; i < Ha; i++) {
+                        const float *src = out + pl * HW + i * Wb;
+                        float *dst = dxb + pl * g->H * g->W + (i * g->s0 + a) * g->W + b;
+                        if (g->s1 == 1) memcpy(dst, src, (size_t)Wb * sizeof(float));
+                        else for (int64_t j = 0; j < Wb; j++) dst[j * g->s1] = src[j];
+                    }
+            }
+        }
+        if (rc) break;
+    }
+done:
+    if (dp) ag_cpu_free(dp, dbytes);
+    if (scr) ag_cpu_free(scr, sbytes);
+    if (wt) ag_cpu_free(wt, wbytes);
+    free(off);
+    free(tbuf);
+    return rc;
 }
 
 /* ---- weight gradient ---------------------------------------------------------------- */
@@ -460,6 +623,10 @@ int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const fl
 }
 int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const float *x, float *dw,
                               const char *kname) {
+    return ag_set_error(AG_ERR_NOTIMPL, "%s: direct convolution kernels are not built on this platform", kname);
+}
+int ag_cpu_conv_direct_input(const ag_conv_direct *g, const float *dy, const float *w, float *dx,
+                             const char *kname) {
     return ag_set_error(AG_ERR_NOTIMPL, "%s: direct convolution kernels are not built on this platform", kname);
 }
 

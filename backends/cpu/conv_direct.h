@@ -19,6 +19,9 @@ int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname);
 /* y = conv(x, w) + bias (bias may be NULL) */
 int ag_cpu_conv_direct_forward(const ag_conv_direct *g, const float *x, const float *w, const float *bias,
                                float *y, const char *kname);
+/* dx = the input gradient for output gradient dy (dx overwritten) */
+int ag_cpu_conv_direct_input(const ag_conv_direct *g, const float *dy, const float *w, float *dx,
+                             const char *kname);
 /* dw = the weight gradient for output gradient dy (dw overwritten) */
 int ag_cpu_conv_direct_weight(const ag_conv_direct *g, const float *dy, const float *x, float *dw,
                               const char *kname);
