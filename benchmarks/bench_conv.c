@@ -7,6 +7,7 @@
  *   b8_c32_64x64_k3   batch 8, 32 -> 32 channels, 64x64, 3x3, padding 1, bias (issue 4's case);
  *                     backward = gradients of input, weight and bias
  *   b1_c32_64x64_k3   the same with batch 1 (one image per step)
+ *   b8_c32to64_64x64_k3_s2  batch 8, 32 -> 64 channels, stride 2 (a downsampling layer)
  *   c1_512x512_k15    one 512x512 image, one 15x15 kernel, padding 7 (PyTorchDIA's kernel fit);
  *                     backward = gradient of the kernel only
  * astrograd runs these with its AVX-512 kernels where the CPU has them (backends/cpu/
@@ -18,14 +19,15 @@
 
 typedef struct ctx {
     ag_tensor *x, *w, *b, *gy;
-    int pad;
+    int pad, stride;
     bool backward, x_grad;
 } ctx;
 
 static void run(void *p) {
     ctx *c = p;
     ag_scope_begin();
-    ag_tensor *y = ag_conv2d(c->x, c->w, c->b, &(ag_conv_opts){.padding = {c->pad, c->pad}});
+    ag_tensor *y = ag_conv2d(c->x, c->w, c->b,
+                             &(ag_conv_opts){.padding = {c->pad, c->pad}, .stride = {c->stride, c->stride}});
     if (!y) { fprintf(stderr, "%s\n", ag_last_error()); exit(1); }
     if (c->backward) {
         ag_tensor *g[3], *in[3] = {c->w, c->x, c->b};
@@ -36,12 +38,12 @@ static void run(void *p) {
     ag_scope_end();
 }
 
-static void add_case(bench_row *rows, int *n, const char *name, int64_t N, int64_t C, int64_t S, int64_t K, bool bias,
-                     bool x_grad) {
-    int64_t pad = K / 2;
-    ctx c = {ag_randn(AG_SHAPE(N, C, S, S), AG_F32), ag_randn(AG_SHAPE(C, C, K, K), AG_F32),
-             bias ? ag_randn(AG_SHAPE(C), AG_F32) : NULL, ag_randn(AG_SHAPE(N, C, S, S), AG_F32), (int)pad, false,
-             x_grad};
+static void add_case(bench_row *rows, int *n, const char *name, int64_t N, int64_t C, int64_t O, int64_t S,
+                     int64_t K, int stride, bool bias, bool x_grad) {
+    int64_t pad = K / 2, SO = (S + 2 * pad - K) / stride + 1;
+    ctx c = {ag_randn(AG_SHAPE(N, C, S, S), AG_F32), ag_randn(AG_SHAPE(O, C, K, K), AG_F32),
+             bias ? ag_randn(AG_SHAPE(O), AG_F32) : NULL, ag_randn(AG_SHAPE(N, O, SO, SO), AG_F32), (int)pad, stride,
+             false, x_grad};
     ag_set_requires_grad(c.w, true);
     if (x_grad) {
         ag_set_requires_grad(c.x, true);
@@ -64,11 +66,12 @@ int main(int argc, char **argv) {
     ag_set_num_threads(threads);
     threads = ag_get_num_threads();
     ag_manual_seed(1);
-    bench_row rows[8];
+    bench_row rows[10];
     int n = 0;
-    add_case(rows, &n, "b8_c32_64x64_k3", 8, 32, 64, 3, true, true);
-    add_case(rows, &n, "b1_c32_64x64_k3", 1, 32, 64, 3, true, true);
-    add_case(rows, &n, "c1_512x512_k15", 1, 1, 512, 15, false, false);
+    add_case(rows, &n, "b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, true, true);
+    add_case(rows, &n, "b1_c32_64x64_k3", 1, 32, 32, 64, 3, 1, true, true);
+    add_case(rows, &n, "b8_c32to64_64x64_k3_s2", 8, 32, 64, 64, 3, 2, true, true);
+    add_case(rows, &n, "c1_512x512_k15", 1, 1, 1, 512, 15, 1, false, false);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_conv.py %d 2>/dev/null || "

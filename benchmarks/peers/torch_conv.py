@@ -14,26 +14,28 @@ torch.manual_seed(1)
 from peer_common import bench  # noqa: E402
 
 
-def case(name, n, c, s, k, bias, x_grad):
+def case(name, n, c, o, s, k, stride, bias, x_grad):
     pad = k // 2
+    so = (s + 2 * pad - k) // stride + 1
     x = torch.randn(n, c, s, s, requires_grad=x_grad)
-    w = torch.randn(c, c, k, k, requires_grad=True)
-    b = torch.randn(c, requires_grad=x_grad) if bias else None
-    gy = torch.randn(n, c, s, s)
+    w = torch.randn(o, c, k, k, requires_grad=True)
+    b = torch.randn(o, requires_grad=x_grad) if bias else None
+    gy = torch.randn(n, o, so, so)
     inputs = [w, x, b] if x_grad else [w]
 
     def fwd():
         with torch.no_grad():
-            F.conv2d(x, w, b, padding=pad)
+            F.conv2d(x, w, b, padding=pad, stride=stride)
 
     def fwdbwd():
-        y = F.conv2d(x, w, b, padding=pad)
+        y = F.conv2d(x, w, b, padding=pad, stride=stride)
         torch.autograd.grad(y, inputs, gy)
 
     bench(f"conv2d_fwd_f32_{name}", fwd, 3, 15)
     bench(f"conv2d_fwdbwd_f32_{name}", fwdbwd, 2, 11)
 
 
-case("b8_c32_64x64_k3", 8, 32, 64, 3, True, True)
-case("b1_c32_64x64_k3", 1, 32, 64, 3, True, True)
-case("c1_512x512_k15", 1, 1, 512, 15, False, False)
+case("b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, True, True)
+case("b1_c32_64x64_k3", 1, 32, 32, 64, 3, 1, True, True)
+case("b8_c32to64_64x64_k3_s2", 8, 32, 64, 64, 3, 2, True, True)
+case("c1_512x512_k15", 1, 1, 1, 512, 15, 1, False, False)
