@@ -1,7 +1,7 @@
 /* tests/test_conv.c — the convolution family beyond the op table: bad inputs (each a clear
  * error, a NULL result and no leaked tensor), max-pool ties, the threaded conv paths
- * agreeing with the one-image-at-a-time path, and the f32 paths (AVX-512 stride-1 kernels and
- * im2col + sgemm) against f64. */
+ * agreeing with the one-image-at-a-time path, and the two CPU algorithms (AVX-512 kernels and
+ * im2col + gemm) against each other and f32 against f64. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,49 +177,47 @@ typedef struct conv_case { int64_t n, c, h, w, o, kh, kw; ag_conv_opts opt; bool
 #define CC(N, C, H, W, O, KH, KW, B, ...) \
     {.n = N, .c = C, .h = H, .w = W, .o = O, .kh = KH, .kw = KW, .opt = {__VA_ARGS__}, .bias = B}
 
-static double scaled_err(ag_tensor *f32, ag_tensor *f64, double k) {
+/* max |a - ref| in units of unit * sqrt(k) * max |ref| (k: terms per output element) */
+static double scaled_err(ag_tensor *a, ag_tensor *ref, double k, double unit) {
     ag_scope_begin();
-    double d = max_abs_diff(ag_to_dtype(f32, AG_F64), f64);
-    double m = ag_item(ag_amax(ag_abs(f64), AG_ALL_DIMS, false));
+    double d = max_abs_diff(ag_to_dtype(a, AG_F64), ref);
+    double m = ag_item(ag_amax(ag_abs(ref), AG_ALL_DIMS, false));
     ag_scope_end();
-    return d / (2e-6 * sqrt(k) * (m > 0 ? m : 1));
+    return d / (unit * sqrt(k) * (m > 0 ? m : 1));
 }
 
-static void conv_case_check(const conv_case *cc) {
-    ag_tensor *x = ag_randn(AG_SHAPE(cc->n, cc->c, cc->h, cc->w), AG_F64);
-    ag_tensor *wt = ag_randn(AG_SHAPE(cc->o, cc->c / (cc->opt.groups ? cc->opt.groups : 1), cc->kh, cc->kw), AG_F64);
-    ag_tensor *b = cc->bias ? ag_randn(AG_SHAPE(cc->o), AG_F64) : NULL;
-    ag_tensor *res[2][3];
-    for (int pass = 0; pass < 2; pass++) {
-        ag_dtype dt = pass ? AG_F32 : AG_F64;
-        ag_tensor *xx = ag_set_requires_grad(ag_to_dtype(x, dt), true);
-        ag_tensor *ww = ag_set_requires_grad(ag_to_dtype(wt, dt), true);
-        ag_tensor *y = ag_conv2d(xx, ww, b ? ag_to_dtype(b, dt) : NULL, &cc->opt);
-        assert_non_null(y);
-        ag_tensor *gy = ag_to_dtype(ag_cos(ag_reshape(ag_arange(0, (double)ag_numel(y), 1, AG_F64), ag_shape(y),
-                                                      ag_ndim(y))), dt);
-        ag_tensor *ins[2] = {xx, ww}, *g[2];
-        assert_int_equal(ag_grad(&y, 1, ins, 2, &gy, false, g), 0);
-        res[pass][0] = y;
-        res[pass][1] = g[0];
-        res[pass][2] = g[1];
-    }
-    double k = (double)(ag_numel(wt) / cc->o), p = (double)(ag_numel(res[0][0]) / (cc->n * cc->o));
+/* y, dx, dw of one case in dtype dt from f64 inputs x, w, b */
+static void conv_case_run(const conv_case *cc, ag_tensor *x, ag_tensor *w, ag_tensor *b, ag_dtype dt, ag_tensor **out) {
+    ag_tensor *xx = ag_set_requires_grad(ag_to_dtype(x, dt), true);
+    ag_tensor *ww = ag_set_requires_grad(ag_to_dtype(w, dt), true);
+    ag_tensor *y = ag_conv2d(xx, ww, b ? ag_to_dtype(b, dt) : NULL, &cc->opt);
+    assert_non_null(y);
+    ag_tensor *gy = ag_to_dtype(ag_cos(ag_reshape(ag_arange(0, (double)ag_numel(y), 1, AG_F64), ag_shape(y), ag_ndim(y))), dt);
+    ag_tensor *ins[2] = {xx, ww};
+    assert_int_equal(ag_grad(&y, 1, ins, 2, &gy, false, out + 1), 0);
+    out[0] = y;
+}
+
+static void expect_close(const conv_case *cc, ag_tensor **a, ag_tensor **ref, double unit, const char *what) {
+    double k = (double)(ag_numel(ref[2]) / cc->o), p = (double)(ag_numel(ref[0]) / (cc->n * cc->o));
     double ks[3] = {k, (double)cc->o * cc->kh * cc->kw, (double)cc->n * p};
+    const char *names[3] = {"output", "input gradient", "weight gradient"};
     for (int i = 0; i < 3; i++) {
-        double e = scaled_err(res[1][i], res[0][i], ks[i]);
-        if (!(e <= 1)) fail_msg("conv [%lld,%lld,%lld,%lld] * [%lld,%lld,%lld,%lld]: output %d off by %.3g of tolerance",
-                                (long long)cc->n, (long long)cc->c, (long long)cc->h, (long long)cc->w,
-                                (long long)cc->o, (long long)cc->c, (long long)cc->kh, (long long)cc->kw, i, e);
+        double e = scaled_err(a[i], ref[i], ks[i], unit);
+        if (!(e <= 1))
+            fail_msg("conv [%lld,%lld,%lld,%lld] * [%lld,%lld,%lld,%lld], %s: %s off by %.3g of tolerance",
+                     (long long)cc->n, (long long)cc->c, (long long)cc->h, (long long)cc->w, (long long)cc->o,
+                     (long long)cc->c, (long long)cc->kh, (long long)cc->kw, what, names[i], e);
     }
 }
 
-/* The f32 AVX-512 kernels (where the CPU has them) and the im2col + sgemm path
- * (AG_CPU_CONV=im2col) both agree with f64 over row widths around the 16-lane vectors, output
- * channels not a multiple of the 4-row tiles, single-output-channel groups (1-row tiles), kernel
- * sizes not a multiple of the 6- and 24-row weight tiles, groups, strides, dilation, asymmetric
- * padding, and a batch that spans two padded-copy chunks. */
-static void test_conv_f32_paths(void **state) {
+/* The AVX-512 kernels (where the CPU has them) and the im2col + gemm path (AG_CPU_CONV=im2col):
+ * in each, f32 agrees with f64 to f32 rounding, and the two f64 results agree to f64 rounding.
+ * Cases: row widths around the 16- and 8-lane vectors, output channels not a multiple of the
+ * 4-row tiles, single-output-channel groups (1-row tiles), kernel sizes not a multiple of the
+ * 6- and 24-row weight tiles, groups, strides, dilation, asymmetric padding, and a batch that
+ * spans two padded-copy chunks. */
+static void test_conv_paths(void **state) {
     (void)state;
     ag_clear_error();
     int64_t live0 = ag_live_tensors();
@@ -237,23 +235,33 @@ static void test_conv_f32_paths(void **state) {
         CC(2, 4, 6, 40, 4, 3, 3, false, .padding = {1, 1}, .groups = 4), /* depthwise */
         CC(1, 1, 40, 45, 1, 11, 11, false, .padding = {5, 5}),           /* one channel, large kernel */
         CC(2, 8, 6, 32, 8, 3, 3, true, .padding = {1, 1}),               /* two 32-pixel rows per tile */
+        CC(2, 8, 9, 24, 6, 3, 3, true, .padding = {1, 1}),               /* three 8-lane f64 vectors per row */
         CC(2, 3, 9, 40, 5, 3, 3, true, .stride = {2, 2}, .padding = {1, 1}),
         CC(1, 4, 7, 70, 6, 3, 3, false, .stride = {1, 3}, .padding = {0, 2}, .dilation = {2, 1}),
         CC(2, 2, 8, 66, 1, 5, 5, true, .stride = {3, 2}, .padding = {2, 2}),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case *cc = &cases[i];
         ag_scope_begin();
-        conv_case_check(&cases[i]);
-        setenv("AG_CPU_CONV", "im2col", 1);
-        conv_case_check(&cases[i]);
-        unsetenv("AG_CPU_CONV");
+        ag_tensor *x = ag_randn(AG_SHAPE(cc->n, cc->c, cc->h, cc->w), AG_F64);
+        ag_tensor *w = ag_randn(AG_SHAPE(cc->o, cc->c / (cc->opt.groups ? cc->opt.groups : 1), cc->kh, cc->kw), AG_F64);
+        ag_tensor *b = cc->bias ? ag_randn(AG_SHAPE(cc->o), AG_F64) : NULL;
+        ag_tensor *r[2][2][3]; /* [default, im2col][f64, f32][y, dx, dw] */
+        for (int path = 0; path < 2; path++) {
+            if (path) setenv("AG_CPU_CONV", "im2col", 1);
+            conv_case_run(cc, x, w, b, AG_F64, r[path][0]);
+            conv_case_run(cc, x, w, b, AG_F32, r[path][1]);
+            unsetenv("AG_CPU_CONV");
+            expect_close(cc, r[path][1], r[path][0], 2e-6, path ? "im2col, f32 vs f64" : "default, f32 vs f64");
+        }
+        expect_close(cc, r[0][0], r[1][0], 1e-14, "f64, default vs im2col");
         ag_scope_end();
     }
     assert_false(ag_failed());
     assert_int_equal(ag_live_tensors(), live0);
 }
 
-/* With the AVX-512 kernels (AG_CPU_CONV=direct), the f32 weight gradient does not depend on the
+/* With the AVX-512 kernels (AG_CPU_CONV=direct), the weight gradient does not depend on the
  * thread count: each thread owns whole tiles. Without AVX-512F (or under valgrind, which hides
  * it) the forced setting is a clear error instead. */
 static void test_conv_f32_weight_grad_threads(void **state) {
@@ -316,7 +324,7 @@ int main(void) {
         cmocka_unit_test(test_max_pool_ties),
         cmocka_unit_test(test_conv_batch_paths_agree),
         cmocka_unit_test(test_pad_dtypes),
-        cmocka_unit_test(test_conv_f32_paths),
+        cmocka_unit_test(test_conv_paths),
         cmocka_unit_test(test_conv_f32_weight_grad_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
  * each runs a single-threaded gemm (OpenBLAS' OpenMP build does not nest); otherwise images run
  * in turn with im2col/col2im split over channels and a multithreaded gemm. The weight gradient
  * sums per-thread partial sums in thread order, so its rounding depends on the thread count.
- * f32 convolutions run instead on the AVX-512 kernels of conv_direct.c where the CPU has them
+ * Convolutions run instead on the AVX-512 kernels of conv_direct.c where the CPU has them
  * (direct_geo decides; AG_CPU_CONV=im2col|direct overrides).
  *
  * All kernels take contiguous views (the front ends in tensor/conv.c make them so). */
@@ -104,7 +104,7 @@ static int make_geo(const char *kname, geo *g, const ag_kview *x, const ag_kview
 /* 1 when the AVX-512 kernels of conv_direct.c run g (d filled), 0 for im2col + gemm, < 0 on
  * error */
 static int direct_geo(const geo *g, ag_dtype dt, ag_conv_direct *d, const char *kname) {
-    if (dt != AG_F32) return 0;
+    if (dt != AG_F32 && dt != AG_F64) return 0;
     *d = (ag_conv_direct){.N = g->N, .C = g->C, .H = g->H, .W = g->W, .O = g->O, .KH = g->KH, .KW = g->KW,
                           .HO = g->HO, .WO = g->WO, .G = g->G, .Cg = g->Cg, .Og = g->Og, .s0 = g->s0,
                           .s1 = g->s1, .p0 = g->p0, .p1 = g->p1, .d0 = g->d0, .d1 = g->d1};
@@ -255,7 +255,7 @@ static int conv_forward_run(const geo *gp, const void *x, const void *w, const v
     ag_conv_direct d;
     int use = direct_geo(&g, dt, &d, kname);
     if (use < 0) return use;
-    if (use) return ag_cpu_conv_direct_forward(&d, x, w, b, y, kname);
+    if (use) return ag_cpu_conv_direct_forward(&d, dt, x, w, b, y, kname);
     size_t es = ag_dtype_size(dt);
     int64_t xs = g.C * g.H * g.W, ys = g.O * g.P;
     int nt = split_threads(&g);
@@ -333,7 +333,7 @@ int ag_cpu_conv2d_backward_input(const ag_kview *dx, const ag_kview *dy, const a
     ag_conv_direct d;
     int use = direct_geo(&g, dx->dtype, &d, "cpu conv2d_backward_input");
     if (use < 0) return use;
-    if (use) return ag_cpu_conv_direct_input(&d, dy->data, w->data, dx->data, "cpu conv2d_backward_input");
+    if (use) return ag_cpu_conv_direct_input(&d, dx->dtype, dy->data, w->data, dx->data, "cpu conv2d_backward_input");
     if (!g.direct && g.s0 == 1 && g.s1 == 1 && g.p0 <= g.d0 * (g.KH - 1) && g.p1 <= g.d1 * (g.KW - 1))
         return bwdi_as_forward(&g, dy->data, w->data, dx->data, dx->dtype);
     int nt = split_threads(&g);
@@ -367,7 +367,7 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     ag_conv_direct d;
     int use = direct_geo(&g, dw->dtype, &d, "cpu conv2d_backward_weight");
     if (use < 0) return use;
-    if (use) return ag_cpu_conv_direct_weight(&d, dy->data, x->data, dw->data, "cpu conv2d_backward_weight");
+    if (use) return ag_cpu_conv_direct_weight(&d, dw->dtype, dy->data, x->data, dw->data, "cpu conv2d_backward_weight");
     int nt = split_threads(&g);
     char *cols = cols_buffers(&g, nt, es, "cpu conv2d_backward_weight");
     if (!cols) return AG_ERR_NOMEM;
