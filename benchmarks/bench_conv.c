@@ -3,13 +3,14 @@
  *
  *     build/benchmarks/bench_conv [threads] [results.json]
  *
- * Cases (f32, stride 1):
+ * Cases (f32 unless named f64; stride 1 unless named s2):
  *   b8_c32_64x64_k3   batch 8, 32 -> 32 channels, 64x64, 3x3, padding 1, bias (issue 4's case);
  *                     backward = gradients of input, weight and bias
  *   b1_c32_64x64_k3   the same with batch 1 (one image per step)
  *   b8_c32to64_64x64_k3_s2  batch 8, 32 -> 64 channels, stride 2 (a downsampling layer)
  *   c1_512x512_k15    one 512x512 image, one 15x15 kernel, padding 7 (PyTorchDIA's kernel fit);
  *                     backward = gradient of the kernel only
+ *   f64 b8_c32_64x64_k3  issue 4's case in f64 (MPoL and most fitting code run in f64)
  * astrograd runs these with its AVX-512 kernels where the CPU has them (backends/cpu/
  * conv_direct.c); AG_CPU_CONV=im2col times the im2col + OpenBLAS path instead. PyTorch uses
  * oneDNN when built with it. */
@@ -38,21 +39,21 @@ static void run(void *p) {
     ag_scope_end();
 }
 
-static void add_case(bench_row *rows, int *n, const char *name, int64_t N, int64_t C, int64_t O, int64_t S,
-                     int64_t K, int stride, bool bias, bool x_grad) {
+static void add_case(bench_row *rows, int *n, const char *name, ag_dtype dt, int64_t N, int64_t C, int64_t O,
+                     int64_t S, int64_t K, int stride, bool bias, bool x_grad) {
     int64_t pad = K / 2, SO = (S + 2 * pad - K) / stride + 1;
-    ctx c = {ag_randn(AG_SHAPE(N, C, S, S), AG_F32), ag_randn(AG_SHAPE(O, C, K, K), AG_F32),
-             bias ? ag_randn(AG_SHAPE(O), AG_F32) : NULL, ag_randn(AG_SHAPE(N, O, SO, SO), AG_F32), (int)pad, stride,
+    ctx c = {ag_randn(AG_SHAPE(N, C, S, S), dt), ag_randn(AG_SHAPE(O, C, K, K), dt),
+             bias ? ag_randn(AG_SHAPE(O), dt) : NULL, ag_randn(AG_SHAPE(N, O, SO, SO), dt), (int)pad, stride,
              false, x_grad};
     ag_set_requires_grad(c.w, true);
     if (x_grad) {
         ag_set_requires_grad(c.x, true);
         if (c.b) ag_set_requires_grad(c.b, true);
     }
-    snprintf(rows[*n].name, 96, "conv2d_fwd_f32_%s", name);
+    snprintf(rows[*n].name, 96, "conv2d_fwd_%s_%s", ag_dtype_name(dt), name);
     rows[(*n)++].ms = bench_time(run, &c, 3, 15);
     c.backward = true;
-    snprintf(rows[*n].name, 96, "conv2d_fwdbwd_f32_%s", name);
+    snprintf(rows[*n].name, 96, "conv2d_fwdbwd_%s_%s", ag_dtype_name(dt), name);
     rows[(*n)++].ms = bench_time(run, &c, 2, 11);
     ag_release(c.x);
     ag_release(c.w);
@@ -66,12 +67,13 @@ int main(int argc, char **argv) {
     ag_set_num_threads(threads);
     threads = ag_get_num_threads();
     ag_manual_seed(1);
-    bench_row rows[10];
+    bench_row rows[12];
     int n = 0;
-    add_case(rows, &n, "b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, true, true);
-    add_case(rows, &n, "b1_c32_64x64_k3", 1, 32, 32, 64, 3, 1, true, true);
-    add_case(rows, &n, "b8_c32to64_64x64_k3_s2", 8, 32, 64, 64, 3, 2, true, true);
-    add_case(rows, &n, "c1_512x512_k15", 1, 1, 1, 512, 15, 1, false, false);
+    add_case(rows, &n, "b8_c32_64x64_k3", AG_F32, 8, 32, 32, 64, 3, 1, true, true);
+    add_case(rows, &n, "b1_c32_64x64_k3", AG_F32, 1, 32, 32, 64, 3, 1, true, true);
+    add_case(rows, &n, "b8_c32to64_64x64_k3_s2", AG_F32, 8, 32, 64, 64, 3, 2, true, true);
+    add_case(rows, &n, "c1_512x512_k15", AG_F32, 1, 1, 1, 512, 15, 1, false, false);
+    add_case(rows, &n, "b8_c32_64x64_k3", AG_F64, 8, 32, 32, 64, 3, 1, true, true);
 
     char cmd[512];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_conv.py %d 2>/dev/null || "

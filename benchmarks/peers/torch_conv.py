@@ -14,13 +14,14 @@ torch.manual_seed(1)
 from peer_common import bench  # noqa: E402
 
 
-def case(name, n, c, o, s, k, stride, bias, x_grad):
+def case(name, n, c, o, s, k, stride, bias, x_grad, dt=torch.float32):
     pad = k // 2
     so = (s + 2 * pad - k) // stride + 1
-    x = torch.randn(n, c, s, s, requires_grad=x_grad)
-    w = torch.randn(o, c, k, k, requires_grad=True)
-    b = torch.randn(o, requires_grad=x_grad) if bias else None
-    gy = torch.randn(n, o, so, so)
+    x = torch.randn(n, c, s, s, dtype=dt, requires_grad=x_grad)
+    w = torch.randn(o, c, k, k, dtype=dt, requires_grad=True)
+    b = torch.randn(o, dtype=dt, requires_grad=x_grad) if bias else None
+    gy = torch.randn(n, o, so, so, dtype=dt)
+    tag = "f64" if dt == torch.float64 else "f32"
     inputs = [w, x, b] if x_grad else [w]
 
     def fwd():
@@ -31,11 +32,12 @@ def case(name, n, c, o, s, k, stride, bias, x_grad):
         y = F.conv2d(x, w, b, padding=pad, stride=stride)
         torch.autograd.grad(y, inputs, gy)
 
-    bench(f"conv2d_fwd_f32_{name}", fwd, 3, 15)
-    bench(f"conv2d_fwdbwd_f32_{name}", fwdbwd, 2, 11)
+    bench(f"conv2d_fwd_{tag}_{name}", fwd, 3, 15)
+    bench(f"conv2d_fwdbwd_{tag}_{name}", fwdbwd, 2, 11)
 
 
 case("b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, True, True)
 case("b1_c32_64x64_k3", 1, 32, 32, 64, 3, 1, True, True)
 case("b8_c32to64_64x64_k3_s2", 8, 32, 64, 64, 3, 2, True, True)
 case("c1_512x512_k15", 1, 1, 1, 512, 15, 1, False, False)
+case("b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, True, True, torch.float64)
