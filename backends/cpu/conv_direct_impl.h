@@ -56,8 +56,8 @@ static void FN(padded_free)(FN(padded) *pd) {
 TARGET static void FN(deinterleave2)(T *e, T *o, const T *s, int64_t c0, int64_t c1, int64_t Wq) {
     const VIDX_T ie = DEINT_E;
     const VIDX_T io = DEINT_O;
-#define PAIR(t)                                                                                          \
-    (e[t] = 2 * (t) >= c0 && 2 * (t) < c1 ? s[2 * (t)] : (T)0,                                         \
+#define PAIR(t)                                                                                         \
+    (e[t] = 2 * (t) >= c0 && 2 * (t) < c1 ? s[2 * (t)] : (T)0,                                          \
      o[t] = 2 * (t) + 1 >= c0 && 2 * (t) + 1 < c1 ? s[2 * (t) + 1] : (T)0)
     int64_t t = 0;
     for (; t < Wq && 2 * t < c0; t++) PAIR(t); /* the left padding */
@@ -74,7 +74,7 @@ TARGET static void FN(deinterleave2)(T *e, T *o, const T *s, int64_t c0, int64_t
  * src[r - top][col - left], zero outside src, each row holding the s1 column phases of the
  * padded row; columns past wfull are zero */
 TARGET static void FN(pad_planes)(const T *src, int64_t planes, int64_t H, int64_t W, T *dst, int64_t Hp,
-                              int64_t Wq, int64_t s1, int64_t wfull, int64_t top, int64_t left) {
+                                  int64_t Wq, int64_t s1, int64_t wfull, int64_t top, int64_t left) {
     int64_t rl = s1 * Wq, plane = Hp * rl;
     int64_t c0 = left > 0 ? left : 0, c1 = left + W < wfull ? left + W : wfull; /* valid columns [c0, c1) */
     if (c1 < c0) c1 = c0;
@@ -168,7 +168,7 @@ typedef struct FN(vecs) {
 
 /* rows o0..o0+mr of the output for the nv vectors of vs (mrt, nv constant after inlining) */
 INLINE TARGET void FN(fwd_tile)(const int mrt, const int nv, const T *xb, const int64_t *off, int64_t K,
-                            const T *wp, const T *bias, T *y, int64_t ys, int mr, const FN(vecs) *vs) {
+                                const T *wp, const T *bias, T *y, int64_t ys, int mr, const FN(vecs) *vs) {
     V acc[MR][NV1];
     int64_t bo[NV1];
     for (int v = 0; v < nv; v++) bo[v] = vs->bo[v];
@@ -262,13 +262,13 @@ static void FN(plan_run)(const FN(fplan) *fp) {
 }
 
 static int FN(direct_forward)(const ag_conv_direct *g, const T *x, const T *w, const T *bias,
-                               T *y, const char *kname) {
+                              T *y, const char *kname) {
     FN(padded) pd;
     if (FN(padded_init)(&pd, g, kname)) return AG_ERR_NOMEM;
     int64_t P = g->HO * g->WO;
     FN(fplan) fp = {.G = g->G, .orows = g->Og, .HO = g->HO, .WO = g->WO, .K = g->Cg * g->KH * g->KW, .off = pd.off,
-                .in = pd.buf, .in_img = g->C * pd.plane, .in_grp = g->Cg * pd.plane, .xrs = pd.xrs, .wt = w,
-                .bias = bias, .out_img = g->O * P, .out_grp = g->Og * P, .out_ch = P, .out_row = g->WO};
+                    .in = pd.buf, .in_img = g->C * pd.plane, .in_grp = g->Cg * pd.plane, .xrs = pd.xrs, .wt = w,
+                    .bias = bias, .out_img = g->O * P, .out_grp = g->Og * P, .out_ch = P, .out_row = g->WO};
     if (FN(plan_pack)(&fp, kname)) {
         FN(padded_free)(&pd);
         return AG_ERR_NOMEM;
@@ -292,7 +292,7 @@ static int FN(direct_forward)(const ag_conv_direct *g, const T *x, const T *w, c
  * e = (a + p0 - p*d0) / s0. So each phase is a forward-shaped plan over a padded dy (stride 1,
  * taps at offsets e), written to a scratch plane and interleaved into dx. */
 static int FN(direct_input)(const ag_conv_direct *g, const T *dy, const T *w, T *dx,
-                             const char *kname) {
+                            const char *kname) {
     int64_t kk = g->KH > g->KW ? g->KH : g->KW;
     int64_t *tbuf = malloc((size_t)(4 * kk) * sizeof *tbuf);
     if (!tbuf) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
@@ -355,11 +355,12 @@ static int FN(direct_input)(const ag_conv_direct *g, const T *dy, const T *w, T 
                             for (int64_t o = 0, k = 0; o < g->Og; o++)
                                 for (int64_t tp = 0; tp < pa.n; tp++)
                                     for (int64_t tq = 0; tq < pb.n; tq++, k++)
-                                        wt[(gi * g->Cg + c) * K + k] =
-                                            w[(((gi * g->Og + o) * g->Cg + c) * g->KH + pa.tap[tp]) * g->KW + pb.tap[tq]];
-                    FN(fplan) fp = {.N = nb, .G = g->G, .orows = g->Cg, .HO = Ha, .WO = Wb, .K = K, .off = off, .in = dp,
-                                .in_img = g->O * plane, .in_grp = g->Og * plane, .xrs = Wd, .wt = wt, .out = out,
-                                .out_img = g->C * HW, .out_grp = g->Cg * HW, .out_ch = HW, .out_row = Wb};
+                                        wt[(gi * g->Cg + c) * K + k] = w[(((gi * g->Og + o) * g->Cg + c) * g->KH +
+                                                                          pa.tap[tp]) * g->KW + pb.tap[tq]];
+                    FN(fplan) fp = {.N = nb, .G = g->G, .orows = g->Cg, .HO = Ha, .WO = Wb, .K = K, .off = off,
+                                    .in = dp, .in_img = g->O * plane, .in_grp = g->Og * plane, .xrs = Wd, .wt = wt,
+                                    .out = out, .out_img = g->C * HW, .out_grp = g->Cg * HW, .out_ch = HW,
+                                    .out_row = Wb};
                     if ((rc = FN(plan_pack)(&fp, kname)) != 0) break;
                     FN(plan_run)(&fp);
                     ag_cpu_free(fp.wp, fp.wbytes);
@@ -398,34 +399,32 @@ done:
 #define WGT_LOAD(r, k) V a##r##k = VLOADU(accs + (r * NK + k) * L);
 #define WGT_STORE(r, k) VSTOREU(accs + (r * NK + k) * L, a##r##k);
 #define MASKED(p) VMASKZ(m, p)
-#define WGT_STEP(LOAD, k)                                                                                \
-    {                                                                                                    \
-        V xv = LOAD(xr + off[k] + j);                                                               \
-        a0##k = VFMA(d0, xv, a0##k);                                                          \
-        a1##k = VFMA(d1, xv, a1##k);                                                          \
-        a2##k = VFMA(d2, xv, a2##k);                                                          \
-        a3##k = VFMA(d3, xv, a3##k);                                                          \
+#define WGT_STEP(LOAD, k)                                                                               \
+    {                                                                                                   \
+        V xv = LOAD(xr + off[k] + j);                                                                   \
+        a0##k = VFMA(d0, xv, a0##k);                                                                    \
+        a1##k = VFMA(d1, xv, a1##k);                                                                    \
+        a2##k = VFMA(d2, xv, a2##k);                                                                    \
+        a3##k = VFMA(d3, xv, a3##k);                                                                    \
     }
 _Static_assert(MO == 4 && NK == 6, "wgt_tile is written out for 4 x 6 accumulators");
 
 TARGET static void FN(wgt_tile)(const T *const *rows, const T *xb, const int64_t *off, int64_t xrs,
-                            int64_t WO, int64_t i0, int64_t i1, T *accs) {
+                                int64_t WO, int64_t i0, int64_t i1, T *accs) {
     WGT_RK(WGT_LOAD)
     int64_t full = WO / L * L;
     MASK m = (MASK)((1u << (WO - full)) - 1);
     for (int64_t i = i0; i < i1; i++) {
         const T *xr = xb + i * xrs, *r0 = rows[0] + i * WO, *r1 = rows[1] + i * WO, *r2 = rows[2] + i * WO,
-                    *r3 = rows[3] + i * WO;
+                *r3 = rows[3] + i * WO;
         for (int64_t j = 0; j < full; j += L) {
-            V d0 = VLOADU(r0 + j), d1 = VLOADU(r1 + j), d2 = VLOADU(r2 + j),
-                   d3 = VLOADU(r3 + j);
+            V d0 = VLOADU(r0 + j), d1 = VLOADU(r1 + j), d2 = VLOADU(r2 + j), d3 = VLOADU(r3 + j);
             WGT_STEP(VLOADU, 0) WGT_STEP(VLOADU, 1) WGT_STEP(VLOADU, 2)
             WGT_STEP(VLOADU, 3) WGT_STEP(VLOADU, 4) WGT_STEP(VLOADU, 5)
         }
         if (full < WO) { /* masked lanes load zeros on both sides: no 0 * inf */
             int64_t j = full;
-            V d0 = VMASKZ(m, r0 + j), d1 = VMASKZ(m, r1 + j),
-                   d2 = VMASKZ(m, r2 + j), d3 = VMASKZ(m, r3 + j);
+            V d0 = VMASKZ(m, r0 + j), d1 = VMASKZ(m, r1 + j), d2 = VMASKZ(m, r2 + j), d3 = VMASKZ(m, r3 + j);
             WGT_STEP(MASKED, 0) WGT_STEP(MASKED, 1) WGT_STEP(MASKED, 2)
             WGT_STEP(MASKED, 3) WGT_STEP(MASKED, 4) WGT_STEP(MASKED, 5)
         }
@@ -442,7 +441,7 @@ TARGET static void FN(wgt_tile)(const T *const *rows, const T *xb, const int64_t
 #define WGT1_MASKED(k) b##k = VFMA(d, VMASKZ(m, xr + off[k] + j), b##k);
 
 TARGET static void FN(wgt1_tile)(const T *row, const T *xb, const int64_t *off, int64_t xrs, int64_t WO,
-                             int64_t i0, int64_t i1, T *accs) {
+                                 int64_t i0, int64_t i1, T *accs) {
     WGT1_K(WGT1_LOAD)
     int64_t full = WO / L * L;
     MASK m = (MASK)((1u << (WO - full)) - 1);
@@ -464,7 +463,7 @@ TARGET static void FN(wgt1_tile)(const T *row, const T *xb, const int64_t *off, 
 TARGET static T FN(hsum)(const T *v) { return VREDUCE(VLOADU(v)); }
 
 static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T *dw,
-                              const char *kname) {
+                             const char *kname) {
     FN(padded) pd;
     if (FN(padded_init)(&pd, g, kname)) return AG_ERR_NOMEM;
     int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO;
