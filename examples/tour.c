@@ -6,8 +6,10 @@
 
 int main(void) {
     ag_manual_seed(0);                                       /* reproducible init and data */
-    ag_tensor *x = ag_reshape(ag_linspace(-1, 1, 256, AG_F64), AG_SHAPE(256, 1));
-    ag_tensor *y = ag_sin(ag_mul_s(x, 3.0));                 /* targets */
+    ag_scope_begin();                                        /* temporaries die here; ag_keep: not these */
+    ag_tensor *x = ag_keep(ag_reshape(ag_linspace(-1, 1, 256, AG_F64), AG_SHAPE(256, 1)));
+    ag_tensor *y = ag_keep(ag_sin(ag_mul_s(x, 3.0)));        /* targets */
+    ag_scope_end();
 
     ag_module *net = AG_SEQUENTIAL(ag_nn_linear(1, 32, true), ag_nn_tanh(),
                                    ag_nn_linear(32, 32, true), ag_nn_tanh(),

@@ -81,8 +81,8 @@ static void kv_mT(ag_kview *v) {
 static ag_tensor *new_with(const int64_t *bs, int nb, const int64_t *tail, int nt, ag_dtype dt, ag_device dev,
                            const char *op) {
     int64_t shp[AG_MAX_DIMS];
-    memcpy(shp, bs, (size_t)nb * sizeof *shp);
-    memcpy(shp + nb, tail, (size_t)nt * sizeof *shp);
+    if (nb) memcpy(shp, bs, (size_t)nb * sizeof *shp); /* bs may be NULL when there are no batch dims */
+    if (nt) memcpy(shp + nb, tail, (size_t)nt * sizeof *shp);
     return ag__new(shp, nb + nt, dt, dev, op);
 }
 

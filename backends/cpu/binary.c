@@ -26,11 +26,12 @@
     }
 
 /* element functions that need more than an expression */
+/* integer power wraps modulo 2^64 on overflow, as PyTorch's does (unsigned: no undefined behaviour) */
 static inline int64_t ipow(int64_t a, int64_t b) {
     if (b < 0) return a == 1 ? 1 : a == -1 ? (b & 1 ? -1 : 1) : 0;
-    int64_t r = 1;
-    while (b) { if (b & 1) r *= a; a *= a; b >>= 1; }
-    return r;
+    uint64_t r = 1, x = (uint64_t)a;
+    while (b) { if (b & 1) r *= x; x *= x; b >>= 1; }
+    return (int64_t)r;
 }
 static inline int64_t idiv(int64_t a, int64_t b) { return b ? a / b : 0; }
 #define MAXF(a, b) ((a) > (b) || (a) != (a) ? (a) : (b))   /* NaN propagates, as torch.maximum */
