@@ -6,7 +6,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <complex.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <cmocka.h>
 
@@ -298,7 +301,53 @@ static void test_scatter_add_deterministic(void **state) {
     check_scatter(50, 400, 300, false);    /* many slices, dim outer: rows of a block */
     check_scatter(50, 400, 300, true);     /* many slices, dim innermost: fiber walk */
     check_scatter(7, 20000, 3, false);     /* few slices */
+    /* outputs of 8 MB and more, added one element at a time: pairs sorted into buckets first */
+    check_scatter(3000000, 2000000, 1, false); /* 1-d */
+    check_scatter(2100000, 600000, 2, true);   /* two fibers along the innermost dim */
     (void)ref_scatter;
+}
+
+/* the bucketed path for the other dtypes (i64 exact; c128 in the sequential order), and its
+ * error for a bad index names the first one */
+static void test_scatter_add_binned_dtypes(void **state) {
+    (void)state;
+    ag_scope_begin();
+    const int64_t V = 1100000, K = 1100000;
+    ag_manual_seed(11);
+    ag_tensor *idx = ag_randint(0, V, AG_SHAPE(K));
+    const int64_t *ix = ag_data(idx);
+    ag_tensor *si = ag_randint(-1000, 1000, AG_SHAPE(K)), *bi = ag_randint(-1000, 1000, AG_SHAPE(V));
+    ag_tensor *sc = ag_randn(AG_SHAPE(K), AG_C128), *bc = ag_randn(AG_SHAPE(V), AG_C128);
+    for (int t = 1; t <= 2; t++) {
+        ag_set_num_threads(t);
+        ag_tensor *ri = ag_scatter_add(bi, 0, idx, si), *rc = ag_scatter_add(bc, 0, idx, sc);
+        assert_non_null(ri);
+        assert_non_null(rc);
+        int64_t *want_i = malloc((size_t)V * sizeof *want_i);
+        double complex *want_c = malloc((size_t)V * sizeof *want_c);
+        memcpy(want_i, ag_data(bi), (size_t)V * sizeof *want_i);
+        memcpy(want_c, ag_data(bc), (size_t)V * sizeof *want_c);
+        const int64_t *vs = ag_data(si);
+        const double complex *vc = ag_data(sc);
+        for (int64_t k = 0; k < K; k++) {
+            want_i[ix[k]] += vs[k];
+            want_c[ix[k]] += vc[k];
+        }
+        const int64_t *gi = ag_data(ri);
+        const double complex *gc = ag_data(rc);
+        for (int64_t v = 0; v < V; v++) {
+            if (gi[v] != want_i[v]) fail_msg("i64, %d threads: element %lld", t, (long long)v);
+            if (gc[v] != want_c[v]) fail_msg("c128, %d threads: element %lld", t, (long long)v);
+        }
+        free(want_i);
+        free(want_c);
+    }
+    ag_set_num_threads(0);
+    ((int64_t *)ag_data(idx))[700000] = V + 5;
+    ((int64_t *)ag_data(idx))[900000] = -1;
+    EXPECT_NULL(ag_scatter_add(bi, 0, idx, si), AG_ERR_INDEX, "index 1100005 out of range for dim 0 of size 1100000",
+                "position [700000]");
+    ag_scope_end();
 }
 
 /* gather / index_select on large inputs against direct indexing; backward = scatter */
@@ -402,7 +451,8 @@ static void test_split_chunk_views(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_index_out_of_range), TEST(test_bad_dtypes_shapes_dims), TEST(test_cat_errors_and_empty),
-        TEST(test_cat_many_tree), TEST(test_scatter_add_deterministic), TEST(test_gather_large),
+        TEST(test_cat_many_tree), TEST(test_scatter_add_deterministic), TEST(test_scatter_add_binned_dtypes),
+        TEST(test_gather_large),
         TEST(test_cumsum_large), TEST(test_split_chunk_views),
     };
     return cmocka_run_group_tests_name("index", tests, NULL, NULL);

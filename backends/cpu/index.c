@@ -14,10 +14,14 @@
  *   The m positions are processed in blocks of BLK whose offsets are precomputed, so the k loop
  *   walks memory along rows when dim is an outer dim; when dim is the innermost dim of src the
  *   block is a single fiber, walked along dim.
+ *   - large outputs added one element at a time (a walk along dim reaching 8 MB or more of
+ *     outputs): the (target, value) pairs are sorted into cache-sized buckets first, in the same
+ *     order, and each bucket is then added while its outputs are in cache (scatter_binned).
  * cumsum: the same blocked walk, accumulating in f64 for f32 (c128 for c64) as PyTorch's CPU
  *   kernel, in increasing (or, reverse, decreasing) order along dim.
  * nonzero: counts per thread chunk, then writes coordinates at prefix offsets (row-major order). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -283,6 +287,156 @@ SCATTER_RANGE(cf32, 0)
 SCATTER_RANGE(cf64, 0)
 SCATTER_RANGE(int64_t, 0)
 
+/* Scatters into outputs much larger than the caches: every add above is a cache miss, and in
+ * the few-slices case each thread also reads every index. Instead the (target, value) pairs are
+ * first partitioned by target bucket (SB_BUCKET_BYTES of output each), then each bucket's pairs
+ * are added while its outputs sit in cache. Rows r = (m block, k) are split over threads in
+ * order and each bucket holds thread 0's pairs, then thread 1's, ..., so every output element
+ * still receives its terms in the sequential order: the result is bit for bit that of the
+ * direct path, for any thread count. */
+#define SB_BUCKET_BYTES (256 << 10)
+#define SB_MIN_OUT_BYTES (8 << 20)
+
+/* the rows [r0, r1) of the sequential walk: row r is block r / K (of p->blk m positions) at
+ * k = r % K; the body (the variadic part) sees j, the offsets off[][j], the index value v
+ * (checked) and k */
+#define SB_WALK(p, r0, r1, ...)                                                                   \
+    do {                                                                                          \
+        int64_t off[3][BLK], r = (r0), bi = r / (p)->K, k = r % (p)->K;                           \
+        while (r < (r1)) {                                                                        \
+            int64_t mb = bi * (p)->blk, cnt = (p)->md.M - mb < (p)->blk ? (p)->md.M - mb : (p)->blk; \
+            block_offsets(&(p)->md, 3, mb, cnt, off);                                             \
+            int64_t kend = (p)->K - k < (r1) - r ? (p)->K : k + ((r1) - r);                       \
+            for (; k < kend; k++, r++) {                                                          \
+                const int64_t *x = (p)->idx + k * (p)->kx;                                        \
+                for (int64_t j = 0; j < cnt; j++) {                                               \
+                    int64_t v = x[off[0][j]];                                                     \
+                    if (!fix_index(&v, (p)->size, (p)->allow_neg)) return false;                  \
+                    __VA_ARGS__                                                                   \
+                }                                                                                 \
+            }                                                                                     \
+            k = 0;                                                                                \
+            bi++;                                                                                 \
+        }                                                                                         \
+    } while (0)
+
+/* count pairs per bucket of rows [r0, r1); false on a bad index */
+static bool sb_count(const splan *p, int64_t r0, int64_t r1, int shift, int64_t *cnt_b) {
+    SB_WALK(p, r0, r1, { cnt_b[(off[2][j] + v * p->ko) >> shift]++; });
+    return true;
+}
+
+#define SB_KERNELS(T, _)                                                                          \
+    static bool sb_fill_##T(const splan *p, int64_t r0, int64_t r1, int shift, int64_t *pos,      \
+                            uint32_t *loc, T *val) {                                              \
+        const T *src = (const T *)p->src;                                                         \
+        const int64_t mask = ((int64_t)1 << shift) - 1;                                           \
+        SB_WALK(p, r0, r1, {                                                                      \
+            int64_t t = off[2][j] + v * p->ko, q = pos[t >> shift]++;                             \
+            loc[q] = (uint32_t)(t & mask);                                                        \
+            val[q] = src[off[1][j] + k * p->ks];                                                  \
+        });                                                                                       \
+        return true;                                                                              \
+    }                                                                                             \
+    static void sb_apply_##T(char *out, const uint32_t *loc, const void *val, int64_t n) {        \
+        T *o = (T *)out;                                                                          \
+        const T *v = val;                                                                         \
+        for (int64_t i = 0; i < n; i++) o[loc[i]] += v[i];                                        \
+    }
+SB_KERNELS(float, 0)
+SB_KERNELS(double, 0)
+SB_KERNELS(cf32, 0)
+SB_KERNELS(cf64, 0)
+SB_KERNELS(int64_t, 0)
+
+typedef bool (*sb_fill_fn)(const splan *, int64_t, int64_t, int, int64_t *, uint32_t *, void *);
+typedef void (*sb_apply_fn)(char *, const uint32_t *, const void *, int64_t);
+
+/* 1: done, 0: not applicable (use the direct path), < 0: error set */
+static int scatter_binned(const char *op, const splan *p, const ag_kview *out, const ag_kview *idx, int dim,
+                          int nt) {
+    size_t es = ag_dtype_size(out->dtype);
+    int64_t span = 1; /* output elements the targets can reach (non-negative strides only) */
+    for (int d = 0; d < out->ndim; d++) {
+        if (out->strides[d] < 0) return 0;
+        span += (out->shape[d] - 1) * out->strides[d];
+    }
+    int64_t rows = (p->md.M + p->blk - 1) / p->blk * p->K, total = p->md.M * p->K;
+    /* only walks that add one element at a time (blk 1: along dim) over a large range of outputs;
+     * blocks of m positions add contiguous runs, which the caches serve well */
+    int64_t reach = p->size * (p->ko < 0 ? -p->ko : p->ko);
+    if (p->blk != 1 || (uint64_t)reach * es < SB_MIN_OUT_BYTES || total < (1 << 20)) return 0;
+    sb_fill_fn fill;
+    sb_apply_fn apply;
+    switch (out->dtype) {
+    case AG_F32: fill = (sb_fill_fn)sb_fill_float; apply = sb_apply_float; break;
+    case AG_F64: fill = (sb_fill_fn)sb_fill_double; apply = sb_apply_double; break;
+    case AG_C64: fill = (sb_fill_fn)sb_fill_cf32; apply = sb_apply_cf32; break;
+    case AG_C128: fill = (sb_fill_fn)sb_fill_cf64; apply = sb_apply_cf64; break;
+    case AG_I64: fill = (sb_fill_fn)sb_fill_int64_t; apply = sb_apply_int64_t; break;
+    default: return 0;
+    }
+    int shift = 0;
+    while (((size_t)1 << (shift + 1)) * es <= SB_BUCKET_BYTES) shift++;
+    int64_t nbk = ((span - 1) >> shift) + 1;
+    int64_t *cnt = calloc((size_t)(nt * nbk + nbk + 1), sizeof *cnt), *base = cnt + nt * nbk;
+    /* the caching allocator: fresh pages would cost a fault per 4 KiB on every call */
+    size_t lbytes = (size_t)total * sizeof(uint32_t), vbytes = (size_t)total * es;
+    uint32_t *loc = ag_cpu_alloc(lbytes);
+    void *val = ag_cpu_alloc(vbytes);
+    if (!cnt || !loc || !val) {
+        free(cnt);
+        if (loc) ag_cpu_free(loc, lbytes);
+        if (val) ag_cpu_free(val, vbytes);
+        return 0; /* no room for the pairs: the direct path needs none */
+    }
+    bool ok = true;
+    _Pragma("omp parallel num_threads(nt) reduction(&& : ok)")
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+        int t = 0, n = 1;
+#endif
+        int64_t r0 = rows * t / n, r1 = rows * (t + 1) / n;
+        ok = sb_count(p, r0, r1, shift, cnt + t * nbk);
+    }
+    if (!ok) {
+        free(cnt);
+        ag_cpu_free(loc, lbytes);
+        ag_cpu_free(val, vbytes);
+        return index_error(op, idx, dim, p->size, p->allow_neg);
+    }
+    /* bucket b starts at base[b]; within it thread t's pairs start after threads 0..t-1's */
+    for (int64_t b = 0, acc = 0; b < nbk; b++) {
+        base[b] = acc;
+        for (int t = 0; t < nt; t++) {
+            int64_t c = cnt[t * nbk + b];
+            cnt[t * nbk + b] = acc;
+            acc += c;
+        }
+    }
+    base[nbk] = total;
+    _Pragma("omp parallel num_threads(nt)")
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+        int t = 0, n = 1;
+#endif
+        int64_t r0 = rows * t / n, r1 = rows * (t + 1) / n;
+        fill(p, r0, r1, shift, cnt + t * nbk, loc, val);
+    }
+    _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 4)")
+    for (int64_t b = 0; b < nbk; b++)
+        apply(p->out + ((size_t)b << shift) * es, loc + base[b], (const char *)val + (size_t)base[b] * es,
+              base[b + 1] - base[b]);
+    free(cnt);
+    ag_cpu_free(loc, lbytes);
+    ag_cpu_free(val, vbytes);
+    return 1;
+}
+
 typedef bool (*scatter_fn)(const splan *, int64_t, int64_t, int64_t, int64_t);
 
 static int64_t iabs64(int64_t x) { return x < 0 ? -x : x; }
@@ -330,6 +484,8 @@ int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx,
     p.blk = dim_inner ? 1 : BLK;
     bool ok = true;
     int nt = threads_for(total);
+    int binned = scatter_binned(op, &p, out, idx, dim, nt);
+    if (binned) return binned < 0 ? binned : 0;
     if (nt > 1) {
 #ifdef _OPENMP
         bool by_slices = M >= (int64_t)SLICES_PER_THREAD * nt;
