@@ -132,6 +132,11 @@ typedef struct ag_kernels {
      * Any input strides. out must not overlap in, except in == out exactly (c2c only, in place). */
     int (*fft)(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims,
                double scale);
+    /* The planner's accumulated measurements (FFTW wisdom, both precisions) as text: malloc'd,
+     * NULL with the error set on failure; and their import (AG_ERR_FORMAT when FFTW rejects the
+     * text). NULL entries where the backend's FFT has no such state. */
+    char *(*fft_wisdom_export)(void);
+    int (*fft_wisdom_import)(const char *text);
     /* -- indexing -- */
     /* gather: out[p] = in[p with coordinate dim replaced by idx[p]]. out and idx (i64) have one
      * shape (idx may have stride 0 where broadcast: index_select); in has out's ndim and at least

@@ -10,14 +10,14 @@
  * matching numpy array.
  *
  * Saving writes a temporary file next to the target, flushes and fsyncs it, then renames it over
- * the target (and fsyncs the directory), so a crash leaves either the old or the new file.
+ * the target (and fsyncs the directory: ag__write_file_atomic), so a crash leaves either the old
+ * or the new file.
  * Loading reads and checks every expected entry first and only then copies, so a bad file
  * leaves the module and optimizer untouched. HDF5 is not thread-safe: one global mutex
  * serialises every call into it, and its own error printing is silenced (our messages say
  * what went wrong). */
 #include "ag_config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +41,8 @@ int ag_module_load(ag_module *m, const char *path, ag_optim *optim) {
 
 #else
 
-#include <fcntl.h>
+#include <errno.h>
 #include <hdf5.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -157,14 +156,6 @@ static int write_group(hid_t f, const char *group, ag_params p, const char *path
     return rc;
 }
 
-static int fsync_path(const char *p, int flags) {
-    int fd = open(p, flags);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static int save_locked(ag_module *m, const char *path, ag_optim *o, const char *tmp) {
     const char *fn = "ag_module_save";
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -202,38 +193,21 @@ static int save_locked(ag_module *m, const char *path, ag_optim *o, const char *
     return rc;
 }
 
+typedef struct save_ctx { ag_module *m; const char *path; ag_optim *o; } save_ctx;
+
+static int save_fill(void *p, const char *tmp) {
+    save_ctx *c = p;
+    h5_enter();
+    int rc = save_locked(c->m, c->path, c->o, tmp);
+    h5_leave();
+    return rc;
+}
+
 int ag_module_save(ag_module *m, const char *path, ag_optim *o) {
     const char *fn = "ag_module_save";
     if (!m || !path) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "%s: NULL %s", fn, m ? "path" : "module");
-    /* temporary file in the target's directory, so the rename is atomic */
-    size_t len = strlen(path);
-    char *dirbuf = strdup(path), *basebuf = strdup(path), *tmp = malloc(len + 32);
-    if (!dirbuf || !basebuf || !tmp) {
-        free(dirbuf); free(basebuf); free(tmp);
-        return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn);
-    }
-    const char *dir = dirname(dirbuf), *base = basename(basebuf);
-    snprintf(tmp, len + 32, "%s/.%s.XXXXXX", dir, base);
-    int fd = mkstemp(tmp);
-    int rc = 0;
-    if (fd < 0) {
-        rc = ag_set_error(AG_ERR_IO, "%s: cannot write in the directory of '%s': %s", fn, path, strerror(errno));
-    } else {
-        close(fd);
-        h5_enter();
-        rc = save_locked(m, path, o, tmp);
-        h5_leave();
-        if (!rc && fsync_path(tmp, O_RDONLY) < 0)
-            rc = ag_set_error(AG_ERR_IO, "%s: fsync of '%s' failed: %s", fn, tmp, strerror(errno));
-        if (!rc && rename(tmp, path) < 0)
-            rc = ag_set_error(AG_ERR_IO, "%s: cannot rename the temporary file to '%s': %s", fn, path, strerror(errno));
-        if (rc) unlink(tmp);
-        else fsync_path(dir, O_RDONLY | O_DIRECTORY); /* make the rename durable; best effort */
-    }
-    free(dirbuf);
-    free(basebuf);
-    free(tmp);
-    return rc;
+    save_ctx c = {m, path, o};
+    return ag__write_file_atomic(fn, path, save_fill, &c);
 }
 
 /* ---- load ------------------------------------------------------------------------------------- */

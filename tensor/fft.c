@@ -13,7 +13,9 @@
  *    doubled: each stands for itself and its Hermitian mirror (bin 0, and bin n/2 for even
  *    n, have no mirror in the half spectrum).
  * Since the rules call xform itself, higher derivatives work too. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -397,3 +399,54 @@ static ag_tensor *freqs(const char *op, int64_t n, double d, ag_dtype dt, bool h
 
 ag_tensor *ag_fftfreq(int64_t n, double d, ag_dtype dt) { return freqs("ag_fftfreq", n, d, dt, false); }
 ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt) { return freqs("ag_rfftfreq", n, d, dt, true); }
+
+/* ---- FFTW wisdom ------------------------------------------------------------------------ */
+
+static int write_text(void *ctx, const char *tmp) {
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ag_set_error(AG_ERR_IO, "ag_fft_save_wisdom: cannot open '%s': %s", tmp, strerror(errno));
+    bool ok = fputs(ctx, f) >= 0;
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : ag_set_error(AG_ERR_IO, "ag_fft_save_wisdom: writing '%s' failed: %s", tmp, strerror(errno));
+}
+
+int ag_fft_save_wisdom(const char *path) {
+    if (!path) return ag_set_error(AG_ERR_INVALID, "ag_fft_save_wisdom: NULL path");
+    char *text = ag_cpu_kernels.fft_wisdom_export();
+    if (!text) return ag_error_code();
+    int rc = ag__write_file_atomic("ag_fft_save_wisdom", path, write_text, text);
+    free(text);
+    return rc;
+}
+
+int ag_fft_load_wisdom(const char *path) {
+    if (!path) return ag_set_error(AG_ERR_INVALID, "ag_fft_load_wisdom: NULL path");
+    FILE *f = fopen(path, "r");
+    if (!f) return ag_set_error(AG_ERR_IO, "ag_fft_load_wisdom: cannot open '%s': %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+    int rc = 0;
+    while (text) {
+        n += fread(text + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
+        char *bigger = realloc(text, cap * 2);
+        if (!bigger) { free(text); text = NULL; break; }
+        text = bigger;
+        cap *= 2;
+    }
+    if (!text) rc = ag_set_error(AG_ERR_NOMEM, "ag_fft_load_wisdom: out of memory reading '%s'", path);
+    else if (ferror(f)) rc = ag_set_error(AG_ERR_IO, "ag_fft_load_wisdom: reading '%s' failed", path);
+    fclose(f);
+    if (!rc) {
+        text[n] = 0;
+        rc = ag_cpu_kernels.fft_wisdom_import(text);
+        if (rc && ag_error_code() == AG_ERR_FORMAT) { /* name the file */
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            rc = ag_set_error(AG_ERR_FORMAT, "%s ('%s')", msg, path);
+        }
+    }
+    free(text);
+    return rc;
+}

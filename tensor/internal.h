@@ -50,6 +50,12 @@ const char *ag_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
 /* shape of t as a string in a temporary buffer valid for the current statement */
 #define AG_SHP(t) ag_shape_str((t)->shape, (t)->ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF)
 
+/* ---- files ---- */
+/* Writes path atomically: fill(ctx, tmp) writes a temporary file next to path, which is then
+ * fsynced and renamed over path. On any failure (fill's included: it sets the error) path is
+ * untouched and the temporary removed. fn names the public function in messages. */
+int ag__write_file_atomic(const char *fn, const char *path, int (*fill)(void *ctx, const char *tmp), void *ctx);
+
 /* ---- tensor internals ---- */
 /* New tensor on dev, contiguous, uninitialised, NOT registered in a scope. */
 ag_tensor *ag__new(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev, const char *op);

@@ -49,6 +49,7 @@ static ag_module *model(uint64_t seed, int64_t in_features) {
     return root;
 }
 
+#ifdef AG_HAVE_HDF5
 /* a loss touching every parameter and the batchnorm buffers */
 static ag_tensor *loss_of(ag_module *m, int step) {
     ag_manual_seed(1000 + (uint64_t)step);
@@ -88,7 +89,6 @@ static bool same_module(ag_module *a, ag_module *b) {
     return true;
 }
 
-#ifdef AG_HAVE_HDF5
 
 static void test_round_trip(void **st) {
     (void)st;

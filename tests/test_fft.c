@@ -6,6 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "test_util.h"
@@ -329,12 +333,100 @@ static void bad_inputs(void **state) {
     ag_release(one);
 }
 
-int main(void) {
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = calloc(1 << 20, 1);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+#define EXPECT_RC(expr, code, msg)                                                                  \
+    do {                                                                                            \
+        ag_clear_error();                                                                           \
+        assert_int_equal((expr), code);                                                             \
+        if (!strstr(ag_last_error(), msg))                                                          \
+            fail_msg("%s: expected an error containing \"%s\", got \"%s\"", #expr, msg, ag_last_error()); \
+        ag_clear_error();                                                                           \
+    } while (0)
+
+/* wisdom of both precisions saved atomically, loaded back, and clear errors for bad files */
+static void wisdom(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ag_wisdom_XXXXXX", path[256], other[256];
+    assert_non_null(mkdtemp(dir));
+    ag_scope_begin();
+    assert_non_null(ag_fft(ag_randn(AG_SHAPE(3, 360), AG_C128), -1, -1, AG_NORM_BACKWARD));
+    assert_non_null(ag_fft(ag_randn(AG_SHAPE(3, 360), AG_C64), -1, -1, AG_NORM_BACKWARD));
+    ag_scope_end();
+    snprintf(path, sizeof path, "%s/wisdom.txt", dir);
+    write_file(path, "an older file, replaced whole");
+    assert_int_equal(ag_fft_save_wisdom(path), 0);
+    char *text = slurp(path);
+    assert_non_null(text);
+    assert_non_null(strstr(text, " fftw_wisdom "));
+    assert_non_null(strstr(text, " fftwf_wisdom "));
+    assert_null(strstr(text, "older"));
+    assert_int_equal(ag_fft_load_wisdom(path), 0);
+    /* loading what was saved changes nothing: saving again gives the same text */
+    snprintf(other, sizeof other, "%s/again.txt", dir);
+    assert_int_equal(ag_fft_save_wisdom(other), 0);
+    char *again = slurp(other);
+    assert_non_null(again);
+    assert_string_equal(text, again);
+    free(text);
+    free(again);
+    unlink(other);
+
+    snprintf(other, sizeof other, "%s/none.txt", dir);
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_IO, "ag_fft_load_wisdom: cannot open");
+    write_file(other, "not wisdom at all\n");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "no FFTW wisdom in the file");
+    write_file(other, "(fftw-3.3.10 fftw_wisdom #xzz (garbage");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "FFTW rejected the double-precision wisdom");
+    unlink(other);
+    snprintf(other, sizeof other, "%s/missing/wisdom.txt", dir);
+    EXPECT_RC(ag_fft_save_wisdom(other), AG_ERR_IO, "ag_fft_save_wisdom: cannot write in the directory");
+    EXPECT_RC(ag_fft_save_wisdom(NULL), AG_ERR_INVALID, "NULL path");
+    EXPECT_RC(ag_fft_load_wisdom(NULL), AG_ERR_INVALID, "NULL path");
+    /* a fresh process loads wisdom of threaded plans before planning anything itself (FFTW
+     * must know its threads solvers by then) */
+    ag_set_num_threads(2);
+    ag_scope_begin();
+    assert_non_null(ag_fft2(ag_randn(AG_SHAPE(256, 256), AG_C128), AG_NORM_BACKWARD));
+    ag_scope_end();
+    ag_set_num_threads(0);
+    assert_int_equal(ag_fft_save_wisdom(path), 0);
+    char self[200] = {0}, cmd[600];
+    assert_true(readlink("/proc/self/exe", self, sizeof self - 1) > 0);
+    snprintf(cmd, sizeof cmd, "'%s' --load-wisdom '%s'", self, path);
+    assert_int_equal(system(cmd), 0);
+    /* nothing but the saved file is left behind (no temporaries) */
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--load-wisdom")) { /* the child of test wisdom */
+        if (ag_fft_load_wisdom(argv[2]) == 0 && ag_fft(ag_randn(AG_SHAPE(8), AG_C128), -1, -1, AG_NORM_BACKWARD)) return 0;
+        fprintf(stderr, "%s\n", ag_last_error());
+        return 1;
+    }
     /* quick plans here (the op table exercises the default FFTW_MEASURE path) */
     setenv("AG_FFTW_PLANNER", "estimate", 0);
     const struct CMUnitTest tests[] = {
         TEST(round_trips_f64), TEST(known_values), TEST(parseval), TEST(shifts_numpy), TEST(freqs),
         TEST(strided_and_broadcast), TEST(threads_agree), TEST(plan_cache), TEST(concurrent_threads), TEST(gradients), TEST(bad_inputs),
+        TEST(wisdom),
     };
     return cmocka_run_group_tests_name("fft", tests, NULL, NULL);
 }

@@ -19,6 +19,8 @@
  * Threads: with fftw3_omp (AG_HAVE_FFTW_OMP) plans use ag_cpu_fft_set_threads' count
  * (ag_set_num_threads), or OpenMP's default before any call. Planner rigour: the environment
  * variable AG_FFTW_PLANNER = estimate | measure (default) | patient | exhaustive.
+ * Wisdom (the planner's measurements) can be exported and imported as text, so that
+ * ag_fft_save_wisdom / ag_fft_load_wisdom spare a later run the planning.
  * At exit all plans are destroyed and FFTW's memory released (fftw_cleanup), so valgrind
  * reports nothing from here. */
 #include <fftw3.h>
@@ -124,6 +126,59 @@ AG_API void ag_fft_plan_cache_clear(void) {
             cache[i].valid = false;
         }
     pthread_mutex_unlock(&mu);
+}
+
+/* ---- wisdom ---------------------------------------------------------------------- */
+
+/* fftw's wisdom, then fftwf's: two s-expressions, "(fftw-<version> fftw_wisdom ...)" and
+ * "(fftw-<version> fftwf_wisdom ...)", one after the other */
+char *ag_cpu_fft_wisdom_export(void) {
+    pthread_once(&once, init);
+    pthread_mutex_lock(&mu);
+    char *d = fftw_export_wisdom_to_string(), *f = fftwf_export_wisdom_to_string();
+    pthread_mutex_unlock(&mu);
+    char *all = d && f ? malloc(strlen(d) + strlen(f) + 2) : NULL;
+    if (all) {
+        strcpy(all, d);
+        strcat(all, "\n");
+        strcat(all, f);
+    } else {
+        ag_set_error(AG_ERR_NOMEM, "ag_fft_save_wisdom: out of memory exporting FFTW wisdom");
+    }
+    free(d);
+    free(f);
+    return all;
+}
+
+int ag_cpu_fft_wisdom_import(const char *text) {
+    /* split at the second top-level "(fftw-": each part goes to the planner of its precision */
+    const char *a = strstr(text, "(fftw-"), *b = a ? strstr(a + 1, "(fftw-") : NULL;
+    if (!a) return ag_set_error(AG_ERR_FORMAT, "ag_fft_load_wisdom: no FFTW wisdom in the file");
+    /* wisdom of threaded plans names FFTW's threads solvers: FFTW only knows them once its
+     * threads are initialised, which init does */
+    pthread_once(&once, init);
+    int rc = 0;
+    const char *parts[2] = {a, b};
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < 2 && parts[i] && !rc; i++) {
+        size_t len = i == 0 && b ? (size_t)(b - a) : strlen(parts[i]);
+        char *one = strndup(parts[i], len);
+        if (!one) {
+            rc = ag_set_error(AG_ERR_NOMEM, "ag_fft_load_wisdom: out of memory");
+            break;
+        }
+        /* the header names the precision: "fftwf_wisdom" or "fftw_wisdom" */
+        const char *nl = strchr(one, '\n');
+        size_t hl = nl ? (size_t)(nl - one) : strlen(one);
+        bool single = memmem(one, hl, "fftwf_wisdom", 12) != NULL;
+        int ok = single ? fftwf_import_wisdom_from_string(one) : fftw_import_wisdom_from_string(one);
+        if (!ok)
+            rc = ag_set_error(AG_ERR_FORMAT, "ag_fft_load_wisdom: FFTW rejected the %s-precision wisdom (a file "
+                                             "from another FFTW version, or damaged)", single ? "single" : "double");
+        free(one);
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
 }
 
 /* ---- planning ------------------------------------------------------------------ */

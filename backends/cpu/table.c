@@ -20,6 +20,8 @@ const ag_kernels ag_cpu_kernels = {
     .rmsprop_step = ag_cpu_rmsprop_step,
     /* -- fft -- */
     .fft = ag_cpu_fft,
+    .fft_wisdom_export = ag_cpu_fft_wisdom_export,
+    .fft_wisdom_import = ag_cpu_fft_wisdom_import,
     /* -- indexing -- */
     .gather = ag_cpu_gather,
     .scatter_add = ag_cpu_scatter_add,

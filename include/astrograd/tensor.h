@@ -282,6 +282,13 @@ AG_API ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt);
 /* FFTW plan cache (cpu): plans made so far, cache hits, plans held now; clear drops idle plans. */
 AG_API void ag_fft_plan_cache_stats(int64_t *plans_created, int64_t *cache_hits, int *cached);
 AG_API void ag_fft_plan_cache_clear(void);
+/* FFTW's wisdom (its planner's measurements, both precisions): a saved file spares a later run the
+ * planning of every shape planned before (seconds per large shape with the default MEASURE
+ * planner). Saving is atomic (a temporary file renamed over path). Loading merges into what this
+ * process has measured; wisdom from another machine or FFTW version is rejected or merely
+ * suboptimal, never wrong. 0, or AG_ERR_IO (file), AG_ERR_FORMAT (not FFTW wisdom). */
+AG_API int ag_fft_save_wisdom(const char *path);
+AG_API int ag_fft_load_wisdom(const char *path);
 
 /* ---- indexing, joining, reordering --------------------------------------------------- */
 /* Indices are i64 tensors; gradients flow to the data inputs, never to indices or masks.
