@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -417,9 +418,11 @@ static void wisdom(void **state) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--load-wisdom")) { /* the child of test wisdom */
-        if (ag_fft_load_wisdom(argv[2]) == 0 && ag_fft(ag_randn(AG_SHAPE(8), AG_C128), -1, -1, AG_NORM_BACKWARD)) return 0;
-        fprintf(stderr, "%s\n", ag_last_error());
-        return 1;
+        ag_scope_begin();
+        bool ok = ag_fft_load_wisdom(argv[2]) == 0 && ag_fft(ag_randn(AG_SHAPE(8), AG_C128), -1, -1, AG_NORM_BACKWARD);
+        ag_scope_end();
+        if (!ok) fprintf(stderr, "%s\n", ag_last_error());
+        return ok ? 0 : 1;
     }
     /* quick plans here (the op table exercises the default FFTW_MEASURE path) */
     setenv("AG_FFTW_PLANNER", "estimate", 0);
