@@ -8,6 +8,7 @@
  *                     backward = gradients of input, weight and bias
  *   b1_c32_64x64_k3   the same with batch 1 (one image per step)
  *   b8_c32to64_64x64_k3_s2  batch 8, 32 -> 64 channels, stride 2 (a downsampling layer)
+ *   b32_c64_8x8_k3    batch 32, 64 -> 64 channels on 8x8 (a deep layer of a small CNN)
  *   c1_512x512_k15    one 512x512 image, one 15x15 kernel, padding 7 (PyTorchDIA's kernel fit);
  *                     backward = gradient of the kernel only
  *   f64 b8_c32_64x64_k3  issue 4's case in f64 (MPoL and most fitting code run in f64)
@@ -67,11 +68,12 @@ int main(int argc, char **argv) {
     ag_set_num_threads(threads);
     threads = ag_get_num_threads();
     ag_manual_seed(1);
-    bench_row rows[12];
+    bench_row rows[14];
     int n = 0;
     add_case(rows, &n, "b8_c32_64x64_k3", AG_F32, 8, 32, 32, 64, 3, 1, true, true);
     add_case(rows, &n, "b1_c32_64x64_k3", AG_F32, 1, 32, 32, 64, 3, 1, true, true);
     add_case(rows, &n, "b8_c32to64_64x64_k3_s2", AG_F32, 8, 32, 64, 64, 3, 2, true, true);
+    add_case(rows, &n, "b32_c64_8x8_k3", AG_F32, 32, 64, 64, 8, 3, 1, true, true);
     add_case(rows, &n, "c1_512x512_k15", AG_F32, 1, 1, 1, 512, 15, 1, false, false);
     add_case(rows, &n, "b8_c32_64x64_k3", AG_F64, 8, 32, 32, 64, 3, 1, true, true);
 

@@ -213,8 +213,8 @@ static void expect_close(const conv_case *cc, ag_tensor **a, ag_tensor **ref, do
 
 /* The AVX-512 kernels (where the CPU has them) and the im2col + gemm path (AG_CPU_CONV=im2col):
  * in each, f32 agrees with f64 to f32 rounding, and the two f64 results agree to f64 rounding.
- * Cases: row widths around the 16- and 8-lane vectors, output channels not a multiple of the
- * 4-row tiles, single-output-channel groups (1-row tiles), kernel sizes not a multiple of the
+ * Cases: row widths around the 16- and 8-lane vectors (narrower rows with 16+ channels take
+ * channel-vector tiles), output channels not a multiple of the 4-row tiles, single-output-channel groups (1-row tiles), kernel sizes not a multiple of the
  * 6- and 24-row weight tiles, groups, strides, dilation, asymmetric padding, and a batch that
  * spans two padded-copy chunks. */
 static void test_conv_paths(void **state) {
@@ -239,6 +239,11 @@ static void test_conv_paths(void **state) {
         CC(2, 3, 9, 40, 5, 3, 3, true, .stride = {2, 2}, .padding = {1, 1}),
         CC(1, 4, 7, 70, 6, 3, 3, false, .stride = {1, 3}, .padding = {0, 2}, .dilation = {2, 1}),
         CC(2, 2, 8, 66, 1, 5, 5, true, .stride = {3, 2}, .padding = {2, 2}),
+        /* rows narrower than a vector, 16+ channels: channel-vector tiles (f32 below 16 pixels, f64 below 8) */
+        CC(3, 16, 5, 7, 20, 3, 3, true, .padding = {1, 1}),
+        CC(2, 24, 4, 4, 40, 3, 3, false, .padding = {1, 1}),
+        CC(2, 32, 9, 9, 36, 3, 3, true, .stride = {2, 2}, .padding = {1, 1}, .groups = 2),
+        CC(2, 16, 6, 13, 17, 3, 3, true, .padding = {1, 1}, .dilation = {1, 2}),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const conv_case *cc = &cases[i];

@@ -44,7 +44,7 @@
 #define INLINE static inline __attribute__((always_inline))
 #endif
 
-enum { MR = 4, NV = 4, NV1 = 8, MO = 4, NK = 6, SLACK = 16 * NV1 };
+enum { MR = 4, NV = 4, NV1 = 8, MO = 4, NK = 6, NPX = 12, SLACK = 16 * NV1 };
 
 int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname) {
     const char *env = getenv("AG_CPU_CONV");
@@ -60,8 +60,9 @@ int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname) {
                                                      "one (or this build) has none", kname)
                      : 0;
     if (g->Cg < 1 || g->Og < 1 || g->s0 < 1 || g->s1 < 1) return 0;
-    /* vectors run along output rows: narrow rows would leave most lanes idle */
-    return force || g->WO >= 16;
+    /* narrow rows (under 16 pixels) run channel-vector tiles when there are 16+ channels on both
+     * sides (the forward's outputs, the input gradient's inputs); with fewer, most lanes would idle */
+    return force || g->WO >= 16 || (g->Og >= 16 && g->Cg >= 16);
 }
 
 #ifdef AG_HAVE_DIRECT

@@ -132,8 +132,9 @@ typedef struct FN(fplan) {
     const T *bias; /* [G*orows] or NULL */
     T *out;
     int64_t out_img, out_grp, out_ch, out_row;
-    T *wp; /* packed weights (plan_pack) */
+    T *wp; /* packed weights (plan_pack); narrow plans: then the biases, 2L per channel tile */
     size_t wbytes;
+    bool narrow; /* channel-vector tiles (FN(planc_run)) */
 } FN(fplan);
 
 /* Output tiles: MR = 4 channels x NV = 4 vectors (16 accumulators); a plan with a single output
@@ -142,7 +143,33 @@ static int FN(tile_rows)(const FN(fplan) *fp) { return fp->orows == 1 ? 1 : MR; 
 static int FN(tile_vecs)(int mrt) { return mrt == 1 ? NV1 : NV; }
 
 /* wp[gi][ot][k][mrt] = wt[gi][ot*mrt + r][k], zero rows past orows */
+/* Rows narrower than a vector would leave lanes idle in pixel tiles; with enough output channels
+ * the tiles run along channels instead (FN(planc_run)). */
+static bool FN(is_narrow)(const FN(fplan) *fp) { return fp->WO < L && fp->orows >= L; }
+
 static int FN(plan_pack)(FN(fplan) *fp, const char *kname) {
+    fp->narrow = FN(is_narrow)(fp);
+    if (fp->narrow) { /* wp[gi][ot][k][2L] = wt[gi][ot*2L + c][k], then bias[gi][ot][2L]; zero past orows */
+        int64_t ot_n = (fp->orows + 2 * L - 1) / (2 * L), nw = fp->G * ot_n * fp->K * 2 * L;
+        fp->wbytes = (size_t)(nw + fp->G * ot_n * 2 * L) * sizeof(T) + 64;
+        fp->wp = ag_cpu_alloc(fp->wbytes);
+        if (!fp->wp) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
+        for (int64_t gi = 0; gi < fp->G; gi++)
+            for (int64_t ot = 0; ot < ot_n; ot++) {
+                for (int64_t k = 0; k < fp->K; k++)
+                    for (int64_t c = 0; c < 2 * L; c++) {
+                        int64_t o = ot * 2 * L + c;
+                        fp->wp[((gi * ot_n + ot) * fp->K + k) * 2 * L + c] =
+                            o < fp->orows ? fp->wt[(gi * fp->orows + o) * fp->K + k] : (T)0;
+                    }
+                for (int64_t c = 0; c < 2 * L; c++) {
+                    int64_t o = ot * 2 * L + c;
+                    fp->wp[nw + (gi * ot_n + ot) * 2 * L + c] =
+                        fp->bias && o < fp->orows ? fp->bias[gi * fp->orows + o] : (T)0;
+                }
+            }
+        return 0;
+    }
     int mrt = FN(tile_rows)(fp);
     int64_t ot_n = (fp->orows + mrt - 1) / mrt;
     fp->wbytes = (size_t)(fp->G * ot_n * fp->K * mrt) * sizeof(T) + 64;
@@ -249,7 +276,68 @@ TARGET static void FN(fwd_rows)(const FN(fplan) *fp, int64_t n, int64_t gi, int6
 
 /* all images, groups and rows of a packed plan, split over threads in units of rg rows (one
  * row, or as many narrow rows as one tile holds) */
+/* NPX pixels (input offsets base[p]) x 2 vectors of output channels: out tile tmp[p][2L] =
+ * bias + sum_k x[off[k] + base[p]] * wp[k][.] */
+TARGET static void FN(fwdc_tile)(const T *xg, const int64_t *basep, const int64_t *off, int64_t K, const T *wp,
+                                 const T *bias, T *tmp) {
+    V a0[NPX], a1[NPX];
+    int64_t base[NPX];
+    V b0 = VLOADU(bias), b1 = VLOADU(bias + L);
+    for (int p = 0; p < NPX; p++) {
+        base[p] = basep[p];
+        a0[p] = b0;
+        a1[p] = b1;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        V w0 = VLOADU(wp + k * 2 * L), w1 = VLOADU(wp + k * 2 * L + L);
+        const T *xk = xg + off[k];
+        for (int p = 0; p < NPX; p++) {
+            V b = VSET1(xk[base[p]]);
+            a0[p] = VFMA(b, w0, a0[p]);
+            a1[p] = VFMA(b, w1, a1[p]);
+        }
+    }
+    for (int p = 0; p < NPX; p++) {
+        VSTOREU(tmp + p * 2 * L, a0[p]);
+        VSTOREU(tmp + p * 2 * L + L, a1[p]);
+    }
+}
+
+/* a narrow plan: units of NPX consecutive output pixels of one group, counted over all images
+ * (so small images fill whole tiles) */
+static void FN(planc_run)(const FN(fplan) *fp) {
+    int64_t P = fp->HO * fp->WO, NP = fp->N * P, pb_n = (NP + NPX - 1) / NPX, units = fp->G * pb_n;
+    int64_t ot_n = (fp->orows + 2 * L - 1) / (2 * L), nw = fp->G * ot_n * fp->K * 2 * L;
+    int nt = max_threads();
+    _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1 && units > 1)")
+    for (int64_t u = 0; u < units; u++) {
+        int64_t pb = u % pb_n, gi = u / pb_n;
+        int64_t p0 = pb * NPX, np = NP - p0 < NPX ? NP - p0 : NPX, base[NPX], ypos[NPX];
+        for (int64_t p = 0; p < NPX; p++) { /* past np: repeats of the first pixel, not stored */
+            int64_t f = p0 + (p < np ? p : 0), n = f / P, pix = f % P, i = pix / fp->WO, j = pix % fp->WO;
+            base[p] = n * fp->in_img + i * fp->xrs + j;
+            ypos[p] = n * fp->out_img + i * fp->out_row + j;
+        }
+        const T *xg = fp->in + gi * fp->in_grp;
+        T *yg = fp->out + gi * fp->out_grp;
+        T tmp[NPX * 2 * L];
+        for (int64_t ot = 0; ot < ot_n; ot++) {
+            int64_t co = fp->orows - ot * 2 * L < 2 * L ? fp->orows - ot * 2 * L : 2 * L;
+            FN(fwdc_tile)(xg, base, fp->off, fp->K, fp->wp + (gi * ot_n + ot) * fp->K * 2 * L,
+                          fp->wp + nw + (gi * ot_n + ot) * 2 * L, tmp);
+            for (int64_t c = 0; c < co; c++) {
+                T *yc = yg + (ot * 2 * L + c) * fp->out_ch;
+                for (int64_t p = 0; p < np; p++) yc[ypos[p]] = tmp[p * 2 * L + c];
+            }
+        }
+    }
+}
+
 static void FN(plan_run)(const FN(fplan) *fp) {
+    if (fp->narrow) {
+        FN(planc_run)(fp);
+        return;
+    }
     int64_t vpr = (fp->WO + (L - 1)) / L, nvt = FN(tile_vecs)(FN(tile_rows)(fp));
     int64_t rg = vpr >= nvt ? 1 : nvt / vpr, rg_n = (fp->HO + rg - 1) / rg, units = fp->N * fp->G * rg_n;
     int nt = max_threads();
@@ -462,13 +550,45 @@ TARGET static void FN(wgt1_tile)(const T *row, const T *xb, const int64_t *off, 
 
 TARGET static T FN(hsum)(const T *v) { return VREDUCE(VLOADU(v)); }
 
+/* Narrow rows (under a vector) with L+ output channels: 2 vectors of output channels x NPX rows
+ * k, over npix pixels f (image n = f / P, pixel f % P): acc[kk][c] += x[off[kk] + base(f)] *
+ * dyT[f][c], with dy transposed pixel-major (dyT: pixel stride ogp, image stride dimg). */
+TARGET static void FN(wgtc_tile)(const T *dyt, int64_t ogp, int64_t dimg, const T *xg, int64_t ximg,
+                                 const int64_t *offp, int64_t npix, int64_t P, int64_t WO, int64_t xrs, T *accs) {
+    V a0[NPX], a1[NPX];
+    int64_t off[NPX];
+    for (int kk = 0; kk < NPX; kk++) {
+        off[kk] = offp[kk];
+        a0[kk] = VLOADU(accs + kk * 2 * L);
+        a1[kk] = VLOADU(accs + kk * 2 * L + L);
+    }
+    for (int64_t f = 0, n = 0, pix = 0, i = 0, j = 0; f < npix; f++) {
+        const T *d = dyt + n * dimg + pix * ogp, *xp = xg + n * ximg + i * xrs + j;
+        V d0 = VLOADU(d), d1 = VLOADU(d + L);
+        for (int kk = 0; kk < NPX; kk++) {
+            V b = VSET1(xp[off[kk]]);
+            a0[kk] = VFMA(b, d0, a0[kk]);
+            a1[kk] = VFMA(b, d1, a1[kk]);
+        }
+        if (++j == WO) { j = 0; i++; }
+        if (++pix == P) { pix = 0; i = 0; n++; }
+    }
+    for (int kk = 0; kk < NPX; kk++) {
+        VSTOREU(accs + kk * 2 * L, a0[kk]);
+        VSTOREU(accs + kk * 2 * L + L, a1[kk]);
+    }
+}
+
 static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T *dw,
                              const char *kname) {
     FN(padded) pd;
     if (FN(padded_init)(&pd, g, kname)) return AG_ERR_NOMEM;
     int64_t K = g->Cg * g->KH * g->KW, P = g->HO * g->WO;
-    /* tiles of mo output channels x nk rows k: MO * NK accumulators either way */
-    int64_t mo = g->Og == 1 ? 1 : MO, nk = MO * NK / mo;
+    /* tiles of mo output channels x nk rows k: MO * NK vector accumulators either way; narrow rows
+     * with L+ output channels: 2L channels (one per lane) x NPX rows k, the same storage */
+    bool narrow = g->WO < L && g->Og >= L;
+    _Static_assert(NPX * 2 == MO * NK, "narrow weight tiles must fit the accumulator storage");
+    int64_t mo = narrow ? 2 * L : g->Og == 1 ? 1 : MO, nk = narrow ? NPX : MO * NK / mo;
     int64_t ot_n = (g->Og + mo - 1) / mo, kt_n = (K + nk - 1) / nk, units = g->G * ot_n * kt_n;
     size_t abytes = (size_t)(units * MO * NK * L) * sizeof(T);
     T *accs = ag_cpu_alloc(abytes);
@@ -487,9 +607,35 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
     if (rb < 1) rb = 1;
     int nt = max_threads();
     if (nt > units) nt = (int)units;
+    /* narrow: dy of a chunk of images transposed to dyT[n][gi][pixel][ogp], channels zero-padded */
+    int64_t ogp = ot_n * mo;
+    size_t tbytes = narrow ? (size_t)(pd.nimg * g->G * P * ogp) * sizeof(T) + 64 : 0;
+    T *dyT = narrow ? ag_cpu_alloc(tbytes) : NULL;
+    if (narrow && !dyT) {
+        free(offs);
+        ag_cpu_free(accs, abytes);
+        FN(padded_free)(&pd);
+        return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
+    }
     for (int64_t n0 = 0; n0 < g->N; n0 += pd.nimg) {
         int64_t nb = g->N - n0 < pd.nimg ? g->N - n0 : pd.nimg;
         FN(padded_fill)(&pd, g, x, n0, nb);
+        if (narrow) {
+            _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
+            for (int64_t ng = 0; ng < nb * g->G; ng++) {
+                const T *src = dy + ((n0 + ng / g->G) * g->O + (ng % g->G) * g->Og) * P;
+                T *dst = dyT + ng * P * ogp;
+                for (int64_t pix = 0; pix < P; pix++)
+                    for (int64_t c = 0; c < ogp; c++) dst[pix * ogp + c] = c < g->Og ? src[c * P + pix] : (T)0;
+            }
+            _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
+            for (int64_t u = 0; u < units; u++) {
+                int64_t kt = u % kt_n, ot = (u / kt_n) % ot_n, gi = u / (kt_n * ot_n);
+                FN(wgtc_tile)(dyT + gi * P * ogp + ot * mo, ogp, g->G * P * ogp, pd.buf + gi * g->Cg * pd.plane,
+                              g->C * pd.plane, offs + kt * nk, nb * P, P, g->WO, pd.xrs, accs + u * MO * NK * L);
+            }
+            continue;
+        }
         _Pragma("omp parallel num_threads(nt) if (nt > 1)")
         {
 #ifdef _OPENMP
@@ -520,6 +666,14 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
     }
     for (int64_t u = 0; u < units; u++) {
         int64_t kt = u % kt_n, ot = (u / kt_n) % ot_n, gi = u / (kt_n * ot_n);
+        if (narrow) { /* lane c of row kk is output channel ot*2L + c */
+            for (int64_t kk = 0; kk < nk; kk++)
+                for (int64_t c = 0; c < mo; c++) {
+                    int64_t o = ot * mo + c, k = kt * nk + kk;
+                    if (o < g->Og && k < K) dw[(gi * g->Og + o) * K + k] = accs[(u * MO * NK + kk * 2) * L + c];
+                }
+            continue;
+        }
         for (int64_t r = 0; r < mo; r++)
             for (int64_t kk = 0; kk < nk; kk++) {
                 int64_t o = ot * mo + r, k = kt * nk + kk;
@@ -528,6 +682,7 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
     }
     free(offs);
     ag_cpu_free(accs, abytes);
+    if (dyT) ag_cpu_free(dyT, tbytes);
     FN(padded_free)(&pd);
     return 0;
 }

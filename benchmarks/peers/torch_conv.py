@@ -39,5 +39,6 @@ def case(name, n, c, o, s, k, stride, bias, x_grad, dt=torch.float32):
 case("b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, True, True)
 case("b1_c32_64x64_k3", 1, 32, 32, 64, 3, 1, True, True)
 case("b8_c32to64_64x64_k3_s2", 8, 32, 64, 64, 3, 2, True, True)
+case("b32_c64_8x8_k3", 32, 64, 64, 8, 3, 1, True, True)
 case("c1_512x512_k15", 1, 1, 1, 512, 15, 1, False, False)
 case("b8_c32_64x64_k3", 8, 32, 32, 64, 3, 1, True, True, torch.float64)
