@@ -22,10 +22,14 @@
  *             for stride 1 that is one forward convolution with flipped weights.
  * Groups with one output channel (depthwise convolutions, one-channel image models such as
  * PyTorchDIA's kernel fit) use 1 x 8-vector output tiles and 1 x 24 weight tiles instead.
+ * Rows narrower than a vector with a vector's worth of channels (deep layers of small CNNs) tile
+ * along channels instead: 2 vectors of output channels x 12 pixels (forward, input gradient) or
+ * x 12 kernel rows (weight gradient, over dy transposed pixel-major).
  *
  * Rounding: FMAs and a different summation order than the gemm path, so results agree with it to
  * the dtype's rounding (tests/test_conv.c compares them), not bit for bit. The kernels are used
- * only when the CPU has AVX-512F (checked at run time) and output rows have 16 pixels or more.
+ * only when the CPU has AVX-512F (checked at run time) and output rows have 16 pixels or more,
+ * or 16+ channels on both sides.
  * AG_CPU_CONV=im2col forces the gemm path; AG_CPU_CONV=direct forces these kernels whatever the
  * row width and makes a convolution fail where the CPU has no AVX-512F. */
 #include <stdlib.h>

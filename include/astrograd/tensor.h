@@ -338,8 +338,8 @@ AG_API ag_tensor *ag_one_hot(ag_tensor *idx, int64_t num_classes);
  * element [0] of each pair. same = padding "same" (stride must be 1; odd total padding puts the
  * extra row/column at the end, as PyTorch).
  * CPU algorithms: convolutions (forward, input and weight gradients) with output rows of 16+
- * pixels run on AVX-512 register-tile kernels where the CPU has AVX-512F; the rest run through
- * im2col + OpenBLAS gemm. The two agree to the dtype's rounding, not bit for bit.
+ * pixels, or narrower rows with 16+ channels in and out, run on AVX-512 register-tile kernels
+ * where the CPU has AVX-512F; the rest run through im2col + OpenBLAS gemm. The two agree to the dtype's rounding, not bit for bit.
  * Environment AG_CPU_CONV=im2col forces the gemm path; AG_CPU_CONV=direct forces the AVX-512
  * kernels for every convolution and fails (AG_ERR_NOTIMPL) without AVX-512F. */
 typedef struct ag_conv_opts {
