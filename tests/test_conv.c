@@ -284,17 +284,22 @@ static void test_conv_f32_weight_grad_threads(void **state) {
         printf("AVX-512 convolution kernels unavailable here: %s\n", ag_last_error());
         ag_clear_error();
     } else {
-        ag_tensor *g[3];
-        int threads[3] = {1, 2, 3};
-        for (int t = 0; t < 3; t++) {
-            ag_set_num_threads(threads[t]);
-            y = ag_conv2d(x, w, NULL, CO(.padding = {1, 1}));
-            ag_tensor *in[1] = {w}, *gy = ag_ones_like(y);
-            assert_int_equal(ag_grad(&y, 1, in, 1, &gy, false, &g[t]), 0);
+        /* pixel tiles (37-pixel rows), and channel tiles (6-pixel rows, 16 channels in and out) */
+        ag_tensor *xs[2] = {x, ag_randn(AG_SHAPE(5, 16, 6, 6), AG_F32)};
+        ag_tensor *ws[2] = {w, ag_set_requires_grad(ag_randn(AG_SHAPE(20, 16, 3, 3), AG_F32), true)};
+        for (int c = 0; c < 2; c++) {
+            ag_tensor *g[3];
+            int threads[3] = {1, 2, 3};
+            for (int t = 0; t < 3; t++) {
+                ag_set_num_threads(threads[t]);
+                y = ag_conv2d(xs[c], ws[c], NULL, CO(.padding = {1, 1}));
+                ag_tensor *in[1] = {ws[c]}, *gy = ag_cos(y);
+                assert_int_equal(ag_grad(&y, 1, in, 1, &gy, false, &g[t]), 0);
+            }
+            ag_set_num_threads(0);
+            assert_true(max_abs_diff(g[0], g[1]) == 0);
+            assert_true(max_abs_diff(g[0], g[2]) == 0);
         }
-        ag_set_num_threads(0);
-        assert_true(max_abs_diff(g[0], g[1]) == 0);
-        assert_true(max_abs_diff(g[0], g[2]) == 0);
     }
     ag_scope_end();
     unsetenv("AG_CPU_CONV");
