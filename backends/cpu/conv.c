@@ -20,29 +20,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "backends/cpu/conv.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu.h"
-
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 static bool contiguous(const ag_kview *v) {
     int64_t s = 1;
@@ -170,7 +151,7 @@ DEFINE_COLS(double)
 /* im2col of channels [0, Cg) split over threads (used when images run one at a time) */
 #define PAR_CHANNELS(body)                                                                               \
     do {                                                                                                 \
-        int nt_ = max_threads();                                                                         \
+        int nt_ = ag_cpu_max_threads();                                                                         \
         if (nt_ > 1 && g->Cg > 1 && g->K * g->P >= AG_CPU_PAR_MIN) {                                     \
             _Pragma("omp parallel for schedule(static)")                                                 \
             for (int64_t c = 0; c < g->Cg; c++) { int64_t c0 = c, c1 = c + 1; body; }                    \
@@ -229,9 +210,9 @@ DEFINE_CONV(double, gemm_f64)
 
 /* how to split: images over threads (nt > 1) or one at a time (nt == 1) */
 static int split_threads(const geo *g) {
-    int nt = max_threads();
+    int nt = ag_cpu_max_threads();
     if (nt > g->N) nt = (int)g->N;
-    return nt >= 2 && g->N >= max_threads() ? nt : 1;
+    return nt >= 2 && g->N >= ag_cpu_max_threads() ? nt : 1;
 }
 
 /* im2col scratch from the caching allocator: a training loop asks for the same sizes every
@@ -267,7 +248,7 @@ static int conv_forward_run(const geo *gp, const void *x, const void *w, const v
         _Pragma("omp parallel for num_threads(nt) schedule(static)")                                     \
         for (int64_t n = 0; n < g.N; n++)                                                                \
             fwd_image_##T(&g, (const T *)x + n * xs, w, b, (T *)y + n * ys,                              \
-                          (T *)(cols + cstride * (size_t)thread_id()), false);                           \
+                          (T *)(cols + cstride * (size_t)ag_cpu_thread_num()), false);                           \
     } else {                                                                                             \
         for (int64_t n = 0; n < g.N; n++)                                                                \
             fwd_image_##T(&g, (const T *)x + n * xs, w, b, (T *)y + n * ys, (T *)cols, true);            \
@@ -346,7 +327,7 @@ int ag_cpu_conv2d_backward_input(const ag_kview *dx, const ag_kview *dy, const a
         _Pragma("omp parallel for num_threads(nt) schedule(static)")                                     \
         for (int64_t n = 0; n < g.N; n++)                                                                \
             bwdi_image_##T(&g, (const T *)dy->data + n * ys, w->data, (T *)dx->data + n * xs,            \
-                           (T *)(cols + cstride * (size_t)thread_id()), false);                          \
+                           (T *)(cols + cstride * (size_t)ag_cpu_thread_num()), false);                          \
     } else {                                                                                             \
         for (int64_t n = 0; n < g.N; n++)                                                                \
             bwdi_image_##T(&g, (const T *)dy->data + n * ys, w->data, (T *)dx->data + n * xs, (T *)cols, true); \
@@ -382,7 +363,7 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     if (nt > 1) {                                                                                        \
         _Pragma("omp parallel num_threads(nt)")                                                          \
         {                                                                                                \
-            int t = thread_id();                                                                         \
+            int t = ag_cpu_thread_num();                                                                         \
             T *acc = t == 0 ? (T *)dw->data : (T *)part + (size_t)(t - 1) * (size_t)wn;                  \
             T beta = 0;                                                                                  \
             _Pragma("omp for schedule(static)")                                                          \

@@ -34,9 +34,6 @@
  * row width and makes a convolution fail where the CPU has no AVX-512F. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu.h"
@@ -71,12 +68,10 @@ int ag_cpu_conv_direct_choose(const ag_conv_direct *g, const char *kname) {
 
 #ifdef AG_HAVE_DIRECT
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-    return 1;
-#endif
+/* images per chunk of a padded copy: at most 32 MiB of it (at least one image), per_image bytes each */
+static int64_t chunk_images(int64_t per_image, int64_t N) {
+    int64_t n = per_image > 0 ? (int64_t)(32 << 20) / per_image : N;
+    return n < 1 ? 1 : n > N ? N : n;
 }
 
 typedef struct phase_taps {

@@ -22,11 +22,7 @@ static int FN(padded_init)(FN(padded) *pd, const ag_conv_direct *g, const char *
     pd->rowlen = g->s1 * pd->Wq;
     pd->plane = pd->Hp * pd->rowlen;
     pd->xrs = g->s0 * pd->rowlen;
-    /* images in chunks of at most 32 MiB of padded input (at least one image) */
-    int64_t per = g->C * pd->plane * (int64_t)sizeof(T);
-    pd->nimg = per > 0 ? (int64_t)(32 << 20) / per : g->N;
-    if (pd->nimg < 1) pd->nimg = 1;
-    if (pd->nimg > g->N) pd->nimg = g->N;
+    pd->nimg = chunk_images(g->C * pd->plane * (int64_t)sizeof(T), g->N);
     int64_t K = g->Cg * g->KH * g->KW;
     pd->bytes = (size_t)(pd->nimg * g->C * pd->plane + SLACK) * sizeof(T);
     pd->buf = ag_cpu_alloc(pd->bytes);
@@ -308,7 +304,7 @@ TARGET static void FN(fwdc_tile)(const T *xg, const int64_t *basep, const int64_
 static void FN(planc_run)(const FN(fplan) *fp) {
     int64_t P = fp->HO * fp->WO, NP = fp->N * P, pb_n = (NP + NPX - 1) / NPX, units = fp->G * pb_n;
     int64_t ot_n = (fp->orows + 2 * L - 1) / (2 * L), nw = fp->G * ot_n * fp->K * 2 * L;
-    int nt = max_threads();
+    int nt = ag_cpu_max_threads();
     _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1 && units > 1)")
     for (int64_t u = 0; u < units; u++) {
         int64_t pb = u % pb_n, gi = u / pb_n;
@@ -340,7 +336,7 @@ static void FN(plan_run)(const FN(fplan) *fp) {
     }
     int64_t vpr = (fp->WO + (L - 1)) / L, nvt = FN(tile_vecs)(FN(tile_rows)(fp));
     int64_t rg = vpr >= nvt ? 1 : nvt / vpr, rg_n = (fp->HO + rg - 1) / rg, units = fp->N * fp->G * rg_n;
-    int nt = max_threads();
+    int nt = ag_cpu_max_threads();
     _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1 && units > 1)")
     for (int64_t u = 0; u < units; u++) {
         int64_t ib = u % rg_n, gi = (u / rg_n) % fp->G, n = u / (rg_n * fp->G);
@@ -402,10 +398,7 @@ static int FN(direct_input)(const ag_conv_direct *g, const T *dy, const T *w, T 
         }
     }
     int64_t Hd = rhi - rlo, Wd = chi - clo, plane = Hd * Wd;
-    int64_t per = g->O * plane * (int64_t)sizeof(T);
-    int64_t nimg = per > 0 ? (int64_t)(32 << 20) / per : g->N;
-    if (nimg < 1) nimg = 1;
-    if (nimg > g->N) nimg = g->N;
+    int64_t nimg = chunk_images(g->O * plane * (int64_t)sizeof(T), g->N);
     int64_t Ha0 = (g->H + g->s0 - 1) / g->s0, Wb0 = (g->W + g->s1 - 1) / g->s1; /* largest phase */
     size_t dbytes = (size_t)(nimg * g->O * plane + SLACK) * sizeof(T);
     bool one_phase = g->s0 == 1 && g->s1 == 1; /* the plan writes dx itself: no scratch */
@@ -605,7 +598,7 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
     /* rows in blocks small enough that a tile's dy rows stay in L1 across its k tiles */
     int64_t rb = (int64_t)(16384 / ((int64_t)sizeof(T) * mo * (g->WO > 0 ? g->WO : 1)));
     if (rb < 1) rb = 1;
-    int nt = max_threads();
+    int nt = ag_cpu_max_threads();
     if (nt > units) nt = (int)units;
     /* narrow: dy of a chunk of images transposed to dyT[n][gi][pixel][ogp], channels zero-padded */
     int64_t ogp = ot_n * mo;
@@ -638,12 +631,8 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
         }
         _Pragma("omp parallel num_threads(nt) if (nt > 1)")
         {
-#ifdef _OPENMP
-            int t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-            int t = 0, tn = 1;
-#endif
-            int64_t u0 = units * t / tn, u1 = units * (t + 1) / tn;
+            int64_t u0, u1;
+            ag_cpu_thread_slice(units, &u0, &u1);
             for (int64_t n = 0; n < nb; n++)
                 for (int64_t i0 = 0; i0 < g->HO; i0 += rb) {
                     int64_t i1 = i0 + rb < g->HO ? i0 + rb : g->HO;

@@ -10,6 +10,10 @@
 
 #include "backends/kernels.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define AG_CPU_MAX_OPS 4
 /* Below this many elements a map runs on one thread (spawning costs more than it saves). */
 #define AG_CPU_PAR_MIN 32768
@@ -43,6 +47,37 @@ typedef void (*ag_cpu_loop)(void *ctx, char **ptrs, const int64_t *bstride, int6
 void ag_cpu_iter_init(ag_cpu_iter *it, int nops, const ag_kview *const *views);
 /* Runs loop over every element, in parallel when large. */
 void ag_cpu_iter_run(const ag_cpu_iter *it, ag_cpu_loop loop, void *ctx);
+
+/* Threads a kernel may start here: 1 inside a parallel region (OpenBLAS' and our regions do not
+ * nest), else OpenMP's count. */
+static inline int ag_cpu_max_threads(void) {
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The calling thread's number in its parallel region (0 outside one). */
+static inline int ag_cpu_thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* The calling thread's share [*b, *e) of [0, n) in a static split by thread number (all of it
+ * outside a parallel region): contiguous, in thread order, so order-sensitive work stays ordered. */
+static inline void ag_cpu_thread_slice(int64_t n, int64_t *b, int64_t *e) {
+#ifdef _OPENMP
+    int64_t t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+    int64_t t = 0, tn = 1;
+#endif
+    *b = n * t / tn;
+    *e = n * (t + 1) / tn;
+}
 
 typedef float complex cf32;
 typedef double complex cf64;

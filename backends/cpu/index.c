@@ -393,13 +393,9 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
     bool ok = true;
     _Pragma("omp parallel num_threads(nt) reduction(&& : ok)")
     {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-        int t = 0, n = 1;
-#endif
-        int64_t r0 = rows * t / n, r1 = rows * (t + 1) / n;
-        ok = sb_count(p, r0, r1, shift, cnt + t * nbk);
+        int64_t r0, r1;
+        ag_cpu_thread_slice(rows, &r0, &r1);
+        ok = sb_count(p, r0, r1, shift, cnt + ag_cpu_thread_num() * nbk);
     }
     if (!ok) {
         free(cnt);
@@ -419,13 +415,9 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
     base[nbk] = total;
     _Pragma("omp parallel num_threads(nt)")
     {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-        int t = 0, n = 1;
-#endif
-        int64_t r0 = rows * t / n, r1 = rows * (t + 1) / n;
-        fill(p, r0, r1, shift, cnt + t * nbk, loc, val);
+        int64_t r0, r1;
+        ag_cpu_thread_slice(rows, &r0, &r1);
+        fill(p, r0, r1, shift, cnt + ag_cpu_thread_num() * nbk, loc, val);
     }
     _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 4)")
     for (int64_t b = 0; b < nbk; b++)
