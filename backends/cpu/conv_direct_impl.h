@@ -138,47 +138,28 @@ typedef struct FN(fplan) {
 static int FN(tile_rows)(const FN(fplan) *fp) { return fp->orows == 1 ? 1 : MR; }
 static int FN(tile_vecs)(int mrt) { return mrt == 1 ? NV1 : NV; }
 
-/* wp[gi][ot][k][mrt] = wt[gi][ot*mrt + r][k], zero rows past orows */
 /* Rows narrower than a vector would leave lanes idle in pixel tiles; with enough output channels
  * the tiles run along channels instead (FN(planc_run)). */
 static bool FN(is_narrow)(const FN(fplan) *fp) { return fp->WO < L && fp->orows >= L; }
 
+/* wp[gi][ot][k][cw] = wt[gi][ot*cw + c][k], zero past orows, for tiles of cw output channels
+ * (pixel tiles: tile_rows; narrow plans: 2L, followed by the biases as bias[gi][ot][2L]) */
 static int FN(plan_pack)(FN(fplan) *fp, const char *kname) {
     fp->narrow = FN(is_narrow)(fp);
-    if (fp->narrow) { /* wp[gi][ot][k][2L] = wt[gi][ot*2L + c][k], then bias[gi][ot][2L]; zero past orows */
-        int64_t ot_n = (fp->orows + 2 * L - 1) / (2 * L), nw = fp->G * ot_n * fp->K * 2 * L;
-        fp->wbytes = (size_t)(nw + fp->G * ot_n * 2 * L) * sizeof(T) + 64;
-        fp->wp = ag_cpu_alloc(fp->wbytes);
-        if (!fp->wp) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
-        for (int64_t gi = 0; gi < fp->G; gi++)
-            for (int64_t ot = 0; ot < ot_n; ot++) {
-                for (int64_t k = 0; k < fp->K; k++)
-                    for (int64_t c = 0; c < 2 * L; c++) {
-                        int64_t o = ot * 2 * L + c;
-                        fp->wp[((gi * ot_n + ot) * fp->K + k) * 2 * L + c] =
-                            o < fp->orows ? fp->wt[(gi * fp->orows + o) * fp->K + k] : (T)0;
-                    }
-                for (int64_t c = 0; c < 2 * L; c++) {
-                    int64_t o = ot * 2 * L + c;
-                    fp->wp[nw + (gi * ot_n + ot) * 2 * L + c] =
-                        fp->bias && o < fp->orows ? fp->bias[gi * fp->orows + o] : (T)0;
-                }
-            }
-        return 0;
-    }
-    int mrt = FN(tile_rows)(fp);
-    int64_t ot_n = (fp->orows + mrt - 1) / mrt;
-    fp->wbytes = (size_t)(fp->G * ot_n * fp->K * mrt) * sizeof(T) + 64;
+    int64_t cw = fp->narrow ? 2 * L : FN(tile_rows)(fp), ot_n = (fp->orows + cw - 1) / cw;
+    int64_t nw = fp->G * ot_n * fp->K * cw, nb = fp->narrow ? fp->G * ot_n * cw : 0;
+    fp->wbytes = (size_t)(nw + nb) * sizeof(T) + 64;
     fp->wp = ag_cpu_alloc(fp->wbytes);
     if (!fp->wp) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
     for (int64_t gi = 0; gi < fp->G; gi++)
         for (int64_t ot = 0; ot < ot_n; ot++)
-            for (int64_t k = 0; k < fp->K; k++)
-                for (int r = 0; r < mrt; r++) {
-                    int64_t o = ot * mrt + r;
-                    fp->wp[((gi * ot_n + ot) * fp->K + k) * mrt + r] =
-                        o < fp->orows ? fp->wt[(gi * fp->orows + o) * fp->K + k] : (T)0;
-                }
+            for (int64_t c = 0; c < cw; c++) {
+                int64_t o = ot * cw + c;
+                const T *src = o < fp->orows ? fp->wt + (gi * fp->orows + o) * fp->K : NULL;
+                T *dst = fp->wp + (gi * ot_n + ot) * fp->K * cw + c;
+                for (int64_t k = 0; k < fp->K; k++) dst[k * cw] = src ? src[k] : (T)0;
+                if (nb) fp->wp[nw + (gi * ot_n + ot) * cw + c] = src && fp->bias ? fp->bias[gi * fp->orows + o] : (T)0;
+            }
     return 0;
 }
 
@@ -270,8 +251,6 @@ TARGET static void FN(fwd_rows)(const FN(fplan) *fp, int64_t n, int64_t gi, int6
     }
 }
 
-/* all images, groups and rows of a packed plan, split over threads in units of rg rows (one
- * row, or as many narrow rows as one tile holds) */
 /* NPX pixels (input offsets base[p]) x 2 vectors of output channels: out tile tmp[p][2L] =
  * bias + sum_k x[off[k] + base[p]] * wp[k][.] */
 TARGET static void FN(fwdc_tile)(const T *xg, const int64_t *basep, const int64_t *off, int64_t K, const T *wp,
@@ -329,6 +308,8 @@ static void FN(planc_run)(const FN(fplan) *fp) {
     }
 }
 
+/* all images, groups and rows of a packed plan, split over threads in units of rg rows (one
+ * row, or as many narrow rows as one tile holds); narrow plans in units of NPX pixels */
 static void FN(plan_run)(const FN(fplan) *fp) {
     if (fp->narrow) {
         FN(planc_run)(fp);
