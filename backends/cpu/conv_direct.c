@@ -90,6 +90,21 @@ static int64_t phase_dim(int64_t a, int64_t L, int64_t s, int64_t p, int64_t d, 
     return a < L ? (L - a + s - 1) / s : 0; /* rows of phase a */
 }
 
+/* along one dim: the dy indices [lo, hi) that any phase of an output of length L reads, hi at
+ * least n (dy's length); pt is scratch */
+static void phase_extent(int64_t L, int64_t n, int64_t s, int64_t p, int64_t d, int64_t k, phase_taps *pt,
+                         int64_t *lo, int64_t *hi) {
+    *lo = 0;
+    *hi = n;
+    for (int64_t a = 0; a < s; a++) {
+        int64_t La = phase_dim(a, L, s, p, d, k, pt);
+        for (int64_t t = 0; t < pt->n && La > 0; t++) {
+            if (pt->e[t] < *lo) *lo = pt->e[t];
+            if (La + pt->e[t] > *hi) *hi = La + pt->e[t];
+        }
+    }
+}
+
 /* ---- the kernels, per element type (conv_direct_impl.h) -------------------------------- */
 
 #define T float

@@ -361,23 +361,11 @@ static int FN(direct_input)(const ag_conv_direct *g, const T *dy, const T *w, T 
     int64_t kk = g->KH > g->KW ? g->KH : g->KW;
     int64_t *tbuf = malloc((size_t)(4 * kk) * sizeof *tbuf);
     if (!tbuf) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
-    phase_taps pt = {0, tbuf, tbuf + kk}, pa = pt, pb = {0, tbuf + 2 * kk, tbuf + 3 * kk};
+    phase_taps pa = {0, tbuf, tbuf + kk}, pb = {0, tbuf + 2 * kk, tbuf + 3 * kk};
     /* the padded dy: rows [rlo, rhi) and columns [clo, chi) of dy's index space */
-    int64_t rlo = 0, rhi = g->HO, clo = 0, chi = g->WO;
-    for (int64_t a = 0; a < g->s0; a++) {
-        int64_t La = phase_dim(a, g->H, g->s0, g->p0, g->d0, g->KH, &pt);
-        for (int64_t t = 0; t < pt.n && La > 0; t++) {
-            if (pt.e[t] < rlo) rlo = pt.e[t];
-            if (La + pt.e[t] > rhi) rhi = La + pt.e[t];
-        }
-    }
-    for (int64_t b = 0; b < g->s1; b++) {
-        int64_t Lb = phase_dim(b, g->W, g->s1, g->p1, g->d1, g->KW, &pt);
-        for (int64_t t = 0; t < pt.n && Lb > 0; t++) {
-            if (pt.e[t] < clo) clo = pt.e[t];
-            if (Lb + pt.e[t] > chi) chi = Lb + pt.e[t];
-        }
-    }
+    int64_t rlo, rhi, clo, chi;
+    phase_extent(g->H, g->HO, g->s0, g->p0, g->d0, g->KH, &pa, &rlo, &rhi);
+    phase_extent(g->W, g->WO, g->s1, g->p1, g->d1, g->KW, &pb, &clo, &chi);
     int64_t Hd = rhi - rlo, Wd = chi - clo, plane = Hd * Wd;
     int64_t nimg = chunk_images(g->O * plane * (int64_t)sizeof(T), g->N);
     int64_t Ha0 = (g->H + g->s0 - 1) / g->s0, Wb0 = (g->W + g->s1 - 1) / g->s1; /* largest phase */
