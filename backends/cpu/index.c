@@ -290,8 +290,8 @@ SCATTER_RANGE(int64_t, 0)
 /* Scatters into outputs much larger than the caches: every add above is a cache miss, and in
  * the few-slices case each thread also reads every index. Instead the (target, value) pairs are
  * first partitioned by target bucket (SB_BUCKET_BYTES of output each), then each bucket's pairs
- * are added while its outputs sit in cache. Rows r = (m block, k) are split over threads in
- * order and each bucket holds thread 0's pairs, then thread 1's, ..., so every output element
+ * are added while its outputs sit in cache. Rows r = (m block, k) are split into one part per
+ * thread, in order, and each bucket holds part 0's pairs, then part 1's, ..., so every output element
  * still receives its terms in the sequential order: the result is bit for bit that of the
  * direct path, for any thread count. */
 #define SB_BUCKET_BYTES (256 << 10)
@@ -390,20 +390,19 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
         if (val) ag_cpu_free(val, vbytes);
         return 0; /* no room for the pairs: the direct path needs none */
     }
+    /* nt fixed parts of the rows, counted then filled part by part: the two passes must agree on
+     * the parts whatever team sizes OpenMP grants them */
     bool ok = true;
-    _Pragma("omp parallel num_threads(nt) reduction(&& : ok)")
-    {
-        int64_t r0, r1;
-        ag_cpu_thread_slice(rows, &r0, &r1);
-        ok = sb_count(p, r0, r1, shift, cnt + ag_cpu_thread_num() * nbk);
-    }
+    _Pragma("omp parallel for num_threads(nt) schedule(static) reduction(&& : ok)")
+    for (int t = 0; t < nt; t++)
+        if (!sb_count(p, rows * t / nt, rows * (t + 1) / nt, shift, cnt + t * nbk)) ok = false;
     if (!ok) {
         free(cnt);
         ag_cpu_free(loc, lbytes);
         ag_cpu_free(val, vbytes);
         return index_error(op, idx, dim, p->size, p->allow_neg);
     }
-    /* bucket b starts at base[b]; within it thread t's pairs start after threads 0..t-1's */
+    /* bucket b starts at base[b]; within it part t's pairs start after parts 0..t-1's */
     for (int64_t b = 0, acc = 0; b < nbk; b++) {
         base[b] = acc;
         for (int t = 0; t < nt; t++) {
@@ -413,12 +412,8 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
         }
     }
     base[nbk] = total;
-    _Pragma("omp parallel num_threads(nt)")
-    {
-        int64_t r0, r1;
-        ag_cpu_thread_slice(rows, &r0, &r1);
-        fill(p, r0, r1, shift, cnt + ag_cpu_thread_num() * nbk, loc, val);
-    }
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    for (int t = 0; t < nt; t++) fill(p, rows * t / nt, rows * (t + 1) / nt, shift, cnt + t * nbk, loc, val);
     _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 4)")
     for (int64_t b = 0; b < nbk; b++)
         apply(p->out + ((size_t)b << shift) * es, loc + base[b], (const char *)val + (size_t)base[b] * es,
