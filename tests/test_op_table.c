@@ -11,23 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fixture.h"
-#include "op_table.h"
+#include "op_cases.h"
 
-typedef struct tcase { const op_row *row; const char *family; ag_dtype dt; char name[96]; } tcase;
-
-static fx_file *files[16];
-static const char *file_names[16];
-static int n_files;
-
-static fx_file *family_file(const char *fam) {
-    for (int i = 0; i < n_files; i++)
-        if (!strcmp(file_names[i], fam)) return files[i];
-    fx_file *f = fx_open(fam);
-    file_names[n_files] = fam;
-    files[n_files++] = f;
-    return f;
-}
 
 /* same values, different strides: transpose-copy-transpose (>= 2-d) or a strided column (1-d) */
 static ag_tensor *noncontig(ag_tensor *x) {
@@ -59,7 +44,7 @@ static void run_case(void **state) {
     tcase *tc = *state;
     const op_row *row = tc->row;
     const char *dn = ag_dtype_name(tc->dt);
-    fx_file *f = family_file(tc->family);
+    fx_file *f = op_family_file(tc->family);
     assert_non_null(f);
     int64_t live0 = ag_live_tensors();
     ag_clear_error();
@@ -141,25 +126,8 @@ static void run_case(void **state) {
 int main(void) {
     static tcase cases[4096];
     static struct CMUnitTest tests[4096];
-    int n = 0;
-    const struct { const char *fam; const op_row *rows; } fams[] = {
-#define X(f) {#f, ops_##f},
-        AG_OP_FAMILIES(X)
-#undef X
-    };
-    for (size_t fi = 0; fi < sizeof fams / sizeof *fams; fi++)
-        for (const op_row *r = fams[fi].rows; r->name; r++)
-            for (int dt = 0; dt < AG_NUM_DTYPES; dt++) {
-                if (!(r->dtypes & DT(dt))) continue;
-                tcase *c = &cases[n];
-                c->row = r;
-                c->family = fams[fi].fam;
-                c->dt = (ag_dtype)dt;
-                snprintf(c->name, sizeof c->name, "%s/%s/%s", fams[fi].fam, r->name, ag_dtype_name(c->dt));
-                tests[n] = (struct CMUnitTest){c->name, run_case, NULL, NULL, c};
-                n++;
-            }
+    int n = op_cases(cases, tests, 4096, run_case);
     int rc = _cmocka_run_group_tests("op_table", tests, (size_t)n, NULL, NULL);
-    for (int i = 0; i < n_files; i++) fx_close(files[i]);
+    op_close_family_files();
     return rc;
 }
