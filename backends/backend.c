@@ -20,12 +20,35 @@ int ag_cuda_memory_stats_get(ag_cuda_memory_stats *s) {
 }
 #endif
 
+#ifdef AG_HAVE_TEST_DEVICE
+extern const ag_kernels ag_testdev_kernels;
+#endif
+
 const ag_kernels *ag_kernels_for(ag_device dev) {
     if (dev.kind == AG_DEV_CPU) return &ag_cpu_kernels;
 #ifdef AG_HAVE_CUDA
     if (dev.kind == AG_DEV_CUDA) return &ag_cuda_kernels;
 #endif
+#ifdef AG_HAVE_TEST_DEVICE
+    if (dev.kind == AG_DEV_TEST) return &ag_testdev_kernels;
+#endif
     return NULL;
+}
+
+#define ENTRY_NAME(name, params, args, views) #name,
+static const char *const entry_names[] = {AG_KERNEL_ENTRIES(ENTRY_NAME)};
+#undef ENTRY_NAME
+
+int ag_kernels_count(void) { return (int)(sizeof entry_names / sizeof *entry_names); }
+const char *ag_kernels_entry_name(int i) { return i >= 0 && i < ag_kernels_count() ? entry_names[i] : NULL; }
+
+int ag_kernels_missing(const ag_kernels *k, const char **names, int cap) {
+    int n = 0;
+#define MISSING(name, params, args, views) \
+    if (!k->name) { if (n < cap) names[n] = #name; n++; }
+    AG_KERNEL_ENTRIES(MISSING)
+#undef MISSING
+    return n;
 }
 
 void ag_cpu_fft_set_threads(int n); /* backends/cpu/fft.c */

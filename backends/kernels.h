@@ -4,7 +4,9 @@
  * fills the same table later. A NULL entry means "not implemented on this backend" and the
  * front end reports it (never a silent fallback to another device).
  *
- * Kernels take explicit views (data pointer at element 0, shape, strides in elements), never
+ * The entries are one list (AG_KERNEL_ENTRIES below): adding an entry there adds it to the
+ * table, the prototypes and the test device at once; a backend then implements it or leaves it
+ * NULL. Kernels take explicit views (data pointer at element 0, shape, strides in elements), never
  * allocate memory that outlives the call, and return 0 or a negative ag_status; on failure they
  * record the error with ag_set_error (naming the kernel).
  */
@@ -86,130 +88,172 @@ typedef enum ag_pool_op { AG_POOL_MAX, AG_POOL_AVG } ag_pool_op;
 typedef struct ag_pool_params { int64_t kernel[2], stride[2], pad[2]; } ag_pool_params;
 typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_upsample_mode;
 
+/* The entries, each written once here: X(name, parameters, arguments, views). This list
+ * generates the table struct below, the backends' prototypes (ag_<backend>_<name>) and tables,
+ * the test device's checking wrappers (views: the ag_kview arguments, NULL allowed) and the
+ * report of what a backend lacks (ag_kernels_missing). Every entry returns 0 or a negative
+ * ag_status after ag_set_error. What each does:
+ *
+ * copy: dst <- src (same shape; src may broadcast), converting dtypes.
+ * fill: every element of dst <- re (+ i im).
+ * unary, binary: the maps above; where: out = cond ? a : b (cond bool, a/b/out one dtype, all
+ *   already broadcast).
+ * reduce: as ag_reduce_op above.
+ * gemm: out[b] = op(a[b]) @ op(b[b]) for 3-d views [B,M,K] x [B,K,N] -> [B,M,N]; any strides
+ *   (the kernel copies when BLAS cannot take them). conj_a/conj_b conjugate.
+ * rng: Philox4x32-10 draws for elements [0, numel) of contiguous out, starting at counter offset.
+ *
+ * -- optimizers --
+ * Fused in-place updates, one per optimizer, reproducing PyTorch's single-tensor
+ * (foreach=False) formulas operation by operation. All views are contiguous 1-d of one real
+ * dtype (f32 or f64) and the same length; complex tensors come as their real view (2n).
+ * A state view that the options do not use may have data == NULL. hyper[] as listed.
+ * sgd_step hyper: lr, momentum, dampening, weight_decay, nesterov, maximize, first (buf <- d).
+ * adam_step hyper: lr, beta1, beta2, eps, weight_decay, step (after increment), amsgrad,
+ *   maximize, decoupled (1: AdamW's param *= 1 - lr wd; 0: Adam's grad += wd param).
+ * rmsprop_step hyper: lr, alpha, eps, weight_decay, momentum, centered, maximize.
+ *
+ * -- fft --
+ * fft: unnormalised DFT over dims[0..ndims) (distinct, 0 <= d < ndim; in and out have one
+ *   ndim), batched over the other dims, then multiplied by `scale`.
+ *   C2C_FWD/INV: in complex, out the same dtype and shape.
+ *   R2C: in f32/f64 of shape S, out c64/c128 of shape S except S[h]/2+1 along h = dims[ndims-1].
+ *   C2R: in complex, out real of the logical shape S; in has S[h]/2+1 along h = dims[ndims-1]
+ *        (the imaginary parts Hermitian symmetry makes redundant are ignored). in is untouched.
+ *   Any input strides. out must not overlap in, except in == out exactly (c2c only, in place).
+ * fft_wisdom_import: merge the planner's measurements exported by fft_wisdom_export
+ *   (AG_ERR_FORMAT when the FFT library rejects the text).
+ *
+ * -- indexing --
+ * gather: out[p] = in[p with coordinate dim replaced by idx[p]]. out and idx (i64) have one
+ *   shape (idx may have stride 0 where broadcast: index_select); in has out's ndim and at least
+ *   out's sizes on the dims != dim. Indices lie in [0, in.shape[dim]), or in [-size, size) when
+ *   allow_neg (counted from the end); otherwise AG_ERR_INDEX naming `op`, the first bad index (in
+ *   row-major order) and its position.
+ * scatter_add: out[p with coordinate dim replaced by idx[p]] += src[p] for every p of idx's
+ *   shape (src viewed with idx's shape; out at least idx's sizes on dims != dim). f32/f64/c64/
+ *   c128/i64. Deterministic: each out element receives its terms in increasing order of p[dim],
+ *   whatever the thread count (no atomics). Index rules and errors as gather.
+ * nonzero: out (i64 [nnz, ndim(in)], contiguous) <- coordinates of in's nonzero elements,
+ *   row-major order; nnz must be the exact count.
+ * cumsum: out <- inclusive cumulative sum of in along dim (reverse: from the end); same shape
+ *   and dtype (f32/f64/c64/c128/i64); f32 accumulates in f64.
+ *
+ * -- convolution --
+ * Cross-correlation (PyTorch's conv) on contiguous 4-d views, f32/f64:
+ * x [N,C,H,W], w [O,C/groups,KH,KW], y [N,O,HO,WO] (HO, WO taken from y: any size, positions
+ * reading outside x read zeros, so asymmetric "same" padding is just a bigger HO):
+ *   y[n,o,i,j] = bias[o] + sum_{c,p,q} w[o,c,p,q] x[n, (o/(O/groups))*(C/groups)+c,
+ *                                                   i*s0 - pad0 + p*d0, j*s1 - pad1 + q*d1]
+ * conv2d writes y (bias: [O] or NULL); conv2d_backward_input writes the x-shaped adjoint
+ * dx = d<y,dy>/dx (conv_transpose2d); conv2d_backward_weight writes dw = d<y,dy>/dw.
+ * pool2d: over the last two dims of contiguous 4-d views [N,C,H,W] -> [N,C,HO,WO] (implicit
+ *   padding: -inf for max, zeros counted in the divisor kh*kw for avg). MAX writes idx (i64,
+ *   flat h*W+w of the first maximum; NaN wins); pool2d_backward overwrites gin: max scatters
+ *   gout to idx, avg spreads gout/(kh*kw) over each window.
+ * pad: contiguous views of equal ndim: out index o along dim d reads in index o - lo[d], mapped
+ *   back into range by `mode` (constant: `value` outside). pad_backward overwrites gin with the
+ *   sum of gout over the out elements that read each in element.
+ * upsample2d: resampling of the last two dims of contiguous 4-d views, as F.interpolate (sizes
+ *   given, no scale factors); upsample2d_backward overwrites gin with the adjoint.
+ *
+ * -- solvers --
+ * Batched dense factorisations and solves. Matrix views are [..., rows, cols]; the batch dims
+ * ("...") are the same on every view of a call (inputs may broadcast with stride 0; any
+ * strides). info (i64, batch shape) receives LAPACK's status per matrix: 0 = success, i > 0
+ * = the 1-based index of the zero pivot / failing minor; the front end words the error.
+ * lu_factor: lu <- L and U of P a = L U packed (unit L strictly below the diagonal, U on
+ *   and above), piv (i64 [..., n]) <- the 1-based row interchanges, as LAPACK's getrf.
+ * lu_solve: x [..., n, k] <- A^-1 b (adjoint: A^-H b) from lu_factor's lu and piv.
+ * cholesky: l <- L with a = L L^H (upper: U with a = U^H U), the other triangle zeroed; reads
+ *   only that triangle of a. info i > 0: the leading minor of order i is not positive definite.
+ * triangular_solve: x [..., n, k] <- A^-1 b, A the upper or lower triangle of a (unit diagonal
+ *   assumed when unitriangular). info i > 0: A[i-1, i-1] == 0 (x not written). Right-sided and
+ *   transposed solves are this one on transposed views. */
+#define AG_KERNEL_ENTRIES(X) \
+    X(copy, (const ag_kview *dst, const ag_kview *src), (dst, src), (dst, src)) \
+    X(fill, (const ag_kview *dst, double re, double im), (dst, re, im), (dst)) \
+    X(unary, (ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params), \
+      (op, out, in, params), (out, in)) \
+    X(binary, (ag_binary_op op, const ag_kview *out, const ag_kview *a, const ag_kview *b), \
+      (op, out, a, b), (out, a, b)) \
+    X(where, (const ag_kview *out, const ag_kview *cond, const ag_kview *a, const ag_kview *b), \
+      (out, cond, a, b), (out, cond, a, b)) \
+    X(reduce, (ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in), \
+      (op, out, idx, in), (out, idx, in)) \
+    X(gemm, (const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b), \
+      (out, a, b, conj_a, conj_b), (out, a, b)) \
+    X(rng, (ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset, double p0, double p1), \
+      (dist, out, seed, offset, p0, p1), (out)) \
+    X(sgd_step, (const ag_kview *param, const ag_kview *grad, const ag_kview *buf, const double *hyper), \
+      (param, grad, buf, hyper), (param, grad, buf)) \
+    X(adam_step, (const ag_kview *param, const ag_kview *grad, const ag_kview *exp_avg, \
+                  const ag_kview *exp_avg_sq, const ag_kview *max_sq, const double *hyper), \
+      (param, grad, exp_avg, exp_avg_sq, max_sq, hyper), (param, grad, exp_avg, exp_avg_sq, max_sq)) \
+    X(rmsprop_step, (const ag_kview *param, const ag_kview *grad, const ag_kview *square_avg, \
+                     const ag_kview *grad_avg, const ag_kview *momentum_buf, const double *hyper), \
+      (param, grad, square_avg, grad_avg, momentum_buf, hyper), (param, grad, square_avg, grad_avg, momentum_buf)) \
+    X(fft, (ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims, double scale), \
+      (kind, out, in, dims, ndims, scale), (out, in)) \
+    X(fft_wisdom_import, (const char *text), (text), ()) \
+    X(gather, (const char *op, const ag_kview *out, const ag_kview *in, const ag_kview *idx, int dim, \
+               bool allow_neg), (op, out, in, idx, dim, allow_neg), (out, in, idx)) \
+    X(scatter_add, (const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim, \
+                    bool allow_neg), (op, out, idx, src, dim, allow_neg), (out, idx, src)) \
+    X(nonzero, (const ag_kview *out, const ag_kview *in), (out, in), (out, in)) \
+    X(cumsum, (const ag_kview *out, const ag_kview *in, int dim, bool reverse), (out, in, dim, reverse), (out, in)) \
+    X(conv2d, (const ag_kview *y, const ag_kview *x, const ag_kview *w, const ag_kview *bias, \
+               const ag_conv_params *p), (y, x, w, bias, p), (y, x, w, bias)) \
+    X(conv2d_backward_input, (const ag_kview *dx, const ag_kview *dy, const ag_kview *w, \
+                              const ag_conv_params *p), (dx, dy, w, p), (dx, dy, w)) \
+    X(conv2d_backward_weight, (const ag_kview *dw, const ag_kview *dy, const ag_kview *x, \
+                               const ag_conv_params *p), (dw, dy, x, p), (dw, dy, x)) \
+    X(pool2d, (ag_pool_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in, \
+               const ag_pool_params *p), (op, out, idx, in, p), (out, idx, in)) \
+    X(pool2d_backward, (ag_pool_op op, const ag_kview *gin, const ag_kview *gout, const ag_kview *idx, \
+                        const ag_pool_params *p), (op, gin, gout, idx, p), (gin, gout, idx)) \
+    X(pad, (const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const int64_t *lo, double value), \
+      (out, in, mode, lo, value), (out, in)) \
+    X(pad_backward, (const ag_kview *gin, const ag_kview *gout, ag_pad_mode mode, const int64_t *lo), \
+      (gin, gout, mode, lo), (gin, gout)) \
+    X(upsample2d, (ag_upsample_mode mode, const ag_kview *out, const ag_kview *in, bool align_corners), \
+      (mode, out, in, align_corners), (out, in)) \
+    X(upsample2d_backward, (ag_upsample_mode mode, const ag_kview *gin, const ag_kview *gout, \
+                            bool align_corners), (mode, gin, gout, align_corners), (gin, gout)) \
+    X(lu_factor, (const ag_kview *lu, const ag_kview *piv, const ag_kview *info, const ag_kview *a), \
+      (lu, piv, info, a), (lu, piv, info, a)) \
+    X(lu_solve, (const ag_kview *x, const ag_kview *lu, const ag_kview *piv, const ag_kview *b, bool adjoint), \
+      (x, lu, piv, b, adjoint), (x, lu, piv, b)) \
+    X(cholesky, (const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper), \
+      (l, info, a, upper), (l, info, a)) \
+    X(triangular_solve, (const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *b, \
+                         bool upper, bool unitriangular), (x, info, a, b, upper, unitriangular), (x, info, a, b))
+
 typedef struct ag_kernels {
     const char *name;
+    /* -- memory: the backend's caching allocator and host transfers -- */
     void *(*alloc)(size_t nbytes);             /* NULL on failure, no error recorded */
     void (*free)(void *p, size_t nbytes);
-    /* dst <- src (same shape; src may broadcast), converting dtypes */
-    int (*copy)(const ag_kview *dst, const ag_kview *src);
-    int (*fill)(const ag_kview *dst, double re, double im);
-    int (*unary)(ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params);
-    int (*binary)(ag_binary_op op, const ag_kview *out, const ag_kview *a, const ag_kview *b);
-    /* out = cond ? a : b, cond bool, a/b/out one dtype, all already broadcast */
-    int (*where)(const ag_kview *out, const ag_kview *cond, const ag_kview *a, const ag_kview *b);
-    int (*reduce)(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in);
-    /* out[b] = op(a[b]) @ op(b[b]) for 3-d views [B,M,K] x [B,K,N] -> [B,M,N];
-     * any strides (the kernel copies when BLAS cannot take them). conj_a/conj_b conjugate. */
-    int (*gemm)(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b);
-    /* Philox4x32-10 draws for elements [0, numel) of contiguous out, starting at counter offset */
-    int (*rng)(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset,
-               double p0, double p1);
     /* nbytes between host memory and this backend's memory (to_host: dst is host memory),
      * complete on return. NULL for the CPU (memcpy). */
     int (*transfer)(void *dst, const void *src, size_t nbytes, bool to_host);
-    /* -- optimizers -- */
-    /* Fused in-place updates, one per optimizer, reproducing PyTorch's single-tensor
-     * (foreach=False) formulas operation by operation. All views are contiguous 1-d of one real
-     * dtype (f32 or f64) and the same length; complex tensors come as their real view (2n).
-     * A state view that the options do not use may have data == NULL. hyper[] as listed. */
-    /* hyper: lr, momentum, dampening, weight_decay, nesterov, maximize, first (buf <- d) */
-    int (*sgd_step)(const ag_kview *param, const ag_kview *grad, const ag_kview *buf,
-                    const double *hyper);
-    /* hyper: lr, beta1, beta2, eps, weight_decay, step (after increment), amsgrad, maximize,
-     *        decoupled (1: AdamW's param *= 1 - lr wd; 0: Adam's grad += wd param) */
-    int (*adam_step)(const ag_kview *param, const ag_kview *grad, const ag_kview *exp_avg,
-                     const ag_kview *exp_avg_sq, const ag_kview *max_sq, const double *hyper);
-    /* hyper: lr, alpha, eps, weight_decay, momentum, centered, maximize */
-    int (*rmsprop_step)(const ag_kview *param, const ag_kview *grad, const ag_kview *square_avg,
-                        const ag_kview *grad_avg, const ag_kview *momentum_buf, const double *hyper);
-    /* -- fft -- */
-    /* Unnormalised DFT over dims[0..ndims) (distinct, 0 <= d < ndim; in and out have one ndim),
-     * batched over the other dims, then multiplied by `scale`.
-     *  C2C_FWD/INV: in complex, out the same dtype and shape.
-     *  R2C: in f32/f64 of shape S, out c64/c128 of shape S except S[h]/2+1 along h = dims[ndims-1].
-     *  C2R: in complex, out real of the logical shape S; in has S[h]/2+1 along h = dims[ndims-1]
-     *       (the imaginary parts Hermitian symmetry makes redundant are ignored). in is untouched.
-     * Any input strides. out must not overlap in, except in == out exactly (c2c only, in place). */
-    int (*fft)(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims,
-               double scale);
-    /* The planner's accumulated measurements (FFTW wisdom, both precisions) as text: malloc'd,
-     * NULL with the error set on failure; and their import (AG_ERR_FORMAT when FFTW rejects the
-     * text). NULL entries where the backend's FFT has no such state. */
+    /* The FFT planner's accumulated measurements (FFTW wisdom, both precisions) as text:
+     * malloc'd, NULL with the error set on failure; NULL entry where the backend has none. */
     char *(*fft_wisdom_export)(void);
-    int (*fft_wisdom_import)(const char *text);
-    /* -- indexing -- */
-    /* gather: out[p] = in[p with coordinate dim replaced by idx[p]]. out and idx (i64) have one
-     * shape (idx may have stride 0 where broadcast: index_select); in has out's ndim and at least
-     * out's sizes on the dims != dim. Indices lie in [0, in.shape[dim]), or in [-size, size) when
-     * allow_neg (counted from the end); otherwise AG_ERR_INDEX naming `op`, the first bad index (in
-     * row-major order) and its position. */
-    int (*gather)(const char *op, const ag_kview *out, const ag_kview *in, const ag_kview *idx, int dim,
-                  bool allow_neg);
-    /* scatter_add: out[p with coordinate dim replaced by idx[p]] += src[p] for every p of idx's
-     * shape (src viewed with idx's shape; out at least idx's sizes on dims != dim). f32/f64/c64/
-     * c128/i64. Deterministic: each out element receives its terms in increasing order of p[dim],
-     * whatever the thread count (no atomics). Index rules and errors as gather. */
-    int (*scatter_add)(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
-                       bool allow_neg);
-    /* out (i64 [nnz, ndim(in)], contiguous) <- coordinates of in's nonzero elements, row-major
-     * order; nnz must be the exact count. */
-    int (*nonzero)(const ag_kview *out, const ag_kview *in);
-    /* out <- inclusive cumulative sum of in along dim (reverse: from the end); same shape and
-     * dtype (f32/f64/c64/c128/i64); f32 accumulates in f64. */
-    int (*cumsum)(const ag_kview *out, const ag_kview *in, int dim, bool reverse);
-    /* -- convolution -- */
-    /* Cross-correlation (PyTorch's conv) on contiguous 4-d views, f32/f64:
-     * x [N,C,H,W], w [O,C/groups,KH,KW], y [N,O,HO,WO] (HO, WO taken from y: any size, positions
-     * reading outside x read zeros, so asymmetric "same" padding is just a bigger HO):
-     *   y[n,o,i,j] = bias[o] + sum_{c,p,q} w[o,c,p,q] x[n, (o/(O/groups))*(C/groups)+c,
-     *                                                   i*s0 - pad0 + p*d0, j*s1 - pad1 + q*d1]
-     * conv2d writes y (bias: [O] or NULL); conv2d_backward_input writes the x-shaped adjoint
-     * dx = d<y,dy>/dx (conv_transpose2d); conv2d_backward_weight writes dw = d<y,dy>/dw. */
-    int (*conv2d)(const ag_kview *y, const ag_kview *x, const ag_kview *w, const ag_kview *bias,
-                  const ag_conv_params *p);
-    int (*conv2d_backward_input)(const ag_kview *dx, const ag_kview *dy, const ag_kview *w,
-                                 const ag_conv_params *p);
-    int (*conv2d_backward_weight)(const ag_kview *dw, const ag_kview *dy, const ag_kview *x,
-                                  const ag_conv_params *p);
-    /* Pooling over the last two dims of contiguous 4-d views [N,C,H,W] -> [N,C,HO,WO] (implicit
-     * padding: -inf for max, zeros counted in the divisor kh*kw for avg). MAX writes idx (i64,
-     * flat h*W+w of the first maximum; NaN wins); pool2d_backward overwrites gin: max scatters
-     * gout to idx, avg spreads gout/(kh*kw) over each window. */
-    int (*pool2d)(ag_pool_op op, const ag_kview *out, const ag_kview *idx, const ag_kview *in,
-                  const ag_pool_params *p);
-    int (*pool2d_backward)(ag_pool_op op, const ag_kview *gin, const ag_kview *gout, const ag_kview *idx,
-                           const ag_pool_params *p);
-    /* Padding of contiguous views of equal ndim: out index o along dim d reads in index o - lo[d],
-     * mapped back into range by `mode` (constant: `value` outside). pad_backward overwrites gin
-     * with the sum of gout over the out elements that read each in element. */
-    int (*pad)(const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const int64_t *lo, double value);
-    int (*pad_backward)(const ag_kview *gin, const ag_kview *gout, ag_pad_mode mode, const int64_t *lo);
-    /* Resampling of the last two dims of contiguous 4-d views, as F.interpolate (sizes given,
-     * no scale factors); upsample2d_backward overwrites gin with the adjoint. */
-    int (*upsample2d)(ag_upsample_mode mode, const ag_kview *out, const ag_kview *in, bool align_corners);
-    int (*upsample2d_backward)(ag_upsample_mode mode, const ag_kview *gin, const ag_kview *gout,
-                               bool align_corners);
-    /* -- solvers -- */
-    /* Batched dense factorisations and solves. Matrix views are [..., rows, cols]; the batch dims
-     * ("...") are the same on every view of a call (inputs may broadcast with stride 0; any
-     * strides). info (i64, batch shape) receives LAPACK's status per matrix: 0 = success, i > 0
-     * = the 1-based index of the zero pivot / failing minor; the front end words the error.
-     * lu_factor: lu <- L and U of P a = L U packed (unit L strictly below the diagonal, U on
-     * and above), piv (i64 [..., n]) <- the 1-based row interchanges, as LAPACK's getrf. */
-    int (*lu_factor)(const ag_kview *lu, const ag_kview *piv, const ag_kview *info, const ag_kview *a);
-    /* x [..., n, k] <- A^-1 b (adjoint: A^-H b) from lu_factor's lu and piv. */
-    int (*lu_solve)(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, const ag_kview *b, bool adjoint);
-    /* l <- L with a = L L^H (upper: U with a = U^H U), the other triangle zeroed; reads only that
-     * triangle of a. info i > 0: the leading minor of order i is not positive definite. */
-    int (*cholesky)(const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper);
-    /* x [..., n, k] <- A^-1 b, A the upper or lower triangle of a (unit diagonal assumed when
-     * unitriangular). info i > 0: A[i-1, i-1] == 0 (x not written). Right-sided and transposed
-     * solves are this one on transposed views. */
-    int (*triangular_solve)(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *b,
-                            bool upper, bool unitriangular);
+#define AG_KERNEL_MEMBER(name, params, args, views) int (*name) params;
+    AG_KERNEL_ENTRIES(AG_KERNEL_MEMBER)
+#undef AG_KERNEL_MEMBER
 } ag_kernels;
+
 
 const ag_kernels *ag_kernels_for(ag_device dev);  /* NULL if the device kind is not built */
 extern const ag_kernels ag_cpu_kernels;
+
+/* Names of the entries of k that are NULL (not implemented on that backend), in list order:
+ * fills names[0..cap) and returns how many are missing in all. */
+int ag_kernels_missing(const ag_kernels *k, const char **names, int cap);
+/* Number of generated entries, and the name of entry i (NULL when out of range). */
+int ag_kernels_count(void);
+const char *ag_kernels_entry_name(int i);
 
 #endif

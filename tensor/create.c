@@ -5,29 +5,48 @@
 #include "astrograd/cuda.h"
 #include "tensor/internal.h"
 
-ag_tensor *ag_empty(const int64_t *shape, int ndim, ag_dtype dt) {
-    return ag__ret(ag__new(shape, ndim, dt, AG_CPU, "ag_empty"));
+ag_tensor *ag_empty_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev) {
+    return ag__ret(ag__new(shape, ndim, dt, dev, "ag_empty"));
 }
 
-static ag_tensor *filled(const char *op, const int64_t *shape, int ndim, ag_dtype dt, double re, double im) {
-    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, op);
+static ag_tensor *filled(const char *op, const int64_t *shape, int ndim, ag_dtype dt, double re, double im,
+                         ag_device dev) {
+    ag_tensor *t = ag__new(shape, ndim, dt, dev, op);
     if (!t) return NULL;
     ag_kview v = ag__view(t);
     if (ag__kernels(t)->fill(&v, re, im) < 0) { ag__drop(t); return NULL; }
     return ag__ret(t);
 }
 
-ag_tensor *ag_zeros(const int64_t *shape, int ndim, ag_dtype dt) { return filled("ag_zeros", shape, ndim, dt, 0, 0); }
-ag_tensor *ag_ones(const int64_t *shape, int ndim, ag_dtype dt) { return filled("ag_ones", shape, ndim, dt, 1, 0); }
-ag_tensor *ag_full(const int64_t *shape, int ndim, double value, ag_dtype dt) {
-    return filled("ag_full", shape, ndim, dt, value, 0);
+ag_tensor *ag_zeros_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev) {
+    return filled("ag_zeros", shape, ndim, dt, 0, 0, dev);
 }
-ag_tensor *ag_full_complex(const int64_t *shape, int ndim, double re, double im, ag_dtype dt) {
+ag_tensor *ag_ones_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev) {
+    return filled("ag_ones", shape, ndim, dt, 1, 0, dev);
+}
+ag_tensor *ag_full_on(const int64_t *shape, int ndim, double value, ag_dtype dt, ag_device dev) {
+    return filled("ag_full", shape, ndim, dt, value, 0, dev);
+}
+ag_tensor *ag_full_complex_on(const int64_t *shape, int ndim, double re, double im, ag_dtype dt, ag_device dev) {
     if (!ag_dtype_is_complex(dt))
         return ag_fail(AG_ERR_DTYPE, "ag_full_complex: expected c64 or c128, given %s", ag_dtype_name(dt));
-    return filled("ag_full_complex", shape, ndim, dt, re, im);
+    return filled("ag_full_complex", shape, ndim, dt, re, im, dev);
 }
-ag_tensor *ag_scalar(double value, ag_dtype dt) { return filled("ag_scalar", NULL, 0, dt, value, 0); }
+ag_tensor *ag_scalar_on(double value, ag_dtype dt, ag_device dev) { return filled("ag_scalar", NULL, 0, dt, value, 0, dev); }
+ag_tensor *ag_scalar_like(const ag_tensor *t, double value) {
+    return t ? filled("ag_scalar_like", NULL, 0, t->dtype, value, 0, t->storage->dev) : NULL;
+}
+
+ag_tensor *ag_empty(const int64_t *shape, int ndim, ag_dtype dt) { return ag_empty_on(shape, ndim, dt, AG_CPU); }
+ag_tensor *ag_zeros(const int64_t *shape, int ndim, ag_dtype dt) { return ag_zeros_on(shape, ndim, dt, AG_CPU); }
+ag_tensor *ag_ones(const int64_t *shape, int ndim, ag_dtype dt) { return ag_ones_on(shape, ndim, dt, AG_CPU); }
+ag_tensor *ag_full(const int64_t *shape, int ndim, double value, ag_dtype dt) {
+    return ag_full_on(shape, ndim, value, dt, AG_CPU);
+}
+ag_tensor *ag_full_complex(const int64_t *shape, int ndim, double re, double im, ag_dtype dt) {
+    return ag_full_complex_on(shape, ndim, re, im, dt, AG_CPU);
+}
+ag_tensor *ag_scalar(double value, ag_dtype dt) { return ag_scalar_on(value, dt, AG_CPU); }
 
 static ag_tensor *like(const char *op, const ag_tensor *t, bool fill, double v) {
     if (!t) return NULL;
@@ -44,7 +63,18 @@ ag_tensor *ag_zeros_like(const ag_tensor *t) { return like("ag_zeros_like", t, t
 ag_tensor *ag_ones_like(const ag_tensor *t) { return like("ag_ones_like", t, true, 1); }
 ag_tensor *ag_full_like(const ag_tensor *t, double value) { return like("ag_full_like", t, true, value); }
 
-ag_tensor *ag_arange(double start, double end, double step, ag_dtype dt) {
+/* A host-computed f64 sequence, cast on the host and moved to dev: creation is host I/O, and
+ * these sequences are made once (grids, index ranges), not per step. */
+static ag_tensor *host_sequence(ag_tensor *t, ag_dtype dt, ag_device dev) {
+    ag_tensor *c = ag__cast(t, dt);
+    ag__drop(t);
+    if (!c || dev.kind == AG_DEV_CPU) return ag__ret(c);
+    ag_tensor *r = ag_to(c, dev); /* not recorded: c does not require grad */
+    ag__drop(c);
+    return r;
+}
+
+ag_tensor *ag_arange_on(double start, double end, double step, ag_dtype dt, ag_device dev) {
     if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step))
         return ag_fail(AG_ERR_INVALID, "ag_arange: expected finite start/end and a non-zero step, given "
                        "start=%g end=%g step=%g", start, end, step);
@@ -60,12 +90,10 @@ ag_tensor *ag_arange(double start, double end, double step, ag_dtype dt) {
     double *d = t->storage->data;
     /* start + i step rounded once (as PyTorch's build, which contracts it to an fma) */
     for (int64_t i = 0; i < n; i++) d[i] = fma((double)i, step, start);
-    ag_tensor *r = ag__cast(t, dt);
-    ag__drop(t);
-    return ag__ret(r);
+    return host_sequence(t, dt, dev);
 }
 
-ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dt) {
+ag_tensor *ag_linspace_on(double start, double end, int64_t steps, ag_dtype dt, ag_device dev) {
     if (steps < 0) return ag_fail(AG_ERR_INVALID, "ag_linspace: expected steps >= 0, given %lld", (long long)steps);
     ag_tensor *t = ag__new(&steps, 1, AG_F64, AG_CPU, "ag_linspace");
     if (!t) return NULL;
@@ -74,17 +102,15 @@ ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dt) {
     /* PyTorch fills the first half from start and the second half from end (symmetric rounding) */
     int64_t half = steps == 1 ? 1 : steps / 2; /* one step: start, as torch */
     for (int64_t i = 0; i < steps; i++) d[i] = i < half ? fma(h, (double)i, start) : fma(-h, (double)(steps - 1 - i), end);
-    ag_tensor *r = ag__cast(t, dt);
-    ag__drop(t);
-    return ag__ret(r);
+    return host_sequence(t, dt, dev);
 }
 
-ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt) {
+ag_tensor *ag_eye_on(int64_t n, int64_t m, ag_dtype dt, ag_device dev) {
     if (m == -1) m = n;
     if (n < 0 || m < 0)
         return ag_fail(AG_ERR_SHAPE, "ag_eye: expected n >= 0 and m >= 0 (or -1 for m = n), given n=%lld m=%lld",
                        (long long)n, (long long)m);
-    ag_tensor *t = ag_zeros((int64_t[]){n, m}, 2, dt);
+    ag_tensor *t = ag_zeros_on((int64_t[]){n, m}, 2, dt, dev);
     if (!t) return NULL;
     ag_kview v = ag__view(t);
     v.ndim = 1;
@@ -94,15 +120,36 @@ ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt) {
     return t;
 }
 
-ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim, ag_dtype dt) {
-    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, "ag_from_data"); /* checks ndim before reading shape */
+ag_tensor *ag_from_data_on(const void *data, const int64_t *shape, int ndim, ag_dtype dt, ag_device dev) {
+    ag_tensor *t = ag__new(shape, ndim, dt, dev, "ag_from_data"); /* checks ndim before reading shape */
     if (!t) return NULL;
     if (!data && t->storage->nbytes) {
         ag__drop(t);
         return ag_fail(AG_ERR_INVALID, "ag_from_data: data is NULL");
     }
-    if (t->storage->nbytes) memcpy(t->storage->data, data, t->storage->nbytes);
+    if (t->storage->nbytes) {
+        if (dev.kind == AG_DEV_CPU) {
+            memcpy(t->storage->data, data, t->storage->nbytes);
+        } else if (!ag__kernels(t)->transfer) {
+            ag__drop(t);
+            return ag_fail(AG_ERR_NOTIMPL, "ag_from_data: transfer is not implemented for %s", ag__kernels(t)->name);
+        } else if (ag__kernels(t)->transfer(t->storage->data, data, t->storage->nbytes, false) < 0) {
+            ag__drop(t);
+            return NULL;
+        }
+    }
     return ag__ret(t);
+}
+
+ag_tensor *ag_arange(double start, double end, double step, ag_dtype dt) {
+    return ag_arange_on(start, end, step, dt, AG_CPU);
+}
+ag_tensor *ag_linspace(double start, double end, int64_t steps, ag_dtype dt) {
+    return ag_linspace_on(start, end, steps, dt, AG_CPU);
+}
+ag_tensor *ag_eye(int64_t n, int64_t m, ag_dtype dt) { return ag_eye_on(n, m, dt, AG_CPU); }
+ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim, ag_dtype dt) {
+    return ag_from_data_on(data, shape, ndim, dt, AG_CPU);
 }
 
 /* ---- copies and casts ----------------------------------------------------------- */
@@ -155,16 +202,19 @@ ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
     if (!t) return NULL;
     ag_device src = t->storage->dev;
     if (src.kind == dev.kind && src.index == dev.index) return ag__identity(t, "ag_to");
-    const char *dn = dev.kind == AG_DEV_CUDA ? "cuda" : "cpu";
+    if ((unsigned)dev.kind >= AG_NUM_DEVICE_KINDS)
+        return ag_fail(AG_ERR_DEVICE, "ag_to: expected a device kind, given %d", (int)dev.kind);
+    const char *dn = ag_device_kind_name(dev.kind);
     if (!ag_kernels_for(dev))
         return ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build", dn, dev.index);
     if (dev.kind == AG_DEV_CUDA && (dev.index < 0 || dev.index >= ag_cuda_device_count()))
         return ag_fail(AG_ERR_DEVICE, "ag_to: device cuda:%d does not exist (%d cuda devices)", dev.index,
                        ag_cuda_device_count());
-    if (dev.kind == AG_DEV_CUDA && dev.index != 0)
-        return ag_fail(AG_ERR_NOTIMPL, "ag_to: only cuda:0 is supported, given cuda:%d", dev.index);
+    if (dev.index != 0)
+        return ag_fail(AG_ERR_NOTIMPL, "ag_to: only %s:0 is supported, given %s:%d", dn, dn, dev.index);
     if (src.kind != AG_DEV_CPU && dev.kind != AG_DEV_CPU)
-        return ag_fail(AG_ERR_NOTIMPL, "ag_to: copies between two cuda devices are not implemented");
+        return ag_fail(AG_ERR_NOTIMPL, "ag_to: copies between two non-cpu devices (%s, %s) are not implemented",
+                       ag_device_kind_name(src.kind), dn);
     const ag_kernels *xk = src.kind == AG_DEV_CPU ? ag_kernels_for(dev) : ag__kernels(t);
     if (!xk->transfer) return ag_fail(AG_ERR_NOTIMPL, "ag_to: transfer is not implemented for %s", xk->name);
     ag_tensor *s = ag_retain(t);
@@ -235,12 +285,22 @@ int ag_zero_(ag_tensor *t) { return ag_fill_(t, 0.0); }
 /* ---- host copies and items ------------------------------------------------------ */
 int ag_copy_to_buffer(const ag_tensor *t, void *out, ag_dtype dt) {
     if (!t || !out) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_copy_to_buffer: NULL argument");
-    if (!ag__is_cpu(t)) return ag_set_error(AG_ERR_DEVICE, "ag_copy_to_buffer: tensor is not on the cpu");
+    if ((unsigned)dt >= AG_NUM_DTYPES) return ag_set_error(AG_ERR_DTYPE, "ag_copy_to_buffer: invalid dtype %d", (int)dt);
     ag_kview dv = {.data = out, .dtype = dt, .ndim = t->ndim};
     memcpy(dv.shape, t->shape, sizeof dv.shape);
     ag__contiguous_strides(t->shape, t->ndim, dv.strides);
     ag_kview sv = ag__view(t);
-    return ag__kernels(t)->copy(&dv, &sv);
+    if (ag__is_cpu(t)) return ag__kernels(t)->copy(&dv, &sv);
+    /* convert and make contiguous on the device, then one transfer */
+    const ag_kernels *k = ag__kernels(t);
+    if (!k->transfer) return ag_set_error(AG_ERR_NOTIMPL, "ag_copy_to_buffer: transfer is not implemented for %s", k->name);
+    ag_tensor *c = ag__new(t->shape, t->ndim, dt, t->storage->dev, "ag_copy_to_buffer");
+    if (!c) return ag_error_code();
+    ag_kview cv = ag__view(c);
+    int rc = k->copy(&cv, &sv);
+    if (!rc) rc = k->transfer(out, cv.data, (size_t)ag_numel(t) * ag_dtype_size(dt), true);
+    ag__drop(c);
+    return rc;
 }
 
 int ag_item_complex(const ag_tensor *t, double *re, double *im) {

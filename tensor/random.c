@@ -10,24 +10,29 @@ void ag_manual_seed(uint64_t seed) {
 }
 uint64_t ag_rng_offset(void) { return atomic_load(&rng_offset); }
 
-static ag_tensor *draw(const char *op, ag_rng_dist dist, const int64_t *shape, int ndim, ag_dtype dt, double p0, double p1) {
-    ag_tensor *t = ag__new(shape, ndim, dt, AG_CPU, op);
+static ag_tensor *draw(const char *op, ag_rng_dist dist, const int64_t *shape, int ndim, ag_dtype dt, double p0,
+                       double p1, ag_device dev) {
+    ag_tensor *t = ag__new(shape, ndim, dt, dev, op);
     if (!t) return NULL;
     uint64_t off = atomic_fetch_add(&rng_offset, (unsigned long long)ag_numel(t));
     ag_kview v = ag__view(t);
+    if (!ag__kernels(t)->rng) {
+        ag__drop(t);
+        return ag_fail(AG_ERR_NOTIMPL, "%s: random numbers are not implemented for %s", op, ag__kernels(t)->name);
+    }
     if (ag__kernels(t)->rng(dist, &v, rng_seed, off, p0, p1) < 0) { ag__drop(t); return NULL; }
     return ag__ret(t);
 }
 
-ag_tensor *ag_rand(const int64_t *shape, int ndim, ag_dtype dt) {
+ag_tensor *ag_rand_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev) {
     if (!ag_dtype_is_float(dt)) return ag_fail(AG_ERR_DTYPE, "ag_rand: expected a float or complex dtype, given %s", ag_dtype_name(dt));
-    return draw("ag_rand", AG_RNG_UNIFORM, shape, ndim, dt, 0, 1);
+    return draw("ag_rand", AG_RNG_UNIFORM, shape, ndim, dt, 0, 1, dev);
 }
-ag_tensor *ag_randn(const int64_t *shape, int ndim, ag_dtype dt) {
+ag_tensor *ag_randn_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev) {
     if (!ag_dtype_is_float(dt)) return ag_fail(AG_ERR_DTYPE, "ag_randn: expected a float or complex dtype, given %s", ag_dtype_name(dt));
-    return draw("ag_randn", AG_RNG_NORMAL, shape, ndim, dt, 0, 1);
+    return draw("ag_randn", AG_RNG_NORMAL, shape, ndim, dt, 0, 1, dev);
 }
-ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim) {
+ag_tensor *ag_randint_on(int64_t low, int64_t high, const int64_t *shape, int ndim, ag_device dev) {
     if (high <= low)
         return ag_fail(AG_ERR_INVALID, "ag_randint: expected low < high, given low=%lld high=%lld", (long long)low, (long long)high);
     /* the kernel receives the bounds as doubles: they must convert exactly */
@@ -35,5 +40,10 @@ ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim)
     if (low < -lim || low > lim || high < -lim || high > lim)
         return ag_fail(AG_ERR_INVALID, "ag_randint: expected bounds within +-2^53, given low=%lld high=%lld",
                        (long long)low, (long long)high);
-    return draw("ag_randint", AG_RNG_RANDINT, shape, ndim, AG_I64, (double)low, (double)high);
+    return draw("ag_randint", AG_RNG_RANDINT, shape, ndim, AG_I64, (double)low, (double)high, dev);
+}
+ag_tensor *ag_rand(const int64_t *shape, int ndim, ag_dtype dt) { return ag_rand_on(shape, ndim, dt, AG_CPU); }
+ag_tensor *ag_randn(const int64_t *shape, int ndim, ag_dtype dt) { return ag_randn_on(shape, ndim, dt, AG_CPU); }
+ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim) {
+    return ag_randint_on(low, high, shape, ndim, AG_CPU);
 }

@@ -9,7 +9,7 @@
 #include "tensor/internal.h"
 
 static atomic_llong live_tensors;
-static atomic_llong live_bytes[2];
+static atomic_llong live_bytes[AG_NUM_DEVICE_KINDS];
 static ag_dtype default_dtype = AG_F64;
 static int num_threads = 0;
 
@@ -127,15 +127,17 @@ ag_tensor *ag__ret(ag_tensor *t) {
 
 /* ---- storage and tensors ------------------------------------------------------- */
 int64_t ag_live_tensors(void) { return atomic_load(&live_tensors); }
-int64_t ag_live_bytes(ag_device dev) { return atomic_load(&live_bytes[dev.kind == AG_DEV_CUDA]); }
+int64_t ag_live_bytes(ag_device dev) {
+    return (unsigned)dev.kind < AG_NUM_DEVICE_KINDS ? atomic_load(&live_bytes[dev.kind]) : 0;
+}
 
 #define AG_INLINE_BYTES 64 /* cpu storages up to this size live inside their struct's block */
 _Static_assert(sizeof(ag_storage) <= 64, "ag_storage must fit the 64-byte header of an inline block");
 
 static ag_storage *storage_new(size_t nbytes, ag_device dev, const char *op) {
-    const ag_kernels *k = ag_kernels_for(dev);
+    const ag_kernels *k = (unsigned)dev.kind < AG_NUM_DEVICE_KINDS && dev.index == 0 ? ag_kernels_for(dev) : NULL;
     if (!k) return ag_fail(AG_ERR_DEVICE, "%s: device %s:%d is not available in this build",
-                           op, dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);
+                           op, ag_device_kind_name(dev.kind), dev.index);
     ag_storage *s;
     if (dev.kind == AG_DEV_CPU && nbytes <= AG_INLINE_BYTES) {
         /* tiny cpu tensors (scalars, losses): struct and data in one 64-byte aligned block,
@@ -151,21 +153,21 @@ static ag_storage *storage_new(size_t nbytes, ag_device dev, const char *op) {
     if (!s->data) {
         free(s);
         return ag_fail(AG_ERR_NOMEM, "%s: cannot allocate %zu bytes on %s (%lld bytes in use)", op,
-                       nbytes, k->name, (long long)atomic_load(&live_bytes[dev.kind == AG_DEV_CUDA]));
+                       nbytes, k->name, (long long)atomic_load(&live_bytes[dev.kind]));
     }
     atomic_init(&s->rc, 1);
     atomic_init(&s->version, 0);
     s->dev = dev;
     s->nbytes = nbytes;
     s->k = k;
-    atomic_fetch_add(&live_bytes[dev.kind == AG_DEV_CUDA], (long long)nbytes);
+    atomic_fetch_add(&live_bytes[dev.kind], (long long)nbytes);
     return s;
 }
 
 static void storage_release(ag_storage *s) {
     if (!s || atomic_fetch_sub(&s->rc, 1) != 1) return;
     if (s->data != (char *)s + 64) s->k->free(s->data, s->nbytes ? s->nbytes : 1);
-    atomic_fetch_sub(&live_bytes[s->dev.kind == AG_DEV_CUDA], (long long)s->nbytes);
+    atomic_fetch_sub(&live_bytes[s->dev.kind], (long long)s->nbytes);
     free(s);
 }
 
@@ -288,7 +290,8 @@ bool ag_shares_storage(const ag_tensor *a, const ag_tensor *b) {
 
 void *ag_data(ag_tensor *t) {
     if (!t) return NULL;
-    if (!ag__is_cpu(t)) return ag_fail(AG_ERR_DEVICE, "ag_data: tensor is on cuda; use ag_to(t, AG_CPU) first");
+    if (!ag__is_cpu(t)) return ag_fail(AG_ERR_DEVICE, "ag_data: tensor is on %s; use ag_to(t, AG_CPU) first",
+                                      ag_device_kind_name(t->storage->dev.kind));
     return (char *)t->storage->data + t->offset * (int64_t)ag_dtype_size(t->dtype);
 }
 
@@ -318,8 +321,7 @@ bool ag__same_device(const char *op, const ag_tensor *a, const ag_tensor *b) {
     ag_device da = a->storage->dev, db = b->storage->dev;
     if (da.kind == db.kind && da.index == db.index) return true;
     ag_set_error(AG_ERR_DEVICE, "%s: expected tensors on one device, given %s:%d and %s:%d", op,
-                 da.kind == AG_DEV_CUDA ? "cuda" : "cpu", da.index,
-                 db.kind == AG_DEV_CUDA ? "cuda" : "cpu", db.index);
+                 ag_device_kind_name(da.kind), da.index, ag_device_kind_name(db.kind), db.index);
     return false;
 }
 

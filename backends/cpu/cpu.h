@@ -89,6 +89,11 @@ typedef double complex cf64;
     case AG_I64: M(int64_t, __VA_ARGS__) break; case AG_BOOL: M(bool, __VA_ARGS__) break; \
     default: dflt; }
 
+/* every kernel entry (ag_cpu_copy, ag_cpu_unary, ...), implemented across the cpu/ files */
+#define AG_CPU_PROTO(name, params, args, views) int ag_cpu_##name params;
+AG_KERNEL_ENTRIES(AG_CPU_PROTO)
+#undef AG_CPU_PROTO
+
 void *ag_cpu_alloc(size_t nbytes);
 void ag_cpu_free(void *p, size_t nbytes);
 void ag_cpu_empty_cache(void);

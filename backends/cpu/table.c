@@ -1,4 +1,4 @@
-/* backends/cpu/table.c — the CPU kernel table. */
+/* backends/cpu/table.c — the CPU kernel table: every entry of AG_KERNEL_ENTRIES. */
 #include "backends/cpu/cpu.h"
 #include "backends/cpu/conv.h"
 
@@ -6,40 +6,8 @@ const ag_kernels ag_cpu_kernels = {
     .name = "cpu",
     .alloc = ag_cpu_alloc,
     .free = ag_cpu_free,
-    .copy = ag_cpu_copy,
-    .fill = ag_cpu_fill,
-    .unary = ag_cpu_unary,
-    .binary = ag_cpu_binary,
-    .where = ag_cpu_where,
-    .reduce = ag_cpu_reduce,
-    .gemm = ag_cpu_gemm,
-    .rng = ag_cpu_rng,
-    /* -- optimizers -- */
-    .sgd_step = ag_cpu_sgd_step,
-    .adam_step = ag_cpu_adam_step,
-    .rmsprop_step = ag_cpu_rmsprop_step,
-    /* -- fft -- */
-    .fft = ag_cpu_fft,
     .fft_wisdom_export = ag_cpu_fft_wisdom_export,
-    .fft_wisdom_import = ag_cpu_fft_wisdom_import,
-    /* -- indexing -- */
-    .gather = ag_cpu_gather,
-    .scatter_add = ag_cpu_scatter_add,
-    .nonzero = ag_cpu_nonzero,
-    .cumsum = ag_cpu_cumsum,
-    /* -- convolution -- */
-    .conv2d = ag_cpu_conv2d,
-    .conv2d_backward_input = ag_cpu_conv2d_backward_input,
-    .conv2d_backward_weight = ag_cpu_conv2d_backward_weight,
-    .pool2d = ag_cpu_pool2d,
-    .pool2d_backward = ag_cpu_pool2d_backward,
-    .pad = ag_cpu_pad,
-    .pad_backward = ag_cpu_pad_backward,
-    .upsample2d = ag_cpu_upsample2d,
-    .upsample2d_backward = ag_cpu_upsample2d_backward,
-    /* -- solvers -- */
-    .lu_factor = ag_cpu_lu_factor,
-    .lu_solve = ag_cpu_lu_solve,
-    .cholesky = ag_cpu_cholesky,
-    .triangular_solve = ag_cpu_triangular_solve,
+#define CPU_ENTRY(name, params, args, views) .name = ag_cpu_##name,
+    AG_KERNEL_ENTRIES(CPU_ENTRY)
+#undef CPU_ENTRY
 };

@@ -1,24 +1,22 @@
 /* backends/cuda/table.c — the CUDA kernel table and the public device queries
- * (astrograd/cuda.h). Entries left NULL are reported by the front ends as not implemented
- * for cuda: optimizer steps, fft, indexing, convolution/pooling/padding/resampling, solvers. */
+ * (astrograd/cuda.h). */
 #include <string.h>
 
 #include "astrograd/cuda.h"
 #include "backends/cuda/cuda.h"
 
+/* The entries CUDA implements so far; the rest of AG_KERNEL_ENTRIES stays NULL and is reported
+ * by ag_kernels_missing and by the front ends as not implemented for cuda. */
+#define AG_CUDA_ENTRIES(Y) Y(copy) Y(fill) Y(unary) Y(binary) Y(where) Y(reduce) Y(gemm) Y(rng)
+
 const ag_kernels ag_cuda_kernels = {
     .name = "cuda",
     .alloc = ag_cuda_alloc,
     .free = ag_cuda_free,
-    .copy = ag_cuda_copy,
-    .fill = ag_cuda_fill,
-    .unary = ag_cuda_unary,
-    .binary = ag_cuda_binary,
-    .where = ag_cuda_where,
-    .reduce = ag_cuda_reduce,
-    .gemm = ag_cuda_gemm,
-    .rng = ag_cuda_rng,
     .transfer = ag_cuda_transfer,
+#define CUDA_ENTRY(name) .name = ag_cuda_##name,
+    AG_CUDA_ENTRIES(CUDA_ENTRY)
+#undef CUDA_ENTRY
 };
 
 bool ag_cuda_available(void) { return ag_cuda_count() > 0; }

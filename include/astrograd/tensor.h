@@ -47,9 +47,13 @@ typedef enum ag_dtype {
     AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL, AG_NUM_DTYPES
 } ag_dtype;
 
-typedef enum ag_device_kind { AG_DEV_CPU = 0, AG_DEV_CUDA = 1 } ag_device_kind;
+/* AG_DEV_TEST is a test-only device kind (built with meson -Dtest_device=true): CPU kernels
+ * over memory of its own that the host cannot touch outside a kernel, so code that assumes the
+ * CPU fails there as it would on a GPU. */
+typedef enum ag_device_kind { AG_DEV_CPU = 0, AG_DEV_CUDA = 1, AG_DEV_TEST = 2, AG_NUM_DEVICE_KINDS } ag_device_kind;
 typedef struct ag_device { ag_device_kind kind; int index; } ag_device;
 #define AG_CPU ((ag_device){AG_DEV_CPU, 0})
+#define AG_TEST_DEVICE ((ag_device){AG_DEV_TEST, 0})
 
 typedef enum ag_status {
     AG_OK = 0,
@@ -85,6 +89,21 @@ AG_API int ag_get_num_threads(void);
 AG_API void ag_set_default_dtype(ag_dtype dt); /* f32 or f64; f64 by default, as MPoL */
 AG_API ag_dtype ag_get_default_dtype(void);
 
+/* ---- devices ------------------------------------------------------------------------ */
+AG_API const char *ag_device_kind_name(ag_device_kind k); /* "cpu", "cuda", "test" */
+AG_API bool ag_device_available(ag_device dev);           /* built, and present (no error) */
+AG_API bool ag_device_eq(ag_device a, ag_device b);
+/* "cpu", "cuda", "cuda:0", "test" -> *out; 0, or AG_ERR_INVALID naming the text */
+AG_API int ag_device_parse(const char *text, ag_device *out);
+/* The device named by the environment variable AG_DEVICE, or the CPU when it is unset. An
+ * unknown or unavailable name records an AG_ERR_DEVICE error (and gives the CPU), so the
+ * program's first ag_failed() check reports it. */
+AG_API ag_device ag_device_default(void);
+/* The kernel entries a device's backend lacks (ops that need them fail with AG_ERR_NOTIMPL
+ * there): fills names[0..cap) and returns how many in all (-1: device not built). */
+AG_API int ag_device_missing_kernels(ag_device dev, const char **names, int cap);
+AG_API int ag_device_kernel_count(void); /* entries in the backend table */
+
 /* ---- dtypes ------------------------------------------------------------------------- */
 AG_API const char *ag_dtype_name(ag_dtype dt);  /* "f32", "c128", ... */
 AG_API size_t ag_dtype_size(ag_dtype dt);
@@ -115,9 +134,10 @@ AG_API ag_device ag_device_of(const ag_tensor *t);
 AG_API bool ag_is_contiguous(const ag_tensor *t);
 AG_API bool ag_shares_storage(const ag_tensor *a, const ag_tensor *b);
 AG_API void *ag_data(ag_tensor *t);             /* CPU pointer to element 0 (offset applied) */
+/* The host reads below work for tensors on any device (they transfer; the device waits). */
 AG_API double ag_item(const ag_tensor *t);      /* one-element tensor -> double (real part) */
 AG_API int ag_item_complex(const ag_tensor *t, double *re, double *im);
-/* Copy all elements, in logical (row-major) order, converted to `dt`, into out[numel]. */
+/* Copy all elements, in logical (row-major) order, converted to `dt`, into host out[numel]. */
 AG_API int ag_copy_to_buffer(const ag_tensor *t, void *out, ag_dtype dt);
 
 /* ---- autograd flags (the engine is in astrograd/autograd.h) ------------------------ */
@@ -127,6 +147,25 @@ AG_API bool ag_is_leaf(const ag_tensor *t);
 AG_API ag_tensor *ag_grad_of(const ag_tensor *t); /* borrowed .grad of a leaf, or NULL */
 
 /* ---- creation ------------------------------------------------------------------------ */
+/* Every creation function has an _on form that creates on a given device; the plain form is
+ * the _on form on the CPU. The _like forms take the dtype and device of a tensor. */
+AG_API ag_tensor *ag_empty_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_zeros_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_ones_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_full_on(const int64_t *shape, int ndim, double value, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_full_complex_on(const int64_t *shape, int ndim, double re, double im, ag_dtype dt,
+                                     ag_device dev);
+AG_API ag_tensor *ag_scalar_on(double value, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_arange_on(double start, double end, double step, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_linspace_on(double start, double end, int64_t steps, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_eye_on(int64_t n, int64_t m, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_from_data_on(const void *data, const int64_t *shape, int ndim, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_rand_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_randn_on(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_randint_on(int64_t low, int64_t high, const int64_t *shape, int ndim, ag_device dev);
+/* 0-d tensor of t's dtype and device (the constant a front end combines with t) */
+AG_API ag_tensor *ag_scalar_like(const ag_tensor *t, double value);
+
 AG_API ag_tensor *ag_empty(const int64_t *shape, int ndim, ag_dtype dt);
 AG_API ag_tensor *ag_zeros(const int64_t *shape, int ndim, ag_dtype dt);
 AG_API ag_tensor *ag_ones(const int64_t *shape, int ndim, ag_dtype dt);

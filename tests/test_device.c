@@ -1,15 +1,23 @@
-/* tests/test_cuda.c — the CUDA backend against the CPU backend (suite 'cuda').
- * Without a usable GPU it prints why and exits 77 (meson: skipped). Otherwise:
+/* tests/test_device.c — a second device against the CPU, one runner for every device kind:
+ * `test_device cuda` (suite 'cuda') and `test_device test` (suite 'device', the test-only
+ * device kind that CI builds with -Dtest_device=true). A device that is not present makes it
+ * print why and exit 77 (meson: skipped). Otherwise:
  *  1. every op-table row and dtype: inputs built on the CPU from the fixtures, moved with ag_to,
- *     the row run on both devices, the CUDA result moved back and compared with the CPU result
+ *     the row run on both devices, the device result moved back and compared with the CPU result
  *     (f64/c128 1e-12 relative, f32/c64 1e-5, or the row's own tolerance), then the
  *     vector-Jacobian products through ag_grad likewise (x10 tolerance, as test_op_table), and
- *     the forward on strided CUDA inputs. A row whose op has no CUDA kernel (AG_ERR_NOTIMPL)
- *     is skipped with the reason, not failed;
- *  2. the caching allocator: reuse, empty_cache, stats, an impossible allocation;
- *  3. Philox: the CUDA rng entry gives the CPU's values (uniform and randint bit for bit);
+ *     the forward on strided device inputs. A row whose op has no kernel on the device
+ *     (AG_ERR_NOTIMPL) is skipped with the reason and counted; the counts and the list of
+ *     kernel entries the device lacks are printed at the end. On the test device nothing may
+ *     be missing (its kernels are the CPU's), so there AG_ERR_NOTIMPL is a failure;
+ *  2. CUDA: the caching allocator (reuse, empty_cache, stats, an impossible allocation). Test
+ *     device: its memory is its own (host access faults, CPU pointers are refused);
+ *  3. Philox: the device's rng entry gives the CPU's values (uniform and randint bit for bit);
  *  4. ag_to round trips for every dtype, strided sources included. */
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +30,8 @@
 #include "backends/kernels.h"
 #endif
 
-#define GPU AG_CUDA(0)
+static ag_device GPU; /* the device under test (named so since the runner began with CUDA) */
+static int n_rows_run, n_rows_passed, n_rows_notimpl;
 
 
 static ag_tensor *to_cpu(ag_tensor *t) { return t ? ag_to(t, AG_CPU) : NULL; }
@@ -40,10 +49,12 @@ static ag_tensor *noncontig_gpu(ag_tensor *x) {
     return ag_clone(x);
 }
 
-/* leaves the case as skipped when the failure is a missing CUDA kernel; true otherwise */
+/* leaves the case as skipped when the failure is a missing kernel; true otherwise */
 static bool notimpl(const tcase *tc, const char *stage) {
-    if (ag_error_code() != AG_ERR_NOTIMPL) return false;
-    print_message("[  SKIP    ] %s: %s not implemented on cuda: %s\n", tc->name, stage, ag_last_error());
+    if (ag_error_code() != AG_ERR_NOTIMPL || GPU.kind == AG_DEV_TEST) return false;
+    print_message("[  SKIP    ] %s: %s not implemented on %s: %s\n", tc->name, stage,
+                  ag_device_kind_name(GPU.kind), ag_last_error());
+    n_rows_notimpl++;
     return true;
 }
 
@@ -59,6 +70,7 @@ static void run_case(void **state) {
     double rtol = lowp ? (row->rtol32 > 0 ? row->rtol32 : 1e-5) : (row->rtol64 > 0 ? row->rtol64 : 1e-12);
     double atol = lowp ? rtol : rtol * 1e-2;
     bool skipped = false;
+    n_rows_run++;
 
     ag_scope_begin();
     ag_tensor *x[8] = {0}, *xc[8] = {0};
@@ -67,7 +79,7 @@ static void run_case(void **state) {
         x[i] = fx_get(f, "%s.%s.in%d", row->name, dn, i);
         if (!x[i]) fail_msg("%s: fixture entry %s.%s.in%d missing", tc->name, row->name, dn, i);
         xc[i] = ag_to(x[i], GPU);
-        if (!xc[i]) fail_msg("%s: moving input %d to cuda failed: %s", tc->name, i, ag_last_error());
+        if (!xc[i]) fail_msg("%s: moving input %d to the device failed: %s", tc->name, i, ag_last_error());
         if (fx_has(f, "%s.%s.grad%d", row->name, dn, i)) {
             ag_set_requires_grad(x[i], true);
             ag_set_requires_grad(xc[i], true);
@@ -79,14 +91,14 @@ static void run_case(void **state) {
     ag_tensor *out = row->fn(xc, row->n_in, NULL);
     if (!out) {
         if (notimpl(tc, "forward")) { skipped = true; goto done; }
-        fail_msg("%s: cuda forward failed: %s", tc->name, ag_last_error());
+        fail_msg("%s: device forward failed: %s", tc->name, ag_last_error());
     }
-    if (ag_device_of(out).kind != AG_DEV_CUDA) fail_msg("%s: the result is not on cuda", tc->name);
+    if (!ag_device_eq(ag_device_of(out), GPU)) fail_msg("%s: the result is not on the device", tc->name);
     ag_tensor *back = to_cpu(out);
     if (!back) fail_msg("%s: moving the result back failed: %s", tc->name, ag_last_error());
     assert_int_equal(ag_dtype_of(back), ag_dtype_of(ref));
     double r = fx_close_ratio(back, ref, rtol, atol);
-    if (r > 1) fail_msg("%s: cuda forward differs from cpu (error ratio %.3g at rtol %.1g)", tc->name, r, rtol);
+    if (r > 1) fail_msg("%s: device forward differs from cpu (error ratio %.3g at rtol %.1g)", tc->name, r, rtol);
 
     ag_tensor *w = fx_get(f, "%s.%s.w", row->name, dn);
     if (w && nd) {
@@ -96,13 +108,13 @@ static void run_case(void **state) {
         ag_tensor *wc = ag_to(w, GPU);
         if (ag_grad(&out, 1, insc, nd, &wc, false, gc)) {
             if (notimpl(tc, "backward")) { skipped = true; goto done; }
-            fail_msg("%s: cuda backward failed: %s", tc->name, ag_last_error());
+            fail_msg("%s: device backward failed: %s", tc->name, ag_last_error());
         }
         for (int k = 0; k < nd; k++) {
             ag_tensor *gb = to_cpu(gc[k]);
             if (!gb) fail_msg("%s: moving gradient %d back failed: %s", tc->name, diff[k], ag_last_error());
             double rg = fx_close_ratio(gb, g[k], rtol * 10, atol * 10);
-            if (rg > 1) fail_msg("%s: cuda gradient of input %d differs from cpu (error ratio %.3g)", tc->name, diff[k], rg);
+            if (rg > 1) fail_msg("%s: device gradient of input %d differs from cpu (error ratio %.3g)", tc->name, diff[k], rg);
         }
     }
 
@@ -110,13 +122,14 @@ static void run_case(void **state) {
     ag_tensor *xs[8];
     for (int i = 0; i < row->n_in; i++) {
         xs[i] = noncontig_gpu(xc[i]);
-        if (!xs[i]) fail_msg("%s: strided cuda input %d: %s", tc->name, i, ag_last_error());
+        if (!xs[i]) fail_msg("%s: strided device input %d: %s", tc->name, i, ag_last_error());
     }
     ag_tensor *outs = row->fn(xs, row->n_in, NULL);
     ag_no_grad_end();
-    if (!outs) fail_msg("%s: cuda forward on strided inputs failed: %s", tc->name, ag_last_error());
+    if (!outs) fail_msg("%s: device forward on strided inputs failed: %s", tc->name, ag_last_error());
     r = fx_close_ratio(to_cpu(outs), ref, rtol, atol);
-    if (r > 1) fail_msg("%s: cuda forward on strided inputs differs (error ratio %.3g)", tc->name, r);
+    if (r > 1) fail_msg("%s: device forward on strided inputs differs (error ratio %.3g)", tc->name, r);
+    n_rows_passed++;
 
 done:
     ag_scope_end();
@@ -254,12 +267,12 @@ static void test_rng_matches_cpu(void **state) {
         assert_int_equal(gk->rng(cases[c].dist, &vd, seed, off, cases[c].p0, cases[c].p1), 0);
         assert_int_equal(gk->transfer(hg, d, nb, true), 0);
         if (cases[c].exact) {
-            if (memcmp(h, hg, nb)) fail_msg("rng case %zu: cuda values differ from the cpu's", c);
+            if (memcmp(h, hg, nb)) fail_msg("rng case %zu: device values differ from the cpu's", c);
         } else {
             ag_tensor *a = ag_from_data(h, &n, 1, cases[c].dt), *b = ag_from_data(hg, &n, 1, cases[c].dt);
             double tol = cases[c].dt == AG_F32 ? 1e-6 : 1e-14;
             double r = fx_close_ratio(b, a, tol, tol);
-            if (r > 1) fail_msg("rng case %zu: cuda normals differ from the cpu's (ratio %.3g)", c, r);
+            if (r > 1) fail_msg("rng case %zu: device normals differ from the cpu's (ratio %.3g)", c, r);
             ag_release(a);
             ag_release(b);
         }
@@ -270,24 +283,162 @@ static void test_rng_matches_cpu(void **state) {
 }
 #endif
 
-int main(void) {
-    if (!ag_cuda_available()) {
-        printf("test_cuda: no CUDA driver or GPU on this machine (%d devices): skipped\n", ag_cuda_device_count());
+
+/* ---- the test device: memory of its own --------------------------------------------- */
+#ifdef AG_TEST_INTERNALS
+static void test_testdev_host_access_faults(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_kernels_for(GPU);
+    char *p = k->alloc(4096);
+    assert_non_null(p);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL); /* cmocka's handler would go on running tests in the child */
+        volatile char c = *(volatile char *)p; /* a host read of device memory: must fault */
+        (void)c;
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    /* a plain build dies by SIGSEGV; under a sanitizer its SEGV report exits non-zero */
+    assert_true(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0));
+    k->free(p, 4096);
+}
+
+static void test_testdev_refuses_host_pointers(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_kernels_for(GPU);
+    double host[4] = {0};
+    ag_kview v = {host, AG_F64, 1, {4}, {1}};
+    ag_clear_error();
+    assert_int_equal(k->fill(&v, 1, 0), AG_ERR_DEVICE);
+    assert_non_null(strstr(ag_last_error(), "not in test-device memory"));
+    assert_non_null(strstr(ag_last_error(), "fill"));
+    ag_clear_error();
+    assert_true(host[0] == 0);
+}
+#endif
+
+static void test_host_reads(void **state) {
+    (void)state;
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *t = ag_arange_on(0, 6, 1, AG_F64, GPU);
+    assert_non_null(t);
+    assert_true(ag_device_eq(ag_device_of(t), GPU));
+    assert_null(ag_data(t));
+    assert_int_equal(ag_error_code(), AG_ERR_DEVICE);
+    assert_non_null(strstr(ag_last_error(), "ag_data: tensor is on test"));
+    ag_clear_error();
+    /* ag_item and ag_copy_to_buffer transfer, converting on the device */
+    assert_true(ag_item(ag_select(t, 0, 4)) == 4.0);
+    int64_t buf[6];
+    assert_int_equal(ag_copy_to_buffer(ag_transpose(ag_reshape(t, AG_SHAPE(2, 3)), 0, 1), buf, AG_I64), 0);
+    const int64_t want[6] = {0, 3, 1, 4, 2, 5};
+    assert_memory_equal(buf, want, sizeof want);
+    double re, im;
+    assert_int_equal(ag_item_complex(ag_full_complex_on(NULL, 0, 1.5, -2, AG_C128, GPU), &re, &im), 0);
+    assert_true(re == 1.5 && im == -2);
+    ag_scope_end();
+    assert_false(ag_failed());
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+/* every creation function's _on form gives the CPU's values on the device */
+static void test_creation_on_device(void **state) {
+    (void)state;
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    const double data[6] = {1, -2, 3.5, 4, 0, 7};
+    struct { const char *name; ag_tensor *dev, *cpu; } c[] = {
+        {"empty", ag_zeros_like(ag_empty_on(AG_SHAPE(2, 3), AG_F32, GPU)), ag_zeros(AG_SHAPE(2, 3), AG_F32)},
+        {"zeros", ag_zeros_on(AG_SHAPE(2, 3), AG_C64, GPU), ag_zeros(AG_SHAPE(2, 3), AG_C64)},
+        {"ones", ag_ones_on(AG_SHAPE(4), AG_I64, GPU), ag_ones(AG_SHAPE(4), AG_I64)},
+        {"full", ag_full_on(AG_SHAPE(3, 1), 2.5, AG_F64, GPU), ag_full(AG_SHAPE(3, 1), 2.5, AG_F64)},
+        {"full_complex", ag_full_complex_on(AG_SHAPE(2), 1, 2, AG_C128, GPU), ag_full_complex(AG_SHAPE(2), 1, 2, AG_C128)},
+        {"scalar", ag_scalar_on(3, AG_F32, GPU), ag_scalar(3, AG_F32)},
+        {"scalar_like", ag_scalar_like(ag_ones_on(AG_SHAPE(2), AG_F32, GPU), 4), ag_scalar(4, AG_F32)},
+        {"arange", ag_arange_on(-1, 2, 0.25, AG_F32, GPU), ag_arange(-1, 2, 0.25, AG_F32)},
+        {"linspace", ag_linspace_on(0, 1, 7, AG_F64, GPU), ag_linspace(0, 1, 7, AG_F64)},
+        {"eye", ag_eye_on(3, 4, AG_F64, GPU), ag_eye(3, 4, AG_F64)},
+        {"from_data", ag_from_data_on(data, AG_SHAPE(3, 2), AG_F64, GPU), ag_from_data(data, AG_SHAPE(3, 2), AG_F64)},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        if (!c[i].dev || !c[i].cpu) fail_msg("%s: %s", c[i].name, ag_last_error());
+        if (!ag_device_eq(ag_device_of(c[i].dev), GPU)) fail_msg("%s: not on the device", c[i].name);
+        if (fx_close_ratio(to_cpu(c[i].dev), c[i].cpu, 0, 0) > 1) fail_msg("%s: values differ from the cpu's", c[i].name);
+    }
+    /* random draws: the device's counter-based stream equals the CPU's */
+    ag_manual_seed(11);
+    ag_tensor *rd = ag_randn_on(AG_SHAPE(50), AG_F64, GPU), *ud = ag_rand_on(AG_SHAPE(9), AG_F32, GPU);
+    ag_tensor *id = ag_randint_on(-3, 9, AG_SHAPE(20), GPU);
+    ag_manual_seed(11);
+    ag_tensor *rc = ag_randn(AG_SHAPE(50), AG_F64), *uc = ag_rand(AG_SHAPE(9), AG_F32), *ic = ag_randint(-3, 9, AG_SHAPE(20));
+    assert_true(fx_close_ratio(to_cpu(rd), rc, 1e-15, 1e-300) <= 1);
+    assert_true(fx_close_ratio(to_cpu(ud), uc, 0, 0) <= 1);
+    assert_true(fx_close_ratio(to_cpu(id), ic, 0, 0) <= 1);
+    ag_scope_end();
+    assert_false(ag_failed());
+    assert_int_equal(ag_live_tensors(), live0);
+}
+
+static void print_missing(void) {
+    const char *names[128];
+    int n = ag_device_missing_kernels(GPU, names, 128);
+    printf("%s: %d of %d kernel entries not implemented%s", ag_device_kind_name(GPU.kind), n, ag_device_kernel_count(),
+           n ? ":" : "");
+    for (int i = 0; i < n && i < 128; i++) printf(" %s", names[i]);
+    printf("\n");
+}
+
+int main(int argc, char **argv) {
+    const char *which = argc > 1 ? argv[1] : "cuda";
+    if (ag_device_parse(which, &GPU)) {
+        fprintf(stderr, "test_device: %s\n", ag_last_error());
+        return 1;
+    }
+    if (!ag_device_available(GPU)) {
+        if (GPU.kind == AG_DEV_CUDA)
+            printf("test_device: no CUDA driver or GPU on this machine (%d devices): skipped\n", ag_cuda_device_count());
+        else
+            printf("test_device: device %s is not built (meson -Dtest_device=true): skipped\n", which);
         return 77;
     }
-    static const struct CMUnitTest unit[] = {
-        cmocka_unit_test(test_alloc_reuse_and_stats), cmocka_unit_test(test_alloc_empty_cache),
-        cmocka_unit_test(test_alloc_impossible), cmocka_unit_test(test_to_round_trip), cmocka_unit_test(test_to_grad),
+    print_missing();
+    int rc;
+    if (GPU.kind == AG_DEV_CUDA) {
+        static const struct CMUnitTest unit[] = {
+            cmocka_unit_test(test_alloc_reuse_and_stats), cmocka_unit_test(test_alloc_empty_cache),
+            cmocka_unit_test(test_alloc_impossible), cmocka_unit_test(test_to_round_trip), cmocka_unit_test(test_to_grad),
+            cmocka_unit_test(test_host_reads), cmocka_unit_test(test_creation_on_device),
 #ifdef AG_TEST_INTERNALS
-        cmocka_unit_test(test_rng_matches_cpu),
+            cmocka_unit_test(test_rng_matches_cpu),
 #endif
-    };
-    int rc = cmocka_run_group_tests_name("cuda_backend", unit, NULL, NULL);
+        };
+        rc = cmocka_run_group_tests_name("cuda_backend", unit, NULL, NULL);
+    } else {
+        static const struct CMUnitTest unit[] = {
+            cmocka_unit_test(test_to_round_trip), cmocka_unit_test(test_to_grad),
+            cmocka_unit_test(test_host_reads), cmocka_unit_test(test_creation_on_device),
+#ifdef AG_TEST_INTERNALS
+            cmocka_unit_test(test_rng_matches_cpu), cmocka_unit_test(test_testdev_host_access_faults),
+            cmocka_unit_test(test_testdev_refuses_host_pointers),
+#endif
+        };
+        rc = cmocka_run_group_tests_name("test_device", unit, NULL, NULL);
+    }
 
     static tcase cases[4096];
     static struct CMUnitTest tests[4096];
     int n = op_cases(cases, tests, 4096, run_case);
-    rc += _cmocka_run_group_tests("cuda_op_table", tests, (size_t)n, NULL, NULL);
+    char group[64];
+    snprintf(group, sizeof group, "%s_op_table", ag_device_kind_name(GPU.kind));
+    rc += _cmocka_run_group_tests(group, tests, (size_t)n, NULL, NULL);
     op_close_family_files();
+    printf("%s op table: %d rows run, %d passed, %d not implemented on %s\n", ag_device_kind_name(GPU.kind),
+           n_rows_run, n_rows_passed, n_rows_notimpl, ag_device_kind_name(GPU.kind));
+    print_missing();
     return rc;
 }
