@@ -151,7 +151,9 @@ ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor
     ((int)(sizeof((ag_tensor *const[]){__VA_ARGS__}) / sizeof(ag_tensor *)))
 #define AG_NONE NULL, 0
 void ag__node_release(ag_node *n);
-void ag__check_anomaly(const char *op, const ag_tensor *t, const char *where);
+/* 0 when t (floating point) has no NaN/Inf; otherwise AG_ERR_NUMERIC naming op, the first such
+ * element and where. Computed with t's backend kernels on t's device. */
+int ag__check_anomaly(const char *op, const ag_tensor *t, const char *where);
 bool ag__anomaly(void);     /* anomaly mode on and not inside a backward rule */
 void ag__anomaly_quiet(bool on); /* engine: nestable, suspends per-op checks in backward rules */
 
