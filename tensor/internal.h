@@ -33,8 +33,13 @@ struct ag_tensor {
     bool requires_grad;
     ag_tensor *grad;         /* leaves: accumulated gradient, owned */
     ag_node *grad_fn;        /* non-leaves: the node that made it, owned */
-    int scope_depth;         /* 0 = not owned by a scope */
+    /* Scopes are per thread. scope_depth and scope_slot are read and written by the owning
+     * thread only; scope_state tells every thread who owns the tensor: 0 = no scope, else the
+     * owning thread's token << 1, with bit 0 set once another thread has given up the scope's
+     * claim (the owner's scope end then drops the slot's reference as usual). See tensor.c. */
+    int scope_depth;         /* 0 = not owned by a scope of this thread */
     int64_t scope_slot;
+    atomic_ullong scope_state;
     struct ag_hook *hooks;
 };
 
