@@ -1,15 +1,21 @@
 /* benchmarks/bench.h — shared timing, peer and report helpers for the benchmark programs.
  * Each program times its cases (median of repeats after warm-up), runs the peer script
  * (benchmarks/peers/<name>.py, PyTorch etc.) in the same invocation, prints a table and writes
- * JSON: [{"name":..., "astrograd_ms":..., "peer":"torch-cpu", "peer_ms":...}, ...]. */
+ * JSON: [{"name":..., "astrograd_ms":..., "peer":"torch-cpu", "peer_ms":..., "peer_status":"ok"}, ...];
+ * a peer that could not run has "peer_ms": null and "peer_status": "missing: <reason>". */
 #ifndef AG_BENCH_H
 #define AG_BENCH_H
 
+#include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline double bench_now_ms(void) {
     struct timespec ts;
@@ -36,45 +42,176 @@ static inline double bench_time(void (*fn)(void *), void *ctx, int warm, int rep
     return t[reps / 2];
 }
 
-typedef struct bench_row { char name[96]; double ms; char peer[32]; double peer_ms; } bench_row;
+/* peer_status: "" while the peer time is valid (or not yet run), else "missing: <reason>" */
+typedef struct bench_row {
+    char name[96];
+    double ms;
+    char peer[32];
+    double peer_ms;
+    char peer_status[224];
+} bench_row;
 
-/* Runs `cmd` (a peer script printing "name ms" lines) and fills peer_ms of matching rows.
- * Returns the number of rows matched; a missing peer leaves peer_ms = NAN. */
-static inline int bench_run_peer(const char *cmd, const char *peer, bench_row *rows, int n) {
-    for (int i = 0; i < n; i++) { rows[i].peer_ms = NAN; snprintf(rows[i].peer, sizeof rows[i].peer, "%s", peer); }
+/* The row's reference is a time measured in this program (direct BLAS/FFTW, astrograd's own
+ * op), not a peer script. */
+static inline void bench_set_ref(bench_row *r, const char *peer, double ms) {
+    snprintf(r->peer, sizeof r->peer, "%s", peer);
+    r->peer_ms = ms;
+    r->peer_status[0] = '\0';
+}
+
+/* last non-empty line of the file at path, trimmed, into out ("" when none) */
+static inline void bench_last_line(const char *path, char *out, size_t n) {
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' ')) line[--l] = '\0';
+        if (l) snprintf(out, n, "%s", line);
+    }
+    fclose(f);
+}
+
+/* One run of `py script args`; fills matching rows. Returns rows matched, -1 when the peer
+ * failed (its reason in why). */
+static inline int bench_peer_once(const char *py, const char *script, const char *args, bench_row *rows, int n,
+                                  char *why, size_t nwhy) {
+    char errpath[] = "/tmp/ag_bench_peer_XXXXXX";
+    int fd = mkstemp(errpath);
+    if (fd < 0) { snprintf(why, nwhy, "cannot create a temporary file: %s", strerror(errno)); return -1; }
+    close(fd);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s %s 2>%s", py, script, args, errpath);
     FILE *p = popen(cmd, "r");
-    if (!p) return 0;
+    if (!p) {
+        snprintf(why, nwhy, "cannot run %s: %s", py, strerror(errno));
+        remove(errpath);
+        return -1;
+    }
     char line[256], name[128];
     double ms;
     int matched = 0;
     while (fgets(line, sizeof line, p)) {
         if (sscanf(line, "%127s %lf", name, &ms) != 2) continue;
         for (int i = 0; i < n; i++)
-            if (!strcmp(rows[i].name, name)) { rows[i].peer_ms = ms; matched++; }
+            if (!strcmp(rows[i].name, name)) { rows[i].peer_ms = ms; rows[i].peer_status[0] = '\0'; matched++; }
     }
-    pclose(p);
+    int st = pclose(p);
+    char last[400];
+    bench_last_line(errpath, last, sizeof last);
+    remove(errpath);
+    if (st == 0) return matched;
+    if (last[0]) snprintf(why, nwhy, "%s: %s", py, last);
+    else if (st != -1 && WIFEXITED(st)) snprintf(why, nwhy, "%s %s exited with status %d", py, script, WEXITSTATUS(st));
+    else snprintf(why, nwhy, "%s %s did not finish", py, script);
+    return matched ? matched : -1;
+}
+
+/* Runs the peer script (e.g. "benchmarks/peers/torch_core.py", path from the repository root,
+ * printing "name ms" lines) and fills peer_ms of matching rows. The interpreter is
+ * $AG_BENCH_PYTHON, else Debian's /usr/bin/python3 (where python3-torch installs), then the
+ * python3 on PATH. Rows it gives no time get peer_ms = NAN and peer_status "missing: <reason>".
+ * Returns the number of rows matched. */
+static inline int bench_run_peer(const char *script, const char *args, const char *peer, bench_row *rows, int n) {
+    for (int i = 0; i < n; i++) {
+        rows[i].peer_ms = NAN;
+        snprintf(rows[i].peer, sizeof rows[i].peer, "%s", peer);
+        snprintf(rows[i].peer_status, sizeof rows[i].peer_status, "missing: not run");
+    }
+    char why[200] = "";
+    int matched = 0;
+    if (access(script, R_OK) != 0) {
+        snprintf(why, sizeof why, "%s not found (run from the repository root)", script);
+    } else {
+        const char *env = getenv("AG_BENCH_PYTHON");
+        const char *pys[2] = {env && *env ? env : "/usr/bin/python3", env && *env ? NULL : "python3"};
+        for (int k = 0; k < 2 && pys[k] && matched <= 0; k++) {
+            char w[200] = "";
+            matched = bench_peer_once(pys[k], script, args, rows, n, w, sizeof w);
+            if (w[0] && !why[0]) snprintf(why, sizeof why, "%s", w);
+        }
+        if (matched < 0) matched = 0;
+        if (!why[0]) snprintf(why, sizeof why, "%s printed no time for this case", script);
+    }
+    for (int i = 0; i < n; i++)
+        if (isnan(rows[i].peer_ms)) snprintf(rows[i].peer_status, sizeof rows[i].peer_status, "missing: %s", why);
     return matched;
 }
 
-/* prints the table and writes JSON to path (if not NULL) */
-static inline void bench_report(const char *title, const bench_row *rows, int n, const char *path) {
+/* s as a JSON string literal */
+static inline void bench_json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* mkdir -p of the folder that will hold path; 0 or -1 with errno set */
+static inline int bench_mkdir_parents(const char *path) {
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *q = '/';
+    }
+    return 0;
+}
+
+/* Prints the table and writes JSON to path (if not NULL), creating its folder; the file is
+ * replaced whole or not at all (written next to it, then renamed). Returns 0, or 1 after a
+ * message on stderr when the JSON could not be written: main returns that as its status. */
+static inline int bench_report(const char *title, const bench_row *rows, int n, const char *path) {
     printf("\n%s\n%-40s %12s %12s %10s  %s\n", title, "case", "astrograd ms", "peer ms", "ratio", "peer");
-    for (int i = 0; i < n; i++)
-        printf("%-40s %12.4f %12.4f %10.2f  %s\n", rows[i].name, rows[i].ms, rows[i].peer_ms,
-               rows[i].peer_ms / rows[i].ms, rows[i].peer);
+    for (int i = 0; i < n; i++) {
+        if (rows[i].peer_status[0] || isnan(rows[i].peer_ms))
+            printf("%-40s %12.4f %12s %10s  %s %s\n", rows[i].name, rows[i].ms, "-", "-", rows[i].peer,
+                   rows[i].peer_status[0] ? rows[i].peer_status : "missing");
+        else
+            printf("%-40s %12.4f %12.4f %10.2f  %s\n", rows[i].name, rows[i].ms, rows[i].peer_ms,
+                   rows[i].peer_ms / rows[i].ms, rows[i].peer);
+    }
     printf("(ratio = peer / astrograd: > 1 means astrograd is faster)\n");
-    if (!path) return;
-    FILE *f = fopen(path, "w");
-    if (!f) { fprintf(stderr, "cannot write %s\n", path); return; }
+    if (!path) return 0;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = NULL;
+    if (bench_mkdir_parents(path) != 0 || !(f = fopen(tmp, "w"))) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
     fprintf(f, "[\n");
     for (int i = 0; i < n; i++) {
-        fprintf(f, "  {\"name\": \"%s\", \"astrograd_ms\": %.6f, \"peer\": \"%s\", \"peer_ms\": ", rows[i].name,
-                rows[i].ms, rows[i].peer);
-        if (isnan(rows[i].peer_ms)) fprintf(f, "null}"); else fprintf(f, "%.6f}", rows[i].peer_ms);
+        bool ok = !rows[i].peer_status[0] && !isnan(rows[i].peer_ms);
+        fprintf(f, "  {\"name\": ");
+        bench_json_str(f, rows[i].name);
+        fprintf(f, ", \"astrograd_ms\": %.6f, \"peer\": ", rows[i].ms);
+        bench_json_str(f, rows[i].peer);
+        if (ok) fprintf(f, ", \"peer_ms\": %.6f, \"peer_status\": \"ok\"}", rows[i].peer_ms);
+        else {
+            fprintf(f, ", \"peer_ms\": null, \"peer_status\": ");
+            bench_json_str(f, rows[i].peer_status[0] ? rows[i].peer_status : "missing");
+            fprintf(f, "}");
+        }
         fprintf(f, i + 1 < n ? ",\n" : "\n");
     }
     fprintf(f, "]\n");
-    fclose(f);
+    bool bad = fflush(f) != 0 || ferror(f);
+    int err = errno;
+    if (fclose(f) != 0 && !bad) { bad = true; err = errno; }
+    if (!bad && rename(tmp, path) != 0) { bad = true; err = errno; }
+    if (bad) {
+        remove(tmp);
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(err));
+        return 1;
+    }
+    return 0;
 }
 
 #endif

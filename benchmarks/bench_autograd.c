@@ -64,20 +64,21 @@ int main(int argc, char **argv) {
         rows[i].ms = bench_time(run, &c, 1, 7);
     }
     if (ag_live_tensors() != live0) { fprintf(stderr, "bench_autograd: tensors leaked\n"); return 1; }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_autograd.py %d 2>/dev/null", threads);
-    if (bench_run_peer(cmd, "torch-cpu", rows, NC) == 0) {
-        snprintf(cmd, sizeof cmd, "python3 benchmarks/peers/torch_autograd.py %d 2>/dev/null", threads);
-        bench_run_peer(cmd, "torch-cpu", rows, NC);
-    }
+    char args[32];
+    snprintf(args, sizeof args, "%d", threads);
+    bench_run_peer("benchmarks/peers/torch_autograd.py", args, "torch-cpu", rows, NC);
     char title[128];
     snprintf(title, sizeof title, "autograd overhead: chains of %d ops on 0-d f64 tensors, %d thread(s)", N_OPS, threads);
-    bench_report(title, rows, NC, json);
+    int written = bench_report(title, rows, NC, json);
     printf("\nper op (microseconds):\n%-40s %12s %12s %10s\n", "case", "astrograd", "torch", "ratio");
-    for (int i = 0; i < NC; i++)
-        printf("%-40s %12.3f %12.3f %10.2f\n", rows[i].name, rows[i].ms * 1e3 / N_OPS,
-               rows[i].peer_ms * 1e3 / N_OPS, rows[i].peer_ms / rows[i].ms);
+    for (int i = 0; i < NC; i++) {
+        if (rows[i].peer_status[0])
+            printf("%-40s %12.3f %12s %10s  %s\n", rows[i].name, rows[i].ms * 1e3 / N_OPS, "-", "-", rows[i].peer_status);
+        else
+            printf("%-40s %12.3f %12.3f %10.2f\n", rows[i].name, rows[i].ms * 1e3 / N_OPS,
+                   rows[i].peer_ms * 1e3 / N_OPS, rows[i].peer_ms / rows[i].ms);
+    }
     ag_release(c.c);
     ag_release(c.d);
-    return 0;
+    return written;
 }

@@ -77,14 +77,12 @@ int main(int argc, char **argv) {
     add_case(rows, &n, "c1_512x512_k15", AG_F32, 1, 1, 1, 512, 15, 1, false, false);
     add_case(rows, &n, "b8_c32_64x64_k3", AG_F64, 8, 32, 32, 64, 3, 1, true, true);
 
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_conv.py %d 2>/dev/null || "
-             "python3 benchmarks/peers/torch_conv.py %d 2>/dev/null", threads, threads);
-    int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
+    char args[32];
+    snprintf(args, sizeof args, "%d", threads);
+    int matched = bench_run_peer("benchmarks/peers/torch_conv.py", args, "torch-cpu", rows, n);
     char title[128];
     const char *algo = getenv("AG_CPU_CONV");
     snprintf(title, sizeof title, "conv2d, %d threads, AG_CPU_CONV=%s (peer rows matched: %d)", threads,
              algo ? algo : "auto", matched);
-    bench_report(title, rows, n, json);
-    return 0;
+    return bench_report(title, rows, n, json);
 }

@@ -101,18 +101,13 @@ int main(int argc, char **argv) {
         rows[n++].ms = bench_time(run, &c, 3, 21);
         ag_release(c.a);
     }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_core.py %d 2>/dev/null || python3 benchmarks/peers/torch_core.py %d 2>/dev/null",
-             threads, threads);
-    int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
+    char args[32];
+    snprintf(args, sizeof args, "%d", threads);
+    int matched = bench_run_peer("benchmarks/peers/torch_core.py", args, "torch-cpu", rows, n);
     for (int i = 0; i < n; i++)
-        if (!strncmp(rows[i].name, "openblas_gemm", 13)) { /* anchor: compare matmul with direct BLAS */
-            snprintf(rows[i - 1].peer, sizeof rows[i - 1].peer, "torch-cpu");
-            rows[i].peer_ms = rows[i - 1].ms;
-            snprintf(rows[i].peer, sizeof rows[i].peer, "astrograd-matmul");
-        }
+        if (!strncmp(rows[i].name, "openblas_gemm", 13)) /* anchor: compare matmul with direct BLAS */
+            bench_set_ref(&rows[i], "astrograd-matmul", rows[i - 1].ms);
     char title[128];
     snprintf(title, sizeof title, "core ops, %d threads (peer rows matched: %d)", threads, matched);
-    bench_report(title, rows, n, json);
-    return 0;
+    return bench_report(title, rows, n, json);
 }

@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
             ag_copy_to_buffer(c.x, c.in, dt);
             snprintf(rows[n].name, sizeof rows[n].name, "fftw_direct_fft2_%s_%lld", dn, (long long)sz);
             rows[n].ms = bench_time(run_direct, &c, warm, reps);
-            rows[n].peer_ms = ag_ms;
+            rows[n].peer_ms = ag_ms; /* restored after the peer run below */
             n++;
             if (d) { fftw_destroy_plan(c.plan); fftw_free(c.in); fftw_free(c.out); }
             else { fftwf_destroy_plan(c.plan); fftwf_free(c.in); fftwf_free(c.out); }
@@ -85,20 +85,14 @@ int main(int argc, char **argv) {
             ag_fft_plan_cache_clear();
         }
     }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 benchmarks/peers/torch_fft.py %d %d 2>/dev/null || python3 benchmarks/peers/torch_fft.py %d %d 2>/dev/null",
-             threads, max_n, threads, max_n);
+    char args[64];
+    snprintf(args, sizeof args, "%d %d", threads, max_n);
     double direct[16];
     for (int i = 0; i < n; i++) direct[i] = rows[i].peer_ms;
-    int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
+    int matched = bench_run_peer("benchmarks/peers/torch_fft.py", args, "torch-cpu", rows, n);
     for (int i = 0; i < n; i++)
-        if (!strncmp(rows[i].name, "fftw_direct", 11)) {
-            rows[i].peer_ms = direct[i];
-            snprintf(rows[i].peer, sizeof rows[i].peer, "astrograd-fft2");
-        }
+        if (!strncmp(rows[i].name, "fftw_direct", 11)) bench_set_ref(&rows[i], "astrograd-fft2", direct[i]);
     char title[128];
     snprintf(title, sizeof title, "fft2, %d threads (torch rows matched: %d)", threads, matched);
-    bench_report(title, rows, n, json);
-    return 0;
+    return bench_report(title, rows, n, json);
 }

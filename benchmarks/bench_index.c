@@ -80,12 +80,10 @@ int main(int argc, char **argv) {
         add_row(rows, &n, "index_select_cols_f32_1000x10000", &c, INDEX_SELECT);
         ag_release(c.idx); ag_release(c.x);
     }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_index.py %d 2>/dev/null || python3 benchmarks/peers/torch_index.py %d 2>/dev/null",
-             threads, threads);
-    int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
+    char args[32];
+    snprintf(args, sizeof args, "%d", threads);
+    int matched = bench_run_peer("benchmarks/peers/torch_index.py", args, "torch-cpu", rows, n);
     char title[128];
     snprintf(title, sizeof title, "indexing, %d threads (peer rows matched: %d)", threads, matched);
-    bench_report(title, rows, n, json);
-    return 0;
+    return bench_report(title, rows, n, json);
 }

@@ -105,13 +105,11 @@ int main(int argc, char **argv) {
         rows[n++].ms = d ? bench_time(step, &m, 2, steps_f64) : bench_time(step, &m, warm, steps);
         free_model(&m);
     }
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 benchmarks/peers/torch_train.py %d %d 2>/dev/null || "
-             "python3 benchmarks/peers/torch_train.py %d %d 2>/dev/null", threads, steps, threads, steps);
-    int matched = bench_run_peer(cmd, "torch-cpu", rows, n);
+    char args[64];
+    snprintf(args, sizeof args, "%d %d", threads, steps);
+    int matched = bench_run_peer("benchmarks/peers/torch_train.py", args, "torch-cpu", rows, n);
     char title[160];
     snprintf(title, sizeof title, "training step (fwd + bwd + Adam + zero_grad), %d threads, median of %d steps "
              "(peer rows matched: %d)", threads, steps, matched);
-    bench_report(title, rows, n, json);
-    return 0;
+    return bench_report(title, rows, n, json);
 }

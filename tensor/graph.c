@@ -116,9 +116,9 @@ ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor
         ag__drop(r);
         return NULL;
     }
-    if (ag__anomaly()) {
-        ag__check_anomaly(op, r, "result");
-        if (ag_failed()) { ag__drop(r); return NULL; }
+    if (ag__anomaly() && ag__check_anomaly(op, r, "result") < 0) {
+        ag__drop(r);
+        return NULL;
     }
     return ag__ret(r);
 }
@@ -156,22 +156,81 @@ void ag__node_release(ag_node *n) {
     if (stack != stack_buf) free(stack);
 }
 
-void ag__check_anomaly(const char *op, const ag_tensor *t, const char *where) {
-    if (!t || !ag__is_cpu(t) || !ag_dtype_is_float(t->dtype)) return;
-    ag_tensor *c = ag__new(t->shape, t->ndim, ag_dtype_is_complex(t->dtype) ? AG_C128 : AG_F64, AG_CPU, op);
-    if (!c) return;
-    ag_kview dv = ag__view(c), sv = ag__view(t);
-    if (ag__kernels(c)->copy(&dv, &sv) == 0) {
-        const double *d = c->storage->data;
-        int per = ag_dtype_is_complex(c->dtype) ? 2 : 1;
-        int64_t m = ag_numel(c) * per;
-        for (int64_t i = 0; i < m; i++) {
-            if (isfinite(d[i])) continue;
-            ag_set_error(AG_ERR_NUMERIC, "%s: anomaly: %s at element %lld of the %s (shape %s, %s)", op,
-                         isnan(d[i]) ? "NaN" : "Inf", (long long)(i / per), where, AG_SHP(t),
-                         ag_dtype_name(t->dtype));
-            break;
-        }
+/* contiguous 1-d view of all n elements of a contiguous tensor */
+static ag_kview flat_view(const ag_tensor *c, int64_t n) {
+    ag_kview v = ag__view(c);
+    v.ndim = 1;
+    v.shape[0] = n;
+    v.strides[0] = 1;
+    return v;
+}
+
+/* Finds the first (row-major) non-finite element of t, which the caller knows has one, and
+ * words the error. Runs on t's device like the check itself; only the index and that one
+ * element come to the host. */
+static int report_anomaly(const char *op, const ag_tensor *t, const ag_tensor *d, int64_t n, const char *where) {
+    ag_device dev = t->storage->dev;
+    const ag_kernels *k = ag__kernels(t);
+    int rc = 0;
+    ag_tensor *mask = ag__new((int64_t[]){n}, 1, AG_BOOL, dev, op);
+    ag_tensor *mx = ag__new((int64_t[]){1}, 1, AG_BOOL, dev, op);
+    ag_tensor *ix = ag__new((int64_t[]){1}, 1, AG_I64, dev, op);
+    ag_tensor *el = ag__new(NULL, 0, t->dtype, dev, op);
+    if (!mask || !mx || !ix || !el) { rc = ag_error_code(); goto done; }
+    ag_kview dv = flat_view(d, n), mv = flat_view(mask, n), mxv = ag__view(mx), ixv = ag__view(ix);
+    /* d = x - x is NaN exactly where x is not finite, and NaN != NaN */
+    if ((rc = k->binary(AG_BIN_NE, &mv, &dv, &dv)) < 0) goto done;
+    if ((rc = k->reduce(AG_RED_MAX, &mxv, &ixv, &mv)) < 0) goto done; /* the first true wins */
+    double fi = 0;
+    if ((rc = ag_item_complex(ix, &fi, NULL)) < 0) goto done;
+    int64_t i = (int64_t)fi, off = 0, r = i;
+    for (int dim = t->ndim - 1; dim >= 0; dim--) {
+        off += (r % t->shape[dim]) * t->strides[dim];
+        r /= t->shape[dim];
     }
-    ag__drop(c);
+    ag_kview sv = ag__view(t), ev = ag__view(el);
+    sv.data = (char *)sv.data + off * (int64_t)ag_dtype_size(t->dtype);
+    sv.ndim = 0;
+    if ((rc = k->copy(&ev, &sv)) < 0) goto done;
+    double re = 0, im = 0;
+    if ((rc = ag_item_complex(el, &re, &im)) < 0) goto done;
+    rc = ag_set_error(AG_ERR_NUMERIC, "%s: anomaly: %s at element %lld of the %s (shape %s, %s)", op,
+                      isnan(re) || isnan(im) ? "NaN" : "Inf", (long long)i, where, AG_SHP(t),
+                      ag_dtype_name(t->dtype));
+done:
+    ag__drop(mask);
+    ag__drop(mx);
+    ag__drop(ix);
+    ag__drop(el);
+    return rc;
+}
+
+/* Returns 0, or a negative status with the error set, from its own work only: an error that
+ * was already sticky in this thread must not make a finite result look anomalous. */
+int ag__check_anomaly(const char *op, const ag_tensor *t, const char *where) {
+    if (!t || !ag_dtype_is_float(t->dtype)) return 0;
+    int64_t n = ag_numel(t);
+    if (n == 0) return 0;
+    const ag_kernels *k = ag__kernels(t);
+    if (!k->binary || !k->reduce)
+        return ag_set_error(AG_ERR_NOTIMPL, "%s: anomaly check: the %s backend has no binary or reduce kernel",
+                            op, k->name);
+    ag_device dev = t->storage->dev;
+    int rc = 0;
+    /* x - x is 0 for finite x and NaN for NaN and +-Inf (componentwise for complex), so its sum
+     * is NaN exactly when some element is not finite and never overflows */
+    ag_tensor *d = ag__new(t->shape, t->ndim, t->dtype, dev, op);
+    ag_tensor *s = ag__new((int64_t[]){1}, 1, t->dtype, dev, op);
+    if (!d || !s) { rc = ag_error_code(); goto done; }
+    ag_kview tv = ag__view(t), dv = ag__view(d), sv = ag__view(s);
+    if ((rc = k->binary(AG_BIN_SUB, &dv, &tv, &tv)) < 0) goto done;
+    ag_kview df = flat_view(d, n);
+    if ((rc = k->reduce(AG_RED_SUM, &sv, NULL, &df)) < 0) goto done;
+    double re = 0, im = 0;
+    if ((rc = ag_item_complex(s, &re, &im)) < 0) goto done;
+    if (isnan(re) || isnan(im)) rc = report_anomaly(op, t, d, n, where);
+done:
+    ag__drop(d);
+    ag__drop(s);
+    return rc;
 }

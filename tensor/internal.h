@@ -33,8 +33,13 @@ struct ag_tensor {
     bool requires_grad;
     ag_tensor *grad;         /* leaves: accumulated gradient, owned */
     ag_node *grad_fn;        /* non-leaves: the node that made it, owned */
-    int scope_depth;         /* 0 = not owned by a scope */
+    /* Scopes are per thread. scope_depth and scope_slot are read and written by the owning
+     * thread only; scope_state tells every thread who owns the tensor: 0 = no scope, else the
+     * owning thread's token << 1, with bit 0 set once another thread has given up the scope's
+     * claim (the owner's scope end then drops the slot's reference as usual). See tensor.c. */
+    int scope_depth;         /* 0 = not owned by a scope of this thread */
     int64_t scope_slot;
+    atomic_ullong scope_state;
     struct ag_hook *hooks;
 };
 
@@ -151,7 +156,9 @@ ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor
     ((int)(sizeof((ag_tensor *const[]){__VA_ARGS__}) / sizeof(ag_tensor *)))
 #define AG_NONE NULL, 0
 void ag__node_release(ag_node *n);
-void ag__check_anomaly(const char *op, const ag_tensor *t, const char *where);
+/* 0 when t (floating point) has no NaN/Inf; otherwise AG_ERR_NUMERIC naming op, the first such
+ * element and where. Computed with t's backend kernels on t's device. */
+int ag__check_anomaly(const char *op, const ag_tensor *t, const char *where);
 bool ag__anomaly(void);     /* anomaly mode on and not inside a backward rule */
 void ag__anomaly_quiet(bool on); /* engine: nestable, suspends per-op checks in backward rules */
 

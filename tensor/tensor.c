@@ -43,10 +43,21 @@ int ag_get_num_threads(void) {
 #endif
 }
 
-/* ---- scopes ---------------------------------------------------------------------- */
+/* ---- scopes ----------------------------------------------------------------------
+ * Each thread has its own stack of scopes, and a tensor's scope_depth/scope_slot index the
+ * stack of the thread that registered it. Another thread must never index its own stack with
+ * them, nor touch the owner's (which the owner reallocates and frees without a lock). So a
+ * tensor also records its owner in scope_state (see internal.h), and a call from another
+ * thread that gives up the scope's claim (ag_release, ag_keep, ag__unscope) only sets the
+ * state's low bit with a compare-and-swap: the slot keeps its reference, the owner's
+ * ag_scope_end drops it as it would have anyway, and from then on the tensor counts as
+ * unscoped everywhere. The owner's own calls race only with that bit, through the same CAS. */
 typedef struct scope { ag_tensor **items; int64_t n, cap; } scope;
 static _Thread_local scope *scopes;
 static _Thread_local int n_scopes, cap_scopes;
+static atomic_ullong next_token = 1;
+static _Thread_local unsigned long long my_token; /* 0 until this thread registers a tensor */
+#define CLAIM_GIVEN 1ull
 
 void ag_scope_begin(void) {
     if (n_scopes == cap_scopes) {
@@ -71,16 +82,49 @@ static bool scope_push(int depth, ag_tensor *t) {
         s->items = it;
         s->cap = nc;
     }
+    if (!my_token) my_token = atomic_fetch_add(&next_token, 1);
     t->scope_depth = depth;
     t->scope_slot = s->n;
     s->items[s->n++] = t;
+    atomic_store_explicit(&t->scope_state, my_token << 1, memory_order_release);
     return true;
 }
 
-void ag__unscope(ag_tensor *t) {
-    if (!t || t->scope_depth == 0) return;
-    if (t->scope_depth <= n_scopes) scopes[t->scope_depth - 1].items[t->scope_slot] = NULL;
+/* The scope's claim on t, if a scope still has one: its state, else 0. */
+static unsigned long long live_claim(ag_tensor *t) {
+    unsigned long long st = atomic_load_explicit(&t->scope_state, memory_order_acquire);
+    return st & CLAIM_GIVEN ? 0 : st;
+}
+static bool owned_here(unsigned long long st) { return st && (st >> 1) == my_token; }
+
+/* Owner thread: take t out of its slot. false when another thread gave the claim up first. */
+static bool unscope_own(ag_tensor *t, unsigned long long st) {
+    if (!atomic_compare_exchange_strong(&t->scope_state, &st, 0)) return false;
+    if (t->scope_depth >= 1 && t->scope_depth <= n_scopes) scopes[t->scope_depth - 1].items[t->scope_slot] = NULL;
     t->scope_depth = 0;
+    return true;
+}
+
+/* Another thread: give up the owner scope's claim. false when there was none to give up. */
+static bool give_up_foreign(ag_tensor *t) {
+    unsigned long long st = live_claim(t);
+    while (st && !owned_here(st)) {
+        if (atomic_compare_exchange_weak(&t->scope_state, &st, st | CLAIM_GIVEN)) return true;
+        if (st & CLAIM_GIVEN) return false;
+    }
+    return false;
+}
+
+void ag__unscope(ag_tensor *t) {
+    if (!t) return;
+    unsigned long long st = live_claim(t);
+    if (!st) return;
+    if (owned_here(st)) { unscope_own(t, st); return; }
+    /* the owner's scope keeps (and later drops) its reference; the caller gets its own,
+     * taken first so that the owner's scope ending meanwhile cannot free t under us */
+    ag_retain(t);
+    if (!give_up_foreign(t) && (atomic_load(&t->scope_state) & CLAIM_GIVEN))
+        ag__drop(t); /* someone else gave the claim up first: nothing was ours to take */
 }
 
 void ag_scope_end(void) {
@@ -94,6 +138,8 @@ void ag_scope_end(void) {
         ag_tensor *t = s->items[i];
         if (!t) continue;
         t->scope_depth = 0;
+        /* before the drop: another thread's release that comes later sees an unscoped tensor */
+        atomic_store_explicit(&t->scope_state, 0, memory_order_release);
         ag__drop(t);
     }
     s->n = 0;
@@ -108,16 +154,20 @@ void ag_scope_end(void) {
 }
 
 ag_tensor *ag_keep(ag_tensor *t) {
-    if (!t || t->scope_depth == 0) return t;
+    if (!t) return t;
+    unsigned long long st = live_claim(t);
+    if (!st) return t;
+    /* another thread's scope: its stack is not ours to push into, so the caller owns t */
+    if (!owned_here(st)) { ag__unscope(t); return t; }
     int d = t->scope_depth;
-    ag__unscope(t);
+    if (!unscope_own(t, st)) return t;
     if (d > 1 && !scope_push(d - 1, t))
         ag_set_error(AG_ERR_NOMEM, "ag_keep: out of memory");
     return t;
 }
 
 ag_tensor *ag__ret(ag_tensor *t) {
-    if (!t || n_scopes == 0 || t->scope_depth) return t;
+    if (!t || n_scopes == 0 || atomic_load_explicit(&t->scope_state, memory_order_relaxed)) return t;
     if (!scope_push(n_scopes, t)) {
         ag_release(t);
         return ag_fail(AG_ERR_NOMEM, "ag_scope: out of memory registering a result");
@@ -255,6 +305,8 @@ void ag__drop(ag_tensor *t) {
  * scope owns, that is the scope's reference: the scope forgets it. */
 void ag_release(ag_tensor *t) {
     if (!t) return;
+    /* from another thread, the owner's scope end drops the scope's reference */
+    if (give_up_foreign(t)) return;
     ag__unscope(t);
     ag__drop(t);
 }

@@ -562,6 +562,57 @@ static void test_anomaly_backward(void **state) {
     ag_scope_end();
 }
 
+/* An error already recorded in the thread is not the check's own finding: ops whose results
+ * are finite still return them, and a real anomaly is still caught (the first error stays). */
+static void test_anomaly_ignores_earlier_error(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_set_anomaly(true);
+    ag_tensor *x = VEC(1, 2, 3);
+    assert_null(ag_matmul(x, VEC(1, 2))); /* inner dimensions differ: a sticky error */
+    assert_true(ag_failed());
+    ag_tensor *y = ag_add(x, x);
+    assert_non_null(y);
+    ASSERT_VALUES(y, 0, 2, 4, 6);
+    assert_non_null(ag_exp(y));
+    assert_null(ag_log(ag_neg(x)));        /* NaN: still refused */
+    assert_error(AG_ERR_SHAPE, "ag_matmul"); /* the first error is the one kept */
+    ag_set_anomaly(false);
+    ag_scope_end();
+}
+
+static void test_anomaly_dtypes_and_views(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *z = ag_complex(VEC(1, 2, 3), VEC(0, 0, NAN));
+    ag_set_anomaly(true);
+    /* finite values whose sum overflows are not an anomaly */
+    assert_non_null(ag_mul_s(VEC(1.7e308, 1.7e308, -1e308), 1.0));
+    assert_false(ag_failed());
+    /* c128: a NaN in the imaginary part only */
+    assert_non_null(z);
+    assert_null(ag_add(z, z)); /* componentwise: the real parts stay finite */
+    assert_true(strstr(ag_last_error(), "NaN at element 2") != NULL);
+    assert_error(AG_ERR_NUMERIC, "ag_add");
+    /* f32 overflow to Inf */
+    ag_tensor *f = ag_from_data((float[]){0, 100}, (int64_t[]){2}, 1, AG_F32);
+    assert_null(ag_exp(f));
+    assert_true(strstr(ag_last_error(), "Inf at element 1") != NULL);
+    assert_error(AG_ERR_NUMERIC, "ag_exp");
+    /* a strided tensor: elements are counted in its own row-major order, not storage order.
+     * The transpose's backward returns a transposed view of G, whose storage holds the NaN
+     * first while the view meets the Inf first. */
+    ag_tensor *x = leaf(ag_from_data((double[]){1, 2, 3, 4, 5, 6}, (int64_t[]){2, 3}, 2, AG_F64));
+    ag_tensor *G = ag_from_data((double[]){1, NAN, INFINITY, 1, 1, 1}, (int64_t[]){3, 2}, 2, AG_F64);
+    ag_tensor *xt = ag_transpose(x, 0, 1);
+    assert_non_null(xt);
+    assert_int_equal(ag_backward_ex(xt, (ag_backward_opts){.grad = G}), AG_ERR_NUMERIC);
+    assert_true(strstr(ag_last_error(), "Inf at element 1") != NULL);
+    assert_error(AG_ERR_NUMERIC, "ag_permute");
+    ag_set_anomaly(false);
+    ag_scope_end();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -585,6 +636,8 @@ int main(void) {
         T(test_release_without_backward_frees_graph),
         T(test_anomaly_forward),
         T(test_anomaly_backward),
+        T(test_anomaly_ignores_earlier_error),
+        T(test_anomaly_dtypes_and_views),
 #undef T
     };
     return cmocka_run_group_tests_name("autograd", tests, NULL, NULL);

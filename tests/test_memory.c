@@ -1,7 +1,9 @@
 /* tests/test_memory.c — long-running memory behaviour: a scoped training loop of 10^4
  * iterations (forward, backward, SGD update under no-grad, zero_grad) must not grow the
- * resident set nor the number of live tensors. */
+ * resident set nor the number of live tensors; tensors of one thread's scope released or kept
+ * by other threads (scopes are per thread). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,9 +93,144 @@ static void test_training_loop_memory_is_flat(void **state) {
     assert_int_equal(ag_live_tensors(), live_start);
 }
 
+/* ---- scopes across threads ----------------------------------------------------------
+ * cmocka's asserts jump and are not for other threads: workers record what they saw and the
+ * test thread asserts it. */
+typedef struct worker {
+    ag_tensor **ts;      /* tensors of the test thread's scope */
+    int n, first, step;  /* which of ts this worker takes */
+    bool keep;           /* ag_keep (the worker then owns them) instead of ag_release */
+    bool hold;           /* with keep: leave the kept references to the test thread */
+    pthread_barrier_t *go;
+    int64_t own_left;    /* live tensors its own scope left behind (expect 0) */
+    int depth_after;     /* its scope depth at the end (expect 0) */
+    bool failed;
+} worker;
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    if (w->go) pthread_barrier_wait(w->go);
+    /* a scope of its own with tensors at the same depth and slots as the owner's: the other
+     * thread's release must not touch them */
+    ag_scope_begin();
+    ag_tensor *mine[4];
+    for (int i = 0; i < 4; i++) mine[i] = ag_full(AG_SHAPE(1), i, AG_F64);
+    for (int i = w->first; i < w->n; i += w->step) {
+        if (w->keep) {
+            ag_tensor *k = ag_keep(w->ts[i]);
+            if (k != w->ts[i]) w->failed = true;
+            if (!w->hold) ag_release(k);
+        } else {
+            ag_release(w->ts[i]);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        if (ag_item(mine[i]) != i) w->failed = true;
+    int64_t before_end = ag_live_tensors();
+    ag_scope_end();
+    /* only its own four die at its scope end (the other threads may be creating meanwhile, so
+     * this is checked only when it runs alone) */
+    w->own_left = w->go ? 0 : 4 - (before_end - ag_live_tensors());
+    w->depth_after = ag_scope_depth();
+    if (ag_failed()) w->failed = true;
+    ag_clear_error();
+    return NULL;
+}
+
+static void run_worker(worker *w) {
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, worker_main, w), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_false(w->failed);
+    assert_int_equal(w->own_left, 0);
+    assert_int_equal(w->depth_after, 0);
+}
+
+/* ag_release from another thread gives up the owner scope's claim: the tensor lives while
+ * other references do, the owner's scope end does not release it twice, and the other
+ * thread's own scope is untouched. */
+static void test_release_from_another_thread(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *t = ag_ones(AG_SHAPE(1), AG_F64);
+    ag_retain(t);            /* the test's own reference, beside the scope's */
+    ag_tensor *u = ag_ones(AG_SHAPE(3), AG_F64); /* only the scope's: released by the worker */
+    worker w = {.ts = (ag_tensor *[]){t, u}, .n = 2, .first = 0, .step = 1};
+    run_worker(&w);
+    assert_int_equal(ag_live_tensors(), live0 + 2); /* both wait for this scope's end */
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live0 + 1); /* t: the reference of its own */
+    assert_true(ag_item(t) == 1.0);
+    ag_release(t);
+    assert_int_equal(ag_live_tensors(), live0);
+    assert_false(ag_failed());
+}
+
+/* ag_keep from another thread hands that thread a reference: the tensor outlives the owner's
+ * scope, and the owner's scope end does not free it under the keeper. */
+static void test_keep_from_another_thread(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *t = ag_full(AG_SHAPE(1), 2.0, AG_F64);
+    worker w = {.ts = &t, .n = 1, .first = 0, .step = 1, .keep = true, .hold = true};
+    run_worker(&w); /* the worker's kept reference is now ours */
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live0 + 1);
+    assert_true(ag_item(t) == 2.0);
+    ag_release(t);
+    assert_int_equal(ag_live_tensors(), live0);
+    assert_false(ag_failed());
+}
+
+/* Owner and other threads at once: the owner keeps registering results (its slot array
+ * grows and moves), releases some tensors it also handed out, while two threads release
+ * or keep the handed-out ones. Every tensor dies exactly once. */
+static void test_scopes_concurrent_threads(void **state) {
+    (void)state;
+    ag_clear_error();
+    enum { N = 20000 };
+    int64_t live0 = ag_live_tensors();
+    ag_tensor **ts = malloc(N * sizeof *ts);
+    assert_non_null(ts);
+    ag_scope_begin();
+    for (int i = 0; i < N; i++) {
+        ts[i] = ag_full(AG_SHAPE(1), i, AG_F64);
+        if (i % 3 == 0) ag_retain(ts[i]); /* the owner releases these too, racing the workers */
+    }
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, 3), 0);
+    worker w[2] = {{.ts = ts, .n = N, .first = 0, .step = 2, .go = &go},
+                   {.ts = ts, .n = N, .first = 1, .step = 2, .keep = true, .go = &go}};
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) assert_int_equal(pthread_create(&th[k], NULL, worker_main, &w[k]), 0);
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < N; i++) {
+        ag_tensor *x = ag_add_s(ag_ones(AG_SHAPE(1), AG_F64), 1.0); /* two more slots */
+        if (i % 2) ag_release(x);
+        if (i % 3 == 0) ag_release(ts[i]);
+    }
+    for (int k = 0; k < 2; k++) assert_int_equal(pthread_join(th[k], NULL), 0);
+    pthread_barrier_destroy(&go);
+    for (int k = 0; k < 2; k++) {
+        assert_false(w[k].failed);
+        assert_int_equal(w[k].depth_after, 0);
+    }
+    ag_scope_end();
+    free(ts);
+    assert_int_equal(ag_live_tensors(), live0);
+    assert_false(ag_failed());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_loop_memory_is_flat),
+        cmocka_unit_test(test_release_from_another_thread),
+        cmocka_unit_test(test_keep_from_another_thread),
+        cmocka_unit_test(test_scopes_concurrent_threads),
     };
     return cmocka_run_group_tests_name("memory", tests, NULL, NULL);
 }

@@ -11,7 +11,10 @@
  *    tensor early is allowed.
  *  - Shapes are outermost-first (as PyTorch); strides are in elements.
  *  - Thread safety: errors, scopes and grad mode are per thread; a tensor must not be
- *    used by two threads at once without the user's own locking.
+ *    used by two threads at once without the user's own locking. Another thread may
+ *    ag_release a tensor that a thread's scope owns (the scope's reference is then dropped
+ *    when that scope ends, not at once) or ag_keep it (the caller gets a reference of its
+ *    own to release; it joins no scope).
  */
 #ifndef ASTROGRAD_TENSOR_H
 #define ASTROGRAD_TENSOR_H
