@@ -48,10 +48,12 @@ static void lbfgs_free(ag_optim *o) {
 static int lbfgs_init_state(ag_optim *o);
 static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud);
 static int lbfgs_load_state(ag_optim *o, int pi, int k, ag_tensor *value);
+static bool lbfgs_load_shape_ok(ag_optim *o, int pi, int k, const int64_t *shape, int ndim);
 
 /* no .step: every L-BFGS step re-evaluates the loss */
 static const ag_optim_vtable lbfgs_vt = {.name = "lbfgs", .step_closure = lbfgs_step, .init_state = lbfgs_init_state,
-                                         .load_state = lbfgs_load_state, .free = lbfgs_free};
+                                         .load_state = lbfgs_load_state, .load_shape_ok = lbfgs_load_shape_ok,
+                                         .free = lbfgs_free};
 
 ag_optim *ag_lbfgs(ag_params params, ag_lbfgs_opts opts) {
     const char *f = "ag_lbfgs";
@@ -503,11 +505,15 @@ out:
 
 /* Loading a saved history of another length replaces the tensor (rows <= history_size);
  * everything else is the default copy, with its dtype and shape checks. */
+static bool lbfgs_load_shape_ok(ag_optim *o, int pi, int k, const int64_t *shape, int ndim) {
+    const ag_tensor *dst = o->slots[pi].st[k];
+    return (k == K_DIRS || k == K_STPS || k == K_RO) && ndim == dst->ndim && (k == K_RO || shape[1] == dst->shape[1]) &&
+           shape[0] <= o->o.lbfgs.history_size;
+}
+
 static int lbfgs_load_state(ag_optim *o, int pi, int k, ag_tensor *value) {
     ag_tensor *dst = o->slots[pi].st[k];
-    if ((k != K_DIRS && k != K_STPS && k != K_RO) || value->dtype != AG_F64 || value->ndim != dst->ndim ||
-        (k != K_RO && value->shape[1] != dst->shape[1]) || value->shape[0] > o->o.lbfgs.history_size ||
-        value->shape[0] == dst->shape[0])
+    if (value->dtype != AG_F64 || value->shape[0] == dst->shape[0] || !lbfgs_load_shape_ok(o, pi, k, value->shape, value->ndim))
         return ag__optim_load_copy(o, pi, k, value);
     ag_tensor *h = ag__is_cpu(value) ? ag_retain(value) : ag_to(value, AG_CPU);
     if (!h) return ag_error_code();

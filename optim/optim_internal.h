@@ -31,6 +31,10 @@ typedef struct ag_optim_vtable {
     /* Load value into state entry k of parameter slot pi. NULL: ag__optim_load_copy (same
      * dtype and shape, copied in place). */
     int (*load_state)(ag_optim *o, int pi, int k, ag_tensor *value);
+    /* Whether load_state takes an f64 value of this shape for entry k of slot pi although it
+     * differs from the current one (checkpoint reads check shapes before anything changes).
+     * NULL: only the current shape. */
+    bool (*load_shape_ok)(ag_optim *o, int pi, int k, const int64_t *shape, int ndim);
     /* Free what the optimizer keeps in o->priv. NULL: nothing kept. */
     void (*free)(ag_optim *o);
 } ag_optim_vtable;

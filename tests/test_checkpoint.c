@@ -147,6 +147,54 @@ static void test_round_trip(void **st) {
     ag_module_free(m3);
 }
 
+typedef struct clo { ag_module *m; int step; } clo;
+static ag_tensor *closure(void *ud) {
+    clo *c = ud;
+    ag_params ps = ag_module_params(c->m);
+    for (int i = 0; i < ps.n; i++) ag_zero_grad(ps.t[i]);
+    ag_tensor *L = loss_of(c->m, c->step);
+    if (ag_backward(L)) { ag_release(L); return NULL; }
+    return L;
+}
+
+/* L-BFGS keeps a history whose length grows with the steps: a checkpoint taken after some
+ * steps loads into a fresh optimizer (history of length 0) and training resumes identically. */
+static void test_lbfgs_round_trip(void **st) {
+    (void)st;
+    ag_lbfgs_opts lo = {.history_size = 4, .max_iter = 3, .line_search = AG_LINE_SEARCH_STRONG_WOLFE};
+    ag_module *m1 = model(1, 8), *m2 = model(2, 8);
+    ag_optim *o1 = ag_lbfgs(ag_module_params(m1), lo), *o2 = ag_lbfgs(ag_module_params(m2), lo);
+    for (int s = 0; s < 2; s++) {
+        ag_scope_begin();
+        OK(ag_optim_step_closure(o1, closure, &(clo){m1, s}));
+        ag_scope_end();
+    }
+    int d = ag_optim_find_state(o1, "0.old_dirs");
+    assert_true(d >= 0);
+    assert_true(ag_shape(ag_optim_state_at(o1, d, NULL))[0] > 0);
+    OK(ag_module_save(m1, path("lbfgs.h5"), o1));
+    OK(ag_module_load(m2, path("lbfgs.h5"), o2));
+    assert_true(same_module(m1, m2));
+    for (int s = 2; s < 4; s++) {
+        ag_scope_begin();
+        OK(ag_optim_step_closure(o1, closure, &(clo){m1, s}));
+        OK(ag_optim_step_closure(o2, closure, &(clo){m2, s}));
+        ag_scope_end();
+    }
+    assert_true(same_module(m1, m2));
+    /* an L-BFGS with a shorter history cannot take it, and is left fresh */
+    ag_optim *o3 = ag_lbfgs(ag_module_params(m2), (ag_lbfgs_opts){.history_size = 1});
+    assert_true(ag_module_load(m2, path("lbfgs.h5"), o3) < 0);
+    assert_non_null(strstr(ag_last_error(), "/optim/0.old_dirs has shape"));
+    ag_clear_error();
+    assert_int_equal(ag_optim_num_state(o3), 0);
+    ag_optim_free(o1);
+    ag_optim_free(o2);
+    ag_optim_free(o3);
+    ag_module_free(m1);
+    ag_module_free(m2);
+}
+
 /* loading `file` into a fresh model(7, in) fails with `msg` and changes nothing */
 static void expect_bad(const char *file, int64_t in, const char *msg, ag_status code) {
     ag_module *m = model(7, in), *ref = model(7, in);
@@ -248,6 +296,7 @@ int main(void) {
 #ifdef AG_HAVE_HDF5
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lbfgs_round_trip, setup, teardown),
 #else
         cmocka_unit_test_setup_teardown(test_no_hdf5, setup, teardown),
 #endif
