@@ -1,12 +1,12 @@
 /* nn/checkpoint.c — module (and optimizer) checkpoints in HDF5.
  *
- * Layout (schema 1):
+ * Layout (schema 2; schema 1 had no checksums and is refused):
  *   /params/<dotted.name>    one dataset per parameter (the stored, unconstrained tensor)
  *   /buffers/<dotted.name>   one dataset per buffer
  *   /optim/<state name>      optimizer state entries ("0.exp_avg", ...); attributes optimizer, lr:
  *                            written and read by optim/checkpoint.c
  *   /meta                    attributes astrograd_version, schema_version, module (the tree)
- * How tensors become datasets: tensor/h5.c.
+ * How tensors become datasets, and the checksums that make a corrupt file fail to load: tensor/h5.c.
  *
  * Saving writes a temporary file next to the target, flushes and fsyncs it, then renames it over
  * the target (and fsyncs the directory: ag__write_file_atomic), so a crash leaves either the old
@@ -44,7 +44,7 @@ int ag_module_load(ag_module *m, const char *path, ag_optim *optim) {
 #include <errno.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* ---- save ------------------------------------------------------------------------------------- */
 
