@@ -12,7 +12,10 @@
  *
  * State (all f64 cpu tensors, kept under parameter 0, as PyTorch): func_evals, n_iter, d, t,
  * H_diag, prev_flat_grad, prev_loss (0-d or [N]), and the history old_dirs [m, N], old_stps
- * [m, N], ro [m] with m <= history_size rows, oldest first (they grow as PyTorch's lists do). */
+ * [m, N], ro [m] with m <= history_size rows, oldest first (they grow as PyTorch's lists do).
+ *
+ * The optimizer's own data (o->priv) is the flat length and the step's work buffers, made at
+ * the first step and kept, so a step does not allocate in proportion to N. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,31 @@ static const char *const lbfgs_keys[K_COUNT] = {"func_evals", "n_iter", "d", "t"
 static int64_t real_numel(const ag_tensor *t) {
     return ag__numel(t->shape, t->ndim) * (ag_dtype_is_complex(t->dtype) ? 2 : 1);
 }
+
+typedef struct lbfgs_priv {
+    int64_t n;                            /* total real numel of the parameters */
+    double *x, *g, *w, *al, *gout;        /* work: x, g, 5n for the line search, history_size + 1, n */
+} lbfgs_priv;
+
+static lbfgs_priv *priv(ag_optim *o) { return o->priv; }
+
+static void lbfgs_free(ag_optim *o) {
+    lbfgs_priv *P = priv(o);
+    if (!P) return;
+    free(P->x); free(P->g); free(P->w); free(P->al); free(P->gout);
+    free(P);
+    o->priv = NULL;
+}
+
+static int lbfgs_init_state(ag_optim *o);
+static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud);
+static int lbfgs_load_state(ag_optim *o, int pi, int k, ag_tensor *value);
+static bool lbfgs_load_shape_ok(ag_optim *o, int pi, int k, const int64_t *shape, int ndim);
+
+/* no .step: every L-BFGS step re-evaluates the loss */
+static const ag_optim_vtable lbfgs_vt = {.name = "lbfgs", .step_closure = lbfgs_step, .init_state = lbfgs_init_state,
+                                         .load_state = lbfgs_load_state, .load_shape_ok = lbfgs_load_shape_ok,
+                                         .free = lbfgs_free};
 
 ag_optim *ag_lbfgs(ag_params params, ag_lbfgs_opts opts) {
     const char *f = "ag_lbfgs";
@@ -45,11 +73,17 @@ ag_optim *ag_lbfgs(ag_params params, ag_lbfgs_opts opts) {
     if (opts.line_search != AG_LINE_SEARCH_NONE && opts.line_search != AG_LINE_SEARCH_STRONG_WOLFE)
         return ag_fail(AG_ERR_INVALID, "%s: unknown line search %d (only strong Wolfe is supported)", f,
                        (int)opts.line_search);
-    ag_optim *o = ag__optim_new(AG_OPT_LBFGS, "lbfgs", params, opts.lr, f);
+    ag_optim *o = ag__optim_new(&lbfgs_vt, params, opts.lr, f);
     if (!o) return NULL;
     o->o.lbfgs = opts;
     for (int k = 0; k < K_COUNT; k++) o->keys[o->nkeys++] = lbfgs_keys[k];
-    for (int i = 0; i < o->params.n; i++) o->lbfgs_n += real_numel(o->params.t[i]);
+    lbfgs_priv *P = calloc(1, sizeof *P);
+    if (!P) {
+        ag_optim_free(o);
+        return ag_fail(AG_ERR_NOMEM, "%s: out of memory", f);
+    }
+    for (int i = 0; i < o->params.n; i++) P->n += real_numel(o->params.t[i]);
+    o->priv = P;
     return o;
 }
 
@@ -62,12 +96,12 @@ static ag_tensor *f64_new(int ndim, int64_t r, int64_t c) {
     return t;
 }
 
-int ag__lbfgs_init_state(ag_optim *o) {
+static int lbfgs_init_state(ag_optim *o) {
     ag_optim_slot *s = &o->slots[0];
     if (s->has_state) return 0;
     int rc = ag__optim_slot_names(o, 0);
     if (rc) return rc;
-    int64_t n = o->lbfgs_n;
+    int64_t n = priv(o)->n;
     for (int k = 0; k < K_COUNT; k++) {
         ag_tensor *t;
         switch (k) {
@@ -328,13 +362,14 @@ static int hist_resize(ag_optim_slot *s, int k, int64_t rows, int64_t cols, int6
     return 0;
 }
 
-int ag__lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
+static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
     const ag_lbfgs_opts *q = &o->o.lbfgs;
     if (ag_failed()) return ag_error_code();
-    int rc = ag__lbfgs_init_state(o);
+    int rc = lbfgs_init_state(o);
     if (rc) return rc;
     ag_optim_slot *s = &o->slots[0];
-    const int64_t n = o->lbfgs_n;
+    lbfgs_priv *P = priv(o);
+    const int64_t n = P->n;
     int64_t m = s->st[K_DIRS]->shape[0];
     if (s->st[K_STPS]->shape[0] != m || s->st[K_RO]->shape[0] != m)
         return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: inconsistent history in the state (old_dirs %lld rows, "
@@ -342,12 +377,16 @@ int ag__lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
                             (long long)s->st[K_RO]->shape[0]);
     lb L = {o, closure, ud, n};
     size_t nb = (size_t)(n ? n : 1) * sizeof(double);
-    /* x, x_init, g, work (5n for the line search), al */
-    double *x = malloc(nb), *g = malloc(nb), *w = malloc(5 * nb), *al = malloc((size_t)(q->history_size + 1) * sizeof(double));
-    if (!x || !g || !w || !al) {
-        free(x); free(g); free(w); free(al);
-        return ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory");
+    if (!P->x) {
+        P->x = malloc(nb); P->g = malloc(nb); P->w = malloc(5 * nb); P->gout = malloc(nb);
+        P->al = malloc((size_t)(q->history_size + 1) * sizeof(double));
+        if (!P->x || !P->g || !P->w || !P->gout || !P->al) {
+            free(P->x); free(P->g); free(P->w); free(P->gout); free(P->al);
+            P->x = P->g = P->w = P->gout = P->al = NULL;
+            return ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory");
+        }
     }
+    double *x = P->x, *g = P->g, *w = P->w, *al = P->al;
     double *sc = (double *)ag_data(s->st[K_FEVALS]), *si = (double *)ag_data(s->st[K_NITER]);
     double *d = (double *)ag_data(s->st[K_D]), *prev = (double *)ag_data(s->st[K_PREVG]);
     double t = *(double *)ag_data(s->st[K_T]), H_diag = *(double *)ag_data(s->st[K_HDIAG]);
@@ -428,11 +467,8 @@ int ag__lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
         if (gtd > -q->tolerance_change) break;
         int ls_func_evals = 0;
         if (q->line_search == AG_LINE_SEARCH_STRONG_WOLFE) {
-            double *gout = malloc(nb);
-            if (!gout) { rc = ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory"); goto out; }
-            rc = strong_wolfe(&L, x, &t, d, loss, g, gtd, &loss, gout, &ls_func_evals, w);
-            memcpy(g, gout, nb);
-            free(gout);
+            rc = strong_wolfe(&L, x, &t, d, loss, g, gtd, &loss, P->gout, &ls_func_evals, w);
+            memcpy(g, P->gout, nb);
             if (rc) goto out;
             for (int64_t j = 0; j < n; j++) x[j] = fma(t, d[j], x[j]);
             if ((rc = set_params(o, x))) goto out;
@@ -464,17 +500,21 @@ int ag__lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
     *(double *)ag_data(s->st[K_PREVLOSS]) = prev_loss;
 out:
     for (int k = 0; k < K_COUNT; k++) ag__bump_version(s->st[k]);
-    free(x); free(g); free(w); free(al);
     return rc;
 }
 
-/* Loading a saved history of another length: replace the tensor (rows <= history_size). */
-int ag__lbfgs_load_hist(ag_optim *o, int k, ag_tensor *value) {
-    if (o->kind != AG_OPT_LBFGS || (k != K_DIRS && k != K_STPS && k != K_RO)) return 0;
-    ag_tensor *dst = o->slots[0].st[k];
-    if (value->dtype != AG_F64 || value->ndim != dst->ndim || (k != K_RO && value->shape[1] != dst->shape[1]) ||
-        value->shape[0] > o->o.lbfgs.history_size || value->shape[0] == dst->shape[0])
-        return 0;
+/* Loading a saved history of another length replaces the tensor (rows <= history_size);
+ * everything else is the default copy, with its dtype and shape checks. */
+static bool lbfgs_load_shape_ok(ag_optim *o, int pi, int k, const int64_t *shape, int ndim) {
+    const ag_tensor *dst = o->slots[pi].st[k];
+    return (k == K_DIRS || k == K_STPS || k == K_RO) && ndim == dst->ndim && (k == K_RO || shape[1] == dst->shape[1]) &&
+           shape[0] <= o->o.lbfgs.history_size;
+}
+
+static int lbfgs_load_state(ag_optim *o, int pi, int k, ag_tensor *value) {
+    ag_tensor *dst = o->slots[pi].st[k];
+    if (value->dtype != AG_F64 || value->shape[0] == dst->shape[0] || !lbfgs_load_shape_ok(o, pi, k, value->shape, value->ndim))
+        return ag__optim_load_copy(o, pi, k, value);
     ag_tensor *h = ag__is_cpu(value) ? ag_retain(value) : ag_to(value, AG_CPU);
     if (!h) return ag_error_code();
     ag_tensor *t = f64_new(dst->ndim, value->shape[0], k == K_RO ? 0 : dst->shape[1]);
@@ -482,6 +522,6 @@ int ag__lbfgs_load_hist(ag_optim *o, int k, ag_tensor *value) {
     ag_release(h);
     if (rc) { ag__drop(t); return rc; }
     ag__drop(dst);
-    o->slots[0].st[k] = t;
-    return 1;
+    o->slots[pi].st[k] = t;
+    return 0;
 }

@@ -1,13 +1,13 @@
-/* optim/optim_internal.h — the optimizer struct shared by the files of optim/. Private. */
+/* optim/optim_internal.h — the optimizer object shared by the files of optim/, and the vtable
+ * through which optim.c reaches each optimizer. Private. */
 #ifndef AG_OPTIM_INTERNAL_H
 #define AG_OPTIM_INTERNAL_H
 
 #include "astrograd/optim.h"
 #include "tensor/internal.h"
+#include "tensor/ops_internal.h"
 
 #define AG_OPTIM_MAX_KEYS 12
-
-typedef enum ag_optim_kind { AG_OPT_SGD, AG_OPT_ADAM, AG_OPT_ADAMW, AG_OPT_RMSPROP, AG_OPT_LBFGS } ag_optim_kind;
 
 typedef struct ag_optim_slot {
     bool has_state;
@@ -15,9 +15,32 @@ typedef struct ag_optim_slot {
     char *names[AG_OPTIM_MAX_KEYS];     /* "<i>.<key>" */
 } ag_optim_slot;
 
+/* What differs between optimizers. optim.c owns everything else (parameters, lr, the named
+ * state slots and their enumeration, checkpoints through optim/checkpoint.c). zero_grad is not
+ * here: every optimizer drops the grads the same way (set_to_none), as in PyTorch. */
+typedef struct ag_optim_vtable {
+    const char *name;   /* "sgd", "adam", ...: ag_optim_name and the checkpoint's optimizer attribute */
+    /* One update from the parameters' current grads. NULL: the optimizer needs a closure
+     * (ag_optim_step then fails with a message saying so). */
+    int (*step)(ag_optim *o);
+    /* A step that may re-evaluate the loss. NULL: call the closure once, record its loss, then
+     * step (the first-order optimizers, as PyTorch). */
+    int (*step_closure)(ag_optim *o, ag_closure_fn closure, void *ud);
+    /* Create the state a first step would create, for every parameter that has none. */
+    int (*init_state)(ag_optim *o);
+    /* Load value into state entry k of parameter slot pi. NULL: ag__optim_load_copy (same
+     * dtype and shape, copied in place). */
+    int (*load_state)(ag_optim *o, int pi, int k, ag_tensor *value);
+    /* Whether load_state takes an f64 value of this shape for entry k of slot pi although it
+     * differs from the current one (checkpoint reads check shapes before anything changes).
+     * NULL: only the current shape. */
+    bool (*load_shape_ok)(ag_optim *o, int pi, int k, const int64_t *shape, int ndim);
+    /* Free what the optimizer keeps in o->priv. NULL: nothing kept. */
+    void (*free)(ag_optim *o);
+} ag_optim_vtable;
+
 struct ag_optim {
-    ag_optim_kind kind;
-    const char *name;
+    const ag_optim_vtable *vt;
     ag_params params;          /* copied arrays; tensors retained; names strdup'ed */
     double lr;
     union {
@@ -30,16 +53,15 @@ struct ag_optim {
     const char *keys[AG_OPTIM_MAX_KEYS];
     ag_optim_slot *slots;      /* one per parameter */
     double last_loss;
-    int64_t lbfgs_n;           /* total real numel (L-BFGS) */
+    void *priv;                /* the optimizer's own data (vt->free releases it) */
 };
 
 /* optim.c */
-ag_optim *ag__optim_new(ag_optim_kind kind, const char *name, ag_params params, double lr, const char *ctor);
+ag_optim *ag__optim_new(const ag_optim_vtable *vt, ag_params params, double lr, const char *ctor);
 int ag__optim_slot_names(ag_optim *o, int i);
-/* lbfgs.c */
-int ag__lbfgs_init_state(ag_optim *o);
-int ag__lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud);
-/* 1 when it replaced history entry k with value (another number of rows), 0 if not applicable */
-int ag__lbfgs_load_hist(ag_optim *o, int k, ag_tensor *value);
+/* The default load_state: value (any device) copied into the entry after dtype/shape checks. */
+int ag__optim_load_copy(ag_optim *o, int pi, int k, ag_tensor *value);
+/* Drop every parameter's state (back to a fresh optimizer's: no entries). */
+void ag__optim_clear_state(ag_optim *o);
 
 #endif

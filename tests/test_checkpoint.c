@@ -1,7 +1,8 @@
 /* tests/test_checkpoint.c — ag_module_save / ag_module_load: bit-exact round trips of
- * parameters, buffers and Adam state (training resumes identically), and bad files (missing,
- * mis-shaped or unexpected tensors, wrong dtype, truncated, not HDF5, absent) that must leave the
- * module and optimizer untouched, with clear messages and no leaks. */
+ * parameters, buffers, Adam and L-BFGS state (training resumes identically), and bad files
+ * (missing, mis-shaped or unexpected tensors, wrong dtype, truncated, not HDF5, absent, and 300
+ * corrupted copies checked against the checksums) that must leave the module and optimizer
+ * untouched, with clear messages and no leaks. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +148,239 @@ static void test_round_trip(void **st) {
     ag_module_free(m3);
 }
 
+typedef struct clo { ag_module *m; int step; } clo;
+static ag_tensor *closure(void *ud) {
+    clo *c = ud;
+    ag_params ps = ag_module_params(c->m);
+    for (int i = 0; i < ps.n; i++) ag_zero_grad(ps.t[i]);
+    ag_tensor *L = loss_of(c->m, c->step);
+    if (ag_backward(L)) { ag_release(L); return NULL; }
+    return L;
+}
+
+/* L-BFGS keeps a history whose length grows with the steps: a checkpoint taken after some
+ * steps loads into a fresh optimizer (history of length 0) and training resumes identically. */
+static void test_lbfgs_round_trip(void **st) {
+    (void)st;
+    ag_lbfgs_opts lo = {.history_size = 4, .max_iter = 3, .line_search = AG_LINE_SEARCH_STRONG_WOLFE};
+    ag_module *m1 = model(1, 8), *m2 = model(2, 8);
+    ag_optim *o1 = ag_lbfgs(ag_module_params(m1), lo), *o2 = ag_lbfgs(ag_module_params(m2), lo);
+    for (int s = 0; s < 2; s++) {
+        ag_scope_begin();
+        OK(ag_optim_step_closure(o1, closure, &(clo){m1, s}));
+        ag_scope_end();
+    }
+    int d = ag_optim_find_state(o1, "0.old_dirs");
+    assert_true(d >= 0);
+    assert_true(ag_shape(ag_optim_state_at(o1, d, NULL))[0] > 0);
+    OK(ag_module_save(m1, path("lbfgs.h5"), o1));
+    OK(ag_module_load(m2, path("lbfgs.h5"), o2));
+    assert_true(same_module(m1, m2));
+    for (int s = 2; s < 4; s++) {
+        ag_scope_begin();
+        OK(ag_optim_step_closure(o1, closure, &(clo){m1, s}));
+        OK(ag_optim_step_closure(o2, closure, &(clo){m2, s}));
+        ag_scope_end();
+    }
+    assert_true(same_module(m1, m2));
+    /* an L-BFGS with a shorter history cannot take it, and is left fresh */
+    ag_optim *o3 = ag_lbfgs(ag_module_params(m2), (ag_lbfgs_opts){.history_size = 1});
+    assert_true(ag_module_load(m2, path("lbfgs.h5"), o3) < 0);
+    assert_non_null(strstr(ag_last_error(), "/optim/0.old_dirs has shape"));
+    ag_clear_error();
+    assert_int_equal(ag_optim_num_state(o3), 0);
+    ag_optim_free(o1);
+    ag_optim_free(o2);
+    ag_optim_free(o3);
+    ag_module_free(m1);
+    ag_module_free(m2);
+}
+
+/* A tensor larger than one chunk (1 MiB) is split into several, the last one partial. */
+static void test_large_tensor(void **st) {
+    (void)st;
+    ag_manual_seed(5);
+    ag_module *a = ag_nn_linear(1000, 300, true);   /* weight [300,1000] f64: 2.4 MB, 3 chunks */
+    ag_manual_seed(6);
+    ag_module *b = ag_nn_linear(1000, 300, true);
+    assert_false(same_module(a, b));
+    OK(ag_module_save(a, path("large.h5"), NULL));
+    OK(ag_module_load(b, path("large.h5"), NULL));
+    assert_true(same_module(a, b));
+    ag_module_free(a);
+    ag_module_free(b);
+}
+
+/* ---- corruption ------------------------------------------------------------------------------ */
+static unsigned char *slurp(const char *file, long *size) {
+    FILE *in = fopen(file, "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    *size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)*size);
+    assert_int_equal(fread(b, 1, (size_t)*size, in), (size_t)*size);
+    fclose(in);
+    return b;
+}
+static void spill(const char *file, const unsigned char *b, long n) {
+    FILE *out = fopen(file, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(b, 1, (size_t)n, out), (size_t)n);
+    fclose(out);
+}
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* every state entry and the lr of a equal b's, bit for bit */
+static bool same_optim(ag_optim *a, ag_optim *b) {
+    if (ag_optim_num_state(a) != ag_optim_num_state(b) || ag_optim_get_lr(a) != ag_optim_get_lr(b)) return false;
+    for (int i = 0; i < ag_optim_num_state(a); i++) {
+        ag_tensor *x = ag_optim_state_at(a, i, NULL), *y = ag_optim_state_at(b, i, NULL);
+        if (ag_ndim(x) != ag_ndim(y) || memcmp(ag_shape(x), ag_shape(y), sizeof(int64_t) * (size_t)ag_ndim(x)) || !same(x, y))
+            return false;
+    }
+    return true;
+}
+
+typedef struct outcome { int failed, identical, checksum; } outcome;
+
+/* Load `file` into a fresh model(7) and optimizer made by mk: either it fails, naming the file,
+ * and leaves both untouched, or everything equals (m0, o0) bit for bit. */
+static bool load_corrupt(const char *file, ag_module *m0, ag_optim *o0, ag_optim *(*mk)(ag_module *), outcome *out,
+                         char *err, size_t errn) {
+    ag_module *m = model(7, 8), *fresh = model(7, 8);
+    ag_optim *o = mk(m);
+    ag_clear_error();
+    int rc = ag_module_load(m, file, o);
+    bool ok;
+    if (rc < 0) {
+        snprintf(err, errn, "%s", ag_last_error());
+        ok = strstr(ag_last_error(), file) && same_module(m, fresh) && ag_optim_num_state(o) == 0;
+        out->failed++;
+        if (strstr(ag_last_error(), "checksum")) out->checksum++;
+    } else {
+        snprintf(err, errn, "(loaded)");
+        ok = same_module(m, m0) && same_optim(o, o0);
+        out->identical++;
+    }
+    ag_clear_error();
+    ag_optim_free(o);
+    ag_module_free(m);
+    ag_module_free(fresh);
+    return ok;
+}
+
+static ag_optim *mk_adam(ag_module *m) { return ag_adam(ag_module_params(m), (ag_adam_opts){.lr = 0.5, .amsgrad = true}); }
+static ag_optim *mk_lbfgs(ag_module *m) { return ag_lbfgs(ag_module_params(m), (ag_lbfgs_opts){0}); }
+
+/* 300 corrupted copies of two checkpoints (Adam state after 3 steps: 0-d step counters; a
+ * fresh L-BFGS state: empty histories): truncations at many offsets, single-byte changes at
+ * random positions and inside the tensors' data. None may crash or load other values; a change
+ * inside tensor data must fail on its checksum. HDF5 must print nothing. */
+static void test_corruption(void **st) {
+    (void)st;
+    ag_module *m0 = model(1, 8);
+    ag_optim *oa = ag_adam(ag_module_params(m0), (ag_adam_opts){.lr = 1e-2, .amsgrad = true});
+    train(m0, oa, 0, 3);
+    ag_optim *ol = ag_lbfgs(ag_module_params(m0), (ag_lbfgs_opts){0});
+    OK(ag_optim_init_state(ol));
+    OK(ag_module_save(m0, path("c_adam.h5"), oa));
+    OK(ag_module_save(m0, path("c_lbfgs.h5"), ol));
+
+    fflush(stderr);
+    int saved_err = dup(2);
+    char errlog[512];
+    snprintf(errlog, sizeof errlog, "%s", path("stderr.txt"));
+    FILE *ef = fopen(errlog, "w");
+    assert_non_null(ef);
+    dup2(fileno(ef), 2);
+
+    outcome out = {0};
+    int bad = 0, ncopies = 0, data_hits = 0, data_fail = 0;
+    char err[1024], what[128], first_bad[1400] = "";
+    for (int which = 0; which < 2; which++) {
+        char src[512];
+        snprintf(src, sizeof src, "%s", which ? path("c_lbfgs.h5") : path("c_adam.h5"));
+        ag_optim *o0 = which ? ol : oa;
+        ag_optim *(*mk)(ag_module *) = which ? mk_lbfgs : mk_adam;
+        long size;
+        unsigned char *orig = slurp(src, &size), *buf = malloc((size_t)size);
+        /* where each parameter's data lies in the file: its first 16 bytes, found verbatim */
+        ag_params ps = ag_module_params(m0);
+        long at[64];
+        int64_t len[64];
+        int nat = 0;
+        for (int i = 0; i < ps.n && nat < 64; i++) {
+            int64_t nb = ag_numel(ps.t[i]) * 8;
+            double *v = malloc((size_t)nb);
+            assert_int_equal(ag_copy_to_buffer(ps.t[i], v, AG_F64), 0);
+            for (long q = 0; nb >= 16 && q + 16 <= size; q++)
+                if (!memcmp(orig + q, v, 16)) { at[nat] = q; len[nat] = nb; nat++; break; }
+            free(v);
+        }
+        assert_true(nat == ps.n);
+        for (int c = 0; c < 150; c++, ncopies++) {
+            const char *file = path("corrupt.h5");
+            memcpy(buf, orig, (size_t)size);
+            long n = size;
+            bool in_data = false;
+            if (c < 50) {               /* truncations, from the first byte to the last */
+                n = (long)((double)size * c / 50);
+                if (c >= 45) n = size - 1 - (long)(rnd() % 64);
+                snprintf(what, sizeof what, "truncated to %ld of %ld bytes", n, size);
+            } else if (c < 110) {       /* a byte anywhere */
+                long q = (long)(rnd() % (uint64_t)size);
+                buf[q] ^= (unsigned char)(1 + rnd() % 255);
+                snprintf(what, sizeof what, "byte %ld of %ld changed", q, size);
+            } else {                    /* a byte inside a parameter's data */
+                int i = (int)(rnd() % (uint64_t)nat);
+                long q = at[i] + (long)(rnd() % (uint64_t)len[i]);
+                buf[q] ^= (unsigned char)(1 + rnd() % 255);
+                in_data = true;
+                snprintf(what, sizeof what, "byte %ld (data of %s) changed", q, ps.names[i]);
+            }
+            spill(file, buf, n);
+            int failed0 = out.failed, cks0 = out.checksum;
+            bool ok = load_corrupt(file, m0, o0, mk, &out, err, sizeof err);
+            if (in_data) {
+                data_hits++;
+                if (out.checksum > cks0) data_fail++;
+                else ok = false;
+            }
+            (void)failed0;
+            if (!ok && !bad++)
+                snprintf(first_bad, sizeof first_bad, "%s copy %d, %s: %s", which ? "lbfgs" : "adam", c, what, err);
+        }
+        free(orig);
+        free(buf);
+    }
+
+    fflush(stderr);
+    dup2(saved_err, 2);
+    close(saved_err);
+    fclose(ef);
+    long errsize;
+    unsigned char *printed = slurp(errlog, &errsize);
+    if (errsize) fail_msg("HDF5 printed %ld bytes on stderr: %.*s", errsize, (int)(errsize < 300 ? errsize : 300), printed);
+    free(printed);
+
+    print_message("corruption: %d copies, %d failed (%d on a checksum), %d loaded identical values; "
+                  "%d of %d changes inside tensor data failed on their checksum\n",
+                  ncopies, out.failed, out.checksum, out.identical, data_fail, data_hits);
+    if (bad) fail_msg("%d of %d corrupted copies misbehaved; first: %s", bad, ncopies, first_bad);
+    assert_int_equal(ncopies, 300);
+    assert_int_equal(data_fail, data_hits);
+    ag_optim_free(oa);
+    ag_optim_free(ol);
+    ag_module_free(m0);
+}
+
 /* loading `file` into a fresh model(7, in) fails with `msg` and changes nothing */
 static void expect_bad(const char *file, int64_t in, const char *msg, ag_status code) {
     ag_module *m = model(7, in), *ref = model(7, in);
@@ -248,6 +482,9 @@ int main(void) {
 #ifdef AG_HAVE_HDF5
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lbfgs_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_tensor, setup, teardown),
 #else
         cmocka_unit_test_setup_teardown(test_no_hdf5, setup, teardown),
 #endif

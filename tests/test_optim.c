@@ -504,6 +504,68 @@ static void test_bad_inputs(void **state) {
     assert_int_equal(ag_live_tensors(), live);
 }
 
+/* A strided parameter is updated through a contiguous copy and gets exactly the values of the
+ * same parameter stored contiguously; in anomaly mode a non-finite update names the update. */
+static void test_strided_and_anomaly(void **state) {
+    (void)state;
+    int64_t live = ag_live_tensors();
+    static const double G[6] = {0.5, -1, 2, 0.25, -0.75, 1.5};
+    ag_tensor *base = ag_from_data(W0, AG_SHAPE(3, 2), AG_F64);
+    ag_scope_begin();
+    ag_tensor *pt = ag_keep(ag_set_requires_grad(ag_contiguous(ag_transpose(base, 0, 1)), true)); /* [2,3] contiguous */
+    ag_tensor *ps = ag_keep(ag_set_requires_grad(ag_detach(ag_transpose(base, 0, 1)), true));     /* [2,3] strided view */
+    ag_scope_end();
+    assert_false(ag_is_contiguous(ps));
+    ag_tensor *gt = ag_from_data(G, AG_SHAPE(2, 3), AG_F64);
+    for (int which = 0; which < 3; which++) {
+        ag_tensor *pp[2] = {pt, ps};
+        ag_optim *o[2];
+        for (int j = 0; j < 2; j++) {
+            ag_params one = {&pp[j], NULL, 1};
+            o[j] = which == 0   ? ag_sgd(one, (ag_sgd_opts){.lr = 0.1, .momentum = 0.9})
+                   : which == 1 ? ag_adam(one, (ag_adam_opts){.lr = 0.1, .amsgrad = true})
+                                : ag_rmsprop(one, (ag_rmsprop_opts){.lr = 0.1, .centered = true, .momentum = 0.5});
+            assert_non_null(o[j]);
+        }
+        for (int k = 0; k < 3; k++) {
+            for (int j = 0; j < 2; j++) {
+                ag_scope_begin();
+                ag_optim_zero_grad(o[j]);
+                assert_int_equal(ag_backward(ag_sum(ag_mul(pp[j], gt), AG_ALL_DIMS, false)), 0);
+                if (ag_optim_step(o[j])) fail_msg("step: %s", ag_last_error());
+                ag_scope_end();
+            }
+            double a[6], b[6];
+            assert_int_equal(ag_copy_to_buffer(pt, a, AG_F64), 0);
+            assert_int_equal(ag_copy_to_buffer(ps, b, AG_F64), 0);
+            assert_memory_equal(a, b, sizeof a);
+        }
+        ag_optim_free(o[0]);
+        ag_optim_free(o[1]);
+    }
+
+    /* an Inf gradient makes an Inf parameter: anomaly mode reports it and names the update */
+    ag_tensor *p = ag_set_requires_grad(ag_from_data(B0, AG_SHAPE(3), AG_F64), true);
+    ag_optim *o = ag_sgd((ag_params){&p, NULL, 1}, (ag_sgd_opts){.lr = 0.1});
+    ag_tensor *ginf = ag_from_data((const double[]){1, INFINITY, 1}, AG_SHAPE(3), AG_F64);
+    ag_scope_begin();
+    assert_int_equal(ag_backward(ag_sum(ag_mul(p, ginf), AG_ALL_DIMS, false)), 0);
+    ag_scope_end();
+    ag_set_anomaly(true);
+    int rc = ag_optim_step(o);
+    ag_set_anomaly(false);
+    assert_int_equal(rc, AG_ERR_NUMERIC);
+    expect_error("Inf at element 1 of the optimizer update");
+    ag_optim_free(o);
+    ag_release(ginf);
+    ag_release(p);
+    ag_release(gt);
+    ag_release(pt);
+    ag_release(ps);
+    ag_release(base);
+    assert_int_equal(ag_live_tensors(), live);
+}
+
 /* defaults, lr get/set, version bump, zero_grad */
 static void test_misc(void **state) {
     (void)state;
@@ -547,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_clip),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_strided_and_anomaly),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     fx_close(FX);

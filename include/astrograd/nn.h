@@ -246,12 +246,17 @@ AG_API ag_tensor *ag_cross_entropy(ag_tensor *logits, ag_tensor *target, ag_redu
 /* ---- checkpoints (HDF5; AG_ERR_NOTIMPL in builds without it) ----------------------------- */
 /* Writes /params/<dotted.name>, /buffers/<dotted.name>, /optim/<state name> (when optim is not
  * NULL, with attributes optimizer and lr) and /meta attributes (astrograd_version,
- * schema_version, module: the tree as ag_module_fprint prints it). Atomic: a temporary file
- * in the same directory, flushed, fsync'ed and renamed over path. */
+ * schema_version = 2, module: the tree as ag_module_fprint prints it). Atomic: a temporary file
+ * in the same directory, flushed, fsync'ed and renamed over path. Checksummed: the file uses the
+ * HDF5 1.10 format (checksums on all metadata; h5py with HDF5 >= 1.10 reads it), tensor data is
+ * chunked with the Fletcher32 filter, and 0-d and empty tensors are stored compact (inside
+ * their checksummed object header). */
 AG_API int ag_module_save(ag_module *m, const char *path, ag_optim *optim);
 /* Reads a checkpoint into m (and optim, when not NULL: its state and lr). Every expected
- * dataset is checked (present, dtype, shape; no unexpected ones) and read before anything is
- * changed: on any error m and optim are left as they were. */
+ * dataset is checked (present, dtype, shape; no unexpected ones; stored under a checksum) and
+ * read before anything is changed: on any error m and optim are left as they were. A corrupt
+ * or truncated file fails with AG_ERR_FORMAT naming the file (and the dataset, when the data of
+ * one fails its checksum). Files of schema 1 (no checksums) are refused. */
 AG_API int ag_module_load(ag_module *m, const char *path, ag_optim *optim);
 
 #ifdef __cplusplus
