@@ -13,7 +13,7 @@ extern const ag_kernels ag_cuda_kernels;
 bool ag_cuda_available(void) { return false; }
 int ag_cuda_device_count(void) { return 0; }
 void ag_cuda_empty_cache(void) {}
-int ag_set_error(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 int ag_cuda_memory_stats_get(ag_cuda_memory_stats *s) {
     if (s) memset(s, 0, sizeof *s);
     return ag_set_error(AG_ERR_DEVICE, "ag_cuda_memory_stats_get: this build has no CUDA backend");

@@ -14,6 +14,7 @@
 #define AG_BACKENDS_KERNELS_H
 
 #include "astrograd/tensor.h"
+#include "core/core.h"
 
 /* Helpers shared by the CPU and CUDA kernels (backends/philox.h, backends/reduce_plan.h) are
  * host+device inline functions under nvcc and static inline C elsewhere. */

@@ -10,6 +10,7 @@
 #include "astrograd/tensor.h"
 #include "astrograd/autograd.h"
 #include "backends/kernels.h"
+#include "core/core.h"
 
 typedef struct ag_storage {
     atomic_int rc;
@@ -43,15 +44,7 @@ struct ag_tensor {
     struct ag_hook *hooks;
 };
 
-/* ---- errors ---- */
-/* The one function every error passes through (a breakpoint here catches them all).
- * Keeps the first error of the thread; returns `code` for convenience. */
-int ag_set_error(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Same, returning NULL, for ops. */
-void *ag_fail(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "[3,4]" into buf; returns buf */
-const char *ag_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
-#define AG_SHAPE_BUF 96
+/* ---- errors (ag_set_error, ag_fail, ag_shape_str: core/core.h) ---- */
 /* shape of t as a string in a temporary buffer valid for the current statement */
 #define AG_SHP(t) ag_shape_str((t)->shape, (t)->ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF)
 

@@ -1,5 +1,5 @@
-/* tensor/dtype.c — dtype facts and PyTorch's promotion rules (bool < int < float < complex). */
-#include "tensor/internal.h"
+/* core/dtype.c — dtype facts and PyTorch's promotion rules (bool < int < float < complex). */
+#include "core/core.h"
 
 static const char *names[AG_NUM_DTYPES] = {"f32", "f64", "c64", "c128", "i64", "bool"};
 static const size_t sizes[AG_NUM_DTYPES] = {4, 8, 8, 16, 8, 1};

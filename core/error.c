@@ -1,8 +1,9 @@
-/* tensor/error.c — the thread-local error (first error sticks, cairo-style) and the log callback. */
+/* core/error.c — the thread-local error (first error sticks, cairo-style) and the log callback. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "tensor/internal.h"
+#include "core/core.h"
 
 static _Thread_local ag_status err_code = AG_OK;
 static _Thread_local char err_msg[512];
