@@ -89,10 +89,22 @@ typedef double complex cf64;
     case AG_I64: M(int64_t, __VA_ARGS__) break; case AG_BOOL: M(bool, __VA_ARGS__) break; \
     default: dflt; }
 
+/* The caching allocator (alloc.c): all kernel scratch comes from here, never from malloc, since a
+ * fresh block costs its page faults again on every call. Thread-safe. */
 void *ag_cpu_alloc(size_t nbytes);
 void ag_cpu_free(void *p, size_t nbytes);
 void ag_cpu_empty_cache(void);
 size_t ag_cpu_cached_bytes(void);
+typedef struct ag_cpu_alloc_counts {
+    uint64_t requests;    /* ag_cpu_alloc calls */
+    uint64_t fresh;       /* of those, served by aligned_alloc rather than the cache */
+    size_t cached_bytes;  /* held for reuse now */
+} ag_cpu_alloc_counts;
+/* Exported (the tests link the shared library, built with hidden visibility) so that a test can
+ * prove that warm kernels take no fresh memory; not part of the public API. */
+AG_API void ag_cpu_alloc_stats(ag_cpu_alloc_counts *s);
+/* The CPU kernel table, for tests that call kernels directly (same reason). */
+AG_API const ag_kernels *ag_cpu_kernel_table(void);
 int ag_cpu_copy(const ag_kview *dst, const ag_kview *src);
 int ag_cpu_fill(const ag_kview *dst, double re, double im);
 int ag_cpu_unary(ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params);

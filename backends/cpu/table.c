@@ -43,3 +43,5 @@ const ag_kernels ag_cpu_kernels = {
     .cholesky = ag_cpu_cholesky,
     .triangular_solve = ag_cpu_triangular_solve,
 };
+
+const ag_kernels *ag_cpu_kernel_table(void) { return &ag_cpu_kernels; }
