@@ -86,6 +86,9 @@ typedef enum ag_pool_op { AG_POOL_MAX, AG_POOL_AVG } ag_pool_op;
 typedef struct ag_pool_params { int64_t kernel[2], stride[2], pad[2]; } ag_pool_params;
 typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_upsample_mode;
 
+/* -- plans -- a backend's plan handle (its own struct ag_kplan; opaque to everyone else) */
+typedef struct ag_kplan ag_kplan;
+
 typedef struct ag_kernels {
     const char *name;
     void *(*alloc)(size_t nbytes);             /* NULL on failure, no error recorded */
@@ -207,6 +210,25 @@ typedef struct ag_kernels {
      * solves are this one on transposed views. */
     int (*triangular_solve)(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *b,
                             bool upper, bool unitriangular);
+    /* -- plans -- */
+    /* FFT plans, made once per geometry and cached by the backend (FFTW_MEASURE plans on the
+     * CPU cost far more to make than to run). fft_plan: a handle for the transform `fft` would
+     * run on views of this geometry (kind, both views' shapes, strides and dtypes, dims; same
+     * checks and errors as fft), from the cache or made now; NULL with the error set on failure.
+     * The views' data pointers only give the alignment to plan for (they may be NULL).
+     * fft_exec: runs a handle on views of the same geometry (AG_ERR_INVALID otherwise) with any
+     * data, alignment or in-place-ness, then scales; thread-safe, so one handle may run in several
+     * threads at once. A handle is refcounted: fft_plan and plan_retain each give the caller one
+     * reference, plan_release (NULL: no-op) drops one; the cache holds its own, so a held handle
+     * stays valid across calls, evictions and fft_cache_clear until its last release.
+     * fft_cache_stats fills the counters (astrograd/tensor.h); fft_cache_clear drops the cache's
+     * references. */
+    ag_kplan *(*fft_plan)(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims);
+    int (*fft_exec)(ag_kplan *plan, const ag_kview *out, const ag_kview *in, double scale);
+    ag_kplan *(*plan_retain)(ag_kplan *plan);
+    void (*plan_release)(ag_kplan *plan);
+    int (*fft_cache_stats)(ag_fft_cache_stats *s);
+    int (*fft_cache_clear)(void);
 } ag_kernels;
 
 const ag_kernels *ag_kernels_for(ag_device dev);  /* NULL if the device kind is not built */

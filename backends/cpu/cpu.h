@@ -114,6 +114,12 @@ int ag_cpu_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, con
 int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b);
 int ag_cpu_rng(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset, double p0, double p1);
 int ag_cpu_fft(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims, double scale);
+ag_kplan *ag_cpu_fft_plan(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims);
+int ag_cpu_fft_exec(ag_kplan *plan, const ag_kview *out, const ag_kview *in, double scale);
+ag_kplan *ag_cpu_plan_retain(ag_kplan *plan);
+void ag_cpu_plan_release(ag_kplan *plan);
+int ag_cpu_fft_cache_stats(ag_fft_cache_stats *s);
+int ag_cpu_fft_cache_clear(void);
 char *ag_cpu_fft_wisdom_export(void);
 int ag_cpu_fft_wisdom_import(const char *text);
 void ag_cpu_fft_set_threads(int n);

@@ -42,6 +42,13 @@ const ag_kernels ag_cpu_kernels = {
     .lu_solve = ag_cpu_lu_solve,
     .cholesky = ag_cpu_cholesky,
     .triangular_solve = ag_cpu_triangular_solve,
+    /* -- plans -- */
+    .fft_plan = ag_cpu_fft_plan,
+    .fft_exec = ag_cpu_fft_exec,
+    .plan_retain = ag_cpu_plan_retain,
+    .plan_release = ag_cpu_plan_release,
+    .fft_cache_stats = ag_cpu_fft_cache_stats,
+    .fft_cache_clear = ag_cpu_fft_cache_clear,
 };
 
 const ag_kernels *ag_cpu_kernel_table(void) { return &ag_cpu_kernels; }
