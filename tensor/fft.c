@@ -445,11 +445,17 @@ int ag_fft_load_wisdom(const char *path) {
     fclose(f);
     if (!rc) {
         text[n] = 0;
+        /* The backend does not know the file, so its message is reworded here to name it. The
+         * first error of a thread sticks: an error pending before this call is kept as it is (the
+         * import then records nothing), so only an error the import itself recorded is replaced. */
+        bool pending = ag_failed();
         rc = ag_cpu_kernels.fft_wisdom_import(text);
-        if (rc && ag_error_code() == AG_ERR_FORMAT) { /* name the file */
+        if (rc && !pending) {
             char msg[400];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
-            rc = ag_set_error(AG_ERR_FORMAT, "%s ('%s')", msg, path);
+            ag_status code = ag_error_code();
+            ag_clear_error();
+            rc = ag_set_error(code, "%s ('%s')", msg, path);
         }
     }
     free(text);

@@ -593,10 +593,22 @@ static void wisdom(void **state) {
 
     snprintf(other, sizeof other, "%s/none.txt", dir);
     EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_IO, "ag_fft_load_wisdom: cannot open");
+    /* a malformed file's message names the file */
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "('%s')", other);
     write_file(other, "not wisdom at all\n");
-    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "no FFTW wisdom in the file");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "ag_fft_load_wisdom: no FFTW wisdom in the file");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, quoted);
     write_file(other, "(fftw-3.3.10 fftw_wisdom #xzz (garbage");
     EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "FFTW rejected the double-precision wisdom");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, quoted);
+    /* an error already pending sticks: the load fails but leaves the first message alone */
+    ag_clear_error();
+    assert_int_equal(ag_fft_save_wisdom(NULL), AG_ERR_INVALID);
+    assert_int_equal(ag_fft_load_wisdom(other), AG_ERR_FORMAT);
+    assert_int_equal(ag_error_code(), AG_ERR_INVALID);
+    assert_string_equal(ag_last_error(), "ag_fft_save_wisdom: NULL path");
+    ag_clear_error();
     unlink(other);
     snprintf(other, sizeof other, "%s/missing/wisdom.txt", dir);
     EXPECT_RC(ag_fft_save_wisdom(other), AG_ERR_IO, "ag_fft_save_wisdom: cannot write in the directory");
