@@ -89,6 +89,10 @@ typedef enum ag_pool_op { AG_POOL_MAX, AG_POOL_AVG } ag_pool_op;
 typedef struct ag_pool_params { int64_t kernel[2], stride[2], pad[2]; } ag_pool_params;
 typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_upsample_mode;
 
+/* -- plans -- a backend's plan handle (its own struct ag_kplan; opaque to everyone else) */
+typedef struct ag_kplan ag_kplan;
+typedef struct ag_fft_cache_stats ag_fft_cache_stats;
+
 /* The entries, each written once here: X(name, parameters, arguments, views). This list
  * generates the table struct below, the backends' prototypes (ag_<backend>_<name>) and tables,
  * the test device's checking wrappers (views: the ag_kview arguments, NULL allowed) and the
@@ -124,6 +128,10 @@ typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_u
  *   Any input strides. out must not overlap in, except in == out exactly (c2c only, in place).
  * fft_wisdom_import: merge the planner's measurements exported by fft_wisdom_export
  *   (AG_ERR_FORMAT when the FFT library rejects the text).
+ * fft_exec: runs a plan handle (see fft_plan in the struct) on views of the geometry it was
+ *   made for (AG_ERR_INVALID otherwise) with any data, alignment or in-place-ness, then scales;
+ *   thread-safe. fft_cache_stats fills the counters (astrograd/tensor.h); fft_cache_clear drops
+ *   the cache's references (held handles stay valid).
  *
  * -- indexing --
  * gather: out[p] = in[p with coordinate dim replaced by idx[p]]. out and idx (i64) have one
@@ -197,6 +205,10 @@ typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_u
     X(fft, (ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims, double scale), \
       (kind, out, in, dims, ndims, scale), (out, in)) \
     X(fft_wisdom_import, (const char *text), (text), ()) \
+    X(fft_exec, (ag_kplan *plan, const ag_kview *out, const ag_kview *in, double scale), (plan, out, in, scale), \
+      (out, in)) \
+    X(fft_cache_stats, (ag_fft_cache_stats *s), (s), ()) \
+    X(fft_cache_clear, (void), (), ()) \
     X(gather, (const char *op, const ag_kview *out, const ag_kview *in, const ag_kview *idx, int dim, \
                bool allow_neg), (op, out, in, idx, dim, allow_neg), (out, in, idx)) \
     X(scatter_add, (const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim, \
@@ -241,6 +253,18 @@ typedef struct ag_kernels {
     /* The FFT planner's accumulated measurements (FFTW wisdom, both precisions) as text:
      * malloc'd, NULL with the error set on failure; NULL entry where the backend has none. */
     char *(*fft_wisdom_export)(void);
+    /* -- plans -- FFT plans, made once per geometry and cached by the backend (FFTW_MEASURE
+     * plans on the CPU cost far more to make than to run). fft_plan: a handle for the transform
+     * `fft` would run on views of this geometry (kind, both views' shapes, strides and dtypes,
+     * dims; same checks and errors as fft), from the cache or made now; NULL with the error set
+     * on failure. The views' data pointers only give the alignment to plan for (they may be
+     * NULL). A handle is refcounted: fft_plan and plan_retain each give the caller one
+     * reference, plan_release (NULL: no-op) drops one; the cache holds its own, so a held handle
+     * stays valid across calls, evictions and fft_cache_clear until its last release. The handle
+     * runs through the fft_exec entry. */
+    ag_kplan *(*fft_plan)(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims);
+    ag_kplan *(*plan_retain)(ag_kplan *plan);
+    void (*plan_release)(ag_kplan *plan);
 #define AG_KERNEL_MEMBER(name, params, args, views) int (*name) params;
     AG_KERNEL_ENTRIES(AG_KERNEL_MEMBER)
 #undef AG_KERNEL_MEMBER

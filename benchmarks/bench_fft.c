@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
             if (d) { fftw_destroy_plan(c.plan); fftw_free(c.in); fftw_free(c.out); }
             else { fftwf_destroy_plan(c.plan); fftwf_free(c.in); fftwf_free(c.out); }
             ag_release(c.x);
-            ag_fft_plan_cache_clear();
+            ag_fft_plan_cache_clear(AG_CPU);
         }
     }
     char args[64];

@@ -36,7 +36,8 @@ static ag_tensor *xform(const char *op, ag_fft_kind kind, ag_tensor *x, const in
                         double scale) {
     if (!x) return NULL;
     const ag_kernels *k = ag__kernels(x);
-    if (!k->fft) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
+    if (!k->fft_plan || !k->fft_exec || !k->plan_release)
+        return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
     int h = dims[nd - 1];
     int64_t shp[AG_MAX_DIMS];
     memcpy(shp, x->shape, sizeof shp);
@@ -46,7 +47,11 @@ static ag_tensor *xform(const char *op, ag_fft_kind kind, ag_tensor *x, const in
     ag_tensor *r = ag__new(shp, x->ndim, dt, x->storage->dev, op);
     if (!r) return NULL;
     ag_kview vo = ag__view(r), vi = ag__view(x);
-    if (k->fft(kind, &vo, &vi, dims, nd, scale) < 0) { ag__drop(r); return NULL; }
+    /* the backend's cached plan for this geometry: a handle that stays valid across calls */
+    ag_kplan *plan = k->fft_plan(kind, &vo, &vi, dims, nd);
+    int rc = plan ? k->fft_exec(plan, &vo, &vi, scale) : -1;
+    k->plan_release(plan);
+    if (rc < 0) { ag__drop(r); return NULL; }
     ag_op_params p = {0};
     int64_t mask = 0;
     for (int i = 0; i < nd; i++) mask |= (int64_t)1 << dims[i];
@@ -440,13 +445,47 @@ int ag_fft_load_wisdom(const char *path) {
     fclose(f);
     if (!rc) {
         text[n] = 0;
+        /* The backend does not know the file, so its message is reworded here to name it. The
+         * first error of a thread sticks: an error pending before this call is kept as it is (the
+         * import then records nothing), so only an error the import itself recorded is replaced. */
+        bool pending = ag_failed();
         rc = ag_cpu_kernels.fft_wisdom_import(text);
-        if (rc && ag_error_code() == AG_ERR_FORMAT) { /* name the file */
+        if (rc && !pending) {
             char msg[400];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
-            rc = ag_set_error(AG_ERR_FORMAT, "%s ('%s')", msg, path);
+            ag_status code = ag_error_code();
+            ag_clear_error();
+            rc = ag_set_error(code, "%s ('%s')", msg, path);
         }
     }
     free(text);
     return rc;
+}
+
+/* ---- the plan cache ---------------------------------------------------------------------- */
+
+static const ag_kernels *cache_backend(const char *op, ag_device dev) {
+    const ag_kernels *k = ag_kernels_for(dev);
+    if (!k)
+        ag_set_error(AG_ERR_DEVICE, "%s: device %s:%d is not available in this build", op,
+                     dev.kind == AG_DEV_CUDA ? "cuda" : "cpu", dev.index);
+    return k;
+}
+
+int ag_fft_plan_cache_stats(ag_device dev, ag_fft_cache_stats *s) {
+    if (s) memset(s, 0, sizeof *s);
+    const ag_kernels *k = cache_backend("ag_fft_plan_cache_stats", dev);
+    if (!k) return AG_ERR_DEVICE;
+    if (!s) return ag_set_error(AG_ERR_INVALID, "ag_fft_plan_cache_stats: NULL stats");
+    if (!k->fft_cache_stats)
+        return ag_set_error(AG_ERR_NOTIMPL, "ag_fft_plan_cache_stats: not implemented for %s", k->name);
+    return k->fft_cache_stats(s);
+}
+
+int ag_fft_plan_cache_clear(ag_device dev) {
+    const ag_kernels *k = cache_backend("ag_fft_plan_cache_clear", dev);
+    if (!k) return AG_ERR_DEVICE;
+    if (!k->fft_cache_clear)
+        return ag_set_error(AG_ERR_NOTIMPL, "ag_fft_plan_cache_clear: not implemented for %s", k->name);
+    return k->fft_cache_clear();
 }

@@ -13,6 +13,8 @@
 
 #include <astrograd.h>
 
+#include "alloc_probe.h"
+
 #define CO(...) (&(ag_conv_opts){__VA_ARGS__})
 #define P2(a, b) ((const int64_t[]){a, b})
 
@@ -328,6 +330,80 @@ static void test_pad_dtypes(void **state) {
     assert_int_equal(ag_live_tensors(), live0);
 }
 
+/* Warm convolution, padding and reduction kernels allocate nothing, on either algorithm: no
+ * malloc in the library, no fresh block of the caching allocator. Geometries reach the im2col
+ * gemm, the stride-1 input gradient as a forward pass, the strided phases of the direct input
+ * gradient, the narrow-row weight gradient and the per-thread weight partials. */
+typedef struct warm_case { int64_t N, C, H, W, O, KH, KW, s, p; ag_dtype dt; } warm_case;
+
+static int conv_round(const ag_kernels *k, const warm_case *g, char *x, char *w, char *y, char *b) {
+    int64_t HO = (g->H + 2 * g->p - g->KH) / g->s + 1, WO = (g->W + 2 * g->p - g->KW) / g->s + 1;
+    ag_kview vx = ap_view(x, g->dt, 4, (const int64_t[]){g->N, g->C, g->H, g->W});
+    ag_kview vw = ap_view(w, g->dt, 4, (const int64_t[]){g->O, g->C, g->KH, g->KW});
+    ag_kview vy = ap_view(y, g->dt, 4, (const int64_t[]){g->N, g->O, HO, WO});
+    ag_kview vb = ap_view(b, g->dt, 1, (const int64_t[]){g->O});
+    ag_kview vpad = ap_view(y, g->dt, 4, (const int64_t[]){g->N, g->C, g->H + 2, g->W + 3});
+    ag_conv_params cp = {{g->s, g->s}, {g->p, g->p}, {1, 1}, 1};
+    int rc = k->conv2d(&vy, &vx, &vw, &vb, &cp);
+    if (!rc) rc = k->conv2d_backward_input(&vx, &vy, &vw, &cp);
+    if (!rc) rc = k->conv2d_backward_weight(&vw, &vy, &vx, &cp);
+    if (!rc) rc = k->pad(&vpad, &vx, AG_PAD_REFLECT, (const int64_t[]){0, 0, 1, 2}, 0);
+    if (!rc) rc = k->pad_backward(&vx, &vpad, AG_PAD_REFLECT, (const int64_t[]){0, 0, 1, 2});
+    /* a full sum split over blocks (per-thread partials) */
+    ag_kview vs = ap_view(b, g->dt, 1, (const int64_t[]){1}), vall = ap_view(y, g->dt, 1, (const int64_t[]){g->N * g->O * HO * WO});
+    vs.ndim = 1;
+    if (!rc) rc = k->reduce(AG_RED_SUM, &vs, NULL, &vall);
+    return rc;
+}
+
+static void test_conv_no_malloc_when_warm(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_cpu_kernel_table();
+    const warm_case cases[] = {
+        {3, 6, 12, 37, 10, 3, 3, 1, 1, AG_F32}, {4, 16, 6, 6, 20, 3, 3, 1, 1, AG_F32},
+        {3, 4, 11, 13, 5, 3, 3, 2, 1, AG_F64},  {2, 4, 9, 9, 6, 5, 5, 1, 2, AG_F64},
+        {2, 3, 70, 70, 4, 3, 3, 1, 1, AG_F64},
+    };
+    const char *paths[] = {NULL, "im2col", "direct"};
+    for (int pi = 0; pi < 3; pi++) {
+        if (paths[pi]) setenv("AG_CPU_CONV", paths[pi], 1);
+        for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+            const warm_case *g = &cases[ci];
+            size_t es = g->dt == AG_F32 ? 4 : 8;
+            int64_t HO = (g->H + 2 * g->p - g->KH) / g->s + 1, WO = (g->W + 2 * g->p - g->KW) / g->s + 1;
+            int64_t ny = g->N * g->O * HO * WO, np = g->N * g->C * (g->H + 2) * (g->W + 3);
+            char *x = malloc(es * (size_t)(g->N * g->C * g->H * g->W)), *w = malloc(es * (size_t)(g->O * g->C * g->KH * g->KW));
+            char *y = malloc(es * (size_t)(ny > np ? ny : np)), *b = malloc(es * (size_t)g->O);
+            assert_true(x && w && y && b);
+            memset(x, 0, es * (size_t)(g->N * g->C * g->H * g->W));
+            memset(w, 0, es * (size_t)(g->O * g->C * g->KH * g->KW));
+            memset(b, 0, es * (size_t)g->O);
+            ag_clear_error();
+            int rc = conv_round(k, g, x, w, y, b);
+            if (rc && pi == 2 && strstr(ag_last_error(), "AG_CPU_CONV=direct needs")) { /* no AVX-512 here */
+                ag_clear_error();
+            } else {
+                if (rc) fail_msg("case %zu, path %s: %s", ci, paths[pi] ? paths[pi] : "auto", ag_last_error());
+                for (int round = 0; round < 3; round++) {
+                    uint64_t f0 = ap_fresh();
+                    ap_begin();
+                    rc = conv_round(k, g, x, w, y, b);
+                    long n = ap_end();
+                    assert_int_equal(rc, 0);
+                    if (n) fail_msg("case %zu, path %s: the library made %ld heap allocations", ci,
+                                    paths[pi] ? paths[pi] : "auto", n);
+                    assert_int_equal(ap_fresh(), f0);
+                }
+            }
+            free(x);
+            free(w);
+            free(y);
+            free(b);
+        }
+        unsetenv("AG_CPU_CONV");
+    }
+}
+
 int main(void) {
     ag_manual_seed(4);
     const struct CMUnitTest tests[] = {
@@ -337,6 +413,7 @@ int main(void) {
         cmocka_unit_test(test_pad_dtypes),
         cmocka_unit_test(test_conv_paths),
         cmocka_unit_test(test_conv_f32_weight_grad_threads),
+        cmocka_unit_test(test_conv_no_malloc_when_warm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,16 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "alloc_probe.h"
+
+#define EXPECT_RC(expr, code, msg)                                                                  \
+    do {                                                                                            \
+        ag_clear_error();                                                                           \
+        assert_int_equal((expr), code);                                                             \
+        if (!strstr(ag_last_error(), msg))                                                          \
+            fail_msg("%s: expected an error containing \"%s\", got \"%s\"", #expr, msg, ag_last_error()); \
+        ag_clear_error();                                                                           \
+    } while (0)
 
 #define NB AG_NORM_BACKWARD
 #define NO AG_NORM_ORTHO
@@ -193,30 +203,232 @@ static void plan_cache(void **state) {
     (void)state;
     ag_scope_begin();
     ag_tensor *z = ag_randn(AG_SHAPE(3, 37), AG_C128); /* a shape no other test uses */
-    int64_t c0, h0, c1, h1, c2, h2;
-    int held;
-    ag_fft_plan_cache_stats(&c0, &h0, &held);
+    ag_fft_cache_stats s0, s1, s2;
+    assert_int_equal(ag_fft_plan_cache_stats(AG_CPU, &s0), 0);
+    assert_int_equal(s0.capacity, 64);
     assert_non_null(ag_fft(z, -1, -1, NB));
-    ag_fft_plan_cache_stats(&c1, &h1, &held);
-    assert_int_equal(c1, c0 + 1);
-    assert_true(held >= 1);
+    assert_int_equal(ag_fft_plan_cache_stats(AG_CPU, &s1), 0);
+    assert_int_equal(s1.plans_created, s0.plans_created + 1);
+    assert_true(s1.cached >= 1);
+    assert_int_equal(s1.held, 0); /* the op released its reference */
     /* same problem on a new array: no new plan; a different norm is only a scale */
     assert_non_null(ag_fft(ag_randn(AG_SHAPE(3, 37), AG_C128), -1, -1, NO));
     assert_non_null(ag_fft(z, -1, -1, NB));
-    ag_fft_plan_cache_stats(&c2, &h2, &held);
-    assert_int_equal(c2, c1);
-    assert_int_equal(h2, h1 + 2);
+    assert_int_equal(ag_fft_plan_cache_stats(AG_CPU, &s2), 0);
+    assert_int_equal(s2.plans_created, s1.plans_created);
+    assert_int_equal(s2.cache_hits, s1.cache_hits + 2);
     /* a new shape plans once */
     assert_non_null(ag_fft(ag_randn(AG_SHAPE(3, 41), AG_C128), -1, -1, NB));
-    ag_fft_plan_cache_stats(&c2, &h2, &held);
-    assert_int_equal(c2, c1 + 1);
+    assert_int_equal(ag_fft_plan_cache_stats(AG_CPU, &s2), 0);
+    assert_int_equal(s2.plans_created, s1.plans_created + 1);
     /* clearing drops the plans; the next call plans again and gives the same values */
     ag_tensor *before = ag_fft(z, -1, -1, NB);
-    ag_fft_plan_cache_clear();
-    ag_fft_plan_cache_stats(NULL, NULL, &held);
-    assert_int_equal(held, 0);
+    assert_int_equal(ag_fft_plan_cache_clear(AG_CPU), 0);
+    assert_int_equal(ag_fft_plan_cache_stats(AG_CPU, &s2), 0);
+    assert_int_equal(s2.cached, 0);
     assert_true(max_diff(ag_fft(z, -1, -1, NB), before) == 0);
     ag_scope_end();
+    /* errors name the function; the stats are zeroed */
+    memset(&s2, 0xff, sizeof s2);
+    EXPECT_RC(ag_fft_plan_cache_stats(AG_CPU, NULL), AG_ERR_INVALID, "ag_fft_plan_cache_stats: NULL stats");
+    ag_device gpu = {AG_DEV_CUDA, 0};
+    ag_clear_error();
+    int rc = ag_fft_plan_cache_stats(gpu, &s2);
+#ifdef AG_HAVE_CUDA
+    if (1) { /* a CUDA build: its table has no plan cache (yet) */
+#else
+    if (0) {
+#endif
+        assert_int_equal(rc, AG_ERR_NOTIMPL);
+        assert_non_null(strstr(ag_last_error(), "ag_fft_plan_cache_stats: not implemented for cuda"));
+    } else {
+        assert_int_equal(rc, AG_ERR_DEVICE);
+        assert_non_null(strstr(ag_last_error(), "ag_fft_plan_cache_stats: device cuda:0 is not available"));
+    }
+    assert_int_equal(s2.plans_created, 0);
+    assert_int_equal(s2.held, 0);
+    ag_clear_error();
+    assert_true(ag_fft_plan_cache_clear(gpu) < 0);
+    assert_non_null(strstr(ag_last_error(), "ag_fft_plan_cache_clear: "));
+    ag_clear_error();
+}
+
+/* ---- plan handles through the kernel table (what a graph node will hold) ----------------- */
+static ag_fft_cache_stats cpu_stats(void) {
+    ag_fft_cache_stats s;
+    assert_int_equal(ag_fft_plan_cache_stats(AG_CPU, &s), 0);
+    return s;
+}
+
+/* n x m c128 test data: deterministic, distinct per seed */
+static void fill_c128(double *d, int64_t n, int seed) {
+    for (int64_t i = 0; i < 2 * n; i++) d[i] = sin(0.37 * (double)(i + 1) * (seed + 1)) + 0.1 * seed;
+}
+
+static void plan_handles(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_cpu_kernel_table();
+    const int64_t shp[2] = {6, 19};
+    const int64_t n = 6 * 19;
+    double *a = malloc(2 * sizeof(double) * (size_t)(n + 1)), *b = malloc(2 * sizeof(double) * (size_t)(n + 1));
+    double *ya = malloc(2 * sizeof(double) * (size_t)(n + 1)), *yb = malloc(2 * sizeof(double) * (size_t)(n + 1));
+    double *ref = malloc(2 * sizeof(double) * (size_t)n);
+    assert_true(a && b && ya && yb && ref);
+    fill_c128(a, n, 1);
+    fill_c128(b, n, 2);
+    const int dims[2] = {0, 1};
+    ag_kview va = ap_view(a, AG_C128, 2, shp), vya = ap_view(ya, AG_C128, 2, shp);
+    ag_fft_cache_stats s0 = cpu_stats();
+    ag_kplan *p = k->fft_plan(AG_FFT_C2C_FWD, &vya, &va, dims, 2);
+    assert_non_null(p);
+    ag_fft_cache_stats s1 = cpu_stats();
+    assert_int_equal(s1.held, s0.held + 1);
+    /* the one-shot entry is plan + exec: the same numbers, bit for bit */
+    ag_kview vref = ap_view(ref, AG_C128, 2, shp);
+    assert_int_equal(k->fft(AG_FFT_C2C_FWD, &vref, &va, dims, 2, 0.5), 0);
+    assert_int_equal(k->fft_exec(p, &vya, &va, 0.5), 0);
+    assert_memory_equal(ya, ref, 2 * sizeof(double) * (size_t)n);
+    /* other data of the same geometry, and misaligned data (a view starting one c64-sized step
+     * in: FFTW needs another plan, the handle finds it) */
+    ag_kview vb = ap_view(b, AG_C128, 2, shp), vyb = ap_view(yb, AG_C128, 2, shp);
+    assert_int_equal(k->fft_exec(p, &vyb, &vb, 1.0), 0);
+    assert_int_equal(k->fft(AG_FFT_C2C_FWD, &vref, &vb, dims, 2, 1.0), 0);
+    assert_memory_equal(yb, ref, 2 * sizeof(double) * (size_t)n);
+    memmove(b + 1, b, 2 * sizeof(double) * (size_t)n); /* now 8 bytes off the block's alignment */
+    ag_kview vbm = vb;
+    vbm.data = b + 1;
+    assert_int_equal(k->fft_exec(p, &vya, &vbm, 1.0), 0);
+    assert_memory_equal(ya, ref, 2 * sizeof(double) * (size_t)n);
+    /* in place */
+    memcpy(yb, b + 1, 2 * sizeof(double) * (size_t)n);
+    assert_int_equal(k->fft_exec(p, &vyb, &vyb, 1.0), 0);
+    assert_memory_equal(yb, ref, 2 * sizeof(double) * (size_t)n);
+    /* other geometry: refused, naming the entry */
+    ag_kview vt = vya;
+    vt.shape[0] = 3;
+    vt.strides[0] = 2 * 19;
+    ag_kview vat = va;
+    vat.shape[0] = 3;
+    vat.strides[0] = 2 * 19;
+    ag_clear_error();
+    assert_int_equal(k->fft_exec(p, &vt, &vat, 1.0), AG_ERR_INVALID);
+    assert_non_null(strstr(ag_last_error(), "cpu fft_exec: the views' shapes, strides or dtypes differ"));
+    ag_clear_error();
+    assert_int_equal(k->fft_exec(NULL, &vya, &va, 1.0), AG_ERR_INVALID);
+    ag_clear_error();
+    /* a held handle outlives the cache: cleared, then flooded past capacity */
+    ag_kplan *again = k->plan_retain(p);
+    assert_ptr_equal(again, p);
+    k->plan_release(again);
+    assert_int_equal(ag_fft_plan_cache_clear(AG_CPU), 0);
+    assert_int_equal(cpu_stats().cached, 0);
+    assert_int_equal(k->fft_exec(p, &vya, &va, 0.5), 0);
+    assert_int_equal(k->fft(AG_FFT_C2C_FWD, &vref, &va, dims, 2, 0.5), 0);
+    assert_memory_equal(ya, ref, 2 * sizeof(double) * (size_t)n);
+    ag_fft_cache_stats e0 = cpu_stats();
+    for (int64_t len = 2; len < 2 + e0.capacity + 3; len++) {
+        ag_kview vi = ap_view(a, AG_C128, 1, &len), vo = ap_view(ya, AG_C128, 1, &len);
+        assert_int_equal(k->fft(AG_FFT_C2C_FWD, &vo, &vi, dims, 1, 1.0), 0);
+    }
+    ag_fft_cache_stats e1 = cpu_stats();
+    assert_true(e1.evictions >= e0.evictions + 3);
+    assert_int_equal(e1.cached, e1.capacity);
+    fill_c128(a, n, 1);
+    assert_int_equal(k->fft_exec(p, &vya, &va, 0.5), 0);
+    assert_int_equal(k->fft(AG_FFT_C2C_FWD, &vref, &va, dims, 2, 0.5), 0);
+    assert_memory_equal(ya, ref, 2 * sizeof(double) * (size_t)n);
+    k->plan_release(p);
+    k->plan_release(NULL);
+    assert_int_equal(cpu_stats().held, s0.held);
+    /* bad views fail at planning with the fft entry's checks */
+    ag_clear_error();
+    assert_null(k->fft_plan(AG_FFT_R2C, &vya, &va, dims, 2));
+    assert_non_null(strstr(ag_last_error(), "cpu fft: dtypes c128 -> c128 do not fit"));
+    ag_clear_error();
+    free(a);
+    free(b);
+    free(ya);
+    free(yb);
+    free(ref);
+}
+
+/* one handle run by two threads at once */
+typedef struct hwork { const ag_kernels *k; ag_kplan *p; const double *in, *want; int64_t n; int ok; } hwork;
+static void *hrun(void *arg) {
+    hwork *w = arg;
+    const int64_t shp[1] = {w->n};
+    double *out = malloc(2 * sizeof(double) * (size_t)w->n);
+    w->ok = out != NULL;
+    for (int i = 0; i < 50 && w->ok; i++) {
+        ag_kview vi = ap_view((void *)w->in, AG_C128, 1, shp), vo = ap_view(out, AG_C128, 1, shp);
+        w->ok = w->k->fft_exec(w->p, &vo, &vi, 1.0) == 0 && !memcmp(out, w->want, 2 * sizeof(double) * (size_t)w->n);
+    }
+    free(out);
+    return NULL;
+}
+static void plan_handle_threads(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_cpu_kernel_table();
+    enum { N = 96 };
+    const int64_t shp[1] = {N};
+    const int dims[1] = {0};
+    double *in = malloc(2 * sizeof(double) * N), *want = malloc(2 * sizeof(double) * N);
+    assert_true(in && want);
+    fill_c128(in, N, 3);
+    ag_kview vi = ap_view(in, AG_C128, 1, shp), vo = ap_view(want, AG_C128, 1, shp);
+    ag_kplan *p = k->fft_plan(AG_FFT_C2C_INV, &vo, &vi, dims, 1);
+    assert_non_null(p);
+    assert_int_equal(k->fft_exec(p, &vo, &vi, 1.0), 0);
+    hwork w[2] = {{k, p, in, want, N, 0}, {k, p, in, want, N, 0}};
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, hrun, &w[t]), 0);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    assert_true(w[0].ok && w[1].ok);
+    k->plan_release(p);
+    free(in);
+    free(want);
+}
+
+/* warm transforms allocate nothing: no malloc in the library, no fresh caching-allocator block
+ * (c2r and strided negative-stride inputs copy their input to scratch on every call) */
+static void no_malloc_when_warm(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_cpu_kernel_table();
+    const int64_t full[2] = {48, 64}, half[2] = {48, 33};
+    const int dims[2] = {0, 1};
+    double *re = malloc(sizeof(double) * 48 * 64), *sp = malloc(2 * sizeof(double) * 48 * 33);
+    double *sp2 = malloc(2 * sizeof(double) * 48 * 33);
+    float *spf = malloc(2 * sizeof(float) * 48 * 33), *ref = malloc(sizeof(float) * 48 * 64);
+    assert_true(re && sp && sp2 && spf && ref);
+    for (int64_t i = 0; i < 48 * 64; i++) re[i] = cos(0.1 * (double)i);
+    for (int64_t i = 0; i < 2 * 48 * 33; i++) spf[i] = (float)sin(0.2 * (double)i);
+    ag_kview vre = ap_view(re, AG_F64, 2, full), vsp = ap_view(sp, AG_C128, 2, half);
+    ag_kview vsp2 = ap_view(sp2, AG_C128, 2, half), vspf = ap_view(spf, AG_C64, 2, half);
+    ag_kview vref = ap_view(ref, AG_F32, 2, full);
+    /* a reversed view along the transformed dim 0 (negative stride: copied) */
+    ag_kview vrev = vsp;
+    vrev.data = sp + 2 * 47 * 33;
+    vrev.strides[0] = -33;
+    for (int round = 0; round < 4; round++) {
+        uint64_t f0 = ap_fresh();
+        if (round) ap_begin();
+        assert_int_equal(k->fft(AG_FFT_R2C, &vsp, &vre, dims, 2, 1.0), 0);
+        assert_int_equal(k->fft(AG_FFT_C2R, &vre, &vsp, dims, 2, 1.0 / (48 * 64)), 0);
+        assert_int_equal(k->fft(AG_FFT_C2R, &vref, &vspf, dims, 2, 1.0), 0);
+        assert_int_equal(k->fft(AG_FFT_C2C_FWD, &vsp2, &vrev, dims, 1, 1.0), 0);
+        if (round) {
+            long n = ap_end();
+            if (n) fail_msg("round %d: the library made %ld heap allocations", round, n);
+            assert_int_equal(ap_fresh(), f0);
+        }
+    }
+    /* the round trip came back (c2r left its input alone) */
+    for (int64_t i = 0; i < 48 * 64; i++) assert_true(fabs(re[i] - cos(0.1 * (double)i)) < 1e-12);
+    free(re);
+    free(sp);
+    free(sp2);
+    free(spf);
+    free(ref);
 }
 
 /* gradients of composite expressions, real and complex leaves */
@@ -351,15 +563,6 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
-#define EXPECT_RC(expr, code, msg)                                                                  \
-    do {                                                                                            \
-        ag_clear_error();                                                                           \
-        assert_int_equal((expr), code);                                                             \
-        if (!strstr(ag_last_error(), msg))                                                          \
-            fail_msg("%s: expected an error containing \"%s\", got \"%s\"", #expr, msg, ag_last_error()); \
-        ag_clear_error();                                                                           \
-    } while (0)
-
 /* wisdom of both precisions saved atomically, loaded back, and clear errors for bad files */
 static void wisdom(void **state) {
     (void)state;
@@ -390,10 +593,22 @@ static void wisdom(void **state) {
 
     snprintf(other, sizeof other, "%s/none.txt", dir);
     EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_IO, "ag_fft_load_wisdom: cannot open");
+    /* a malformed file's message names the file */
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "('%s')", other);
     write_file(other, "not wisdom at all\n");
-    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "no FFTW wisdom in the file");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "ag_fft_load_wisdom: no FFTW wisdom in the file");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, quoted);
     write_file(other, "(fftw-3.3.10 fftw_wisdom #xzz (garbage");
     EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, "FFTW rejected the double-precision wisdom");
+    EXPECT_RC(ag_fft_load_wisdom(other), AG_ERR_FORMAT, quoted);
+    /* an error already pending sticks: the load fails but leaves the first message alone */
+    ag_clear_error();
+    assert_int_equal(ag_fft_save_wisdom(NULL), AG_ERR_INVALID);
+    assert_int_equal(ag_fft_load_wisdom(other), AG_ERR_FORMAT);
+    assert_int_equal(ag_error_code(), AG_ERR_INVALID);
+    assert_string_equal(ag_last_error(), "ag_fft_save_wisdom: NULL path");
+    ag_clear_error();
     unlink(other);
     snprintf(other, sizeof other, "%s/missing/wisdom.txt", dir);
     EXPECT_RC(ag_fft_save_wisdom(other), AG_ERR_IO, "ag_fft_save_wisdom: cannot write in the directory");
@@ -428,7 +643,8 @@ int main(int argc, char **argv) {
     setenv("AG_FFTW_PLANNER", "estimate", 0);
     const struct CMUnitTest tests[] = {
         TEST(round_trips_f64), TEST(known_values), TEST(parseval), TEST(shifts_numpy), TEST(freqs),
-        TEST(strided_and_broadcast), TEST(threads_agree), TEST(plan_cache), TEST(concurrent_threads), TEST(gradients), TEST(bad_inputs),
+        TEST(strided_and_broadcast), TEST(threads_agree), TEST(plan_cache), TEST(plan_handles), TEST(plan_handle_threads),
+        TEST(no_malloc_when_warm), TEST(concurrent_threads), TEST(gradients), TEST(bad_inputs),
         TEST(wisdom),
     };
     return cmocka_run_group_tests_name("fft", tests, NULL, NULL);

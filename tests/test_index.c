@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "alloc_probe.h"
 
 static ag_tensor *idx_of(const int64_t *v, int n) { return ag_from_data(v, (int64_t[]){n}, 1, AG_I64); }
 
@@ -448,12 +449,60 @@ static void test_split_chunk_views(void **state) {
     ag_scope_end();
 }
 
+/* Warm indexing kernels allocate nothing: no malloc in the library and no fresh block of the
+ * caching allocator. The scatter is large enough (8.8 MB of output, 1.1M indices) to take the
+ * bucketed path, whose counts and pairs are scratch of every call. */
+static void test_index_kernels_no_malloc_when_warm(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_cpu_kernel_table();
+    const int64_t V = 1100000, K = 1100000;
+    double *out = calloc((size_t)V, sizeof *out), *src = malloc((size_t)K * sizeof *src);
+    double *g = malloc((size_t)K * sizeof *g), *cs = malloc((size_t)K * sizeof *cs);
+    int64_t *idx = malloc((size_t)K * sizeof *idx), *nz = malloc(2 * 6 * sizeof *nz);
+    assert_true(out && src && g && cs && idx && nz);
+    uint64_t h = 88172645463325252ull;
+    for (int64_t i = 0; i < K; i++) {
+        h ^= h << 13, h ^= h >> 7, h ^= h << 17; /* xorshift: indices spread over all of out */
+        idx[i] = (int64_t)(h % (uint64_t)V);
+        src[i] = 1.0;
+    }
+    ag_kview vout = ap_view(out, AG_F64, 1, &V), vsrc = ap_view(src, AG_F64, 1, &K), vidx = ap_view(idx, AG_I64, 1, &K);
+    ag_kview vg = ap_view(g, AG_F64, 1, &K), vcs = ap_view(cs, AG_F64, 1, &K);
+    const int64_t ms[2] = {3, 4}, nzs[2] = {6, 2};
+    ag_kview vm = ap_view(src, AG_F64, 2, ms), vnz = ap_view(nz, AG_I64, 2, nzs);
+    src[1] = src[3] = src[5] = src[7] = src[9] = src[11] = 0; /* 6 nonzeros of the first 12 */
+    for (int round = 0; round < 3; round++) {
+        uint64_t f0 = ap_fresh();
+        if (round) ap_begin();
+        assert_int_equal(k->scatter_add("ag_scatter_add", &vout, &vidx, &vsrc, 0, false), 0);
+        assert_int_equal(k->gather("ag_gather", &vg, &vout, &vidx, 0, false), 0);
+        assert_int_equal(k->cumsum(&vcs, &vsrc, 0, false), 0);
+        assert_int_equal(k->cumsum(&vcs, &vsrc, 0, true), 0);
+        assert_int_equal(k->nonzero(&vnz, &vm), 0);
+        if (round) {
+            long n = ap_end();
+            if (n) fail_msg("round %d: the library made %ld heap allocations", round, n);
+            assert_int_equal(ap_fresh(), f0);
+        }
+    }
+    /* three scatters of ones: out counts each index's occurrences three times */
+    double total = 0;
+    for (int64_t v = 0; v < V; v++) total += out[v];
+    assert_true(total == 3.0 * (double)(K - 6));
+    free(out);
+    free(src);
+    free(g);
+    free(cs);
+    free(idx);
+    free(nz);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_index_out_of_range), TEST(test_bad_dtypes_shapes_dims), TEST(test_cat_errors_and_empty),
         TEST(test_cat_many_tree), TEST(test_scatter_add_deterministic), TEST(test_scatter_add_binned_dtypes),
         TEST(test_gather_large),
-        TEST(test_cumsum_large), TEST(test_split_chunk_views),
+        TEST(test_cumsum_large), TEST(test_split_chunk_views), TEST(test_index_kernels_no_malloc_when_warm),
     };
     return cmocka_run_group_tests_name("index", tests, NULL, NULL);
 }

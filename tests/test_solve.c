@@ -2,6 +2,7 @@
  * of singular matrices, and conjugate gradient (ag_cg) on a dense SPD operator, a Hermitian
  * complex one and a convolution-like one (a x + Laplacian x), with and without a preconditioner,
  * against ag_solve; max_iter, a non-PD operator and a misbehaving callback. */
+#include <complex.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <cmocka.h>
 
 #include <astrograd.h>
+
+#include "alloc_probe.h"
 
 static int64_t live0;
 
@@ -342,6 +345,64 @@ static void test_cg_errors(void **state) {
     ag_scope_end();
 }
 
+/* Warm gemm (packed operands) and LAPACK kernels allocate nothing: no malloc in the library and
+ * no fresh block of the caching allocator (each call copies every matrix to a workspace). */
+static void test_kernels_no_malloc_when_warm(void **state) {
+    (void)state;
+    const ag_kernels *k = ag_cpu_kernel_table();
+    enum { B = 3, M = 40, KK = 30, N = 20, NN = 48, R = 3 };
+    double complex *a = malloc(sizeof *a * B * M * 2 * KK), *b = malloc(sizeof *b * B * KK * N);
+    double complex *c = malloc(sizeof *c * B * M * N);
+    double *s = malloc(sizeof *s * 2 * NN * NN), *lu = malloc(sizeof *lu * 2 * NN * NN);
+    double *rhs = malloc(sizeof *rhs * 2 * NN * R), *x = malloc(sizeof *x * 2 * NN * R);
+    int64_t *piv = malloc(sizeof *piv * 2 * NN), info[2];
+    assert_true(a && b && c && s && lu && rhs && x && piv);
+    for (int64_t i = 0; i < B * M * 2 * KK; i++) a[i] = sin(0.3 * (double)i) + I * cos(0.7 * (double)i);
+    for (int64_t i = 0; i < B * KK * N; i++) b[i] = cos(0.2 * (double)i) - I * sin(0.1 * (double)i);
+    /* s: two symmetric positive definite matrices */
+    for (int m = 0; m < 2; m++)
+        for (int i = 0; i < NN; i++)
+            for (int j = 0; j < NN; j++) s[(m * NN + i) * NN + j] = (i == j ? NN + m : 0) + 1.0 / (1 + i + j);
+    for (int64_t i = 0; i < 2 * NN * R; i++) rhs[i] = sin((double)i);
+    /* a: every other column (no unit stride: packed), conjugated */
+    ag_kview va = ap_view(a, AG_C128, 3, (const int64_t[]){B, M, KK});
+    va.strides[0] = M * 2 * KK;
+    va.strides[1] = 2 * KK;
+    va.strides[2] = 2;
+    ag_kview vb = ap_view(b, AG_C128, 3, (const int64_t[]){B, KK, N}), vc = ap_view(c, AG_C128, 3, (const int64_t[]){B, M, N});
+    ag_kview vs = ap_view(s, AG_F64, 3, (const int64_t[]){2, NN, NN}), vlu = ap_view(lu, AG_F64, 3, (const int64_t[]){2, NN, NN});
+    ag_kview vr = ap_view(rhs, AG_F64, 3, (const int64_t[]){2, NN, R}), vx = ap_view(x, AG_F64, 3, (const int64_t[]){2, NN, R});
+    ag_kview vp = ap_view(piv, AG_I64, 2, (const int64_t[]){2, NN}), vi = ap_view(info, AG_I64, 1, (const int64_t[]){2});
+    for (int round = 0; round < 4; round++) {
+        uint64_t f0 = ap_fresh();
+        if (round) ap_begin();
+        assert_int_equal(k->gemm(&vc, &va, &vb, true, true), 0);
+        assert_int_equal(k->lu_factor(&vlu, &vp, &vi, &vs), 0);
+        assert_int_equal(k->lu_solve(&vx, &vlu, &vp, &vr, false), 0);
+        assert_int_equal(k->lu_solve(&vx, &vlu, &vp, &vr, true), 0);
+        assert_int_equal(k->cholesky(&vlu, &vi, &vs, false), 0);
+        assert_int_equal(k->triangular_solve(&vx, &vi, &vlu, &vr, false, false), 0);
+        if (round) {
+            long n = ap_end();
+            if (n) fail_msg("round %d: the library made %ld heap allocations", round, n);
+            assert_int_equal(ap_fresh(), f0);
+        }
+    }
+    /* the packed, conjugated product is right: c[1, 2, 3] */
+    double complex want = 0;
+    for (int q = 0; q < KK; q++) want += conj(a[(1 * M + 2) * 2 * KK + 2 * q]) * conj(b[(1 * KK + q) * N + 3]);
+    assert_true(cabs(c[(1 * M + 2) * N + 3] - want) < 1e-12);
+    assert_true(info[0] == 0 && info[1] == 0);
+    free(a);
+    free(b);
+    free(c);
+    free(s);
+    free(lu);
+    free(rhs);
+    free(x);
+    free(piv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_solve_singular, setup, teardown),
@@ -356,6 +417,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cg_conv_operator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cg_max_iter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cg_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kernels_no_malloc_when_warm, setup, teardown),
     };
     return cmocka_run_group_tests_name("solve", tests, NULL, NULL);
 }

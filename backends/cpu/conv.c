@@ -352,7 +352,10 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     int nt = split_threads(&g);
     char *cols = cols_buffers(&g, nt, es, "cpu conv2d_backward_weight");
     if (!cols) return AG_ERR_NOMEM;
-    char *part = nt > 1 ? calloc((size_t)(wn * (nt - 1)) + 1, es) : NULL;
+    /* zeroed: a thread that OpenMP hands no image adds its untouched part all the same */
+    size_t pbytes = nt > 1 ? (size_t)(wn * (nt - 1)) * es + 1 : 0;
+    char *part = nt > 1 ? ag_cpu_alloc(pbytes) : NULL;
+    if (part) memset(part, 0, pbytes);
     if (nt > 1 && !part) {
         ag_cpu_free(cols, cols_bytes(&g, nt, es));
         return ag_set_error(AG_ERR_NOMEM, "cpu conv2d_backward_weight: out of memory");
@@ -385,7 +388,7 @@ int ag_cpu_conv2d_backward_weight(const ag_kview *dw, const ag_kview *dy, const 
     }
     if (dw->dtype == AG_F32) { RUN(float) } else { RUN(double) }
 #undef RUN
-    free(part);
+    if (part) ag_cpu_free(part, pbytes);
     ag_cpu_free(cols, cols_bytes(&g, nt, es));
     return 0;
 }
@@ -509,12 +512,14 @@ static int64_t pad_src(ag_pad_mode mode, int64_t o, int64_t lo, int64_t n) {
     return i >= 0 && i < n ? i : -1;
 }
 
-/* per-dim tables: tab[d][o] = source offset in elements along dim d of in, or -1 */
+/* per-dim tables: tab[d][o] = source offset in elements along dim d of in, or -1; *bytes: the
+ * block's size, for ag_cpu_free */
 static int64_t *pad_tables(const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const int64_t *lo,
-                           int64_t **tab, const char *kname) {
+                           int64_t **tab, size_t *bytes, const char *kname) {
     int64_t total = 0;
     for (int d = 0; d < out->ndim; d++) total += out->shape[d];
-    int64_t *buf = malloc((size_t)(total + 1) * sizeof *buf);
+    *bytes = (size_t)(total + 1) * sizeof(int64_t);
+    int64_t *buf = ag_cpu_alloc(*bytes);
     if (!buf) { ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname); return NULL; }
     int64_t *q = buf;
     for (int d = 0; d < out->ndim; d++) {
@@ -547,7 +552,8 @@ int ag_cpu_pad(const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const 
     int64_t n = numel(out);
     if (n == 0) return 0;
     int64_t *tab[AG_MAX_DIMS];
-    int64_t *buf = pad_tables(out, in, mode, lo, tab, "cpu pad");
+    size_t tbytes;
+    int64_t *buf = pad_tables(out, in, mode, lo, tab, &tbytes, "cpu pad");
     if (!buf) return AG_ERR_NOMEM;
     size_t es = ag_dtype_size(out->dtype);
     unsigned char fill[16] = {0};
@@ -571,7 +577,7 @@ int ag_cpu_pad(const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const 
             else memcpy(o + (size_t)j * es, src + (size_t)(off + tl[j]) * es, es);
         }
     }
-    free(buf);
+    ag_cpu_free(buf, tbytes);
     return 0;
 }
 
@@ -587,7 +593,8 @@ int ag_cpu_pad_backward(const ag_kview *gin, const ag_kview *gout, ag_pad_mode m
     int64_t n = numel(gout);
     if (n == 0) return 0;
     int64_t *tab[AG_MAX_DIMS];
-    int64_t *buf = pad_tables(gout, gin, mode, lo, tab, "cpu pad_backward");
+    size_t tbytes;
+    int64_t *buf = pad_tables(gout, gin, mode, lo, tab, &tbytes, "cpu pad_backward");
     if (!buf) return AG_ERR_NOMEM;
     int nd = gout->ndim;
     /* leading dims that are not padded map one to one: split over them (no write conflicts) */
@@ -611,7 +618,7 @@ int ag_cpu_pad_backward(const ag_kview *gin, const ag_kview *gout, ag_pad_mode m
                 }
             }
         }
-    free(buf);
+    ag_cpu_free(buf, tbytes);
     return 0;
 }
 

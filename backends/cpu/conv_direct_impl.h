@@ -13,6 +13,7 @@ typedef struct FN(padded) {
     T *buf;
     size_t bytes;
     int64_t *off; /* Cg*KH*KW offsets of the rows k = (c, p, q) */
+    size_t obytes;
 } FN(padded);
 
 static int FN(padded_init)(FN(padded) *pd, const ag_conv_direct *g, const char *kname) {
@@ -26,10 +27,11 @@ static int FN(padded_init)(FN(padded) *pd, const ag_conv_direct *g, const char *
     int64_t K = g->Cg * g->KH * g->KW;
     pd->bytes = (size_t)(pd->nimg * g->C * pd->plane + SLACK) * sizeof(T);
     pd->buf = ag_cpu_alloc(pd->bytes);
-    pd->off = malloc((size_t)K * sizeof *pd->off);
+    pd->obytes = (size_t)K * sizeof *pd->off;
+    pd->off = ag_cpu_alloc(pd->obytes);
     if (!pd->buf || !pd->off) {
         if (pd->buf) ag_cpu_free(pd->buf, pd->bytes);
-        free(pd->off);
+        if (pd->off) ag_cpu_free(pd->off, pd->obytes);
         return ag_set_error(AG_ERR_NOMEM, "%s: out of memory for a padded copy of %lld images", kname,
                             (long long)pd->nimg);
     }
@@ -45,7 +47,7 @@ static int FN(padded_init)(FN(padded) *pd, const ag_conv_direct *g, const char *
 
 static void FN(padded_free)(FN(padded) *pd) {
     ag_cpu_free(pd->buf, pd->bytes);
-    free(pd->off);
+    ag_cpu_free(pd->off, pd->obytes);
 }
 
 /* e[t] = s[2t], o[t] = s[2t + 1] for t < Wq, zero where the column is outside [c0, c1) */
@@ -359,7 +361,8 @@ static int FN(direct_forward)(const ag_conv_direct *g, const T *x, const T *w, c
 static int FN(direct_input)(const ag_conv_direct *g, const T *dy, const T *w, T *dx,
                             const char *kname) {
     int64_t kk = g->KH > g->KW ? g->KH : g->KW;
-    int64_t *tbuf = malloc((size_t)(4 * kk) * sizeof *tbuf);
+    size_t tbbytes = (size_t)(4 * kk) * sizeof(int64_t);
+    int64_t *tbuf = ag_cpu_alloc(tbbytes);
     if (!tbuf) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
     phase_taps pa = {0, tbuf, tbuf + kk}, pb = {0, tbuf + 2 * kk, tbuf + 3 * kk};
     /* the padded dy: rows [rlo, rhi) and columns [clo, chi) of dy's index space */
@@ -375,7 +378,7 @@ static int FN(direct_input)(const ag_conv_direct *g, const T *dy, const T *w, T 
     int64_t kmax = g->Og * g->KH * g->KW;
     size_t obytes = (size_t)kmax * sizeof(int64_t), wbytes = (size_t)(g->G * g->Cg * kmax + L) * sizeof(T);
     T *dp = ag_cpu_alloc(dbytes), *scr = ag_cpu_alloc(sbytes), *wt = ag_cpu_alloc(wbytes);
-    int64_t *off = malloc(obytes);
+    int64_t *off = ag_cpu_alloc(obytes);
     int rc = 0;
     if (!dp || !scr || !wt || !off) {
         rc = ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
@@ -434,8 +437,8 @@ done:
     if (dp) ag_cpu_free(dp, dbytes);
     if (scr) ag_cpu_free(scr, sbytes);
     if (wt) ag_cpu_free(wt, wbytes);
-    free(off);
-    free(tbuf);
+    if (off) ag_cpu_free(off, obytes);
+    ag_cpu_free(tbuf, tbbytes);
     return rc;
 }
 
@@ -554,10 +557,11 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
     int64_t ot_n = (g->Og + mo - 1) / mo, kt_n = (K + nk - 1) / nk, units = g->G * ot_n * kt_n;
     size_t abytes = (size_t)(units * MO * NK * L) * sizeof(T);
     T *accs = ag_cpu_alloc(abytes);
-    int64_t *offs = malloc((size_t)(kt_n * nk) * sizeof *offs);
+    size_t obytes = (size_t)(kt_n * nk) * sizeof(int64_t);
+    int64_t *offs = ag_cpu_alloc(obytes);
     if (!accs || !offs) {
         if (accs) ag_cpu_free(accs, abytes);
-        free(offs);
+        if (offs) ag_cpu_free(offs, obytes);
         FN(padded_free)(&pd);
         return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
     }
@@ -574,7 +578,7 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
     size_t tbytes = narrow ? (size_t)(pd.nimg * g->G * P * ogp) * sizeof(T) + 64 : 0;
     T *dyT = narrow ? ag_cpu_alloc(tbytes) : NULL;
     if (narrow && !dyT) {
-        free(offs);
+        ag_cpu_free(offs, obytes);
         ag_cpu_free(accs, abytes);
         FN(padded_free)(&pd);
         return ag_set_error(AG_ERR_NOMEM, "%s: out of memory", kname);
@@ -638,7 +642,7 @@ static int FN(direct_weight)(const ag_conv_direct *g, const T *dy, const T *x, T
                 if (o < g->Og && k < K) dw[(gi * g->Og + o) * K + k] = FN(hsum)(accs + ((u * mo + r) * nk + kk) * L);
             }
     }
-    free(offs);
+    ag_cpu_free(offs, obytes);
     ag_cpu_free(accs, abytes);
     if (dyT) ag_cpu_free(dyT, tbytes);
     FN(padded_free)(&pd);

@@ -94,10 +94,22 @@ typedef double complex cf64;
 AG_KERNEL_ENTRIES(AG_CPU_PROTO)
 #undef AG_CPU_PROTO
 
+/* The caching allocator (alloc.c): all kernel scratch comes from here, never from malloc, since a
+ * fresh block costs its page faults again on every call. Thread-safe. */
 void *ag_cpu_alloc(size_t nbytes);
 void ag_cpu_free(void *p, size_t nbytes);
 void ag_cpu_empty_cache(void);
 size_t ag_cpu_cached_bytes(void);
+typedef struct ag_cpu_alloc_counts {
+    uint64_t requests;    /* ag_cpu_alloc calls */
+    uint64_t fresh;       /* of those, served by aligned_alloc rather than the cache */
+    size_t cached_bytes;  /* held for reuse now */
+} ag_cpu_alloc_counts;
+/* Exported (the tests link the shared library, built with hidden visibility) so that a test can
+ * prove that warm kernels take no fresh memory; not part of the public API. */
+AG_API void ag_cpu_alloc_stats(ag_cpu_alloc_counts *s);
+/* The CPU kernel table, for tests that call kernels directly (same reason). */
+AG_API const ag_kernels *ag_cpu_kernel_table(void);
 int ag_cpu_copy(const ag_kview *dst, const ag_kview *src);
 int ag_cpu_fill(const ag_kview *dst, double re, double im);
 int ag_cpu_unary(ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params);
@@ -107,6 +119,12 @@ int ag_cpu_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, con
 int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b);
 int ag_cpu_rng(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset, double p0, double p1);
 int ag_cpu_fft(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims, double scale);
+ag_kplan *ag_cpu_fft_plan(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims);
+int ag_cpu_fft_exec(ag_kplan *plan, const ag_kview *out, const ag_kview *in, double scale);
+ag_kplan *ag_cpu_plan_retain(ag_kplan *plan);
+void ag_cpu_plan_release(ag_kplan *plan);
+int ag_cpu_fft_cache_stats(ag_fft_cache_stats *s);
+int ag_cpu_fft_cache_clear(void);
 char *ag_cpu_fft_wisdom_export(void);
 int ag_cpu_fft_wisdom_import(const char *text);
 void ag_cpu_fft_set_threads(int n);

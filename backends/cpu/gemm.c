@@ -2,7 +2,6 @@
  * A view is handed to BLAS as is when one of its two strides is 1 (row- or column-major with
  * a leading dimension); otherwise, or to conjugate without transposing, it is packed first. */
 #include <cblas.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
@@ -11,13 +10,13 @@ typedef struct mat {
     const char *data;
     int64_t ld;
     CBLAS_TRANSPOSE tr;
-    void *tmp; /* packed copy to free */
+    void *buf;     /* packing buffer (caching allocator), kept across batches: same size each */
+    size_t bytes;
 } mat;
 
 /* rows x cols matrix at base with strides (sr, sc) in elements of size es */
 static int prepare(mat *m, const char *base, int64_t rows, int64_t cols, int64_t sr, int64_t sc, size_t es,
                    bool conj, ag_dtype dt) {
-    memset(m, 0, sizeof *m);
     if (rows <= 1) sr = cols > 0 ? cols : 1;
     if (cols <= 1) sc = 1;
     if (!conj && sc == 1 && sr >= (cols > 1 ? cols : 1)) {
@@ -29,9 +28,13 @@ static int prepare(mat *m, const char *base, int64_t rows, int64_t cols, int64_t
         return 0;
     }
     /* pack row-major, conjugating if asked */
-    char *t = malloc((size_t)(rows * cols) * es + 1);
-    if (!t) return ag_set_error(AG_ERR_NOMEM, "cpu gemm: out of memory packing a %lldx%lld operand",
-                                (long long)rows, (long long)cols);
+    if (!m->buf) {
+        m->bytes = (size_t)(rows * cols) * es + 1;
+        m->buf = ag_cpu_alloc(m->bytes);
+        if (!m->buf) return ag_set_error(AG_ERR_NOMEM, "cpu gemm: out of memory packing a %lldx%lld operand",
+                                         (long long)rows, (long long)cols);
+    }
+    char *t = m->buf;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) {
             const char *src = base + (i * sr + j * sc) * (int64_t)es;
@@ -40,7 +43,7 @@ static int prepare(mat *m, const char *base, int64_t rows, int64_t cols, int64_t
             if (conj && dt == AG_C64) ((float *)dst)[1] = -((float *)dst)[1];
             if (conj && dt == AG_C128) ((double *)dst)[1] = -((double *)dst)[1];
         }
-    m->data = t; m->ld = cols > 0 ? cols : 1; m->tr = CblasNoTrans; m->tmp = t;
+    m->data = t; m->ld = cols > 0 ? cols : 1; m->tr = CblasNoTrans;
     return 0;
 }
 
@@ -50,6 +53,8 @@ int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool 
     size_t es = ag_dtype_size(dt);
     if (dt == AG_BOOL) return ag_set_error(AG_ERR_DTYPE, "cpu gemm: bool matrices are not supported");
     if (!ag_dtype_is_complex(dt)) conj_a = conj_b = false;
+    mat ma = {0}, mb = {0};
+    int rc = 0;
     for (int64_t bi = 0; bi < B; bi++) {
         char *C = (char *)out->data + bi * out->strides[0] * (int64_t)es;
         const char *A = (const char *)a->data + bi * a->strides[0] * (int64_t)es;
@@ -71,9 +76,11 @@ int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool 
                 }
             continue;
         }
-        mat ma, mb;
-        if (prepare(&ma, A, M, K, a->strides[1], a->strides[2], es, conj_a, dt)) return AG_ERR_NOMEM;
-        if (prepare(&mb, Bm, K, N, b->strides[1], b->strides[2], es, conj_b, dt)) { free(ma.tmp); return AG_ERR_NOMEM; }
+        if (prepare(&ma, A, M, K, a->strides[1], a->strides[2], es, conj_a, dt) ||
+            prepare(&mb, Bm, K, N, b->strides[1], b->strides[2], es, conj_b, dt)) {
+            rc = AG_ERR_NOMEM;
+            break;
+        }
         switch (dt) {
         case AG_F32:
             cblas_sgemm(CblasRowMajor, ma.tr, mb.tr, (int)M, (int)N, (int)K, 1.0f, (const float *)ma.data,
@@ -97,8 +104,8 @@ int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool 
         }
         default: break;
         }
-        free(ma.tmp);
-        free(mb.tmp);
     }
-    return 0;
+    ag_cpu_free(ma.buf, ma.bytes);
+    ag_cpu_free(mb.buf, mb.bytes);
+    return rc;
 }

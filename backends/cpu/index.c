@@ -379,13 +379,15 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
     int shift = 0;
     while (((size_t)1 << (shift + 1)) * es <= SB_BUCKET_BYTES) shift++;
     int64_t nbk = ((span - 1) >> shift) + 1;
-    int64_t *cnt = calloc((size_t)(nt * nbk + nbk + 1), sizeof *cnt), *base = cnt + nt * nbk;
     /* the caching allocator: fresh pages would cost a fault per 4 KiB on every call */
+    size_t cbytes = (size_t)(nt * nbk + nbk + 1) * sizeof(int64_t);
     size_t lbytes = (size_t)total * sizeof(uint32_t), vbytes = (size_t)total * es;
+    int64_t *cnt = ag_cpu_alloc(cbytes), *base = cnt ? cnt + nt * nbk : NULL;
     uint32_t *loc = ag_cpu_alloc(lbytes);
     void *val = ag_cpu_alloc(vbytes);
+    if (cnt) memset(cnt, 0, cbytes);
     if (!cnt || !loc || !val) {
-        free(cnt);
+        if (cnt) ag_cpu_free(cnt, cbytes);
         if (loc) ag_cpu_free(loc, lbytes);
         if (val) ag_cpu_free(val, vbytes);
         return 0; /* no room for the pairs: the direct path needs none */
@@ -397,7 +399,7 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
     for (int t = 0; t < nt; t++)
         if (!sb_count(p, rows * t / nt, rows * (t + 1) / nt, shift, cnt + t * nbk)) ok = false;
     if (!ok) {
-        free(cnt);
+        ag_cpu_free(cnt, cbytes);
         ag_cpu_free(loc, lbytes);
         ag_cpu_free(val, vbytes);
         return index_error(op, idx, dim, p->size, p->allow_neg);
@@ -418,7 +420,7 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
     for (int64_t b = 0; b < nbk; b++)
         apply(p->out + ((size_t)b << shift) * es, loc + base[b], (const char *)val + (size_t)base[b] * es,
               base[b + 1] - base[b]);
-    free(cnt);
+    ag_cpu_free(cnt, cbytes);
     ag_cpu_free(loc, lbytes);
     ag_cpu_free(val, vbytes);
     return 1;

@@ -63,6 +63,27 @@ static int bad_dtype(const char *k, ag_dtype dt) {
     return ag_set_error(AG_ERR_DTYPE, "cpu %s: expected f32, f64, c64 or c128, given %s", k, ag_dtype_name(dt));
 }
 
+/* The workspaces of one call (matrix, right-hand sides, pivots), carved from one block of the
+ * caching allocator in 64-byte aligned parts: a fresh block would be faulted in on every call. */
+typedef struct work { char *base, *part[3]; size_t bytes; } work;
+
+static int work_get(work *w, const char *k, int64_t n, int64_t m, size_t s0, size_t s1, size_t s2) {
+    size_t sz[3] = {s0, s1, s2}, off = 0;
+    for (int i = 0; i < 3; i++) off += (sz[i] + 63) & ~(size_t)63;
+    w->bytes = off ? off : 64;
+    w->base = ag_cpu_alloc(w->bytes);
+    if (!w->base)
+        return ag_set_error(AG_ERR_NOMEM, "cpu %s: out of memory for a %lldx%lld workspace", k, (long long)n, (long long)m);
+    off = 0;
+    for (int i = 0; i < 3; i++) {
+        w->part[i] = w->base + off;
+        off += (sz[i] + 63) & ~(size_t)63;
+    }
+    return 0;
+}
+
+static void work_put(work *w) { ag_cpu_free(w->base, w->bytes); }
+
 /* a negative info is a bad argument: a bug on our side, reported as such */
 static int lapack_arg_error(const char *k, const char *routine, lapack_int info) {
     return ag_set_error(AG_ERR_BACKEND, "cpu %s: LAPACK %s rejected argument %d", k, routine, (int)-info);
@@ -81,13 +102,10 @@ int ag_cpu_lu_factor(const ag_kview *lu, const ag_kview *piv, const ag_kview *in
     int nb = a->ndim - 2;
     int64_t n = a->shape[nb], B = nbatch(a, nb), ld = n > 1 ? n : 1;
     size_t es = ag_dtype_size(dt);
-    char *w = malloc((size_t)(n * n) * es + 1);
-    lapack_int *ip = malloc((size_t)n * sizeof *ip + 1);
-    if (!w || !ip) {
-        free(w);
-        free(ip);
-        return ag_set_error(AG_ERR_NOMEM, "cpu lu_factor: out of memory for a %lldx%lld workspace", (long long)n, (long long)n);
-    }
+    work ws;
+    if (work_get(&ws, "lu_factor", n, n, (size_t)(n * n) * es, (size_t)n * sizeof(lapack_int), 0)) return AG_ERR_NOMEM;
+    char *w = ws.part[0];
+    lapack_int *ip = (lapack_int *)ws.part[1];
     int rc = 0;
     for (int64_t b = 0; b < B && !rc; b++) {
         gather(w, ld, a, nb, b, es);
@@ -104,8 +122,7 @@ int ag_cpu_lu_factor(const ag_kview *lu, const ag_kview *piv, const ag_kview *in
         for (int64_t i = 0; i < n; i++) pp[i * piv->strides[nb]] = ip[i];
         put_info(info, nb, b, st);
     }
-    free(w);
-    free(ip);
+    work_put(&ws);
     return rc;
 }
 
@@ -116,14 +133,11 @@ int ag_cpu_lu_solve(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, 
     int64_t n = lu->shape[nb], k = bv->shape[nb + 1], B = nbatch(x, nb), ld = n > 1 ? n : 1;
     size_t es = ag_dtype_size(dt);
     char tr = adjoint ? (ag_dtype_is_complex(dt) ? 'C' : 'T') : 'N';
-    char *w = malloc((size_t)(n * n) * es + 1), *wb = malloc((size_t)(n * k) * es + 1);
-    lapack_int *ip = malloc((size_t)n * sizeof *ip + 1);
-    if (!w || !wb || !ip) {
-        free(w);
-        free(wb);
-        free(ip);
-        return ag_set_error(AG_ERR_NOMEM, "cpu lu_solve: out of memory for a %lldx%lld workspace", (long long)n, (long long)k);
-    }
+    work ws;
+    if (work_get(&ws, "lu_solve", n, k, (size_t)(n * n) * es, (size_t)(n * k) * es, (size_t)n * sizeof(lapack_int)))
+        return AG_ERR_NOMEM;
+    char *w = ws.part[0], *wb = ws.part[1];
+    lapack_int *ip = (lapack_int *)ws.part[2];
     int rc = 0;
     for (int64_t b = 0; b < B && n > 0 && k > 0; b++) {
         gather(w, ld, lu, nb, b, es);
@@ -140,9 +154,7 @@ int ag_cpu_lu_solve(const ag_kview *x, const ag_kview *lu, const ag_kview *piv, 
         if (st < 0) { rc = lapack_arg_error("lu_solve", "getrs", st); break; }
         scatter(x, nb, b, wb, ld, es);
     }
-    free(w);
-    free(wb);
-    free(ip);
+    work_put(&ws);
     return rc;
 }
 
@@ -152,8 +164,9 @@ int ag_cpu_cholesky(const ag_kview *l, const ag_kview *info, const ag_kview *a, 
     int nb = a->ndim - 2;
     int64_t n = a->shape[nb], B = nbatch(a, nb), ld = n > 1 ? n : 1;
     size_t es = ag_dtype_size(dt);
-    char *w = malloc((size_t)(n * n) * es + 1);
-    if (!w) return ag_set_error(AG_ERR_NOMEM, "cpu cholesky: out of memory for a %lldx%lld workspace", (long long)n, (long long)n);
+    work ws;
+    if (work_get(&ws, "cholesky", n, n, (size_t)(n * n) * es, 0, 0)) return AG_ERR_NOMEM;
+    char *w = ws.part[0];
     char uplo = upper ? 'U' : 'L';
     int rc = 0;
     for (int64_t b = 0; b < B; b++) {
@@ -170,7 +183,7 @@ int ag_cpu_cholesky(const ag_kview *l, const ag_kview *info, const ag_kview *a, 
         scatter(l, nb, b, w, ld, es);
         put_info(info, nb, b, st);
     }
-    free(w);
+    work_put(&ws);
     return rc;
 }
 
@@ -181,12 +194,9 @@ int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kv
     int nb = a->ndim - 2;
     int64_t n = a->shape[nb], k = bv->shape[nb + 1], B = nbatch(x, nb), ld = n > 1 ? n : 1;
     size_t es = ag_dtype_size(dt);
-    char *w = malloc((size_t)(n * n) * es + 1), *wb = malloc((size_t)(n * k) * es + 1);
-    if (!w || !wb) {
-        free(w);
-        free(wb);
-        return ag_set_error(AG_ERR_NOMEM, "cpu triangular_solve: out of memory for a %lldx%lld workspace", (long long)n, (long long)k);
-    }
+    work ws;
+    if (work_get(&ws, "triangular_solve", n, k, (size_t)(n * n) * es, (size_t)(n * k) * es, 0)) return AG_ERR_NOMEM;
+    char *w = ws.part[0], *wb = ws.part[1];
     char uplo = upper ? 'U' : 'L', diag = unitriangular ? 'U' : 'N';
     int rc = 0;
     for (int64_t b = 0; b < B; b++) {
@@ -205,8 +215,7 @@ int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kv
         }
         put_info(info, nb, b, st);
     }
-    free(w);
-    free(wb);
+    work_put(&ws);
     return rc;
 }
 

@@ -118,7 +118,8 @@ static int nthreads(void) {
         int nt = nthreads();                                                                     \
         int64_t nblocks = (p->R + BLOCK - 1) / BLOCK;                                            \
         if (p->K == 1 && nblocks > 1 && nt > 1) {                                                \
-            ACC *part = malloc((size_t)nblocks * sizeof *part);                                  \
+            size_t pbytes = (size_t)nblocks * sizeof(ACC);                                       \
+            ACC *part = ag_cpu_alloc(pbytes);                                                    \
             if (part) {                                                                          \
                 _Pragma("omp parallel for schedule(static)")                                     \
                 for (int64_t b = 0; b < nblocks; b++)                                            \
@@ -126,7 +127,7 @@ static int nthreads(void) {
                 ACC acc = prod ? 1 : 0;                                                          \
                 for (int64_t b = 0; b < nblocks; b++) { if (prod) acc *= part[b]; else acc += part[b]; } \
                 out[0] = (T)acc;                                                                 \
-                free(part);                                                                      \
+                ag_cpu_free(part, pbytes);                                                       \
                 return;                                                                          \
             }                                                                                    \
         }                                                                                        \

@@ -171,12 +171,24 @@ static int td_transfer(void *dst, const void *src, size_t nbytes, bool to_host) 
 
 static char *td_fft_wisdom_export(void) { return ag_cpu_fft_wisdom_export(); }
 
+static ag_kplan *td_fft_plan(ag_fft_kind kind, const ag_kview *out, const ag_kview *in, const int *dims, int ndims) {
+    const ag_kview *const vs[] = {NULL, out, in};
+    if (check_views("fft_plan", vs, 3)) return NULL;
+    enter(); /* a measuring planner may run transforms on the views' memory */
+    ag_kplan *p = ag_cpu_fft_plan(kind, out, in, dims, ndims);
+    leave();
+    return p;
+}
+
 const ag_kernels ag_testdev_kernels = {
     .name = "test",
     .alloc = td_alloc,
     .free = td_free,
     .transfer = td_transfer,
     .fft_wisdom_export = td_fft_wisdom_export,
+    .fft_plan = td_fft_plan,
+    .plan_retain = ag_cpu_plan_retain, /* handles live in host memory */
+    .plan_release = ag_cpu_plan_release,
 #define TD_TABLE(name, params, args, views) .name = td_##name,
     AG_KERNEL_ENTRIES(TD_TABLE)
 #undef TD_TABLE

@@ -321,9 +321,21 @@ AG_API ag_tensor *ag_fftshift(ag_tensor *t, const int *dims, int ndims);
 AG_API ag_tensor *ag_ifftshift(ag_tensor *t, const int *dims, int ndims);
 AG_API ag_tensor *ag_fftfreq(int64_t n, double d, ag_dtype dt);
 AG_API ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt);
-/* FFTW plan cache (cpu): plans made so far, cache hits, plans held now; clear drops idle plans. */
-AG_API void ag_fft_plan_cache_stats(int64_t *plans_created, int64_t *cache_hits, int *cached);
-AG_API void ag_fft_plan_cache_clear(void);
+/* FFT plan cache of a device's backend (FFTW plans on the cpu, one per transform geometry).
+ * ag_fft_plan_cache_stats: 0, or AG_ERR_INVALID (NULL s), AG_ERR_DEVICE (device not in this
+ * build) or AG_ERR_NOTIMPL (the backend has no plan cache); s is zeroed on failure.
+ * ag_fft_plan_cache_clear drops the cache's plans (FFTW's wisdom stays); a plan still held, by a
+ * recorded graph for its backward, lives until that is freed. */
+typedef struct ag_fft_cache_stats {
+    int64_t plans_created; /* plans the planner made (each cache miss) */
+    int64_t cache_hits;    /* plan requests answered from the cache */
+    int64_t evictions;     /* plans dropped, least recently used first, to make room */
+    int64_t cached;        /* plans the cache holds now */
+    int64_t capacity;      /* plans it can hold */
+    int64_t held;          /* references to plans held outside the cache now */
+} ag_fft_cache_stats;
+AG_API int ag_fft_plan_cache_stats(ag_device dev, ag_fft_cache_stats *s);
+AG_API int ag_fft_plan_cache_clear(ag_device dev);
 /* FFTW's wisdom (its planner's measurements, both precisions): a saved file spares a later run the
  * planning of every shape planned before (seconds per large shape with the default MEASURE
  * planner). Saving is atomic (a temporary file renamed over path). Loading merges into what this
