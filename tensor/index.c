@@ -232,7 +232,9 @@ ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx) {
 }
 
 /* ---- nonzero, masked_select, masked_fill, mask assignment ---------------------------------- */
-/* number of nonzero elements; -1 on error */
+/* number of nonzero elements; -1 on error. The one host read of a value in these ops: ag_item waits
+   for the device and transfers the count, which only ops whose shapes depend on the data call
+   (nonzero and masked_select's result, mask_assign's selected rows, masked_scatter's src prefix). */
 static int64_t count_nonzero(ag_tensor *t) {
     ag_scope_begin();
     ag_no_grad_begin();
@@ -303,7 +305,7 @@ ag_tensor *ag_mask_assign(ag_tensor *t, ag_tensor *mask, ag_tensor *values) {
     int nw = 1 + t->ndim - k;
     if (nw > AG_MAX_DIMS)
         return ag_fail(AG_ERR_SHAPE, "%s: a 0-d mask cannot index a %d-d tensor", op, t->ndim);
-    int64_t nnz = count_nonzero(mask);
+    int64_t nnz = count_nonzero(mask); /* host read: values broadcast to [nnz, ...], a data-dependent shape */
     if (nnz < 0) return NULL;
     int64_t want[AG_MAX_DIMS], rs[AG_MAX_DIMS], ms[AG_MAX_DIMS];
     want[0] = nnz;
@@ -347,6 +349,8 @@ ag_tensor *ag_masked_scatter(ag_tensor *t, ag_tensor *mask, ag_tensor *src) {
                        AG_SHP(mask), AG_SHP(t));
     ag_scope_begin();
     ag_tensor *m = ag_contiguous(ag_expand(mask, t->shape, t->ndim));
+    /* host read: src's first nnz elements are placed, so the slice length (and the check that src
+       holds enough) depend on the data */
     int64_t nnz = m ? count_nonzero(m) : -1;
     ag_tensor *r = NULL;
     if (nnz > ag_numel(src))
@@ -754,7 +758,7 @@ ag_tensor *ag_one_hot(ag_tensor *idx, int64_t num_classes) {
             return ag_fail(AG_ERR_INVALID, "%s: cannot infer the number of classes from an empty index", op);
         ag_tensor *mx = ag_amax(idx, AG_ALL_DIMS, false);
         if (!mx) return NULL;
-        num_classes = (int64_t)ag_item(mx) + 1;
+        num_classes = (int64_t)ag_item(mx) + 1; /* host read: the result's shape depends on the data */
         ag_release(mx);
         if (num_classes < 1) num_classes = 1; /* all negative: the kernel names the first bad one */
     }
