@@ -331,7 +331,7 @@ ag_tensor *ag_gt(ag_tensor *a, ag_tensor *b) { return compare("ag_gt", AG_BIN_GT
 ag_tensor *ag_ge(ag_tensor *a, ag_tensor *b) { return compare("ag_ge", AG_BIN_GE, a, b); }
 
 static int where_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *c = n->saved[0], *zero = ag_scalar(0.0, g->dtype); /* broadcast, never filled */
+    ag_tensor *c = n->saved[0], *zero = ag_scalar_like(g, 0.0); /* broadcast, never filled */
     if (n->needs[1]) gin[1] = ag_where(c, g, zero);
     if (n->needs[2]) gin[2] = ag_where(c, zero, g);
     return 0;

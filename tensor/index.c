@@ -86,7 +86,7 @@ static ag_tensor *index_add_impl(const char *op, ag_tensor *t, int dim, ag_tenso
                                  bool allow_neg);
 
 static int index_select_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *z = ag_zeros(n->in_shape[0], n->in_ndim[0], g->dtype);
+    ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
     gin[0] = index_add_impl(n->name, z, (int)n->p.i[0], n->saved[0], g, n->p.i[1]);
     return gin[0] ? 0 : ag_error_code();
 }
@@ -146,7 +146,7 @@ static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
 
 static int gather_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *z = ag_zeros(n->in_shape[0], n->in_ndim[0], g->dtype);
+    ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
     gin[0] = scatter_add_impl(n->name, z, (int)n->p.i[0], n->saved[0], g);
     return gin[0] ? 0 : ag_error_code();
 }
@@ -158,7 +158,7 @@ static int scatter_add_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
         ag_tensor *gs = gather_impl(n->name, g, (int)n->p.i[0], idx);
         if (!gs) return ag_error_code();
         if (memcmp(idx->shape, n->in_shape[1], sizeof idx->shape)) { /* src larger than the index: zeros elsewhere */
-            ag_tensor *z = ag_zeros(n->in_shape[1], n->in_ndim[1], gs->dtype), *v = z;
+            ag_tensor *z = ag_zeros_on(n->in_shape[1], n->in_ndim[1], gs->dtype, ag_device_of(gs)), *v = z;
             for (int i = 0; i < idx->ndim && v; i++) v = ag_narrow(v, i, 0, idx->shape[i]);
             if (!v || ag_copy_(v, gs) < 0) return ag_error_code();
             gs = z;
@@ -232,7 +232,9 @@ ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx) {
 }
 
 /* ---- nonzero, masked_select, masked_fill, mask assignment ---------------------------------- */
-/* number of nonzero elements; -1 on error */
+/* number of nonzero elements; -1 on error. The one host read of a value in these ops: ag_item waits
+   for the device and transfers the count, which only ops whose shapes depend on the data call
+   (nonzero and masked_select's result, mask_assign's selected rows, masked_scatter's src prefix). */
 static int64_t count_nonzero(ag_tensor *t) {
     ag_scope_begin();
     ag_no_grad_begin();
@@ -282,9 +284,7 @@ ag_tensor *ag_masked_fill(ag_tensor *t, ag_tensor *mask, double value) {
     int nd;
     if (!ag__broadcast_shapes("ag_masked_fill", t->shape, t->ndim, mask->shape, mask->ndim, shp, &nd)) return NULL;
     ag_scope_begin();
-    ag_tensor *v = ag_scalar(value, t->dtype);
-    if (v && !ag__is_cpu(t)) v = ag_to(v, t->storage->dev);
-    ag_tensor *r = ag_keep(ag_where(mask, v, t));
+    ag_tensor *r = ag_keep(ag_where(mask, ag_scalar_like(t, value), t));
     ag_scope_end();
     return ag__ret(r);
 }
@@ -305,7 +305,7 @@ ag_tensor *ag_mask_assign(ag_tensor *t, ag_tensor *mask, ag_tensor *values) {
     int nw = 1 + t->ndim - k;
     if (nw > AG_MAX_DIMS)
         return ag_fail(AG_ERR_SHAPE, "%s: a 0-d mask cannot index a %d-d tensor", op, t->ndim);
-    int64_t nnz = count_nonzero(mask);
+    int64_t nnz = count_nonzero(mask); /* host read: values broadcast to [nnz, ...], a data-dependent shape */
     if (nnz < 0) return NULL;
     int64_t want[AG_MAX_DIMS], rs[AG_MAX_DIMS], ms[AG_MAX_DIMS];
     want[0] = nnz;
@@ -349,6 +349,8 @@ ag_tensor *ag_masked_scatter(ag_tensor *t, ag_tensor *mask, ag_tensor *src) {
                        AG_SHP(mask), AG_SHP(t));
     ag_scope_begin();
     ag_tensor *m = ag_contiguous(ag_expand(mask, t->shape, t->ndim));
+    /* host read: src's first nnz elements are placed, so the slice length (and the check that src
+       holds enough) depend on the data */
     int64_t nnz = m ? count_nonzero(m) : -1;
     ag_tensor *r = NULL;
     if (nnz > ag_numel(src))
@@ -685,12 +687,12 @@ static ag_tensor *triangle(const char *op, ag_tensor *t, int64_t k, bool lower) 
     int64_t m = t->shape[t->ndim - 2], n = t->shape[t->ndim - 1];
     ag_scope_begin();
     ag_no_grad_begin();
-    ag_tensor *rows = ag_reshape(ag_arange(0, (double)m, 1, AG_I64), AG_SHAPE(m, 1));
-    ag_tensor *cols = ag_reshape(ag_arange(0, (double)n, 1, AG_I64), AG_SHAPE(1, n));
-    ag_tensor *off = ag_sub(cols, rows), *kk = ag_scalar((double)k, AG_I64);
+    ag_device dev = ag_device_of(t);
+    ag_tensor *rows = ag_reshape(ag_arange_on(0, (double)m, 1, AG_I64, dev), AG_SHAPE(m, 1));
+    ag_tensor *cols = ag_reshape(ag_arange_on(0, (double)n, 1, AG_I64, dev), AG_SHAPE(1, n));
+    ag_tensor *off = ag_sub(cols, rows), *kk = ag_scalar_on((double)k, AG_I64, dev);
     ag_tensor *keep = lower ? ag_le(off, kk) : ag_ge(off, kk);
-    ag_tensor *zero = ag_scalar(0, t->dtype);
-    if (keep && !ag__is_cpu(t)) keep = ag_to(keep, t->storage->dev), zero = ag_to(zero, t->storage->dev);
+    ag_tensor *zero = ag_scalar_like(t, 0);
     ag_no_grad_end();
     ag_tensor *r = ag_keep(ag_where(keep, t, zero));
     ag_scope_end();
@@ -718,10 +720,9 @@ static ag_tensor *repeat_impl(const char *op, ag_tensor *t, const int64_t *repea
         if (repeats[d] == 1) continue;
         int64_t len = shape[d], r = repeats[d];
         /* index 0..len-1 repeated r times: a gather along d */
-        ag_tensor *ar = ag_reshape(ag_arange(0, (double)len, 1, AG_I64), AG_SHAPE(1, len));
+        ag_tensor *ar = ag_reshape(ag_arange_on(0, (double)len, 1, AG_I64, ag_device_of(t)), AG_SHAPE(1, len));
         ag_tensor *idx = ag_contiguous(ag_expand(ar, AG_SHAPE(r, len)));
         idx = ag_reshape(idx, AG_SHAPE(r * len));
-        if (idx && !ag__is_cpu(t)) idx = ag_to(idx, t->storage->dev);
         x = index_select_impl(op, x, d, idx, false);
         copied = true;
     }
@@ -757,7 +758,7 @@ ag_tensor *ag_one_hot(ag_tensor *idx, int64_t num_classes) {
             return ag_fail(AG_ERR_INVALID, "%s: cannot infer the number of classes from an empty index", op);
         ag_tensor *mx = ag_amax(idx, AG_ALL_DIMS, false);
         if (!mx) return NULL;
-        num_classes = (int64_t)ag_item(mx) + 1;
+        num_classes = (int64_t)ag_item(mx) + 1; /* host read: the result's shape depends on the data */
         ag_release(mx);
         if (num_classes < 1) num_classes = 1; /* all negative: the kernel names the first bad one */
     }

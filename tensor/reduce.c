@@ -187,7 +187,7 @@ static int maxdim_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *idx = unreduce(n, n->saved[0]);
     int64_t len = n->in_shape[0][d], shp[AG_MAX_DIMS];
     for (int i = 0; i < nd; i++) shp[i] = i == d ? len : 1;
-    ag_tensor *pos = ag_reshape(ag_arange(0, (double)len, 1, AG_I64), shp, nd);
+    ag_tensor *pos = ag_reshape(ag_arange_on(0, (double)len, 1, AG_I64, ag_device_of(g)), shp, nd);
     ag_tensor *mask = ag_eq(pos, idx);
     ag_tensor *gk = unreduce(n, g);
     gin[0] = ag_where(mask, gk, ag_zeros_like(gk));

@@ -209,7 +209,7 @@ ag_tensor *ag_unsqueeze(ag_tensor *t, int dim) {
 
 /* gradient of a strided sub-view: zeros of the input shape with g written into the same view */
 static int slice_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *z = ag_zeros(n->in_shape[0], n->in_ndim[0], g->dtype);
+    ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
     if (!z) return ag_error_code();
     ag_tensor *v;
     if (n->p.i[4]) v = ag_select(z, (int)n->p.i[0], n->p.i[1]);
