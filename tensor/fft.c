@@ -117,14 +117,16 @@ static int xform_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
         if (!gi) return ag_error_code();
         int64_t m = gi->shape[h], dbl = len - m;
         if (dbl > 0) {
-            double *w = malloc((size_t)m * sizeof *w);
-            if (!w) return ag_set_error(AG_ERR_NOMEM, "ag_irfft_backward: out of memory");
-            for (int64_t i = 0; i < m; i++) w[i] = i >= 1 && i <= dbl ? 2.0 : 1.0;
+            /* weight 2 on the bins whose conjugate twins the half spectrum dropped, built on
+             * the gradient's device: w[i] = 1 + (1 <= i <= dbl) */
+            ag_dtype rdt = ag_dtype_to_real(gi->dtype);
+            ag_tensor *ar = ag_arange_on(0, (double)m, 1, rdt, gi->storage->dev);
+            ag_tensor *in_band = ag_mul(ag_to_dtype(ag_ge(ar, ag_scalar_like(ar, 1)), rdt),
+                                        ag_to_dtype(ag_le(ar, ag_scalar_like(ar, (double)dbl)), rdt));
             int64_t ws[AG_MAX_DIMS];
             for (int d = 0; d < gi->ndim; d++) ws[d] = d == h ? m : 1;
-            ag_tensor *wt = ag_reshape(ag_from_data(w, &m, 1, AG_F64), ws, gi->ndim);
-            free(w);
-            gi = ag_mul(gi, ag_to_dtype(wt, ag_dtype_to_real(gi->dtype)));
+            ag_tensor *wt = ag_reshape(ag_add_s(in_band, 1.0), ws, gi->ndim);
+            gi = ag_mul(gi, wt);
         }
         gin[0] = gi;
         break;
