@@ -376,7 +376,7 @@ ag_tensor *ag_fftshift(ag_tensor *t, const int *dims, int ndims) { return shift_
 ag_tensor *ag_ifftshift(ag_tensor *t, const int *dims, int ndims) { return shift_op("ag_ifftshift", t, dims, ndims, true); }
 
 /* ---- sample frequencies ------------------------------------------------------------------- */
-static ag_tensor *freqs(const char *op, int64_t n, double d, ag_dtype dt, bool half) {
+static ag_tensor *freqs(const char *op, int64_t n, double d, ag_dtype dt, bool half, ag_device dev) {
     if (n < 1) return ag_fail(AG_ERR_INVALID, "%s: expected n >= 1, given %lld", op, (long long)n);
     if (!(d != 0) || !isfinite(d)) return ag_fail(AG_ERR_INVALID, "%s: expected a finite, nonzero spacing d, given %g", op, d);
     if (dt != AG_F32 && dt != AG_F64)
@@ -395,17 +395,23 @@ static ag_tensor *freqs(const char *op, int64_t n, double d, ag_dtype dt, bool h
         float *f = malloc((size_t)m * sizeof *f);
         if (!f) { free(v); return ag_fail(AG_ERR_NOMEM, "%s: out of memory", op); }
         for (int64_t i = 0; i < m; i++) f[i] = (float)v[i];
-        r = ag_from_data(f, &m, 1, AG_F32);
+        r = ag_from_data_on(f, &m, 1, AG_F32, dev);
         free(f);
     } else {
-        r = ag_from_data(v, &m, 1, AG_F64);
+        r = ag_from_data_on(v, &m, 1, AG_F64, dev);
     }
     free(v);
     return r;
 }
 
-ag_tensor *ag_fftfreq(int64_t n, double d, ag_dtype dt) { return freqs("ag_fftfreq", n, d, dt, false); }
-ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt) { return freqs("ag_rfftfreq", n, d, dt, true); }
+ag_tensor *ag_fftfreq_on(int64_t n, double d, ag_dtype dt, ag_device dev) {
+    return freqs("ag_fftfreq", n, d, dt, false, dev);
+}
+ag_tensor *ag_rfftfreq_on(int64_t n, double d, ag_dtype dt, ag_device dev) {
+    return freqs("ag_rfftfreq", n, d, dt, true, dev);
+}
+ag_tensor *ag_fftfreq(int64_t n, double d, ag_dtype dt) { return ag_fftfreq_on(n, d, dt, AG_CPU); }
+ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt) { return ag_rfftfreq_on(n, d, dt, AG_CPU); }
 
 /* ---- FFTW wisdom ------------------------------------------------------------------------ */
 

@@ -363,6 +363,8 @@ static void test_creation_on_device(void **state) {
         {"arange", ag_arange_on(-1, 2, 0.25, AG_F32, GPU), ag_arange(-1, 2, 0.25, AG_F32)},
         {"linspace", ag_linspace_on(0, 1, 7, AG_F64, GPU), ag_linspace(0, 1, 7, AG_F64)},
         {"eye", ag_eye_on(3, 4, AG_F64, GPU), ag_eye(3, 4, AG_F64)},
+        {"fftfreq", ag_fftfreq_on(7, 0.5, AG_F32, GPU), ag_fftfreq(7, 0.5, AG_F32)},
+        {"rfftfreq", ag_rfftfreq_on(8, 2, AG_F64, GPU), ag_rfftfreq(8, 2, AG_F64)},
         {"from_data", ag_from_data_on(data, AG_SHAPE(3, 2), AG_F64, GPU), ag_from_data(data, AG_SHAPE(3, 2), AG_F64)},
     };
     for (size_t i = 0; i < sizeof c / sizeof *c; i++) {

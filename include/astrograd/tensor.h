@@ -321,6 +321,8 @@ AG_API ag_tensor *ag_fftshift(ag_tensor *t, const int *dims, int ndims);
 AG_API ag_tensor *ag_ifftshift(ag_tensor *t, const int *dims, int ndims);
 AG_API ag_tensor *ag_fftfreq(int64_t n, double d, ag_dtype dt);
 AG_API ag_tensor *ag_rfftfreq(int64_t n, double d, ag_dtype dt);
+AG_API ag_tensor *ag_fftfreq_on(int64_t n, double d, ag_dtype dt, ag_device dev);
+AG_API ag_tensor *ag_rfftfreq_on(int64_t n, double d, ag_dtype dt, ag_device dev);
 /* FFT plan cache of a device's backend (FFTW plans on the cpu, one per transform geometry).
  * ag_fft_plan_cache_stats: 0, or AG_ERR_INVALID (NULL s), AG_ERR_DEVICE (device not in this
  * build) or AG_ERR_NOTIMPL (the backend has no plan cache); s is zeroed on failure.
