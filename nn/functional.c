@@ -20,10 +20,10 @@ static bool real_float(const char *fn, ag_tensor *x) {
     return true;
 }
 
-/* a 0-d constant in x's (float) dtype */
+/* a 0-d constant in x's (float) dtype, on x's device */
 static ag_tensor *cst(ag_tensor *x, double v) {
     ag_dtype dt = ag_dtype_is_float(x->dtype) ? x->dtype : ag_get_default_dtype();
-    return ag_scalar(v, dt);
+    return ag_scalar_on(v, dt, ag_device_of(x));
 }
 
 /* ---- activations ------------------------------------------------------------------------- */
@@ -31,7 +31,7 @@ static ag_tensor *cst(ag_tensor *x, double v) {
 ag_tensor *ag_leaky_relu(ag_tensor *x, double slope) {
     if (!x || !real_float("ag_leaky_relu", x)) return NULL;
     BEGIN;
-    END(ag_where(ag_gt(x, ag_scalar(0.0, x->dtype)), x, ag_mul_s(x, slope)));
+    END(ag_where(ag_gt(x, ag_scalar_like(x, 0.0)), x, ag_mul_s(x, slope)));
 }
 
 ag_tensor *ag_elu(ag_tensor *x, double alpha) {
@@ -214,8 +214,8 @@ ag_tensor *ag_dropout(ag_tensor *x, double p, bool training) {
     if (!training || p == 0) return ag__identity(x, "ag_dropout");
     BEGIN;
     if (p == 1) END(ag_mul_s(x, 0.0));
-    ag_tensor *u = ag_rand(x->shape, x->ndim, x->dtype);
-    ag_tensor *keep = ag_to_dtype(ag_ge(u, ag_scalar(p, x->dtype)), x->dtype);
+    ag_tensor *u = ag_rand_on(x->shape, x->ndim, x->dtype, ag_device_of(x));
+    ag_tensor *keep = ag_to_dtype(ag_ge(u, ag_scalar_like(x, p)), x->dtype);
     END(ag_mul(x, ag_mul_s(keep, 1.0 / (1.0 - p))));
 }
 
@@ -248,35 +248,56 @@ ag_tensor *ag_transform_inverse(ag_transform tr, ag_tensor *x) {
         return ag_fail(AG_ERR_SHAPE, "%s: the simplex constraint needs at least 1 dim, given a 0-d tensor", fn);
     if ((unsigned)tr.kind > AG_TRANSFORM_NORMALIZE)
         return ag_fail(AG_ERR_INVALID, "%s: unknown transform kind %d", fn, (int)tr.kind);
-    /* check the values satisfy the constraint */
+    /* check the values satisfy the constraint lo < v < hi on x's device (in f64, as the host
+     * check below): two scalars come to the host; all values only when one fails, for the message */
     int64_t n = ag_numel(x);
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
-    if (ag_copy_to_buffer(x, v, AG_F64) < 0) { free(v); return NULL; }
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        bool ok = true;
-        const char *need = "";
-        switch (tr.kind) {
-        case AG_TRANSFORM_SOFTPLUS: case AG_TRANSFORM_EXP: case AG_TRANSFORM_SOFTMAX:
-            ok = v[i] > 0 && isfinite(v[i]); need = "finite values > 0"; break;
-        case AG_TRANSFORM_INTERVAL:
-            ok = v[i] > tr.a && v[i] < tr.b; need = "values strictly inside the interval"; break;
-        default: ok = isfinite(v[i]); need = "finite values"; break;
-        }
-        sum += v[i];
-        if (!ok) {
-            double bad = v[i];
-            free(v);
-            return ag_fail(AG_ERR_INVALID, "%s: the %s constraint needs %s, given %g at element %lld", fn,
-                           tr.kind == AG_TRANSFORM_INTERVAL ? "interval" : tr.kind == AG_TRANSFORM_SOFTMAX ? "simplex" :
-                           tr.kind == AG_TRANSFORM_NONE ? "unconstrained" : tr.kind == AG_TRANSFORM_NORMALIZE ? "normalized" : "positive",
-                           need, bad, (long long)i);
-        }
-    }
-    free(v);
-    if (tr.kind == AG_TRANSFORM_NORMALIZE && sum == 0)
+    double lo = -INFINITY, hi = INFINITY;
+    if (tr.kind == AG_TRANSFORM_SOFTPLUS || tr.kind == AG_TRANSFORM_EXP || tr.kind == AG_TRANSFORM_SOFTMAX) lo = 0;
+    else if (tr.kind == AG_TRANSFORM_INTERVAL) { lo = tr.a; hi = tr.b; }
+    ag_no_grad_begin();
+    BEGIN;
+    ag_device dev = ag_device_of(x);
+    ag_tensor *xd = ag_to_dtype(x, AG_F64);
+    ag_tensor *in = ag_mul(ag_to_dtype(ag_gt(xd, ag_scalar_on(lo, AG_F64, dev)), AG_I64),
+                           ag_to_dtype(ag_lt(xd, ag_scalar_on(hi, AG_F64, dev)), AG_I64));
+    ag_tensor *nin = ag_sum(in, AG_ALL_DIMS, false);
+    ag_tensor *tot = tr.kind == AG_TRANSFORM_NORMALIZE ? ag_sum(xd, AG_ALL_DIMS, false) : NULL;
+    bool got = nin && (tot || tr.kind != AG_TRANSFORM_NORMALIZE);
+    double n_in = got ? ag_item(nin) : NAN, dsum = tot ? ag_item(tot) : 1;
+    ag_scope_end();
+    ag_no_grad_end();
+    if (isnan(n_in)) return NULL;
+    if (n_in == (double)n && tr.kind == AG_TRANSFORM_NORMALIZE && dsum == 0)
         return ag_fail(AG_ERR_INVALID, "%s: the normalized constraint needs a non-zero sum", fn);
+    if (n_in != (double)n) { /* one fails: find the first on the host for the message */
+        double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+        if (!v) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
+        if (ag_copy_to_buffer(x, v, AG_F64) < 0) { free(v); return NULL; }
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            bool ok = true;
+            const char *need = "";
+            switch (tr.kind) {
+            case AG_TRANSFORM_SOFTPLUS: case AG_TRANSFORM_EXP: case AG_TRANSFORM_SOFTMAX:
+                ok = v[i] > 0 && isfinite(v[i]); need = "finite values > 0"; break;
+            case AG_TRANSFORM_INTERVAL:
+                ok = v[i] > tr.a && v[i] < tr.b; need = "values strictly inside the interval"; break;
+            default: ok = isfinite(v[i]); need = "finite values"; break;
+            }
+            sum += v[i];
+            if (!ok) {
+                double bad = v[i];
+                free(v);
+                return ag_fail(AG_ERR_INVALID, "%s: the %s constraint needs %s, given %g at element %lld", fn,
+                               tr.kind == AG_TRANSFORM_INTERVAL ? "interval" : tr.kind == AG_TRANSFORM_SOFTMAX ? "simplex" :
+                               tr.kind == AG_TRANSFORM_NONE ? "unconstrained" : tr.kind == AG_TRANSFORM_NORMALIZE ? "normalized" : "positive",
+                               need, bad, (long long)i);
+            }
+        }
+        free(v);
+        if (tr.kind == AG_TRANSFORM_NORMALIZE && sum == 0)
+            return ag_fail(AG_ERR_INVALID, "%s: the normalized constraint needs a non-zero sum", fn);
+    }
     ag_no_grad_begin();
     BEGIN;
     ag_tensor *r = NULL;

@@ -53,7 +53,7 @@ static ag_tensor *huberish(ag_tensor *x, ag_tensor *t, double s, double scale) {
     ag_tensor *r = ag_sub(x, t), *a = ag_abs(r);
     ag_tensor *quad = ag_mul_s(ag_square(r), 0.5 * scale / s);
     ag_tensor *lin = ag_mul_s(ag_add_s(a, -0.5 * s), scale);
-    return ag_where(ag_lt(a, ag_scalar(s, a->dtype)), quad, lin);
+    return ag_where(ag_lt(a, ag_scalar_like(a, s)), quad, lin);
 }
 
 ag_tensor *ag_huber_loss(ag_tensor *x, ag_tensor *t, double delta, ag_reduction red) {
@@ -102,18 +102,28 @@ ag_tensor *ag_gaussian_nll_loss(ag_tensor *x, ag_tensor *t, ag_tensor *var, bool
             return ag_fail(AG_ERR_SHAPE, "%s: var %s must have the input's shape %s, that shape without its last dim, "
                            "or a last dim of 1", fn, AG_SHP(var), AG_SHP(x));
     }
-    /* var must be >= 0 */
-    int64_t n = ag_numel(var);
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
-    if (ag_copy_to_buffer(var, v, AG_F64) < 0) { free(v); return NULL; }
-    for (int64_t i = 0; i < n; i++)
-        if (v[i] < 0) {
-            double bad = v[i];
-            free(v);
-            return ag_fail(AG_ERR_INVALID, "%s: var has a negative entry (%g at element %lld)", fn, bad, (long long)i);
-        }
-    free(v);
+    /* var must be >= 0: the count of negative entries, reduced on var's device, comes to the
+     * host; all of var only when there is one, for the message */
+    ag_no_grad_begin();
+    BEGIN;
+    ag_tensor *nneg = ag_sum(ag_to_dtype(ag_lt(var, ag_scalar_like(var, 0)), AG_I64), AG_ALL_DIMS, false);
+    double n_neg = nneg ? ag_item(nneg) : NAN;
+    ag_scope_end();
+    ag_no_grad_end();
+    if (isnan(n_neg)) return NULL;
+    if (n_neg > 0) {
+        int64_t n = ag_numel(var);
+        double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+        if (!v) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
+        if (ag_copy_to_buffer(var, v, AG_F64) < 0) { free(v); return NULL; }
+        for (int64_t i = 0; i < n; i++)
+            if (v[i] < 0) {
+                double bad = v[i];
+                free(v);
+                return ag_fail(AG_ERR_INVALID, "%s: var has a negative entry (%g at element %lld)", fn, bad, (long long)i);
+            }
+        free(v);
+    }
     BEGIN;
     ag_tensor *vv = unsq ? ag_unsqueeze(var, -1) : var;
     /* max(var, eps) with the gradient of var itself, as torch's no-grad clamp_ */
@@ -153,24 +163,39 @@ ag_tensor *ag_cross_entropy(ag_tensor *x, ag_tensor *t, ag_reduction red) {
     }
     if (!ok) return ag_fail(AG_ERR_SHAPE, "%s: target %s does not fit logits %s (expected the logits' shape without dim %d)",
                             fn, AG_SHP(t), AG_SHP(x), cdim);
+    /* targets in [0, C): their min and max, reduced on t's device, come to the host; all of t
+     * only when one is out of range, for the message */
     int64_t n = ag_numel(t);
-    int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
-    if (!idx) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
-    if (ag_copy_to_buffer(t, idx, AG_I64) < 0) { free(idx); return NULL; }
-    for (int64_t i = 0; i < n; i++)
-        if (idx[i] < 0 || idx[i] >= C) {
-            long long bad = (long long)idx[i];
-            free(idx);
-            return ag_fail(AG_ERR_INDEX, "%s: target %lld at element %lld is out of range for %lld classes", fn, bad,
-                           (long long)i, (long long)C);
-        }
-    free(idx);
+    bool in_range = true;
+    if (n > 0) {
+        ag_no_grad_begin();
+        BEGIN;
+        ag_tensor *mn = ag_amin(t, AG_ALL_DIMS, false), *mx = ag_amax(t, AG_ALL_DIMS, false);
+        double lo = mn && mx ? ag_item(mn) : NAN, hi = mn && mx ? ag_item(mx) : NAN;
+        ag_scope_end();
+        ag_no_grad_end();
+        if (isnan(lo) || isnan(hi)) return NULL;
+        in_range = lo >= 0 && hi < (double)C;
+    }
+    if (!in_range) {
+        int64_t *idx = malloc((size_t)n * sizeof *idx);
+        if (!idx) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
+        if (ag_copy_to_buffer(t, idx, AG_I64) < 0) { free(idx); return NULL; }
+        for (int64_t i = 0; i < n; i++)
+            if (idx[i] < 0 || idx[i] >= C) {
+                long long bad = (long long)idx[i];
+                free(idx);
+                return ag_fail(AG_ERR_INDEX, "%s: target %lld at element %lld is out of range for %lld classes", fn, bad,
+                               (long long)i, (long long)C);
+            }
+        free(idx);
+    }
     BEGIN;
     int64_t shp[AG_MAX_DIMS];
     int k = 0;
     shp[k++] = C;
     for (int i = cdim + 1; i < x->ndim; i++) shp[k++] = 1;
-    ag_tensor *classes = ag_reshape(ag_arange(0, (double)C, 1, AG_I64), shp, k);
+    ag_tensor *classes = ag_reshape(ag_arange_on(0, (double)C, 1, AG_I64, ag_device_of(t)), shp, k);
     ag_tensor *onehot = ag_to_dtype(ag_eq(cdim ? ag_unsqueeze(t, cdim) : t, classes), x->dtype);
     ag_tensor *picked = ag_sum(ag_mul(x, onehot), &cdim, 1, false);
     END(reduce(ag_sub(ag_logsumexp(x, &cdim, 1, false), picked), red));

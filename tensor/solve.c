@@ -99,6 +99,14 @@ enum info_kind { INFO_LU, INFO_CHOL, INFO_TRI };
 
 /* Turn the first non-zero LAPACK info into the error message; true when all are 0. */
 static bool check_info(const char *op, ag_tensor *info, const int64_t *bs, int nb, enum info_kind kind) {
+    /* on success one scalar comes to the host: the count of non-zero infos, reduced on info's device */
+    ag_scope_begin();
+    ag_tensor *nz = ag_sum(ag_to_dtype(ag_ne(info, ag_scalar_like(info, 0)), AG_I64), AG_ALL_DIMS, false);
+    double nbad = nz ? ag_item(nz) : NAN;
+    ag_scope_end();
+    if (isnan(nbad)) return false;
+    if (nbad == 0) return true;
+    /* a failure: the whole (small) info tensor comes to the host for the message */
     int64_t cnt = ag__numel(bs, nb);
     int64_t *buf = malloc((size_t)cnt * sizeof *buf + 1);
     if (!buf) { ag_set_error(AG_ERR_NOMEM, "%s: out of memory", op); return false; }
@@ -161,12 +169,11 @@ static ag_tensor *unsq2(ag_tensor *t) { return ag_unsqueeze(ag_unsqueeze(t, -1),
 /* real 0/1 mask [n, n] keeping j - i >= k (upper) or j - i <= k (lower), on like's device */
 static ag_tensor *tri_mask(ag_tensor *like, int64_t n, bool upper, int k) {
     ag_dtype rdt = ag_dtype_to_real(like->dtype);
-    ag_tensor *ar = ag_arange(0, (double)n, 1, rdt);
+    ag_device dev = ag_device_of(like);
+    ag_tensor *ar = ag_arange_on(0, (double)n, 1, rdt, dev);
     ag_tensor *d = ag_sub(ag_unsqueeze(ar, 0), ag_unsqueeze(ar, 1)); /* d[i,j] = j - i */
-    ag_tensor *kk = ag_scalar(k, rdt);
-    ag_tensor *m = ag_to_dtype(upper ? ag_ge(d, kk) : ag_le(d, kk), rdt);
-    if (m && !ag__is_cpu(like)) m = ag_to(m, like->storage->dev);
-    return m;
+    ag_tensor *kk = ag_scalar_on(k, rdt, dev);
+    return ag_to_dtype(upper ? ag_ge(d, kk) : ag_le(d, kk), rdt);
 }
 
 /* p.i[] slots */
@@ -247,8 +254,7 @@ ag_tensor *ag_inverse(ag_tensor *A) {
     ag_tensor *lu, *piv, *info;
     if (!lu_raw(op, A, A->shape, nb, true, &lu, &piv, &info)) return NULL;
     ag_tensor *X = ag__new(A->shape, A->ndim, A->dtype, A->storage->dev, op);
-    ag_tensor *I = X ? ag_eye(n, n, A->dtype) : NULL;
-    if (I && !ag__is_cpu(A)) { ag_tensor *t = ag_to(I, A->storage->dev); ag_release(I); I = t; }
+    ag_tensor *I = X ? ag_eye_on(n, n, A->dtype, A->storage->dev) : NULL;
     if (I) {
         ag_kview vx = ag__view(X), vl = ag__view(lu), vp = ag__view(piv), vi = bview(I, A->shape, nb, 2);
         if (k->lu_solve(&vx, &vl, &vp, &vi, false) < 0) { ag__drop(X); X = NULL; }
@@ -283,9 +289,9 @@ static bool lu_diag(const char *op, ag_tensor *A, ag_tensor **diag, ag_tensor **
     *diag = ag__ret(d);
     ag__ret(piv);
     ag_dtype rdt = ag_dtype_to_real(A->dtype);
-    ag_tensor *swapped = ag_to_dtype(ag_ne(piv, ag_arange(1, (double)n + 1, 1, AG_I64)), rdt);
+    ag_tensor *swapped = ag_to_dtype(ag_ne(piv, ag_arange_on(1, (double)n + 1, 1, AG_I64, A->storage->dev)), rdt);
     ag_tensor *cnt = ag_sum(swapped, AG_DIMS(-1), false);
-    *psign = ag_pow(ag_scalar(-1, rdt), cnt);
+    *psign = ag_pow(ag_scalar_on(-1, rdt, A->storage->dev), cnt);
     return *psign != NULL;
 }
 
@@ -401,7 +407,7 @@ static int cholesky_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->p.i[P_UPPER]) { L = mH(L); gL = mH(gL); }
     int64_t sz = L->shape[L->ndim - 1];
     /* Phi(L^H gL): lower triangle with the diagonal halved */
-    ag_tensor *w = ag_add(tri_mask(L, sz, false, -1), ag_mul_s(ag_eye(sz, sz, ag_dtype_to_real(L->dtype)), 0.5));
+    ag_tensor *w = ag_add(tri_mask(L, sz, false, -1), ag_mul_s(ag_eye_on(sz, sz, ag_dtype_to_real(L->dtype), ag_device_of(L)), 0.5));
     ag_tensor *phi = ag_mul(ag_matmul(mH(L), gL), w);
     ag_tensor *y = tri_solve(mH(L), phi, true, true, false); /* L^-H phi */
     ag_tensor *gA = tri_solve(L, y, false, false, false);    /* L^-H phi L^-1 */

@@ -5,7 +5,7 @@
 
 static ag_tensor *eye_like(ag_tensor *m) {
     int64_t n = ag_size(m, -1);
-    return ag_eye(n, n, ag_dtype_of(m));
+    return ag_eye_on(n, n, ag_dtype_of(m), ag_device_of(m));
 }
 static ag_tensor *shift_by(ag_tensor *m, double s) { return m ? ag_add(m, ag_mul_s(eye_like(m), s)) : NULL; }
 static ag_tensor *shift(ag_tensor *m) { return shift_by(m, 4.0); }
