@@ -279,7 +279,8 @@ static void test_batchnorm_modes(void **st) {
     ag_module_free(ln);
 }
 
-/* gradcheck through a module: fn ignores its inputs' identity and calls the module, whose
+/* ag_gradcheck perturbs host tensors: these stay on the CPU whatever DEV is.
+ * gradcheck through a module: fn ignores its inputs' identity and calls the module, whose
  * parameters are the inputs being perturbed */
 typedef struct gc { ag_module *m; ag_tensor *x; } gc;
 static ag_tensor *gc_module(ag_tensor *const *in, int n, void *ud) {
@@ -292,10 +293,9 @@ static void test_gradcheck_modules(void **st) {
     ag_manual_seed(11);
     ag_module *m = AG_SEQUENTIAL(ag_nn_linear(3, 5, true), ag_nn_gelu(AG_GELU_EXACT), ag_nn_layernorm(AG_SHAPE(5), (ag_norm_opts){0}),
                                  ag_nn_linear(5, 4, true), ag_nn_silu(), ag_nn_linear(4, 2, false));
-    on_dev(m);
     NN(m);
     ag_scope_begin();
-    gc c = {m, ag_set_requires_grad(ag_randn_on(AG_SHAPE(6, 3), AG_F64, DEV), true)};
+    gc c = {m, ag_set_requires_grad(ag_randn(AG_SHAPE(6, 3), AG_F64), true)};
     ag_params p = ag_module_params(m);
     ag_tensor *ins[16];
     int n = 0;
@@ -310,10 +310,9 @@ static void test_gradcheck_modules(void **st) {
     /* batchnorm in training mode (batch statistics) and groupnorm */
     m = AG_SEQUENTIAL(ag_nn_conv2d(2, 4, 3, 3, true, NULL), ag_nn_batchnorm2d(4, (ag_norm_opts){.no_running_stats = true}),
                       ag_nn_elu(1.0), ag_nn_groupnorm(2, 4, (ag_norm_opts){0}), ag_nn_flatten(1, -1), ag_nn_linear(16, 2, true));
-    on_dev(m);
     NN(m);
     ag_scope_begin();
-    c = (gc){m, ag_set_requires_grad(ag_randn_on(AG_SHAPE(3, 2, 4, 4), AG_F64, DEV), true)};
+    c = (gc){m, ag_set_requires_grad(ag_randn(AG_SHAPE(3, 2, 4, 4), AG_F64), true)};
     p = ag_module_params(m);
     n = 0;
     ins[n++] = c.x;
