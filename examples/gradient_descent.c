@@ -23,6 +23,9 @@
 
 #include <astrograd.h>
 
+/* the device to run on: AG_DEVICE ("cpu", "cuda", "test"), the CPU when unset */
+static ag_device DEV;
+
 enum { MAX_ITERS = 40 };
 #define CONVERGED 1e-3 /* |x| below this: close enough to the minimum at 0, stop */
 #define DIVERGED 1e6   /* |x| beyond this: stop, the iteration is running away */
@@ -31,7 +34,7 @@ enum { MAX_ITERS = 40 };
  * stores the number of steps taken in *steps. */
 static double descend(double x0, double lr, int *steps) {
     /* 1. the parameter: a 0-d f64 tensor that requires grad (a leaf of the graph) */
-    ag_tensor *x = ag_set_requires_grad(ag_scalar(x0, AG_F64), true);
+    ag_tensor *x = ag_set_requires_grad(ag_scalar_on(x0, AG_F64, DEV), true);
     if (!x) return NAN;
 
     printf("\nstep size %.1f\n%5s %14s %14s\n", lr, "iter", "x", "y = x^2");
@@ -74,6 +77,7 @@ static double descend(double x0, double lr, int *steps) {
 }
 
 int main(void) {
+    DEV = ag_device_default();
     const double x0 = -4.0;
     const double rates[] = {0.1, 0.6, 1.5};
     double final_x[3];

@@ -57,14 +57,19 @@ static void slow_function(const float *u, float *out) {
     }
 }
 
+/* the device to run on: AG_DEVICE ("cpu", "cuda", "test"), the CPU when unset */
+static ag_device DEV;
+
 static ag_module *make_net(void) {
-    return AG_SEQUENTIAL(ag_nn_linear(N_IN, 64, true), ag_nn_silu(), ag_nn_linear(64, 64, true), ag_nn_silu(),
-                         ag_nn_linear(64, N_OUT, true));
+    ag_module *m = AG_SEQUENTIAL(ag_nn_linear(N_IN, 64, true), ag_nn_silu(), ag_nn_linear(64, 64, true), ag_nn_silu(),
+                                 ag_nn_linear(64, N_OUT, true));
+    if (m && ag_module_to(m, DEV) < 0) { ag_module_free(m); return NULL; }
+    return m;
 }
 
 /* n points: inputs mapped to [-1, 1] and slow-function outputs */
 static void make_set(int n, float *x, float *y, double *seconds) {
-    ag_tensor *u = ag_rand(AG_SHAPE(n, N_IN), AG_F32);
+    ag_tensor *u = ag_rand(AG_SHAPE(n, N_IN), AG_F32); /* host data for the slow function */
     const float *ud = ag_data(u);
     double t0 = now();
     for (int i = 0; i < n; i++) slow_function(ud + i * N_IN, y + i * N_OUT);
@@ -79,6 +84,7 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
+    DEV = ag_device_default();
     int steps = argc > 1 ? atoi(argv[1]) : 3000;
     int n_train = argc > 2 ? atoi(argv[2]) : 4096;
     const int n_test = 512, batch = 256;
@@ -110,8 +116,8 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_train; i++) for (int k = 0; k < N_OUT; k++) ytr[i * N_OUT + k] = (ytr[i * N_OUT + k] - mu[k]) / sd[k];
 
-    ag_tensor *X = ag_from_data(xtr, AG_SHAPE(n_train, N_IN), AG_F32);
-    ag_tensor *Y = ag_from_data(ytr, AG_SHAPE(n_train, N_OUT), AG_F32);
+    ag_tensor *X = ag_from_data_on(xtr, AG_SHAPE(n_train, N_IN), AG_F32, DEV);
+    ag_tensor *Y = ag_from_data_on(ytr, AG_SHAPE(n_train, N_OUT), AG_F32, DEV);
 
     /* ---- train ---- */
     ag_module *net = make_net();
@@ -143,7 +149,7 @@ int main(int argc, char **argv) {
 
     /* ---- held-out accuracy and speed ---- */
     ag_module_eval(net2);
-    ag_tensor *Xt = ag_from_data(xte, AG_SHAPE(n_test, N_IN), AG_F32);
+    ag_tensor *Xt = ag_from_data_on(xte, AG_SHAPE(n_test, N_IN), AG_F32, DEV);
     ag_no_grad_begin();
     int reps = 20;
     double t1 = now();
@@ -155,6 +161,12 @@ int main(int argc, char **argv) {
     double t_net = (now() - t1) / reps;
     ag_tensor *pred1 = ag_forward(net, Xt); /* the original network gives the same numbers */
     ag_no_grad_end();
+    /* back to the host to read the numbers */
+    ag_tensor *pc = ag_to(pred, AG_CPU), *pc1 = ag_to(pred1, AG_CPU);
+    ag_release(pred);
+    ag_release(pred1);
+    pred = pc;
+    pred1 = pc1;
     if (!pred || !pred1) return fail("prediction");
     const float *pd = ag_data(pred), *p1 = ag_data(pred1);
     double se = 0, worst = 0, same = 0;

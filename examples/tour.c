@@ -5,15 +5,17 @@
 #include <stdio.h>
 
 int main(void) {
+    ag_device dev = ag_device_default();                 /* AG_DEVICE: "cpu" (unset), "cuda", "test" */
     ag_manual_seed(0);                                       /* reproducible init and data */
     ag_scope_begin();                                        /* temporaries die here; ag_keep: not these */
-    ag_tensor *x = ag_keep(ag_reshape(ag_linspace(-1, 1, 256, AG_F64), AG_SHAPE(256, 1)));
+    ag_tensor *x = ag_keep(ag_reshape(ag_linspace_on(-1, 1, 256, AG_F64, dev), AG_SHAPE(256, 1)));
     ag_tensor *y = ag_keep(ag_sin(ag_mul_s(x, 3.0)));        /* targets */
     ag_scope_end();
 
     ag_module *net = AG_SEQUENTIAL(ag_nn_linear(1, 32, true), ag_nn_tanh(),
                                    ag_nn_linear(32, 32, true), ag_nn_tanh(),
                                    ag_nn_linear(32, 1, true));
+    ag_module_to(net, dev);                                  /* parameters follow the data */
     ag_optim *opt = ag_adam(ag_module_params(net), (ag_adam_opts){.lr = 1e-2});
     if (!net || !opt) { fprintf(stderr, "%s\n", ag_last_error()); return 1; }
 

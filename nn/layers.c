@@ -194,8 +194,14 @@ static ag_tensor *batchnorm_forward(ag_module *m, ag_tensor *x) {
     ag_tensor *y = ag_batch_norm(x, rm, rv, opt_param(m, s->affine, "weight"), opt_param(m, s->affine, "bias"),
                                  training, s->momentum, s->eps);
     if (y && s->track && ag_module_is_training(m)) {
+        /* += 1 in place, on the buffer's device */
         ag_tensor *nb = ag_module_buffer(m, "num_batches_tracked");
-        *(int64_t *)ag_data(nb) += 1;
+        ag_no_grad_begin();
+        ag_tensor *inc = ag_add_s(nb, 1);
+        int rc = inc ? ag_copy_(nb, inc) : ag_error_code();
+        ag_no_grad_end();
+        ag_release(inc);
+        if (rc) { ag_release(y); return NULL; }
     }
     return y;
 }

@@ -134,13 +134,8 @@ static int gather(ag_optim *o, bool grads, double *out) {
             if (grads && (src->ndim != p->ndim || memcmp(src->shape, p->shape, (size_t)p->ndim * sizeof(int64_t))))
                 return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: parameter %d has shape %s but its grad %s", i,
                                     AG_SHP(p), AG_SHP(src));
-            ag_tensor *h = NULL;
-            if (!ag__is_cpu(src)) {
-                h = ag_to(src, AG_CPU);
-                if (!h) return ag_error_code();
-            }
-            int rc = ag_copy_to_buffer(h ? h : src, out + off, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64);
-            ag_release(h);
+            /* ag_copy_to_buffer transfers from any device */
+            int rc = ag_copy_to_buffer(src, out + off, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64);
             if (rc) return rc;
         }
         off += n;
@@ -154,10 +149,10 @@ static int set_params(ag_optim *o, const double *x) {
     ag_no_grad_begin();
     for (int i = 0; i < o->params.n && !rc; i++) {
         ag_tensor *p = o->params.t[i];
-        ag_tensor *h = ag_from_data(x + off, p->shape, p->ndim, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64);
-        ag_tensor *d = h && !ag__is_cpu(p) ? ag_to(h, p->storage->dev) : NULL;
-        rc = h ? ag_copy_(p, d ? d : h) : ag_error_code();
-        ag_release(d);
+        /* the host values, uploaded to the parameter's device */
+        ag_tensor *h = ag_from_data_on(x + off, p->shape, p->ndim, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64,
+                                       p->storage->dev);
+        rc = h ? ag_copy_(p, h) : ag_error_code();
         ag_release(h);
         off += real_numel(p);
     }
@@ -515,11 +510,8 @@ static int lbfgs_load_state(ag_optim *o, int pi, int k, ag_tensor *value) {
     ag_tensor *dst = o->slots[pi].st[k];
     if (value->dtype != AG_F64 || value->shape[0] == dst->shape[0] || !lbfgs_load_shape_ok(o, pi, k, value->shape, value->ndim))
         return ag__optim_load_copy(o, pi, k, value);
-    ag_tensor *h = ag__is_cpu(value) ? ag_retain(value) : ag_to(value, AG_CPU);
-    if (!h) return ag_error_code();
     ag_tensor *t = f64_new(dst->ndim, value->shape[0], k == K_RO ? 0 : dst->shape[1]);
-    int rc = t ? ag_copy_to_buffer(h, ag_data(t), AG_F64) : ag_error_code();
-    ag_release(h);
+    int rc = t ? ag_copy_to_buffer(value, ag_data(t), AG_F64) : ag_error_code(); /* from any device */
     if (rc) { ag__drop(t); return rc; }
     ag__drop(dst);
     o->slots[pi].st[k] = t;

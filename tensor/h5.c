@@ -288,6 +288,12 @@ ag_tensor *ag__h5_read_tensor(hid_t g, const char *group, const char *name, cons
                 r = NULL;
             }
             if (mt >= 0) H5Tclose(mt);
+            /* read on the host, then onto the device of the tensor it will replace */
+            if (r && !ag_device_eq(ag_device_of(like), AG_CPU)) {
+                ag_tensor *on = ag_to(r, ag_device_of(like));
+                ag__drop(r);
+                r = on;
+            }
         }
     }
     if (ft >= 0) H5Tclose(ft);

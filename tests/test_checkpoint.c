@@ -17,6 +17,8 @@
 #include "ag_config.h"
 
 static char dir[256];
+/* the device the tests run on: AG_DEVICE ("cpu", "test", "cuda"), the CPU when unset */
+static ag_device DEV;
 static int64_t live0;
 
 static int setup(void **st) { (void)st; ag_clear_error(); live0 = ag_live_tensors(); return 0; }
@@ -46,6 +48,7 @@ static ag_module *model(uint64_t seed, int64_t in_features) {
     ag_module *body = AG_SEQUENTIAL(ag_nn_conv2d(1, 2, 3, 3, true, NULL), ag_nn_batchnorm2d(2, (ag_norm_opts){0}), ag_nn_silu(),
                                     ag_nn_flatten(1, -1), ag_nn_linear(8, 3, true));
     ag_module_add(root, "body", body);
+    ag_module_to(root, DEV);
     assert_false(ag_failed());
     return root;
 }
@@ -54,8 +57,8 @@ static ag_module *model(uint64_t seed, int64_t in_features) {
 /* a loss touching every parameter and the batchnorm buffers */
 static ag_tensor *loss_of(ag_module *m, int step) {
     ag_manual_seed(1000 + (uint64_t)step);
-    ag_tensor *x = ag_randn(AG_SHAPE(4, 8), AG_F64);
-    ag_tensor *img = ag_randn(AG_SHAPE(4, 1, 4, 4), AG_F64);
+    ag_tensor *x = ag_randn_on(AG_SHAPE(4, 8), AG_F64, DEV);
+    ag_tensor *img = ag_randn_on(AG_SHAPE(4, 1, 4, 4), AG_F64, DEV);
     ag_tensor *a = ag_forward(ag_module_child(m, "encoder"), x);
     ag_tensor *b = ag_forward(ag_module_child(m, "body"), img);
     return ag_add(ag_mean(ag_square(a), AG_ALL_DIMS, false), ag_mean(ag_square(b), AG_ALL_DIMS, false));
@@ -201,8 +204,10 @@ static void test_large_tensor(void **st) {
     (void)st;
     ag_manual_seed(5);
     ag_module *a = ag_nn_linear(1000, 300, true);   /* weight [300,1000] f64: 2.4 MB, 3 chunks */
+    OK(ag_module_to(a, DEV));
     ag_manual_seed(6);
     ag_module *b = ag_nn_linear(1000, 300, true);
+    OK(ag_module_to(b, DEV));
     assert_false(same_module(a, b));
     OK(ag_module_save(a, path("large.h5"), NULL));
     OK(ag_module_load(b, path("large.h5"), NULL));
@@ -410,6 +415,7 @@ static void test_bad_files(void **st) {
     ag_module_add(small, "encoder", AG_SEQUENTIAL(ag_nn_linear(8, 16, false), ag_nn_relu()));
     ag_module_add(small, "body", AG_SEQUENTIAL(ag_nn_conv2d(1, 2, 3, 3, true, NULL), ag_nn_batchnorm2d(2, (ag_norm_opts){0}),
                                                ag_nn_silu(), ag_nn_flatten(1, -1), ag_nn_linear(8, 3, true)));
+    OK(ag_module_to(small, DEV));
     OK(ag_module_save(small, path("nobias.h5"), NULL));
     expect_bad(path("nobias.h5"), 8, "/params/encoder.0.bias is missing from", AG_ERR_FORMAT);
 
@@ -476,6 +482,7 @@ static void test_no_hdf5(void **st) {
 #endif
 
 int main(void) {
+    DEV = ag_device_default();
     snprintf(dir, sizeof dir, "/tmp/ag_ckpt_XXXXXX");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     const struct CMUnitTest tests[] = {

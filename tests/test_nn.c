@@ -13,6 +13,13 @@
 
 #include <astrograd.h>
 
+/* the device the tests run on: AG_DEVICE ("cpu", "test", "cuda"), the CPU when unset */
+static ag_device DEV;
+/* m moved to DEV (NULL stays NULL) */
+static ag_module *on_dev(ag_module *m) {
+    if (m && ag_module_to(m, DEV) < 0) fail_msg("ag_module_to: %s", ag_last_error());
+    return m;
+}
 static int64_t live0;
 static int setup(void **st) { (void)st; ag_clear_error(); live0 = ag_live_tensors(); return 0; }
 static int teardown(void **st) {
@@ -38,7 +45,7 @@ static double maxabs_diff(ag_tensor *a, ag_tensor *b) {
 }
 
 static ag_module *mlp(void) {
-    return AG_SEQUENTIAL(ag_nn_linear(4, 8, true), ag_nn_tanh(), ag_nn_linear(8, 3, true));
+    return on_dev(AG_SEQUENTIAL(ag_nn_linear(4, 8, true), ag_nn_tanh(), ag_nn_linear(8, 3, true)));
 }
 
 static void test_tree(void **st) {
@@ -65,9 +72,9 @@ static void test_tree(void **st) {
 
     EXPECT_ERR(ag_module_param(root, "encoder.0.nope"), "no parameter 'encoder.0.nope'");
     EXPECT_ERR(ag_module_param(root, "decoder.0.weight"), "has no child 'decoder'");
-    EXPECT_ERR(ag_module_add_param(enc, "0", ag_zeros(AG_SHAPE(2), AG_F64)), "already has a member named '0'");
-    EXPECT_ERR(ag_module_add_param(enc, "a.b", ag_zeros(AG_SHAPE(2), AG_F64)), "contains '.'");
-    EXPECT_ERR(ag_module_add_param(enc, "ints", ag_zeros(AG_SHAPE(2), AG_I64)), "must be floating point");
+    EXPECT_ERR(ag_module_add_param(enc, "0", ag_zeros_on(AG_SHAPE(2), AG_F64, DEV)), "already has a member named '0'");
+    EXPECT_ERR(ag_module_add_param(enc, "a.b", ag_zeros_on(AG_SHAPE(2), AG_F64, DEV)), "contains '.'");
+    EXPECT_ERR(ag_module_add_param(enc, "ints", ag_zeros_on(AG_SHAPE(2), AG_I64, DEV)), "must be floating point");
     EXPECT_ERR(ag_module_add(enc, "again", ag_module_child(root, "encoder.0")), "already belongs to a module");
     EXPECT_ERR(ag_module_add(enc, "self", root), "cannot contain itself");
     assert_int_equal(ag_module_params(root).n, 4);
@@ -79,7 +86,7 @@ static void test_tree(void **st) {
     assert_true(ag_module_is_training(ag_module_child(root, "encoder.2")));
 
     ag_scope_begin();
-    ag_tensor *x = ag_randn(AG_SHAPE(5, 4), AG_F64);
+    ag_tensor *x = ag_randn_on(AG_SHAPE(5, 4), AG_F64, DEV);
     ag_tensor *y = ag_forward(root, x);
     NN(y);
     assert_int_equal(ag_size(y, 1), 3);
@@ -89,9 +96,9 @@ static void test_tree(void **st) {
     assert_null(ag_grad_of(p.t[0]));
     ag_scope_end();
 
-    /* devices: cpu is a no-op that keeps the tensors; cuda fails cleanly, leaving the module */
+    /* devices: the current device is a no-op that keeps the tensors; cuda fails cleanly, leaving the module */
     ag_tensor *w0 = p.t[0];
-    OK(ag_module_to(root, AG_CPU));
+    OK(ag_module_to(root, DEV));
     assert_ptr_equal(ag_module_param(root, "encoder.0.weight"), w0);
 #ifndef AG_HAVE_CUDA
     EXPECT_ERR(ag_module_to(root, ((ag_device){AG_DEV_CUDA, 0})), "not available in this build");
@@ -127,14 +134,14 @@ static void test_ownership_on_error(void **st) {
     assert_null(m);
     ag_clear_error();
     /* a parameter passed to a NULL module is released */
-    assert_true(ag_module_add_param(NULL, "w", ag_zeros(AG_SHAPE(3), AG_F64)) < 0);
+    assert_true(ag_module_add_param(NULL, "w", ag_zeros_on(AG_SHAPE(3), AG_F64, DEV)) < 0);
     ag_clear_error();
 }
 
 static void test_linear_init(void **st) {
     (void)st;
     ag_manual_seed(42);
-    ag_module *l = ag_nn_linear(100, 200, true);
+    ag_module *l = on_dev(ag_nn_linear(100, 200, true));
     NN(l);
     ag_tensor *w = ag_module_param(l, "weight"), *b = ag_module_param(l, "bias");
     double bound = 1.0 / sqrt(100.0);
@@ -149,7 +156,7 @@ static void test_linear_init(void **st) {
     ag_scope_end();
     /* reproducible through ag_manual_seed */
     ag_manual_seed(42);
-    ag_module *l2 = ag_nn_linear(100, 200, true);
+    ag_module *l2 = on_dev(ag_nn_linear(100, 200, true));
     assert_true(maxabs_diff(w, ag_module_param(l2, "weight")) == 0);
     ag_module_free(l);
     ag_module_free(l2);
@@ -158,7 +165,7 @@ static void test_linear_init(void **st) {
 static void test_conv_layers(void **st) {
     (void)st;
     ag_manual_seed(3);
-    ag_module *c = ag_nn_conv2d(4, 6, 3, 3, true, &(ag_conv_opts){.padding = {1, 1}});
+    ag_module *c = on_dev(ag_nn_conv2d(4, 6, 3, 3, true, &(ag_conv_opts){.padding = {1, 1}}));
     NN(c);
     ag_tensor *w = ag_module_param(c, "weight");
     assert_int_equal(ag_ndim(w), 4);
@@ -167,7 +174,7 @@ static void test_conv_layers(void **st) {
     double bound = 1.0 / sqrt(4.0 * 9.0);
     ag_scope_begin();
     assert_true(ag_item(ag_amax(ag_abs(w), AG_ALL_DIMS, false)) < bound);
-    ag_tensor *x = ag_randn(AG_SHAPE(2, 4, 5, 5), AG_F64);
+    ag_tensor *x = ag_randn_on(AG_SHAPE(2, 4, 5, 5), AG_F64, DEV);
     ag_tensor *y = ag_forward(c, x);
     NN(y);
     assert_int_equal(ag_size(y, 1), 6);
@@ -175,12 +182,12 @@ static void test_conv_layers(void **st) {
     ag_tensor *ref = ag_conv2d(x, w, ag_module_param(c, "bias"), &(ag_conv_opts){.padding = {1, 1}});
     assert_true(maxabs_diff(y, ref) == 0);
     ag_scope_end();
-    ag_module *t = ag_nn_conv_transpose2d(6, 4, 2, 2, false, &(ag_conv_opts){.stride = {2, 2}});
+    ag_module *t = on_dev(ag_nn_conv_transpose2d(6, 4, 2, 2, false, &(ag_conv_opts){.stride = {2, 2}}));
     NN(t);
     assert_int_equal(ag_size(ag_module_param(t, "weight"), 0), 6);
     assert_int_equal(ag_module_params(t).n, 1);
     ag_scope_begin();
-    ag_tensor *z = ag_forward(t, ag_randn(AG_SHAPE(1, 6, 3, 3), AG_F64));
+    ag_tensor *z = ag_forward(t, ag_randn_on(AG_SHAPE(1, 6, 3, 3), AG_F64, DEV));
     NN(z);
     assert_int_equal(ag_size(z, 1), 4);
     assert_int_equal(ag_size(z, 2), 6);
@@ -194,7 +201,7 @@ static void test_activation_modules(void **st) {
     ag_module *mods[] = {ag_nn_relu(), ag_nn_leaky_relu(0.2), ag_nn_elu(1.0), ag_nn_gelu(AG_GELU_TANH), ag_nn_silu(),
                          ag_nn_softplus(2.0, 20.0), ag_nn_sigmoid(), ag_nn_tanh(), ag_nn_identity()};
     ag_scope_begin();
-    ag_tensor *x = ag_linspace(-3, 3, 13, AG_F64);
+    ag_tensor *x = ag_linspace_on(-3, 3, 13, AG_F64, DEV);
     ag_tensor *refs[] = {ag_relu(x), ag_leaky_relu(x, 0.2), ag_elu(x, 1.0), ag_gelu(x, AG_GELU_TANH), ag_silu(x),
                          ag_softplus(x, 2.0, 20.0), ag_sigmoid(x), ag_tanh(x), x};
     for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
@@ -206,11 +213,11 @@ static void test_activation_modules(void **st) {
     }
     /* Flatten */
     ag_module *fl = ag_nn_flatten(1, -1);
-    ag_tensor *y = ag_forward(fl, ag_zeros(AG_SHAPE(2, 3, 4, 5), AG_F64));
+    ag_tensor *y = ag_forward(fl, ag_zeros_on(AG_SHAPE(2, 3, 4, 5), AG_F64, DEV));
     assert_int_equal(ag_ndim(y), 2);
     assert_int_equal(ag_size(y, 1), 60);
     ag_module_free(fl);
-    EXPECT_ERR(ag_relu(ag_zeros(AG_SHAPE(2), AG_C128)), "ag_relu: expected a real tensor");
+    EXPECT_ERR(ag_relu(ag_zeros_on(AG_SHAPE(2), AG_C128, DEV)), "ag_relu: expected a real tensor");
     ag_scope_end();
 }
 
@@ -218,7 +225,7 @@ static void test_dropout(void **st) {
     (void)st;
     ag_module *d = ag_nn_dropout(0.3);
     ag_scope_begin();
-    ag_tensor *x = ag_ones(AG_SHAPE(100, 100), AG_F64);
+    ag_tensor *x = ag_ones_on(AG_SHAPE(100, 100), AG_F64, DEV);
     ag_manual_seed(7);
     ag_tensor *y = ag_forward(d, x);
     double zeros = ag_item(ag_sum(ag_to_dtype(ag_eq(y, ag_zeros_like(y)), AG_F64), AG_ALL_DIMS, false)) / 1e4;
@@ -237,13 +244,13 @@ static void test_dropout(void **st) {
 
 static void test_batchnorm_modes(void **st) {
     (void)st;
-    ag_module *bn = ag_nn_batchnorm2d(3, (ag_norm_opts){0});
+    ag_module *bn = on_dev(ag_nn_batchnorm2d(3, (ag_norm_opts){0}));
     NN(bn);
     ag_params b = ag_module_buffers(bn);
     assert_int_equal(b.n, 3);
     assert_string_equal(b.names[2], "num_batches_tracked");
     ag_scope_begin();
-    ag_tensor *x = ag_add_s(ag_mul_s(ag_randn(AG_SHAPE(8, 3, 4, 4), AG_F64), 2.0), 5.0);
+    ag_tensor *x = ag_add_s(ag_mul_s(ag_randn_on(AG_SHAPE(8, 3, 4, 4), AG_F64, DEV), 2.0), 5.0);
     ag_tensor *y = ag_forward(bn, x);
     /* training: per-channel batch statistics -> mean 0, var 1 */
     assert_true(fabs(ag_item(ag_mean(y, AG_ALL_DIMS, false))) < 1e-12);
@@ -254,16 +261,16 @@ static void test_batchnorm_modes(void **st) {
     ag_tensor *ye = ag_forward(bn, x);
     assert_true(maxabs_diff(ye, y) > 0.1); /* running statistics in eval mode */
     assert_int_equal((int)ag_item(ag_module_buffer(bn, "num_batches_tracked")), 1);
-    EXPECT_ERR(ag_forward(bn, ag_zeros(AG_SHAPE(2, 3), AG_F64)), "BatchNorm2d: expected an input [N, C, H, W]");
-    EXPECT_ERR(ag_forward(bn, ag_zeros(AG_SHAPE(2, 4, 2, 2), AG_F64)), "expected running_mean of shape [4]");
+    EXPECT_ERR(ag_forward(bn, ag_zeros_on(AG_SHAPE(2, 3), AG_F64, DEV)), "BatchNorm2d: expected an input [N, C, H, W]");
+    EXPECT_ERR(ag_forward(bn, ag_zeros_on(AG_SHAPE(2, 4, 2, 2), AG_F64, DEV)), "expected running_mean of shape [4]");
     ag_scope_end();
     ag_module_free(bn);
     /* GroupNorm / LayerNorm modules match the functional forms */
-    ag_module *gn = ag_nn_groupnorm(2, 4, (ag_norm_opts){.eps = 1e-3});
-    ag_module *ln = ag_nn_layernorm(AG_SHAPE(4), (ag_norm_opts){.no_affine = true});
+    ag_module *gn = on_dev(ag_nn_groupnorm(2, 4, (ag_norm_opts){.eps = 1e-3}));
+    ag_module *ln = on_dev(ag_nn_layernorm(AG_SHAPE(4), (ag_norm_opts){.no_affine = true}));
     assert_int_equal(ag_module_params(ln).n, 0);
     ag_scope_begin();
-    ag_tensor *z = ag_randn(AG_SHAPE(3, 4, 2), AG_F64);
+    ag_tensor *z = ag_randn_on(AG_SHAPE(3, 4, 2), AG_F64, DEV);
     assert_true(maxabs_diff(ag_forward(gn, z), ag_group_norm(z, 2, NULL, NULL, 1e-3)) < 1e-15);
     ag_tensor *zt = ag_transpose(z, 1, 2);
     assert_true(maxabs_diff(ag_forward(ln, zt), ag_layer_norm(zt, AG_SHAPE(4), NULL, NULL, 1e-5)) == 0);
@@ -272,7 +279,8 @@ static void test_batchnorm_modes(void **st) {
     ag_module_free(ln);
 }
 
-/* gradcheck through a module: fn ignores its inputs' identity and calls the module, whose
+/* ag_gradcheck perturbs host tensors: these stay on the CPU whatever DEV is.
+ * gradcheck through a module: fn ignores its inputs' identity and calls the module, whose
  * parameters are the inputs being perturbed */
 typedef struct gc { ag_module *m; ag_tensor *x; } gc;
 static ag_tensor *gc_module(ag_tensor *const *in, int n, void *ud) {
@@ -327,23 +335,23 @@ static void test_constraints(void **st) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ag_module *m = ag_module_new(&holder);
-        OK(ag_module_add_param_constrained(m, "p", ag_from_data(cases[i].vals, AG_SHAPE(3), AG_F64), cases[i].tr));
+        OK(ag_module_add_param_constrained(m, "p", ag_from_data_on(cases[i].vals, AG_SHAPE(3), AG_F64, DEV), cases[i].tr));
         ag_scope_begin();
         ag_tensor *v = ag_forward(m, NULL);
-        ag_tensor *expect = ag_from_data(cases[i].vals, AG_SHAPE(3), AG_F64);
+        ag_tensor *expect = ag_from_data_on(cases[i].vals, AG_SHAPE(3), AG_F64, DEV);
         if (maxabs_diff(v, expect) > 1e-12) fail_msg("transform %zu: value does not round-trip", i);
         /* the stored leaf is unconstrained; gradients flow to it */
         ag_tensor *u = ag_module_param(m, "p");
         assert_true(ag_is_leaf(u) && ag_requires_grad(u));
-        OK(ag_backward(ag_sum(ag_mul(v, ag_arange(1, 4, 1, AG_F64)), AG_ALL_DIMS, false)));
+        OK(ag_backward(ag_sum(ag_mul(v, ag_arange_on(1, 4, 1, AG_F64, DEV)), AG_ALL_DIMS, false)));
         assert_non_null(ag_grad_of(u));
         ag_scope_end();
         ag_module_free(m);
     }
     ag_module *m = ag_module_new(&holder);
-    EXPECT_ERR(ag_module_add_param_constrained(m, "p", ag_full(AG_SHAPE(2), -1.0, AG_F64), AG_POSITIVE),
+    EXPECT_ERR(ag_module_add_param_constrained(m, "p", ag_full_on(AG_SHAPE(2), -1.0, AG_F64, DEV), AG_POSITIVE),
                "positive constraint needs finite values > 0, given -1 at element 0");
-    EXPECT_ERR(ag_module_add_param_constrained(m, "p", ag_full(AG_SHAPE(2), 3.0, AG_F64), AG_INTERVAL(0, 3)),
+    EXPECT_ERR(ag_module_add_param_constrained(m, "p", ag_full_on(AG_SHAPE(2), 3.0, AG_F64, DEV), AG_INTERVAL(0, 3)),
                "interval constraint needs values strictly inside");
     assert_int_equal(ag_module_params(m).n, 0);
     ag_module_free(m);
@@ -353,7 +361,7 @@ static void test_priors(void **st) {
     (void)st;
     ag_module *m = ag_module_new(&holder);
     double v[2] = {0.5, 2.0};
-    OK(ag_module_add_param_constrained(m, "p", ag_from_data(v, AG_SHAPE(2), AG_F64), AG_POSITIVE));
+    OK(ag_module_add_param_constrained(m, "p", ag_from_data_on(v, AG_SHAPE(2), AG_F64, DEV), AG_POSITIVE));
     ag_module *root = AG_SEQUENTIAL(m);
     OK(ag_module_set_prior(root, "0.p", AG_PRIOR_LOGNORMAL(0.1, 0.7)));
     ag_scope_begin();
@@ -377,7 +385,7 @@ static void test_priors(void **st) {
         assert_true(fabs(gv[i] - dlp * (1 - exp(-v[i]))) < 1e-9);
     }
     /* normal and uniform */
-    ag_tensor *x = ag_from_data((double[]){-1.0, 0.5, 4.0}, AG_SHAPE(3), AG_F64);
+    ag_tensor *x = ag_from_data_on((double[]){-1.0, 0.5, 4.0}, AG_SHAPE(3), AG_F64, DEV);
     double nv[3], uv[3];
     ag_copy_to_buffer(ag_prior_log_prob(AG_PRIOR_NORMAL(1.0, 2.0), x), nv, AG_F64);
     ag_copy_to_buffer(ag_prior_log_prob(AG_PRIOR_UNIFORM(0.0, 2.0), x), uv, AG_F64);
@@ -387,7 +395,7 @@ static void test_priors(void **st) {
     EXPECT_ERR(ag_module_set_prior(root, "0.p", AG_PRIOR_NORMAL(0, -1)), "sigma > 0");
     EXPECT_ERR(ag_module_set_prior(root, "0.q", AG_PRIOR_NORMAL(0, 1)), "no parameter '0.q'");
     /* no priors: 0 */
-    ag_module *l = ag_nn_linear(2, 2, true);
+    ag_module *l = on_dev(ag_nn_linear(2, 2, true));
     ag_tensor *z = ag_module_log_prior(l);
     assert_true(ag_item(z) == 0);
     ag_release(z);
@@ -398,20 +406,20 @@ static void test_priors(void **st) {
 static void test_loss_errors(void **st) {
     (void)st;
     ag_scope_begin();
-    ag_tensor *a = ag_zeros(AG_SHAPE(4, 3), AG_F64);
-    EXPECT_ERR(ag_mse_loss(a, ag_zeros(AG_SHAPE(5), AG_F64), AG_REDUCE_MEAN), "ag_mse_loss");
-    EXPECT_ERR(ag_cross_entropy(a, ag_full(AG_SHAPE(4), 3, AG_I64), AG_REDUCE_MEAN), "target 3 at element 0 is out of range for 3 classes");
-    EXPECT_ERR(ag_cross_entropy(a, ag_zeros(AG_SHAPE(5), AG_I64), AG_REDUCE_MEAN), "does not fit logits");
-    EXPECT_ERR(ag_gaussian_nll_loss(a, a, ag_full(AG_SHAPE(4, 3), -1, AG_F64), false, 0, AG_REDUCE_MEAN), "var has a negative entry");
-    EXPECT_ERR(ag_gaussian_nll_loss(a, a, ag_ones(AG_SHAPE(3, 4), AG_F64), false, 0, AG_REDUCE_MEAN), "var [3,4] must have");
+    ag_tensor *a = ag_zeros_on(AG_SHAPE(4, 3), AG_F64, DEV);
+    EXPECT_ERR(ag_mse_loss(a, ag_zeros_on(AG_SHAPE(5), AG_F64, DEV), AG_REDUCE_MEAN), "ag_mse_loss");
+    EXPECT_ERR(ag_cross_entropy(a, ag_full_on(AG_SHAPE(4), 3, AG_I64, DEV), AG_REDUCE_MEAN), "target 3 at element 0 is out of range for 3 classes");
+    EXPECT_ERR(ag_cross_entropy(a, ag_zeros_on(AG_SHAPE(5), AG_I64, DEV), AG_REDUCE_MEAN), "does not fit logits");
+    EXPECT_ERR(ag_gaussian_nll_loss(a, a, ag_full_on(AG_SHAPE(4, 3), -1, AG_F64, DEV), false, 0, AG_REDUCE_MEAN), "var has a negative entry");
+    EXPECT_ERR(ag_gaussian_nll_loss(a, a, ag_ones_on(AG_SHAPE(3, 4), AG_F64, DEV), false, 0, AG_REDUCE_MEAN), "var [3,4] must have");
     EXPECT_ERR(ag_huber_loss(a, a, 0, AG_REDUCE_SUM), "expected delta > 0");
-    EXPECT_ERR(ag_linear(a, ag_zeros(AG_SHAPE(2, 4), AG_F64), NULL), "input [4,3] has 3 features in its last dim, weight [2,4] expects 4");
+    EXPECT_ERR(ag_linear(a, ag_zeros_on(AG_SHAPE(2, 4), AG_F64, DEV), NULL), "input [4,3] has 3 features in its last dim, weight [2,4] expects 4");
     /* NULL in, NULL out, no new error */
     assert_null(ag_mse_loss(NULL, a, AG_REDUCE_MEAN));
     assert_false(ag_failed());
     /* gradient of a mean-reduced loss matches the hand formula */
-    ag_tensor *p = ag_set_requires_grad(ag_from_data((double[]){1, 2, 3}, AG_SHAPE(3), AG_F64), true);
-    ag_tensor *t = ag_zeros(AG_SHAPE(3), AG_F64);
+    ag_tensor *p = ag_set_requires_grad(ag_from_data_on((double[]){1, 2, 3}, AG_SHAPE(3), AG_F64, DEV), true);
+    ag_tensor *t = ag_zeros_on(AG_SHAPE(3), AG_F64, DEV);
     OK(ag_backward(ag_mse_loss(p, t, AG_REDUCE_MEAN)));
     double g[3];
     ag_copy_to_buffer(ag_grad_of(p), g, AG_F64);
@@ -420,6 +428,7 @@ static void test_loss_errors(void **st) {
 }
 
 int main(void) {
+    DEV = ag_device_default();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ownership_on_error, setup, teardown),

@@ -9,6 +9,9 @@
 
 #include <astrograd.h>
 
+/* the device the test runs on: AG_DEVICE ("cpu", "test", "cuda"), the CPU when unset */
+static ag_device DEV;
+
 /* ---- the module (what the README shows) ---- */
 static ag_tensor *source_forward(ag_module *m, ag_tensor *x) {
     (void)x;
@@ -36,19 +39,20 @@ static void test_source_fit(void **st) {
     const int64_t C = 3, H = 8, W = 8;
     ag_module *src = source_new(C, H, W);
     assert_non_null(src);
+    assert_int_equal(ag_module_to(src, DEV), 0);
     ag_params p = ag_module_params(src);
     assert_int_equal(p.n, 2);
     assert_string_equal(p.names[0], "spectrum");
 
     /* the observation: a true spectrum times a Gaussian blob, plus a little noise */
     ag_scope_begin();
-    ag_tensor *yy = ag_reshape(ag_arange(0, (double)H, 1, AG_F64), AG_SHAPE(-1, 1));
-    ag_tensor *xx = ag_arange(0, (double)W, 1, AG_F64);
+    ag_tensor *yy = ag_reshape(ag_arange_on(0, (double)H, 1, AG_F64, DEV), AG_SHAPE(-1, 1));
+    ag_tensor *xx = ag_arange_on(0, (double)W, 1, AG_F64, DEV);
     ag_tensor *r2 = ag_add(ag_square(ag_add_s(yy, -3.5)), ag_square(ag_add_s(xx, -4.0)));
     ag_tensor *blob = ag_exp(ag_mul_s(r2, -1.0 / (2 * 1.5 * 1.5)));
-    ag_tensor *spec = ag_from_data((double[]){2.0, 1.0, 0.5}, AG_SHAPE(3), AG_F64);
+    ag_tensor *spec = ag_from_data_on((double[]){2.0, 1.0, 0.5}, AG_SHAPE(3), AG_F64, DEV);
     ag_tensor *obs = ag_add(ag_mul(ag_reshape(spec, AG_SHAPE(-1, 1, 1)), ag_unsqueeze(blob, 0)),
-                            ag_mul_s(ag_randn(AG_SHAPE(C, H, W), AG_F64), 0.01));
+                            ag_mul_s(ag_randn_on(AG_SHAPE(C, H, W), AG_F64, DEV), 0.01));
     ag_keep(obs);
     ag_scope_end();
 
@@ -89,6 +93,7 @@ static void test_source_fit(void **st) {
 }
 
 int main(void) {
+    DEV = ag_device_default();
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_source_fit)};
     return cmocka_run_group_tests_name("nn_custom", tests, NULL, NULL);
 }
