@@ -557,8 +557,8 @@ ag_tensor *ag_module_log_prior(ag_module *m) {
     ag_params p = ag_module_params(m);
     ag_dtype dt = p.n ? ag_dtype_to_real(ag_dtype_of(p.t[0])) : ag_get_default_dtype();
     ag_scope_begin();
-    /* the accumulator on the parameters' device */
-    ag_tensor *acc = add_priors(m, p.n ? ag_scalar_on(0.0, dt, ag_device_of(p.t[0])) : ag_scalar(0.0, dt));
+    /* the accumulator on the parameters' device (ag_device_of(NULL): the CPU, for no parameters) */
+    ag_tensor *acc = add_priors(m, ag_scalar_on(0.0, dt, ag_device_of(p.n ? p.t[0] : NULL)));
     if (acc) ag_keep(acc);
     ag_scope_end();
     return acc;

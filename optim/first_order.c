@@ -24,7 +24,7 @@ static int slot_init(ag_optim *o, int i) {
     ag_tensor *p = o->params.t[i];
     for (int k = 0; k < o->nkeys; k++) {
         /* state lives with the parameter (its device, dtype, shape); the step count on the host */
-        ag_tensor *t = !strcmp(o->keys[k], "step") ? ag_scalar(0.0, AG_F64) : ag_zeros_like(p);
+        ag_tensor *t = !strcmp(o->keys[k], "step") ? ag_scalar(0.0, AG_F64) /* host */ : ag_zeros_like(p);
         if (!t) {
             for (int j = 0; j < k; j++) { ag__drop(s->st[j]); s->st[j] = NULL; }
             return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_NOMEM, "optimizer state: out of memory");

@@ -38,6 +38,7 @@ static ag_tensor *bn_module(ag_tensor *const *x, int what) {
     if (!(x[0] && x[1] && x[2] && x[3])) return NULL;
     ag_module *m = ag_nn_batchnorm2d(3, (ag_norm_opts){0});
     ag_module_to_dtype(m, ag_dtype_of(x[0]));
+    ag_module_to(m, ag_device_of(x[0]));
     ag_tensor *r = NULL;
     ag_scope_begin();
     for (int i = 0; i < 3; i++) ag_forward(m, x[i]);
