@@ -22,4 +22,5 @@ else
 fi
 ninja -C build-asan
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
     meson test -C build-asan --print-errorlogs --suite cpu --suite examples --suite device
