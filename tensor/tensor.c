@@ -53,28 +53,33 @@ int ag_get_num_threads(void) {
  * ag_scope_end drops it as it would have anyway, and from then on the tensor counts as
  * unscoped everywhere. The owner's own calls race only with that bit, through the same CAS. */
 typedef struct scope { ag_tensor **items; int64_t n, cap; } scope;
-static _Thread_local scope *scopes;
-static _Thread_local int n_scopes, cap_scopes;
+/* one thread-local block: a shared library reaches thread-local storage through a call per
+ * variable and function, and scope_push runs once per op */
+static _Thread_local struct {
+    scope *scopes;
+    int n_scopes, cap_scopes;
+    unsigned long long my_token; /* 0 until this thread registers a tensor */
+} ts;
 static atomic_ullong next_token = 1;
-static _Thread_local unsigned long long my_token; /* 0 until this thread registers a tensor */
 #define CLAIM_GIVEN 1ull
 
 void ag_scope_begin(void) {
-    if (n_scopes == cap_scopes) {
-        int nc = cap_scopes ? cap_scopes * 2 : 8;
-        scope *s = realloc(scopes, (size_t)nc * sizeof *s);
+    if (ts.n_scopes == ts.cap_scopes) {
+        int nc = ts.cap_scopes ? ts.cap_scopes * 2 : 8;
+        scope *s = realloc(ts.scopes, (size_t)nc * sizeof *s);
         if (!s) { ag_set_error(AG_ERR_NOMEM, "ag_scope_begin: out of memory"); return; }
-        memset(s + cap_scopes, 0, (size_t)(nc - cap_scopes) * sizeof *s);
-        scopes = s;
-        cap_scopes = nc;
+        memset(s + ts.cap_scopes, 0, (size_t)(nc - ts.cap_scopes) * sizeof *s);
+        ts.scopes = s;
+        ts.cap_scopes = nc;
     }
-    scopes[n_scopes++].n = 0;
+    ts.scopes[ts.n_scopes++].n = 0;
 }
 
-int ag_scope_depth(void) { return n_scopes; }
+int ag_scope_depth(void) { return ts.n_scopes; }
 
-static bool scope_push(int depth, ag_tensor *t) {
-    scope *s = &scopes[depth - 1];
+/* inlined: ag__ret runs it once per op, and one thread-local lookup serves both */
+static inline __attribute__((always_inline)) bool scope_push(int depth, ag_tensor *t) {
+    scope *s = &ts.scopes[depth - 1];
     if (s->n == s->cap) {
         int64_t nc = s->cap ? s->cap * 2 : 256;
         ag_tensor **it = realloc(s->items, (size_t)nc * sizeof *it);
@@ -82,11 +87,11 @@ static bool scope_push(int depth, ag_tensor *t) {
         s->items = it;
         s->cap = nc;
     }
-    if (!my_token) my_token = atomic_fetch_add(&next_token, 1);
+    if (!ts.my_token) ts.my_token = atomic_fetch_add(&next_token, 1);
     t->scope_depth = depth;
     t->scope_slot = s->n;
     s->items[s->n++] = t;
-    atomic_store_explicit(&t->scope_state, my_token << 1, memory_order_release);
+    atomic_store_explicit(&t->scope_state, ts.my_token << 1, memory_order_release);
     return true;
 }
 
@@ -95,12 +100,12 @@ static unsigned long long live_claim(ag_tensor *t) {
     unsigned long long st = atomic_load_explicit(&t->scope_state, memory_order_acquire);
     return st & CLAIM_GIVEN ? 0 : st;
 }
-static bool owned_here(unsigned long long st) { return st && (st >> 1) == my_token; }
+static bool owned_here(unsigned long long st) { return st && (st >> 1) == ts.my_token; }
 
 /* Owner thread: take t out of its slot. false when another thread gave the claim up first. */
 static bool unscope_own(ag_tensor *t, unsigned long long st) {
     if (!atomic_compare_exchange_strong(&t->scope_state, &st, 0)) return false;
-    if (t->scope_depth >= 1 && t->scope_depth <= n_scopes) scopes[t->scope_depth - 1].items[t->scope_slot] = NULL;
+    if (t->scope_depth >= 1 && t->scope_depth <= ts.n_scopes) ts.scopes[t->scope_depth - 1].items[t->scope_slot] = NULL;
     t->scope_depth = 0;
     return true;
 }
@@ -128,11 +133,11 @@ void ag__unscope(ag_tensor *t) {
 }
 
 void ag_scope_end(void) {
-    if (n_scopes == 0) {
+    if (ts.n_scopes == 0) {
         ag_set_error(AG_ERR_INVALID, "ag_scope_end: no scope is open");
         return;
     }
-    scope *s = &scopes[n_scopes - 1];
+    scope *s = &ts.scopes[ts.n_scopes - 1];
     /* release newest first: results before the temporaries they were built from */
     for (int64_t i = s->n - 1; i >= 0; i--) {
         ag_tensor *t = s->items[i];
@@ -143,13 +148,13 @@ void ag_scope_end(void) {
         ag__drop(t);
     }
     s->n = 0;
-    n_scopes--;
-    if (n_scopes == 0) {
+    ts.n_scopes--;
+    if (ts.n_scopes == 0) {
         /* give the memory back once the outermost scope closes */
-        for (int i = 0; i < cap_scopes; i++) free(scopes[i].items);
-        free(scopes);
-        scopes = NULL;
-        cap_scopes = 0;
+        for (int i = 0; i < ts.cap_scopes; i++) free(ts.scopes[i].items);
+        free(ts.scopes);
+        ts.scopes = NULL;
+        ts.cap_scopes = 0;
     }
 }
 
@@ -167,8 +172,8 @@ ag_tensor *ag_keep(ag_tensor *t) {
 }
 
 ag_tensor *ag__ret(ag_tensor *t) {
-    if (!t || n_scopes == 0 || atomic_load_explicit(&t->scope_state, memory_order_relaxed)) return t;
-    if (!scope_push(n_scopes, t)) {
+    if (!t || ts.n_scopes == 0 || atomic_load_explicit(&t->scope_state, memory_order_relaxed)) return t;
+    if (!scope_push(ts.n_scopes, t)) {
         ag_release(t);
         return ag_fail(AG_ERR_NOMEM, "ag_scope: out of memory registering a result");
     }
