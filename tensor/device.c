@@ -21,8 +21,8 @@ bool ag_device_available(ag_device dev) {
     return dev.kind != AG_DEV_CUDA || ag_cuda_available();
 }
 
-int ag_device_parse(const char *text, ag_device *out) {
-    if (!text || !out) return ag_set_error(AG_ERR_INVALID, "ag_device_parse: NULL argument");
+/* "cpu", "cuda:0", ... -> *out; false when the text names no device (no error recorded) */
+static bool parse(const char *text, ag_device *out) {
     for (int k = 0; k < AG_NUM_DEVICE_KINDS; k++) {
         const char *name = ag_device_kind_name((ag_device_kind)k);
         size_t n = strlen(name);
@@ -31,14 +31,20 @@ int ag_device_parse(const char *text, ag_device *out) {
         if (text[n] == ':') {
             char *end;
             long i = strtol(text + n + 1, &end, 10);
-            if (end == text + n + 1 || *end || i < 0 || i > 1024) break;
+            if (end == text + n + 1 || *end || i < 0 || i > 1024) return false;
             index = (int)i;
         } else if (text[n]) {
             continue;
         }
         *out = (ag_device){(ag_device_kind)k, index};
-        return 0;
+        return true;
     }
+    return false;
+}
+
+int ag_device_parse(const char *text, ag_device *out) {
+    if (!text || !out) return ag_set_error(AG_ERR_INVALID, "ag_device_parse: NULL argument");
+    if (parse(text, out)) return 0;
     return ag_set_error(AG_ERR_INVALID, "ag_device_parse: expected cpu, cuda, cuda:N or test, given \"%s\"", text);
 }
 
@@ -46,8 +52,7 @@ ag_device ag_device_default(void) {
     const char *e = getenv("AG_DEVICE");
     if (!e || !*e) return AG_CPU;
     ag_device d;
-    if (ag_device_parse(e, &d)) {
-        ag_clear_error();
+    if (!parse(e, &d)) {
         ag_set_error(AG_ERR_DEVICE, "ag_device_default: AG_DEVICE=\"%s\" is not a device (expected cpu, cuda, "
                      "cuda:N or test)", e);
         return AG_CPU;

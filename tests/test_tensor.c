@@ -1208,8 +1208,50 @@ static void test_memory_loop(void **state) {
     ag_release(w);
 }
 
+/* device names parse; AG_DEVICE picks ag_device_default's device, and a bad one is an error
+ * that does not wipe an error already pending */
+static void test_device_names(void **state) {
+    (void)state;
+    ag_device d;
+    assert_int_equal(ag_device_parse("cuda:0", &d), 0);
+    assert_true(d.kind == AG_DEV_CUDA && d.index == 0);
+    assert_int_equal(ag_device_parse("test", &d), 0);
+    assert_true(ag_device_eq(d, AG_TEST_DEVICE));
+    assert_int_equal(ag_device_parse("cpu", &d), 0);
+    assert_true(ag_device_eq(d, AG_CPU));
+    const char *bad[] = {"gpu", "cuda:", "cuda:x", "cpu0", "cuda:-1", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ag_clear_error();
+        assert_int_equal(ag_device_parse(bad[i], &d), AG_ERR_INVALID);
+        assert_non_null(strstr(ag_last_error(), "ag_device_parse: expected cpu, cuda, cuda:N or test"));
+    }
+    ag_clear_error();
+    assert_true(ag_device_available(AG_CPU));
+    assert_false(ag_device_available((ag_device){AG_DEV_CPU, 1}));
+    assert_string_equal(ag_device_kind_name(AG_DEV_TEST), "test");
+
+    setenv("AG_DEVICE", "cpu", 1);
+    assert_true(ag_device_eq(ag_device_default(), AG_CPU));
+    assert_false(ag_failed());
+    setenv("AG_DEVICE", "tpu", 1);
+    assert_true(ag_device_eq(ag_device_default(), AG_CPU));
+    assert_int_equal(ag_error_code(), AG_ERR_DEVICE);
+    assert_non_null(strstr(ag_last_error(), "AG_DEVICE=\"tpu\" is not a device"));
+    ag_clear_error();
+    assert_int_equal(ag_device_parse("an earlier error", &d), AG_ERR_INVALID);
+    setenv("AG_DEVICE", "tpu", 1);
+    ag_device_default();
+    assert_int_equal(ag_error_code(), AG_ERR_INVALID);
+    assert_non_null(strstr(ag_last_error(), "an earlier error"));
+    ag_clear_error();
+    unsetenv("AG_DEVICE");
+    assert_true(ag_device_eq(ag_device_default(), AG_CPU));
+    assert_false(ag_failed());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        TEST(test_device_names),
         TEST(test_fill_creators),
         TEST(test_arange),
         TEST(test_linspace),
