@@ -56,3 +56,10 @@ int op_cases(tcase *cases, struct CMUnitTest *tests, int cap, CMUnitTestFunction
             }
     return n;
 }
+
+void op_case_tolerances(const tcase *tc, double *rtol, double *atol) {
+    bool lowp = tc->dt == AG_F32 || tc->dt == AG_C64;
+    const op_row *row = tc->row;
+    *rtol = lowp ? (row->rtol32 > 0 ? row->rtol32 : 1e-5) : (row->rtol64 > 0 ? row->rtol64 : 1e-12);
+    *atol = lowp ? *rtol : *rtol * 1e-2;
+}

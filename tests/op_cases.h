@@ -14,5 +14,8 @@ void op_close_family_files(void);
 /* one cmocka test per (family, row, dtype), named "family/row/dtype", running run with its
  * tcase as state; returns how many (at most cap: more is a harness error and exits) */
 int op_cases(tcase *cases, struct CMUnitTest *tests, int cap, CMUnitTestFunction run);
+/* the case's forward tolerances: the row's own, else 1e-5 (f32/c64) or 1e-12 relative, with an
+ * absolute floor of rtol (f32/c64) or rtol/100 */
+void op_case_tolerances(const tcase *tc, double *rtol, double *atol);
 
 #endif

@@ -66,9 +66,8 @@ static void run_case(void **state) {
     assert_non_null(f);
     int64_t live0 = ag_live_tensors();
     ag_clear_error();
-    bool lowp = tc->dt == AG_F32 || tc->dt == AG_C64;
-    double rtol = lowp ? (row->rtol32 > 0 ? row->rtol32 : 1e-5) : (row->rtol64 > 0 ? row->rtol64 : 1e-12);
-    double atol = lowp ? rtol : rtol * 1e-2;
+    double rtol, atol;
+    op_case_tolerances(tc, &rtol, &atol);
     bool skipped = false;
     n_rows_run++;
 

@@ -130,8 +130,10 @@ static void leave(void) {
     pthread_mutex_unlock(&lock);
 }
 
+/* the whole reservation is ours, so no other allocation can lie in it: no need to read `top`
+ * (which another thread may be moving) */
 static bool in_arena(const void *p) {
-    return base && (const char *)p >= base && (const char *)p < base + top;
+    return base && (const char *)p >= base && (const char *)p < base + ARENA_BYTES;
 }
 
 /* Every view argument must point into the arena (views with data == NULL are unused state). */
