@@ -237,13 +237,18 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
             int ci = capture_index(cap, NULL, n);
             if (ci >= 0) cap->slots[ci] = accumulate(cap->slots[ci], ag_retain(g));
         }
-        ag_tensor *gin[AG_MAX_IN] = {0};
+        ag_tensor *gin_buf[8] = {0}, **gin = gin_buf;
+        if (n->n_in > 8 && !(gin = calloc((size_t)n->n_in, sizeof *gin))) {
+            rc = ag_set_error(AG_ERR_NOMEM, "ag_backward: out of memory");
+            ag__drop(g);
+            break;
+        }
         if (g) {
             ag_scope_begin();
             ag_no_grad_begin();
             /* the ops inside a rule are not checked one by one: anomaly mode names the node */
             ag__anomaly_quiet(true);
-            rc = n->backward(n, g, gin);
+            rc = n->def->backward(n, g, gin);
             if (rc == 0 && ag_failed()) rc = ag_error_code();
             /* Rules return op results (owned by this scope) or ag_retain(g) (unscoped):
              * either way the engine takes exactly one reference out of the scope here. */
@@ -282,6 +287,7 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
                 ag__drop(gk);
             }
         }
+        if (gin != gin_buf) free(gin);
         if (!retain) release_saved(n);
     }
 done:
@@ -319,8 +325,11 @@ static ag_tensor *seed_for(const char *op, ag_tensor *out, ag_tensor *grad) {
 
 int ag_backward(ag_tensor *loss) { return ag_backward_ex(loss, (ag_backward_opts){0}); }
 
+/* With an error already pending, a pass could not tell a rule's failure from the old error
+ * (the first error sticks), so it does not start: the pending error is returned. */
 int ag_backward_ex(ag_tensor *out, ag_backward_opts opts) {
-    if (!out) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_backward: output is NULL");
+    if (ag_failed()) return ag_error_code();
+    if (!out) return ag_set_error(AG_ERR_INVALID, "ag_backward: output is NULL");
     if (!out->requires_grad)
         return ag_set_error(AG_ERR_AUTOGRAD, "ag_backward: the output (shape %s) does not require grad: "
                             "no input of its computation had requires_grad set", AG_SHP(out));
@@ -344,6 +353,7 @@ int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int 
         return ag_set_error(AG_ERR_INVALID, "ag_grad: expected outputs, inputs and grads arrays with "
                             "n_out > 0 and n_in > 0, given n_out=%d n_in=%d", n_out, n_in);
     for (int i = 0; i < n_in; i++) grads[i] = NULL;
+    if (ag_failed()) return ag_error_code(); /* as ag_backward_ex */
     for (int i = 0; i < n_out; i++)
         if (!outputs[i]) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_grad: output %d is NULL", i);
     for (int i = 0; i < n_in; i++) {

@@ -143,7 +143,9 @@ int ag_gradcheck(ag_gradcheck_fn fn, void *user_data, ag_tensor *const *inputs, 
         if (!ag__is_cpu(x)) return ag_set_error(AG_ERR_DEVICE, "ag_gradcheck: input %d must be on the cpu", i);
     }
     ag_scope_begin();
+    ag__gradcheck_scope(true); /* the nodes of this evaluation are the ones checked */
     ag_tensor *out = fn(inputs, n, user_data);
+    ag__gradcheck_scope(false);
     int rc = 0, ok = 1;
     if (!out) { rc = ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_gradcheck: fn returned NULL"); goto done; }
     if (!out->requires_grad) {

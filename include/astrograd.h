@@ -4,6 +4,7 @@
 
 #include "astrograd/tensor.h"
 #include "astrograd/autograd.h"
+#include "astrograd/op.h"
 #include "astrograd/optim.h"
 #include "astrograd/nn.h"
 #include "astrograd/cuda.h"

@@ -59,7 +59,7 @@ static ag_tensor *conv_fwd(const char *op, ag_tensor *x, ag_tensor *w, ag_tensor
 static ag_tensor *conv_bi(const char *op, ag_tensor *dy, ag_tensor *w, const ag_conv_params *cp, int64_t H, int64_t W);
 static ag_tensor *conv_bw(const char *op, ag_tensor *dy, ag_tensor *x, const ag_conv_params *cp, int64_t KH, int64_t KW);
 
-static int conv_fwd_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_conv_fwd(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_conv_params cp = unpack_conv(&n->p);
     ag_tensor *x = n->saved[0], *w = n->saved[1];
     if (n->needs[0]) gin[0] = conv_bi(n->name, g, w, &cp, x->shape[2], x->shape[3]);
@@ -68,7 +68,7 @@ static int conv_fwd_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 
-static int conv_bi_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_conv_bi(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_conv_params cp = unpack_conv(&n->p);
     ag_tensor *dy = n->saved[0], *w = n->saved[1];
     if (n->needs[0]) gin[0] = conv_fwd(n->name, g, w, NULL, &cp, dy->shape[2], dy->shape[3]);
@@ -76,7 +76,7 @@ static int conv_bi_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 
-static int conv_bw_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_conv_bw(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_conv_params cp = unpack_conv(&n->p);
     ag_tensor *dy = n->saved[0], *x = n->saved[1];
     if (n->needs[0]) gin[0] = conv_fwd(n->name, x, g, NULL, &cp, dy->shape[2], dy->shape[3]);
@@ -122,7 +122,7 @@ static ag_tensor *conv_fwd(const char *op, ag_tensor *x, ag_tensor *w, ag_tensor
     int64_t shape[4] = {x->shape[0], w->shape[0], HO, WO};
     ag_op_params p = pack_conv(cp);
     ag_tensor *r = conv_prim(op, PRIM_FWD, x, w, b, cp, shape);
-    return ag__finish(r, op, conv_fwd_backward, AG_IN(x, w, b), AG_IN(x, w), &p);
+    return ag__finish(r, op, AG_OP(CONV2D), AG_IN(x, w, b), AG_IN(x, w), &p);
 }
 
 /* x-shaped [N, C, H, W] from dy [N,O,HO,WO], w [O,C/g,KH,KW] */
@@ -131,7 +131,7 @@ static ag_tensor *conv_bi(const char *op, ag_tensor *dy, ag_tensor *w, const ag_
     int64_t shape[4] = {dy->shape[0], w->shape[1] * cp->groups, H, W};
     ag_op_params p = pack_conv(cp);
     ag_tensor *r = conv_prim(op, PRIM_BI, dy, w, NULL, cp, shape);
-    return ag__finish(r, op, conv_bi_backward, AG_IN(dy, w), AG_IN(dy, w), &p);
+    return ag__finish(r, op, AG_OP(CONV2D_BACKWARD_INPUT), AG_IN(dy, w), AG_IN(dy, w), &p);
 }
 
 /* w-shaped [O, C/g, KH, KW] from dy [N,O,HO,WO], x [N,C,H,W] */
@@ -140,7 +140,7 @@ static ag_tensor *conv_bw(const char *op, ag_tensor *dy, ag_tensor *x, const ag_
     int64_t shape[4] = {dy->shape[1], x->shape[1] / cp->groups, KH, KW};
     ag_op_params p = pack_conv(cp);
     ag_tensor *r = conv_prim(op, PRIM_BW, dy, x, NULL, cp, shape);
-    return ag__finish(r, op, conv_bw_backward, AG_IN(dy, x), AG_IN(dy, x), &p);
+    return ag__finish(r, op, AG_OP(CONV2D_BACKWARD_WEIGHT), AG_IN(dy, x), AG_IN(dy, x), &p);
 }
 
 /* ---- conv1d, conv2d, conv_transpose2d ------------------------------------------------ */
@@ -307,7 +307,7 @@ ag_tensor *ag_conv_transpose2d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, cons
 typedef struct pool_pack { int32_t k[2], s[2], p[2]; int32_t op; } pool_pack;
 _Static_assert(sizeof(pool_pack) <= sizeof(ag_op_params), "pool params do not fit");
 
-static int pool_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_pool(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     pool_pack pk;
     memcpy(&pk, &n->p, sizeof pk);
     ag_pool_params pp = {{pk.k[0], pk.k[1]}, {pk.s[0], pk.s[1]}, {pk.p[0], pk.p[1]}};
@@ -375,7 +375,7 @@ static ag_tensor *pool(const char *op, ag_pool_op kop, ag_tensor *t, const int64
     ag_op_params p;
     memset(&p, 0, sizeof p);
     memcpy(&p, &pk, sizeof pk);
-    r = ag__finish(r, op, pool_backward, AG_IN(t4), idx ? (ag_tensor *const[]){idx} : NULL, idx ? 1 : 0, &p);
+    r = ag__finish(r, op, AG_OP(POOL2D), AG_IN(t4), idx ? (ag_tensor *const[]){idx} : NULL, idx ? 1 : 0, &p);
     ag__drop(idx);
     if (t->ndim == 3) r = ag_squeeze(r, 0);
     ag_keep(r);
@@ -396,7 +396,7 @@ ag_tensor *ag_max_pool2d(ag_tensor *t, const int64_t kernel[2], const int64_t st
 typedef struct pad_pack { int32_t lo[AG_MAX_DIMS]; int32_t mode; } pad_pack;
 _Static_assert(sizeof(pad_pack) <= sizeof(ag_op_params), "pad params do not fit");
 
-static int pad_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_pad(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     pad_pack pk;
     memcpy(&pk, &n->p, sizeof pk);
     int64_t lo[AG_MAX_DIMS];
@@ -467,12 +467,12 @@ ag_tensor *ag_pad(ag_tensor *t, const int64_t *pads, int npads, ag_pad_mode mode
     ag_op_params p;
     memset(&p, 0, sizeof p);
     memcpy(&p, &pk, sizeof pk);
-    return ag__finish(r, op, pad_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, op, AG_OP(PAD), AG_IN(t), AG_NONE, &p);
 }
 
 /* ---- upsampling --------------------------------------------------------------------- */
 
-static int upsample_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_upsample(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_upsample_mode mode = (ag_upsample_mode)n->p.i[0];
     bool ac = n->p.i[1];
     const ag_kernels *k = ag__kernels(g);
@@ -511,7 +511,7 @@ static ag_tensor *upsample(const char *op, ag_upsample_mode mode, ag_tensor *t, 
     memset(&p, 0, sizeof p);
     p.i[0] = mode;
     p.i[1] = ac;
-    return ag__finish(r, op, upsample_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, op, AG_OP(UPSAMPLE2D), AG_IN(t), AG_NONE, &p);
 }
 
 ag_tensor *ag_upsample_nearest2d(ag_tensor *t, int64_t out_h, int64_t out_w) {

@@ -153,7 +153,7 @@ ag_tensor *ag_from_data(const void *data, const int64_t *shape, int ndim, ag_dty
 }
 
 /* ---- copies and casts ----------------------------------------------------------- */
-static int clone_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_clone(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     (void)n;
     gin[0] = ag_retain(g);
     return 0;
@@ -165,7 +165,7 @@ static ag_tensor *copy_into_new(const char *op, ag_tensor *t, ag_dtype dt) {
     ag_kview dv = ag__view(r), sv = ag__view(t);
     if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag__drop(r); return NULL; }
     if (ag__needs_grad(AG_IN(t)) && ag_dtype_is_float(dt) &&
-        ag__record(r, op, clone_backward, AG_IN(t), AG_NONE, NULL) < 0) {
+        ag__record(r, op, AG_OP(CLONE), AG_IN(t), AG_NONE, NULL) < 0) {
         ag__drop(r);
         return NULL;
     }
@@ -190,7 +190,7 @@ ag_tensor *ag_to_dtype(ag_tensor *t, ag_dtype dt) {
     return copy_into_new("ag_to_dtype", t, dt);
 }
 
-static int to_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_to(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_to(g, (ag_device){(ag_device_kind)n->p.i[0], (int)n->p.i[1]});
     return gin[0] ? 0 : ag_error_code();
 }
@@ -233,7 +233,7 @@ ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
     if (rc < 0) { ag__drop(r); return NULL; }
     if (ag__needs_grad(AG_IN(t)) && ag_dtype_is_float(t->dtype)) {
         ag_op_params p = {.i = {src.kind, src.index}};
-        if (ag__record(r, "ag_to", to_backward, AG_IN(t), AG_NONE, &p) < 0) { ag__drop(r); return NULL; }
+        if (ag__record(r, "ag_to", AG_OP(TO), AG_IN(t), AG_NONE, &p) < 0) { ag__drop(r); return NULL; }
     }
     return ag__ret(r);
 }

@@ -60,30 +60,30 @@ static ag_tensor *require_real(const char *op, ag_tensor *t) {
 }
 
 /* ---- add, sub, mul, div, pow, maximum, minimum ----------------------------------- */
-static int add_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_retain(g);
     if (n->needs[1]) gin[1] = ag_retain(g);
     return 0;
 }
-static int sub_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_sub(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_retain(g);
     if (n->needs[1]) gin[1] = ag_neg(g);
     return 0;
 }
 /* conj(t) for an operand of a rule: t itself (borrowed) when real, saving a tensor per call */
 static ag_tensor *cj(ag_tensor *t) { return t && !ag_dtype_is_complex(t->dtype) ? t : ag_conj(t); }
-static int mul_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_mul(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_mul(g, cj(n->saved[1]));
     if (n->needs[1]) gin[1] = ag_mul(g, cj(n->saved[0]));
     return 0;
 }
-static int div_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_div(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *cb = cj(n->saved[1]);
     if (n->needs[0]) gin[0] = ag_div(g, cb);
     if (n->needs[1]) gin[1] = ag_neg(ag_div(ag_mul(g, cj(n->saved[2])), cb)); /* -g conj(a/b) / conj(b) */
     return 0;
 }
-static int pow_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_pow(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *a = n->saved[0], *b = n->saved[1], *out = n->saved[2];
     if (n->needs[0]) { /* b a^(b-1), and 0 where b == 0 */
         ag_tensor *d = ag_mul(b, ag_pow(a, ag_add_s(b, -1.0)));
@@ -102,7 +102,7 @@ static int pow_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 /* PyTorch: the gradient is split evenly between equal inputs */
-static int maxmin_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_maxmin(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     bool is_max = n->p.i[0];
     ag_tensor *a = n->saved[0], *b = n->saved[1];
     ag_tensor *half = ag_mul_s(g, 0.5), *zero = ag_zeros_like(g);
@@ -112,7 +112,7 @@ static int maxmin_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 
-static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_backward_fn bw, int nsave) {
+static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, const ag_opdef *bw, int nsave) {
     if (!a || !b) return NULL;
     ag_dtype dt = binary_dtype(kop, a->dtype, b->dtype);
     if (kop == AG_BIN_POW && dt == AG_BOOL) dt = AG_I64;
@@ -126,13 +126,13 @@ static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tenso
     return ag__finish(r, op, bw, AG_IN(a, b), saved, nsave, &p);
 }
 
-ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) { return arith("ag_add", AG_BIN_ADD, a, b, add_backward, 0); }
-ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b) { return arith("ag_sub", AG_BIN_SUB, a, b, sub_backward, 0); }
-ag_tensor *ag_mul(ag_tensor *a, ag_tensor *b) { return arith("ag_mul", AG_BIN_MUL, a, b, mul_backward, 2); }
-ag_tensor *ag_div(ag_tensor *a, ag_tensor *b) { return arith("ag_div", AG_BIN_DIV, a, b, div_backward, 3); }
-ag_tensor *ag_pow(ag_tensor *a, ag_tensor *b) { return arith("ag_pow", AG_BIN_POW, a, b, pow_backward, 3); }
-ag_tensor *ag_maximum(ag_tensor *a, ag_tensor *b) { return arith("ag_maximum", AG_BIN_MAX, a, b, maxmin_backward, 2); }
-ag_tensor *ag_minimum(ag_tensor *a, ag_tensor *b) { return arith("ag_minimum", AG_BIN_MIN, a, b, maxmin_backward, 2); }
+ag_tensor *ag_add(ag_tensor *a, ag_tensor *b) { return arith("ag_add", AG_BIN_ADD, a, b, AG_OP(ADD), 0); }
+ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b) { return arith("ag_sub", AG_BIN_SUB, a, b, AG_OP(SUB), 0); }
+ag_tensor *ag_mul(ag_tensor *a, ag_tensor *b) { return arith("ag_mul", AG_BIN_MUL, a, b, AG_OP(MUL), 2); }
+ag_tensor *ag_div(ag_tensor *a, ag_tensor *b) { return arith("ag_div", AG_BIN_DIV, a, b, AG_OP(DIV), 3); }
+ag_tensor *ag_pow(ag_tensor *a, ag_tensor *b) { return arith("ag_pow", AG_BIN_POW, a, b, AG_OP(POW), 3); }
+ag_tensor *ag_maximum(ag_tensor *a, ag_tensor *b) { return arith("ag_maximum", AG_BIN_MAX, a, b, AG_OP(MAXIMUM), 2); }
+ag_tensor *ag_minimum(ag_tensor *a, ag_tensor *b) { return arith("ag_minimum", AG_BIN_MIN, a, b, AG_OP(MINIMUM), 2); }
 
 /* ---- tensor-scalar forms --------------------------------------------------------- */
 static ag_dtype scalar_dtype(ag_dtype t, double s) {
@@ -141,17 +141,17 @@ static ag_dtype scalar_dtype(ag_dtype t, double s) {
     return AG_I64;
 }
 
-static int adds_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_retain(g); return 0; }
-static int muls_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul_s(g, n->p.d[0]); return 0; }
-static int rsubs_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_neg(g); return 0; }
-static int pows_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_adds(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_retain(g); return 0; }
+int ag__bw_muls(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul_s(g, n->p.d[0]); return 0; }
+int ag__bw_rsubs(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_neg(g); return 0; }
+int ag__bw_pows(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     double p = n->p.d[0];
     if (p == 0) { gin[0] = ag_zeros_like(g); return 0; }
     gin[0] = ag_mul(g, ag_conj(ag_mul_s(ag_pow_s(n->saved[0], p - 1), p)));
     return 0;
 }
 
-static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, double s, ag_backward_fn bw, bool save) {
+static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, double s, const ag_opdef *bw, bool save) {
     if (!a) return NULL;
     ag_dtype dt = scalar_dtype(a->dtype, s);
     if (kop == AG_UN_POW_S && !ag_dtype_is_float(dt) && s < 0) dt = ag_get_default_dtype();
@@ -161,16 +161,16 @@ static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, doubl
     return ag__finish(r, op, bw, AG_IN(a), save ? (ag_tensor *const[]){a} : NULL, save, &p);
 }
 
-ag_tensor *ag_add_s(ag_tensor *a, double s) { return scalar_op("ag_add_s", AG_UN_ADD_S, a, s, adds_backward, false); }
-ag_tensor *ag_mul_s(ag_tensor *a, double s) { return scalar_op("ag_mul_s", AG_UN_MUL_S, a, s, muls_backward, false); }
-ag_tensor *ag_pow_s(ag_tensor *a, double p) { return scalar_op("ag_pow_s", AG_UN_POW_S, a, p, pows_backward, true); }
-ag_tensor *ag_rsub_s(double s, ag_tensor *a) { return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, rsubs_backward, false); }
+ag_tensor *ag_add_s(ag_tensor *a, double s) { return scalar_op("ag_add_s", AG_UN_ADD_S, a, s, AG_OP(ADD_S), false); }
+ag_tensor *ag_mul_s(ag_tensor *a, double s) { return scalar_op("ag_mul_s", AG_UN_MUL_S, a, s, AG_OP(MUL_S), false); }
+ag_tensor *ag_pow_s(ag_tensor *a, double p) { return scalar_op("ag_pow_s", AG_UN_POW_S, a, p, AG_OP(POW_S), true); }
+ag_tensor *ag_rsub_s(double s, ag_tensor *a) { return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, AG_OP(RSUB_S), false); }
 
 /* ---- unary math -------------------------------------------------------------------- */
 enum { SAVE_IN = 1, SAVE_OUT = 2 };
 
 static ag_tensor *unary(const char *op, ag_unary_op kop, ag_tensor *t, bool float_only, bool real_only,
-                        ag_backward_fn bw, int save, const ag_op_params *p, const double *params) {
+                        const ag_opdef *bw, int save, const ag_op_params *p, const double *params) {
     if (!t) return NULL;
     if (real_only && !require_real(op, t)) return NULL;
     ag_dtype dt = float_only ? float_dtype(t->dtype) : t->dtype;
@@ -187,9 +187,9 @@ static ag_tensor *unary(const char *op, ag_unary_op kop, ag_tensor *t, bool floa
 
 #define IN0 (n->saved[0])
 #define OUT (n->saved[n->n_saved - 1])
-static int neg_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_neg(g); return 0; }
-static int abs_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_sign(IN0)); return 0; }
-static int sign_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_neg(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_neg(g); return 0; }
+int ag__bw_abs(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_sign(IN0)); return 0; }
+int ag__bw_sign(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (!ag_dtype_is_complex(IN0->dtype)) { gin[0] = ag_zeros_like(IN0); return 0; }
     /* d sgn(z): (g - Re(conj(g) s) s) / |z|, 0 at z = 0 */
     ag_tensor *s = OUT, *a = ag_abs(IN0);
@@ -198,37 +198,37 @@ static int sign_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_where(ag_eq(a, ag_zeros_like(a)), zero, r);
     return 0;
 }
-static int square_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_mul_s(ag_conj(IN0), 2.0)); return 0; }
-static int recip_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_square(OUT)))); return 0; }
-static int exp_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(OUT)); return 0; }
-static int log_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(IN0)); return 0; }
-static int log1p_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(ag_add_s(IN0, 1.0))); return 0; }
-static int expm1_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_add_s(OUT, 1.0))); return 0; }
-static int sqrt_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_mul_s(ag_conj(OUT), 2.0)); return 0; }
-static int rsqrt_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_mul_s(ag_conj(ag_pow_s(OUT, 3.0)), -0.5)); return 0; }
-static int sin_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_cos(IN0))); return 0; }
-static int cos_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_sin(IN0)))); return 0; }
-static int tanh_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_rsub_s(1.0, ag_square(OUT)))); return 0; }
-static int sigmoid_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_mul(OUT, ag_rsub_s(1.0, OUT)))); return 0; }
-static int softplus_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_square(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_mul_s(ag_conj(IN0), 2.0)); return 0; }
+int ag__bw_recip(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_square(OUT)))); return 0; }
+int ag__bw_exp(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(OUT)); return 0; }
+int ag__bw_log(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(IN0)); return 0; }
+int ag__bw_log1p(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(ag_add_s(IN0, 1.0))); return 0; }
+int ag__bw_expm1(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_add_s(OUT, 1.0))); return 0; }
+int ag__bw_sqrt(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_mul_s(ag_conj(OUT), 2.0)); return 0; }
+int ag__bw_rsqrt(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_mul_s(ag_conj(ag_pow_s(OUT, 3.0)), -0.5)); return 0; }
+int ag__bw_sin(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_cos(IN0))); return 0; }
+int ag__bw_cos(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_sin(IN0)))); return 0; }
+int ag__bw_tanh(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_rsub_s(1.0, ag_square(OUT)))); return 0; }
+int ag__bw_sigmoid(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_mul(OUT, ag_rsub_s(1.0, OUT)))); return 0; }
+int ag__bw_softplus(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     double beta = n->p.d[0], thr = n->p.d[1];
     ag_tensor *bx = ag_mul_s(IN0, beta);
     ag_tensor *d = ag_where(ag_gt(bx, ag_full_like(bx, thr)), ag_ones_like(bx), ag_sigmoid(bx));
     gin[0] = ag_mul(g, d);
     return 0;
 }
-static int erf_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_erf(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_mul(g, ag_mul_s(ag_exp(ag_neg(ag_square(IN0))), 1.1283791670955126)); /* 2/sqrt(pi) */
     return 0;
 }
-static int clamp_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_clamp(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = IN0;
     ag_tensor *ok = ag_mul(ag_ge(x, ag_full_like(x, n->p.d[0])), ag_le(x, ag_full_like(x, n->p.d[1])));
     gin[0] = ag_where(ag_to_dtype(ok, AG_BOOL), g, ag_zeros_like(g));
     return 0;
 }
-static int conj_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_conj(g); return 0; }
-static int angle_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_conj(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_conj(g); return 0; }
+int ag__bw_angle(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *z = IN0;
     if (!ag_dtype_is_complex(z->dtype)) { gin[0] = ag_zeros_like(z); return 0; }
     /* i z / |z|^2 times g, 0 at z = 0 (finite where PyTorch#98276 was not) */
@@ -239,71 +239,71 @@ static int angle_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 
-ag_tensor *ag_neg(ag_tensor *t) { return unary("ag_neg", AG_UN_NEG, t, false, false, neg_backward, 0, NULL, NULL); }
-ag_tensor *ag_abs(ag_tensor *t) { return unary("ag_abs", AG_UN_ABS, t, false, false, abs_backward, SAVE_IN, NULL, NULL); }
-ag_tensor *ag_sign(ag_tensor *t) { return unary("ag_sign", AG_UN_SIGN, t, false, false, sign_backward, SAVE_IN | SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_square(ag_tensor *t) { return unary("ag_square", AG_UN_SQUARE, t, false, false, square_backward, SAVE_IN, NULL, NULL); }
-ag_tensor *ag_reciprocal(ag_tensor *t) { return unary("ag_reciprocal", AG_UN_RECIPROCAL, t, true, false, recip_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_exp(ag_tensor *t) { return unary("ag_exp", AG_UN_EXP, t, true, false, exp_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_log(ag_tensor *t) { return unary("ag_log", AG_UN_LOG, t, true, false, log_backward, SAVE_IN, NULL, NULL); }
-ag_tensor *ag_log1p(ag_tensor *t) { return unary("ag_log1p", AG_UN_LOG1P, t, true, false, log1p_backward, SAVE_IN, NULL, NULL); }
-ag_tensor *ag_expm1(ag_tensor *t) { return unary("ag_expm1", AG_UN_EXPM1, t, true, false, expm1_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_sqrt(ag_tensor *t) { return unary("ag_sqrt", AG_UN_SQRT, t, true, false, sqrt_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_rsqrt(ag_tensor *t) { return unary("ag_rsqrt", AG_UN_RSQRT, t, true, false, rsqrt_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_sin(ag_tensor *t) { return unary("ag_sin", AG_UN_SIN, t, true, false, sin_backward, SAVE_IN, NULL, NULL); }
-ag_tensor *ag_cos(ag_tensor *t) { return unary("ag_cos", AG_UN_COS, t, true, false, cos_backward, SAVE_IN, NULL, NULL); }
-ag_tensor *ag_tanh(ag_tensor *t) { return unary("ag_tanh", AG_UN_TANH, t, true, false, tanh_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_sigmoid(ag_tensor *t) { return unary("ag_sigmoid", AG_UN_SIGMOID, t, true, false, sigmoid_backward, SAVE_OUT, NULL, NULL); }
-ag_tensor *ag_erf(ag_tensor *t) { return unary("ag_erf", AG_UN_ERF, t, true, true, erf_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_neg(ag_tensor *t) { return unary("ag_neg", AG_UN_NEG, t, false, false, AG_OP(NEG), 0, NULL, NULL); }
+ag_tensor *ag_abs(ag_tensor *t) { return unary("ag_abs", AG_UN_ABS, t, false, false, AG_OP(ABS), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_sign(ag_tensor *t) { return unary("ag_sign", AG_UN_SIGN, t, false, false, AG_OP(SIGN), SAVE_IN | SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_square(ag_tensor *t) { return unary("ag_square", AG_UN_SQUARE, t, false, false, AG_OP(SQUARE), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_reciprocal(ag_tensor *t) { return unary("ag_reciprocal", AG_UN_RECIPROCAL, t, true, false, AG_OP(RECIPROCAL), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_exp(ag_tensor *t) { return unary("ag_exp", AG_UN_EXP, t, true, false, AG_OP(EXP), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_log(ag_tensor *t) { return unary("ag_log", AG_UN_LOG, t, true, false, AG_OP(LOG), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_log1p(ag_tensor *t) { return unary("ag_log1p", AG_UN_LOG1P, t, true, false, AG_OP(LOG1P), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_expm1(ag_tensor *t) { return unary("ag_expm1", AG_UN_EXPM1, t, true, false, AG_OP(EXPM1), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_sqrt(ag_tensor *t) { return unary("ag_sqrt", AG_UN_SQRT, t, true, false, AG_OP(SQRT), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_rsqrt(ag_tensor *t) { return unary("ag_rsqrt", AG_UN_RSQRT, t, true, false, AG_OP(RSQRT), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_sin(ag_tensor *t) { return unary("ag_sin", AG_UN_SIN, t, true, false, AG_OP(SIN), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_cos(ag_tensor *t) { return unary("ag_cos", AG_UN_COS, t, true, false, AG_OP(COS), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_tanh(ag_tensor *t) { return unary("ag_tanh", AG_UN_TANH, t, true, false, AG_OP(TANH), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_sigmoid(ag_tensor *t) { return unary("ag_sigmoid", AG_UN_SIGMOID, t, true, false, AG_OP(SIGMOID), SAVE_OUT, NULL, NULL); }
+ag_tensor *ag_erf(ag_tensor *t) { return unary("ag_erf", AG_UN_ERF, t, true, true, AG_OP(ERF), SAVE_IN, NULL, NULL); }
 ag_tensor *ag_softplus(ag_tensor *t, double beta, double threshold) {
     if (t && !(beta != 0 && isfinite(beta)))
         return ag_fail(AG_ERR_INVALID, "ag_softplus: expected a finite non-zero beta, given %g", beta);
     ag_op_params p = {.d = {beta, threshold}};
     double params[2] = {beta, threshold};
-    return unary("ag_softplus", AG_UN_SOFTPLUS, t, true, true, softplus_backward, SAVE_IN, &p, params);
+    return unary("ag_softplus", AG_UN_SOFTPLUS, t, true, true, AG_OP(SOFTPLUS), SAVE_IN, &p, params);
 }
 ag_tensor *ag_clamp(ag_tensor *t, double min, double max) {
     if (t && (isnan(min) || isnan(max) || min > max))
         return ag_fail(AG_ERR_INVALID, "ag_clamp: expected min <= max, given min=%g max=%g", min, max);
     ag_op_params p = {.d = {min, max}};
     double params[2] = {min, max};
-    return unary("ag_clamp", AG_UN_CLAMP, t, false, true, clamp_backward, SAVE_IN, &p, params);
+    return unary("ag_clamp", AG_UN_CLAMP, t, false, true, AG_OP(CLAMP), SAVE_IN, &p, params);
 }
 
 /* ReLU is one op with its own backward kernel (g where x > 0): composed from compare and
  * where it cost three passes and a mispredicted branch per element. */
-static int relu_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_relu(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = IN0;
     gin[0] = binary_raw("ag_relu", AG_BIN_RELU_BWD, g, x, g->dtype, g->dtype);
     if (gin[0]) ag__ret(gin[0]);
     return gin[0] ? 0 : ag_error_code();
 }
-ag_tensor *ag_relu(ag_tensor *t) { return unary("ag_relu", AG_UN_RELU, t, true, true, relu_backward, SAVE_IN, NULL, NULL); }
+ag_tensor *ag_relu(ag_tensor *t) { return unary("ag_relu", AG_UN_RELU, t, true, true, AG_OP(RELU), SAVE_IN, NULL, NULL); }
 
 ag_tensor *ag_conj(ag_tensor *t) {
     if (!t) return NULL;
     if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_conj");
-    return unary("ag_conj", AG_UN_CONJ, t, false, false, conj_backward, 0, NULL, NULL);
+    return unary("ag_conj", AG_UN_CONJ, t, false, false, AG_OP(CONJ), 0, NULL, NULL);
 }
 ag_tensor *ag_angle(ag_tensor *t) {
     if (!t) return NULL;
-    return unary("ag_angle", AG_UN_ANGLE, t, true, false, angle_backward, SAVE_IN, NULL, NULL);
+    return unary("ag_angle", AG_UN_ANGLE, t, true, false, AG_OP(ANGLE), SAVE_IN, NULL, NULL);
 }
 
 /* ---- complex construction ------------------------------------------------------- */
-static int complex_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_complex(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_clone(ag_real(g));
     if (n->needs[1]) gin[1] = ag_clone(ag_imag(g));
     return 0;
 }
-static int polar_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_polar(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *th = n->saved[1], *out = n->saved[2];
     if (n->needs[0]) gin[0] = ag_real(ag_mul(g, ag_conj(ag_complex(ag_cos(th), ag_sin(th)))));
     if (n->needs[1]) gin[1] = ag_imag(ag_mul(g, ag_conj(out)));
     return 0;
 }
 
-static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_backward_fn bw) {
+static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, const ag_opdef *bw) {
     if (!a || !b) return NULL;
     if (a->dtype != b->dtype || (a->dtype != AG_F32 && a->dtype != AG_F64))
         return ag_fail(AG_ERR_DTYPE, "%s: expected two f32 or two f64 tensors, given %s and %s", op,
@@ -312,8 +312,8 @@ static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, a
     ag_tensor *saved[3] = {a, b, r};
     return ag__finish(r, op, bw, AG_IN(a, b), saved, 3, NULL);
 }
-ag_tensor *ag_complex(ag_tensor *re, ag_tensor *im) { return make_complex("ag_complex", AG_BIN_COMPLEX, re, im, complex_backward); }
-ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_polar", AG_BIN_POLAR, abs, angle, polar_backward); }
+ag_tensor *ag_complex(ag_tensor *re, ag_tensor *im) { return make_complex("ag_complex", AG_BIN_COMPLEX, re, im, AG_OP(COMPLEX)); }
+ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_polar", AG_BIN_POLAR, abs, angle, AG_OP(POLAR)); }
 
 /* ---- comparisons and where ------------------------------------------------------ */
 static ag_tensor *compare(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
@@ -330,7 +330,7 @@ ag_tensor *ag_le(ag_tensor *a, ag_tensor *b) { return compare("ag_le", AG_BIN_LE
 ag_tensor *ag_gt(ag_tensor *a, ag_tensor *b) { return compare("ag_gt", AG_BIN_GT, a, b); }
 ag_tensor *ag_ge(ag_tensor *a, ag_tensor *b) { return compare("ag_ge", AG_BIN_GE, a, b); }
 
-static int where_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_where(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *c = n->saved[0], *zero = ag_scalar_like(g, 0.0); /* broadcast, never filled */
     if (n->needs[1]) gin[1] = ag_where(c, g, zero);
     if (n->needs[2]) gin[2] = ag_where(c, zero, g);
@@ -359,5 +359,5 @@ ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     }
     ag__drop(ca);
     ag__drop(cb);
-    return ag__finish(r, "ag_where", where_backward, AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
+    return ag__finish(r, "ag_where", AG_OP(WHERE), AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
 }

@@ -21,14 +21,14 @@
 
 #include "tensor/internal.h"
 
-static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *t, const ag_op_params *p) {
+static ag_tensor *finish(ag_tensor *r, const char *op, const ag_opdef *bw, ag_tensor *t, const ag_op_params *p) {
     return ag__finish(r, op, bw, AG_IN(t), AG_NONE, p);
 }
 
 /* ---- the transform primitive --------------------------------------------------------- */
 /* params: i[0] dim mask, i[1] halved dim (r2c/c2r), i[2] logical length along it,
  *         i[3] kind; d[4] scale */
-static int xform_backward(ag_node *n, ag_tensor *g, ag_tensor **gin);
+
 
 /* dims (distinct, normalised; for r2c/c2r the halved dim last), n_half: logical length of
  * the halved dim (c2r output length; ignored otherwise) */
@@ -60,11 +60,11 @@ static ag_tensor *xform(const char *op, ag_fft_kind kind, ag_tensor *x, const in
     p.i[2] = n_half;
     p.i[3] = kind;
     p.d[4] = scale;
-    return finish(r, op, xform_backward, x, &p);
+    return finish(r, op, AG_OP(FFT), x, &p);
 }
 
 /* zero-pad x along dim to length n (n > size), differentiable */
-static int pad_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_fft_pad(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_narrow(g, (int)n->p.i[0], 0, n->p.i[1]);
     return 0;
 }
@@ -81,7 +81,7 @@ static ag_tensor *pad_dim(const char *op, ag_tensor *x, int dim, int64_t len) {
     vo.shape[dim] = x->shape[dim];
     if (k->copy(&vo, &vi) < 0) { ag__drop(r); return NULL; }
     ag_op_params p = {.i = {dim, x->shape[dim]}};
-    return finish(r, op, pad_backward, x, &p);
+    return finish(r, op, AG_OP(FFT_PAD), x, &p);
 }
 
 /* x padded with zeros or truncated along dim to len (x itself when it fits); scoped result */
@@ -100,7 +100,7 @@ static void unpack_dims(const ag_node *n, int *dims, int *nd) {
     *nd = c;
 }
 
-static int xform_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_xform(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     int dims[AG_MAX_DIMS], nd;
     unpack_dims(n, dims, &nd);
     int h = (int)n->p.i[1];
@@ -325,7 +325,7 @@ ag_tensor *ag_irfftn(ag_tensor *t, const int *dims, int ndims, int64_t n_last, a
 /* params: red.dims/ndims = normalised dims, red.keepdim = inverse (ifftshift) */
 static ag_tensor *shift_op(const char *op, ag_tensor *t, const int *dims, int ndims, bool inverse);
 
-static int shift_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_shift(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = shift_op(n->p.red.keepdim ? "ag_ifftshift_backward" : "ag_fftshift_backward", g, n->p.red.dims,
                       n->p.red.ndims, !n->p.red.keepdim);
     return gin[0] ? 0 : ag_error_code();
@@ -369,7 +369,7 @@ static ag_tensor *shift_op(const char *op, ag_tensor *t, const int *dims_in, int
     p.red.ndims = nd;
     p.red.keepdim = inverse;
     bool diff = ag_dtype_is_float(t->dtype);
-    return finish(r, op, diff ? shift_backward : NULL, t, &p);
+    return finish(r, op, diff ? AG_OP(FFTSHIFT) : NULL, t, &p);
 }
 
 ag_tensor *ag_fftshift(ag_tensor *t, const int *dims, int ndims) { return shift_op("ag_fftshift", t, dims, ndims, false); }

@@ -64,15 +64,102 @@ ag_tensor *ag_detach(ag_tensor *t) {
     return ag__ret(ag__alias(t));
 }
 
-int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+/* ---- the registry ---- */
+const ag_opdef ag__ops[AG_OP__COUNT] = {
+#define AG_OP_ENTRY(id, nm, diff, rule) [AG_OP_##id] = {nm, ag__bw_##rule, diff},
+    AG_OPS(AG_OP_ENTRY)
+#undef AG_OP_ENTRY
+};
+
+int ag_op_count(void) { return AG_OP__COUNT; }
+const ag_opdef *ag_op_at(int i) { return i >= 0 && i < AG_OP__COUNT ? &ag__ops[i] : NULL; }
+const ag_opdef *ag_op_find(const char *name) {
+    for (int i = 0; name && i < AG_OP__COUNT; i++)
+        if (!strcmp(ag__ops[i].name, name)) return &ag__ops[i];
+    return NULL;
+}
+
+/* counting is per thread and off unless asked for: one thread-local test per record */
+static _Thread_local struct { bool on; int gradcheck; int64_t rec[AG_OP__COUNT], gc[AG_OP__COUNT]; } counts;
+void ag_op_counting(bool on) {
+    if (on) memset(counts.rec, 0, sizeof counts.rec), memset(counts.gc, 0, sizeof counts.gc);
+    counts.on = on;
+}
+int ag_op_counts(int i, int64_t *recorded, int64_t *gradchecked) {
+    if (i < 0 || i >= AG_OP__COUNT) return -1;
+    if (recorded) *recorded = counts.rec[i];
+    if (gradchecked) *gradchecked = counts.gc[i];
+    return 0;
+}
+void ag__gradcheck_scope(bool on) { counts.gradcheck += on ? 1 : -1; }
+static void count(const ag_opdef *def) {
+    uintptr_t d = (uintptr_t)def, lo = (uintptr_t)ag__ops;
+    if (d < lo || d >= (uintptr_t)(ag__ops + AG_OP__COUNT)) return; /* an op defined outside tensor/ */
+    size_t i = (d - lo) / sizeof *def;
+    counts.rec[i]++;
+    if (counts.gradcheck) counts.gc[i]++;
+}
+
+/* ---- payloads ---- */
+struct ag_payload { atomic_int rc; void *data; void (*free_fn)(void *); };
+ag_payload *ag_payload_new(void *data, void (*free_fn)(void *)) {
+    if (!data) return ag_fail(AG_ERR_INVALID, "ag_payload_new: expected data, given NULL");
+    ag_payload *p = malloc(sizeof *p);
+    if (!p) {
+        if (free_fn) free_fn(data);
+        return ag_fail(AG_ERR_NOMEM, "ag_payload_new: out of memory");
+    }
+    atomic_init(&p->rc, 1);
+    p->data = data;
+    p->free_fn = free_fn;
+    return p;
+}
+ag_payload *ag_payload_retain(ag_payload *p) {
+    if (p) atomic_fetch_add(&p->rc, 1);
+    return p;
+}
+void ag_payload_release(ag_payload *p) {
+    if (!p || atomic_fetch_sub(&p->rc, 1) != 1) return;
+    if (p->free_fn) p->free_fn(p->data);
+    free(p);
+}
+void *ag_payload_data(const ag_payload *p) { return p ? p->data : NULL; }
+
+/* ---- recording ---- */
+static bool differentiable(const ag_opdef *def, int i) {
+    return i < 32 ? (def->diff >> i) & 1u : def->diff == AG_DIFF_ALL;
+}
+
+/* One allocation: the node, then its per-input and per-saved arrays, widest members first. */
+static ag_node *node_alloc(int n_in, int n_saved) {
+    size_t ni = (size_t)n_in, ns = (size_t)n_saved;
+    size_t sz = sizeof(ag_node) + ni * (sizeof(ag_node *) + sizeof(ag_tensor *) + sizeof(int64_t[AG_MAX_DIMS]) +
+                                        sizeof(int) + sizeof(ag_dtype) + sizeof(bool)) +
+                ns * (sizeof(ag_tensor *) + sizeof(unsigned));
+    ag_node *n = calloc(1, sz);
+    if (!n) return NULL;
+    char *q = (char *)(n + 1);
+    n->in_node = (ag_node **)q;             q += ni * sizeof(ag_node *);
+    n->in_leaf = (ag_tensor **)q;           q += ni * sizeof(ag_tensor *);
+    n->saved = (ag_tensor **)q;             q += ns * sizeof(ag_tensor *);
+    n->in_shape = (int64_t(*)[AG_MAX_DIMS])q; q += ni * sizeof(int64_t[AG_MAX_DIMS]);
+    n->in_ndim = (int *)q;                  q += ni * sizeof(int);
+    n->in_dtype = (ag_dtype *)q;            q += ni * sizeof(ag_dtype);
+    n->saved_ver = (unsigned *)q;           q += ns * sizeof(unsigned);
+    n->needs = (bool *)q;
+    return n;
+}
+
+int ag__record(ag_tensor *r, const char *name, const ag_opdef *def, ag_tensor *const *in, int n_in,
                ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
-    if (n_in > AG_MAX_IN || n_saved > AG_MAX_SAVED)
-        return ag_set_error(AG_ERR_INVALID, "%s: internal: too many inputs/saved tensors", name);
-    ag_node *n = calloc(1, sizeof *n);
+    if (!name) name = def->name;
+    if (n_in < 0 || n_saved < 0)
+        return ag_set_error(AG_ERR_INVALID, "%s: internal: negative input or saved count", name);
+    ag_node *n = node_alloc(n_in, n_saved);
     if (!n) return ag_set_error(AG_ERR_NOMEM, "%s: out of memory recording the graph", name);
     n->rc = 1;
+    n->def = def;
     n->name = name;
-    n->backward = bw;
     n->seq = atomic_fetch_add(&node_seq, 1);
     n->n_in = n_in;
     for (int i = 0; i < n_in; i++) {
@@ -81,7 +168,7 @@ int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *con
         n->in_ndim[i] = x->ndim;
         memcpy(n->in_shape[i], x->shape, sizeof x->shape);
         n->in_dtype[i] = x->dtype;
-        if (!x->requires_grad) continue;
+        if (!x->requires_grad || !differentiable(def, i)) continue;
         n->needs[i] = true;
         if (x->grad_fn) {
             n->in_node[i] = x->grad_fn;
@@ -106,22 +193,74 @@ int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *con
     n->out_dtype = r->dtype;
     r->grad_fn = n;
     r->requires_grad = true;
+    if (counts.on) count(def);
     return 0;
 }
 
-ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+/* grad is needed for this op: recording on, and a differentiable input requires grad */
+static bool needs_grad_def(const ag_opdef *def, ag_tensor *const *in, int n) {
+    if (no_grad_depth) return false;
+    for (int i = 0; i < n; i++)
+        if (in[i] && in[i]->requires_grad && differentiable(def, i)) return true;
+    return false;
+}
+
+ag_tensor *ag__finish(ag_tensor *r, const char *op, const ag_opdef *def, ag_tensor *const *in, int n_in,
                       ag_tensor *const *saved, int n_saved, const ag_op_params *p) {
     if (!r) return NULL;
-    if (bw && ag__needs_grad(in, n_in) && ag__record(r, op, bw, in, n_in, saved, n_saved, p) < 0) {
+    if (def && needs_grad_def(def, in, n_in) && ag__record(r, op, def, in, n_in, saved, n_saved, p) < 0) {
         ag__drop(r);
         return NULL;
     }
-    if (ag__anomaly() && ag__check_anomaly(op, r, "result") < 0) {
+    if (ag__anomaly() && ag__check_anomaly(op ? op : def->name, r, "result") < 0) {
         ag__drop(r);
         return NULL;
     }
     return ag__ret(r);
 }
+
+/* ---- the op-author API ---- */
+ag_tensor *ag_op_finish(ag_tensor *r, const ag_opdef *def, ag_tensor *const *in, int n_in,
+                        ag_tensor *const *saved, int n_saved, ag_payload *payload) {
+    if (!r) return NULL;
+    const char *op = def && def->name ? def->name : "ag_op_finish";
+    int rc = 0;
+    if (!def || !def->name || !def->backward)
+        rc = ag_set_error(AG_ERR_INVALID, "ag_op_finish: expected an op definition with a name and a backward rule");
+    else if (n_in < 0 || n_saved < 0 || (n_in && !in) || (n_saved && !saved))
+        rc = ag_set_error(AG_ERR_INVALID, "%s: expected input and saved arrays with their counts, given %d "
+                          "inputs and %d saved", op, n_in, n_saved);
+    else if (r->grad_fn)
+        rc = ag_set_error(AG_ERR_AUTOGRAD, "%s: the result already has a history (recorded by %s): compute "
+                          "it with grad mode off", op, r->grad_fn->name);
+    for (int i = 0; rc == 0 && i < n_saved; i++)
+        if (!saved[i]) rc = ag_set_error(AG_ERR_INVALID, "%s: saved tensor %d is NULL", op, i);
+    if (rc == 0 && needs_grad_def(def, in, n_in)) {
+        rc = ag__record(r, op, def, in, n_in, saved, n_saved, NULL);
+        if (rc == 0) r->grad_fn->payload = ag_payload_retain(payload);
+    }
+    if (rc == 0 && ag__anomaly()) rc = ag__check_anomaly(op, r, "result");
+    if (rc < 0) {
+        ag_release(r);
+        return NULL;
+    }
+    return r;
+}
+
+const char *ag_node_name(const ag_node *n) { return n ? n->name : NULL; }
+int ag_node_n_inputs(const ag_node *n) { return n ? n->n_in : 0; }
+bool ag_node_needs_grad(const ag_node *n, int i) { return n && i >= 0 && i < n->n_in && n->needs[i]; }
+int ag_node_input_shape(const ag_node *n, int i, int64_t *shape) {
+    if (!n || i < 0 || i >= n->n_in) return -1;
+    if (shape) memcpy(shape, n->in_shape[i], sizeof n->in_shape[i]);
+    return n->in_ndim[i];
+}
+ag_dtype ag_node_input_dtype(const ag_node *n, int i) {
+    return n && i >= 0 && i < n->n_in ? n->in_dtype[i] : AG_F64;
+}
+int ag_node_n_saved(const ag_node *n) { return n ? n->n_saved : 0; }
+ag_tensor *ag_node_saved(const ag_node *n, int i) { return n && i >= 0 && i < n->n_saved ? n->saved[i] : NULL; }
+void *ag_node_payload(const ag_node *n) { return n ? ag_payload_data(n->payload) : NULL; }
 
 /* Frees a node and, iteratively, every input node it was the last holder of
  * (a recursive free would overflow the stack on a 10^5-node chain). */
@@ -150,6 +289,7 @@ void ag__node_release(ag_node *n) {
         }
         for (int i = 0; i < x->n_saved; i++) ag__drop(x->saved[i]);
         ag__drop(x->gacc);
+        ag_payload_release(x->payload);
         for (struct ag_hook *h = x->hooks, *nx; h; h = nx) { nx = h->next; free(h); }
         free(x);
     }

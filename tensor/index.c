@@ -7,13 +7,8 @@
  *   backward = g for t, gather(g) for src; masked ops go through where/index ops; cat backward =
  *   narrow views of g; flip backward = flip; cumsum backward = reverse cumsum.
  *
- * cat with more than AG_MAX_IN inputs: the output is written once (one copy per input), and the
- * graph is a tree of "ag_cat" nodes of at most AG_MAX_IN inputs each: inputs are grouped by 4 under
- * stand-in tensors that alias the group's slice of the output (no copy), stand-ins are grouped
- * again, and the result's node takes the last <= 4. Each node's backward hands every input the
- * narrow of g along dim at its offset (the extents come from the recorded input shapes). The
- * stand-ins are dropped after recording: their nodes live on through their parents' edges. This
- * keeps ag_node's fixed-size input arrays (and the engine) unchanged. */
+ * cat of any number of inputs is one node: its backward hands every input the narrow of g
+ * along dim at its offset (the extents come from the recorded input shapes). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,13 +80,13 @@ static ag_tensor *index_select_impl(const char *op, ag_tensor *t, int dim, ag_te
 static ag_tensor *index_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src,
                                  bool allow_neg);
 
-static int index_select_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_index_select(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
     gin[0] = index_add_impl(n->name, z, (int)n->p.i[0], n->saved[0], g, n->p.i[1]);
     return gin[0] ? 0 : ag_error_code();
 }
 
-static int index_add_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_index_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_retain(g);
     if (n->needs[1]) gin[1] = index_select_impl(n->name, g, (int)n->p.i[0], n->saved[0], n->p.i[1]);
     return 0;
@@ -112,7 +107,7 @@ static ag_tensor *index_select_impl(const char *op, ag_tensor *t, int dim, ag_te
     ag_kview xv = sel_view(idx, shape, t->ndim, d);
     ag_tensor *r = gather_raw(op, t, d, &xv, shape, t->ndim, allow_neg);
     ag_op_params p = {.i = {d, allow_neg}};
-    return ag__finish(r, op, index_select_backward, AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, AG_OP(INDEX_SELECT), AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 /* t with src[.., k, ..] added at t[.., idx[k], ..] along dim (torch.index_add) */
@@ -134,7 +129,7 @@ static ag_tensor *index_add_impl(const char *op, ag_tensor *t, int dim, ag_tenso
     ag_kview xv = sel_view(idx, src->shape, src->ndim, d);
     ag_tensor *r = scatter_raw(op, t, d, &xv, src, allow_neg);
     ag_op_params p = {.i = {d, allow_neg}};
-    return ag__finish(r, op, index_add_backward, AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, AG_OP(INDEX_ADD), AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 ag_tensor *ag_index_select(ag_tensor *t, int dim, ag_tensor *idx) {
@@ -145,13 +140,13 @@ ag_tensor *ag_index_select(ag_tensor *t, int dim, ag_tensor *idx) {
 static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx);
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
 
-static int gather_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_gather(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
     gin[0] = scatter_add_impl(n->name, z, (int)n->p.i[0], n->saved[0], g);
     return gin[0] ? 0 : ag_error_code();
 }
 
-static int scatter_add_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_scatter_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_retain(g);
     if (n->needs[1]) {
         ag_tensor *idx = n->saved[0];
@@ -195,7 +190,7 @@ static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *
     ag_kview xv = ag__view(idx);
     ag_tensor *r = gather_raw(op, t, d, &xv, idx->shape, idx->ndim, false);
     ag_op_params p = {.i = {d}};
-    return ag__finish(r, op, gather_backward, AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, AG_OP(GATHER), AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
@@ -211,7 +206,7 @@ static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_ten
     ag_kview xv = ag__view(idx);
     ag_tensor *r = scatter_raw(op, t, d, &xv, src, false);
     ag_op_params p = {.i = {d}};
-    return ag__finish(r, op, scatter_add_backward, AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
+    return ag__finish(r, op, AG_OP(SCATTER_ADD), AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
 }
 
 ag_tensor *ag_gather(ag_tensor *t, int dim, ag_tensor *idx) { return gather_impl("ag_gather", t, dim, idx); }
@@ -363,7 +358,7 @@ ag_tensor *ag_masked_scatter(ag_tensor *t, ag_tensor *mask, ag_tensor *src) {
 }
 
 /* ---- cat, stack, split, chunk ---------------------------------------------------------- */
-static int cat_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_cat(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     int d = (int)n->p.i[0];
     int64_t off = 0;
     for (int k = 0; k < n->n_in; k++) {
@@ -374,50 +369,9 @@ static int cat_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 
-/* stand-in for in[0..m): an alias of r's slice [off, off + len) along d, recorded over them */
-static ag_tensor *cat_group(ag_tensor *r, int d, int64_t off, ag_tensor *const *in, int m, const ag_op_params *p) {
-    ag_tensor *s = ag__alias(r);
-    if (!s) return NULL;
-    int64_t len = 0;
-    for (int i = 0; i < m; i++) len += in[i]->shape[d];
-    s->offset += off * r->strides[d];
-    s->shape[d] = len;
-    if (ag__needs_grad(in, m) && ag__record(s, "ag_cat", cat_backward, in, m, NULL, 0, p) < 0) {
-        ag__drop(s);
-        return NULL;
-    }
-    return s;
-}
-
 static int record_cat(ag_tensor *r, ag_tensor *const *in, int n, int d) {
     ag_op_params p = {.i = {d}};
-    if (n <= AG_MAX_IN) return ag__record(r, "ag_cat", cat_backward, in, n, NULL, 0, &p);
-    ag_tensor **cur = malloc((size_t)n * sizeof *cur);
-    if (!cur) return ag_set_error(AG_ERR_NOMEM, "ag_cat: out of memory recording the graph");
-    memcpy(cur, in, (size_t)n * sizeof *cur);
-    bool owned = false; /* cur holds stand-ins (ours to drop) from the second level on */
-    int m = n, rc = 0;
-    while (m > AG_MAX_IN && rc == 0) {
-        int groups = (m + AG_MAX_IN - 1) / AG_MAX_IN;
-        int64_t off = 0;
-        for (int gi = 0; gi < groups; gi++) {
-            int cnt = m - gi * AG_MAX_IN < AG_MAX_IN ? m - gi * AG_MAX_IN : AG_MAX_IN;
-            ag_tensor *const *mem = cur + gi * AG_MAX_IN;
-            int64_t len = 0;
-            for (int i = 0; i < cnt; i++) len += mem[i]->shape[d];
-            ag_tensor *s = rc == 0 ? cat_group(r, d, off, mem, cnt, &p) : NULL;
-            if (!s) rc = rc ? rc : ag_error_code();
-            if (owned) for (int i = 0; i < cnt; i++) ag__drop(mem[i]);
-            cur[gi] = s; /* gi <= first member index: safe in place */
-            off += len;
-        }
-        owned = true;
-        m = groups;
-    }
-    if (rc == 0) rc = ag__record(r, "ag_cat", cat_backward, cur, m, NULL, 0, &p);
-    if (owned) for (int i = 0; i < m; i++) ag__drop(cur[i]);
-    free(cur);
-    return rc;
+    return ag__record(r, "ag_cat", AG_OP(CAT), in, n, NULL, 0, &p);
 }
 
 ag_tensor *ag_cat(ag_tensor *const *tensors, int n, int dim) {
@@ -566,7 +520,7 @@ int ag_chunk(ag_tensor *t, int chunks, int dim, ag_tensor **out, int *count) {
 /* ---- flip, roll, diff ------------------------------------------------------------------- */
 static ag_tensor *flip_mask(ag_tensor *t, unsigned mask);
 
-static int flip_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_flip(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = flip_mask(g, (unsigned)n->p.i[0]);
     return gin[0] ? 0 : ag_error_code();
 }
@@ -587,7 +541,7 @@ static ag_tensor *flip_mask(ag_tensor *t, unsigned mask) {
     }
     ag__drop(a);
     ag_op_params p = {.i = {mask}};
-    return ag__finish(r, "ag_flip", flip_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, "ag_flip", AG_OP(FLIP), AG_IN(t), AG_NONE, &p);
 }
 
 ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n) {
@@ -656,7 +610,7 @@ ag_tensor *ag_diff(ag_tensor *t, int n, int dim) {
 /* ---- cumsum ------------------------------------------------------------------------------- */
 static ag_tensor *cumsum_impl(ag_tensor *t, int dim, bool reverse);
 
-static int cumsum_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_cumsum(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = cumsum_impl(g, (int)n->p.i[0], !n->p.i[1]);
     return gin[0] ? 0 : ag_error_code();
 }
@@ -675,7 +629,7 @@ static ag_tensor *cumsum_impl(ag_tensor *t, int dim, bool reverse) {
     }
     ag__drop(c);
     ag_op_params p = {.i = {d, reverse}};
-    return ag__finish(r, "ag_cumsum", cumsum_backward, AG_IN(t), AG_NONE, &p);
+    return ag__finish(r, "ag_cumsum", AG_OP(CUMSUM), AG_IN(t), AG_NONE, &p);
 }
 
 ag_tensor *ag_cumsum(ag_tensor *t, int dim) { return cumsum_impl(t, dim, false); }

@@ -9,6 +9,7 @@
 
 #include "astrograd/tensor.h"
 #include "astrograd/autograd.h"
+#include "astrograd/op.h"
 #include "backends/kernels.h"
 #include "core/core.h"
 
@@ -87,44 +88,39 @@ void ag__bump_version(ag_tensor *t);
 static inline bool ag__is_cpu(const ag_tensor *t) { return t->storage->dev.kind == AG_DEV_CPU; }
 
 /* ---- autograd recording (lives here because every op records) ---- */
-#define AG_MAX_IN 4
-#define AG_MAX_SAVED 6
-
-typedef struct ag_node ag_node;
-/* Backward rule: given the gradient of the node's output (g, same shape/dtype as the output),
- * set gin[i] (new reference, or NULL for no gradient) for each input with n->needs[i].
- * Rules use ag ops; the engine runs them with grad mode off inside a scope, sums each gin to
- * its input's shape and takes the real part for real inputs. Return 0 or negative status. */
-typedef int (*ag_backward_fn)(ag_node *n, ag_tensor *g, ag_tensor **gin);
-
 typedef union ag_op_params {
     double d[6];
     int64_t i[6];
     struct { int dims[AG_MAX_DIMS]; int ndims; bool keepdim; } red;
 } ag_op_params;
 
+#include "tensor/registry.h"
+
+/* A recorded op. The per-input and per-saved arrays live in the node's own allocation, sized
+ * at record time, so a node holds any number of inputs (cat of 1000 tensors is one node). */
 struct ag_node {
     int rc;
-    const char *name;        /* op name for messages */
-    ag_backward_fn backward;
+    const ag_opdef *def;     /* name, differentiable inputs, backward rule */
+    const char *name;        /* for messages: the public function that recorded it */
     uint64_t seq;            /* creation order */
     int n_in;
-    ag_node *in_node[AG_MAX_IN];   /* input's grad_fn (owned ref) or NULL */
-    ag_tensor *in_leaf[AG_MAX_IN]; /* leaf input requiring grad (owned ref) or NULL */
-    bool needs[AG_MAX_IN];
+    ag_node **in_node;       /* input's grad_fn (owned ref) or NULL */
+    ag_tensor **in_leaf;     /* leaf input requiring grad (owned ref) or NULL */
+    bool *needs;
     /* input metadata for reducing gradients to the input's shape */
-    int in_ndim[AG_MAX_IN];
-    int64_t in_shape[AG_MAX_IN][AG_MAX_DIMS];
-    ag_dtype in_dtype[AG_MAX_IN];
+    int *in_ndim;
+    int64_t (*in_shape)[AG_MAX_DIMS];
+    ag_dtype *in_dtype;
     /* output metadata */
     int out_ndim;
     int64_t out_shape[AG_MAX_DIMS];
     ag_dtype out_dtype;
     int n_saved;
-    ag_tensor *saved[AG_MAX_SAVED];
-    unsigned saved_ver[AG_MAX_SAVED];
+    ag_tensor **saved;
+    unsigned *saved_ver;
     bool released;           /* saved tensors dropped after backward */
     ag_op_params p;
+    ag_payload *payload;     /* owned ref or NULL */
     /* engine state during one backward pass */
     uint64_t epoch;
     int deps;
@@ -135,20 +131,23 @@ struct ag_node {
 bool ag__grad_enabled(void);
 /* true when recording is on and any of the inputs requires grad */
 bool ag__needs_grad(ag_tensor *const *in, int n);
-/* Record node on result r. saved tensors are retained (saving the output itself is allowed:
- * pass it and the node stores a detached alias, so no reference cycle forms).
- * Returns 0 or a negative status (r is left untouched on failure). */
-int ag__record(ag_tensor *r, const char *name, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+/* Record a node of op def on result r; name labels it in messages (NULL: def->name). Inputs
+ * outside def->diff are never differentiated. saved tensors are retained (saving the output
+ * itself is allowed: pass it and the node stores a detached alias, so no reference cycle
+ * forms). Returns 0 or a negative status (r is left untouched on failure). */
+int ag__record(ag_tensor *r, const char *name, const ag_opdef *def, ag_tensor *const *in, int n_in,
                ag_tensor *const *saved, int n_saved, const ag_op_params *p);
-/* The end of every op front-end: record the node when grad is needed (bw may be NULL for
+/* The end of every op front-end: record the node when grad is needed (def NULL for
  * non-differentiable ops), check for NaN/Inf in anomaly mode, register the result in the
  * current scope. Drops r and returns NULL on failure. */
-ag_tensor *ag__finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *const *in, int n_in,
+ag_tensor *ag__finish(ag_tensor *r, const char *op, const ag_opdef *def, ag_tensor *const *in, int n_in,
                       ag_tensor *const *saved, int n_saved, const ag_op_params *p);
 #define AG_IN(...) ((ag_tensor *const[]){__VA_ARGS__}), \
     ((int)(sizeof((ag_tensor *const[]){__VA_ARGS__}) / sizeof(ag_tensor *)))
 #define AG_NONE NULL, 0
 void ag__node_release(ag_node *n);
+/* autograd/gradcheck.c: nodes recorded meanwhile count as gradchecked (ag_op_counting) */
+void ag__gradcheck_scope(bool on);
 /* 0 when t (floating point) has no NaN/Inf; otherwise AG_ERR_NUMERIC naming op, the first such
  * element and where. Computed with t's backend kernels on t's device. */
 int ag__check_anomaly(const char *op, const ag_tensor *t, const char *where);

@@ -6,7 +6,7 @@
 
 static ag_tensor *bmm3(const char *op, ag_tensor *a, ag_tensor *b);
 
-static int bmm_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_bmm(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *a = n->saved[0], *b = n->saved[1];
     if (n->needs[0]) gin[0] = bmm3("ag_bmm", g, ag_conj(ag_transpose(b, 1, 2)));
     if (n->needs[1]) gin[1] = bmm3("ag_bmm", ag_conj(ag_transpose(a, 1, 2)), g);
@@ -32,7 +32,7 @@ static ag_tensor *bmm3(const char *op, ag_tensor *a, ag_tensor *b) {
     }
     ag__drop(ca);
     ag__drop(cb);
-    if (r && ag__needs_grad(AG_IN(a, b)) && ag__record(r, op, bmm_backward, AG_IN(a, b), AG_IN(a, b), NULL) < 0) {
+    if (r && ag__needs_grad(AG_IN(a, b)) && ag__record(r, op, AG_OP(MATMUL), AG_IN(a, b), AG_IN(a, b), NULL) < 0) {
         ag__drop(r);
         return NULL;
     }

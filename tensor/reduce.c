@@ -91,12 +91,12 @@ static ag_tensor *reduce_raw(const char *op, ag_reduce_op kop, ag_tensor *t, con
     return o;
 }
 
-static ag_tensor *finish(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *t, ag_tensor *const *saved,
+static ag_tensor *finish(ag_tensor *r, const char *op, const ag_opdef *bw, ag_tensor *t, ag_tensor *const *saved,
                          int n_saved, const ag_op_params *p) {
     return ag__finish(r, op, bw, AG_IN(t), saved, n_saved, p);
 }
 
-static int sum_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_sum(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_expand(unreduce(n, g), n->in_shape[0], n->in_ndim[0]);
     return 0;
 }
@@ -107,7 +107,7 @@ ag_tensor *ag_sum(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
     if (!plan_dims("ag_sum", t, dims, ndims, keepdim, &r)) return NULL;
     ag_dtype dt = ag_dtype_is_float(t->dtype) ? t->dtype : AG_I64;
     ag_op_params p = red_params(dims, ndims, keepdim);
-    return finish(reduce_raw("ag_sum", AG_RED_SUM, t, &r, dt, NULL), "ag_sum", sum_backward, t, AG_NONE, &p);
+    return finish(reduce_raw("ag_sum", AG_RED_SUM, t, &r, dt, NULL), "ag_sum", AG_OP(SUM), t, AG_NONE, &p);
 }
 
 ag_tensor *ag_mean(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
@@ -123,7 +123,7 @@ ag_tensor *ag_mean(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
     return m;
 }
 
-static int prod_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_prod(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     /* d prod / d x_i = product of the others: out / x_i without zeros; with one zero in a
      * slice only the zero's position gets the product of the rest; with two, nothing */
     ag_tensor *x = n->saved[0], *out = unreduce(n, n->saved[1]);
@@ -148,11 +148,11 @@ ag_tensor *ag_prod(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
     ag_dtype dt = ag_dtype_is_float(t->dtype) ? t->dtype : AG_I64;
     ag_op_params p = red_params(dims, ndims, keepdim);
     ag_tensor *o = reduce_raw("ag_prod", AG_RED_PROD, t, &r, dt, NULL);
-    return finish(o, "ag_prod", prod_backward, t, (ag_tensor *const[]){t, o}, 2, &p);
+    return finish(o, "ag_prod", AG_OP(PROD), t, (ag_tensor *const[]){t, o}, 2, &p);
 }
 
 /* amax/amin: the gradient is shared evenly by all elements equal to the extreme (PyTorch) */
-static int amax_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_amax(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = n->saved[0], *out = unreduce(n, n->saved[1]);
     int nd = n->p.red.ndims;
     ag_tensor *mask = ag_eq(x, out);
@@ -175,13 +175,13 @@ static ag_tensor *extreme(const char *op, ag_reduce_op kop, ag_tensor *t, const 
             return ag_fail(AG_ERR_SHAPE, "%s: cannot reduce over dim %d of size 0 (shape %s)", op, d, AG_SHP(t));
     ag_op_params p = red_params(dims, ndims, keepdim);
     ag_tensor *o = reduce_raw(op, kop, t, &r, t->dtype, NULL);
-    return finish(o, op, amax_backward, t, (ag_tensor *const[]){t, o}, 2, &p);
+    return finish(o, op, AG_OP(AMAX), t, (ag_tensor *const[]){t, o}, 2, &p);
 }
 ag_tensor *ag_amax(ag_tensor *t, const int *dims, int ndims, bool keepdim) { return extreme("ag_amax", AG_RED_MAX, t, dims, ndims, keepdim); }
 ag_tensor *ag_amin(ag_tensor *t, const int *dims, int ndims, bool keepdim) { return extreme("ag_amin", AG_RED_MIN, t, dims, ndims, keepdim); }
 
 /* max/min along a dim: the gradient goes to the selected index only */
-static int maxdim_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_maxdim(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     int d = n->p.red.dims[0], nd = n->in_ndim[0];
     if (d < 0) d += nd;
     ag_tensor *idx = unreduce(n, n->saved[0]);
@@ -211,7 +211,7 @@ static ag_tensor *along(const char *op, ag_reduce_op kop, ag_tensor *t, int dim,
     if (!o) return NULL;
     if (!values) { ag__drop(o); return ag__ret(ix); }
     ag_op_params p = red_params(&d, 1, keepdim);
-    o = finish(o, op, maxdim_backward, t, (ag_tensor *const[]){ix}, 1, &p);
+    o = finish(o, op, AG_OP(MAX_DIM), t, (ag_tensor *const[]){ix}, 1, &p);
     if (o && indices) *indices = ag__ret(ix);
     else ag__drop(ix);
     return o;
@@ -245,7 +245,7 @@ ag_tensor *ag_std(ag_tensor *t, const int *dims, int ndims, int correction, bool
 }
 
 /* ---- norm and logsumexp: composite forward, own backward (finite at 0, as PyTorch) ---- */
-static int norm_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_norm(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = n->saved[0], *out = unreduce(n, n->saved[1]);
     double p = n->p.d[5];
     ag_tensor *gk = unreduce(n, g), *d;
@@ -293,10 +293,10 @@ ag_tensor *ag_norm(ag_tensor *t, double p, const int *dims, int ndims, bool keep
     ag__unscope(o);
     ag_op_params prm = red_params(dims, ndims, keepdim);
     prm.d[5] = p; /* d[5] lies past the red member of the union */
-    return finish(o, "ag_norm", norm_backward, t, (ag_tensor *const[]){t, o}, 2, &prm);
+    return finish(o, "ag_norm", AG_OP(NORM), t, (ag_tensor *const[]){t, o}, 2, &prm);
 }
 
-static int lse_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_lse(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = n->saved[0], *out = unreduce(n, n->saved[1]);
     gin[0] = ag_mul(unreduce(n, g), ag_exp(ag_sub(x, out)));
     return 0;
@@ -327,5 +327,5 @@ ag_tensor *ag_logsumexp(ag_tensor *t, const int *dims, int ndims, bool keepdim) 
     if (!o) return NULL;
     ag__unscope(o);
     ag_op_params prm = red_params(dims, ndims, keepdim);
-    return finish(o, "ag_logsumexp", lse_backward, t, (ag_tensor *const[]){t, o}, 2, &prm);
+    return finish(o, "ag_logsumexp", AG_OP(LOGSUMEXP), t, (ag_tensor *const[]){t, o}, 2, &prm);
 }

@@ -182,7 +182,7 @@ enum { P_VEC = 0, P_UPPER = 0, P_LEFT = 1, P_UNIT = 2 };
 /* ---- solve --------------------------------------------------------------------------- */
 static ag_tensor *solve_impl(ag_tensor *A, ag_tensor *B, bool vec);
 
-static int solve_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_solve(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *A = n->saved[0], *X = n->saved[1];
     bool vec = n->p.i[P_VEC];
     ag_tensor *gB = solve_impl(mH(A), g, vec);
@@ -219,7 +219,7 @@ static ag_tensor *solve_impl(ag_tensor *A, ag_tensor *B, bool vec) {
     }
     ag__drop(lu); ag__drop(piv); ag__drop(info);
     ag_op_params p = {.i = {vec}};
-    if (X && ag__needs_grad(AG_IN(A, B)) && ag__record(X, op, solve_backward, AG_IN(A, B), AG_IN(A, X), &p) < 0) {
+    if (X && ag__needs_grad(AG_IN(A, B)) && ag__record(X, op, AG_OP(SOLVE), AG_IN(A, B), AG_IN(A, X), &p) < 0) {
         ag__drop(X);
         return NULL;
     }
@@ -237,7 +237,7 @@ ag_tensor *ag_solve(ag_tensor *A, ag_tensor *B) {
 }
 
 /* ---- inverse ------------------------------------------------------------------------ */
-static int inverse_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_inverse(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *Xh = mH(n->saved[0]);
     gin[0] = ag_neg(ag_matmul(ag_matmul(Xh, g), Xh));
     return 0;
@@ -264,7 +264,7 @@ ag_tensor *ag_inverse(ag_tensor *A) {
     }
     ag_release(I);
     ag__drop(lu); ag__drop(piv); ag__drop(info);
-    if (X && ag__needs_grad(AG_IN(A)) && ag__record(X, op, inverse_backward, AG_IN(A), AG_IN(X), NULL) < 0) {
+    if (X && ag__needs_grad(AG_IN(A)) && ag__record(X, op, AG_OP(INVERSE), AG_IN(A), AG_IN(X), NULL) < 0) {
         ag__drop(X);
         return NULL;
     }
@@ -297,18 +297,18 @@ static bool lu_diag(const char *op, ag_tensor *A, ag_tensor **diag, ag_tensor **
 
 static ag_tensor *inv_H(ag_tensor *A) { return mH(ag_inverse(A)); }
 
-static int det_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_det(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *A = n->saved[0], *det = n->saved[1];
     gin[0] = ag_mul(unsq2(ag_mul(g, ag_conj(det))), inv_H(A));
     return 0;
 }
 
-static int logdet_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_logdet(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_mul(unsq2(g), inv_H(n->saved[0]));
     return 0;
 }
 
-static int sign_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_slogdet_sign(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *A = n->saved[0], *sign = n->saved[1];
     ag_tensor *im = ag_imag(ag_mul(ag_conj(g), sign));
     ag_tensor *c = ag_complex(ag_zeros_like(im), ag_neg(im)); /* -i Im(conj(g) sign) */
@@ -317,7 +317,7 @@ static int sign_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 /* record bw on r (a result already moved to the caller's scope); r on success, NULL after failure */
-static ag_tensor *record_on(ag_tensor *r, const char *op, ag_backward_fn bw, ag_tensor *A, ag_tensor *saved2) {
+static ag_tensor *record_on(ag_tensor *r, const char *op, const ag_opdef *bw, ag_tensor *A, ag_tensor *saved2) {
     if (!r) return NULL;
     if (ag__needs_grad(AG_IN(A)) &&
         ag__record(r, op, bw, AG_IN(A), (ag_tensor *const[]){A, saved2}, saved2 ? 2 : 1, NULL) < 0) {
@@ -338,7 +338,7 @@ ag_tensor *ag_det(ag_tensor *A) {
     ag_keep(r);
     ag_scope_end();
     ag_no_grad_end();
-    return record_on(r, op, det_backward, A, r);
+    return record_on(r, op, AG_OP(DET), A, r);
 }
 
 /* logabsdet and sign (new refs in the caller's scope) */
@@ -377,7 +377,7 @@ ag_tensor *ag_logdet(ag_tensor *A) {
     ag_no_grad_end();
     ag_release(la);
     ag_release(sg);
-    return record_on(r, op, logdet_backward, A, NULL);
+    return record_on(r, op, AG_OP(LOGDET), A, NULL);
 }
 
 ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign) {
@@ -387,8 +387,8 @@ ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign) {
     if (!check_square(op, A, "A")) return NULL;
     ag_tensor *la, *sg;
     if (!slogdet_parts(op, A, &la, &sg)) return NULL;
-    la = record_on(la, op, logdet_backward, A, NULL);
-    if (ag_dtype_is_complex(A->dtype)) sg = record_on(sg, "ag_slogdet (sign)", sign_backward, A, sg);
+    la = record_on(la, op, AG_OP(LOGDET), A, NULL);
+    if (ag_dtype_is_complex(A->dtype)) sg = record_on(sg, "ag_slogdet (sign)", AG_OP(SLOGDET_SIGN), A, sg);
     if (!la || !sg) {
         ag_release(la);
         ag_release(sg);
@@ -402,7 +402,7 @@ ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign) {
 /* ---- cholesky ----------------------------------------------------------------------- */
 static ag_tensor *tri_solve(ag_tensor *A, ag_tensor *B, bool upper, bool left, bool unit);
 
-static int cholesky_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_cholesky(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *L = n->saved[0], *gL = g;
     if (n->p.i[P_UPPER]) { L = mH(L); gL = mH(gL); }
     int64_t sz = L->shape[L->ndim - 1];
@@ -432,7 +432,7 @@ ag_tensor *ag_cholesky(ag_tensor *A, bool upper) {
     ag__drop(info);
     if (!ok) { ag__drop(L); return NULL; }
     ag_op_params p = {.i = {upper}};
-    if (ag__needs_grad(AG_IN(A)) && ag__record(L, op, cholesky_backward, AG_IN(A), AG_IN(L), &p) < 0) {
+    if (ag__needs_grad(AG_IN(A)) && ag__record(L, op, AG_OP(CHOLESKY), AG_IN(A), AG_IN(L), &p) < 0) {
         ag__drop(L);
         return NULL;
     }
@@ -440,7 +440,7 @@ ag_tensor *ag_cholesky(ag_tensor *A, bool upper) {
 }
 
 /* ---- solve_triangular --------------------------------------------------------------- */
-static int tri_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_tri(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *A = n->saved[0], *X = n->saved[1];
     bool upper = n->p.i[P_UPPER], left = n->p.i[P_LEFT], unit = n->p.i[P_UNIT];
     ag_tensor *gB = tri_solve(mH(A), g, !upper, left, unit);
@@ -482,7 +482,7 @@ static ag_tensor *tri_solve(ag_tensor *A, ag_tensor *B, bool upper, bool left, b
     ag__drop(info);
     if (!ok) { ag__drop(X); return NULL; }
     ag_op_params p = {.i = {upper, left, unit}};
-    if (ag__needs_grad(AG_IN(A, B)) && ag__record(X, op, tri_backward, AG_IN(A, B), AG_IN(A, X), &p) < 0) {
+    if (ag__needs_grad(AG_IN(A, B)) && ag__record(X, op, AG_OP(TRIANGULAR_SOLVE), AG_IN(A, B), AG_IN(A, X), &p) < 0) {
         ag__drop(X);
         return NULL;
     }

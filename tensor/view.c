@@ -5,7 +5,7 @@
 #include "tensor/internal.h"
 
 /* Finish a view: record its node when needed and register it in the scope. */
-static ag_tensor *finish(ag_tensor *r, ag_tensor *src, const char *op, ag_backward_fn bw, const ag_op_params *p) {
+static ag_tensor *finish(ag_tensor *r, ag_tensor *src, const char *op, const ag_opdef *bw, const ag_op_params *p) {
     if (!r) return NULL;
     if (ag__needs_grad(AG_IN(src)) && ag__record(r, op, bw, AG_IN(src), AG_NONE, p) < 0) {
         ag__drop(r);
@@ -14,7 +14,7 @@ static ag_tensor *finish(ag_tensor *r, ag_tensor *src, const char *op, ag_backwa
     return ag__ret(r);
 }
 
-static int identity_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_identity(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     (void)n;
     gin[0] = ag_retain(g);
     return 0;
@@ -24,10 +24,10 @@ static int identity_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
  * input unchanged return this instead, so every result is a fresh reference of its own (a
  * second reference to a scope-owned struct could not be told apart from the scope's). */
 ag_tensor *ag__identity(ag_tensor *t, const char *op) {
-    return finish(ag__alias(t), t, op, identity_backward, NULL);
+    return finish(ag__alias(t), t, op, AG_OP(ALIAS), NULL);
 }
 
-static int reshape_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_reshape(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     gin[0] = ag_reshape(g, n->in_shape[0], n->in_ndim[0]);
     return 0;
 }
@@ -109,18 +109,18 @@ ag_tensor *ag_view(ag_tensor *t, const int64_t *shape, int ndim) {
         return ag_fail(AG_ERR_SHAPE, "ag_view: a tensor of shape %s with these strides cannot be viewed "
                        "as %s without a copy; use ag_reshape", AG_SHP(t),
                        ag_shape_str(s, ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF));
-    return finish(make_view(t, s, ndim, st), t, "ag_view", reshape_backward, NULL);
+    return finish(make_view(t, s, ndim, st), t, "ag_view", AG_OP(RESHAPE), NULL);
 }
 
 ag_tensor *ag_reshape(ag_tensor *t, const int64_t *shape, int ndim) {
     if (!t) return NULL;
     int64_t s[AG_MAX_DIMS], st[AG_MAX_DIMS];
     if (!infer_shape("ag_reshape", t, shape, ndim, s)) return NULL;
-    if (view_strides(t, s, ndim, st)) return finish(make_view(t, s, ndim, st), t, "ag_reshape", reshape_backward, NULL);
+    if (view_strides(t, s, ndim, st)) return finish(make_view(t, s, ndim, st), t, "ag_reshape", AG_OP(RESHAPE), NULL);
     ag_tensor *c = ag_contiguous(t);
     if (!c) return NULL;
     ag__contiguous_strides(s, ndim, st);
-    ag_tensor *r = finish(make_view(c, s, ndim, st), c, "ag_reshape", reshape_backward, NULL);
+    ag_tensor *r = finish(make_view(c, s, ndim, st), c, "ag_reshape", AG_OP(RESHAPE), NULL);
     ag_release(c);
     return r;
 }
@@ -131,7 +131,7 @@ ag_tensor *ag_flatten(ag_tensor *t) {
     return ag_reshape(t, &n, 1);
 }
 
-static int permute_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_permute(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     int inv[AG_MAX_DIMS];
     for (int i = 0; i < n->out_ndim; i++) inv[n->p.i[i]] = i;
     gin[0] = ag_permute(g, inv, n->out_ndim);
@@ -155,7 +155,7 @@ ag_tensor *ag_permute(ag_tensor *t, const int *dims, int ndim) {
         st[i] = t->strides[d];
         p.i[i] = d;
     }
-    return finish(make_view(t, s, ndim, st), t, "ag_permute", permute_backward, &p);
+    return finish(make_view(t, s, ndim, st), t, "ag_permute", AG_OP(PERMUTE), &p);
 }
 
 ag_tensor *ag_transpose(ag_tensor *t, int d0, int d1) {
@@ -184,7 +184,7 @@ ag_tensor *ag_squeeze(ag_tensor *t, int dim) {
         s[nd] = t->shape[i];
         st[nd++] = t->strides[i];
     }
-    return finish(make_view(t, s, nd, st), t, "ag_squeeze", reshape_backward, NULL);
+    return finish(make_view(t, s, nd, st), t, "ag_squeeze", AG_OP(RESHAPE), NULL);
 }
 
 ag_tensor *ag_unsqueeze(ag_tensor *t, int dim) {
@@ -204,11 +204,11 @@ ag_tensor *ag_unsqueeze(ag_tensor *t, int dim) {
             j++;
         }
     }
-    return finish(make_view(t, s, t->ndim + 1, st), t, "ag_unsqueeze", reshape_backward, NULL);
+    return finish(make_view(t, s, t->ndim + 1, st), t, "ag_unsqueeze", AG_OP(RESHAPE), NULL);
 }
 
 /* gradient of a strided sub-view: zeros of the input shape with g written into the same view */
-static int slice_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_slice(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
     if (!z) return ag_error_code();
     ag_tensor *v;
@@ -236,7 +236,7 @@ ag_tensor *ag_slice(ag_tensor *t, int dim, int64_t start, int64_t end, int64_t s
     r->shape[d] = (end - start + step - 1) / step;
     r->strides[d] = t->strides[d] * step;
     ag_op_params p = {.i = {d, start, end, step, 0}};
-    return finish(r, t, "ag_slice", slice_backward, &p);
+    return finish(r, t, "ag_slice", AG_OP(SLICE), &p);
 }
 
 ag_tensor *ag_narrow(ag_tensor *t, int dim, int64_t start, int64_t length) {
@@ -271,10 +271,10 @@ ag_tensor *ag_select(ag_tensor *t, int dim, int64_t index) {
     r->shape[r->ndim] = 0;
     r->strides[r->ndim] = 0;
     ag_op_params p = {.i = {d, index, 0, 0, 1}};
-    return finish(r, t, "ag_select", slice_backward, &p);
+    return finish(r, t, "ag_select", AG_OP(SLICE), &p);
 }
 
-static int expand_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_expand(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     (void)n;
     gin[0] = ag_retain(g); /* the engine sums over the expanded dims */
     return 0;
@@ -308,23 +308,23 @@ ag_tensor *ag_expand(ag_tensor *t, const int64_t *shape, int ndim) {
                            (long long)t->shape[j], (long long)want);
         }
     }
-    return finish(make_view(t, s, ndim, st), t, "ag_expand", expand_backward, NULL);
+    return finish(make_view(t, s, ndim, st), t, "ag_expand", AG_OP(EXPAND), NULL);
 }
 
-static int real_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_real(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     (void)n;
     gin[0] = ag_retain(g); /* the engine casts a real gradient to the complex input: g + 0i */
     return 0;
 }
 
-static int imag_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+int ag__bw_imag(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     (void)n;
     ag_tensor *z = ag_zeros_like(g);
     gin[0] = ag_complex(z, g);
     return gin[0] ? 0 : ag_error_code();
 }
 
-static ag_tensor *part(ag_tensor *t, int which, const char *op, ag_backward_fn bw) {
+static ag_tensor *part(ag_tensor *t, int which, const char *op, const ag_opdef *bw) {
     ag_tensor *r = ag__alias(t);
     if (!r) return NULL;
     r->dtype = ag_dtype_to_real(t->dtype);
@@ -336,12 +336,12 @@ static ag_tensor *part(ag_tensor *t, int which, const char *op, ag_backward_fn b
 ag_tensor *ag_real(ag_tensor *t) {
     if (!t) return NULL;
     if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_real");
-    return part(t, 0, "ag_real", real_backward);
+    return part(t, 0, "ag_real", AG_OP(REAL));
 }
 
 ag_tensor *ag_imag(ag_tensor *t) {
     if (!t) return NULL;
     if (!ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_imag: expected a complex tensor, given %s", ag_dtype_name(t->dtype));
-    return part(t, 1, "ag_imag", imag_backward);
+    return part(t, 1, "ag_imag", AG_OP(IMAG));
 }

@@ -18,6 +18,7 @@ OPFN(rsub_s, ag_rsub_s(2.0, x[0]))
 OPFN(neg, ag_neg(x[0]))
 OPFN(abs, ag_abs(x[0]))
 OPFN(sign, ag_sign(x[0]))
+OPFN(sign_nonzero, ag_sign(x[0]))
 OPFN(square, ag_square(x[0]))
 OPFN(reciprocal, ag_reciprocal(x[0]))
 OPFN(exp, ag_exp(x[0]))
@@ -50,7 +51,7 @@ const op_row ops_elementwise[] = {
     ROW(pow, 2, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(maximum, 2, DT_REAL), ROW(minimum, 2, DT_REAL),
     ROW(add_s, 1, DT_FLOAT), ROW(mul_s, 1, DT_FLOAT), ROW(pow_s3, 1, DT_FLOAT, TOL(1e-11, 1e-4)),
     ROW(pow_s05, 1, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(rsub_s, 1, DT_FLOAT),
-    ROW(neg, 1, DT_FLOAT), ROW(abs, 1, DT_FLOAT, NOGC), ROW(sign, 1, DT_FLOAT, NOGC),
+    ROW(neg, 1, DT_FLOAT), ROW(abs, 1, DT_FLOAT, NOGC), ROW(sign, 1, DT_FLOAT, NOGC), ROW(sign_nonzero, 1, DT_FLOAT),
     ROW(square, 1, DT_FLOAT), ROW(reciprocal, 1, DT_FLOAT), ROW(exp, 1, DT_FLOAT), ROW(log, 1, DT_FLOAT),
     ROW(log1p, 1, DT_REAL), ROW(expm1, 1, DT_REAL), ROW(sqrt, 1, DT_FLOAT), ROW(rsqrt, 1, DT_FLOAT),
     ROW(sin, 1, DT_FLOAT), ROW(cos, 1, DT_FLOAT), ROW(tanh, 1, DT_FLOAT), ROW(sigmoid, 1, DT_FLOAT),

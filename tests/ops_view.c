@@ -18,12 +18,21 @@ OPFN(imag, ag_imag(x[0]))
 OPFN(to_c128, ag_to_dtype(x[0], AG_C128))
 OPFN(to_f64, ag_to_dtype(x[0], AG_F64))
 OPFN(clone, ag_clone(x[0]))
+/* ag_to records only between two devices: through the test device when the build has it */
+static ag_tensor *f_to_device_and_back(ag_tensor *const *x, int n, void *ud) {
+    (void)n;
+    (void)ud;
+    ag_device dev = ag_device_of(x[0]), other = AG_TEST_DEVICE;
+    if (!ag_device_available(other) || ag_device_eq(dev, other)) other = AG_CPU;
+    if (ag_device_eq(dev, other)) return ag_clone(x[0]);
+    return ag_to(ag_to(x[0], other), dev);
+}
 
 #define ROW(nm, dts) {.name = #nm, .fn = f_##nm, .n_in = 1, .dtypes = dts}
 const op_row ops_view[] = {
     ROW(reshape, DT_FLOAT), ROW(reshape_noncontig, DT_FLOAT), ROW(permute, DT_FLOAT), ROW(transpose, DT_FLOAT),
     ROW(squeeze, DT_FLOAT), ROW(unsqueeze, DT_FLOAT), ROW(slice_step, DT_FLOAT), ROW(slice_neg, DT_FLOAT),
     ROW(select, DT_FLOAT), ROW(expand, DT_FLOAT), ROW(real, DT_CPLX), ROW(imag, DT_CPLX),
-    ROW(to_c128, DT_REAL), ROW(to_f64, DT(AG_F32)), ROW(clone, DT_FLOAT),
+    ROW(to_c128, DT_REAL), ROW(to_f64, DT(AG_F32)), ROW(clone, DT_FLOAT), ROW(to_device_and_back, DT_FLOAT),
     {0},
 };

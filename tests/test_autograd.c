@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -613,6 +614,166 @@ static void test_anomaly_dtypes_and_views(void **state) {
     ag_scope_end();
 }
 
+/* ---- the op-author API (astrograd/op.h) ------------------------------------------ */
+/* A custom op with a payload: y = s * sum_k x_k (any number of inputs), s in the payload. */
+static int payload_frees;
+static void free_scale(void *p) { payload_frees++; free(p); }
+static int wsum_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    double s = *(double *)ag_node_payload(n);
+    for (int k = 0; k < ag_node_n_inputs(n); k++)
+        if (ag_node_needs_grad(n, k)) gin[k] = ag_mul_s(g, s);
+    return 0;
+}
+static const ag_opdef wsum_op = {"my_wsum", wsum_backward, AG_DIFF_ALL};
+static ag_tensor *wsum(ag_tensor *const *x, int n, double s) {
+    ag_no_grad_begin();
+    ag_tensor *y = ag_mul_s(x[0], 0.0);
+    for (int k = 0; k < n; k++) y = ag_add(y, x[k]);
+    y = ag_mul_s(y, s);
+    ag_no_grad_end();
+    double *ps = malloc(sizeof *ps);
+    if (ps) *ps = s;
+    ag_payload *pl = ag_payload_new(ps, free_scale);
+    y = ag_op_finish(y, &wsum_op, x, n, NULL, 0, pl);
+    ag_payload_release(pl);
+    return y;
+}
+static ag_tensor *wsum_gc(ag_tensor *const *in, int n, void *ud) { (void)ud; return wsum(in, n, 1.5); }
+
+static void test_op_author_custom_op(void **state) {
+    (void)state;
+    payload_frees = 0;
+    ag_scope_begin();
+    enum { N = 12 }; /* more inputs than any built-in op */
+    ag_tensor *x[N];
+    for (int k = 0; k < N; k++) x[k] = ag_keep(leaf(VEC(k, 2 * k, 1)));
+    ag_scope_begin();
+    ag_tensor *y = wsum(x, N, 0.5);
+    assert_non_null(y);
+    ASSERT_VALUES(y, 1e-15, 33, 66, 6);
+    assert_int_equal(ag_backward(sum(y)), 0);
+    for (int k = 0; k < N; k++) ASSERT_VALUES(ag_grad_of(x[k]), 0, 0.5, 0.5, 0.5);
+    assert_int_equal(payload_frees, 0); /* the node holds the payload while y lives */
+    ag_scope_end();
+    assert_int_equal(payload_frees, 1); /* freed with the graph */
+    /* gradcheck through the custom rule, with the inputs of several shapes broadcast */
+    ag_tensor *a = leaf(ag_randn((int64_t[]){3, 4}, 2, AG_F64)), *b = leaf(ag_randn((int64_t[]){4}, 1, AG_F64));
+    ag_gradcheck_report rep;
+    assert_int_equal(ag_gradcheck(wsum_gc, NULL, (ag_tensor *const[]){a, b}, 2, NULL, &rep), 1);
+    /* no node without grad: the payload is released at once by its creator */
+    int frees = payload_frees;
+    ag_no_grad_begin();
+    ag_tensor *z = wsum(x, 2, 2.0);
+    ag_no_grad_end();
+    assert_non_null(z);
+    assert_false(ag_requires_grad(z));
+    assert_int_equal(payload_frees, frees + 1);
+    ag_scope_end();
+    for (int k = 0; k < N; k++) ag_release(x[k]);
+    assert_false(ag_failed());
+}
+
+static int bad_rule(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; (void)g; (void)gin; return 0; }
+static void test_op_author_errors(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = leaf(VEC(1, 2));
+    /* a result that already has a history */
+    static const ag_opdef op = {"my_op", bad_rule, AG_DIFF(0)};
+    assert_null(ag_op_finish(ag_mul_s(x, 2.0), &op, AG_INPUTS(x), NULL, 0, NULL));
+    assert_error(AG_ERR_AUTOGRAD, "my_op: the result already has a history (recorded by ag_mul_s)");
+    ag_clear_error();
+    /* an incomplete definition */
+    static const ag_opdef nameless = {NULL, bad_rule, AG_DIFF(0)};
+    assert_null(ag_op_finish(ag_detach(x), &nameless, AG_INPUTS(x), NULL, 0, NULL));
+    assert_error(AG_ERR_INVALID, "expected an op definition");
+    ag_clear_error();
+    assert_null(ag_op_finish(ag_detach(x), &op, AG_INPUTS(x), (ag_tensor *const[]){NULL}, 1, NULL));
+    assert_error(AG_ERR_INVALID, "my_op: saved tensor 0 is NULL");
+    ag_clear_error();
+    /* a NULL result keeps the error that made it */
+    assert_null(ag_op_finish(ag_matmul(x, VEC(1, 2, 3)), &op, AG_INPUTS(x), NULL, 0, NULL));
+    assert_error(AG_ERR_SHAPE, "ag_matmul");
+    ag_clear_error();
+    /* payloads */
+    assert_null(ag_payload_new(NULL, free));
+    assert_error(AG_ERR_INVALID, "ag_payload_new");
+    ag_clear_error();
+    ag_payload_release(NULL);
+    assert_null(ag_payload_data(NULL));
+    /* an input outside def->diff gets no gradient and no edge */
+    static const ag_opdef first_only = {"my_first", wsum_backward, AG_DIFF(0)};
+    ag_tensor *w = leaf(VEC(5, 6));
+    double *ps = malloc(sizeof *ps);
+    *ps = 1.0;
+    ag_payload *pl = ag_payload_new(ps, free);
+    ag_no_grad_begin();
+    ag_tensor *r = ag_add(x, w);
+    ag_no_grad_end();
+    r = ag_op_finish(r, &first_only, AG_INPUTS(x, w), AG_INPUTS(x), pl);
+    ag_payload_release(pl);
+    assert_non_null(r);
+    assert_int_equal(ag_backward(sum(r)), 0);
+    ASSERT_VALUES(ag_grad_of(x), 0, 1, 1);
+    assert_null(ag_grad_of(w));
+    ag_scope_end();
+    assert_false(ag_failed());
+}
+
+/* The registry lists each op once, by name; cat of many inputs is one node (op counting). */
+static void test_registry_and_counting(void **state) {
+    (void)state;
+    assert_true(ag_op_count() > 50);
+    const ag_opdef *d = ag_op_find("ag_cat");
+    assert_non_null(d);
+    assert_true(d->diff == AG_DIFF_ALL);
+    assert_null(ag_op_find("no_such_op"));
+    assert_null(ag_op_at(-1));
+    assert_null(ag_op_at(ag_op_count()));
+    int cat_i = -1, add_i = -1;
+    for (int i = 0; i < ag_op_count(); i++) {
+        assert_non_null(ag_op_at(i)->backward);
+        for (int j = 0; j < i; j++) assert_true(strcmp(ag_op_at(i)->name, ag_op_at(j)->name) != 0);
+        if (ag_op_at(i) == d) cat_i = i;
+        if (!strcmp(ag_op_at(i)->name, "ag_add")) add_i = i;
+    }
+    assert_true(cat_i >= 0 && add_i >= 0);
+    ag_scope_begin();
+    enum { N = 1000 };
+    static ag_tensor *x[N];
+    for (int k = 0; k < N; k++) x[k] = leaf(VEC(k));
+    ag_op_counting(true);
+    ag_tensor *c = ag_cat(x, N, 0);
+    ag_tensor *s = ag_add(c, c);
+    ag_op_counting(false);
+    int64_t rec = -1, gc = -1;
+    assert_int_equal(ag_op_counts(cat_i, &rec, &gc), 0);
+    assert_int_equal(rec, 1);
+    assert_int_equal(gc, 0);
+    assert_int_equal(ag_op_counts(add_i, &rec, NULL), 0);
+    assert_int_equal(rec, 1);
+    assert_int_equal(ag_op_counts(ag_op_count(), &rec, NULL), -1);
+    assert_int_equal(ag_backward(sum(ag_mul(s, c))), 0); /* d/dx_k (2 x_k^2) = 4 x_k */
+    for (int k = 0; k < N; k += 97) ASSERT_VALUES(ag_grad_of(x[k]), 0, 4.0 * k);
+    ag_scope_end();
+    assert_false(ag_failed());
+}
+
+/* A pending error is not mistaken for a rule's failure: backward does not start. */
+static void test_backward_with_pending_error(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = leaf(VEC(1, 2));
+    ag_tensor *l = sum(ag_mul(x, x));
+    assert_null(ag_matmul(x, VEC(1, 2, 3)));
+    assert_int_equal(ag_backward(l), AG_ERR_SHAPE);
+    assert_null(ag_grad_of(x));
+    ag_clear_error();
+    assert_int_equal(ag_backward(l), 0);
+    ASSERT_VALUES(ag_grad_of(x), 0, 2, 4);
+    ag_scope_end();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -638,6 +799,10 @@ int main(void) {
         T(test_anomaly_backward),
         T(test_anomaly_ignores_earlier_error),
         T(test_anomaly_dtypes_and_views),
+        T(test_op_author_custom_op),
+        T(test_op_author_errors),
+        T(test_registry_and_counting),
+        T(test_backward_with_pending_error),
 #undef T
     };
     return cmocka_run_group_tests_name("autograd", tests, NULL, NULL);

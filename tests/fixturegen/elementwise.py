@@ -27,6 +27,7 @@ ROWS = [
     Row("abs", torch.abs, [((4, 5), "z")], ALL),
     Row("sign", lambda x: torch.sgn(x) if x.is_complex() else torch.sign(x),  # 1.13 sgn backward is wrong for real
         [((4, 5), "z")], ALL),
+    Row("sign_nonzero", lambda x: torch.sgn(x) if x.is_complex() else torch.sign(x), [A], ALL),  # gradchecked
     Row("square", torch.square, [A], ALL),
     Row("reciprocal", torch.reciprocal, [((3, 4), "p")], ALL),
     Row("exp", torch.exp, [A], ALL),

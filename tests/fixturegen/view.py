@@ -25,4 +25,5 @@ ROWS = [
     Row("to_c128", lambda x: x.to(torch.complex128), [X], ("f32", "f64")),
     Row("to_f64", lambda x: x.to(torch.float64), [X], ("f32",)),
     Row("clone", lambda x: x.clone(), [X], ALL),
+    Row("to_device_and_back", lambda x: x.clone(), [X], ALL),  # ag_to via the test device when built
 ]
