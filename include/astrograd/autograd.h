@@ -27,7 +27,9 @@ typedef struct ag_backward_opts {
     bool retain_graph;   /* keep saved tensors so backward can run again */
 } ag_backward_opts;
 
-/* Backpropagate from a real scalar; frees the graph. Returns 0 or a negative ag_status. */
+/* Backpropagate from a real scalar; frees the graph. Returns 0 or a negative ag_status.
+ * With an error pending (ag_failed), ag_backward and ag_grad return its code and do nothing:
+ * check, or ag_clear_error, before. */
 AG_API int ag_backward(ag_tensor *loss);
 AG_API int ag_backward_ex(ag_tensor *out, ag_backward_opts opts);
 
