@@ -24,7 +24,7 @@
 #include "nn/internal.h"
 #include "optim/checkpoint.h"
 #include "tensor/h5.h"
-#include "tensor/internal.h"
+#include "tensor/layer.h"
 
 #ifndef AG_HAVE_HDF5
 

@@ -7,14 +7,14 @@
 #include <string.h>
 
 #include "astrograd/nn.h"
-#include "tensor/internal.h"
+#include "tensor/layer.h"
 
 #define BEGIN ag_scope_begin()
 #define END(r) do { ag_tensor *r_ = (r); if (r_) ag_keep(r_); ag_scope_end(); return r_; } while (0)
 
 static bool real_float(const char *fn, ag_tensor *x) {
-    if (ag_dtype_is_complex(x->dtype)) {
-        ag_set_error(AG_ERR_DTYPE, "%s: expected a real tensor, given %s", fn, ag_dtype_name(x->dtype));
+    if (ag_dtype_is_complex(ag_dtype_of(x))) {
+        ag_set_error(AG_ERR_DTYPE, "%s: expected a real tensor, given %s", fn, ag_dtype_name(ag_dtype_of(x)));
         return false;
     }
     return true;
@@ -22,7 +22,7 @@ static bool real_float(const char *fn, ag_tensor *x) {
 
 /* a 0-d constant in x's (float) dtype, on x's device */
 static ag_tensor *cst(ag_tensor *x, double v) {
-    ag_dtype dt = ag_dtype_is_float(x->dtype) ? x->dtype : ag_get_default_dtype();
+    ag_dtype dt = ag_dtype_is_float(ag_dtype_of(x)) ? ag_dtype_of(x) : ag_get_default_dtype();
     return ag_scalar_on(v, dt, ag_device_of(x));
 }
 
@@ -65,14 +65,14 @@ ag_tensor *ag_silu(ag_tensor *x) {
 
 ag_tensor *ag_softmax(ag_tensor *x, int dim) {
     if (!x || !real_float("ag_softmax", x)) return NULL;
-    if (ag__normalize_dim("ag_softmax", dim, x->ndim) < 0) return NULL;
+    if (ag__normalize_dim("ag_softmax", dim, ag_ndim(x)) < 0) return NULL;
     BEGIN;
     END(ag_exp(ag_sub(x, ag_logsumexp(x, &dim, 1, true))));
 }
 
 ag_tensor *ag_log_softmax(ag_tensor *x, int dim) {
     if (!x || !real_float("ag_log_softmax", x)) return NULL;
-    if (ag__normalize_dim("ag_log_softmax", dim, x->ndim) < 0) return NULL;
+    if (ag__normalize_dim("ag_log_softmax", dim, ag_ndim(x)) < 0) return NULL;
     BEGIN;
     END(ag_sub(x, ag_logsumexp(x, &dim, 1, true)));
 }
@@ -81,12 +81,13 @@ ag_tensor *ag_log_softmax(ag_tensor *x, int dim) {
 
 ag_tensor *ag_linear(ag_tensor *x, ag_tensor *w, ag_tensor *b) {
     if (!x || !w) return NULL;
-    if (w->ndim != 2) return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a 2-d weight [out, in], given %s", AG_SHP(w));
-    if (x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1])
+    if (ag_ndim(w) != 2) return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a 2-d weight [out, in], given %s", AG_SHP(w));
+    if (ag_ndim(x) < 1 || ag_shape(x)[ag_ndim(x) - 1] != ag_shape(w)[1])
         return ag_fail(AG_ERR_SHAPE, "ag_linear: input %s has %lld features in its last dim, weight %s expects %lld",
-                       AG_SHP(x), x->ndim ? (long long)x->shape[x->ndim - 1] : 0LL, AG_SHP(w), (long long)w->shape[1]);
-    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
-        return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a bias of shape [%lld], given %s", (long long)w->shape[0], AG_SHP(b));
+                       AG_SHP(x), ag_ndim(x) ? (long long)ag_shape(x)[ag_ndim(x) - 1] : 0LL, AG_SHP(w),
+                       (long long)ag_shape(w)[1]);
+    if (b && (ag_ndim(b) != 1 || ag_shape(b)[0] != ag_shape(w)[0]))
+        return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a bias of shape [%lld], given %s", (long long)ag_shape(w)[0], AG_SHP(b));
     BEGIN;
     ag_tensor *y = ag_matmul(x, ag_transpose(w, 0, 1));
     if (b) y = ag_add(y, b);
@@ -104,7 +105,7 @@ static ag_tensor *per_channel(ag_tensor *v, int ndim) {
 }
 
 static bool check_channel_vec(const char *fn, const char *what, ag_tensor *v, int64_t C) {
-    if (v && (v->ndim != 1 || v->shape[0] != C)) {
+    if (v && (ag_ndim(v) != 1 || ag_shape(v)[0] != C)) {
         ag_set_error(AG_ERR_SHAPE, "%s: expected %s of shape [%lld], given %s", fn, what, (long long)C, AG_SHP(v));
         return false;
     }
@@ -122,8 +123,8 @@ ag_tensor *ag_batch_norm(ag_tensor *x, ag_tensor *rm, ag_tensor *rv, ag_tensor *
     const char *fn = "ag_batch_norm";
     if (!x) return NULL;
     if (!real_float(fn, x)) return NULL;
-    if (x->ndim < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected an input [N, C, ...], given %s", fn, AG_SHP(x));
-    int64_t C = x->shape[1];
+    if (ag_ndim(x) < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected an input [N, C, ...], given %s", fn, AG_SHP(x));
+    int64_t C = ag_shape(x)[1];
     if (!check_channel_vec(fn, "running_mean", rm, C) || !check_channel_vec(fn, "running_var", rv, C) ||
         !check_channel_vec(fn, "weight", w, C) || !check_channel_vec(fn, "bias", b, C))
         return NULL;
@@ -132,7 +133,7 @@ ag_tensor *ag_batch_norm(ag_tensor *x, ag_tensor *rm, ag_tensor *rv, ag_tensor *
     if (!training && !rm) return ag_fail(AG_ERR_INVALID, "%s: evaluation mode needs running_mean and running_var", fn);
     if (!(eps >= 0)) return ag_fail(AG_ERR_INVALID, "%s: expected eps >= 0, given %g", fn, eps);
     int dims[AG_MAX_DIMS], nd = 0;
-    for (int i = 0; i < x->ndim; i++) if (i != 1) dims[nd++] = i;
+    for (int i = 0; i < ag_ndim(x); i++) if (i != 1) dims[nd++] = i;
     int64_t n = ag_numel(x) / (C ? C : 1);
     if (training && n <= 1)
         return ag_fail(AG_ERR_SHAPE, "%s: expected more than 1 value per channel when training, given input %s", fn, AG_SHP(x));
@@ -150,40 +151,40 @@ ag_tensor *ag_batch_norm(ag_tensor *x, ag_tensor *rm, ag_tensor *rv, ag_tensor *
             ag_no_grad_end();
         }
     } else {
-        mean = per_channel(rm, x->ndim);
-        var = per_channel(rv, x->ndim);
+        mean = per_channel(rm, ag_ndim(x));
+        var = per_channel(rv, ag_ndim(x));
     }
     ag_tensor *y = ag_mul(ag_sub(x, mean), ag_rsqrt(ag_add_s(var, eps)));
-    END(affine(y, w, b, x->ndim));
+    END(affine(y, w, b, ag_ndim(x)));
 }
 
 ag_tensor *ag_group_norm(ag_tensor *x, int64_t groups, ag_tensor *w, ag_tensor *b, double eps) {
     const char *fn = "ag_group_norm";
     if (!x) return NULL;
     if (!real_float(fn, x)) return NULL;
-    if (x->ndim < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected an input [N, C, ...], given %s", fn, AG_SHP(x));
-    int64_t C = x->shape[1];
+    if (ag_ndim(x) < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected an input [N, C, ...], given %s", fn, AG_SHP(x));
+    int64_t C = ag_shape(x)[1];
     if (groups <= 0 || C % groups)
         return ag_fail(AG_ERR_SHAPE, "%s: %lld channels cannot be split into %lld groups", fn, (long long)C, (long long)groups);
     if (!check_channel_vec(fn, "weight", w, C) || !check_channel_vec(fn, "bias", b, C)) return NULL;
     BEGIN;
-    ag_tensor *xr = ag_reshape(x, AG_SHAPE(x->shape[0], groups, -1));
+    ag_tensor *xr = ag_reshape(x, AG_SHAPE(ag_shape(x)[0], groups, -1));
     ag_tensor *mean = ag_mean(xr, AG_DIMS(2), true);
     ag_tensor *var = ag_var(xr, AG_DIMS(2), 0, true);
-    ag_tensor *y = ag_reshape(ag_mul(ag_sub(xr, mean), ag_rsqrt(ag_add_s(var, eps))), x->shape, x->ndim);
-    END(affine(y, w, b, x->ndim));
+    ag_tensor *y = ag_reshape(ag_mul(ag_sub(xr, mean), ag_rsqrt(ag_add_s(var, eps))), ag_shape(x), ag_ndim(x));
+    END(affine(y, w, b, ag_ndim(x)));
 }
 
 static bool same_shape(ag_tensor *t, const int64_t *shape, int ndim) {
-    return t->ndim == ndim && !memcmp(t->shape, shape, (size_t)ndim * sizeof *shape);
+    return ag_ndim(t) == ndim && !memcmp(ag_shape(t), shape, (size_t)ndim * sizeof *shape);
 }
 
 ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor *w, ag_tensor *b, double eps) {
     const char *fn = "ag_layer_norm";
     if (!x) return NULL;
     if (!real_float(fn, x)) return NULL;
-    if (!shape || ndim < 1 || ndim > x->ndim ||
-        memcmp(x->shape + x->ndim - ndim, shape, (size_t)ndim * sizeof *shape)) {
+    if (!shape || ndim < 1 || ndim > ag_ndim(x) ||
+        memcmp(ag_shape(x) + ag_ndim(x) - ndim, shape, (size_t)ndim * sizeof *shape)) {
         char buf[AG_SHAPE_BUF];
         return ag_fail(AG_ERR_SHAPE, "%s: input %s does not end with the normalized shape %s", fn, AG_SHP(x),
                        shape && ndim > 0 && ndim <= AG_MAX_DIMS ? ag_shape_str(shape, ndim, buf, sizeof buf) : "[]");
@@ -194,7 +195,7 @@ ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor
     if (b && !same_shape(b, shape, ndim))
         return ag_fail(AG_ERR_SHAPE, "%s: expected bias of shape %s, given %s", fn, ag_shape_str(shape, ndim, buf, sizeof buf), AG_SHP(b));
     int dims[AG_MAX_DIMS];
-    for (int i = 0; i < ndim; i++) dims[i] = x->ndim - ndim + i;
+    for (int i = 0; i < ndim; i++) dims[i] = ag_ndim(x) - ndim + i;
     BEGIN;
     ag_tensor *mean = ag_mean(x, dims, ndim, true);
     ag_tensor *var = ag_var(x, dims, ndim, 0, true);
@@ -209,13 +210,13 @@ ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor
 ag_tensor *ag_dropout(ag_tensor *x, double p, bool training) {
     if (!x) return NULL;
     if (!(p >= 0 && p <= 1)) return ag_fail(AG_ERR_INVALID, "ag_dropout: expected 0 <= p <= 1, given %g", p);
-    if (!ag_dtype_is_float(x->dtype) || ag_dtype_is_complex(x->dtype))
-        return ag_fail(AG_ERR_DTYPE, "ag_dropout: expected a real floating-point tensor, given %s", ag_dtype_name(x->dtype));
+    if (!ag_dtype_is_float(ag_dtype_of(x)) || ag_dtype_is_complex(ag_dtype_of(x)))
+        return ag_fail(AG_ERR_DTYPE, "ag_dropout: expected a real floating-point tensor, given %s", ag_dtype_name(ag_dtype_of(x)));
     if (!training || p == 0) return ag__identity(x, "ag_dropout");
     BEGIN;
     if (p == 1) END(ag_mul_s(x, 0.0));
-    ag_tensor *u = ag_rand_on(x->shape, x->ndim, x->dtype, ag_device_of(x));
-    ag_tensor *keep = ag_to_dtype(ag_ge(u, ag_scalar_like(x, p)), x->dtype);
+    ag_tensor *u = ag_rand_on(ag_shape(x), ag_ndim(x), ag_dtype_of(x), ag_device_of(x));
+    ag_tensor *keep = ag_to_dtype(ag_ge(u, ag_scalar_like(x, p)), ag_dtype_of(x));
     END(ag_mul(x, ag_mul_s(keep, 1.0 / (1.0 - p))));
 }
 
@@ -240,11 +241,11 @@ ag_tensor *ag_transform_forward(ag_transform tr, ag_tensor *u) {
 ag_tensor *ag_transform_inverse(ag_transform tr, ag_tensor *x) {
     const char *fn = "ag_transform_inverse";
     if (!x) return NULL;
-    if (!ag_dtype_is_float(x->dtype) || ag_dtype_is_complex(x->dtype))
-        return ag_fail(AG_ERR_DTYPE, "%s: expected a real floating-point tensor, given %s", fn, ag_dtype_name(x->dtype));
+    if (!ag_dtype_is_float(ag_dtype_of(x)) || ag_dtype_is_complex(ag_dtype_of(x)))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected a real floating-point tensor, given %s", fn, ag_dtype_name(ag_dtype_of(x)));
     if (tr.kind == AG_TRANSFORM_INTERVAL && !(tr.a < tr.b && isfinite(tr.a) && isfinite(tr.b)))
         return ag_fail(AG_ERR_INVALID, "%s: expected finite bounds a < b for the interval, given (%g, %g)", fn, tr.a, tr.b);
-    if ((tr.kind == AG_TRANSFORM_SOFTMAX) && x->ndim < 1)
+    if ((tr.kind == AG_TRANSFORM_SOFTMAX) && ag_ndim(x) < 1)
         return ag_fail(AG_ERR_SHAPE, "%s: the simplex constraint needs at least 1 dim, given a 0-d tensor", fn);
     if ((unsigned)tr.kind > AG_TRANSFORM_NORMALIZE)
         return ag_fail(AG_ERR_INVALID, "%s: unknown transform kind %d", fn, (int)tr.kind);

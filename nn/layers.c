@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "astrograd/nn.h"
-#include "tensor/internal.h"
+#include "tensor/layer.h"
 
 /* finish a constructor: when any step failed (rc < 0) free the half-built module */
 static ag_module *done(ag_module *m, int rc) {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "astrograd/nn.h"
-#include "tensor/internal.h"
+#include "tensor/layer.h"
 
 static bool check_red(const char *fn, ag_reduction red) {
     if (red != AG_REDUCE_MEAN && red != AG_REDUCE_SUM && red != AG_REDUCE_NONE) {
@@ -17,14 +17,14 @@ static bool check_red(const char *fn, ag_reduction red) {
 
 static bool check_pair(const char *fn, ag_tensor *a, ag_tensor *b, ag_reduction red) {
     if (!check_red(fn, red)) return false;
-    if (ag_dtype_is_complex(a->dtype) || ag_dtype_is_complex(b->dtype) || !ag_dtype_is_float(a->dtype)) {
+    if (ag_dtype_is_complex(ag_dtype_of(a)) || ag_dtype_is_complex(ag_dtype_of(b)) || !ag_dtype_is_float(ag_dtype_of(a))) {
         ag_set_error(AG_ERR_DTYPE, "%s: expected a real floating-point input and target, given %s and %s", fn,
-                     ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
+                     ag_dtype_name(ag_dtype_of(a)), ag_dtype_name(ag_dtype_of(b)));
         return false;
     }
     int64_t shp[AG_MAX_DIMS];
     int nd;
-    return ag__broadcast_shapes(fn, a->shape, a->ndim, b->shape, b->ndim, shp, &nd);
+    return ag__broadcast_shapes(fn, ag_shape(a), ag_ndim(a), ag_shape(b), ag_ndim(b), shp, &nd);
 }
 
 static ag_tensor *reduce(ag_tensor *l, ag_reduction red) {
@@ -90,15 +90,16 @@ ag_tensor *ag_gaussian_nll_loss(ag_tensor *x, ag_tensor *t, ag_tensor *var, bool
     if (!x || !t || !var || !check_pair(fn, x, t, red)) return NULL;
     if (eps == 0) eps = 1e-6;
     if (!(eps > 0)) return ag_fail(AG_ERR_INVALID, "%s: expected eps > 0, given %g", fn, eps);
-    if (!ag_dtype_is_float(var->dtype) || ag_dtype_is_complex(var->dtype))
-        return ag_fail(AG_ERR_DTYPE, "%s: expected a real floating-point var, given %s", fn, ag_dtype_name(var->dtype));
+    if (!ag_dtype_is_float(ag_dtype_of(var)) || ag_dtype_is_complex(ag_dtype_of(var)))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected a real floating-point var, given %s", fn, ag_dtype_name(ag_dtype_of(var)));
     bool unsq = false;
-    if (!(var->ndim == x->ndim && !memcmp(var->shape, x->shape, (size_t)x->ndim * sizeof(int64_t)))) {
-        bool lead_same = var->ndim >= 1 && x->ndim >= 1 &&
-                         !memcmp(var->shape, x->shape, (size_t)(x->ndim - 1) * sizeof(int64_t));
-        if (var->ndim == x->ndim - 1 && (x->ndim == 1 || !memcmp(var->shape, x->shape, (size_t)var->ndim * sizeof(int64_t))))
+    if (!(ag_ndim(var) == ag_ndim(x) && !memcmp(ag_shape(var), ag_shape(x), (size_t)ag_ndim(x) * sizeof(int64_t)))) {
+        bool lead_same = ag_ndim(var) >= 1 && ag_ndim(x) >= 1 &&
+                         !memcmp(ag_shape(var), ag_shape(x), (size_t)(ag_ndim(x) - 1) * sizeof(int64_t));
+        if (ag_ndim(var) == ag_ndim(x) - 1 &&
+            (ag_ndim(x) == 1 || !memcmp(ag_shape(var), ag_shape(x), (size_t)ag_ndim(var) * sizeof(int64_t))))
             unsq = true;
-        else if (!(var->ndim == x->ndim && lead_same && var->shape[var->ndim - 1] == 1))
+        else if (!(ag_ndim(var) == ag_ndim(x) && lead_same && ag_shape(var)[ag_ndim(var) - 1] == 1))
             return ag_fail(AG_ERR_SHAPE, "%s: var %s must have the input's shape %s, that shape without its last dim, "
                            "or a last dim of 1", fn, AG_SHP(var), AG_SHP(x));
     }
@@ -140,26 +141,27 @@ ag_tensor *ag_cross_entropy(ag_tensor *x, ag_tensor *t, ag_reduction red) {
     const char *fn = "ag_cross_entropy";
     if (!x || !t) return NULL;
     if (!check_red(fn, red)) return NULL;
-    if (!ag_dtype_is_float(x->dtype) || ag_dtype_is_complex(x->dtype))
-        return ag_fail(AG_ERR_DTYPE, "%s: expected real floating-point logits, given %s", fn, ag_dtype_name(x->dtype));
-    if (x->ndim < 1) return ag_fail(AG_ERR_SHAPE, "%s: expected logits [N, C, ...] or [C], given a 0-d tensor", fn);
-    int cdim = x->ndim >= 2 ? 1 : 0;
-    int64_t C = x->shape[cdim];
-    if (ag_dtype_is_float(t->dtype)) {
-        if (ag_dtype_is_complex(t->dtype) || t->ndim != x->ndim || memcmp(t->shape, x->shape, (size_t)x->ndim * sizeof(int64_t)))
+    if (!ag_dtype_is_float(ag_dtype_of(x)) || ag_dtype_is_complex(ag_dtype_of(x)))
+        return ag_fail(AG_ERR_DTYPE, "%s: expected real floating-point logits, given %s", fn, ag_dtype_name(ag_dtype_of(x)));
+    if (ag_ndim(x) < 1) return ag_fail(AG_ERR_SHAPE, "%s: expected logits [N, C, ...] or [C], given a 0-d tensor", fn);
+    int cdim = ag_ndim(x) >= 2 ? 1 : 0;
+    int64_t C = ag_shape(x)[cdim];
+    if (ag_dtype_is_float(ag_dtype_of(t))) {
+        if (ag_dtype_is_complex(ag_dtype_of(t)) || ag_ndim(t) != ag_ndim(x) ||
+            memcmp(ag_shape(t), ag_shape(x), (size_t)ag_ndim(x) * sizeof(int64_t)))
             return ag_fail(AG_ERR_SHAPE, "%s: class-probability targets must be real with the logits' shape %s, given %s %s",
-                           fn, AG_SHP(x), ag_dtype_name(t->dtype), AG_SHP(t));
+                           fn, AG_SHP(x), ag_dtype_name(ag_dtype_of(t)), AG_SHP(t));
         BEGIN;
         END(reduce(ag_neg(ag_sum(ag_mul(t, ag_log_softmax(x, cdim)), &cdim, 1, false)), red));
     }
-    if (t->dtype != AG_I64)
+    if (ag_dtype_of(t) != AG_I64)
         return ag_fail(AG_ERR_DTYPE, "%s: expected i64 class indices or float probabilities as target, given %s", fn,
-                       ag_dtype_name(t->dtype));
+                       ag_dtype_name(ag_dtype_of(t)));
     /* target shape = logits shape without the class dim */
-    bool ok = t->ndim == x->ndim - 1;
-    for (int i = 0, j = 0; ok && i < x->ndim; i++) {
+    bool ok = ag_ndim(t) == ag_ndim(x) - 1;
+    for (int i = 0, j = 0; ok && i < ag_ndim(x); i++) {
         if (i == cdim) continue;
-        ok = t->shape[j++] == x->shape[i];
+        ok = ag_shape(t)[j++] == ag_shape(x)[i];
     }
     if (!ok) return ag_fail(AG_ERR_SHAPE, "%s: target %s does not fit logits %s (expected the logits' shape without dim %d)",
                             fn, AG_SHP(t), AG_SHP(x), cdim);
@@ -194,9 +196,9 @@ ag_tensor *ag_cross_entropy(ag_tensor *x, ag_tensor *t, ag_reduction red) {
     int64_t shp[AG_MAX_DIMS];
     int k = 0;
     shp[k++] = C;
-    for (int i = cdim + 1; i < x->ndim; i++) shp[k++] = 1;
+    for (int i = cdim + 1; i < ag_ndim(x); i++) shp[k++] = 1;
     ag_tensor *classes = ag_reshape(ag_arange_on(0, (double)C, 1, AG_I64, ag_device_of(t)), shp, k);
-    ag_tensor *onehot = ag_to_dtype(ag_eq(cdim ? ag_unsqueeze(t, cdim) : t, classes), x->dtype);
+    ag_tensor *onehot = ag_to_dtype(ag_eq(cdim ? ag_unsqueeze(t, cdim) : t, classes), ag_dtype_of(x));
     ag_tensor *picked = ag_sum(ag_mul(x, onehot), &cdim, 1, false);
     END(reduce(ag_sub(ag_logsumexp(x, &cdim, 1, false), picked), red));
 }

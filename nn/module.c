@@ -11,7 +11,7 @@
 
 #include "astrograd/nn.h"
 #include "nn/internal.h"
-#include "tensor/internal.h"
+#include "tensor/layer.h"
 
 typedef struct slot {
     char *name;

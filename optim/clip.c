@@ -16,9 +16,9 @@ double ag_clip_grad_norm(ag_params params, double max_norm, double norm_type) {
     ag_no_grad_begin();
     ag_scope_begin();
     for (int i = 0; i < params.n; i++) {
-        ag_tensor *p = params.t[i];
-        if (!p || !p->grad) continue;
-        ag_tensor *nt = ag_norm(p->grad, norm_type, AG_ALL_DIMS, false);
+        ag_tensor *g = ag_grad_of(params.t[i]); /* NULL for a NULL parameter */
+        if (!g) continue;
+        ag_tensor *nt = ag_norm(g, norm_type, AG_ALL_DIMS, false);
         if (!nt) break;
         double v = ag_item(nt);
         if (isinf(norm_type)) acc = count == 0 ? v : (v > acc || v != v ? v : acc);
@@ -35,10 +35,10 @@ double ag_clip_grad_norm(ag_params params, double max_norm, double norm_type) {
         double coef = max_norm / (total + 1e-6);
         if (coef > 1.0) coef = 1.0;   /* torch.clamp(max=1.0): NaN stays NaN */
         for (int i = 0; i < params.n && !ag_failed(); i++) {
-            ag_tensor *p = params.t[i];
-            if (!p || !p->grad) continue;
-            ag_tensor *r = ag_mul_s(p->grad, coef);
-            if (r) ag_copy_(p->grad, r);
+            ag_tensor *g = ag_grad_of(params.t[i]);
+            if (!g) continue;
+            ag_tensor *r = ag_mul_s(g, coef);
+            if (r) ag_copy_(g, r);
         }
     }
     ag_scope_end();
@@ -60,14 +60,14 @@ int ag_clip_grad_value(ag_params params, double v) {
     ag_no_grad_begin();
     ag_scope_begin();
     for (int i = 0; i < params.n && !rc; i++) {
-        ag_tensor *p = params.t[i];
-        if (!p || !p->grad) continue;
-        if (ag_dtype_is_complex(p->grad->dtype)) {
-            ag_tensor *re = ag_real(p->grad), *im = ag_imag(p->grad);
+        ag_tensor *g = ag_grad_of(params.t[i]);
+        if (!g) continue;
+        if (ag_dtype_is_complex(ag_dtype_of(g))) {
+            ag_tensor *re = ag_real(g), *im = ag_imag(g);
             rc = re && im ? clamp_into(re, v) : ag_error_code();
             if (!rc) rc = clamp_into(im, v);
         } else {
-            rc = clamp_into(p->grad, v);
+            rc = clamp_into(g, v);
         }
     }
     ag_scope_end();

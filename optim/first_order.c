@@ -30,7 +30,7 @@ static int slot_init(ag_optim *o, int i) {
             return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_NOMEM, "optimizer state: out of memory");
         }
         /* the optimizer owns it: a scope the caller has open must not free it */
-        if (t->scope_depth) ag__unscope(t);
+        ag__unscope(t);
         s->st[k] = t;
     }
     s->has_state = true;
@@ -52,20 +52,20 @@ typedef int (*update_fn)(ag_optim *o, ag_tensor *p, ag_tensor *g, ag_tensor *con
 
 static int step_param(ag_optim *o, int i, update_fn update, const char *f) {
     ag_tensor *p = o->params.t[i];
-    ag_tensor *g = p->grad;
+    ag_tensor *g = ag_grad_of(p);
     if (!g) return 0;
-    if (g->dtype != p->dtype)
+    if (ag_dtype_of(g) != ag_dtype_of(p))
         return ag_set_error(AG_ERR_DTYPE, "%s: parameter %d has dtype %s but its grad %s", f, i,
-                            ag_dtype_name(p->dtype), ag_dtype_name(g->dtype));
-    if (g->ndim != p->ndim || memcmp(g->shape, p->shape, (size_t)p->ndim * sizeof(int64_t)))
+                            ag_dtype_name(ag_dtype_of(p)), ag_dtype_name(ag_dtype_of(g)));
+    if (ag_ndim(g) != ag_ndim(p) || memcmp(ag_shape(g), ag_shape(p), (size_t)ag_ndim(p) * sizeof(int64_t)))
         return ag_set_error(AG_ERR_SHAPE, "%s: parameter %d has shape %s but its grad %s", f, i, AG_SHP(p), AG_SHP(g));
     if (!ag__same_device(f, p, g)) return ag_error_code();
     bool first = !o->slots[i].has_state;
     int rc = slot_init(o, i);
     if (rc) return rc;
     ag_tensor *gc = ag_contiguous(g), *pc = ag_contiguous(p);
-    if (gc && gc->scope_depth) ag__unscope(gc);
-    if (pc && pc->scope_depth) ag__unscope(pc);
+    ag__unscope(gc); /* no-op for NULL or an unscoped tensor */
+    ag__unscope(pc);
     if (!gc || !pc) { ag__drop(gc); ag__drop(pc); return ag_error_code(); }
     rc = update(o, pc, gc, o->slots[i].st, first);
     if (!rc && pc != p) rc = ag_copy_(p, pc); /* bumps p's version: a graph that saved p sees it */

@@ -27,7 +27,7 @@ static const char *const lbfgs_keys[K_COUNT] = {"func_evals", "n_iter", "d", "t"
                                                 "prev_flat_grad", "prev_loss", "old_dirs", "old_stps", "ro"};
 
 static int64_t real_numel(const ag_tensor *t) {
-    return ag__numel(t->shape, t->ndim) * (ag_dtype_is_complex(t->dtype) ? 2 : 1);
+    return ag_numel(t) * (ag_dtype_is_complex(ag_dtype_of(t)) ? 2 : 1);
 }
 
 typedef struct lbfgs_priv {
@@ -91,8 +91,8 @@ static ag_tensor *f64_new(int ndim, int64_t r, int64_t c) {
     int64_t shp[2];
     if (ndim == 1) shp[0] = r;
     if (ndim == 2) { shp[0] = r; shp[1] = c; }
-    ag_tensor *t = ag__new(shp, ndim, AG_F64, AG_CPU, "ag_lbfgs state");
-    if (t && ag__numel(shp, ndim)) memset(ag_data(t), 0, (size_t)ag__numel(shp, ndim) * sizeof(double));
+    ag_tensor *t = ag_zeros_on(shp, ndim, AG_F64, AG_CPU);
+    ag__unscope(t); /* the optimizer owns it: a scope the caller has open must not free it */
     return t;
 }
 
@@ -127,15 +127,16 @@ static int gather(ag_optim *o, bool grads, double *out) {
     for (int i = 0; i < o->params.n; i++) {
         ag_tensor *p = o->params.t[i];
         int64_t n = real_numel(p);
-        ag_tensor *src = grads ? p->grad : p;
+        ag_tensor *src = grads ? ag_grad_of(p) : p;
         if (!src) {
             memset(out + off, 0, (size_t)n * sizeof(double));
         } else {
-            if (grads && (src->ndim != p->ndim || memcmp(src->shape, p->shape, (size_t)p->ndim * sizeof(int64_t))))
+            if (grads &&
+                (ag_ndim(src) != ag_ndim(p) || memcmp(ag_shape(src), ag_shape(p), (size_t)ag_ndim(p) * sizeof(int64_t))))
                 return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: parameter %d has shape %s but its grad %s", i,
                                     AG_SHP(p), AG_SHP(src));
             /* ag_copy_to_buffer transfers from any device */
-            int rc = ag_copy_to_buffer(src, out + off, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64);
+            int rc = ag_copy_to_buffer(src, out + off, ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64);
             if (rc) return rc;
         }
         off += n;
@@ -150,8 +151,8 @@ static int set_params(ag_optim *o, const double *x) {
     for (int i = 0; i < o->params.n && !rc; i++) {
         ag_tensor *p = o->params.t[i];
         /* the host values, uploaded to the parameter's device */
-        ag_tensor *h = ag_from_data_on(x + off, p->shape, p->ndim, ag_dtype_is_complex(p->dtype) ? AG_C128 : AG_F64,
-                                       p->storage->dev);
+        ag_tensor *h = ag_from_data_on(x + off, ag_shape(p), ag_ndim(p),
+                                       ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64, ag_device_of(p));
         rc = h ? ag_copy_(p, h) : ag_error_code();
         ag_release(h);
         off += real_numel(p);
@@ -365,11 +366,11 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
     ag_optim_slot *s = &o->slots[0];
     lbfgs_priv *P = priv(o);
     const int64_t n = P->n;
-    int64_t m = s->st[K_DIRS]->shape[0];
-    if (s->st[K_STPS]->shape[0] != m || s->st[K_RO]->shape[0] != m)
+    int64_t m = ag_shape(s->st[K_DIRS])[0];
+    if (ag_shape(s->st[K_STPS])[0] != m || ag_shape(s->st[K_RO])[0] != m)
         return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: inconsistent history in the state (old_dirs %lld rows, "
-                            "old_stps %lld, ro %lld)", (long long)m, (long long)s->st[K_STPS]->shape[0],
-                            (long long)s->st[K_RO]->shape[0]);
+                            "old_stps %lld, ro %lld)", (long long)m, (long long)ag_shape(s->st[K_STPS])[0],
+                            (long long)ag_shape(s->st[K_RO])[0]);
     lb L = {o, closure, ud, n};
     size_t nb = (size_t)(n ? n : 1) * sizeof(double);
     if (!P->x) {
@@ -502,15 +503,16 @@ out:
  * everything else is the default copy, with its dtype and shape checks. */
 static bool lbfgs_load_shape_ok(ag_optim *o, int pi, int k, const int64_t *shape, int ndim) {
     const ag_tensor *dst = o->slots[pi].st[k];
-    return (k == K_DIRS || k == K_STPS || k == K_RO) && ndim == dst->ndim && (k == K_RO || shape[1] == dst->shape[1]) &&
+    return (k == K_DIRS || k == K_STPS || k == K_RO) && ndim == ag_ndim(dst) && (k == K_RO || shape[1] == ag_shape(dst)[1]) &&
            shape[0] <= o->o.lbfgs.history_size;
 }
 
 static int lbfgs_load_state(ag_optim *o, int pi, int k, ag_tensor *value) {
     ag_tensor *dst = o->slots[pi].st[k];
-    if (value->dtype != AG_F64 || value->shape[0] == dst->shape[0] || !lbfgs_load_shape_ok(o, pi, k, value->shape, value->ndim))
+    if (ag_dtype_of(value) != AG_F64 || ag_shape(value)[0] == ag_shape(dst)[0] ||
+        !lbfgs_load_shape_ok(o, pi, k, ag_shape(value), ag_ndim(value)))
         return ag__optim_load_copy(o, pi, k, value);
-    ag_tensor *t = f64_new(dst->ndim, value->shape[0], k == K_RO ? 0 : dst->shape[1]);
+    ag_tensor *t = f64_new(ag_ndim(dst), ag_shape(value)[0], k == K_RO ? 0 : ag_shape(dst)[1]);
     int rc = t ? ag_copy_to_buffer(value, ag_data(t), AG_F64) : ag_error_code(); /* from any device */
     if (rc) { ag__drop(t); return rc; }
     ag__drop(dst);

@@ -38,13 +38,13 @@ ag_optim *ag__optim_new(const ag_optim_vtable *vt, ag_params params, double lr, 
         ag_tensor *p = params.t[i];
         const char *pn = params.names && params.names[i] ? params.names[i] : "";
         if (!p) return ag_fail(AG_ERR_INVALID, "%s: parameter %d%s%s is NULL", ctor, i, *pn ? " " : "", pn);
-        if (!ag_dtype_is_float(p->dtype))
+        if (!ag_dtype_is_float(ag_dtype_of(p)))
             return ag_fail(AG_ERR_DTYPE, "%s: parameter %d%s%s has dtype %s; expected f32, f64, c64 or c128",
-                           ctor, i, *pn ? " " : "", pn, ag_dtype_name(p->dtype));
-        if (!p->requires_grad)
+                           ctor, i, *pn ? " " : "", pn, ag_dtype_name(ag_dtype_of(p)));
+        if (!ag_requires_grad(p))
             return ag_fail(AG_ERR_INVALID, "%s: parameter %d%s%s does not require grad", ctor, i,
                            *pn ? " " : "", pn);
-        if (p->grad_fn)
+        if (!ag_is_leaf(p))
             return ag_fail(AG_ERR_INVALID, "%s: parameter %d%s%s is not a leaf tensor", ctor, i, *pn ? " " : "", pn);
         for (int j = 0; j < i; j++)
             if (params.t[j] == p)
@@ -162,10 +162,10 @@ int ag__optim_load_copy(ag_optim *o, int pi, int k, ag_tensor *value) {
     const char *f = "ag_optim_load_state_at";
     ag_tensor *dst = o->slots[pi].st[k];
     const char *nm = o->slots[pi].names[k];
-    if (value->dtype != dst->dtype)
-        return ag_set_error(AG_ERR_DTYPE, "%s: state '%s' has dtype %s, given %s", f, nm, ag_dtype_name(dst->dtype),
-                            ag_dtype_name(value->dtype));
-    if (value->ndim != dst->ndim || memcmp(value->shape, dst->shape, (size_t)dst->ndim * sizeof(int64_t)))
+    if (ag_dtype_of(value) != ag_dtype_of(dst))
+        return ag_set_error(AG_ERR_DTYPE, "%s: state '%s' has dtype %s, given %s", f, nm, ag_dtype_name(ag_dtype_of(dst)),
+                            ag_dtype_name(ag_dtype_of(value)));
+    if (ag_ndim(value) != ag_ndim(dst) || memcmp(ag_shape(value), ag_shape(dst), (size_t)ag_ndim(dst) * sizeof(int64_t)))
         return ag_set_error(AG_ERR_SHAPE, "%s: state '%s' has shape %s, given %s", f, nm, AG_SHP(dst), AG_SHP(value));
     ag_tensor *src = value, *moved = NULL;
     ag_device dd = ag_device_of(dst), vd = ag_device_of(value);

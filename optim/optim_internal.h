@@ -4,7 +4,7 @@
 #define AG_OPTIM_INTERNAL_H
 
 #include "astrograd/optim.h"
-#include "tensor/internal.h"
+#include "tensor/layer.h"
 #include "tensor/ops_internal.h"
 
 #define AG_OPTIM_MAX_KEYS 12

@@ -1,6 +1,6 @@
 /* tensor/internal.h — the structs behind the opaque handles, and the helpers every op
  * front-end uses: error recording, result creation, graph-node recording.
- * Private to the library (tensor/, autograd/, nn/, optim/, imaging/); not installed. */
+ * Private to tensor/ and autograd/ (nn/, optim/, imaging/ use tensor/layer.h); not installed. */
 #ifndef AG_TENSOR_INTERNAL_H
 #define AG_TENSOR_INTERNAL_H
 
@@ -12,6 +12,7 @@
 #include "astrograd/op.h"
 #include "backends/kernels.h"
 #include "core/core.h"
+#include "tensor/layer.h" /* what nn/, optim/, imaging/ may use; declared once there */
 
 typedef struct ag_storage {
     atomic_int rc;
@@ -45,17 +46,7 @@ struct ag_tensor {
     struct ag_hook *hooks;
 };
 
-/* ---- errors (ag_set_error, ag_fail, ag_shape_str: core/core.h) ---- */
-/* shape of t as a string in a temporary buffer valid for the current statement */
-#define AG_SHP(t) ag_shape_str((t)->shape, (t)->ndim, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF)
-
-/* ---- files ---- */
-/* Writes path atomically: fill(ctx, tmp) writes a temporary file next to path, which is then
- * fsynced and renamed over path. On any failure (fill's included: it sets the error) path is
- * untouched and the temporary removed. fn names the public function in messages. */
-int ag__write_file_atomic(const char *fn, const char *path, int (*fill)(void *ctx, const char *tmp), void *ctx);
-
-/* ---- tensor internals ---- */
+/* ---- tensor internals (those the layers above use: tensor/layer.h) ---- */
 /* New tensor on dev, contiguous, uninitialised, NOT registered in a scope. */
 ag_tensor *ag__new(const int64_t *shape, int ndim, ag_dtype dt, ag_device dev, const char *op);
 /* New view struct over t's storage (retained), NOT registered. */
@@ -63,28 +54,13 @@ ag_tensor *ag__alias(const ag_tensor *t);
 /* Register t (a fresh result) in the current scope if any; returns t. Every public op
  * passes its result through this before returning it. */
 ag_tensor *ag__ret(ag_tensor *t);
-/* Remove t from the scope that owns it: the caller now owns that reference. */
-void ag__unscope(ag_tensor *t);
-/* Drop a reference held by library internals (nodes, .grad, engine): never touches scopes
- * unless the tensor dies. ag_release is the user's call: it also gives up the scope's claim. */
-void ag__drop(ag_tensor *t);
-/* Fresh alias of t recorded as an identity op (what an op returns instead of its input). */
-ag_tensor *ag__identity(ag_tensor *t, const char *op);
 void ag__contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
-int64_t ag__numel(const int64_t *shape, int ndim);
 ag_kview ag__view(const ag_tensor *t);
 const ag_kernels *ag__kernels(const ag_tensor *t);
-/* Check inputs share a device; error names op. Returns false (error set) otherwise. */
-bool ag__same_device(const char *op, const ag_tensor *a, const ag_tensor *b);
-/* Broadcast two shapes (NumPy rules). false + error naming op when they do not fit. */
-bool ag__broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t *b, int nb,
-                          int64_t *out, int *nout);
 /* View of t broadcast to shape (stride 0 on new/expanded dims). t's shape must fit. */
 ag_kview ag__view_bcast(const ag_tensor *t, const int64_t *shape, int ndim);
 /* Cast to dt when needed (new ref either way; not recorded in autograd). */
 ag_tensor *ag__cast(ag_tensor *t, ag_dtype dt);
-int ag__normalize_dim(const char *op, int dim, int ndim); /* <0 on error (error set) */
-void ag__bump_version(ag_tensor *t);
 static inline bool ag__is_cpu(const ag_tensor *t) { return t->storage->dev.kind == AG_DEV_CPU; }
 
 /* ---- autograd recording (lives here because every op records) ---- */
