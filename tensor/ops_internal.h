@@ -1,6 +1,8 @@
 /* tensor/ops_internal.h — tensor-level operations that layers above tensor/ (optim/ today)
  * call instead of reaching into the backend table, so that they never see kernel views.
- * Private to the library; these declarations will move into the op-author header. */
+ * A layer's fused kernel (imaging's regularizers and NuFFT next) is an entry of the backend
+ * table (backends/kernels.h) with its tensor-level call declared here: the layer defines the
+ * differentiable op around it with astrograd/op.h. Private to the library. */
 #ifndef AG_TENSOR_OPS_INTERNAL_H
 #define AG_TENSOR_OPS_INTERNAL_H
 
