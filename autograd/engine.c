@@ -51,7 +51,8 @@ static ag_tensor *accumulate(ag_tensor *acc, ag_tensor *g) {
     if (!g) return acc;
     /* in place only into a dense tensor nobody else sees: a gradient may be a broadcast view
      * (stride 0, as sum's backward returns), where an in-place add would hit one element many times */
-    if (atomic_load(&acc->rc) == 1 && atomic_load(&acc->storage->rc) == 1 && acc->dtype == g->dtype &&
+    if (!acc->requires_grad && !g->requires_grad && atomic_load(&acc->rc) == 1 &&
+        atomic_load(&acc->storage->rc) == 1 && acc->dtype == g->dtype &&
         acc->ndim == g->ndim && !memcmp(acc->shape, g->shape, sizeof acc->shape) && ag_is_contiguous(acc)) {
         ag_kview o = ag__view(acc), b = ag__view(g);
         if (ag__kernels(acc)->binary(AG_BIN_ADD, &o, &o, &b) < 0) return NULL;
@@ -72,9 +73,18 @@ static ag_tensor *run_hooks(struct ag_hook *h, ag_tensor *g) {
     return g;
 }
 
-/* Accumulate g (owned) into a leaf's .grad; the leaf gets its own storage (never an alias). */
+/* Accumulate g (owned) into a leaf's .grad; the leaf gets its own storage (never an alias).
+ * Under create_graph g keeps its history and the sum is recorded. */
 static int to_leaf(ag_tensor *leaf, ag_tensor *g) {
     if (!g) return ag_failed() ? ag_error_code() : 0;
+    if (g->requires_grad || (leaf->grad && leaf->grad->requires_grad)) {
+        ag_tensor *s = leaf->grad ? own(ag_add(leaf->grad, g)) : g;
+        if (s != g) ag__drop(g);
+        if (!s) return ag_error_code();
+        ag__drop(leaf->grad);
+        leaf->grad = s;
+        return 0;
+    }
     if (!leaf->grad) {
         if (atomic_load(&g->rc) != 1 || atomic_load(&g->storage->rc) != 1 || !ag_is_contiguous(g)) {
             ag_tensor *c = own(ag_clone(g));
@@ -187,7 +197,16 @@ static void release_saved(ag_node *n) {
 }
 
 /* roots[i] gets gradient seeds[i] (owned refs, consumed). cap == NULL: accumulate into leaves. */
-static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, capture *cap) {
+/* A rule that calls a kernel directly makes a gradient without history: under create_graph it
+ * would differentiate as a constant, silently wrong, so those nodes refuse. */
+static bool first_order_only(const ag_opdef *d) {
+    return d == AG_OP(POOL2D) || d == AG_OP(PAD) || d == AG_OP(UPSAMPLE2D);
+}
+
+/* create: run the rules with grad mode on, so the gradients are themselves differentiable
+ * (the graph is kept: create implies retain). */
+static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, bool create, capture *cap) {
+    if (create) retain = true;
     uint64_t epoch = atomic_fetch_add(&epoch_counter, 1);
     vec all = {0}, ready = {0};
     leaf_map leaves = {0};
@@ -245,10 +264,34 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
         }
         if (g) {
             ag_scope_begin();
-            ag_no_grad_begin();
+            if (!create) ag_no_grad_begin();
             /* the ops inside a rule are not checked one by one: anomaly mode names the node */
             ag__anomaly_quiet(true);
-            rc = n->def->backward(n, g, gin);
+            /* A saved output is kept without history (no cycle); a rule that uses it under
+             * create_graph must see it as this node's output, or the gradient through it is lost:
+             * for the rule's duration it is an alias whose grad_fn is n. */
+            int so = create ? n->out_saved : -1;
+            ag_tensor *plain_out = so >= 0 ? n->saved[so] : NULL;
+            if (plain_out) {
+                ag_tensor *a = ag__alias(plain_out);
+                if (!a) rc = ag_error_code();
+                else {
+                    a->grad_fn = n;
+                    n->rc++;
+                    a->requires_grad = true;
+                    n->saved[so] = a;
+                }
+            }
+            if (rc) {
+            } else if (create && first_order_only(n->def))
+                rc = ag_set_error(AG_ERR_NOTIMPL, "ag_grad: create_graph: the backward of %s is not "
+                                  "differentiable yet (a kernel without its own gradient)", n->name);
+            else
+                rc = n->def->backward(n, g, gin);
+            if (plain_out && n->saved[so] != plain_out) {
+                ag__drop(n->saved[so]);
+                n->saved[so] = plain_out;
+            }
             if (rc == 0 && ag_failed()) rc = ag_error_code();
             /* Rules return op results (owned by this scope) or ag_retain(g) (unscoped):
              * either way the engine takes exactly one reference out of the scope here. */
@@ -268,7 +311,7 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, cap
                 if (ag_failed()) rc = ag_error_code();
             }
             ag__anomaly_quiet(false);
-            ag_no_grad_end();
+            if (!create) ag_no_grad_end();
             ag_scope_end();
             ag__drop(g);
         }
@@ -300,13 +343,15 @@ done:
     return rc;
 }
 
-static ag_tensor *seed_for(const char *op, ag_tensor *out, ag_tensor *grad) {
+static ag_tensor *seed_for(const char *op, ag_tensor *out, ag_tensor *grad, bool create) {
     if (grad) {
         if (grad->ndim != out->ndim || memcmp(grad->shape, out->shape, sizeof out->shape))
             return ag_fail(AG_ERR_SHAPE, "%s: upstream gradient has shape %s, expected the output's %s",
                            op, AG_SHP(grad), AG_SHP(out));
         if (!ag__same_device(op, out, grad)) return NULL;
-        /* the engine hands g to rules that may return it: it must be a struct of its own */
+        /* the engine hands g to rules that may return it: it must be a struct of its own (with
+         * its history under create_graph, so a gradient can be differentiated in grad too) */
+        if (create) return own(grad->dtype == out->dtype ? ag__identity(grad, op) : ag_to_dtype(grad, out->dtype));
         return grad->dtype == out->dtype ? ag__alias(grad) : ag__cast(grad, out->dtype);
     }
     if (ag_numel(out) != 1)
@@ -333,7 +378,7 @@ int ag_backward_ex(ag_tensor *out, ag_backward_opts opts) {
     if (!out->requires_grad)
         return ag_set_error(AG_ERR_AUTOGRAD, "ag_backward: the output (shape %s) does not require grad: "
                             "no input of its computation had requires_grad set", AG_SHP(out));
-    ag_tensor *g = seed_for("ag_backward", out, opts.grad);
+    ag_tensor *g = seed_for("ag_backward", out, opts.grad, opts.create_graph);
     if (!g) return ag_error_code();
     ag_scope_begin();
     int rc;
@@ -341,7 +386,7 @@ int ag_backward_ex(ag_tensor *out, ag_backward_opts opts) {
         rc = to_leaf(out, run_hooks(out->hooks, g));
     } else {
         ag_node *root = out->grad_fn;
-        rc = run(&root, &g, 1, opts.retain_graph, NULL);
+        rc = run(&root, &g, 1, opts.retain_graph, opts.create_graph, NULL);
     }
     ag_scope_end();
     return rc;
@@ -349,6 +394,14 @@ int ag_backward_ex(ag_tensor *out, ag_backward_opts opts) {
 
 int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int n_in,
             ag_tensor *const *grad_outputs, bool retain_graph, ag_tensor **grads) {
+    return ag_grad_ex(outputs, n_out, inputs, n_in,
+                      (ag_grad_opts){.grad_outputs = grad_outputs, .retain_graph = retain_graph}, grads);
+}
+
+int ag_grad_ex(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int n_in, ag_grad_opts opts,
+               ag_tensor **grads) {
+    ag_tensor *const *grad_outputs = opts.grad_outputs;
+    bool create = opts.create_graph;
     if (!outputs || !inputs || !grads || n_out <= 0 || n_in <= 0)
         return ag_set_error(AG_ERR_INVALID, "ag_grad: expected outputs, inputs and grads arrays with "
                             "n_out > 0 and n_in > 0, given n_out=%d n_in=%d", n_out, n_in);
@@ -375,7 +428,7 @@ int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int 
             rc = ag_set_error(AG_ERR_AUTOGRAD, "ag_grad: output %d does not require grad", i);
             break;
         }
-        ag_tensor *g = seed_for("ag_grad", o, grad_outputs ? grad_outputs[i] : NULL);
+        ag_tensor *g = seed_for("ag_grad", o, grad_outputs ? grad_outputs[i] : NULL, create);
         if (!g) { rc = ag_error_code(); break; }
         if (!o->grad_fn) { /* an output that is itself a leaf input */
             int ci = capture_index(&cap, o, NULL);
@@ -385,7 +438,7 @@ int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int 
         roots[nr] = o->grad_fn;
         seeds[nr++] = g;
     }
-    if (rc == 0 && nr) rc = run(roots, seeds, nr, retain_graph, &cap);
+    if (rc == 0 && nr) rc = run(roots, seeds, nr, opts.retain_graph, create, &cap);
     else for (int i = 0; i < nr; i++) ag__drop(seeds[i]);
     ag_scope_end();
     for (int i = 0; i < n_in && rc == 0; i++) {
@@ -395,7 +448,7 @@ int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int 
             if (!slots[i]) rc = ag_error_code();
         }
         else if (slots[i]->dtype != inputs[i]->dtype) {
-            ag_tensor *c = ag__cast(slots[i], inputs[i]->dtype);
+            ag_tensor *c = create ? own(ag_to_dtype(slots[i], inputs[i]->dtype)) : ag__cast(slots[i], inputs[i]->dtype);
             ag__drop(slots[i]);
             slots[i] = c;
         }

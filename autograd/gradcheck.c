@@ -17,11 +17,15 @@ static uint64_t splitmix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
+/* gradgradcheck's function takes a gradient inside, so it must run with grad mode on */
+static _Thread_local bool eval_with_grad;
+
 /* L = Re sum conj(w) out, with w as (re, im) pairs */
 static int eval_loss(ag_gradcheck_fn fn, void *ud, ag_tensor *const *inputs, int n, const double *w, int64_t m,
                      double *L) {
     ag_scope_begin();
-    ag_no_grad_begin();
+    bool nograd = !eval_with_grad;
+    if (nograd) ag_no_grad_begin();
     ag_tensor *out = fn(inputs, n, ud);
     int rc = 0;
     double *buf = out ? malloc((size_t)(m ? m : 1) * 16) : NULL;
@@ -33,7 +37,7 @@ static int eval_loss(ag_gradcheck_fn fn, void *ud, ag_tensor *const *inputs, int
         *L = s;
     }
     free(buf);
-    ag_no_grad_end();
+    if (nograd) ag_no_grad_end();
     ag_scope_end();
     return rc;
 }
@@ -178,4 +182,54 @@ done:
     if (rc) return rc;
     if (ok) snprintf(rep->message, sizeof rep->message, "ok: max |analytic - numeric| = %.3g", rep->max_abs_err);
     return ok;
+}
+
+/* ---- gradgradcheck: gradcheck of x -> d<u, fn(x)>/dx, a first gradient taken with
+ * create_graph, so the second derivatives (the backward rules' own backward) are checked ---- */
+typedef struct gg_ctx { ag_gradcheck_fn fn; void *ud; } gg_ctx;
+
+static ag_tensor *gg_fn(ag_tensor *const *x, int n, void *ud) {
+    gg_ctx *c = ud;
+    ag_tensor *out = c->fn(x, n, c->ud);
+    if (!out) return NULL;
+    /* a fixed projection u: the same in every evaluation */
+    int64_t m = ag_numel(out);
+    bool cplx = ag_dtype_is_complex(out->dtype);
+    double *u = malloc((size_t)(m ? m : 1) * 16);
+    if (!u) return ag_fail(AG_ERR_NOMEM, "ag_gradgradcheck: out of memory");
+    uint64_t st = 777;
+    for (int64_t j = 0; j < m * (cplx ? 2 : 1); j++) u[j] = (double)(splitmix(&st) >> 11) / 9007199254740992.0 * 2 - 1;
+    ag_tensor *ut = ag_from_data_on(u, out->shape, out->ndim, cplx ? AG_C128 : AG_F64, ag_device_of(out));
+    free(u);
+    ag_tensor *p = ag_mul(out, ag_conj(ut));
+    if (p && cplx) p = ag_real(p);
+    p = ag_sum(p, AG_ALL_DIMS, false);
+    if (!p) return NULL;
+    if (!p->requires_grad) return ag_fail(AG_ERR_AUTOGRAD, "ag_gradgradcheck: the output does not depend "
+                                          "differentiably on the inputs");
+    ag_tensor *g[16];
+    if (n > 16) return ag_fail(AG_ERR_INVALID, "ag_gradgradcheck: at most 16 inputs, given %d", n);
+    if (ag_grad_ex(&p, 1, x, n, (ag_grad_opts){.create_graph = true}, g) < 0) return NULL;
+    bool any_cplx = false;
+    for (int i = 0; i < n; i++) any_cplx |= ag_dtype_is_complex(g[i]->dtype);
+    ag_tensor *flat[16];
+    for (int i = 0; i < n; i++) {
+        flat[i] = ag_reshape(g[i], (int64_t[]){-1}, 1);
+        if (any_cplx) flat[i] = ag_to_dtype(flat[i], AG_C128);
+    }
+    ag_tensor *r = ag_cat(flat, n, 0);
+    /* a gradient constant in x (a linear fn) has no history; its derivative, 0, is still checked */
+    if (r && !r->requires_grad) r = ag_add(r, ag_mul_s(ag_sum(ag_real(ag_conj(x[0])), AG_ALL_DIMS, false), 0.0));
+    return r;
+}
+
+int ag_gradgradcheck(ag_gradcheck_fn fn, void *user_data, ag_tensor *const *inputs, int n,
+                     const ag_gradcheck_opts *opts, ag_gradcheck_report *report) {
+    if (!fn) return ag_set_error(AG_ERR_INVALID, "ag_gradgradcheck: expected a function, given NULL");
+    gg_ctx c = {fn, user_data};
+    bool was = eval_with_grad;
+    eval_with_grad = true;
+    int rc = ag_gradcheck(gg_fn, &c, inputs, n, opts, report);
+    eval_with_grad = was;
+    return rc;
 }

@@ -271,11 +271,19 @@ ag_tensor *ag_clamp(ag_tensor *t, double min, double max) {
 }
 
 /* ReLU is one op with its own backward kernel (g where x > 0): composed from compare and
- * where it cost three passes and a mispredicted branch per element. */
+ * where it cost three passes and a mispredicted branch per element. The backward is an op of
+ * its own, so a gradient through ReLU can be differentiated again (create_graph): it is linear
+ * in g, and x only selects. */
+static ag_tensor *relu_backward(ag_tensor *g, ag_tensor *x) {
+    ag_tensor *r = binary_raw("ag_relu_backward", AG_BIN_RELU_BWD, g, x, g->dtype, g->dtype);
+    return ag__finish(r, "ag_relu_backward", AG_OP(RELU_BACKWARD), AG_IN(g, x), AG_IN(x), NULL);
+}
 int ag__bw_relu(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *x = IN0;
-    gin[0] = binary_raw("ag_relu", AG_BIN_RELU_BWD, g, x, g->dtype, g->dtype);
-    if (gin[0]) ag__ret(gin[0]);
+    gin[0] = relu_backward(g, IN0);
+    return gin[0] ? 0 : ag_error_code();
+}
+int ag__bw_relu_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = relu_backward(g, n->saved[0]);
     return gin[0] ? 0 : ag_error_code();
 }
 ag_tensor *ag_relu(ag_tensor *t) { return unary("ag_relu", AG_UN_RELU, t, true, true, AG_OP(RELU), SAVE_IN, NULL, NULL); }

@@ -177,9 +177,11 @@ int ag__record(ag_tensor *r, const char *name, const ag_opdef *def, ag_tensor *c
             n->in_leaf[i] = ag_retain(x);
         }
     }
+    n->out_saved = -1;
     for (int i = 0; i < n_saved; i++) {
         ag_tensor *s = saved[i];
         if (!s) continue;
+        if (s == r) n->out_saved = i;
         /* the output itself is saved as a history-free alias to avoid a cycle */
         ag_tensor *keep = s == r ? ag__alias(r) : ag_retain(s);
         if (!keep) { n->n_saved = i; ag__node_release(n); return ag_error_code(); }

@@ -152,12 +152,17 @@ int ag__bw_scatter_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
         ag_tensor *idx = n->saved[0];
         ag_tensor *gs = gather_impl(n->name, g, (int)n->p.i[0], idx);
         if (!gs) return ag_error_code();
-        if (memcmp(idx->shape, n->in_shape[1], sizeof idx->shape)) { /* src larger than the index: zeros elsewhere */
-            ag_tensor *z = ag_zeros_on(n->in_shape[1], n->in_ndim[1], gs->dtype, ag_device_of(gs)), *v = z;
-            for (int i = 0; i < idx->ndim && v; i++) v = ag_narrow(v, i, 0, idx->shape[i]);
-            if (!v || ag_copy_(v, gs) < 0) return ag_error_code();
-            gs = z;
+        /* src larger than the index: zeros after it, joined with cat so that the result stays
+         * differentiable (create_graph) */
+        for (int i = 0; i < idx->ndim && gs; i++) {
+            int64_t more = n->in_shape[1][i] - gs->shape[i];
+            if (more <= 0) continue;
+            int64_t zs[AG_MAX_DIMS];
+            memcpy(zs, gs->shape, sizeof zs);
+            zs[i] = more;
+            gs = ag_cat((ag_tensor *const[]){gs, ag_zeros_on(zs, gs->ndim, gs->dtype, ag_device_of(gs))}, 2, i);
         }
+        if (!gs) return ag_error_code();
         gin[1] = gs;
     }
     return 0;

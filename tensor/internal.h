@@ -94,6 +94,7 @@ struct ag_node {
     int n_saved;
     ag_tensor **saved;
     unsigned *saved_ver;
+    int out_saved;           /* index of the output among saved (a history-free alias), or -1 */
     bool released;           /* saved tensors dropped after backward */
     ag_op_params p;
     ag_payload *payload;     /* owned ref or NULL */

@@ -24,6 +24,7 @@
     X(SIN, "ag_sin", D0, sin) X(COS, "ag_cos", D0, cos) X(TANH, "ag_tanh", D0, tanh) \
     X(SIGMOID, "ag_sigmoid", D0, sigmoid) X(SOFTPLUS, "ag_softplus", D0, softplus) \
     X(ERF, "ag_erf", D0, erf) X(CLAMP, "ag_clamp", D0, clamp) X(RELU, "ag_relu", D0, relu) \
+    X(RELU_BACKWARD, "ag_relu_backward", D0, relu_backward) \
     X(CONJ, "ag_conj", D0, conj) X(ANGLE, "ag_angle", D0, angle) \
     X(COMPLEX, "ag_complex", D01, complex) X(POLAR, "ag_polar", D01, polar) \
     X(WHERE, "ag_where", AG_DIFF(1) | AG_DIFF(2), where) \
@@ -32,6 +33,7 @@
     /* view.c */ \
     X(ALIAS, "ag_alias", D0, identity) X(RESHAPE, "ag_reshape", D0, reshape) \
     X(PERMUTE, "ag_permute", D0, permute) X(SLICE, "ag_slice", D0, slice) \
+    X(SLICE_BACKWARD, "ag_slice_backward", D0, slice_backward) \
     X(EXPAND, "ag_expand", D0, expand) X(REAL, "ag_real", D0, real) X(IMAG, "ag_imag", D0, imag) \
     /* reduce.c */ \
     X(SUM, "ag_sum", D0, sum) X(PROD, "ag_prod", D0, prod) X(AMAX, "ag_amax", D0, amax) \

@@ -208,15 +208,29 @@ ag_tensor *ag_unsqueeze(ag_tensor *t, int dim) {
 }
 
 /* gradient of a strided sub-view: zeros of the input shape with g written into the same view */
+/* g written into zeros of the sliced tensor's shape: an op of its own (linear in g; its backward
+ * slices again), so a gradient through a slice can be differentiated (create_graph). p: the
+ * slice's params, shape: the input's. */
+static ag_tensor *slice_backward(ag_tensor *g, const ag_op_params *p, const int64_t *shape, int ndim) {
+    ag_tensor *z = ag_zeros_on(shape, ndim, g->dtype, ag_device_of(g));
+    if (!z) return NULL;
+    ag__unscope(z); /* a fresh result: ag__finish registers it */
+    ag_no_grad_begin(); /* the write is this op's forward, recorded below */
+    ag_tensor *v = p->i[4] ? ag_select(z, (int)p->i[0], p->i[1]) : ag_slice(z, (int)p->i[0], p->i[1], p->i[2], p->i[3]);
+    int rc = v ? ag_copy_(v, g) : ag_error_code();
+    ag_no_grad_end();
+    ag_release(v);
+    if (rc < 0) { ag__drop(z); return NULL; }
+    return ag__finish(z, "ag_slice_backward", AG_OP(SLICE_BACKWARD), AG_IN(g), AG_NONE, p);
+}
 int ag__bw_slice(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *z = ag_zeros_on(n->in_shape[0], n->in_ndim[0], g->dtype, ag_device_of(g));
-    if (!z) return ag_error_code();
-    ag_tensor *v;
-    if (n->p.i[4]) v = ag_select(z, (int)n->p.i[0], n->p.i[1]);
-    else v = ag_slice(z, (int)n->p.i[0], n->p.i[1], n->p.i[2], n->p.i[3]);
-    if (!v || ag_copy_(v, g) < 0) return ag_error_code();
-    gin[0] = z;
-    return 0;
+    gin[0] = slice_backward(g, &n->p, n->in_shape[0], n->in_ndim[0]);
+    return gin[0] ? 0 : ag_error_code();
+}
+int ag__bw_slice_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    const ag_op_params *p = &n->p;
+    gin[0] = p->i[4] ? ag_select(g, (int)p->i[0], p->i[1]) : ag_slice(g, (int)p->i[0], p->i[1], p->i[2], p->i[3]);
+    return gin[0] ? 0 : ag_error_code();
 }
 
 ag_tensor *ag_slice(ag_tensor *t, int dim, int64_t start, int64_t end, int64_t step) {

@@ -22,6 +22,7 @@ typedef struct op_row {
     double rtol64;      /* forward/grad tolerance in f64/c128 (0: 1e-12) */
     double rtol32;      /* in f32/c64 (0: 1e-5) */
     unsigned no_gradcheck; /* skip gradcheck (non-smooth at the sample, or not differentiable) */
+    const char *no_gradgradcheck; /* why the second derivatives are not checked (NULL: they are) */
 } op_row;
 
 /* one line per family: X(name) declares ops_<name>[] (terminated by a row with name NULL) */
@@ -34,6 +35,7 @@ AG_OP_FAMILIES(X)
 /* row options, as designated initializers */
 #define TOL(r64, r32) .rtol64 = (r64), .rtol32 = (r32)
 #define NOGC .no_gradcheck = 1
+#define NOGG(why) .no_gradgradcheck = (why)
 
 /* define a one-line op wrapper: OPFN(add, ag_add(x[0], x[1])) */
 #define OPFN(name, expr) \

@@ -50,6 +50,8 @@ OPFN(upsample_bilinear, ag_upsample_bilinear2d(x[0], 7, 9, false))
 OPFN(upsample_bilinear_ac, ag_upsample_bilinear2d(x[0], 7, 9, true))
 OPFN(upsample_bilinear_down, ag_upsample_bilinear2d(x[0], 3, 2, false))
 
+/* the backward of pooling, padding and upsampling is a kernel without its own gradient yet */
+#define FO NOGG("first-order only: ag_grad create_graph refuses it")
 #define ROW(nm, n, ...) {.name = #nm, .fn = f_##nm, .n_in = n, .dtypes = DT_REAL, __VA_ARGS__}
 #define CTOL TOL(1e-10, 1e-4) /* sums of products: BLAS and oneDNN round differently */
 const op_row ops_conv[] = {
@@ -60,11 +62,11 @@ const op_row ops_conv[] = {
     ROW(conv1d_wide, 3, CTOL), ROW(conv2d_wide_s2, 3, CTOL), ROW(conv_transpose2d_wide, 2, CTOL), ROW(conv1d, 3, CTOL), ROW(conv1d_same_dil, 2, CTOL),
     ROW(conv1d_groups, 2, CTOL), ROW(conv_transpose2d, 3, CTOL), ROW(conv_transpose2d_s2_op1, 3, CTOL),
     ROW(conv_transpose2d_groups_dil, 2, CTOL),
-    ROW(avg_pool2d, 1, CTOL), ROW(avg_pool2d_k2, 1, CTOL), ROW(max_pool2d, 1), ROW(max_pool2d_s1, 1),
-    ROW(max_pool2d_unbatched, 1),
-    ROW(pad_constant, 1), ROW(pad_constant_crop, 1), ROW(pad_constant_3d, 1), ROW(pad_reflect, 1),
-    ROW(pad_reflect1d, 1), ROW(pad_replicate, 1), ROW(pad_circular, 1),
-    ROW(upsample_nearest, 1), ROW(upsample_nearest_x2, 1), ROW(upsample_nearest_down, 1),
-    ROW(upsample_bilinear, 1, CTOL), ROW(upsample_bilinear_ac, 1, CTOL), ROW(upsample_bilinear_down, 1, CTOL),
+    ROW(avg_pool2d, 1, CTOL, FO), ROW(avg_pool2d_k2, 1, CTOL, FO), ROW(max_pool2d, 1, FO), ROW(max_pool2d_s1, 1, FO),
+    ROW(max_pool2d_unbatched, 1, FO),
+    ROW(pad_constant, 1, FO), ROW(pad_constant_crop, 1, FO), ROW(pad_constant_3d, 1, FO), ROW(pad_reflect, 1, FO),
+    ROW(pad_reflect1d, 1, FO), ROW(pad_replicate, 1, FO), ROW(pad_circular, 1, FO),
+    ROW(upsample_nearest, 1, FO), ROW(upsample_nearest_x2, 1, FO), ROW(upsample_nearest_down, 1, FO),
+    ROW(upsample_bilinear, 1, CTOL, FO), ROW(upsample_bilinear_ac, 1, CTOL, FO), ROW(upsample_bilinear_down, 1, CTOL, FO),
     {0},
 };

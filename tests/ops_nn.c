@@ -4,6 +4,7 @@
 #include "op_table.h"
 
 OPFN(relu, ag_relu(x[0]))
+OPFN(relu_squared, ag_square(ag_relu(x[0]))) /* second derivatives through relu's backward */
 OPFN(leaky_relu, ag_leaky_relu(x[0], 0.1))
 OPFN(elu, ag_elu(x[0], 1.3))
 OPFN(gelu, ag_gelu(x[0], AG_GELU_EXACT))
@@ -77,7 +78,7 @@ OPFN(cross_entropy_probs_sum, ag_cross_entropy(x[0], ag_softmax(x[1], 1), AG_RED
 #define ROW(nm, nin, ...) {.name = #nm, .fn = f_##nm, .n_in = nin, .dtypes = DT_REAL, __VA_ARGS__}
 #define LOOSE TOL(1e-11, 1e-4)
 const op_row ops_nn[] = {
-    ROW(relu, 1), ROW(leaky_relu, 1), ROW(elu, 1, LOOSE), ROW(gelu, 1, LOOSE), ROW(gelu_tanh, 1, LOOSE),
+    ROW(relu, 1), ROW(relu_squared, 1), ROW(leaky_relu, 1), ROW(elu, 1, LOOSE), ROW(gelu, 1, LOOSE), ROW(gelu_tanh, 1, LOOSE),
     ROW(silu, 1, LOOSE), ROW(softmax_d1, 1, LOOSE), ROW(log_softmax_d2, 1, LOOSE),
     ROW(linear, 3, LOOSE), ROW(linear_nobias, 2, LOOSE),
     ROW(batch_norm_train, 5, LOOSE), ROW(batch_norm_eval, 5, LOOSE), ROW(group_norm, 3, LOOSE), ROW(layer_norm, 3, LOOSE),

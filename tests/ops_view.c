@@ -10,6 +10,7 @@ OPFN(transpose, ag_transpose(x[0], 0, 1))
 OPFN(squeeze, ag_squeeze(x[0], 1))
 OPFN(unsqueeze, ag_unsqueeze(x[0], 1))
 OPFN(slice_step, ag_slice(ag_slice(x[0], 1, 1, 4, 2), 2, 0, 5, 3))
+OPFN(slice_squared, ag_square(ag_slice(ag_slice(x[0], 1, 1, 4, 2), 2, 0, 5, 3)))
 OPFN(slice_neg, ag_slice(ag_slice(x[0], 0, -2, 3, 1), 2, 1, -1, 1))
 OPFN(select, ag_select(x[0], 1, 2))
 OPFN(expand, ag_expand(x[0], AG_SHAPE(2, 3, 4, 5)))
@@ -31,7 +32,7 @@ static ag_tensor *f_to_device_and_back(ag_tensor *const *x, int n, void *ud) {
 #define ROW(nm, dts) {.name = #nm, .fn = f_##nm, .n_in = 1, .dtypes = dts}
 const op_row ops_view[] = {
     ROW(reshape, DT_FLOAT), ROW(reshape_noncontig, DT_FLOAT), ROW(permute, DT_FLOAT), ROW(transpose, DT_FLOAT),
-    ROW(squeeze, DT_FLOAT), ROW(unsqueeze, DT_FLOAT), ROW(slice_step, DT_FLOAT), ROW(slice_neg, DT_FLOAT),
+    ROW(squeeze, DT_FLOAT), ROW(unsqueeze, DT_FLOAT), ROW(slice_step, DT_FLOAT), ROW(slice_squared, DT_FLOAT), ROW(slice_neg, DT_FLOAT),
     ROW(select, DT_FLOAT), ROW(expand, DT_FLOAT), ROW(real, DT_CPLX), ROW(imag, DT_CPLX),
     ROW(to_c128, DT_REAL), ROW(to_f64, DT(AG_F32)), ROW(clone, DT_FLOAT), ROW(to_device_and_back, DT_FLOAT),
     {0},

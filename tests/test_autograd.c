@@ -774,6 +774,55 @@ static void test_backward_with_pending_error(void **state) {
     ag_scope_end();
 }
 
+/* ---- higher-order gradients (create_graph) --------------------------------------- */
+/* Hessian-vector product of f(x) = sum(x^3) + x0 x1: H v = 6 x v + [v1, v0] */
+static void test_hessian_vector_product(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = leaf(VEC(1, 2, -3));
+    ag_tensor *v = VEC(0.5, -1, 2);
+    ag_tensor *f = ag_add(sum(ag_pow_s(x, 3)), ag_mul(ag_select(x, 0, 0), ag_select(x, 0, 1)));
+    ag_tensor *g = NULL;
+    assert_int_equal(ag_grad_ex(&f, 1, &x, 1, (ag_grad_opts){.create_graph = true}, &g), 0);
+    ASSERT_VALUES(g, 1e-14, 3 + 2, 12 + 1, 27);
+    assert_true(ag_requires_grad(g)); /* the gradient has a history of its own */
+    ag_tensor *gv = sum(ag_mul(g, v)), *hv = NULL;
+    assert_int_equal(ag_grad(&gv, 1, &x, 1, NULL, false, &hv), 0);
+    ASSERT_VALUES(hv, 1e-14, 6 * 0.5 - 1, 6 * 2 * -1 + 0.5, 6 * -3 * 2);
+    assert_false(ag_requires_grad(hv)); /* without create_graph: a plain tensor */
+    /* backward with create_graph: .grad keeps its history, and can be differentiated */
+    ag_tensor *y = leaf(VEC(2, 3));
+    assert_int_equal(ag_backward_ex(sum(ag_pow_s(y, 3)), (ag_backward_opts){.create_graph = true}), 0);
+    ag_tensor *gy = ag_retain(ag_grad_of(y));
+    ASSERT_VALUES(gy, 1e-14, 12, 27);
+    ag_zero_grad(y);
+    assert_int_equal(ag_backward(sum(gy)), 0);
+    ASSERT_VALUES(ag_grad_of(y), 1e-14, 12, 18);
+    ag_release(gy);
+    ag_scope_end();
+    assert_false(ag_failed());
+}
+
+/* Second derivatives through a saved output (exp saves its result) and through a custom op */
+static ag_tensor *exp_sin(ag_tensor *const *in, int n, void *ud) { (void)n; (void)ud; return ag_exp(ag_sin(in[0])); }
+static void test_gradgradcheck(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = leaf(ag_randn((int64_t[]){3, 2}, 2, AG_F64));
+    ag_gradcheck_report rep;
+    assert_int_equal(ag_gradgradcheck(exp_sin, NULL, &x, 1, NULL, &rep), 1);
+    ag_tensor *a = leaf(ag_randn((int64_t[]){3, 4}, 2, AG_F64)), *b = leaf(ag_randn((int64_t[]){4}, 1, AG_F64));
+    assert_int_equal(ag_gradgradcheck(wsum_gc, NULL, (ag_tensor *const[]){a, b}, 2, NULL, &rep), 1);
+    /* refused, with the op named, where a backward is not differentiable yet */
+    ag_tensor *img = leaf(ag_randn((int64_t[]){1, 1, 4, 4}, 4, AG_F64));
+    ag_tensor *l = sum(ag_square(ag_max_pool2d(img, (int64_t[]){2, 2}, NULL, NULL)));
+    ag_tensor *gi = NULL;
+    assert_int_equal(ag_grad_ex(&l, 1, &img, 1, (ag_grad_opts){.create_graph = true}, &gi), AG_ERR_NOTIMPL);
+    assert_error(AG_ERR_NOTIMPL, "create_graph: the backward of ag_max_pool2d");
+    ag_clear_error();
+    ag_scope_end();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -803,6 +852,8 @@ int main(void) {
         T(test_op_author_errors),
         T(test_registry_and_counting),
         T(test_backward_with_pending_error),
+        T(test_hessian_vector_product),
+        T(test_gradgradcheck),
 #undef T
     };
     return cmocka_run_group_tests_name("autograd", tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* tests/test_op_table.c — runs every op-table row for every dtype its fixture has:
  *  1. forward value vs PyTorch;  2. vector-Jacobian product vs PyTorch (upstream w);
  *  3. the same forward on non-contiguous copies of the inputs;  4. NULL propagation
- *  (a NULL input gives NULL and no new error);  5. gradcheck in f64/c128;
+ *  (a NULL input gives NULL and no new error);  5. gradcheck in f64/c128, and gradgradcheck
+ *  (second derivatives through the backward rules) unless the row says why not;
  *  6. no tensor outlives the case.
  * Last, the registry check: every differentiable op of the registry (astrograd/op.h) must have
  * been recorded by some row and gradchecked by some row. */
@@ -116,6 +117,11 @@ static void run_case(void **state) {
         ag_gradcheck_report rep;
         int ok = ag_gradcheck(gc_fn, &c, ins, nd, &(ag_gradcheck_opts){1e-6, 1e-6, 1e-4, false}, &rep);
         if (ok != 1) fail_msg("%s: gradcheck failed (%d): %s %s", tc->name, ok, rep.message, ag_last_error());
+        /* 5b. second derivatives through the backward rules (create_graph) */
+        if (!row->no_gradgradcheck) {
+            ok = ag_gradgradcheck(gc_fn, &c, ins, nd, &(ag_gradcheck_opts){1e-6, 1e-5, 1e-3, false}, &rep);
+            if (ok != 1) fail_msg("%s: gradgradcheck failed (%d): %s %s", tc->name, ok, rep.message, ag_last_error());
+        }
     }
     ag_scope_end();
 
@@ -135,8 +141,6 @@ static void registry_coverage(void **state) {
         if (!d->diff) continue;
         /* recorded only where the op table cannot reach yet, said in the output */
         const char *why = NULL;
-        if (!strcmp(d->name, "ag_conv2d_backward_weight"))
-            why = "recorded only by a backward pass with grad mode on (higher-order gradients)";
         if (!strcmp(d->name, "ag_to") && !ag_device_available((ag_device){AG_DEV_TEST, 0}))
             why = "needs a second device kind (build with -Dtest_device=true)";
         if (why && rec == 0) { print_message("registry: %s not exercised: %s\n", d->name, why); continue; }

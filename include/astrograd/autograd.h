@@ -25,6 +25,7 @@ typedef struct ag_params {
 typedef struct ag_backward_opts {
     ag_tensor *grad;     /* upstream gradient (same shape as the output); NULL = 1 for a scalar */
     bool retain_graph;   /* keep saved tensors so backward can run again */
+    bool create_graph;   /* record the backward pass: .grad gets a history (implies retain_graph) */
 } ag_backward_opts;
 
 /* Backpropagate from a real scalar; frees the graph. Returns 0 or a negative ag_status.
@@ -38,6 +39,17 @@ AG_API int ag_backward_ex(ag_tensor *out, ag_backward_opts opts);
  * grad_outputs may be NULL (all outputs must then be real scalars). */
 AG_API int ag_grad(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int n_in,
                    ag_tensor *const *grad_outputs, bool retain_graph, ag_tensor **grads);
+/* Same with options. create_graph records the backward pass, so the gradients returned can be
+ * differentiated again (Hessian-vector products: differentiate <grad, v>); it implies
+ * retain_graph. Not yet through ag_max/avg_pool2d, ag_pad and the upsampling ops (an error
+ * says so). */
+typedef struct ag_grad_opts {
+    ag_tensor *const *grad_outputs; /* NULL: every output a real scalar, seeded with 1 */
+    bool retain_graph;
+    bool create_graph;
+} ag_grad_opts;
+AG_API int ag_grad_ex(ag_tensor *const *outputs, int n_out, ag_tensor *const *inputs, int n_in, ag_grad_opts opts,
+                      ag_tensor **grads);
 
 AG_API ag_tensor *ag_detach(ag_tensor *t);   /* shares storage, no history */
 AG_API void ag_zero_grad(ag_tensor *t);      /* drops .grad (PyTorch set_to_none) */
@@ -76,6 +88,11 @@ typedef struct ag_gradcheck_report {
 /* Returns 1 if the gradients agree, 0 if not (report says where), negative on error. */
 AG_API int ag_gradcheck(ag_gradcheck_fn fn, void *user_data, ag_tensor *const *inputs, int n,
                         const ag_gradcheck_opts *opts, ag_gradcheck_report *report);
+/* Second derivatives: gradcheck of the first gradient x -> d<u, fn(x)>/dx (u a fixed random
+ * projection), taken with create_graph, so every backward rule's own gradient is checked against
+ * finite differences. Same inputs, options and results as ag_gradcheck (at most 16 inputs). */
+AG_API int ag_gradgradcheck(ag_gradcheck_fn fn, void *user_data, ag_tensor *const *inputs, int n,
+                            const ag_gradcheck_opts *opts, ag_gradcheck_report *report);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,7 @@ BN_IN = [((4, 3, 2, 2), "n")] * 4
 
 ROWS = [
     Row("relu", F.relu, [X], REAL),
+    Row("relu_squared", lambda x: F.relu(x) ** 2, [X], REAL),
     Row("leaky_relu", lambda x: F.leaky_relu(x, 0.1), [X], REAL),
     Row("elu", lambda x: F.elu(x, 1.3), [X], REAL),
     Row("gelu", lambda x: F.gelu(x), [X], REAL),

@@ -17,6 +17,7 @@ ROWS = [
     Row("squeeze", lambda x: x.squeeze(1) * 1.0, [((3, 1, 5), "n")], ALL),
     Row("unsqueeze", lambda x: x.unsqueeze(1) * 1.0, [X], ALL),
     Row("slice_step", lambda x: x[:, 1:4:2, ::3] * 1.0, [X], ALL),
+    Row("slice_squared", lambda x: x[:, 1:4:2, ::3] ** 2, [X], ALL),  # second derivatives through the slice
     Row("slice_neg", lambda x: x[-2:, :, 1:-1] * 1.0, [X], ALL),
     Row("select", lambda x: x[:, 2] * 1.0, [X], ALL),
     Row("expand", lambda x: x.expand(2, 3, 4, 5) * 1.0, [((3, 1, 5), "n")], ALL),
