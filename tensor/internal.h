@@ -97,9 +97,11 @@ typedef struct ag_node ag_node;
  * its input's shape and takes the real part for real inputs. Return 0 or negative status. */
 typedef int (*ag_backward_fn)(ag_node *n, ag_tensor *g, ag_tensor **gin);
 
+/* Room for two values per dim (a permutation, pads before/after) at AG_MAX_DIMS dims; with
+ * 6 slots an 8-d permutation overwrote the node's next fields. */
 typedef union ag_op_params {
-    double d[6];
-    int64_t i[6];
+    double d[2 * AG_MAX_DIMS];
+    int64_t i[2 * AG_MAX_DIMS];
     struct { int dims[AG_MAX_DIMS]; int ndims; bool keepdim; } red;
 } ag_op_params;
 

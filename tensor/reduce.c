@@ -261,6 +261,7 @@ ag_tensor *ag_std(ag_tensor *t, const int *dims, int ndims, int correction, bool
 }
 
 /* ---- norm and logsumexp: composite forward, own backward (finite at 0, as PyTorch) ---- */
+_Static_assert(sizeof(((ag_op_params *)0)->red) <= 5 * sizeof(double), "norm's p (d[5]) would overlap the dims");
 static int norm_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = n->saved[0], *out = unreduce(n, n->saved[1]);
     double p = n->p.d[5];
