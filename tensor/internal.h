@@ -40,6 +40,7 @@ struct ag_tensor {
      * claim (the owner's scope end then drops the slot's reference as usual). See tensor.c. */
     int scope_depth;         /* 0 = not owned by a scope of this thread */
     int64_t scope_slot;
+    int scope_extra;         /* ag_retain calls of the owning thread while scoped, not yet released */
     atomic_ullong scope_state;
     struct ag_hook *hooks;
 };
@@ -64,6 +65,11 @@ ag_tensor *ag__alias(const ag_tensor *t);
 ag_tensor *ag__ret(ag_tensor *t);
 /* Remove t from the scope that owns it: the caller now owns that reference. */
 void ag__unscope(ag_tensor *t);
+/* A reference the library holds for itself (saved tensors, leaf edges, casts). It must not
+ * count as one of the user's extra references to a scoped tensor, which ag_release tells
+ * apart from the scope's own (tensor.c), so inside the library ag_retain means this. */
+ag_tensor *ag__retain(ag_tensor *t);
+#define ag_retain(t) ag__retain(t)
 /* Drop a reference held by library internals (nodes, .grad, engine): never touches scopes
  * unless the tensor dies. ag_release is the user's call: it also gives up the scope's claim. */
 void ag__drop(ag_tensor *t);

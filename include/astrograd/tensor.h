@@ -8,7 +8,10 @@
  *  - Inside ag_scope_begin()/ag_scope_end() every tensor an op returns belongs to the
  *    scope and is released at its end (ag_keep moves one outward). Outside any scope the
  *    caller owns the reference and releases it with ag_release. Releasing a scoped
- *    tensor early is allowed.
+ *    tensor early is allowed. An extra reference taken with ag_retain inside the scope is
+ *    the caller's own: while such extra references exist, ag_release gives one of them
+ *    back and the scope still releases the tensor at its end (so a callback may return
+ *    ag_retain(t) to a caller that releases it); it outlives the scope if not released.
  *  - Shapes are outermost-first (as PyTorch); strides are in elements.
  *  - Thread safety: errors, scopes and grad mode are per thread; a tensor must not be
  *    used by two threads at once without the user's own locking. Another thread may
