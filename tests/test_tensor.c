@@ -226,6 +226,54 @@ static void test_promote_types(void **state) {
     ag_scope_end();
 }
 
+/* torch.result_type: a 0-d tensor raises the dtype only from a lower category (bool < integer
+ * < float < complex), and a complex 0-d keeps a float tensor's width; where follows it too */
+static void test_result_type_zero_dim(void **state) {
+    (void)state;
+    for (int a = 0; a < AG_NUM_DTYPES; a++)
+        for (int a0 = 0; a0 < 2; a0++)
+            for (int b = 0; b < AG_NUM_DTYPES; b++)
+                for (int b0 = 0; b0 < 2; b0++) {
+                    ag_scope_begin();
+                    ag_dtype want = ref_result_type[a][a0][b][b0];
+                    ag_tensor *x = a0 ? ag_scalar(1, ALL_DT[a]) : ag_ones(AG_SHAPE(2), ALL_DT[a]);
+                    ag_tensor *y = b0 ? ag_scalar(1, ALL_DT[b]) : ag_ones(AG_SHAPE(2), ALL_DT[b]);
+                    ag_tensor *c = ag_ones(AG_SHAPE(2), AG_BOOL);
+                    ag_tensor *r[4] = {ag_add(x, y), ag_mul(x, y), ag_where(c, x, y), ag_div(x, y)};
+                    ag_dtype div_want = ag_dtype_is_float(want) ? want : AG_F64;
+                    for (int k = 0; k < 4; k++) {
+                        ag_dtype w = k == 3 ? div_want : want;
+                        if (!r[k] || ag_dtype_of(r[k]) != w)
+                            fail_msg("op %d of %s%s and %s%s: %s, torch.result_type gives %s", k,
+                                     ag_dtype_name(ALL_DT[a]), a0 ? " (0-d)" : "", ag_dtype_name(ALL_DT[b]),
+                                     b0 ? " (0-d)" : "", r[k] ? ag_dtype_name(ag_dtype_of(r[k])) : ag_last_error(),
+                                     ag_dtype_name(w));
+                    }
+                    ag_scope_end();
+                }
+    ag_scope_begin();
+    /* the comparison runs in the result type: 0.1 as f32 equals the 0-d f64 0.1 rounded to f32 */
+    ag_tensor *x = ag_from_data((float[]){0.1f, 0.2f}, AG_SHAPE(2), AG_F32);
+    assert_values(ag_to_dtype(ag_eq(x, ag_scalar(0.1, AG_F64)), AG_F64), 1, 0);
+    assert_values(ag_to_dtype(ag_lt(x, ag_scalar(0.2, AG_F64)), AG_F64), 1, 0);
+    /* each input's gradient keeps its dtype */
+    ag_tensor *xl = ag_set_requires_grad(ag_ones(AG_SHAPE(2), AG_F32), true);
+    ag_tensor *s = ag_set_requires_grad(ag_scalar(3, AG_F64), true);
+    ag_tensor *y = ag_mul(xl, s);
+    assert_int_equal(ag_dtype_of(y), AG_F32);
+    assert_int_equal(ag_backward(ag_sum(y, AG_ALL_DIMS, false)), 0);
+    assert_int_equal(ag_dtype_of(ag_grad_of(xl)), AG_F32);
+    assert_int_equal(ag_dtype_of(ag_grad_of(s)), AG_F64);
+    assert_values(ag_grad_of(s), 2);
+    /* the scalar forms go by the value (tensor.h): integral keeps i64, where PyTorch's 2.0 gives float */
+    ag_tensor *i = ag_ones(AG_SHAPE(2), AG_I64);
+    assert_int_equal(ag_dtype_of(ag_add_s(i, 2.0)), AG_I64);
+    assert_int_equal(ag_dtype_of(ag_add_s(i, 2.5)), ag_get_default_dtype());
+    assert_int_equal(ag_dtype_of(ag_pow_s(i, -1)), ag_get_default_dtype());
+    assert_int_equal(ag_dtype_of(ag_mul_s(ag_ones(AG_SHAPE(2), AG_BOOL), 3)), AG_I64);
+    ag_scope_end();
+}
+
 static void test_default_dtype(void **state) {
     (void)state;
     assert_int_equal(ag_get_default_dtype(), AG_F64);
@@ -1489,6 +1537,7 @@ int main(void) {
         TEST(test_from_data_every_dtype),
         TEST(test_dtype_facts),
         TEST(test_promote_types),
+        TEST(test_result_type_zero_dim),
         TEST(test_default_dtype),
         TEST(test_rng_reproducible),
         TEST(test_rng_distributions),
