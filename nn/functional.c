@@ -87,6 +87,9 @@ ag_tensor *ag_linear(ag_tensor *x, ag_tensor *w, ag_tensor *b) {
                        AG_SHP(x), x->ndim ? (long long)x->shape[x->ndim - 1] : 0LL, AG_SHP(w), (long long)w->shape[1]);
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
         return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a bias of shape [%lld], given %s", (long long)w->shape[0], AG_SHP(b));
+    if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
+        return ag_fail(AG_ERR_DTYPE, "ag_linear: expected input, weight%s of one dtype, given %s, %s%s%s", b ? " and bias" : "",
+                       ag_dtype_name(x->dtype), ag_dtype_name(w->dtype), b ? ", " : "", b ? ag_dtype_name(b->dtype) : "");
     BEGIN;
     ag_tensor *y = ag_matmul(x, ag_transpose(w, 0, 1));
     if (b) y = ag_add(y, b);
