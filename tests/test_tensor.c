@@ -1079,10 +1079,9 @@ static void test_matmul_vs_naive(void **state) {
     ag_tensor *ir = ag_matmul(ia, ag_transpose(ag_contiguous(ag_transpose(ib, 0, 1)), 0, 1));
     assert_int_equal(ag_dtype_of(ir), AG_I64);
     check_mm(ir, ia, ib, 0, "i64");
-    /* mixed dtypes promote */
-    ag_tensor *mixed = ag_matmul(ag_ones(AG_SHAPE(2, 3), AG_F32), ag_ones(AG_SHAPE(3, 2), AG_F64));
-    assert_int_equal(ag_dtype_of(mixed), AG_F64);
-    assert_values(mixed, 3, 3, 3, 3);
+    /* mixed dtypes are refused, as in PyTorch (test_errors.c has the rest) */
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(2, 3), AG_F32), ag_ones(AG_SHAPE(3, 2), AG_F64)));
+    assert_error(AG_ERR_DTYPE, "ag_matmul", "same dtype", "f32 and f64");
     ag_scope_end();
 }
 
