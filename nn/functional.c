@@ -88,6 +88,10 @@ ag_tensor *ag_linear(ag_tensor *x, ag_tensor *w, ag_tensor *b) {
                        (long long)ag_shape(w)[1]);
     if (b && (ag_ndim(b) != 1 || ag_shape(b)[0] != ag_shape(w)[0]))
         return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a bias of shape [%lld], given %s", (long long)ag_shape(w)[0], AG_SHP(b));
+    if (ag_dtype_of(w) != ag_dtype_of(x) || (b && ag_dtype_of(b) != ag_dtype_of(x)))
+        return ag_fail(AG_ERR_DTYPE, "ag_linear: expected input, weight%s of one dtype, given %s, %s%s%s", b ? " and bias" : "",
+                       ag_dtype_name(ag_dtype_of(x)), ag_dtype_name(ag_dtype_of(w)), b ? ", " : "",
+                       b ? ag_dtype_name(ag_dtype_of(b)) : "");
     BEGIN;
     ag_tensor *y = ag_matmul(x, ag_transpose(w, 0, 1));
     if (b) y = ag_add(y, b);

@@ -9,9 +9,32 @@
 
 /* ---- shared front ends ----------------------------------------------------------- */
 
+/* torch.result_type of two tensors: dimensioned tensors outrank 0-d ones, which raise the
+ * dtype only from a lower category (bool < integer < float < complex), as c10's
+ * combine_categories; a complex 0-d with a float tensor keeps the tensor's width. */
+static ag_dtype combine_categories(int higher, int lower) {
+    if (higher < 0) return (ag_dtype)lower;
+    if (lower < 0) return (ag_dtype)higher;
+    ag_dtype h = (ag_dtype)higher, l = (ag_dtype)lower;
+    if (ag_dtype_is_complex(h)) return h;
+    if (ag_dtype_is_complex(l)) return ag_dtype_is_float(h) ? ag_dtype_to_complex(h) : l;
+    if (ag_dtype_is_float(h)) return h;
+    if (h == AG_BOOL || ag_dtype_is_float(l)) return ag_promote_types(h, l);
+    return h;
+}
+static ag_dtype result_type(const ag_tensor *a, const ag_tensor *b) {
+    int dim = -1, zero = -1;
+    for (int k = 0; k < 2; k++) {
+        const ag_tensor *t = k ? b : a;
+        int *slot = t->ndim ? &dim : &zero;
+        *slot = *slot < 0 ? (int)t->dtype : (int)ag_promote_types((ag_dtype)*slot, t->dtype);
+    }
+    return combine_categories(dim, zero);
+}
+
 /* Result dtype of a binary op before op-specific rules. */
-static ag_dtype binary_dtype(ag_binary_op op, ag_dtype a, ag_dtype b) {
-    ag_dtype dt = ag_promote_types(a, b);
+static ag_dtype binary_dtype(ag_binary_op op, const ag_tensor *a, const ag_tensor *b) {
+    ag_dtype dt = result_type(a, b);
     if (op == AG_BIN_DIV && !ag_dtype_is_float(dt)) dt = ag_get_default_dtype(); /* true division */
     return dt;
 }
@@ -114,7 +137,7 @@ int ag__bw_maxmin(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 
 static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, const ag_opdef *bw, int nsave) {
     if (!a || !b) return NULL;
-    ag_dtype dt = binary_dtype(kop, a->dtype, b->dtype);
+    ag_dtype dt = binary_dtype(kop, a, b);
     if (kop == AG_BIN_POW && dt == AG_BOOL) dt = AG_I64;
     if ((kop == AG_BIN_MAX || kop == AG_BIN_MIN) && ag_dtype_is_complex(dt))
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
@@ -326,7 +349,7 @@ ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_
 /* ---- comparisons and where ------------------------------------------------------ */
 static ag_tensor *compare(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
     if (!a || !b) return NULL;
-    ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
+    ag_dtype dt = result_type(a, b);
     if (ag_dtype_is_complex(dt) && kop != AG_BIN_EQ && kop != AG_BIN_NE)
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
     return ag__finish(binary_raw(op, kop, a, b, dt, AG_BOOL), op, NULL, AG_NONE, AG_NONE, NULL);
@@ -355,7 +378,7 @@ ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     if (!ag__broadcast_shapes("ag_where", cond->shape, cond->ndim, a->shape, a->ndim, s1, &n1) ||
         !ag__broadcast_shapes("ag_where", s1, n1, b->shape, b->ndim, shp, &nd))
         return NULL;
-    ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
+    ag_dtype dt = result_type(a, b);
     const ag_kernels *k = ag__kernels(a);
     if (!k->where) return ag_fail(AG_ERR_NOTIMPL, "ag_where: not implemented for %s", k->name);
     ag_tensor *ca = ag__cast(a, dt), *cb = ag__cast(b, dt);

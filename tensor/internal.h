@@ -42,6 +42,7 @@ struct ag_tensor {
      * claim (the owner's scope end then drops the slot's reference as usual). See tensor.c. */
     int scope_depth;         /* 0 = not owned by a scope of this thread */
     int64_t scope_slot;
+    int scope_extra;         /* ag_retain calls of the owning thread while scoped, not yet released */
     atomic_ullong scope_state;
     struct ag_hook *hooks;
 };
@@ -64,9 +65,11 @@ ag_tensor *ag__cast(ag_tensor *t, ag_dtype dt);
 static inline bool ag__is_cpu(const ag_tensor *t) { return t->storage->dev.kind == AG_DEV_CPU; }
 
 /* ---- autograd recording (lives here because every op records) ---- */
+/* Room for two values per dim (a permutation, pads before/after) at AG_MAX_DIMS dims; with
+ * 6 slots an 8-d permutation overwrote the node's next fields. */
 typedef union ag_op_params {
-    double d[6];
-    int64_t i[6];
+    double d[2 * AG_MAX_DIMS];
+    int64_t i[2 * AG_MAX_DIMS];
     struct { int dims[AG_MAX_DIMS]; int ndims; bool keepdim; } red;
 } ag_op_params;
 

@@ -28,6 +28,12 @@ int ag__write_file_atomic(const char *fn, const char *path, int (*fill)(void *ct
 /* ---- tensor internals ---- */
 /* Remove t from the scope that owns it: the caller now owns that reference. */
 void ag__unscope(ag_tensor *t);
+/* A reference the library holds for itself (saved tensors, leaf edges, casts, an optimizer's
+ * parameters). It must not count as one of the user's extra references to a scoped tensor,
+ * which ag_release tells apart from the scope's own (tensor.c), so inside the library
+ * ag_retain means this. */
+ag_tensor *ag__retain(ag_tensor *t);
+#define ag_retain(t) ag__retain(t)
 /* Drop a reference held by library internals (nodes, .grad, engine): never touches scopes
  * unless the tensor dies. ag_release is the user's call: it also gives up the scope's claim. */
 void ag__drop(ag_tensor *t);

@@ -6,6 +6,15 @@
 
 static ag_tensor *bmm3(const char *op, ag_tensor *a, ag_tensor *b);
 
+/* PyTorch refuses to promote inside a matrix product (a silent f32 -> f64 of a layer's input
+ * hides a model of the wrong dtype) */
+static bool same_dtype(const char *op, const ag_tensor *a, const ag_tensor *b) {
+    if (a->dtype == b->dtype) return true;
+    ag_set_error(AG_ERR_DTYPE, "%s: expected both operands to have the same dtype, given %s and %s", op,
+                 ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
+    return false;
+}
+
 int ag__bw_bmm(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *a = n->saved[0], *b = n->saved[1];
     if (n->needs[0]) gin[0] = bmm3("ag_bmm", g, ag_conj(ag_transpose(b, 1, 2)));
@@ -46,6 +55,7 @@ ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b) {
     if (a->shape[0] != b->shape[0] || a->shape[2] != b->shape[1])
         return ag_fail(AG_ERR_SHAPE, "ag_bmm: shapes do not fit: %s @ %s (expected [B,n,k] @ [B,k,m])",
                        AG_SHP(a), AG_SHP(b));
+    if (!same_dtype("ag_bmm", a, b)) return NULL;
     return bmm3("ag_bmm", a, b);
 }
 
@@ -56,6 +66,7 @@ ag_tensor *ag_matmul(ag_tensor *a, ag_tensor *b) {
     int64_t ka = a->shape[a->ndim - 1], kb = b->ndim == 1 ? b->shape[0] : b->shape[b->ndim - 2];
     if (ka != kb)
         return ag_fail(AG_ERR_SHAPE, "ag_matmul: inner dimensions differ: %s @ %s", AG_SHP(a), AG_SHP(b));
+    if (!same_dtype("ag_matmul", a, b)) return NULL;
     ag_scope_begin();
     /* promote 1-d operands to matrices; remember which dims to drop from the result */
     ag_tensor *A = a->ndim == 1 ? ag_unsqueeze(a, 0) : a;
@@ -107,6 +118,7 @@ ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x) {
     if (!a || !x) return NULL;
     if (a->ndim != 2 || x->ndim != 1)
         return ag_fail(AG_ERR_SHAPE, "ag_mv: expected a 2-d matrix and a 1-d vector, given %s and %s", AG_SHP(a), AG_SHP(x));
+    if (!same_dtype("ag_mv", a, x)) return NULL;
     return ag_matmul(a, x);
 }
 

@@ -237,14 +237,31 @@ ag_tensor *ag_var(ag_tensor *t, const int *dims, int ndims, int correction, bool
     return v;
 }
 
+/* sqrt's rule g / (2 s) is g * inf at a constant input (s = 0); PyTorch's std backward gives 0
+ * there, so std records its own sqrt step */
+int ag__bw_std(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *s = n->saved[0], *zero = ag_zeros_like(s);
+    ag_tensor *is0 = ag_eq(s, zero);
+    gin[0] = ag_where(is0, zero, ag_div(g, ag_mul_s(ag_where(is0, ag_ones_like(s), s), 2.0)));
+    return 0;
+}
+
 ag_tensor *ag_std(ag_tensor *t, const int *dims, int ndims, int correction, bool keepdim) {
     ag_tensor *v = ag_var(t, dims, ndims, correction, keepdim);
+    if (!v) return NULL;
+    ag_no_grad_begin();
     ag_tensor *s = ag_sqrt(v);
+    ag_no_grad_end();
+    if (s) {
+        ag__unscope(s);
+        s = ag__finish(s, "ag_std", AG_OP(STD), AG_IN(v), (ag_tensor *const[]){s}, 1, NULL);
+    }
     ag_release(v);
     return s;
 }
 
 /* ---- norm and logsumexp: composite forward, own backward (finite at 0, as PyTorch) ---- */
+_Static_assert(sizeof(((ag_op_params *)0)->red) <= 5 * sizeof(double), "norm's p (d[5]) would overlap the dims");
 int ag__bw_norm(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *x = n->saved[0], *out = unreduce(n, n->saved[1]);
     double p = n->p.d[5];

@@ -37,7 +37,7 @@
     X(EXPAND, "ag_expand", D0, expand) X(REAL, "ag_real", D0, real) X(IMAG, "ag_imag", D0, imag) \
     /* reduce.c */ \
     X(SUM, "ag_sum", D0, sum) X(PROD, "ag_prod", D0, prod) X(AMAX, "ag_amax", D0, amax) \
-    X(MAX_DIM, "ag_max_dim", D0, maxdim) X(NORM, "ag_norm", D0, norm) \
+    X(MAX_DIM, "ag_max_dim", D0, maxdim) X(NORM, "ag_norm", D0, norm) X(STD, "ag_std", D0, std) \
     X(LOGSUMEXP, "ag_logsumexp", D0, lse) \
     /* linalg.c */ \
     X(MATMUL, "ag_matmul", D01, bmm) \

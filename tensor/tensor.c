@@ -107,6 +107,7 @@ static bool unscope_own(ag_tensor *t, unsigned long long st) {
     if (!atomic_compare_exchange_strong(&t->scope_state, &st, 0)) return false;
     if (t->scope_depth >= 1 && t->scope_depth <= ts.n_scopes) ts.scopes[t->scope_depth - 1].items[t->scope_slot] = NULL;
     t->scope_depth = 0;
+    t->scope_extra = 0;
     return true;
 }
 
@@ -143,6 +144,7 @@ void ag_scope_end(void) {
         ag_tensor *t = s->items[i];
         if (!t) continue;
         t->scope_depth = 0;
+        t->scope_extra = 0;
         /* before the drop: another thread's release that comes later sees an unscoped tensor */
         atomic_store_explicit(&t->scope_state, 0, memory_order_release);
         ag__drop(t);
@@ -164,10 +166,12 @@ ag_tensor *ag_keep(ag_tensor *t) {
     if (!st) return t;
     /* another thread's scope: its stack is not ours to push into, so the caller owns t */
     if (!owned_here(st)) { ag__unscope(t); return t; }
-    int d = t->scope_depth;
+    int d = t->scope_depth, extra = t->scope_extra;
     if (!unscope_own(t, st)) return t;
-    if (d > 1 && !scope_push(d - 1, t))
-        ag_set_error(AG_ERR_NOMEM, "ag_keep: out of memory");
+    if (d > 1) {
+        if (!scope_push(d - 1, t)) ag_set_error(AG_ERR_NOMEM, "ag_keep: out of memory");
+        else t->scope_extra = extra; /* the caller's extra references stay extra */
+    }
     return t;
 }
 
@@ -289,8 +293,19 @@ ag_tensor *ag__alias(const ag_tensor *src) {
     return t;
 }
 
-ag_tensor *ag_retain(ag_tensor *t) {
+ag_tensor *ag__retain(ag_tensor *t) {
     if (t) atomic_fetch_add(&t->rc, 1);
+    return t;
+}
+
+/* (parenthesised: internal.h maps ag_retain to ag__retain for library code) The user's extra
+ * reference to a tensor this thread's scope owns is counted, so that ag_release can give it
+ * back without taking the scope's claim. Another thread's retain is not counted: its release
+ * gives up the claim, as before. */
+ag_tensor *(ag_retain)(ag_tensor *t) {
+    if (!t) return NULL;
+    atomic_fetch_add(&t->rc, 1);
+    if (owned_here(live_claim(t))) t->scope_extra++;
     return t;
 }
 
@@ -307,9 +322,16 @@ void ag__drop(ag_tensor *t) {
 }
 
 /* The user gives back a reference an op returned (or one they retained). For a tensor a
- * scope owns, that is the scope's reference: the scope forgets it. */
+ * scope owns, that is the scope's reference (the scope forgets it) unless the user holds
+ * extra ones taken with ag_retain: then it is one of those, and the scope keeps its claim
+ * (a closure returning ag_retain(L) to a caller that releases it leaked L otherwise). */
 void ag_release(ag_tensor *t) {
     if (!t) return;
+    if (owned_here(live_claim(t)) && t->scope_extra > 0 && atomic_load(&t->rc) > 1) { /* owner-only field */
+        t->scope_extra--;
+        ag__drop(t);
+        return;
+    }
     /* from another thread, the owner's scope end drops the scope's reference */
     if (give_up_foreign(t)) return;
     ag__unscope(t);

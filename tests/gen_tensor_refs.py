@@ -34,6 +34,27 @@ def main():
         out.append("    {" + ", ".join(NAME[torch.promote_types(a, b)] for _, b in DTYPES) + "},")
     out.append("};\n")
 
+    # 0-d tensors do not raise the dtype within a category: [a][a is 0-d][b][b is 0-d]
+    out.append("/* torch.result_type of a [2] or 0-d tensor of dtype a with one of dtype b (also the dtype of")
+    out.append(" * torch.where(cond, a, b)), indexed [a][a is 0-d][b][b is 0-d] in ag_dtype order */")
+    out.append("static const ag_dtype ref_result_type[AG_NUM_DTYPES][2][AG_NUM_DTYPES][2] = {")
+    for _, a in DTYPES:
+        out.append("    {")
+        for a0 in (False, True):
+            cells = []
+            for _, b in DTYPES:
+                ta = torch.ones(() if a0 else (2,), dtype=a)
+                pair = []
+                for b0 in (False, True):
+                    tb = torch.ones(() if b0 else (2,), dtype=b)
+                    r = torch.result_type(ta, tb)
+                    assert torch.where(torch.tensor(True), ta, tb).dtype == r
+                    pair.append(NAME[r])
+                cells.append("{" + ", ".join(pair) + "}")
+            out.append("        {" + ", ".join(cells) + "},")
+        out.append("    },")
+    out.append("};\n")
+
     out.append("typedef struct ref_range { double a, b, c; int64_t n; const double *v; } ref_range;")
     rows = []
     for i, (s, e, st) in enumerate(ARANGE):

@@ -12,6 +12,35 @@ static const ag_dtype ref_promote[AG_NUM_DTYPES][AG_NUM_DTYPES] = {
     {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL},
 };
 
+/* torch.result_type of a [2] or 0-d tensor of dtype a with one of dtype b (also the dtype of
+ * torch.where(cond, a, b)), indexed [a][a is 0-d][b][b is 0-d] in ag_dtype order */
+static const ag_dtype ref_result_type[AG_NUM_DTYPES][2][AG_NUM_DTYPES][2] = {
+    {
+        {{AG_F32, AG_F32}, {AG_F64, AG_F32}, {AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_F32, AG_F32}, {AG_F32, AG_F32}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_F32, AG_F32}, {AG_F32, AG_F32}},
+    },
+    {
+        {{AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_F64, AG_F64}, {AG_F64, AG_F64}},
+        {{AG_F32, AG_F64}, {AG_F64, AG_F64}, {AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_F64, AG_F64}, {AG_F64, AG_F64}},
+    },
+    {
+        {{AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}},
+        {{AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_C64, AG_C64}, {AG_C64, AG_C64}},
+    },
+    {
+        {{AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}},
+        {{AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}},
+    },
+    {
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I64, AG_I64}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I64, AG_I64}},
+    },
+    {
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_BOOL, AG_BOOL}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_BOOL, AG_BOOL}},
+    },
+};
+
 typedef struct ref_range { double a, b, c; int64_t n; const double *v; } ref_range;
 static const double ref_arange_0[] = {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0};
 static const double ref_arange_1[] = {0.0, 3.0, 6.0, 9.0};

@@ -243,6 +243,30 @@ static void test_complex_abs_angle_gradient_at_zero(void **state) {
     ag_scope_end();
 }
 
+/* PyTorch's std backward is 0 where the result is 0 (a constant input), not 0 * 1/(2*0) */
+static void test_std_var_of_constant_gradient_is_zero(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *g[1];
+    for (int c = 0; c <= 1; c++) {
+        ag_tensor *x = leaf(VEC(2, 2, 2, 2));
+        assert_int_equal(ag_grad((ag_tensor *[]){ag_std(x, AG_ALL_DIMS, c, false)}, 1, &x, 1, NULL, false, g), 0);
+        ASSERT_VALUES(g[0], 0, 0, 0, 0, 0);
+        assert_int_equal(ag_grad((ag_tensor *[]){ag_var(x, AG_ALL_DIMS, c, false)}, 1, &x, 1, NULL, false, g), 0);
+        ASSERT_VALUES(g[0], 0, 0, 0, 0, 0);
+    }
+    /* one constant row next to a varying one: only the constant row's gradient is masked */
+    ag_tensor *y = leaf(ag_from_data((double[]){1, 1, 1, 0, 1, 2}, AG_SHAPE(2, 3), AG_F64));
+    assert_int_equal(ag_grad((ag_tensor *[]){sum(ag_std(y, AG_DIMS(1), 1, false))}, 1, &y, 1, NULL, false, g), 0);
+    ASSERT_VALUES(g[0], 1e-15, 0, 0, 0, -0.5, 0, 0.5); /* (x - mean) / ((n - 1) std), std = 1 */
+    ag_tensor *z = leaf(ag_from_data((double[]){1, -1, 1, -1}, AG_SHAPE(2), AG_C128));
+    assert_int_equal(ag_grad((ag_tensor *[]){ag_std(z, AG_ALL_DIMS, 1, false)}, 1, &z, 1, NULL, false, g), 0);
+    double gb[4];
+    assert_int_equal(ag_copy_to_buffer(g[0], gb, AG_C128), 0);
+    for (int i = 0; i < 4; i++) assert_true(gb[i] == 0);
+    ag_scope_end();
+}
+
 /* ---- version counters ----------------------------------------------------------------- */
 static void test_inplace_on_saved_tensor_fails(void **state) {
     (void)state;
@@ -835,6 +859,7 @@ int main(void) {
         T(test_backward_without_requires_grad),
         T(test_backward_complex_scalar_fails),
         T(test_complex_abs_angle_gradient_at_zero),
+        T(test_std_var_of_constant_gradient_is_zero),
         T(test_inplace_on_saved_tensor_fails),
         T(test_detach_stops_gradients),
         T(test_no_grad_records_nothing),

@@ -317,6 +317,47 @@ static void test_wrong_dtypes(void **state) {
     ag_scope_end();
 }
 
+/* PyTorch refuses mixed dtypes in matrix products and layers instead of promoting */
+static void test_matmul_and_layers_refuse_mixed_dtypes(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *f = ag_ones(AG_SHAPE(2, 3), AG_F32), *d = ag_ones(AG_SHAPE(3, 2), AG_F64);
+    ag_tensor *z = ag_ones(AG_SHAPE(3, 2), AG_C128), *i = ag_ones(AG_SHAPE(3, 2), AG_I64);
+    assert_null(ag_matmul(f, d));
+    assert_error(AG_ERR_DTYPE, "ag_matmul: expected both operands to have the same dtype, given f32 and f64");
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(2, 3), AG_C64), z));
+    assert_error(AG_ERR_DTYPE, "ag_matmul", "c64 and c128");
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(2, 3), AG_F64), i));
+    assert_error(AG_ERR_DTYPE, "ag_matmul", "f64 and i64");
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(3), AG_F32), d)); /* 1-d and batched forms too */
+    assert_error(AG_ERR_DTYPE, "ag_matmul", "f32 and f64");
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(4, 2, 3), AG_F64), ag_ones(AG_SHAPE(4, 3, 2), AG_F32)));
+    assert_error(AG_ERR_DTYPE, "ag_matmul", "f64 and f32");
+    assert_null(ag_bmm(ag_ones(AG_SHAPE(1, 2, 3), AG_F32), ag_ones(AG_SHAPE(1, 3, 2), AG_F64)));
+    assert_error(AG_ERR_DTYPE, "ag_bmm", "f32 and f64");
+    assert_null(ag_mv(f, ag_ones(AG_SHAPE(3), AG_F64)));
+    assert_error(AG_ERR_DTYPE, "ag_mv", "f32 and f64");
+    ag_tensor *w = ag_ones(AG_SHAPE(4, 3), AG_F64), *bias = ag_ones(AG_SHAPE(4), AG_F64);
+    assert_null(ag_linear(f, w, bias));
+    assert_error(AG_ERR_DTYPE, "ag_linear", "f32", "f64");
+    assert_null(ag_linear(ag_ones(AG_SHAPE(2, 3), AG_F64), w, ag_ones(AG_SHAPE(4), AG_F32)));
+    assert_error(AG_ERR_DTYPE, "ag_linear", "bias", "f32");
+    ag_tensor *x4 = ag_ones(AG_SHAPE(1, 1, 4, 4), AG_F32);
+    assert_null(ag_conv2d(x4, ag_ones(AG_SHAPE(1, 1, 3, 3), AG_F64), NULL, NULL));
+    assert_error(AG_ERR_DTYPE, "ag_conv2d", "f32", "f64");
+    /* a module's forward: an f32 input to an f64 Linear */
+    ag_module *lin = ag_nn_linear(3, 4, true);
+    assert_non_null(lin);
+    assert_int_equal(ag_module_to_dtype(lin, AG_F64), 0);
+    assert_null(ag_forward(lin, f));
+    assert_error(AG_ERR_DTYPE, "ag_linear", "f32", "f64");
+    ag_tensor *y = ag_forward(lin, ag_to_dtype(f, AG_F64));
+    assert_non_null(y);
+    assert_int_equal(ag_dtype_of(y), AG_F64);
+    ag_module_free(lin);
+    ag_scope_end();
+}
+
 static void test_inplace_into_grad_leaf(void **state) {
     (void)state;
     ag_scope_begin();
@@ -423,6 +464,7 @@ int main(void) {
         TEST(test_sticky_error_and_log),
         TEST(test_dims_and_sizes),
         TEST(test_wrong_dtypes),
+        TEST(test_matmul_and_layers_refuse_mixed_dtypes),
         TEST(test_inplace_into_grad_leaf),
         TEST(test_item_and_scopes),
     };

@@ -225,9 +225,88 @@ static void test_scopes_concurrent_threads(void **state) {
     assert_false(ag_failed());
 }
 
+/* An extra reference taken with ag_retain inside a scope is the caller's: releasing it leaves
+ * the scope's claim, so the scope still frees the tensor. A release while the scope's is the
+ * only reference still gives the claim up (the tensor dies at once). */
+static void test_retain_release_in_scope(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *t = ag_ones(AG_SHAPE(2), AG_F64);
+    ag_retain(t);
+    ag_release(t);
+    ag_tensor *u = ag_ones(AG_SHAPE(2), AG_F64);
+    ag_release(u); /* only the scope's reference: gone now */
+    assert_int_equal(ag_live_tensors(), live0 + 1);
+    /* two extra references, released in the scope; then one that outlives it */
+    ag_tensor *v = ag_mul_s(t, 2.0);
+    ag_retain(v);
+    ag_retain(v);
+    ag_release(v);
+    ag_release(v);
+    ag_tensor *w = ag_retain(ag_add_s(t, 1.0));
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live0 + 1);
+    double wv[2] = {0};
+    assert_int_equal(ag_copy_to_buffer(w, wv, AG_F64), 0);
+    assert_true(wv[0] == 2.0 && wv[1] == 2.0);
+    ag_release(w);
+    assert_int_equal(ag_live_tensors(), live0);
+    /* ag_keep moves the claim outward and the extra reference stays the caller's */
+    ag_scope_begin();
+    ag_scope_begin();
+    ag_tensor *k = ag_retain(ag_ones(AG_SHAPE(1), AG_F64));
+    ag_keep(k);
+    ag_scope_end();
+    ag_release(k);
+    assert_true(ag_item(k) == 1.0);
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live0);
+    assert_false(ag_failed());
+}
+
+/* The closure's loss belongs to the caller's scope; returning ag_retain(L) hands L-BFGS an
+ * extra reference, which it releases. Each step must leave nothing behind. */
+static ag_tensor *quad_closure(void *ud) {
+    ag_tensor *w = ud;
+    ag_zero_grad(w);
+    ag_tensor *L = ag_sum(ag_square(ag_add_s(w, -3.0)), AG_ALL_DIMS, false);
+    if (ag_backward(L)) return NULL;
+    return ag_retain(L);
+}
+
+static void test_lbfgs_closure_retain_in_scope(void **state) {
+    (void)state;
+    ag_clear_error();
+    int64_t live0 = ag_live_tensors();
+    ag_tensor *w = ag_set_requires_grad(ag_zeros(AG_SHAPE(3), AG_F64), true);
+    ag_optim *o = ag_lbfgs((ag_params){&w, NULL, 1}, (ag_lbfgs_opts){.max_iter = 2});
+    assert_non_null(o);
+    int64_t live1 = 0; /* after the first step, which creates the optimizer's state tensors */
+    for (int it = 0; it < 4; it++) {
+        ag_scope_begin();
+        assert_int_equal(ag_optim_step_closure(o, quad_closure, w), 0);
+        ag_scope_end();
+        ag_zero_grad(w);
+        if (it == 0) live1 = ag_live_tensors();
+        if (ag_live_tensors() != live1)
+            fail_msg("step %d: %lld tensors alive, %lld before", it, (long long)ag_live_tensors(), (long long)live1);
+    }
+    double wv[3];
+    assert_int_equal(ag_copy_to_buffer(w, wv, AG_F64), 0);
+    for (int i = 0; i < 3; i++) assert_true(fabs(wv[i] - 3.0) < 1e-6);
+    ag_optim_free(o);
+    ag_release(w);
+    assert_int_equal(ag_live_tensors(), live0);
+    assert_false(ag_failed());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_loop_memory_is_flat),
+        cmocka_unit_test(test_retain_release_in_scope),
+        cmocka_unit_test(test_lbfgs_closure_retain_in_scope),
         cmocka_unit_test(test_release_from_another_thread),
         cmocka_unit_test(test_keep_from_another_thread),
         cmocka_unit_test(test_scopes_concurrent_threads),

@@ -226,6 +226,54 @@ static void test_promote_types(void **state) {
     ag_scope_end();
 }
 
+/* torch.result_type: a 0-d tensor raises the dtype only from a lower category (bool < integer
+ * < float < complex), and a complex 0-d keeps a float tensor's width; where follows it too */
+static void test_result_type_zero_dim(void **state) {
+    (void)state;
+    for (int a = 0; a < AG_NUM_DTYPES; a++)
+        for (int a0 = 0; a0 < 2; a0++)
+            for (int b = 0; b < AG_NUM_DTYPES; b++)
+                for (int b0 = 0; b0 < 2; b0++) {
+                    ag_scope_begin();
+                    ag_dtype want = ref_result_type[a][a0][b][b0];
+                    ag_tensor *x = a0 ? ag_scalar(1, ALL_DT[a]) : ag_ones(AG_SHAPE(2), ALL_DT[a]);
+                    ag_tensor *y = b0 ? ag_scalar(1, ALL_DT[b]) : ag_ones(AG_SHAPE(2), ALL_DT[b]);
+                    ag_tensor *c = ag_ones(AG_SHAPE(2), AG_BOOL);
+                    ag_tensor *r[4] = {ag_add(x, y), ag_mul(x, y), ag_where(c, x, y), ag_div(x, y)};
+                    ag_dtype div_want = ag_dtype_is_float(want) ? want : AG_F64;
+                    for (int k = 0; k < 4; k++) {
+                        ag_dtype w = k == 3 ? div_want : want;
+                        if (!r[k] || ag_dtype_of(r[k]) != w)
+                            fail_msg("op %d of %s%s and %s%s: %s, torch.result_type gives %s", k,
+                                     ag_dtype_name(ALL_DT[a]), a0 ? " (0-d)" : "", ag_dtype_name(ALL_DT[b]),
+                                     b0 ? " (0-d)" : "", r[k] ? ag_dtype_name(ag_dtype_of(r[k])) : ag_last_error(),
+                                     ag_dtype_name(w));
+                    }
+                    ag_scope_end();
+                }
+    ag_scope_begin();
+    /* the comparison runs in the result type: 0.1 as f32 equals the 0-d f64 0.1 rounded to f32 */
+    ag_tensor *x = ag_from_data((float[]){0.1f, 0.2f}, AG_SHAPE(2), AG_F32);
+    assert_values(ag_to_dtype(ag_eq(x, ag_scalar(0.1, AG_F64)), AG_F64), 1, 0);
+    assert_values(ag_to_dtype(ag_lt(x, ag_scalar(0.2, AG_F64)), AG_F64), 1, 0);
+    /* each input's gradient keeps its dtype */
+    ag_tensor *xl = ag_set_requires_grad(ag_ones(AG_SHAPE(2), AG_F32), true);
+    ag_tensor *s = ag_set_requires_grad(ag_scalar(3, AG_F64), true);
+    ag_tensor *y = ag_mul(xl, s);
+    assert_int_equal(ag_dtype_of(y), AG_F32);
+    assert_int_equal(ag_backward(ag_sum(y, AG_ALL_DIMS, false)), 0);
+    assert_int_equal(ag_dtype_of(ag_grad_of(xl)), AG_F32);
+    assert_int_equal(ag_dtype_of(ag_grad_of(s)), AG_F64);
+    assert_values(ag_grad_of(s), 2);
+    /* the scalar forms go by the value (tensor.h): integral keeps i64, where PyTorch's 2.0 gives float */
+    ag_tensor *i = ag_ones(AG_SHAPE(2), AG_I64);
+    assert_int_equal(ag_dtype_of(ag_add_s(i, 2.0)), AG_I64);
+    assert_int_equal(ag_dtype_of(ag_add_s(i, 2.5)), ag_get_default_dtype());
+    assert_int_equal(ag_dtype_of(ag_pow_s(i, -1)), ag_get_default_dtype());
+    assert_int_equal(ag_dtype_of(ag_mul_s(ag_ones(AG_SHAPE(2), AG_BOOL), 3)), AG_I64);
+    ag_scope_end();
+}
+
 static void test_default_dtype(void **state) {
     (void)state;
     assert_int_equal(ag_get_default_dtype(), AG_F64);
@@ -1031,10 +1079,9 @@ static void test_matmul_vs_naive(void **state) {
     ag_tensor *ir = ag_matmul(ia, ag_transpose(ag_contiguous(ag_transpose(ib, 0, 1)), 0, 1));
     assert_int_equal(ag_dtype_of(ir), AG_I64);
     check_mm(ir, ia, ib, 0, "i64");
-    /* mixed dtypes promote */
-    ag_tensor *mixed = ag_matmul(ag_ones(AG_SHAPE(2, 3), AG_F32), ag_ones(AG_SHAPE(3, 2), AG_F64));
-    assert_int_equal(ag_dtype_of(mixed), AG_F64);
-    assert_values(mixed, 3, 3, 3, 3);
+    /* mixed dtypes are refused, as in PyTorch (test_errors.c has the rest) */
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(2, 3), AG_F32), ag_ones(AG_SHAPE(3, 2), AG_F64)));
+    assert_error(AG_ERR_DTYPE, "ag_matmul", "same dtype", "f32 and f64");
     ag_scope_end();
 }
 
@@ -1249,6 +1296,236 @@ static void test_device_names(void **state) {
     assert_false(ag_failed());
 }
 
+/* ---- every view, index and shape op at AG_MAX_DIMS ---------------------------------------
+ * Each op's output at 8 dims against a reference index map written out here, then gradcheck.
+ * (8-d permutes once overflowed the node's parameter slots: a wrong shape, garbage reads.) */
+#define R8 AG_MAX_DIMS
+static const int64_t r8_in[R8] = {2, 1, 2, 3, 1, 2, 1, 2};
+static const int r8_perm_rev[R8] = {7, 6, 5, 4, 3, 2, 1, 0}, r8_perm_pairs[R8] = {1, 0, 3, 2, 5, 4, 7, 6};
+static const int r8_perm_t07[R8] = {7, 1, 2, 3, 4, 5, 6, 0};
+static const int64_t r8_reps[R8] = {1, 2, 1, 1, 3, 1, 2, 1};
+static const int64_t r8_lo[R8] = {1, 0, 0, 2, 0, 1, 0, 1}, r8_hi[R8] = {0, 0, 1, 1, 0, 1, 0, 0};
+static const int64_t r8_big[R8] = {2, 3, 2, 3, 2, 2, 2, 2};
+
+static int64_t r8_lin(const int64_t *idx, const int64_t *shape, int nd) {
+    int64_t k = 0;
+    for (int d = 0; d < nd; d++) k = k * shape[d] + idx[d];
+    return k;
+}
+
+/* pads in ag_pad's order (last dim first, before/after pairs) from r8_lo/r8_hi */
+static ag_tensor *r8_pad(ag_tensor *x, ag_pad_mode mode) {
+    int64_t pads[2 * R8];
+    for (int d = 0; d < R8; d++) {
+        pads[2 * (R8 - 1 - d)] = mode == AG_PAD_REFLECT && r8_in[d] == 1 ? 0 : r8_lo[d];
+        pads[2 * (R8 - 1 - d) + 1] = mode == AG_PAD_REFLECT && r8_in[d] == 1 ? 0 : r8_hi[d];
+    }
+    return ag_pad(x, pads, 2 * R8, mode, 0.5);
+}
+
+typedef enum { R8_PERM_REV, R8_PERM_PAIRS, R8_TRANSPOSE07, R8_TRANSPOSE01, R8_FLIP, R8_ROLL, R8_REPEAT, R8_TILE,
+               R8_PAD_CONST, R8_PAD_REFLECT, R8_PAD_REPLICATE, R8_PAD_CIRCULAR, R8_EXPAND, R8_SLICE, R8_SELECT,
+               R8_NARROW, R8_CAT, R8_RESHAPE_T, R8_SQUEEZE, R8_CONTIG, R8_SUM, R8_SUM_KEEP, R8_MEAN, R8_CUMSUM,
+               R8_MAX_DIM, R8_NOPS } r8_op;
+static const char *r8_names[R8_NOPS] = {"permute reversed", "permute pairs", "transpose(0,7)", "transpose(0,1)", "flip",
+    "roll", "repeat", "tile", "pad constant", "pad reflect", "pad replicate", "pad circular", "expand", "slice",
+    "select", "narrow", "cat", "reshape of a transpose", "squeeze", "contiguous of a permute", "sum", "sum keepdim",
+    "mean", "cumsum", "max_dim"};
+
+static ag_tensor *r8_apply(r8_op op, ag_tensor *x) {
+    switch (op) {
+    case R8_PERM_REV: return ag_permute(x, r8_perm_rev, R8);
+    case R8_PERM_PAIRS: return ag_permute(x, r8_perm_pairs, R8);
+    case R8_TRANSPOSE07: return ag_transpose(x, 0, 7);
+    case R8_TRANSPOSE01: return ag_transpose(x, 0, 1);
+    case R8_FLIP: return ag_flip(x, (const int[]){0, 3, -1}, 3);
+    case R8_ROLL: return ag_roll(x, (const int64_t[]){1, -1, 1}, (const int[]){3, 7, 5}, 3);
+    case R8_REPEAT: return ag_repeat(x, r8_reps, R8);
+    case R8_TILE: return ag_tile(x, r8_reps, R8);
+    case R8_PAD_CONST: return r8_pad(x, AG_PAD_CONSTANT);
+    case R8_PAD_REFLECT: return r8_pad(x, AG_PAD_REFLECT);
+    case R8_PAD_REPLICATE: return r8_pad(x, AG_PAD_REPLICATE);
+    case R8_PAD_CIRCULAR: return r8_pad(x, AG_PAD_CIRCULAR);
+    case R8_EXPAND: return ag_expand(x, r8_big, R8);
+    case R8_SLICE: return ag_slice(ag_slice(x, 3, 1, 3, 1), 7, 1, 2, 1);
+    case R8_SELECT: return ag_select(x, 5, 1);
+    case R8_NARROW: return ag_narrow(x, 6, 0, 1);
+    case R8_CAT: return ag_cat((ag_tensor *[]){x, ag_flip(x, (const int[]){5}, 1)}, 2, 5);
+    case R8_RESHAPE_T: return ag_reshape(ag_transpose(x, 0, 7), r8_in, R8);
+    case R8_SQUEEZE: return ag_squeeze(x, AG_SQUEEZE_ALL);
+    case R8_CONTIG: return ag_contiguous(ag_permute(x, r8_perm_pairs, R8));
+    case R8_SUM: return ag_sum(x, AG_DIMS(0, 3, 6, 7), false);
+    case R8_SUM_KEEP: return ag_sum(x, AG_DIMS(1, 3, -1), true);
+    case R8_MEAN: return ag_mean(x, AG_DIMS(2, 5), true);
+    case R8_CUMSUM: return ag_cumsum(x, 3);
+    case R8_MAX_DIM: return ag_max_dim(x, 3, true, NULL);
+    default: return NULL;
+    }
+}
+
+static int64_t r8_pad_src(ag_pad_mode mode, int64_t o, int64_t n) {
+    if (o >= 0 && o < n) return o;
+    switch (mode) {
+    case AG_PAD_REFLECT: return o < 0 ? -o : 2 * (n - 1) - o;
+    case AG_PAD_REPLICATE: return o < 0 ? 0 : n - 1;
+    case AG_PAD_CIRCULAR: return (o % n + n) % n;
+    default: return -1;
+    }
+}
+
+/* the expected output: shape into *nd/shape, values into out (at most cap) */
+static int64_t r8_expect(r8_op op, const double *x, int *nd, int64_t *shape, double *out, int64_t cap) {
+    int64_t s[R8];
+    memcpy(s, r8_in, sizeof s);
+    *nd = R8;
+    memcpy(shape, s, sizeof s);
+    const int *perm = op == R8_PERM_REV ? r8_perm_rev : op == R8_PERM_PAIRS || op == R8_CONTIG ? r8_perm_pairs
+                      : op == R8_TRANSPOSE07 ? r8_perm_t07 : NULL;
+    int perm01[R8] = {1, 0, 2, 3, 4, 5, 6, 7};
+    if (op == R8_TRANSPOSE01) perm = perm01;
+    ag_pad_mode pm = op == R8_PAD_REFLECT ? AG_PAD_REFLECT : op == R8_PAD_REPLICATE ? AG_PAD_REPLICATE
+                     : op == R8_PAD_CIRCULAR ? AG_PAD_CIRCULAR : AG_PAD_CONSTANT;
+    bool pad = op >= R8_PAD_CONST && op <= R8_PAD_CIRCULAR;
+    int64_t lo[R8], hi[R8];
+    for (int d = 0; d < R8; d++) {
+        bool skip = pm == AG_PAD_REFLECT && s[d] == 1;
+        lo[d] = skip ? 0 : r8_lo[d];
+        hi[d] = skip ? 0 : r8_hi[d];
+    }
+    /* reductions: accumulate each input element into its output slot */
+    if (op == R8_SUM || op == R8_SUM_KEEP || op == R8_MEAN || op == R8_CUMSUM || op == R8_MAX_DIM) {
+        bool red[R8] = {0};
+        if (op == R8_SUM) red[0] = red[3] = red[6] = red[7] = true;
+        if (op == R8_SUM_KEEP) red[1] = red[3] = red[7] = true;
+        if (op == R8_MEAN) red[2] = red[5] = true;
+        if (op == R8_MAX_DIM) red[3] = true;
+        int64_t ks[R8], cnt = 1;
+        for (int d = 0; d < R8; d++) { ks[d] = red[d] ? 1 : s[d]; cnt *= red[d] ? s[d] : 1; }
+        int64_t n = 1, m = 1;
+        for (int d = 0; d < R8; d++) { n *= s[d]; m *= ks[d]; }
+        if (op == R8_CUMSUM) m = n;
+        assert_true(m <= cap);
+        for (int64_t k = 0; k < m; k++) out[k] = op == R8_MAX_DIM ? -INFINITY : 0;
+        int64_t idx[R8];
+        for (int64_t k = 0; k < n; k++) {
+            for (int64_t r = k, d = R8 - 1; d >= 0; d--) { idx[d] = r % s[d]; r /= s[d]; }
+            if (op == R8_CUMSUM) { /* every later element along dim 3 gets this one */
+                for (int64_t j = idx[3]; j < s[3]; j++) {
+                    int64_t o[R8];
+                    memcpy(o, idx, sizeof o);
+                    o[3] = j;
+                    out[r8_lin(o, s, R8)] += x[k];
+                }
+                continue;
+            }
+            for (int d = 0; d < R8; d++) if (red[d]) idx[d] = 0;
+            double *slot = &out[r8_lin(idx, ks, R8)];
+            if (op == R8_MAX_DIM) *slot = fmax(*slot, x[k]);
+            else *slot += op == R8_MEAN ? x[k] / (double)cnt : x[k];
+        }
+        if (op != R8_CUMSUM) {
+            *nd = 0;
+            for (int d = 0; d < R8; d++)
+                if (!red[d] || op != R8_SUM) shape[(*nd)++] = ks[d];
+        }
+        return m;
+    }
+    /* everything else: each output element is one input element (or a pad value) */
+    switch (op) {
+    case R8_REPEAT: case R8_TILE: for (int d = 0; d < R8; d++) shape[d] = s[d] * r8_reps[d]; break;
+    case R8_EXPAND: memcpy(shape, r8_big, sizeof r8_big); break;
+    case R8_SLICE: shape[3] = 2; shape[7] = 1; break;
+    case R8_SELECT: *nd = R8 - 1; for (int d = 5; d < R8 - 1; d++) shape[d] = s[d + 1]; break;
+    case R8_CAT: shape[5] = 2 * s[5]; break;
+    case R8_SQUEEZE: *nd = 0; for (int d = 0; d < R8; d++) if (s[d] != 1) shape[(*nd)++] = s[d]; break;
+    default:
+        if (perm) for (int d = 0; d < R8; d++) shape[d] = s[perm[d]];
+        if (pad) for (int d = 0; d < R8; d++) shape[d] = s[d] + lo[d] + hi[d];
+    }
+    int64_t m = 1;
+    for (int d = 0; d < *nd; d++) m *= shape[d];
+    assert_true(m <= cap);
+    for (int64_t k = 0; k < m; k++) {
+        int64_t o[R8], i[R8];
+        for (int64_t r = k, d = *nd - 1; d >= 0; d--) { o[d] = r % shape[d]; r /= shape[d]; }
+        memcpy(i, o, sizeof i);
+        bool zero = false;
+        switch (op) {
+        case R8_FLIP: for (int d = 0; d < R8; d++) if (d == 0 || d == 3 || d == 7) i[d] = s[d] - 1 - o[d]; break;
+        case R8_ROLL: i[3] = (o[3] + 2) % 3; i[7] = (o[7] + 1) % 2; i[5] = (o[5] + 1) % 2; break;
+        case R8_REPEAT: case R8_TILE: for (int d = 0; d < R8; d++) i[d] = o[d] % s[d]; break;
+        case R8_EXPAND: for (int d = 0; d < R8; d++) i[d] = s[d] == 1 ? 0 : o[d]; break;
+        case R8_SLICE: i[3] = o[3] + 1; i[7] = o[7] + 1; break;
+        case R8_SELECT: for (int d = R8 - 1; d > 5; d--) i[d] = o[d - 1]; i[5] = 1; break;
+        case R8_CAT: i[5] = o[5] < s[5] ? o[5] : s[5] - 1 - (o[5] - s[5]); break;
+        case R8_RESHAPE_T: { /* row-major order of the transpose, read back into r8_in */
+            int64_t ts[R8], ti[R8];
+            for (int d = 0; d < R8; d++) ts[d] = s[r8_perm_t07[d]];
+            for (int64_t r = r8_lin(o, s, R8), d = R8 - 1; d >= 0; d--) { ti[d] = r % ts[d]; r /= ts[d]; }
+            for (int d = 0; d < R8; d++) i[r8_perm_t07[d]] = ti[d];
+            break;
+        }
+        case R8_SQUEEZE:
+            for (int d = 0, j = 0; d < R8; d++) i[d] = s[d] == 1 ? 0 : o[j++];
+            break;
+        default:
+            if (perm) for (int d = 0; d < R8; d++) i[perm[d]] = o[d];
+            if (pad)
+                for (int d = 0; d < R8; d++) {
+                    i[d] = r8_pad_src(pm, o[d] - lo[d], s[d]);
+                    if (i[d] < 0) zero = true;
+                }
+        }
+        out[k] = zero ? 0.5 : x[r8_lin(i, s, R8)];
+    }
+    return m;
+}
+
+static ag_tensor *r8_gc(ag_tensor *const *in, int n, void *ud) {
+    (void)n;
+    return r8_apply((r8_op)(intptr_t)ud, in[0]);
+}
+
+static void test_ops_at_max_rank(void **state) {
+    (void)state;
+    int64_t n = 1;
+    for (int d = 0; d < R8; d++) n *= r8_in[d];
+    double xv[48];
+    assert_int_equal(n, 48);
+    for (int64_t k = 0; k < n; k++) xv[k] = 0.37 * (double)((k * 29) % 48) - 5.0; /* distinct, no ties */
+    static double want[2048];
+    for (int op = 0; op < R8_NOPS; op++) {
+        ag_scope_begin();
+        ag_tensor *x = ag_set_requires_grad(ag_from_data(xv, r8_in, R8, AG_F64), true);
+        ag_tensor *y = r8_apply((r8_op)op, x);
+        if (!y) fail_msg("%s: %s", r8_names[op], ag_last_error());
+        int nd;
+        int64_t shape[R8];
+        int64_t m = r8_expect((r8_op)op, xv, &nd, shape, want, 2048);
+        bool same = ag_ndim(y) == nd;
+        for (int d = 0; same && d < nd; d++) same = ag_shape(y)[d] == shape[d];
+        if (!same) {
+            char buf[160] = "";
+            for (int d = 0; d < ag_ndim(y); d++)
+                snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%lld,", (long long)ag_shape(y)[d]);
+            fail_msg("%s: shape [%s], expected %d dims", r8_names[op], buf, nd);
+        }
+        double *v = tu_values(y);
+        for (int64_t k = 0; k < m; k++)
+            if (!(fabs(v[k] - want[k]) <= 1e-12 * (1 + fabs(want[k])))) {
+                double got = v[k];
+                free(v);
+                fail_msg("%s: element %lld is %.17g, expected %.17g", r8_names[op], (long long)k, got, want[k]);
+            }
+        free(v);
+        ag_gradcheck_report rep;
+        int ok = ag_gradcheck(r8_gc, (void *)(intptr_t)op, &x, 1, &(ag_gradcheck_opts){1e-6, 1e-6, 1e-4, false}, &rep);
+        if (ok != 1) fail_msg("%s: gradcheck failed (%d): %s %s", r8_names[op], ok, rep.message, ag_last_error());
+        ag_scope_end();
+        assert_no_error();
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_device_names),
@@ -1259,6 +1536,7 @@ int main(void) {
         TEST(test_from_data_every_dtype),
         TEST(test_dtype_facts),
         TEST(test_promote_types),
+        TEST(test_result_type_zero_dim),
         TEST(test_default_dtype),
         TEST(test_rng_reproducible),
         TEST(test_rng_distributions),
@@ -1277,6 +1555,7 @@ int main(void) {
         TEST(test_matmul_batch_and_empty),
         TEST(test_print),
         TEST(test_memory_loop),
+        TEST(test_ops_at_max_rank),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
 }

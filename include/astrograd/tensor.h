@@ -8,7 +8,10 @@
  *  - Inside ag_scope_begin()/ag_scope_end() every tensor an op returns belongs to the
  *    scope and is released at its end (ag_keep moves one outward). Outside any scope the
  *    caller owns the reference and releases it with ag_release. Releasing a scoped
- *    tensor early is allowed.
+ *    tensor early is allowed. An extra reference taken with ag_retain inside the scope is
+ *    the caller's own: while such extra references exist, ag_release gives one of them
+ *    back and the scope still releases the tensor at its end (so a callback may return
+ *    ag_retain(t) to a caller that releases it); it outlives the scope if not released.
  *  - Shapes are outermost-first (as PyTorch); strides are in elements.
  *  - Thread safety: errors, scopes and grad mode are per thread; a tensor must not be
  *    used by two threads at once without the user's own locking. Another thread may
@@ -223,7 +226,11 @@ AG_API ag_tensor *ag_expand(ag_tensor *t, const int64_t *shape, int ndim); /* -1
 AG_API ag_tensor *ag_real(ag_tensor *t); /* view for complex; t itself for real */
 AG_API ag_tensor *ag_imag(ag_tensor *t); /* view; error for real */
 
-/* ---- elementwise (NumPy broadcasting, PyTorch type promotion) ------------------- */
+/* ---- elementwise (NumPy broadcasting, PyTorch type promotion) -------------------
+ * Tensor-tensor ops (and ag_where) take torch.result_type: categories bool < integer < float
+ * < complex; a 0-d tensor raises the dtype only when its category is higher than that of the
+ * tensors with dims (f32[3] + 0-d f64 is f32; i64[3] + 0-d f32 is f32; f32[3] + 0-d c128 is
+ * c64); between tensors of the same kind, ag_promote_types. */
 AG_API ag_tensor *ag_add(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_sub(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_mul(ag_tensor *a, ag_tensor *b);
@@ -231,7 +238,13 @@ AG_API ag_tensor *ag_div(ag_tensor *a, ag_tensor *b);   /* true division: ints -
 AG_API ag_tensor *ag_pow(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_maximum(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_minimum(ag_tensor *a, ag_tensor *b);
-/* tensor-scalar forms keep the tensor's dtype (ints become the default float for non-integral s) */
+/* Tensor-scalar forms. NOTE, a deliberate difference from PyTorch: a C double cannot say
+ * whether it was written 2 or 2.0, so the VALUE decides, where PyTorch looks at the Python
+ * type. Float and complex tensors keep their dtype (as in PyTorch). An i64 or bool tensor
+ * gives i64 when s is integral (ag_add_s(i64 t, 2.0) is i64 here; t + 2.0 is float in
+ * PyTorch) and the default float dtype when s is not (2.5, inf, NaN), as does ag_pow_s with
+ * a negative p (an error for integers in PyTorch). For PyTorch's float result from an
+ * integer tensor, cast first: ag_add_s(ag_to_dtype(t, ag_get_default_dtype()), 2.0). */
 AG_API ag_tensor *ag_add_s(ag_tensor *a, double s);
 AG_API ag_tensor *ag_mul_s(ag_tensor *a, double s);
 AG_API ag_tensor *ag_pow_s(ag_tensor *a, double p);
