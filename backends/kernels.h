@@ -33,7 +33,7 @@ typedef struct ag_kview {
 } ag_kview;
 
 /* Unary maps. out and in have the same shape. Unless noted, out dtype == in dtype.
- * ABS, ANGLE of complex give the real dtype. params[] as noted. */
+ * ABS, ANGLE of complex give the real dtype; ISNAN, ISINF, ISFINITE give bool. params[] as noted. */
 #define AG_UNARY_OPS(X) \
     X(NEG) X(ABS) X(SIGN) X(SQUARE) X(RECIPROCAL) X(EXP) X(LOG) X(LOG1P) X(EXPM1) \
     X(SQRT) X(RSQRT) X(SIN) X(COS) X(TANH) X(SIGMOID) \
@@ -46,7 +46,11 @@ typedef struct ag_kview {
     X(POW_S)     /* params: p: out = in^p */ \
     X(RSUB_S)    /* params: re, im: out = s - in */ \
     X(NOT)       /* bool -> bool */ \
-    X(RELU)      /* real: max(x, 0), NaN stays NaN */
+    X(RELU)      /* real: max(x, 0), NaN stays NaN */ \
+    X(FLOOR) X(CEIL) /* real and i64 (i64: unchanged) */ \
+    X(ROUND)     /* real and i64: half to even (torch.round) */ \
+    X(ASIN) X(ACOS) X(ATAN) X(SINH) X(COSH) X(LOG2) X(LOG10) \
+    X(ISNAN) X(ISINF) X(ISFINITE) /* any dtype -> bool; complex: either part NaN/inf, both finite */
 typedef enum ag_unary_op {
 #define X(n) AG_UN_##n,
     AG_UNARY_OPS(X)
@@ -61,7 +65,8 @@ typedef enum ag_unary_op {
     X(ADD) X(SUB) X(MUL) X(DIV) X(POW) X(MAX) X(MIN) \
     X(EQ) X(NE) X(LT) X(LE) X(GT) X(GE) \
     X(COMPLEX) X(POLAR) X(AND) X(OR) \
-    X(RELU_BWD)  /* real: out = b > 0 ? a : 0 (a: gradient, b: ReLU input) */
+    X(RELU_BWD)  /* real: out = b > 0 ? a : 0 (a: gradient, b: ReLU input) */ \
+    X(ATAN2)     /* real: atan2(a, b) */
 typedef enum ag_binary_op {
 #define X(n) AG_BIN_##n,
     AG_BINARY_OPS(X)

@@ -392,3 +392,104 @@ ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     ag__drop(cb);
     return ag__finish(r, "ag_where", AG_OP(WHERE), AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
 }
+
+/* ---- rounding, inverse trig, hyperbolics, log2/log10, atan2 ------------------------- */
+/* floor, ceil, round: the gradient is zero (PyTorch) */
+int ag__bw_zero(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_zeros_like(g); return 0; }
+/* the rules as PyTorch's derivatives.yaml writes them: g * conj(f'(z)) */
+int ag__bw_asin(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_rsqrt(ag_rsub_s(1.0, ag_square(IN0))))); return 0; }
+int ag__bw_acos(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_neg(ag_mul(g, ag_conj(ag_rsqrt(ag_rsub_s(1.0, ag_square(IN0)))))); return 0; }
+int ag__bw_atan(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_conj(ag_add_s(ag_square(IN0), 1.0))); return 0; }
+int ag__bw_sinh(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_cosh(IN0))); return 0; }
+int ag__bw_cosh(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_sinh(IN0))); return 0; }
+int ag__bw_log2(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_mul_s(ag_conj(IN0), M_LN2)); return 0; }
+int ag__bw_log10(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_div(g, ag_mul_s(ag_conj(IN0), M_LN10)); return 0; }
+
+ag_tensor *ag_floor(ag_tensor *t) { return unary("ag_floor", AG_UN_FLOOR, t, false, true, AG_OP(FLOOR), 0, NULL, NULL); }
+ag_tensor *ag_ceil(ag_tensor *t) { return unary("ag_ceil", AG_UN_CEIL, t, false, true, AG_OP(CEIL), 0, NULL, NULL); }
+ag_tensor *ag_round(ag_tensor *t) { return unary("ag_round", AG_UN_ROUND, t, false, true, AG_OP(ROUND), 0, NULL, NULL); }
+ag_tensor *ag_asin(ag_tensor *t) { return unary("ag_asin", AG_UN_ASIN, t, true, false, AG_OP(ASIN), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_acos(ag_tensor *t) { return unary("ag_acos", AG_UN_ACOS, t, true, false, AG_OP(ACOS), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_atan(ag_tensor *t) { return unary("ag_atan", AG_UN_ATAN, t, true, false, AG_OP(ATAN), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_sinh(ag_tensor *t) { return unary("ag_sinh", AG_UN_SINH, t, true, false, AG_OP(SINH), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_cosh(ag_tensor *t) { return unary("ag_cosh", AG_UN_COSH, t, true, false, AG_OP(COSH), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_log2(ag_tensor *t) { return unary("ag_log2", AG_UN_LOG2, t, true, false, AG_OP(LOG2), SAVE_IN, NULL, NULL); }
+ag_tensor *ag_log10(ag_tensor *t) { return unary("ag_log10", AG_UN_LOG10, t, true, false, AG_OP(LOG10), SAVE_IN, NULL, NULL); }
+
+/* d atan2(a, b) = (b da - a db) / (a^2 + b^2) */
+int ag__bw_atan2(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *a = n->saved[0], *b = n->saved[1];
+    ag_tensor *gr = ag_div(g, ag_add(ag_square(a), ag_square(b)));
+    if (n->needs[0]) gin[0] = ag_mul(gr, b);
+    if (n->needs[1]) gin[1] = ag_neg(ag_mul(gr, a));
+    return 0;
+}
+ag_tensor *ag_atan2(ag_tensor *a, ag_tensor *b) {
+    if (!a || !b) return NULL;
+    if (ag_dtype_is_complex(a->dtype) || ag_dtype_is_complex(b->dtype))
+        return ag_fail(AG_ERR_DTYPE, "ag_atan2: expected real tensors, given %s and %s", ag_dtype_name(a->dtype),
+                       ag_dtype_name(b->dtype));
+    ag_dtype dt = float_dtype(binary_dtype(AG_BIN_ATAN2, a->dtype, b->dtype)); /* ints -> default float */
+    ag_tensor *r = binary_raw("ag_atan2", AG_BIN_ATAN2, a, b, dt, dt);
+    return ag__finish(r, "ag_atan2", AG_OP(ATAN2), AG_IN(a, b), (ag_tensor *const[]){a, b}, 2, NULL);
+}
+
+/* ---- predicates and logical ops -> bool (not differentiable) ------------------------ */
+static ag_tensor *predicate(const char *op, ag_unary_op kop, ag_tensor *t) {
+    if (!t) return NULL;
+    return ag__finish(unary_raw(op, kop, t, t->dtype, AG_BOOL, NULL), op, NULL, AG_NONE, AG_NONE, NULL);
+}
+ag_tensor *ag_isnan(ag_tensor *t) { return predicate("ag_isnan", AG_UN_ISNAN, t); }
+ag_tensor *ag_isinf(ag_tensor *t) { return predicate("ag_isinf", AG_UN_ISINF, t); }
+ag_tensor *ag_isfinite(ag_tensor *t) { return predicate("ag_isfinite", AG_UN_ISFINITE, t); }
+
+/* inputs of any dtype become bool first (nonzero = true: the cast's rule) */
+ag_tensor *ag_logical_not(ag_tensor *t) {
+    if (!t) return NULL;
+    ag_tensor *r = unary_raw("ag_logical_not", AG_UN_NOT, t, AG_BOOL, AG_BOOL, NULL);
+    return ag__finish(r, "ag_logical_not", NULL, AG_NONE, AG_NONE, NULL);
+}
+static ag_tensor *logical(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
+    if (!a || !b) return NULL;
+    return ag__finish(binary_raw(op, kop, a, b, AG_BOOL, AG_BOOL), op, NULL, AG_NONE, AG_NONE, NULL);
+}
+ag_tensor *ag_logical_and(ag_tensor *a, ag_tensor *b) { return logical("ag_logical_and", AG_BIN_AND, a, b); }
+ag_tensor *ag_logical_or(ag_tensor *a, ag_tensor *b) { return logical("ag_logical_or", AG_BIN_OR, a, b); }
+
+/* torch.isclose: a == b, or (equal_nan) both NaN, or |a - b| finite and <= atol + |rtol b|;
+ * composed from ops on the inputs' device, not recorded */
+ag_tensor *ag_isclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool equal_nan) {
+    if (!a || !b) return NULL;
+    if (!(rtol >= 0) || !(atol >= 0))
+        return ag_fail(AG_ERR_INVALID, "ag_isclose: expected rtol >= 0 and atol >= 0, given rtol=%g atol=%g", rtol, atol);
+    if (a->dtype != b->dtype)
+        return ag_fail(AG_ERR_DTYPE, "ag_isclose: expected two tensors of one dtype, given %s and %s",
+                       ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
+    if (!ag__same_device("ag_isclose", a, b)) return NULL;
+    int64_t shp[AG_MAX_DIMS];
+    int nd;
+    if (!ag__broadcast_shapes("ag_isclose", a->shape, a->ndim, b->shape, b->ndim, shp, &nd)) return NULL;
+    ag_scope_begin();
+    ag_no_grad_begin();
+    ag_tensor *close = ag_eq(a, b);
+    if (equal_nan && ag_dtype_is_float(a->dtype)) close = ag_logical_or(close, ag_logical_and(ag_isnan(a), ag_isnan(b)));
+    if (rtol != 0 || atol != 0) { /* zero tolerances: equality only (no inf - inf <= inf) */
+        ag_tensor *bf = ag_dtype_is_float(b->dtype) ? b : ag_to_dtype(b, ag_get_default_dtype());
+        ag_tensor *allowed = ag_add_s(ag_abs(ag_mul_s(bf, rtol)), atol);
+        ag_tensor *actual = ag_abs(ag_sub(a, bf));
+        close = ag_logical_or(close, ag_logical_and(ag_isfinite(actual), ag_le(actual, allowed)));
+    }
+    ag_no_grad_end();
+    ag_keep(close);
+    ag_scope_end();
+    return close;
+}
+
+bool ag_allclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool equal_nan) {
+    if (!a || !b) return false;
+    ag_scope_begin();
+    ag_tensor *all = ag_all(ag_isclose(a, b, rtol, atol, equal_nan), AG_ALL_DIMS, false);
+    bool r = all && ag_item(all) != 0; /* host: the answer is a C bool */
+    ag_scope_end();
+    return r;
+}

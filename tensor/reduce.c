@@ -346,3 +346,23 @@ ag_tensor *ag_logsumexp(ag_tensor *t, const int *dims, int ndims, bool keepdim) 
     ag_op_params prm = red_params(dims, ndims, keepdim);
     return finish(o, "ag_logsumexp", AG_OP(LOGSUMEXP), t, (ag_tensor *const[]){t, o}, 2, &prm);
 }
+
+/* ---- any, all: bool results (nonzero = true), not differentiable -------------------- */
+static ag_tensor *logical_reduce(const char *op, ag_reduce_op kop, ag_tensor *t, const int *dims, int ndims,
+                                 bool keepdim) {
+    if (!t) return NULL;
+    red r;
+    if (!plan_dims(op, t, dims, ndims, keepdim, &r)) return NULL;
+    ag_tensor *o;
+    if (r.count == 0) { /* an empty reduction: any is false, all is true (PyTorch) */
+        o = ag__new(r.out_shape, r.out_ndim, AG_BOOL, t->storage->dev, op);
+        ag_kview v;
+        if (o) v = ag__view(o);
+        if (o && ag__kernels(o)->fill(&v, kop == AG_RED_MIN ? 1.0 : 0.0, 0) < 0) { ag__drop(o); o = NULL; }
+    } else { /* max/min of the input cast to bool */
+        o = reduce_raw(op, kop, t, &r, AG_BOOL, NULL);
+    }
+    return ag__finish(o, op, NULL, AG_NONE, AG_NONE, NULL);
+}
+ag_tensor *ag_any(ag_tensor *t, const int *dims, int ndims, bool keepdim) { return logical_reduce("ag_any", AG_RED_MAX, t, dims, ndims, keepdim); }
+ag_tensor *ag_all(ag_tensor *t, const int *dims, int ndims, bool keepdim) { return logical_reduce("ag_all", AG_RED_MIN, t, dims, ndims, keepdim); }

@@ -28,6 +28,10 @@
     X(CONJ, "ag_conj", D0, conj) X(ANGLE, "ag_angle", D0, angle) \
     X(COMPLEX, "ag_complex", D01, complex) X(POLAR, "ag_polar", D01, polar) \
     X(WHERE, "ag_where", AG_DIFF(1) | AG_DIFF(2), where) \
+    X(FLOOR, "ag_floor", D0, zero) X(CEIL, "ag_ceil", D0, zero) X(ROUND, "ag_round", D0, zero) \
+    X(ASIN, "ag_asin", D0, asin) X(ACOS, "ag_acos", D0, acos) X(ATAN, "ag_atan", D0, atan) \
+    X(SINH, "ag_sinh", D0, sinh) X(COSH, "ag_cosh", D0, cosh) X(LOG2, "ag_log2", D0, log2) \
+    X(LOG10, "ag_log10", D0, log10) X(ATAN2, "ag_atan2", D01, atan2) \
     /* create.c */ \
     X(CLONE, "ag_clone", D0, clone) X(TO, "ag_to", D0, to) \
     /* view.c */ \

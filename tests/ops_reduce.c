@@ -27,6 +27,16 @@ OPFN(min_d0_keep, ag_min_dim(x[0], 0, true, NULL))
 OPFN(argmax_d1, ag_argmax(x[0], 1, false))
 OPFN(argmin_d2, ag_argmin(x[0], 2, false))
 
+OPFN(any_all, ag_any(x[0], AG_ALL_DIMS, false))
+OPFN(all_all, ag_all(x[0], AG_ALL_DIMS, false))
+OPFN(any_d2, ag_any(x[0], AG_DIMS(2), false))
+OPFN(all_d1_keep, ag_all(x[0], AG_DIMS(1), true))
+OPFN(any_d02, ag_any(x[0], AG_DIMS(0, 2), false))
+OPFN(all_d02_keep, ag_all(x[0], AG_DIMS(-1, 0), true))
+OPFN(any_empty, ag_any(x[0], AG_DIMS(0), false))
+OPFN(all_empty, ag_all(x[0], AG_DIMS(0), false))
+
+#define DT_ANY (DT_FLOAT | DT(AG_I64) | DT(AG_BOOL))
 #define ROW(nm, dts, ...) {.name = #nm, .fn = f_##nm, .n_in = 1, .dtypes = dts, __VA_ARGS__}
 const op_row ops_reduce[] = {
     ROW(sum_all, DT_FLOAT), ROW(sum_d1, DT_FLOAT), ROW(sum_d02_keep, DT_FLOAT), ROW(sum_i64, DT(AG_I64)),
@@ -37,5 +47,7 @@ const op_row ops_reduce[] = {
     ROW(norm3_d0_keep, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(logsumexp_d1, DT_REAL, TOL(1e-11, 1e-4)),
     ROW(logsumexp_all, DT_REAL, TOL(1e-11, 1e-4)), ROW(amax_d1, DT_REAL), ROW(amin_d02, DT_REAL),
     ROW(max_d2, DT_REAL), ROW(min_d0_keep, DT_REAL), ROW(argmax_d1, DT_REAL), ROW(argmin_d2, DT_REAL),
+    ROW(any_all, DT_ANY), ROW(all_all, DT_ANY), ROW(any_d2, DT_ANY), ROW(all_d1_keep, DT_ANY),
+    ROW(any_d02, DT(AG_BOOL)), ROW(all_d02_keep, DT(AG_BOOL)), ROW(any_empty, DT_REAL), ROW(all_empty, DT_REAL),
     {0},
 };

@@ -458,6 +458,70 @@ static void test_item_and_scopes(void **state) {
     assert_int_equal(ag_live_tensors(), live);
 }
 
+/* the math, predicate, logical and closeness ops of issue 12 */
+static void test_math_predicates_errors(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *z = ag_ones(AG_SHAPE(2), AG_C128), *zf = ag_ones(AG_SHAPE(2), AG_C64);
+    ag_tensor *b = ag_ones(AG_SHAPE(2), AG_BOOL), *i = ag_ones(AG_SHAPE(2), AG_I64);
+    ag_tensor *d = ag_ones(AG_SHAPE(2), AG_F64), *d3 = ag_ones(AG_SHAPE(3), AG_F64), *n = NULL;
+    /* NULL inputs: NULL (false for allclose) and no error */
+    ag_tensor *r[] = {
+        ag_floor(n), ag_ceil(n), ag_round(n), ag_asin(n), ag_acos(n), ag_atan(n), ag_sinh(n), ag_cosh(n),
+        ag_log2(n), ag_log10(n), ag_atan2(n, d), ag_atan2(d, n), ag_isnan(n), ag_isinf(n), ag_isfinite(n),
+        ag_logical_not(n), ag_logical_and(n, d), ag_logical_or(d, n), ag_isclose(n, d, 1e-5, 1e-8, false),
+        ag_isclose(d, n, 1e-5, 1e-8, false), ag_any(n, AG_ALL_DIMS, false), ag_all(n, AG_DIMS(0), true),
+    };
+    for (size_t k = 0; k < sizeof r / sizeof *r; k++) {
+        if (r[k]) fail_msg("op %zu returned a tensor for a NULL input", k);
+        if (ag_failed()) fail_msg("op %zu recorded an error for a NULL input: %s", k, ag_last_error());
+    }
+    assert_false(ag_allclose(n, d, 1e-5, 1e-8, false));
+    assert_no_error();
+    /* real-only ops */
+    assert_null(ag_atan2(z, d));
+    assert_error(AG_ERR_DTYPE, "ag_atan2", "real", "c128 and f64");
+    assert_null(ag_atan2(d, zf));
+    assert_error(AG_ERR_DTYPE, "ag_atan2", "f64 and c64");
+    assert_null(ag_floor(z));
+    assert_error(AG_ERR_DTYPE, "ag_floor", "real", "c128");
+    assert_null(ag_ceil(zf));
+    assert_error(AG_ERR_DTYPE, "ag_ceil", "c64");
+    assert_null(ag_round(z));
+    assert_error(AG_ERR_DTYPE, "ag_round", "c128");
+    assert_null(ag_floor(b)); /* as PyTorch: rounding a bool is an error */
+    assert_error(AG_ERR_DTYPE, "ag_floor", "bool");
+    /* isclose: tolerances, dtypes, shapes */
+    assert_null(ag_isclose(d, d, -1e-5, 1e-8, false));
+    assert_error(AG_ERR_INVALID, "ag_isclose", "rtol >= 0", "rtol=-1e-05");
+    assert_null(ag_isclose(d, d, 1e-5, -1, false));
+    assert_error(AG_ERR_INVALID, "ag_isclose", "atol >= 0", "atol=-1");
+    assert_null(ag_isclose(d, d, NAN, 0, false));
+    assert_error(AG_ERR_INVALID, "ag_isclose", "rtol=nan");
+    assert_null(ag_isclose(d, i, 1e-5, 1e-8, false));
+    assert_error(AG_ERR_DTYPE, "ag_isclose", "one dtype", "f64 and i64");
+    assert_null(ag_isclose(d, d3, 1e-5, 1e-8, false));
+    assert_error(AG_ERR_SHAPE, "ag_isclose", "[2]", "[3]");
+    assert_false(ag_allclose(d, d, -1, 0, false)); /* false, and the error says why */
+    assert_error(AG_ERR_INVALID, "ag_isclose", "rtol=-1");
+    assert_true(ag_allclose(d, d, 1e-5, 1e-8, false));
+    assert_no_error();
+    /* any/all: dims */
+    assert_null(ag_any(d, AG_DIMS(1), false));
+    assert_error(AG_ERR_INDEX, "ag_any", "1");
+    assert_null(ag_all(ag_ones(AG_SHAPE(2, 2), AG_BOOL), AG_DIMS(0, -2), false));
+    assert_error(AG_ERR_INVALID, "ag_all", "more than once");
+    /* not differentiable: inputs requiring grad give results that do not */
+    ag_set_requires_grad(d, true);
+    ag_tensor *c = ag_isclose(d, ag_mul_s(d, 1.0), 1e-5, 1e-8, true);
+    assert_non_null(c);
+    assert_false(ag_requires_grad(c));
+    assert_false(ag_requires_grad(ag_isnan(d)));
+    assert_false(ag_requires_grad(ag_any(d, AG_ALL_DIMS, false)));
+    assert_no_error();
+    ag_scope_end();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_null_propagation),
@@ -467,6 +531,7 @@ int main(void) {
         TEST(test_matmul_and_layers_refuse_mixed_dtypes),
         TEST(test_inplace_into_grad_leaf),
         TEST(test_item_and_scopes),
+        TEST(test_math_predicates_errors),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

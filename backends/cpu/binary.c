@@ -81,6 +81,8 @@ BIN_LOOP(relu_bwd_f32, float, float, b > 0 ? a : 0.0f)
 BIN_LOOP(relu_bwd_f64, double, double, b > 0 ? a : 0.0)
 BIN_LOOP(and_bool, bool, bool, a && b)
 BIN_LOOP(or_bool, bool, bool, a || b)
+BIN_LOOP(atan2_f32, float, float, atan2f(a, b))
+BIN_LOOP(atan2_f64, double, double, atan2(a, b))
 
 #define ROW_ALL(OP) {OP##_f32, OP##_f64, OP##_c64, OP##_c128, OP##_i64, OP##_bool}
 #define ROW_ORD(OP) {OP##_f32, OP##_f64, NULL, NULL, OP##_i64, OP##_bool}
@@ -95,6 +97,7 @@ static const ag_cpu_loop table[AG_BIN_COUNT][AG_NUM_DTYPES] = {
     [AG_BIN_POLAR] = {polar_f32, polar_f64},
     [AG_BIN_RELU_BWD] = {relu_bwd_f32, relu_bwd_f64},
     [AG_BIN_AND] = {[AG_BOOL] = and_bool}, [AG_BIN_OR] = {[AG_BOOL] = or_bool},
+    [AG_BIN_ATAN2] = {atan2_f32, atan2_f64},
 };
 
 static const char *bin_names[] = {

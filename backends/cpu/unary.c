@@ -223,6 +223,35 @@ UN_FLOAT(pows, P[0] == 2 ? x * x : powf(x, (float)P[0]), P[0] == 2 ? x * x : pow
 UN_LOOP(pows_i64, int64_t, int64_t, ipow(x, (int64_t)P[0]))
 UN_LOOP(not_bool, bool, bool, !x)
 UN_REAL(relu, x < 0 ? 0.0f : x, x < 0 ? 0.0 : x)
+/* rounding (nearbyint: the default rounding mode, half to even, as torch.round); i64 unchanged */
+UN_REAL(floor, floorf(x), floor(x))
+UN_REAL(ceil, ceilf(x), ceil(x))
+UN_REAL(round, nearbyintf(x), nearbyint(x))
+UN_LOOP(ident_i64, int64_t, int64_t, x)
+UN_FLOAT(asin, asinf(x), asin(x), casinf(x), casin(x))
+UN_FLOAT(acos, acosf(x), acos(x), cacosf(x), cacos(x))
+UN_FLOAT(atan, atanf(x), atan(x), catanf(x), catan(x))
+UN_FLOAT(sinh, sinhf(x), sinh(x), csinhf(x), csinh(x))
+UN_FLOAT(cosh, coshf(x), cosh(x), ccoshf(x), ccosh(x))
+/* complex: log(z) / log(base), as PyTorch */
+UN_FLOAT(log2, log2f(x), log2(x), clogf(x) / (float)M_LN2, clog(x) / M_LN2)
+UN_FLOAT(log10, log10f(x), log10(x), clogf(x) / (float)M_LN10, clog(x) / M_LN10)
+/* predicates -> bool; complex componentwise as PyTorch; integers are never NaN or infinite */
+#define UN_PRED(OP, EF, EC)                                      \
+    UN_LOOP(OP##_f32, float, bool, EF)                           \
+    UN_LOOP(OP##_f64, double, bool, EF)                          \
+    UN_LOOP(OP##_c64, cf32, bool, EC(crealf(x), cimagf(x)))     \
+    UN_LOOP(OP##_c128, cf64, bool, EC(creal(x), cimag(x)))
+#define C_ISNAN(re, im) (isnan(re) || isnan(im))
+#define C_ISINF(re, im) (isinf(re) || isinf(im))
+#define C_ISFINITE(re, im) (isfinite(re) && isfinite(im))
+UN_PRED(isnan, isnan(x), C_ISNAN)
+UN_PRED(isinf, isinf(x), C_ISINF)
+UN_PRED(isfinite, isfinite(x), C_ISFINITE)
+UN_LOOP(false_i64, int64_t, bool, ((void)x, false))
+UN_LOOP(false_bool, bool, bool, ((void)x, false))
+UN_LOOP(true_i64, int64_t, bool, ((void)x, true))
+UN_LOOP(true_bool, bool, bool, ((void)x, true))
 
 #define ROW_F(OP) {OP##_f32, OP##_f64, OP##_c64, OP##_c128, NULL, NULL}
 #define ROW_FI(OP) {OP##_f32, OP##_f64, OP##_c64, OP##_c128, OP##_i64, NULL}
@@ -241,6 +270,15 @@ static const ag_cpu_loop table[AG_UN_COUNT][AG_NUM_DTYPES] = {
     [AG_UN_ADD_S] = ROW_FI(adds), [AG_UN_MUL_S] = ROW_FI(muls), [AG_UN_POW_S] = ROW_FI(pows),
     [AG_UN_RSUB_S] = ROW_FI(rsubs), [AG_UN_NOT] = {[AG_BOOL] = not_bool},
     [AG_UN_RELU] = ROW_R(relu),
+    [AG_UN_FLOOR] = {floor_f32, floor_f64, NULL, NULL, ident_i64, NULL},
+    [AG_UN_CEIL] = {ceil_f32, ceil_f64, NULL, NULL, ident_i64, NULL},
+    [AG_UN_ROUND] = {round_f32, round_f64, NULL, NULL, ident_i64, NULL},
+    [AG_UN_ASIN] = ROW_F(asin), [AG_UN_ACOS] = ROW_F(acos), [AG_UN_ATAN] = ROW_F(atan),
+    [AG_UN_SINH] = ROW_F(sinh), [AG_UN_COSH] = ROW_F(cosh), [AG_UN_LOG2] = ROW_F(log2),
+    [AG_UN_LOG10] = ROW_F(log10),
+    [AG_UN_ISNAN] = {isnan_f32, isnan_f64, isnan_c64, isnan_c128, false_i64, false_bool},
+    [AG_UN_ISINF] = {isinf_f32, isinf_f64, isinf_c64, isinf_c128, false_i64, false_bool},
+    [AG_UN_ISFINITE] = {isfinite_f32, isfinite_f64, isfinite_c64, isfinite_c128, true_i64, true_bool},
 };
 
 static const char *un_names[] = {

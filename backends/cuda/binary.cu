@@ -50,6 +50,8 @@ struct Polar {
 };
 struct And { D bool operator()(bool a, bool b) const { return a && b; } };
 struct Or { D bool operator()(bool a, bool b) const { return a || b; } };
+struct ReluBwd { template <class T> D T operator()(T a, T b) const { return b > 0 ? a : (T)0; } };
+struct Atan2 { template <class T> D T operator()(T a, T b) const { return atan2(a, b); } };
 #undef D
 
 template <class F, class TO, class TI> static int launch(const Iter<3> &it, const ag_kview *o, const ag_kview *a,
@@ -111,6 +113,8 @@ extern "C" int ag_cuda_binary(ag_binary_op op, const ag_kview *out, const ag_kvi
         break;
     case AG_BIN_AND: if (a->dtype == AG_BOOL) rc = launch<And, bool, bool>(it, out, a, b); break;
     case AG_BIN_OR: if (a->dtype == AG_BOOL) rc = launch<Or, bool, bool>(it, out, a, b); break;
+    case AG_BIN_RELU_BWD: rc = run<R_, ReluBwd>(it, out, a, b); break;
+    case AG_BIN_ATAN2: rc = run<R_, Atan2>(it, out, a, b); break;
     default:
         return ag_set_error(AG_ERR_NOTIMPL, "cuda binary %s: not implemented for cuda",
                             (unsigned)op < AG_BIN_COUNT ? bin_names[op] : "?");

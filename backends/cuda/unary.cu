@@ -1,6 +1,8 @@
 /* backends/cuda/unary.cu — unary maps: one grid-stride kernel per (op, dtype), the element
  * function as a functor. Same dtype coverage and element formulas as backends/cpu/unary.c
  * (CUDA's libm-accurate functions, never the fast intrinsics). */
+#include <cuda/std/complex>
+
 #include "backends/cuda/cmath.cuh"
 
 struct P { double p[2]; };
@@ -109,6 +111,39 @@ struct PowS {
     D int64_t operator()(int64_t x, const double *p) const { return ipow(x, (int64_t)p[0]); }
 };
 struct Not { D bool operator()(bool x, const double *) const { return !x; } };
+struct Relu { template <class T> D T operator()(T x, const double *) const { return x < 0 ? (T)0 : x; } };
+/* rounding: i64 passes unchanged; nearbyint rounds half to even (torch.round) */
+#define ROUNDING(NAME, FN) \
+    struct NAME { \
+        template <class T> D T operator()(T x, const double *) const { return FN(x); } \
+        D int64_t operator()(int64_t x, const double *) const { return x; } \
+    };
+ROUNDING(Floor, floor)
+ROUNDING(Ceil, ceil)
+ROUNDING(Round, nearbyint)
+/* complex inverse trig and hyperbolics through libcu++ (as glibc's, accurate off the axes too) */
+template <class R> D cuda::std::complex<R> to_std(cx<R> z) { return cuda::std::complex<R>(z.re, z.im); }
+template <class R> D cx<R> from_std(cuda::std::complex<R> z) { return mk(z.real(), z.imag()); }
+REAL_CX(Asin, asin(x), from_std(cuda::std::asin(to_std(x))))
+REAL_CX(Acos, acos(x), from_std(cuda::std::acos(to_std(x))))
+REAL_CX(Atan, atan(x), from_std(cuda::std::atan(to_std(x))))
+REAL_CX(Sinh, sinh(x), from_std(cuda::std::sinh(to_std(x))))
+REAL_CX(Cosh, cosh(x), from_std(cuda::std::cosh(to_std(x))))
+/* complex: log(z) / log(base), as the CPU */
+template <class R> D cx<R> c_log_base(cx<R> z, R ln_base) { cx<R> l = c_log(z); return mk(l.re / ln_base, l.im / ln_base); }
+REAL_CX(Log2, log2(x), c_log_base(x, (R)0.693147180559945309417))
+REAL_CX(Log10, log10(x), c_log_base(x, (R)2.30258509299404568402))
+/* predicates -> bool: complex componentwise; integers are never NaN or infinite */
+#define PRED(NAME, RE, CXE, INT) \
+    struct NAME { \
+        template <class T> D bool operator()(T x, const double *) const { return RE; } \
+        template <class R> D bool operator()(cx<R> x, const double *) const { return CXE; } \
+        D bool operator()(int64_t, const double *) const { return INT; } \
+        D bool operator()(bool, const double *) const { return INT; } \
+    };
+PRED(IsNan, isnan(x), isnan(x.re) || isnan(x.im), false)
+PRED(IsInf, isinf(x), isinf(x.re) || isinf(x.im), false)
+PRED(IsFinite, isfinite(x), isfinite(x.re) && isfinite(x.im), true)
 #undef D
 
 template <class F, class TO, class TI> static int launch(const Iter<2> &it, const ag_kview *out, const ag_kview *in, P prm) {
@@ -144,6 +179,19 @@ template <class F> static int run_real(const Iter<2> &it, const ag_kview *out, c
     if (in->dtype == AG_F32) return launch<F, float, float>(it, out, in, prm);
     if (in->dtype == AG_F64) return launch<F, double, double>(it, out, in, prm);
     return 1;
+}
+
+/* predicates: every dtype in, bool out */
+template <class F> static int run_pred(const Iter<2> &it, const ag_kview *out, const ag_kview *in, P prm) {
+    switch (in->dtype) {
+    case AG_F32: return launch<F, bool, float>(it, out, in, prm);
+    case AG_F64: return launch<F, bool, double>(it, out, in, prm);
+    case AG_C64: return launch<F, bool, c64>(it, out, in, prm);
+    case AG_C128: return launch<F, bool, c128>(it, out, in, prm);
+    case AG_I64: return launch<F, bool, int64_t>(it, out, in, prm);
+    case AG_BOOL: return launch<F, bool, bool>(it, out, in, prm);
+    default: return 1;
+    }
 }
 
 static const char *un_names[] = {
@@ -198,6 +246,20 @@ extern "C" int ag_cuda_unary(ag_unary_op op, const ag_kview *out, const ag_kview
         case AG_UN_POW_S: rc = run<F_ | C_ | I_, PowS>(it, out, in, prm); break;
         case AG_UN_RSUB_S: rc = run<F_ | C_ | I_, RsubS>(it, out, in, prm); break;
         case AG_UN_NOT: if (in->dtype == AG_BOOL) rc = launch<Not, bool, bool>(it, out, in, prm); break;
+        case AG_UN_RELU: rc = run_real<Relu>(it, out, in, prm); break;
+        case AG_UN_FLOOR: rc = run<F_ | I_, Floor>(it, out, in, prm); break;
+        case AG_UN_CEIL: rc = run<F_ | I_, Ceil>(it, out, in, prm); break;
+        case AG_UN_ROUND: rc = run<F_ | I_, Round>(it, out, in, prm); break;
+        case AG_UN_ASIN: rc = run<F_ | C_, Asin>(it, out, in, prm); break;
+        case AG_UN_ACOS: rc = run<F_ | C_, Acos>(it, out, in, prm); break;
+        case AG_UN_ATAN: rc = run<F_ | C_, Atan>(it, out, in, prm); break;
+        case AG_UN_SINH: rc = run<F_ | C_, Sinh>(it, out, in, prm); break;
+        case AG_UN_COSH: rc = run<F_ | C_, Cosh>(it, out, in, prm); break;
+        case AG_UN_LOG2: rc = run<F_ | C_, Log2>(it, out, in, prm); break;
+        case AG_UN_LOG10: rc = run<F_ | C_, Log10>(it, out, in, prm); break;
+        case AG_UN_ISNAN: rc = run_pred<IsNan>(it, out, in, prm); break;
+        case AG_UN_ISINF: rc = run_pred<IsInf>(it, out, in, prm); break;
+        case AG_UN_ISFINITE: rc = run_pred<IsFinite>(it, out, in, prm); break;
         default:
             return ag_set_error(AG_ERR_NOTIMPL, "cuda unary %s: not implemented for cuda",
                                 (unsigned)op < AG_UN_COUNT ? un_names[op] : "?");

@@ -270,6 +270,19 @@ AG_API ag_tensor *ag_softplus(ag_tensor *t, double beta, double threshold);
 AG_API ag_tensor *ag_erf(ag_tensor *t);
 AG_API ag_tensor *ag_clamp(ag_tensor *t, double min, double max); /* -INFINITY/INFINITY: no bound */
 AG_API ag_tensor *ag_relu(ag_tensor *t);      /* max(t, 0); gradient 0 at 0, as PyTorch */
+/* floor, ceil, round: real and i64 (i64 unchanged; complex and bool are errors, as PyTorch);
+ * round is half to even (torch.round); the gradient is zero */
+AG_API ag_tensor *ag_floor(ag_tensor *t);
+AG_API ag_tensor *ag_ceil(ag_tensor *t);
+AG_API ag_tensor *ag_round(ag_tensor *t);
+AG_API ag_tensor *ag_asin(ag_tensor *t);      /* real and complex (principal branches, as PyTorch) */
+AG_API ag_tensor *ag_acos(ag_tensor *t);
+AG_API ag_tensor *ag_atan(ag_tensor *t);
+AG_API ag_tensor *ag_sinh(ag_tensor *t);
+AG_API ag_tensor *ag_cosh(ag_tensor *t);
+AG_API ag_tensor *ag_log2(ag_tensor *t);      /* complex: log(z) / log(2) */
+AG_API ag_tensor *ag_log10(ag_tensor *t);
+AG_API ag_tensor *ag_atan2(ag_tensor *a, ag_tensor *b); /* real only; ints -> default float */
 
 /* complex */
 AG_API ag_tensor *ag_complex(ag_tensor *re, ag_tensor *im); /* f32,f32 -> c64; f64,f64 -> c128 */
@@ -285,6 +298,20 @@ AG_API ag_tensor *ag_le(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_gt(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_ge(ag_tensor *a, ag_tensor *b);
 AG_API ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b);
+/* predicates -> bool, any dtype (complex: either part NaN / either part inf / both finite;
+ * integers and bools are never NaN or infinite) */
+AG_API ag_tensor *ag_isnan(ag_tensor *t);
+AG_API ag_tensor *ag_isinf(ag_tensor *t);
+AG_API ag_tensor *ag_isfinite(ag_tensor *t);
+/* logical ops -> bool: inputs of any dtype, nonzero = true; broadcasting */
+AG_API ag_tensor *ag_logical_not(ag_tensor *t);
+AG_API ag_tensor *ag_logical_and(ag_tensor *a, ag_tensor *b);
+AG_API ag_tensor *ag_logical_or(ag_tensor *a, ag_tensor *b);
+/* torch.isclose -> bool: a == b, or both NaN (equal_nan), or |a - b| <= atol + rtol |b|
+ * (finite); a and b of one dtype (as PyTorch), broadcast; rtol, atol >= 0 */
+AG_API ag_tensor *ag_isclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool equal_nan);
+/* torch.allclose: isclose everywhere (one value read to the host); false on an error (recorded) */
+AG_API bool ag_allclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool equal_nan);
 
 /* ---- reductions: dims as AG_DIMS(...) or AG_ALL_DIMS; negative dims allowed ---------- */
 AG_API ag_tensor *ag_sum(ag_tensor *t, const int *dims, int ndims, bool keepdim);
@@ -298,6 +325,9 @@ AG_API ag_tensor *ag_norm(ag_tensor *t, double p, const int *dims, int ndims, bo
 AG_API ag_tensor *ag_logsumexp(ag_tensor *t, const int *dims, int ndims, bool keepdim);
 AG_API ag_tensor *ag_amax(ag_tensor *t, const int *dims, int ndims, bool keepdim);
 AG_API ag_tensor *ag_amin(ag_tensor *t, const int *dims, int ndims, bool keepdim);
+/* any/all -> bool, any dtype (nonzero = true); over no elements: false / true */
+AG_API ag_tensor *ag_any(ag_tensor *t, const int *dims, int ndims, bool keepdim);
+AG_API ag_tensor *ag_all(ag_tensor *t, const int *dims, int ndims, bool keepdim);
 /* max/min along one dim; *indices (i64, first occurrence) is optional (may be NULL) */
 AG_API ag_tensor *ag_max_dim(ag_tensor *t, int dim, bool keepdim, ag_tensor **indices);
 AG_API ag_tensor *ag_min_dim(ag_tensor *t, int dim, bool keepdim, ag_tensor **indices);

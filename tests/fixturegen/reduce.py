@@ -32,4 +32,17 @@ ROWS = [
     Row("min_d0_keep", lambda x: torch.min(x, 0, keepdim=True).values, [X], REAL),
     Row("argmax_d1", lambda x: torch.argmax(x, 1), [X], REAL, grad=[]),
     Row("argmin_d2", lambda x: torch.argmin(x, 2), [X], REAL, grad=[]),
+    # any/all -> bool (nonzero = true); 1.13 reduces one dim at a time
+    # (complex: torch 1.13's any/all look at the real part only; astrograd's and later PyTorch's at
+    # both, as x != 0 does)
+    Row("any_all", lambda x: torch.any(x != 0), [((4, 6, 2), "z")], ALL + ("i64", "bool"), grad=[]),
+    Row("all_all", lambda x: torch.all(x != 0), [((4, 6, 2), "z")], ALL + ("i64", "bool"), grad=[]),
+    Row("any_d2", lambda x: torch.any(x != 0, 2), [((4, 6, 2), "z")], ALL + ("i64", "bool"), grad=[]),
+    Row("all_d1_keep", lambda x: torch.all(x != 0, 1, keepdim=True), [((4, 2, 6), "z")], ALL + ("i64", "bool"),
+        grad=[]),
+    Row("any_d02", lambda x: torch.any(torch.any(x, 2), 0), [((3, 4, 2), "b")], ("bool",), grad=[]),
+    Row("all_d02_keep", lambda x: torch.all(torch.all(x, 2, keepdim=True), 0, keepdim=True), [((2, 4, 2), "b")],
+        ("bool",), grad=[]),
+    Row("any_empty", lambda x: torch.any(x, 0), [((0, 3), "n")], REAL, grad=[]),
+    Row("all_empty", lambda x: torch.all(x, 0), [((0, 3), "n")], REAL, grad=[]),
 ]
