@@ -429,7 +429,7 @@ ag_tensor *ag_atan2(ag_tensor *a, ag_tensor *b) {
     if (ag_dtype_is_complex(a->dtype) || ag_dtype_is_complex(b->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_atan2: expected real tensors, given %s and %s", ag_dtype_name(a->dtype),
                        ag_dtype_name(b->dtype));
-    ag_dtype dt = float_dtype(binary_dtype(AG_BIN_ATAN2, a->dtype, b->dtype)); /* ints -> default float */
+    ag_dtype dt = float_dtype(binary_dtype(AG_BIN_ATAN2, a, b)); /* ints -> default float */
     ag_tensor *r = binary_raw("ag_atan2", AG_BIN_ATAN2, a, b, dt, dt);
     return ag__finish(r, "ag_atan2", AG_OP(ATAN2), AG_IN(a, b), (ag_tensor *const[]){a, b}, 2, NULL);
 }
