@@ -238,15 +238,38 @@ ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
     return ag__ret(r);
 }
 
-/* What an in-place write into t would modify that autograd forbids (NULL: nothing): a leaf
- * that requires grad, or such a leaf through a view of it (a chain of one-input nodes back to
- * a leaf with the same storage), as PyTorch. Allowed with grad mode off. */
-static const char *grad_leaf_target(const ag_tensor *t) {
-    if (!t->requires_grad || !ag__grad_enabled()) return NULL;
-    if (!t->grad_fn) return "a leaf that requires grad";
-    for (const ag_node *n = t->grad_fn; n && n->n_in == 1; n = n->in_node[0])
-        if (n->in_leaf[0] && n->in_leaf[0]->storage == t->storage) return "a view of a leaf that requires grad";
-    return NULL;
+/* In-place writes are not recorded in the graph, so with grad mode on a write that touches a
+ * tensor requiring grad would leave its gradients silently wrong (issue 12): the part that was
+ * overwritten would still pass gradient to its old history, and the source would get none.
+ * Refuse, as PyTorch does for leaves, saying what to do instead. Any view of a tensor that
+ * requires grad requires grad itself, so one flag covers views. With grad mode off writes are
+ * the caller's business (optimizers, initialisers); the version counter still catches an edit
+ * of a saved tensor at backward. Writing into an expanded view would store several results in
+ * one element: refused in every mode. src may be NULL (fills). */
+static int check_inplace(const char *op, const ag_tensor *dst, const ag_tensor *src) {
+    for (int d = 0; d < dst->ndim; d++)
+        if (dst->strides[d] == 0 && dst->shape[d] > 1)
+            return ag_set_error(AG_ERR_INVALID, "%s: the destination has overlapping memory (an expanded view); "
+                                "clone it first", op);
+    if (!ag__grad_enabled()) return 0;
+    if (dst->requires_grad && !dst->grad_fn)
+        return ag_set_error(AG_ERR_AUTOGRAD, "%s: in-place write into a leaf that requires grad; "
+                            "wrap it in ag_no_grad_begin/end", op);
+    for (const ag_node *n = dst->grad_fn; dst->requires_grad && n && n->n_in == 1; n = n->in_node[0])
+        if (n->in_leaf[0] && n->in_leaf[0]->storage == dst->storage)
+            return ag_set_error(AG_ERR_AUTOGRAD, "%s: in-place write into a view of a leaf that requires grad; "
+                                "wrap it in ag_no_grad_begin/end", op);
+    if (dst->requires_grad)
+        return ag_set_error(AG_ERR_AUTOGRAD, "%s: in-place write into a tensor that requires grad (part of a graph) "
+                            "with grad mode on, which autograd does not record, so its gradients would be wrong; "
+                            "build the result out of place (ag_cat, ag_stack, ag_where, ag_masked_fill, "
+                            "ag_masked_scatter), or write under ag_no_grad_begin/end if no gradient should flow", op);
+    if (src && src->requires_grad)
+        return ag_set_error(AG_ERR_AUTOGRAD, "%s: the source requires grad and grad mode is on; autograd does not "
+                            "record in-place writes, so the source would get no gradient: build the result out of "
+                            "place (ag_cat, ag_stack, ag_where, ag_masked_scatter), or copy ag_detach(src) if no "
+                            "gradient should flow", op);
+    return 0;
 }
 
 int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
@@ -258,29 +281,24 @@ int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
         return ag_set_error(AG_ERR_SHAPE, "ag_copy_: source of shape %s cannot be broadcast to destination %s",
                             AG_SHP(src), AG_SHP(dst));
     if (!ag__same_device("ag_copy_", dst, src)) return ag_error_code();
-    const char *leaf = grad_leaf_target(dst);
-    if (leaf)
-        return ag_set_error(AG_ERR_AUTOGRAD, "ag_copy_: in-place write into %s; "
-                            "wrap it in ag_no_grad_begin/end", leaf);
+    if (check_inplace("ag_copy_", dst, src)) return ag_error_code();
     ag_kview dv = ag__view(dst), sv = ag__view_bcast(src, dst->shape, dst->ndim);
     int rc = ag__kernels(dst)->copy(&dv, &sv);
     ag__bump_version(dst);
     return rc;
 }
 
-int ag_fill_(ag_tensor *t, double value) {
-    if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_fill_: NULL tensor");
-    const char *leaf = grad_leaf_target(t);
-    if (leaf)
-        return ag_set_error(AG_ERR_AUTOGRAD, "ag_fill_: in-place write into %s; "
-                            "wrap it in ag_no_grad_begin/end", leaf);
+static int fill(const char *op, ag_tensor *t, double value) {
+    if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "%s: NULL tensor", op);
+    if (check_inplace(op, t, NULL)) return ag_error_code();
     ag_kview v = ag__view(t);
     int rc = ag__kernels(t)->fill(&v, value, 0);
     ag__bump_version(t);
     return rc;
 }
 
-int ag_zero_(ag_tensor *t) { return ag_fill_(t, 0.0); }
+int ag_fill_(ag_tensor *t, double value) { return fill("ag_fill_", t, value); }
+int ag_zero_(ag_tensor *t) { return fill("ag_zero_", t, 0.0); }
 
 /* ---- host copies and items ------------------------------------------------------ */
 int ag_copy_to_buffer(const ag_tensor *t, void *out, ag_dtype dt) {

@@ -1,6 +1,6 @@
 /* tests/test_errors.c — bad inputs across the tensor core: NULL propagation, the sticky first
  * error and the log callback, dims and sizes out of range, wrong dtypes, in-place writes into
- * leaves that require grad, misuse of items and scopes. Every case checks the result is NULL
+ * the graph and expanded views, misuse of items and scopes. Every case checks the result is NULL
  * (or the status negative), the message names the op and the offending values, and (through
  * the per-test teardown) that nothing leaked. */
 #include <setjmp.h>
@@ -382,9 +382,14 @@ static void test_inplace_into_grad_leaf(void **state) {
     assert_int_equal(ag_copy_(ag_select(w, 0, 0), ag_scalar(-1, AG_F64)), 0);
     ag_no_grad_end();
     assert_values(w, -1, -1, -1, 5, 5, 5);
-    /* results of ops are not leaves: writing into them is allowed */
+    /* a result of an op that requires grad is part of the graph: writing into it is refused
+     * too (issue 12), and allowed under no-grad */
     ag_tensor *y = ag_mul_s(w, 2);
+    assert_int_equal(ag_fill_(ag_select(y, 0, 0), 0), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_fill_", "requires grad", "out of place");
+    ag_no_grad_begin();
     assert_int_equal(ag_fill_(ag_select(y, 0, 0), 0), 0);
+    ag_no_grad_end();
     assert_values(y, 0, 0, 0, 10, 10, 10);
     /* a leaf that does not require grad, and a detached alias, can be written */
     assert_int_equal(ag_fill_(src, 3), 0);
@@ -393,6 +398,72 @@ static void test_inplace_into_grad_leaf(void **state) {
     /* requires_grad can only be turned off on a leaf */
     assert_null(ag_set_requires_grad(y, false));
     assert_error(AG_ERR_AUTOGRAD, "ag_set_requires_grad", "leaf");
+    ag_scope_end();
+}
+
+/* Issue 12: in-place writes are not recorded, so with grad mode on every one that touches the
+ * graph (destination or source requiring grad) must fail instead of giving wrong gradients. */
+static void test_inplace_into_graph_refused(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *a = ag_set_requires_grad(ag_ones(AG_SHAPE(2, 3), AG_F64), true);
+    ag_tensor *s = ag_set_requires_grad(ag_full(AG_SHAPE(2), 3, AG_F64), true);
+    /* b = 2a; b[:, 2] = s*s: PyTorch gives a.grad[:, 2] = 0 and s a gradient; unrecorded, a
+     * got the gradient and s none */
+    ag_tensor *b = ag_mul_s(a, 2);
+    assert_int_equal(ag_copy_(ag_select(b, 1, 2), ag_mul(s, s)), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_copy_", "requires grad", "ag_cat", "ag_no_grad_begin");
+    assert_values(b, 2, 2, 2, 2, 2, 2);
+    /* y = zeros; y[1] = s*s: the source requires grad, the destination does not */
+    ag_tensor *y = ag_zeros(AG_SHAPE(3, 2), AG_F64);
+    assert_int_equal(ag_copy_(ag_select(y, 0, 1), ag_mul(s, s)), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_copy_", "source", "requires grad", "ag_detach");
+    assert_values(y, 0, 0, 0, 0, 0, 0);
+    /* any view of a tensor that requires grad is caught, however it was made */
+    ag_tensor *views[] = {ag_transpose(b, 0, 1), ag_real(b), ag_reshape(b, AG_SHAPE(6)),
+                          ag_narrow(ag_flatten(b), 0, 1, 2)};
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++) {
+        assert_int_equal(ag_fill_(views[i], 0), AG_ERR_AUTOGRAD);
+        assert_error(AG_ERR_AUTOGRAD, "ag_fill_");
+        assert_int_equal(ag_zero_(views[i]), AG_ERR_AUTOGRAD);
+        assert_error(AG_ERR_AUTOGRAD, "ag_zero_");
+    }
+    /* under no-grad both writes are allowed (initialisers, optimizers) */
+    ag_no_grad_begin();
+    assert_int_equal(ag_copy_(ag_select(b, 1, 2), ag_mul(s, s)), 0);
+    assert_int_equal(ag_copy_(ag_select(y, 0, 1), ag_mul(s, s)), 0);
+    ag_no_grad_end();
+    assert_values(b, 2, 2, 9, 2, 2, 9);
+    assert_values(y, 0, 0, 9, 9, 0, 0);
+    /* the out-of-place version gives PyTorch's gradients: a.grad[:, 2] = 0, s.grad = 2s */
+    ag_tensor *mask = ag_eq(ag_arange(0, 3, 1, AG_I64), ag_scalar(2, AG_I64));
+    ag_tensor *b2 = ag_where(mask, ag_unsqueeze(ag_mul(s, s), 1), ag_mul_s(a, 2));
+    assert_int_equal(ag_backward(ag_sum(ag_exp(b2), AG_ALL_DIMS, false)), 0);
+    assert_values(ag_grad_of(a), 2 * exp(2), 2 * exp(2), 0, 2 * exp(2), 2 * exp(2), 0);
+    assert_values(ag_grad_of(s), 6 * exp(9), 6 * exp(9));
+    ag_scope_end();
+}
+
+/* Writing into an expanded view would store several results in one element: refused in every
+ * mode, as PyTorch. */
+static void test_inplace_into_expanded_view(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = ag_zeros(AG_SHAPE(3, 1), AG_F64);
+    ag_tensor *e = ag_expand(x, AG_SHAPE(3, 4));
+    ag_no_grad_begin();
+    assert_int_equal(ag_copy_(e, ag_ones(AG_SHAPE(3, 4), AG_F64)), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_copy_", "overlapping memory", "expanded", "clone");
+    assert_int_equal(ag_fill_(e, 1), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_fill_", "expanded");
+    assert_int_equal(ag_zero_(ag_transpose(e, 0, 1)), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_zero_", "expanded");
+    ag_no_grad_end();
+    assert_values(x, 0, 0, 0);
+    /* a size-1 dim of stride 0 holds one element: fine */
+    ag_tensor *one = ag_expand(ag_zeros(AG_SHAPE(1), AG_F64), AG_SHAPE(1, 1));
+    assert_int_equal(ag_fill_(one, 2), 0);
+    assert_values(one, 2);
     ag_scope_end();
 }
 
@@ -530,6 +601,8 @@ int main(void) {
         TEST(test_wrong_dtypes),
         TEST(test_matmul_and_layers_refuse_mixed_dtypes),
         TEST(test_inplace_into_grad_leaf),
+        TEST(test_inplace_into_graph_refused),
+        TEST(test_inplace_into_expanded_view),
         TEST(test_item_and_scopes),
         TEST(test_math_predicates_errors),
     };

@@ -206,6 +206,10 @@ AG_API ag_tensor *ag_clone(const ag_tensor *t);          /* contiguous copy, dif
 AG_API ag_tensor *ag_contiguous(ag_tensor *t);           /* t itself (new ref) when contiguous */
 AG_API ag_tensor *ag_to_dtype(ag_tensor *t, ag_dtype dt); /* cast (differentiable for floats) */
 AG_API ag_tensor *ag_to(ag_tensor *t, ag_device dev);
+/* In-place writes are not recorded by autograd. With grad mode on they fail (AG_ERR_AUTOGRAD)
+ * when the destination or the source requires grad (a leaf, an op's result, any view of one):
+ * build such results out of place (ag_cat, ag_where, ag_masked_scatter, ...) or write under
+ * ag_no_grad_begin/end, as optimizers do. An expanded destination fails in every mode. */
 AG_API int ag_copy_(ag_tensor *dst, const ag_tensor *src); /* in place, src broadcast to dst */
 AG_API int ag_fill_(ag_tensor *t, double value);
 AG_API int ag_zero_(ag_tensor *t);
