@@ -113,7 +113,7 @@ static int maxmin_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_backward_fn bw, int nsave) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     ag_dtype dt = binary_dtype(kop, a->dtype, b->dtype);
     if (kop == AG_BIN_POW && dt == AG_BOOL) dt = AG_I64;
     if ((kop == AG_BIN_MAX || kop == AG_BIN_MIN) && ag_dtype_is_complex(dt))
@@ -152,7 +152,7 @@ static int pows_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, double s, ag_backward_fn bw, bool save) {
-    if (!a) return NULL;
+    if (!AG_NONNULL(op, a)) return NULL;
     ag_dtype dt = scalar_dtype(a->dtype, s);
     if (kop == AG_UN_POW_S && !ag_dtype_is_float(dt) && s < 0) dt = ag_get_default_dtype();
     double params[2] = {s, 0};
@@ -164,14 +164,17 @@ static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, doubl
 ag_tensor *ag_add_s(ag_tensor *a, double s) { return scalar_op("ag_add_s", AG_UN_ADD_S, a, s, adds_backward, false); }
 ag_tensor *ag_mul_s(ag_tensor *a, double s) { return scalar_op("ag_mul_s", AG_UN_MUL_S, a, s, muls_backward, false); }
 ag_tensor *ag_pow_s(ag_tensor *a, double p) { return scalar_op("ag_pow_s", AG_UN_POW_S, a, p, pows_backward, true); }
-ag_tensor *ag_rsub_s(double s, ag_tensor *a) { return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, rsubs_backward, false); }
+ag_tensor *ag_rsub_s(double s, ag_tensor *a) {
+    if (!AG_NONNULL_FROM("ag_rsub_s", 2, a)) return NULL;
+    return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, rsubs_backward, false);
+}
 
 /* ---- unary math -------------------------------------------------------------------- */
 enum { SAVE_IN = 1, SAVE_OUT = 2 };
 
 static ag_tensor *unary(const char *op, ag_unary_op kop, ag_tensor *t, bool float_only, bool real_only,
                         ag_backward_fn bw, int save, const ag_op_params *p, const double *params) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (real_only && !require_real(op, t)) return NULL;
     ag_dtype dt = float_only ? float_dtype(t->dtype) : t->dtype;
     if (!float_only && t->dtype == AG_BOOL && kop != AG_UN_ABS && kop != AG_UN_NOT)
@@ -281,12 +284,12 @@ static int relu_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 ag_tensor *ag_relu(ag_tensor *t) { return unary("ag_relu", AG_UN_RELU, t, true, true, relu_backward, SAVE_IN, NULL, NULL); }
 
 ag_tensor *ag_conj(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_conj", t)) return NULL;
     if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_conj");
     return unary("ag_conj", AG_UN_CONJ, t, false, false, conj_backward, 0, NULL, NULL);
 }
 ag_tensor *ag_angle(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_angle", t)) return NULL;
     return unary("ag_angle", AG_UN_ANGLE, t, true, false, angle_backward, SAVE_IN, NULL, NULL);
 }
 
@@ -304,7 +307,7 @@ static int polar_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_backward_fn bw) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     if (a->dtype != b->dtype || (a->dtype != AG_F32 && a->dtype != AG_F64))
         return ag_fail(AG_ERR_DTYPE, "%s: expected two f32 or two f64 tensors, given %s and %s", op,
                        ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
@@ -317,7 +320,7 @@ ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_
 
 /* ---- comparisons and where ------------------------------------------------------ */
 static ag_tensor *compare(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     ag_dtype dt = ag_promote_types(a->dtype, b->dtype);
     if (ag_dtype_is_complex(dt) && kop != AG_BIN_EQ && kop != AG_BIN_NE)
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
@@ -338,7 +341,7 @@ static int where_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
-    if (!cond || !a || !b) return NULL;
+    if (!AG_NONNULL("ag_where", cond, a, b)) return NULL;
     if (cond->dtype != AG_BOOL)
         return ag_fail(AG_ERR_DTYPE, "ag_where: expected a bool condition, given %s", ag_dtype_name(cond->dtype));
     if (!ag__same_device("ag_where", cond, a) || !ag__same_device("ag_where", a, b)) return NULL;

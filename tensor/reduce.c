@@ -102,7 +102,7 @@ static int sum_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_sum(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_sum", t)) return NULL;
     red r;
     if (!plan_dims("ag_sum", t, dims, ndims, keepdim, &r)) return NULL;
     ag_dtype dt = ag_dtype_is_float(t->dtype) ? t->dtype : AG_I64;
@@ -111,7 +111,7 @@ ag_tensor *ag_sum(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
 }
 
 ag_tensor *ag_mean(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_mean", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_mean: expected a floating point or complex tensor, given %s "
                        "(cast with ag_to_dtype)", ag_dtype_name(t->dtype));
@@ -142,7 +142,7 @@ static int prod_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_prod(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_prod", t)) return NULL;
     red r;
     if (!plan_dims("ag_prod", t, dims, ndims, keepdim, &r)) return NULL;
     ag_dtype dt = ag_dtype_is_float(t->dtype) ? t->dtype : AG_I64;
@@ -163,7 +163,7 @@ static int amax_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *extreme(const char *op, ag_reduce_op kop, ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(t->dtype));
     red r;
@@ -197,7 +197,7 @@ static int maxdim_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 static ag_tensor *along(const char *op, ag_reduce_op kop, ag_tensor *t, int dim, bool keepdim, ag_tensor **indices,
                         bool values) {
     if (indices) *indices = NULL;
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(t->dtype));
     int d = ag__normalize_dim(op, dim, t->ndim);
@@ -223,7 +223,7 @@ ag_tensor *ag_argmin(ag_tensor *t, int dim, bool keepdim) { return along("ag_arg
 
 /* ---- composites: var, std (differentiable through their parts) ---------------------- */
 ag_tensor *ag_var(ag_tensor *t, const int *dims, int ndims, int correction, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_var", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_var: expected a floating point or complex tensor, given %s", ag_dtype_name(t->dtype));
     red r;
@@ -238,6 +238,7 @@ ag_tensor *ag_var(ag_tensor *t, const int *dims, int ndims, int correction, bool
 }
 
 ag_tensor *ag_std(ag_tensor *t, const int *dims, int ndims, int correction, bool keepdim) {
+    if (!AG_NONNULL("ag_std", t)) return NULL;
     ag_tensor *v = ag_var(t, dims, ndims, correction, keepdim);
     ag_tensor *s = ag_sqrt(v);
     ag_release(v);
@@ -272,7 +273,7 @@ static int norm_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_norm(ag_tensor *t, double p, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_norm", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_norm: expected a floating point or complex tensor, given %s", ag_dtype_name(t->dtype));
     if (!(p > 0))
@@ -303,7 +304,7 @@ static int lse_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_logsumexp(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_logsumexp", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype) || ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_logsumexp: expected a real floating point tensor, given %s", ag_dtype_name(t->dtype));
     red r;
