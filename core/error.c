@@ -35,6 +35,23 @@ void *ag_fail(ag_status code, const char *fmt, ...) {
     return NULL;
 }
 
+bool ag__nonnull(const char *op, int first, const char *names, const void *const *args, int n) {
+    for (int i = 0; i < n; i++) {
+        if (args[i]) continue;
+        if (err_code != AG_OK) return false;
+        /* the i-th name of "a, b, c" as the macro stringified it */
+        const char *s = names;
+        for (int k = 0; k < i && s; k++) s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL;
+        if (!s) s = "";
+        while (*s == ' ') s++;
+        int len = (int)strcspn(s, ",");
+        while (len > 0 && s[len - 1] == ' ') len--;
+        ag_set_error(AG_ERR_INVALID, "%s: argument %d (%.*s) is NULL", op, first + i, len, s);
+        return false;
+    }
+    return true;
+}
+
 const char *ag_last_error(void) { return err_code == AG_OK ? "" : err_msg; }
 ag_status ag_error_code(void) { return err_code; }
 bool ag_failed(void) { return err_code != AG_OK; }

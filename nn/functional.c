@@ -29,13 +29,13 @@ static ag_tensor *cst(ag_tensor *x, double v) {
 /* ---- activations ------------------------------------------------------------------------- */
 
 ag_tensor *ag_leaky_relu(ag_tensor *x, double slope) {
-    if (!x || !real_float("ag_leaky_relu", x)) return NULL;
+    if (!AG_NONNULL("ag_leaky_relu", x) || !real_float("ag_leaky_relu", x)) return NULL;
     BEGIN;
     END(ag_where(ag_gt(x, ag_scalar_like(x, 0.0)), x, ag_mul_s(x, slope)));
 }
 
 ag_tensor *ag_elu(ag_tensor *x, double alpha) {
-    if (!x || !real_float("ag_elu", x)) return NULL;
+    if (!AG_NONNULL("ag_elu", x) || !real_float("ag_elu", x)) return NULL;
     BEGIN;
     /* expm1 of min(x, 0): the unused branch stays finite, so its (zero) gradient is not NaN */
     ag_tensor *neg = ag_mul_s(ag_expm1(ag_clamp(x, -INFINITY, 0.0)), alpha);
@@ -43,7 +43,7 @@ ag_tensor *ag_elu(ag_tensor *x, double alpha) {
 }
 
 ag_tensor *ag_gelu(ag_tensor *x, ag_gelu_approx approx) {
-    if (!x || !real_float("ag_gelu", x)) return NULL;
+    if (!AG_NONNULL("ag_gelu", x) || !real_float("ag_gelu", x)) return NULL;
     if (approx != AG_GELU_EXACT && approx != AG_GELU_TANH)
         return ag_fail(AG_ERR_INVALID, "ag_gelu: expected AG_GELU_EXACT or AG_GELU_TANH, given %d", (int)approx);
     BEGIN;
@@ -58,20 +58,20 @@ ag_tensor *ag_gelu(ag_tensor *x, ag_gelu_approx approx) {
 }
 
 ag_tensor *ag_silu(ag_tensor *x) {
-    if (!x || !real_float("ag_silu", x)) return NULL;
+    if (!AG_NONNULL("ag_silu", x) || !real_float("ag_silu", x)) return NULL;
     BEGIN;
     END(ag_mul(x, ag_sigmoid(x)));
 }
 
 ag_tensor *ag_softmax(ag_tensor *x, int dim) {
-    if (!x || !real_float("ag_softmax", x)) return NULL;
+    if (!AG_NONNULL("ag_softmax", x) || !real_float("ag_softmax", x)) return NULL;
     if (ag__normalize_dim("ag_softmax", dim, ag_ndim(x)) < 0) return NULL;
     BEGIN;
     END(ag_exp(ag_sub(x, ag_logsumexp(x, &dim, 1, true))));
 }
 
 ag_tensor *ag_log_softmax(ag_tensor *x, int dim) {
-    if (!x || !real_float("ag_log_softmax", x)) return NULL;
+    if (!AG_NONNULL("ag_log_softmax", x) || !real_float("ag_log_softmax", x)) return NULL;
     if (ag__normalize_dim("ag_log_softmax", dim, ag_ndim(x)) < 0) return NULL;
     BEGIN;
     END(ag_sub(x, ag_logsumexp(x, &dim, 1, true)));
@@ -80,7 +80,7 @@ ag_tensor *ag_log_softmax(ag_tensor *x, int dim) {
 /* ---- linear ------------------------------------------------------------------------------------ */
 
 ag_tensor *ag_linear(ag_tensor *x, ag_tensor *w, ag_tensor *b) {
-    if (!x || !w) return NULL;
+    if (!AG_NONNULL("ag_linear", x, w)) return NULL;
     if (ag_ndim(w) != 2) return ag_fail(AG_ERR_SHAPE, "ag_linear: expected a 2-d weight [out, in], given %s", AG_SHP(w));
     if (ag_ndim(x) < 1 || ag_shape(x)[ag_ndim(x) - 1] != ag_shape(w)[1])
         return ag_fail(AG_ERR_SHAPE, "ag_linear: input %s has %lld features in its last dim, weight %s expects %lld",
@@ -125,7 +125,7 @@ static ag_tensor *affine(ag_tensor *y, ag_tensor *w, ag_tensor *b, int ndim) {
 ag_tensor *ag_batch_norm(ag_tensor *x, ag_tensor *rm, ag_tensor *rv, ag_tensor *w, ag_tensor *b, bool training,
                          double momentum, double eps) {
     const char *fn = "ag_batch_norm";
-    if (!x) return NULL;
+    if (!AG_NONNULL(fn, x)) return NULL;
     if (!real_float(fn, x)) return NULL;
     if (ag_ndim(x) < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected an input [N, C, ...], given %s", fn, AG_SHP(x));
     int64_t C = ag_shape(x)[1];
@@ -164,7 +164,7 @@ ag_tensor *ag_batch_norm(ag_tensor *x, ag_tensor *rm, ag_tensor *rv, ag_tensor *
 
 ag_tensor *ag_group_norm(ag_tensor *x, int64_t groups, ag_tensor *w, ag_tensor *b, double eps) {
     const char *fn = "ag_group_norm";
-    if (!x) return NULL;
+    if (!AG_NONNULL("ag_group_norm", x)) return NULL;
     if (!real_float(fn, x)) return NULL;
     if (ag_ndim(x) < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected an input [N, C, ...], given %s", fn, AG_SHP(x));
     int64_t C = ag_shape(x)[1];
@@ -185,7 +185,7 @@ static bool same_shape(ag_tensor *t, const int64_t *shape, int ndim) {
 
 ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor *w, ag_tensor *b, double eps) {
     const char *fn = "ag_layer_norm";
-    if (!x) return NULL;
+    if (!AG_NONNULL("ag_layer_norm", x)) return NULL;
     if (!real_float(fn, x)) return NULL;
     if (!shape || ndim < 1 || ndim > ag_ndim(x) ||
         memcmp(ag_shape(x) + ag_ndim(x) - ndim, shape, (size_t)ndim * sizeof *shape)) {
@@ -212,7 +212,7 @@ ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor
 /* ---- dropout ----------------------------------------------------------------------------------- */
 
 ag_tensor *ag_dropout(ag_tensor *x, double p, bool training) {
-    if (!x) return NULL;
+    if (!AG_NONNULL("ag_dropout", x)) return NULL;
     if (!(p >= 0 && p <= 1)) return ag_fail(AG_ERR_INVALID, "ag_dropout: expected 0 <= p <= 1, given %g", p);
     if (!ag_dtype_is_float(ag_dtype_of(x)) || ag_dtype_is_complex(ag_dtype_of(x)))
         return ag_fail(AG_ERR_DTYPE, "ag_dropout: expected a real floating-point tensor, given %s", ag_dtype_name(ag_dtype_of(x)));
@@ -227,7 +227,7 @@ ag_tensor *ag_dropout(ag_tensor *x, double p, bool training) {
 /* ---- parameter transforms ---------------------------------------------------------------------- */
 
 ag_tensor *ag_transform_forward(ag_transform tr, ag_tensor *u) {
-    if (!u) return NULL;
+    if (!AG_NONNULL_FROM("ag_transform_forward", 2, u)) return NULL;
     BEGIN;
     ag_tensor *r = NULL;
     switch (tr.kind) {
@@ -244,7 +244,7 @@ ag_tensor *ag_transform_forward(ag_transform tr, ag_tensor *u) {
 
 ag_tensor *ag_transform_inverse(ag_transform tr, ag_tensor *x) {
     const char *fn = "ag_transform_inverse";
-    if (!x) return NULL;
+    if (!AG_NONNULL_FROM("ag_transform_inverse", 2, x)) return NULL;
     if (!ag_dtype_is_float(ag_dtype_of(x)) || ag_dtype_is_complex(ag_dtype_of(x)))
         return ag_fail(AG_ERR_DTYPE, "%s: expected a real floating-point tensor, given %s", fn, ag_dtype_name(ag_dtype_of(x)));
     if (tr.kind == AG_TRANSFORM_INTERVAL && !(tr.a < tr.b && isfinite(tr.a) && isfinite(tr.b)))
@@ -326,7 +326,7 @@ ag_tensor *ag_transform_inverse(ag_transform tr, ag_tensor *x) {
 
 ag_tensor *ag_prior_log_prob(ag_prior p, ag_tensor *x) {
     const char *fn = "ag_prior_log_prob";
-    if (!x) return NULL;
+    if (!AG_NONNULL_FROM("ag_prior_log_prob", 2, x)) return NULL;
     if (!real_float(fn, x)) return NULL;
     const double half_log_2pi = 0.91893853320467274178;
     switch (p.kind) {

@@ -95,7 +95,7 @@ static ag_tensor *sigmoid_forward(ag_module *m, ag_tensor *x) { (void)m; return 
 static ag_tensor *tanh_forward(ag_module *m, ag_tensor *x) { (void)m; return ag_tanh(x); }
 static ag_tensor *dropout_forward(ag_module *m, ag_tensor *x) { return ag_dropout(x, SELF->a, ag_module_is_training(m)); }
 static ag_tensor *flatten_forward(ag_module *m, ag_tensor *x) {
-    if (!x) return NULL;
+    if (!AG_NONNULL_FROM("ag_forward", 2, x)) return NULL;
     int nd = ag_ndim(x);
     int s = (int)SELF->a, e = (int)SELF->b;
     int s0 = ag__normalize_dim("Flatten", s, nd), e0 = s0 >= 0 ? ag__normalize_dim("Flatten", e, nd) : -1;

@@ -37,13 +37,13 @@ static ag_tensor *reduce(ag_tensor *l, ag_reduction red) {
 #define END(r) do { ag_tensor *r_ = (r); if (r_) ag_keep(r_); ag_scope_end(); return r_; } while (0)
 
 ag_tensor *ag_mse_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
-    if (!x || !t || !check_pair("ag_mse_loss", x, t, red)) return NULL;
+    if (!AG_NONNULL("ag_mse_loss", x, t) || !check_pair("ag_mse_loss", x, t, red)) return NULL;
     BEGIN;
     END(reduce(ag_square(ag_sub(x, t)), red));
 }
 
 ag_tensor *ag_l1_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
-    if (!x || !t || !check_pair("ag_l1_loss", x, t, red)) return NULL;
+    if (!AG_NONNULL("ag_l1_loss", x, t) || !check_pair("ag_l1_loss", x, t, red)) return NULL;
     BEGIN;
     END(reduce(ag_abs(ag_sub(x, t)), red));
 }
@@ -57,28 +57,28 @@ static ag_tensor *huberish(ag_tensor *x, ag_tensor *t, double s, double scale) {
 }
 
 ag_tensor *ag_huber_loss(ag_tensor *x, ag_tensor *t, double delta, ag_reduction red) {
-    if (!x || !t || !check_pair("ag_huber_loss", x, t, red)) return NULL;
+    if (!AG_NONNULL("ag_huber_loss", x, t) || !check_pair("ag_huber_loss", x, t, red)) return NULL;
     if (!(delta > 0 && isfinite(delta))) return ag_fail(AG_ERR_INVALID, "ag_huber_loss: expected delta > 0, given %g", delta);
     BEGIN;
     END(reduce(huberish(x, t, delta, delta), red));
 }
 
 ag_tensor *ag_smooth_l1_loss(ag_tensor *x, ag_tensor *t, double beta, ag_reduction red) {
-    if (!x || !t || !check_pair("ag_smooth_l1_loss", x, t, red)) return NULL;
+    if (!AG_NONNULL("ag_smooth_l1_loss", x, t) || !check_pair("ag_smooth_l1_loss", x, t, red)) return NULL;
     if (!(beta >= 0 && isfinite(beta))) return ag_fail(AG_ERR_INVALID, "ag_smooth_l1_loss: expected beta >= 0, given %g", beta);
     BEGIN;
     END(reduce(beta == 0 ? ag_abs(ag_sub(x, t)) : huberish(x, t, beta, 1.0), red));
 }
 
 ag_tensor *ag_cauchy_loss(ag_tensor *x, ag_tensor *t, double c, ag_reduction red) {
-    if (!x || !t || !check_pair("ag_cauchy_loss", x, t, red)) return NULL;
+    if (!AG_NONNULL("ag_cauchy_loss", x, t) || !check_pair("ag_cauchy_loss", x, t, red)) return NULL;
     if (!(c > 0 && isfinite(c))) return ag_fail(AG_ERR_INVALID, "ag_cauchy_loss: expected a scale c > 0, given %g", c);
     BEGIN;
     END(reduce(ag_log1p(ag_square(ag_mul_s(ag_sub(x, t), 1.0 / c))), red));
 }
 
 ag_tensor *ag_log_cosh_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
-    if (!x || !t || !check_pair("ag_log_cosh_loss", x, t, red)) return NULL;
+    if (!AG_NONNULL("ag_log_cosh_loss", x, t) || !check_pair("ag_log_cosh_loss", x, t, red)) return NULL;
     BEGIN;
     /* log cosh r = |r| + log1p(exp(-2|r|)) - log 2: no overflow for large |r| */
     ag_tensor *a = ag_abs(ag_sub(x, t));
@@ -87,7 +87,7 @@ ag_tensor *ag_log_cosh_loss(ag_tensor *x, ag_tensor *t, ag_reduction red) {
 
 ag_tensor *ag_gaussian_nll_loss(ag_tensor *x, ag_tensor *t, ag_tensor *var, bool full, double eps, ag_reduction red) {
     const char *fn = "ag_gaussian_nll_loss";
-    if (!x || !t || !var || !check_pair(fn, x, t, red)) return NULL;
+    if (!AG_NONNULL(fn, x, t, var) || !check_pair(fn, x, t, red)) return NULL;
     if (eps == 0) eps = 1e-6;
     if (!(eps > 0)) return ag_fail(AG_ERR_INVALID, "%s: expected eps > 0, given %g", fn, eps);
     if (!ag_dtype_is_float(ag_dtype_of(var)) || ag_dtype_is_complex(ag_dtype_of(var)))
@@ -139,7 +139,7 @@ ag_tensor *ag_gaussian_nll_loss(ag_tensor *x, ag_tensor *t, ag_tensor *var, bool
 
 ag_tensor *ag_cross_entropy(ag_tensor *x, ag_tensor *t, ag_reduction red) {
     const char *fn = "ag_cross_entropy";
-    if (!x || !t) return NULL;
+    if (!AG_NONNULL("ag_cross_entropy", x, t)) return NULL;
     if (!check_red(fn, red)) return NULL;
     if (!ag_dtype_is_float(ag_dtype_of(x)) || ag_dtype_is_complex(ag_dtype_of(x)))
         return ag_fail(AG_ERR_DTYPE, "%s: expected real floating-point logits, given %s", fn, ag_dtype_name(ag_dtype_of(x)));

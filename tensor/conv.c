@@ -256,7 +256,7 @@ static int64_t conv_out(int64_t n, int64_t k, const ag_conv_params *cp, int d, b
 }
 
 static ag_tensor *conv_nd(const char *op, int sp, ag_tensor *x, ag_tensor *w, ag_tensor *b, const ag_conv_opts *o) {
-    if (!x || !w) return NULL;
+    if (!AG_NONNULL(op, x, w)) return NULL;
     ag_conv_params cp;
     int64_t outpad[2];
     if (!conv_setup(op, sp, false, x, w, b, o, &cp, outpad)) return NULL;
@@ -284,7 +284,7 @@ ag_tensor *ag_conv2d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, const ag_conv_
 
 ag_tensor *ag_conv_transpose2d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, const ag_conv_opts *opts) {
     const char *op = "ag_conv_transpose2d";
-    if (!x || !w) return NULL;
+    if (!AG_NONNULL(op, x, w)) return NULL;
     ag_conv_params cp;
     int64_t outpad[2];
     if (!conv_setup(op, 2, true, x, w, bias, opts, &cp, outpad)) return NULL;
@@ -329,7 +329,7 @@ int ag__bw_pool(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 
 static ag_tensor *pool(const char *op, ag_pool_op kop, ag_tensor *t, const int64_t kernel[2], const int64_t stride[2],
                        const int64_t padding[2]) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (!real_float(op, "input", t)) return NULL;
     if (t->ndim != 4 && t->ndim != 3)
         return ag_fail(AG_ERR_SHAPE, "%s: expected a 4-d [N,C,H,W] or 3-d [C,H,W] input, given %s", op, AG_SHP(t));
@@ -418,7 +418,7 @@ int ag__bw_pad(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 ag_tensor *ag_pad(ag_tensor *t, const int64_t *pads, int npads, ag_pad_mode mode, double value) {
     static const char *op = "ag_pad";
     static const char *mname[] = {"constant", "reflect", "replicate", "circular"};
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_pad", t)) return NULL;
     if ((unsigned)mode > AG_PAD_CIRCULAR) return ag_fail(AG_ERR_INVALID, "%s: invalid mode %d", op, (int)mode);
     if (npads < 0 || npads % 2 || (npads && !pads))
         return ag_fail(AG_ERR_INVALID, "%s: expected an even number of pads (before/after pairs, last dim first), given %d",
@@ -490,7 +490,7 @@ int ag__bw_upsample(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *upsample(const char *op, ag_upsample_mode mode, ag_tensor *t, int64_t oh, int64_t ow, bool ac) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (!real_float(op, "input", t)) return NULL;
     if (t->ndim != 4) return ag_fail(AG_ERR_SHAPE, "%s: expected a 4-d [N,C,H,W] input, given %s", op, AG_SHP(t));
     if (oh < 1 || ow < 1)

@@ -49,7 +49,7 @@ ag_tensor *ag_full_complex(const int64_t *shape, int ndim, double re, double im,
 ag_tensor *ag_scalar(double value, ag_dtype dt) { return ag_scalar_on(value, dt, AG_CPU); }
 
 static ag_tensor *like(const char *op, const ag_tensor *t, bool fill, double v) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
     if (!r) return NULL;
     if (fill) {
@@ -173,18 +173,18 @@ static ag_tensor *copy_into_new(const char *op, ag_tensor *t, ag_dtype dt) {
 }
 
 ag_tensor *ag_clone(const ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_clone", t)) return NULL;
     return copy_into_new("ag_clone", (ag_tensor *)t, t->dtype);
 }
 
 ag_tensor *ag_contiguous(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_contiguous", t)) return NULL;
     if (ag_is_contiguous(t)) return ag__identity(t, "ag_contiguous");
     return copy_into_new("ag_contiguous", t, t->dtype);
 }
 
 ag_tensor *ag_to_dtype(ag_tensor *t, ag_dtype dt) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_to_dtype", t)) return NULL;
     if ((unsigned)dt >= AG_NUM_DTYPES) return ag_fail(AG_ERR_DTYPE, "ag_to_dtype: invalid dtype %d", (int)dt);
     if (t->dtype == dt) return ag__identity(t, "ag_to_dtype");
     return copy_into_new("ag_to_dtype", t, dt);
@@ -199,7 +199,7 @@ int ag__bw_to(ag_node *n, ag_tensor *g, ag_tensor **gin) {
  * bytes move in one transfer done by the non-CPU side's backend. Differentiable for floats
  * (the gradient moves back). */
 ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_to", t)) return NULL;
     ag_device src = t->storage->dev;
     if (src.kind == dev.kind && src.index == dev.index) return ag__identity(t, "ag_to");
     if ((unsigned)dev.kind >= AG_NUM_DEVICE_KINDS)
@@ -273,7 +273,7 @@ static int check_inplace(const char *op, const ag_tensor *dst, const ag_tensor *
 }
 
 int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
-    if (!dst || !src) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_copy_: NULL tensor");
+    if (!AG_NONNULL("ag_copy_", dst, src)) return ag_error_code();
     int64_t shp[AG_MAX_DIMS];
     int nd;
     if (!ag__broadcast_shapes("ag_copy_", dst->shape, dst->ndim, src->shape, src->ndim, shp, &nd)) return ag_error_code();
@@ -289,7 +289,7 @@ int ag_copy_(ag_tensor *dst, const ag_tensor *src) {
 }
 
 static int fill(const char *op, ag_tensor *t, double value) {
-    if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "%s: NULL tensor", op);
+    if (!AG_NONNULL(op, t)) return ag_error_code();
     if (check_inplace(op, t, NULL)) return ag_error_code();
     ag_kview v = ag__view(t);
     int rc = ag__kernels(t)->fill(&v, value, 0);

@@ -136,7 +136,7 @@ int ag__bw_maxmin(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *arith(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, const ag_opdef *bw, int nsave) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     ag_dtype dt = binary_dtype(kop, a, b);
     if (kop == AG_BIN_POW && dt == AG_BOOL) dt = AG_I64;
     if ((kop == AG_BIN_MAX || kop == AG_BIN_MIN) && ag_dtype_is_complex(dt))
@@ -175,7 +175,7 @@ int ag__bw_pows(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, double s, const ag_opdef *bw, bool save) {
-    if (!a) return NULL;
+    if (!AG_NONNULL(op, a)) return NULL;
     ag_dtype dt = scalar_dtype(a->dtype, s);
     if (kop == AG_UN_POW_S && !ag_dtype_is_float(dt) && s < 0) dt = ag_get_default_dtype();
     double params[2] = {s, 0};
@@ -187,14 +187,17 @@ static ag_tensor *scalar_op(const char *op, ag_unary_op kop, ag_tensor *a, doubl
 ag_tensor *ag_add_s(ag_tensor *a, double s) { return scalar_op("ag_add_s", AG_UN_ADD_S, a, s, AG_OP(ADD_S), false); }
 ag_tensor *ag_mul_s(ag_tensor *a, double s) { return scalar_op("ag_mul_s", AG_UN_MUL_S, a, s, AG_OP(MUL_S), false); }
 ag_tensor *ag_pow_s(ag_tensor *a, double p) { return scalar_op("ag_pow_s", AG_UN_POW_S, a, p, AG_OP(POW_S), true); }
-ag_tensor *ag_rsub_s(double s, ag_tensor *a) { return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, AG_OP(RSUB_S), false); }
+ag_tensor *ag_rsub_s(double s, ag_tensor *a) {
+    if (!AG_NONNULL_FROM("ag_rsub_s", 2, a)) return NULL;
+    return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, AG_OP(RSUB_S), false);
+}
 
 /* ---- unary math -------------------------------------------------------------------- */
 enum { SAVE_IN = 1, SAVE_OUT = 2 };
 
 static ag_tensor *unary(const char *op, ag_unary_op kop, ag_tensor *t, bool float_only, bool real_only,
                         const ag_opdef *bw, int save, const ag_op_params *p, const double *params) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (real_only && !require_real(op, t)) return NULL;
     ag_dtype dt = float_only ? float_dtype(t->dtype) : t->dtype;
     if (!float_only && t->dtype == AG_BOOL && kop != AG_UN_ABS && kop != AG_UN_NOT)
@@ -312,12 +315,12 @@ int ag__bw_relu_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 ag_tensor *ag_relu(ag_tensor *t) { return unary("ag_relu", AG_UN_RELU, t, true, true, AG_OP(RELU), SAVE_IN, NULL, NULL); }
 
 ag_tensor *ag_conj(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_conj", t)) return NULL;
     if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_conj");
     return unary("ag_conj", AG_UN_CONJ, t, false, false, AG_OP(CONJ), 0, NULL, NULL);
 }
 ag_tensor *ag_angle(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_angle", t)) return NULL;
     return unary("ag_angle", AG_UN_ANGLE, t, true, false, AG_OP(ANGLE), SAVE_IN, NULL, NULL);
 }
 
@@ -335,7 +338,7 @@ int ag__bw_polar(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *make_complex(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, const ag_opdef *bw) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     if (a->dtype != b->dtype || (a->dtype != AG_F32 && a->dtype != AG_F64))
         return ag_fail(AG_ERR_DTYPE, "%s: expected two f32 or two f64 tensors, given %s and %s", op,
                        ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
@@ -348,7 +351,7 @@ ag_tensor *ag_polar(ag_tensor *abs, ag_tensor *angle) { return make_complex("ag_
 
 /* ---- comparisons and where ------------------------------------------------------ */
 static ag_tensor *compare(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     ag_dtype dt = result_type(a, b);
     if (ag_dtype_is_complex(dt) && kop != AG_BIN_EQ && kop != AG_BIN_NE)
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(dt));
@@ -369,7 +372,7 @@ int ag__bw_where(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
-    if (!cond || !a || !b) return NULL;
+    if (!AG_NONNULL("ag_where", cond, a, b)) return NULL;
     if (cond->dtype != AG_BOOL)
         return ag_fail(AG_ERR_DTYPE, "ag_where: expected a bool condition, given %s", ag_dtype_name(cond->dtype));
     if (!ag__same_device("ag_where", cond, a) || !ag__same_device("ag_where", a, b)) return NULL;
@@ -425,7 +428,7 @@ int ag__bw_atan2(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 ag_tensor *ag_atan2(ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL("ag_atan2", a, b)) return NULL;
     if (ag_dtype_is_complex(a->dtype) || ag_dtype_is_complex(b->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_atan2: expected real tensors, given %s and %s", ag_dtype_name(a->dtype),
                        ag_dtype_name(b->dtype));
@@ -436,7 +439,7 @@ ag_tensor *ag_atan2(ag_tensor *a, ag_tensor *b) {
 
 /* ---- predicates and logical ops -> bool (not differentiable) ------------------------ */
 static ag_tensor *predicate(const char *op, ag_unary_op kop, ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     return ag__finish(unary_raw(op, kop, t, t->dtype, AG_BOOL, NULL), op, NULL, AG_NONE, AG_NONE, NULL);
 }
 ag_tensor *ag_isnan(ag_tensor *t) { return predicate("ag_isnan", AG_UN_ISNAN, t); }
@@ -445,12 +448,12 @@ ag_tensor *ag_isfinite(ag_tensor *t) { return predicate("ag_isfinite", AG_UN_ISF
 
 /* inputs of any dtype become bool first (nonzero = true: the cast's rule) */
 ag_tensor *ag_logical_not(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_logical_not", t)) return NULL;
     ag_tensor *r = unary_raw("ag_logical_not", AG_UN_NOT, t, AG_BOOL, AG_BOOL, NULL);
     return ag__finish(r, "ag_logical_not", NULL, AG_NONE, AG_NONE, NULL);
 }
 static ag_tensor *logical(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL(op, a, b)) return NULL;
     return ag__finish(binary_raw(op, kop, a, b, AG_BOOL, AG_BOOL), op, NULL, AG_NONE, AG_NONE, NULL);
 }
 ag_tensor *ag_logical_and(ag_tensor *a, ag_tensor *b) { return logical("ag_logical_and", AG_BIN_AND, a, b); }
@@ -459,7 +462,7 @@ ag_tensor *ag_logical_or(ag_tensor *a, ag_tensor *b) { return logical("ag_logica
 /* torch.isclose: a == b, or (equal_nan) both NaN, or |a - b| finite and <= atol + |rtol b|;
  * composed from ops on the inputs' device, not recorded */
 ag_tensor *ag_isclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool equal_nan) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL("ag_isclose", a, b)) return NULL;
     if (!(rtol >= 0) || !(atol >= 0))
         return ag_fail(AG_ERR_INVALID, "ag_isclose: expected rtol >= 0 and atol >= 0, given rtol=%g atol=%g", rtol, atol);
     if (a->dtype != b->dtype)
@@ -486,7 +489,7 @@ ag_tensor *ag_isclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool
 }
 
 bool ag_allclose(ag_tensor *a, ag_tensor *b, double rtol, double atol, bool equal_nan) {
-    if (!a || !b) return false;
+    if (!AG_NONNULL("ag_allclose", a, b)) return false;
     ag_scope_begin();
     ag_tensor *all = ag_all(ag_isclose(a, b, rtol, atol, equal_nan), AG_ALL_DIMS, false);
     bool r = all && ag_item(all) != 0; /* host: the answer is a C bool */

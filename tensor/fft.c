@@ -34,7 +34,7 @@ static ag_tensor *finish(ag_tensor *r, const char *op, const ag_opdef *bw, ag_te
  * the halved dim (c2r output length; ignored otherwise) */
 static ag_tensor *xform(const char *op, ag_fft_kind kind, ag_tensor *x, const int *dims, int nd, int64_t n_half,
                         double scale) {
-    if (!x) return NULL;
+    if (!AG_NONNULL(op, x)) return NULL;
     const ag_kernels *k = ag__kernels(x);
     if (!k->fft_plan || !k->fft_exec || !k->plan_release)
         return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
@@ -69,7 +69,7 @@ int ag__bw_fft_pad(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 static ag_tensor *pad_dim(const char *op, ag_tensor *x, int dim, int64_t len) {
-    if (!x) return NULL;
+    if (!AG_NONNULL(op, x)) return NULL;
     int64_t shp[AG_MAX_DIMS];
     memcpy(shp, x->shape, sizeof shp);
     shp[dim] = len;
@@ -86,7 +86,7 @@ static ag_tensor *pad_dim(const char *op, ag_tensor *x, int dim, int64_t len) {
 
 /* x padded with zeros or truncated along dim to len (x itself when it fits); scoped result */
 static ag_tensor *resize_dim(const char *op, ag_tensor *x, int dim, int64_t len) {
-    if (!x) return NULL;
+    if (!AG_NONNULL(op, x)) return NULL;
     if (x->shape[dim] == len) return x;
     if (x->shape[dim] > len) return ag_narrow(x, dim, 0, len);
     return pad_dim(op, x, dim, len);
@@ -207,7 +207,7 @@ static double norm_scale(ag_fft_norm norm, bool inverse, double n) {
 /* lens[i]: requested length along dims[i] (-1 keeps) or NULL for all -1 */
 static ag_tensor *c2c(const char *op, ag_tensor *t, const int64_t *lens, const int *dims_in, int ndims, bool all_ok,
                       ag_fft_norm norm, bool inverse) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (!check_input(op, t) || !check_norm(op, norm)) return NULL;
     if (!all_ok && ndims == 0) return ag_fail(AG_ERR_INVALID, "%s: expected at least one dim", op);
     int dims[AG_MAX_DIMS];
@@ -253,7 +253,7 @@ ag_tensor *ag_ifftn(ag_tensor *t, const int *dims, int ndims, ag_fft_norm norm) 
 
 /* ---- real front ends ------------------------------------------------------------------- */
 static ag_tensor *r2c(const char *op, ag_tensor *t, int64_t n, const int *dims_in, int ndims, ag_fft_norm norm) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (!check_input(op, t) || !check_norm(op, norm)) return NULL;
     if (ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: expected a real tensor, given %s (use ag_fft for complex input)", op,
@@ -279,7 +279,7 @@ static ag_tensor *r2c(const char *op, ag_tensor *t, int64_t n, const int *dims_i
 }
 
 static ag_tensor *c2r(const char *op, ag_tensor *t, int64_t n, const int *dims_in, int ndims, ag_fft_norm norm) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (!check_input(op, t) || !check_norm(op, norm)) return NULL;
     if (!ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: expected a complex (half-spectrum) tensor, given %s", op,
@@ -332,7 +332,7 @@ int ag__bw_shift(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *shift_op(const char *op, ag_tensor *t, const int *dims_in, int ndims, bool inverse) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     int dims[AG_MAX_DIMS];
     int nd = norm_dims(op, t, dims_in, ndims, dims);
     if (nd < 0) return NULL;

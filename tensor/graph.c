@@ -37,7 +37,7 @@ bool ag__needs_grad(ag_tensor *const *in, int n) {
 }
 
 ag_tensor *ag_set_requires_grad(ag_tensor *t, bool on) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_set_requires_grad", t)) return NULL;
     if (t->grad_fn) {
         if (!on) return ag_fail(AG_ERR_AUTOGRAD, "ag_set_requires_grad: expected a leaf tensor, given the "
                                 "result of %s (use ag_detach)", t->grad_fn->name);
@@ -60,7 +60,7 @@ void ag_zero_grad(ag_tensor *t) {
 }
 
 ag_tensor *ag_detach(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_detach", t)) return NULL;
     return ag__ret(ag__alias(t));
 }
 

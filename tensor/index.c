@@ -93,7 +93,7 @@ int ag__bw_index_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *index_select_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, bool allow_neg) {
-    if (!t || !idx) return NULL;
+    if (!AG_NONNULL(op, t, idx)) return NULL;
     if (!check_index(op, t, idx)) return NULL;
     if (t->ndim == 0) return ag_fail(AG_ERR_SHAPE, "%s: expected a tensor with at least 1 dim, given a 0-d tensor", op);
     if (idx->ndim > 1)
@@ -187,7 +187,7 @@ static bool index_fits(const char *op, const ag_tensor *t, const ag_tensor *idx,
 }
 
 static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx) {
-    if (!t || !idx) return NULL;
+    if (!AG_NONNULL(op, t, idx)) return NULL;
     if (!check_index(op, t, idx)) return NULL;
     int d = ag__normalize_dim(op, dim, t->ndim);
     if (d < 0 || !index_fits(op, t, idx, NULL, d)) return NULL;
@@ -199,7 +199,7 @@ static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *
 }
 
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
-    if (!t || !idx || !src) return NULL;
+    if (!AG_NONNULL(op, t, idx, src)) return NULL;
     if (!check_index(op, t, idx) || !ag__same_device(op, t, src)) return NULL;
     if (src->dtype != t->dtype)
         return ag_fail(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
@@ -221,7 +221,7 @@ ag_tensor *ag_scatter_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src)
 
 /* ---- take -------------------------------------------------------------------------------- */
 ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx) {
-    if (!t || !idx) return NULL;
+    if (!AG_NONNULL("ag_take", t, idx)) return NULL;
     if (!check_index("ag_take", t, idx)) return NULL;
     ag_scope_begin();
     ag_tensor *flat = ag_reshape(t, AG_SHAPE(-1));
@@ -246,7 +246,7 @@ static int64_t count_nonzero(ag_tensor *t) {
 }
 
 ag_tensor *ag_nonzero(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_nonzero", t)) return NULL;
     NEED_KERNEL("ag_nonzero", t, nonzero);
     int64_t nnz = count_nonzero(t);
     if (nnz < 0) return NULL;
@@ -264,7 +264,7 @@ static ag_tensor *mask_positions(ag_tensor *mask) {
 }
 
 ag_tensor *ag_masked_select(ag_tensor *t, ag_tensor *mask) {
-    if (!t || !mask) return NULL;
+    if (!AG_NONNULL("ag_masked_select", t, mask)) return NULL;
     if (!check_mask("ag_masked_select", t, mask)) return NULL;
     int64_t shp[AG_MAX_DIMS];
     int nd;
@@ -278,7 +278,7 @@ ag_tensor *ag_masked_select(ag_tensor *t, ag_tensor *mask) {
 }
 
 ag_tensor *ag_masked_fill(ag_tensor *t, ag_tensor *mask, double value) {
-    if (!t || !mask) return NULL;
+    if (!AG_NONNULL("ag_masked_fill", t, mask)) return NULL;
     if (!check_mask("ag_masked_fill", t, mask)) return NULL;
     int64_t shp[AG_MAX_DIMS];
     int nd;
@@ -291,7 +291,7 @@ ag_tensor *ag_masked_fill(ag_tensor *t, ag_tensor *mask, double value) {
 
 ag_tensor *ag_mask_assign(ag_tensor *t, ag_tensor *mask, ag_tensor *values) {
     const char *op = "ag_mask_assign";
-    if (!t || !mask || !values) return NULL;
+    if (!AG_NONNULL(op, t, mask, values)) return NULL;
     if (!check_mask(op, t, mask) || !ag__same_device(op, t, values)) return NULL;
     if (values->dtype != t->dtype)
         return ag_fail(AG_ERR_DTYPE, "%s: expected values of dtype %s (as the tensor), given %s", op,
@@ -336,7 +336,7 @@ ag_tensor *ag_mask_assign(ag_tensor *t, ag_tensor *mask, ag_tensor *values) {
 
 ag_tensor *ag_masked_scatter(ag_tensor *t, ag_tensor *mask, ag_tensor *src) {
     const char *op = "ag_masked_scatter";
-    if (!t || !mask || !src) return NULL;
+    if (!AG_NONNULL(op, t, mask, src)) return NULL;
     if (!check_mask(op, t, mask) || !ag__same_device(op, t, src)) return NULL;
     if (src->dtype != t->dtype)
         return ag_fail(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
@@ -383,7 +383,7 @@ ag_tensor *ag_cat(ag_tensor *const *tensors, int n, int dim) {
     const char *op = "ag_cat";
     if (n < 1 || !tensors) return ag_fail(AG_ERR_INVALID, "ag_cat: expected at least one tensor, given %d", n);
     for (int i = 0; i < n; i++)
-        if (!tensors[i]) return NULL;
+        if (!tensors[i]) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "ag_cat: argument 1 (tensors[%d]) is NULL", i);
     ag_tensor **in = malloc((size_t)n * sizeof *in);
     if (!in) return ag_fail(AG_ERR_NOMEM, "ag_cat: out of memory");
     /* 1-d empty tensors are skipped, as PyTorch (all empty: the first one is the result's model) */
@@ -448,7 +448,7 @@ done:
 ag_tensor *ag_stack(ag_tensor *const *tensors, int n, int dim) {
     if (n < 1 || !tensors) return ag_fail(AG_ERR_INVALID, "ag_stack: expected at least one tensor, given %d", n);
     for (int i = 0; i < n; i++)
-        if (!tensors[i]) return NULL;
+        if (!tensors[i]) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "ag_stack: argument 1 (tensors[%d]) is NULL", i);
     const ag_tensor *ref = tensors[0];
     for (int i = 1; i < n; i++) {
         const ag_tensor *x = tensors[i];
@@ -477,7 +477,7 @@ static int pieces(const char *op, ag_tensor *t, int64_t size, int dim, ag_tensor
     if (!count) return ag_set_error(AG_ERR_INVALID, "%s: count is NULL", op);
     int cap = *count;
     *count = 0;
-    if (!t) return ag_failed() ? ag_error_code() : AG_ERR_INVALID;
+    if (!AG_NONNULL(op, t)) return ag_error_code();
     if (t->ndim == 0) return ag_set_error(AG_ERR_SHAPE, "%s: expected a tensor with at least 1 dim, given a 0-d tensor", op);
     int d = ag__normalize_dim(op, dim, t->ndim);
     if (d < 0) return ag_error_code();
@@ -550,7 +550,7 @@ static ag_tensor *flip_mask(ag_tensor *t, unsigned mask) {
 }
 
 ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_flip", t)) return NULL;
     if (n < 0 || (n > 0 && !dims)) return ag_fail(AG_ERR_INVALID, "ag_flip: invalid dims list (n=%d)", n);
     unsigned mask = 0;
     for (int i = 0; i < n; i++) {
@@ -564,7 +564,7 @@ ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n) {
 }
 
 ag_tensor *ag_roll(ag_tensor *t, const int64_t *shifts, const int *dims, int n) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_roll", t)) return NULL;
     if (n < 1 || !shifts) return ag_fail(AG_ERR_INVALID, "ag_roll: expected at least one shift, given %d", n);
     if (!dims && n != 1)
         return ag_fail(AG_ERR_INVALID, "ag_roll: without dims, expected exactly one shift, given %d", n);
@@ -592,7 +592,7 @@ ag_tensor *ag_roll(ag_tensor *t, const int64_t *shifts, const int *dims, int n) 
 }
 
 ag_tensor *ag_diff(ag_tensor *t, int n, int dim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_diff", t)) return NULL;
     if (n < 0) return ag_fail(AG_ERR_INVALID, "ag_diff: expected order n >= 0, given %d", n);
     if (t->ndim == 0) return ag_fail(AG_ERR_SHAPE, "ag_diff: expected a tensor with at least 1 dim, given a 0-d tensor");
     int d = ag__normalize_dim("ag_diff", dim, t->ndim);
@@ -621,7 +621,7 @@ int ag__bw_cumsum(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *cumsum_impl(ag_tensor *t, int dim, bool reverse) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_cumsum", t)) return NULL;
     int d = ag__normalize_dim("ag_cumsum", dim, t->ndim);
     if (d < 0) return NULL;
     NEED_KERNEL("ag_cumsum", t, cumsum);
@@ -641,7 +641,7 @@ ag_tensor *ag_cumsum(ag_tensor *t, int dim) { return cumsum_impl(t, dim, false);
 
 /* ---- tril, triu ------------------------------------------------------------------------- */
 static ag_tensor *triangle(const char *op, ag_tensor *t, int64_t k, bool lower) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (t->ndim < 2) return ag_fail(AG_ERR_SHAPE, "%s: expected a tensor with at least 2 dims, given shape %s", op, AG_SHP(t));
     int64_t m = t->shape[t->ndim - 2], n = t->shape[t->ndim - 1];
     ag_scope_begin();
@@ -663,7 +663,7 @@ ag_tensor *ag_triu(ag_tensor *t, int64_t k) { return triangle("ag_triu", t, k, f
 
 /* ---- repeat, tile --------------------------------------------------------------------------- */
 static ag_tensor *repeat_impl(const char *op, ag_tensor *t, const int64_t *repeats, int n) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (n < t->ndim || n > AG_MAX_DIMS || (n > 0 && !repeats))
         return ag_fail(AG_ERR_INVALID, "%s: expected %d..%d repeats for a tensor of shape %s, given %d", op,
                        t->ndim, AG_MAX_DIMS, AG_SHP(t), n);
@@ -694,7 +694,7 @@ static ag_tensor *repeat_impl(const char *op, ag_tensor *t, const int64_t *repea
 ag_tensor *ag_repeat(ag_tensor *t, const int64_t *repeats, int n) { return repeat_impl("ag_repeat", t, repeats, n); }
 
 ag_tensor *ag_tile(ag_tensor *t, const int64_t *reps, int n) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_tile", t)) return NULL;
     if (n < 0 || n > AG_MAX_DIMS || (n > 0 && !reps))
         return ag_fail(AG_ERR_INVALID, "ag_tile: expected at most %d reps, given %d", AG_MAX_DIMS, n);
     int64_t full[AG_MAX_DIMS];
@@ -706,7 +706,7 @@ ag_tensor *ag_tile(ag_tensor *t, const int64_t *reps, int n) {
 /* ---- one_hot ------------------------------------------------------------------------------- */
 ag_tensor *ag_one_hot(ag_tensor *idx, int64_t num_classes) {
     const char *op = "ag_one_hot";
-    if (!idx) return NULL;
+    if (!AG_NONNULL(op, idx)) return NULL;
     if (idx->dtype != AG_I64)
         return ag_fail(AG_ERR_DTYPE, "%s: expected an i64 index tensor, given %s", op, ag_dtype_name(idx->dtype));
     if (idx->ndim >= AG_MAX_DIMS)

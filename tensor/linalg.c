@@ -49,7 +49,7 @@ static ag_tensor *bmm3(const char *op, ag_tensor *a, ag_tensor *b) {
 }
 
 ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL("ag_bmm", a, b)) return NULL;
     if (a->ndim != 3 || b->ndim != 3)
         return ag_fail(AG_ERR_SHAPE, "ag_bmm: expected two 3-d tensors, given %s and %s", AG_SHP(a), AG_SHP(b));
     if (a->shape[0] != b->shape[0] || a->shape[2] != b->shape[1])
@@ -60,7 +60,7 @@ ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b) {
 }
 
 ag_tensor *ag_matmul(ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL("ag_matmul", a, b)) return NULL;
     if (a->ndim == 0 || b->ndim == 0)
         return ag_fail(AG_ERR_SHAPE, "ag_matmul: both arguments need at least 1 dim, given %s and %s", AG_SHP(a), AG_SHP(b));
     int64_t ka = a->shape[a->ndim - 1], kb = b->ndim == 1 ? b->shape[0] : b->shape[b->ndim - 2];
@@ -115,7 +115,7 @@ ag_tensor *ag_matmul(ag_tensor *a, ag_tensor *b) {
 }
 
 ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x) {
-    if (!a || !x) return NULL;
+    if (!AG_NONNULL("ag_mv", a, x)) return NULL;
     if (a->ndim != 2 || x->ndim != 1)
         return ag_fail(AG_ERR_SHAPE, "ag_mv: expected a 2-d matrix and a 1-d vector, given %s and %s", AG_SHP(a), AG_SHP(x));
     if (!same_dtype("ag_mv", a, x)) return NULL;
@@ -123,7 +123,7 @@ ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x) {
 }
 
 ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b) {
-    if (!a || !b) return NULL;
+    if (!AG_NONNULL("ag_dot", a, b)) return NULL;
     if (a->ndim != 1 || b->ndim != 1 || a->shape[0] != b->shape[0])
         return ag_fail(AG_ERR_SHAPE, "ag_dot: expected two 1-d tensors of equal length, given %s and %s", AG_SHP(a), AG_SHP(b));
     if (a->dtype != b->dtype)

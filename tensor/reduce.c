@@ -102,7 +102,7 @@ int ag__bw_sum(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_sum(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_sum", t)) return NULL;
     red r;
     if (!plan_dims("ag_sum", t, dims, ndims, keepdim, &r)) return NULL;
     ag_dtype dt = ag_dtype_is_float(t->dtype) ? t->dtype : AG_I64;
@@ -111,7 +111,7 @@ ag_tensor *ag_sum(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
 }
 
 ag_tensor *ag_mean(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_mean", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_mean: expected a floating point or complex tensor, given %s "
                        "(cast with ag_to_dtype)", ag_dtype_name(t->dtype));
@@ -142,7 +142,7 @@ int ag__bw_prod(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_prod(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_prod", t)) return NULL;
     red r;
     if (!plan_dims("ag_prod", t, dims, ndims, keepdim, &r)) return NULL;
     ag_dtype dt = ag_dtype_is_float(t->dtype) ? t->dtype : AG_I64;
@@ -163,7 +163,7 @@ int ag__bw_amax(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *extreme(const char *op, ag_reduce_op kop, ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(t->dtype));
     red r;
@@ -197,7 +197,7 @@ int ag__bw_maxdim(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 static ag_tensor *along(const char *op, ag_reduce_op kop, ag_tensor *t, int dim, bool keepdim, ag_tensor **indices,
                         bool values) {
     if (indices) *indices = NULL;
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     if (ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(t->dtype));
     int d = ag__normalize_dim(op, dim, t->ndim);
@@ -223,7 +223,7 @@ ag_tensor *ag_argmin(ag_tensor *t, int dim, bool keepdim) { return along("ag_arg
 
 /* ---- composites: var, std (differentiable through their parts) ---------------------- */
 ag_tensor *ag_var(ag_tensor *t, const int *dims, int ndims, int correction, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_var", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_var: expected a floating point or complex tensor, given %s", ag_dtype_name(t->dtype));
     red r;
@@ -247,6 +247,7 @@ int ag__bw_std(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_std(ag_tensor *t, const int *dims, int ndims, int correction, bool keepdim) {
+    if (!AG_NONNULL("ag_std", t)) return NULL;
     ag_tensor *v = ag_var(t, dims, ndims, correction, keepdim);
     if (!v) return NULL;
     ag_no_grad_begin();
@@ -289,7 +290,7 @@ int ag__bw_norm(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_norm(ag_tensor *t, double p, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_norm", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_norm: expected a floating point or complex tensor, given %s", ag_dtype_name(t->dtype));
     if (!(p > 0))
@@ -320,7 +321,7 @@ int ag__bw_lse(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_logsumexp(ag_tensor *t, const int *dims, int ndims, bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_logsumexp", t)) return NULL;
     if (!ag_dtype_is_float(t->dtype) || ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_logsumexp: expected a real floating point tensor, given %s", ag_dtype_name(t->dtype));
     red r;
@@ -350,7 +351,7 @@ ag_tensor *ag_logsumexp(ag_tensor *t, const int *dims, int ndims, bool keepdim) 
 /* ---- any, all: bool results (nonzero = true), not differentiable -------------------- */
 static ag_tensor *logical_reduce(const char *op, ag_reduce_op kop, ag_tensor *t, const int *dims, int ndims,
                                  bool keepdim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL(op, t)) return NULL;
     red r;
     if (!plan_dims(op, t, dims, ndims, keepdim, &r)) return NULL;
     ag_tensor *o;

@@ -227,7 +227,7 @@ static ag_tensor *solve_impl(ag_tensor *A, ag_tensor *B, bool vec) {
 }
 
 ag_tensor *ag_solve(ag_tensor *A, ag_tensor *B) {
-    if (!A || !B) return NULL;
+    if (!AG_NONNULL("ag_solve", A, B)) return NULL;
     if (!check_square("ag_solve", A, "A") || !check_pair("ag_solve", A, B)) return NULL;
     if (B->ndim == 0) return ag_fail(AG_ERR_SHAPE, "ag_solve: B must have at least 1 dim, given a 0-d tensor");
     /* torch.linalg.solve: B is a (batch of) vector(s) when 1-d or when its shape is A's minus the last dim */
@@ -245,7 +245,7 @@ int ag__bw_inverse(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 
 ag_tensor *ag_inverse(ag_tensor *A) {
     const char *op = "ag_inverse";
-    if (!A) return NULL;
+    if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     const ag_kernels *k = ag__kernels(A);
     if (!kernels_with(op, A, (const void *)k->lu_solve, "lu_solve")) return NULL;
@@ -329,7 +329,7 @@ static ag_tensor *record_on(ag_tensor *r, const char *op, const ag_opdef *bw, ag
 
 ag_tensor *ag_det(ag_tensor *A) {
     const char *op = "ag_det";
-    if (!A) return NULL;
+    if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     ag_no_grad_begin();
     ag_scope_begin();
@@ -361,7 +361,7 @@ static bool slogdet_parts(const char *op, ag_tensor *A, ag_tensor **logabs, ag_t
 
 ag_tensor *ag_logdet(ag_tensor *A) {
     const char *op = "ag_logdet";
-    if (!A) return NULL;
+    if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     ag_tensor *la, *sg;
     if (!slogdet_parts(op, A, &la, &sg)) return NULL;
@@ -383,7 +383,7 @@ ag_tensor *ag_logdet(ag_tensor *A) {
 ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign) {
     const char *op = "ag_slogdet";
     if (sign) *sign = NULL;
-    if (!A) return NULL;
+    if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     ag_tensor *la, *sg;
     if (!slogdet_parts(op, A, &la, &sg)) return NULL;
@@ -417,7 +417,7 @@ int ag__bw_cholesky(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 
 ag_tensor *ag_cholesky(ag_tensor *A, bool upper) {
     const char *op = "ag_cholesky";
-    if (!A) return NULL;
+    if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     const ag_kernels *k = ag__kernels(A);
     if (!kernels_with(op, A, (const void *)k->cholesky, "cholesky")) return NULL;
@@ -456,7 +456,7 @@ int ag__bw_tri(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 
 static ag_tensor *tri_solve(ag_tensor *A, ag_tensor *B, bool upper, bool left, bool unit) {
     const char *op = "ag_solve_triangular";
-    if (!A || !B) return NULL;
+    if (!AG_NONNULL(op, A, B)) return NULL;
     int64_t n = A->shape[A->ndim - 1];
     int64_t bn = left ? B->shape[B->ndim - 2] : B->shape[B->ndim - 1];
     if (bn != n)
@@ -491,7 +491,7 @@ static ag_tensor *tri_solve(ag_tensor *A, ag_tensor *B, bool upper, bool left, b
 
 ag_tensor *ag_solve_triangular(ag_tensor *A, ag_tensor *B, bool upper, bool left, bool unitriangular) {
     const char *op = "ag_solve_triangular";
-    if (!A || !B) return NULL;
+    if (!AG_NONNULL(op, A, B)) return NULL;
     if (!check_square(op, A, "A") || !check_pair(op, A, B)) return NULL;
     if (B->ndim < 2)
         return ag_fail(AG_ERR_SHAPE, "ag_solve_triangular: B must be a matrix or a batch of them, given %s", AG_SHP(B));
@@ -530,7 +530,7 @@ ag_tensor *ag_cg(ag_linop_fn apply, void *user_data, ag_tensor *b, ag_tensor *x0
     ag_cg_report local;
     if (!report) report = &local;
     memset(report, 0, sizeof *report);
-    if (!b) return NULL;
+    if (!AG_NONNULL_FROM("ag_cg", 3, b)) return NULL;
     if (!apply) return ag_fail(AG_ERR_INVALID, "ag_cg: apply is NULL");
     if (!lapack_dtype(b->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_cg: expected b of dtype f32, f64, c64 or c128, given %s", ag_dtype_name(b->dtype));

@@ -102,7 +102,7 @@ static ag_tensor *make_view(ag_tensor *t, const int64_t *shape, int ndim, const 
 }
 
 ag_tensor *ag_view(ag_tensor *t, const int64_t *shape, int ndim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_view", t)) return NULL;
     int64_t s[AG_MAX_DIMS], st[AG_MAX_DIMS];
     if (!infer_shape("ag_view", t, shape, ndim, s)) return NULL;
     if (!view_strides(t, s, ndim, st))
@@ -113,7 +113,7 @@ ag_tensor *ag_view(ag_tensor *t, const int64_t *shape, int ndim) {
 }
 
 ag_tensor *ag_reshape(ag_tensor *t, const int64_t *shape, int ndim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_reshape", t)) return NULL;
     int64_t s[AG_MAX_DIMS], st[AG_MAX_DIMS];
     if (!infer_shape("ag_reshape", t, shape, ndim, s)) return NULL;
     if (view_strides(t, s, ndim, st)) return finish(make_view(t, s, ndim, st), t, "ag_reshape", AG_OP(RESHAPE), NULL);
@@ -126,7 +126,7 @@ ag_tensor *ag_reshape(ag_tensor *t, const int64_t *shape, int ndim) {
 }
 
 ag_tensor *ag_flatten(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_flatten", t)) return NULL;
     int64_t n = ag_numel(t);
     return ag_reshape(t, &n, 1);
 }
@@ -139,7 +139,7 @@ int ag__bw_permute(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_permute(ag_tensor *t, const int *dims, int ndim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_permute", t)) return NULL;
     if (ndim != t->ndim || (ndim && !dims))
         return ag_fail(AG_ERR_SHAPE, "ag_permute: expected %d dims for a tensor of shape %s, given %d",
                        t->ndim, AG_SHP(t), ndim);
@@ -159,7 +159,7 @@ ag_tensor *ag_permute(ag_tensor *t, const int *dims, int ndim) {
 }
 
 ag_tensor *ag_transpose(ag_tensor *t, int d0, int d1) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_transpose", t)) return NULL;
     int a = ag__normalize_dim("ag_transpose", d0, t->ndim), b = ag__normalize_dim("ag_transpose", d1, t->ndim);
     if (a < 0 || b < 0) return NULL;
     int dims[AG_MAX_DIMS];
@@ -171,7 +171,7 @@ ag_tensor *ag_transpose(ag_tensor *t, int d0, int d1) {
 }
 
 ag_tensor *ag_squeeze(ag_tensor *t, int dim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_squeeze", t)) return NULL;
     int64_t s[AG_MAX_DIMS], st[AG_MAX_DIMS];
     int nd = 0, only = -1;
     if (dim != AG_SQUEEZE_ALL) {
@@ -188,7 +188,7 @@ ag_tensor *ag_squeeze(ag_tensor *t, int dim) {
 }
 
 ag_tensor *ag_unsqueeze(ag_tensor *t, int dim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_unsqueeze", t)) return NULL;
     if (t->ndim >= AG_MAX_DIMS)
         return ag_fail(AG_ERR_SHAPE, "ag_unsqueeze: expected fewer than %d dims, given %d", AG_MAX_DIMS, t->ndim);
     int d = ag__normalize_dim("ag_unsqueeze", dim, t->ndim + 1);
@@ -234,7 +234,7 @@ int ag__bw_slice_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_slice(ag_tensor *t, int dim, int64_t start, int64_t end, int64_t step) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_slice", t)) return NULL;
     if (t->ndim == 0) return ag_fail(AG_ERR_SHAPE, "ag_slice: cannot slice a 0-d tensor");
     int d = ag__normalize_dim("ag_slice", dim, t->ndim);
     if (d < 0) return NULL;
@@ -254,7 +254,7 @@ ag_tensor *ag_slice(ag_tensor *t, int dim, int64_t start, int64_t end, int64_t s
 }
 
 ag_tensor *ag_narrow(ag_tensor *t, int dim, int64_t start, int64_t length) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_narrow", t)) return NULL;
     int d = ag__normalize_dim("ag_narrow", dim, t->ndim);
     if (d < 0) return NULL;
     if (start < 0) start += t->shape[d];
@@ -265,7 +265,7 @@ ag_tensor *ag_narrow(ag_tensor *t, int dim, int64_t start, int64_t length) {
 }
 
 ag_tensor *ag_select(ag_tensor *t, int dim, int64_t index) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_select", t)) return NULL;
     if (t->ndim == 0) return ag_fail(AG_ERR_SHAPE, "ag_select: cannot index a 0-d tensor");
     int d = ag__normalize_dim("ag_select", dim, t->ndim);
     if (d < 0) return NULL;
@@ -295,7 +295,7 @@ int ag__bw_expand(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 ag_tensor *ag_expand(ag_tensor *t, const int64_t *shape, int ndim) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_expand", t)) return NULL;
     if (ndim < t->ndim || ndim > AG_MAX_DIMS)
         return ag_fail(AG_ERR_SHAPE, "ag_expand: cannot expand shape %s to %d dims", AG_SHP(t), ndim);
     int64_t s[AG_MAX_DIMS], st[AG_MAX_DIMS];
@@ -348,13 +348,13 @@ static ag_tensor *part(ag_tensor *t, int which, const char *op, const ag_opdef *
 }
 
 ag_tensor *ag_real(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_real", t)) return NULL;
     if (!ag_dtype_is_complex(t->dtype)) return ag__identity(t, "ag_real");
     return part(t, 0, "ag_real", AG_OP(REAL));
 }
 
 ag_tensor *ag_imag(ag_tensor *t) {
-    if (!t) return NULL;
+    if (!AG_NONNULL("ag_imag", t)) return NULL;
     if (!ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_imag: expected a complex tensor, given %s", ag_dtype_name(t->dtype));
     return part(t, 1, "ag_imag", AG_OP(IMAG));

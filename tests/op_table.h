@@ -23,6 +23,7 @@ typedef struct op_row {
     double rtol32;      /* in f32/c64 (0: 1e-5) */
     unsigned no_gradcheck; /* skip gradcheck (non-smooth at the sample, or not differentiable) */
     const char *no_gradgradcheck; /* why the second derivatives are not checked (NULL: they are) */
+    unsigned optional;  /* bit i: NULL input i means "absent" (a bias), skipped by the NULL-input check */
 } op_row;
 
 /* one line per family: X(name) declares ops_<name>[] (terminated by a row with name NULL) */

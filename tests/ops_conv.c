@@ -3,31 +3,30 @@
 
 #define CO(...) (&(ag_conv_opts){__VA_ARGS__})
 #define P2(a, b) ((const int64_t[]){a, b})
-/* A NULL bias means "no bias" (the rows without bias cover it), so for the runner's NULL
- * propagation check a row with a bias input treats NULL there as a NULL argument. */
-#define BIASED(expr) (x[2] ? (expr) : NULL)
+/* A NULL bias means "no bias": the runner's NULL-input check skips it */
+#define BIAS .optional = 1u << 2
 
-OPFN(conv2d_basic, BIASED(ag_conv2d(x[0], x[1], x[2], NULL)))
-OPFN(conv2d_s2p1, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1}))))
+OPFN(conv2d_basic, ag_conv2d(x[0], x[1], x[2], NULL))
+OPFN(conv2d_s2p1, ag_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1})))
 OPFN(conv2d_same, ag_conv2d(x[0], x[1], NULL, CO(.same = true)))
-OPFN(conv2d_same_even, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.same = true, .dilation = {1, 2}))))
+OPFN(conv2d_same_even, ag_conv2d(x[0], x[1], x[2], CO(.same = true, .dilation = {1, 2})))
 OPFN(conv2d_dil2, ag_conv2d(x[0], x[1], NULL, CO(.dilation = {2, 2}, .padding = {1, 1})))
-OPFN(conv2d_groups2, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1}, .groups = 2))))
+OPFN(conv2d_groups2, ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1}, .groups = 2)))
 OPFN(conv2d_depthwise, ag_conv2d(x[0], x[1], NULL, CO(.stride = {2, 2}, .groups = 3)))
-OPFN(conv2d_1x1, BIASED(ag_conv2d(x[0], x[1], x[2], NULL)))
+OPFN(conv2d_1x1, ag_conv2d(x[0], x[1], x[2], NULL))
 OPFN(conv2d_rect, ag_conv2d(x[0], x[1], NULL, CO(.stride = {2, 1}, .padding = {0, 2}, .dilation = {1, 2})))
-OPFN(conv2d_unbatched, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1}))))
-OPFN(conv2d_wide, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1}))))
+OPFN(conv2d_unbatched, ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1})))
+OPFN(conv2d_wide, ag_conv2d(x[0], x[1], x[2], CO(.padding = {1, 1})))
 OPFN(conv2d_wide_groups_dil, ag_conv2d(x[0], x[1], NULL, CO(.padding = {2, 1}, .dilation = {1, 3}, .groups = 2)))
-OPFN(conv1d_wide, BIASED(ag_conv1d(x[0], x[1], x[2], CO(.padding = {2}))))
-OPFN(conv2d_wide_s2, BIASED(ag_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1}))))
+OPFN(conv1d_wide, ag_conv1d(x[0], x[1], x[2], CO(.padding = {2})))
+OPFN(conv2d_wide_s2, ag_conv2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1})))
 OPFN(conv_transpose2d_wide, ag_conv_transpose2d(x[0], x[1], NULL, CO(.padding = {0, 1})))
-OPFN(conv1d, BIASED(ag_conv1d(x[0], x[1], x[2], CO(.stride = {2}, .padding = {1}))))
+OPFN(conv1d, ag_conv1d(x[0], x[1], x[2], CO(.stride = {2}, .padding = {1})))
 OPFN(conv1d_same_dil, ag_conv1d(x[0], x[1], NULL, CO(.same = true, .dilation = {2})))
 OPFN(conv1d_groups, ag_conv1d(x[0], x[1], NULL, CO(.groups = 3)))
-OPFN(conv_transpose2d, BIASED(ag_conv_transpose2d(x[0], x[1], x[2], NULL)))
+OPFN(conv_transpose2d, ag_conv_transpose2d(x[0], x[1], x[2], NULL))
 OPFN(conv_transpose2d_s2_op1,
-     BIASED(ag_conv_transpose2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}))))
+     ag_conv_transpose2d(x[0], x[1], x[2], CO(.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1})))
 OPFN(conv_transpose2d_groups_dil,
      ag_conv_transpose2d(x[0], x[1], NULL, CO(.stride = {1, 2}, .padding = {2, 1}, .groups = 2, .dilation = {2, 2},
                                               .output_padding = {1, 0})))
@@ -55,12 +54,12 @@ OPFN(upsample_bilinear_down, ag_upsample_bilinear2d(x[0], 3, 2, false))
 #define ROW(nm, n, ...) {.name = #nm, .fn = f_##nm, .n_in = n, .dtypes = DT_REAL, __VA_ARGS__}
 #define CTOL TOL(1e-10, 1e-4) /* sums of products: BLAS and oneDNN round differently */
 const op_row ops_conv[] = {
-    ROW(conv2d_basic, 3, CTOL), ROW(conv2d_s2p1, 3, CTOL), ROW(conv2d_same, 2, CTOL),
-    ROW(conv2d_same_even, 3, CTOL), ROW(conv2d_dil2, 2, CTOL), ROW(conv2d_groups2, 3, CTOL),
-    ROW(conv2d_depthwise, 2, CTOL), ROW(conv2d_1x1, 3, CTOL), ROW(conv2d_rect, 2, CTOL),
-    ROW(conv2d_unbatched, 3, CTOL), ROW(conv2d_wide, 3, CTOL), ROW(conv2d_wide_groups_dil, 2, CTOL),
-    ROW(conv1d_wide, 3, CTOL), ROW(conv2d_wide_s2, 3, CTOL), ROW(conv_transpose2d_wide, 2, CTOL), ROW(conv1d, 3, CTOL), ROW(conv1d_same_dil, 2, CTOL),
-    ROW(conv1d_groups, 2, CTOL), ROW(conv_transpose2d, 3, CTOL), ROW(conv_transpose2d_s2_op1, 3, CTOL),
+    ROW(conv2d_basic, 3, CTOL, BIAS), ROW(conv2d_s2p1, 3, CTOL, BIAS), ROW(conv2d_same, 2, CTOL),
+    ROW(conv2d_same_even, 3, CTOL, BIAS), ROW(conv2d_dil2, 2, CTOL), ROW(conv2d_groups2, 3, CTOL, BIAS),
+    ROW(conv2d_depthwise, 2, CTOL), ROW(conv2d_1x1, 3, CTOL, BIAS), ROW(conv2d_rect, 2, CTOL),
+    ROW(conv2d_unbatched, 3, CTOL, BIAS), ROW(conv2d_wide, 3, CTOL, BIAS), ROW(conv2d_wide_groups_dil, 2, CTOL),
+    ROW(conv1d_wide, 3, CTOL, BIAS), ROW(conv2d_wide_s2, 3, CTOL, BIAS), ROW(conv_transpose2d_wide, 2, CTOL), ROW(conv1d, 3, CTOL, BIAS), ROW(conv1d_same_dil, 2, CTOL),
+    ROW(conv1d_groups, 2, CTOL), ROW(conv_transpose2d, 3, CTOL, BIAS), ROW(conv_transpose2d_s2_op1, 3, CTOL, BIAS),
     ROW(conv_transpose2d_groups_dil, 2, CTOL),
     ROW(avg_pool2d, 1, CTOL, FO), ROW(avg_pool2d_k2, 1, CTOL, FO), ROW(max_pool2d, 1, FO), ROW(max_pool2d_s1, 1, FO),
     ROW(max_pool2d_unbatched, 1, FO),

@@ -46,7 +46,6 @@ OPFN(one_hot_infer, ag_one_hot(x[0], -1))
 /* y = x.clone(); y[mask] = src[:mask.sum()] */
 static ag_tensor *f_mask_assign(ag_tensor *const *x, int n, void *ud) {
     (void)n; (void)ud;
-    if (!x[0] || !x[1] || !x[2]) return NULL;
     ag_scope_begin();
     ag_no_grad_begin();
     ag_tensor *cnt = ag_sum(x[1], AG_ALL_DIMS, false);

@@ -2,9 +2,12 @@
  *
  * Conventions (read once, they hold everywhere):
  *  - Every function returning ag_tensor* returns a NEW reference, or NULL on error.
- *  - A NULL input makes an op return NULL without recording a new error, so a whole
- *    expression can be checked once: the first error in a thread sticks (ag_last_error)
- *    until ag_clear_error().
+ *  - A NULL input makes an op return NULL, keeping the error that produced the NULL, so a
+ *    whole expression can be checked once: the first error in a thread sticks (ag_last_error)
+ *    until ag_clear_error(). A NULL with no error pending is recorded (AG_ERR_INVALID,
+ *    "ag_add: argument 2 (b) is NULL"). Accessors, ag_retain/ag_release and the _free
+ *    functions accept NULL silently, as free(NULL). NULL for an optional argument (a bias)
+ *    means absent.
  *  - Inside ag_scope_begin()/ag_scope_end() every tensor an op returns belongs to the
  *    scope and is released at its end (ag_keep moves one outward). Outside any scope the
  *    caller owns the reference and releases it with ag_release. Releasing a scoped
