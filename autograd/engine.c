@@ -197,12 +197,6 @@ static void release_saved(ag_node *n) {
 }
 
 /* roots[i] gets gradient seeds[i] (owned refs, consumed). cap == NULL: accumulate into leaves. */
-/* A rule that calls a kernel directly makes a gradient without history: under create_graph it
- * would differentiate as a constant, silently wrong, so those nodes refuse. */
-static bool first_order_only(const ag_opdef *d) {
-    return d == AG_OP(POOL2D) || d == AG_OP(PAD) || d == AG_OP(UPSAMPLE2D);
-}
-
 /* create: run the rules with grad mode on, so the gradients are themselves differentiable
  * (the graph is kept: create implies retain). */
 static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, bool create, capture *cap) {
@@ -282,12 +276,7 @@ static int run(ag_node **roots, ag_tensor **seeds, int n_roots, bool retain, boo
                     n->saved[so] = a;
                 }
             }
-            if (rc) {
-            } else if (create && first_order_only(n->def))
-                rc = ag_set_error(AG_ERR_NOTIMPL, "ag_grad: create_graph: the backward of %s is not "
-                                  "differentiable yet (a kernel without its own gradient)", n->name);
-            else
-                rc = n->def->backward(n, g, gin);
+            if (rc == 0) rc = n->def->backward(n, g, gin);
             if (plain_out && n->saved[so] != plain_out) {
                 ag__drop(n->saved[so]);
                 n->saved[so] = plain_out;

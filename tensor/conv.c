@@ -307,24 +307,48 @@ ag_tensor *ag_conv_transpose2d(ag_tensor *x, ag_tensor *w, ag_tensor *bias, cons
 typedef struct pool_pack { int32_t k[2], s[2], p[2]; int32_t op; } pool_pack;
 _Static_assert(sizeof(pool_pack) <= sizeof(ag_op_params), "pool params do not fit");
 
-int ag__bw_pool(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+/* The backwards of pooling, padding and upsampling are linear maps of g, the adjoints of the
+ * forward's linear part: each is an op of its own whose backward is that forward again (a gather
+ * at the saved indices for max pooling), so gradients through them can be differentiated
+ * (create_graph) to any order. */
+static ag_tensor *pool_backward(const char *name, ag_tensor *g, const ag_op_params *p, const int64_t *in_shape,
+                                ag_tensor *idx) {
     pool_pack pk;
-    memcpy(&pk, &n->p, sizeof pk);
+    memcpy(&pk, p, sizeof pk);
     ag_pool_params pp = {{pk.k[0], pk.k[1]}, {pk.s[0], pk.s[1]}, {pk.p[0], pk.p[1]}};
     ag_pool_op op = (ag_pool_op)pk.op;
     const ag_kernels *k = ag__kernels(g);
-    if (!k->pool2d_backward) return ag_set_error(AG_ERR_NOTIMPL, "%s: backward not implemented for %s", n->name, k->name);
-    ag_tensor *cg = dense(g, n->name);
-    ag_tensor *r = cg ? ag__new(n->in_shape[0], 4, g->dtype, g->storage->dev, n->name) : NULL;
+    if (!k->pool2d_backward) return ag_fail(AG_ERR_NOTIMPL, "%s: backward not implemented for %s", name, k->name);
+    ag_tensor *cg = dense(g, name);
+    ag_tensor *r = cg ? ag__new(in_shape, 4, g->dtype, g->storage->dev, name) : NULL;
     if (r) {
         ag_kview vr = ag__view(r), vg = ag__view(cg), vi;
-        if (op == AG_POOL_MAX) vi = ag__view(n->saved[0]);
+        if (op == AG_POOL_MAX) vi = ag__view(idx);
         if (k->pool2d_backward(op, &vr, &vg, op == AG_POOL_MAX ? &vi : NULL, &pp) < 0) { ag__drop(r); r = NULL; }
     }
     ag__drop(cg);
-    if (!r) return ag_error_code() ? ag_error_code() : AG_ERR_NOMEM;
-    gin[0] = ag__ret(r);
-    return 0;
+    return ag__finish(r, name, AG_OP(POOL2D_BACKWARD), AG_IN(g), idx ? (ag_tensor *const[]){idx} : NULL, idx ? 1 : 0, p);
+}
+int ag__bw_pool(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = pool_backward(n->name, g, &n->p, n->in_shape[0], n->n_saved ? n->saved[0] : NULL);
+    return gin[0] ? 0 : ag_error_code();
+}
+static ag_tensor *pool(const char *op, ag_pool_op kop, ag_tensor *t, const int64_t kernel[2], const int64_t stride[2],
+                       const int64_t padding[2]);
+int ag__bw_pool_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    pool_pack pk;
+    memcpy(&pk, &n->p, sizeof pk);
+    const int64_t *go = n->in_shape[0]; /* the pooled shape [N, C, HO, WO] */
+    if (pk.op == AG_POOL_MAX) {         /* g is input-shaped: read it where each maximum was */
+        int64_t N = g->shape[0], C = g->shape[1];
+        ag_tensor *flat = ag_reshape(g, AG_SHAPE(N, C, g->shape[2] * g->shape[3]));
+        ag_tensor *ix = ag_reshape(n->saved[0], AG_SHAPE(N, C, go[2] * go[3]));
+        gin[0] = ag_reshape(ag_gather(flat, 2, ix), go, 4);
+    } else {
+        int64_t k[2] = {pk.k[0], pk.k[1]}, s[2] = {pk.s[0], pk.s[1]}, pd[2] = {pk.p[0], pk.p[1]};
+        gin[0] = pool("ag_avg_pool2d", AG_POOL_AVG, g, k, s, pd);
+    }
+    return gin[0] ? 0 : ag_error_code();
 }
 
 static ag_tensor *pool(const char *op, ag_pool_op kop, ag_tensor *t, const int64_t kernel[2], const int64_t stride[2],
@@ -410,14 +434,40 @@ int ag__bw_pad(ag_node *n, ag_tensor *g, ag_tensor **gin) {
         if (k->pad_backward(&vr, &vg, (ag_pad_mode)pk.mode, lo) < 0) { ag__drop(r); r = NULL; }
     }
     ag__drop(cg);
-    if (!r) return ag_error_code() ? ag_error_code() : AG_ERR_NOMEM;
-    gin[0] = ag__ret(r);
-    return 0;
+    gin[0] = ag__finish(r, "ag_pad_backward", AG_OP(PAD_BACKWARD), AG_IN(g), AG_NONE, &n->p);
+    return gin[0] ? 0 : ag_error_code();
+}
+static ag_tensor *pad_raw(const char *op, ag_tensor *t, ag_pad_mode mode, const int64_t *lo, const int64_t *shape,
+                          double value);
+/* the adjoint of pad's backward: pad's linear part, pad with zeros (or reflect...) again */
+int ag__bw_pad_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    pad_pack pk;
+    memcpy(&pk, &n->p, sizeof pk);
+    int64_t lo[AG_MAX_DIMS];
+    for (int d = 0; d < AG_MAX_DIMS; d++) lo[d] = pk.lo[d];
+    ag_tensor *r = pad_raw("ag_pad", g, (ag_pad_mode)pk.mode, lo, n->in_shape[0], 0.0);
+    gin[0] = ag__finish(r, "ag_pad", AG_OP(PAD), AG_IN(g), AG_NONE, &n->p);
+    return gin[0] ? 0 : ag_error_code();
+}
+
+/* t padded to shape (lo before each dim), not recorded */
+static ag_tensor *pad_raw(const char *op, ag_tensor *t, ag_pad_mode mode, const int64_t *lo, const int64_t *shape,
+                          double value) {
+    static const char *mname[] = {"constant", "reflect", "replicate", "circular"};
+    const ag_kernels *k = ag__kernels(t);
+    if (!k->pad) return ag_fail(AG_ERR_NOTIMPL, "%s: %s mode not implemented for %s", op, mname[mode], k->name);
+    ag_tensor *c = dense(t, op);
+    ag_tensor *r = c ? ag__new(shape, t->ndim, t->dtype, t->storage->dev, op) : NULL;
+    if (r) {
+        ag_kview vr = ag__view(r), vc = ag__view(c);
+        if (k->pad(&vr, &vc, mode, lo, value) < 0) { ag__drop(r); r = NULL; }
+    }
+    ag__drop(c);
+    return r;
 }
 
 ag_tensor *ag_pad(ag_tensor *t, const int64_t *pads, int npads, ag_pad_mode mode, double value) {
     static const char *op = "ag_pad";
-    static const char *mname[] = {"constant", "reflect", "replicate", "circular"};
     if (!AG_NONNULL("ag_pad", t)) return NULL;
     if ((unsigned)mode > AG_PAD_CIRCULAR) return ag_fail(AG_ERR_INVALID, "%s: invalid mode %d", op, (int)mode);
     if (npads < 0 || npads % 2 || (npads && !pads))
@@ -453,15 +503,7 @@ ag_tensor *ag_pad(ag_tensor *t, const int64_t *pads, int npads, ag_pad_mode mode
         any = any || a || b;
     }
     if (!any) return ag__identity(t, op);
-    const ag_kernels *k = ag__kernels(t);
-    if (!k->pad) return ag_fail(AG_ERR_NOTIMPL, "%s: %s mode not implemented for %s", op, mname[mode], k->name);
-    ag_tensor *c = dense(t, op);
-    ag_tensor *r = c ? ag__new(shape, t->ndim, t->dtype, t->storage->dev, op) : NULL;
-    if (r) {
-        ag_kview vr = ag__view(r), vc = ag__view(c);
-        if (k->pad(&vr, &vc, mode, lo, value) < 0) { ag__drop(r); r = NULL; }
-    }
-    ag__drop(c);
+    ag_tensor *r = pad_raw(op, t, mode, lo, shape, value);
     pad_pack pk = {{0}, (int32_t)mode};
     for (int d = 0; d < AG_MAX_DIMS; d++) pk.lo[d] = (int32_t)lo[d];
     ag_op_params p;
@@ -484,9 +526,18 @@ int ag__bw_upsample(ag_node *n, ag_tensor *g, ag_tensor **gin) {
         if (k->upsample2d_backward(mode, &vr, &vg, ac) < 0) { ag__drop(r); r = NULL; }
     }
     ag__drop(cg);
-    if (!r) return ag_error_code() ? ag_error_code() : AG_ERR_NOMEM;
-    gin[0] = ag__ret(r);
-    return 0;
+    const char *name = mode == AG_UPSAMPLE_NEAREST ? "ag_upsample_nearest2d_backward" : "ag_upsample_bilinear2d_backward";
+    gin[0] = ag__finish(r, name, AG_OP(UPSAMPLE2D_BACKWARD), AG_IN(g), AG_NONE, &n->p);
+    return gin[0] ? 0 : ag_error_code();
+}
+
+static ag_tensor *upsample(const char *op, ag_upsample_mode mode, ag_tensor *t, int64_t oh, int64_t ow, bool ac);
+int ag__bw_upsample_backward(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_upsample_mode mode = (ag_upsample_mode)n->p.i[0];
+    const int64_t *go = n->in_shape[0]; /* the upsampled shape */
+    gin[0] = upsample(mode == AG_UPSAMPLE_NEAREST ? "ag_upsample_nearest2d" : "ag_upsample_bilinear2d", mode, g, go[2],
+                      go[3], n->p.i[1]);
+    return gin[0] ? 0 : ag_error_code();
 }
 
 static ag_tensor *upsample(const char *op, ag_upsample_mode mode, ag_tensor *t, int64_t oh, int64_t ow, bool ac) {

@@ -56,7 +56,9 @@
     X(CONV2D, "ag_conv2d", D012, conv_fwd) \
     X(CONV2D_BACKWARD_INPUT, "ag_conv2d_backward_input", D01, conv_bi) \
     X(CONV2D_BACKWARD_WEIGHT, "ag_conv2d_backward_weight", D01, conv_bw) \
-    X(POOL2D, "ag_pool2d", D0, pool) X(PAD, "ag_pad", D0, pad) X(UPSAMPLE2D, "ag_upsample2d", D0, upsample) \
+    X(POOL2D, "ag_pool2d", D0, pool) X(POOL2D_BACKWARD, "ag_pool2d_backward", D0, pool_backward) \
+    X(PAD, "ag_pad", D0, pad) X(PAD_BACKWARD, "ag_pad_backward", D0, pad_backward) \
+    X(UPSAMPLE2D, "ag_upsample2d", D0, upsample) X(UPSAMPLE2D_BACKWARD, "ag_upsample2d_backward", D0, upsample_backward) \
     /* solve.c */ \
     X(SOLVE, "ag_solve", D01, solve) X(INVERSE, "ag_inverse", D0, inverse) X(DET, "ag_det", D0, det) \
     X(LOGDET, "ag_logdet", D0, logdet) X(SLOGDET_SIGN, "ag_slogdet", D0, slogdet_sign) \

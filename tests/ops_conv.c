@@ -31,6 +31,10 @@ OPFN(conv_transpose2d_groups_dil,
      ag_conv_transpose2d(x[0], x[1], NULL, CO(.stride = {1, 2}, .padding = {2, 1}, .groups = 2, .dilation = {2, 2},
                                               .output_padding = {1, 0})))
 OPFN(avg_pool2d, ag_avg_pool2d(x[0], P2(3, 3), P2(2, 2), P2(1, 1)))
+OPFN(avg_pool2d_sq, ag_square(ag_avg_pool2d(x[0], P2(3, 3), P2(2, 2), P2(1, 1))))
+OPFN(max_pool2d_sq, ag_square(ag_max_pool2d(x[0], P2(3, 3), P2(2, 2), P2(1, 1))))
+OPFN(pad_reflect_sq, ag_square(ag_pad(x[0], (const int64_t[]){2, 4, 3, 1}, 4, AG_PAD_REFLECT, 0)))
+OPFN(upsample_bilinear_sq, ag_square(ag_upsample_bilinear2d(x[0], 7, 9, false)))
 OPFN(avg_pool2d_k2, ag_avg_pool2d(x[0], P2(2, 3), NULL, NULL))
 OPFN(max_pool2d, ag_max_pool2d(x[0], P2(3, 3), P2(2, 2), P2(1, 1)))
 OPFN(max_pool2d_s1, ag_max_pool2d(x[0], P2(2, 3), P2(1, 2), NULL))
@@ -49,8 +53,6 @@ OPFN(upsample_bilinear, ag_upsample_bilinear2d(x[0], 7, 9, false))
 OPFN(upsample_bilinear_ac, ag_upsample_bilinear2d(x[0], 7, 9, true))
 OPFN(upsample_bilinear_down, ag_upsample_bilinear2d(x[0], 3, 2, false))
 
-/* the backward of pooling, padding and upsampling is a kernel without its own gradient yet */
-#define FO NOGG("first-order only: ag_grad create_graph refuses it")
 #define ROW(nm, n, ...) {.name = #nm, .fn = f_##nm, .n_in = n, .dtypes = DT_REAL, __VA_ARGS__}
 #define CTOL TOL(1e-10, 1e-4) /* sums of products: BLAS and oneDNN round differently */
 const op_row ops_conv[] = {
@@ -61,11 +63,12 @@ const op_row ops_conv[] = {
     ROW(conv1d_wide, 3, CTOL, BIAS), ROW(conv2d_wide_s2, 3, CTOL, BIAS), ROW(conv_transpose2d_wide, 2, CTOL), ROW(conv1d, 3, CTOL, BIAS), ROW(conv1d_same_dil, 2, CTOL),
     ROW(conv1d_groups, 2, CTOL), ROW(conv_transpose2d, 3, CTOL, BIAS), ROW(conv_transpose2d_s2_op1, 3, CTOL, BIAS),
     ROW(conv_transpose2d_groups_dil, 2, CTOL),
-    ROW(avg_pool2d, 1, CTOL, FO), ROW(avg_pool2d_k2, 1, CTOL, FO), ROW(max_pool2d, 1, FO), ROW(max_pool2d_s1, 1, FO),
-    ROW(max_pool2d_unbatched, 1, FO),
-    ROW(pad_constant, 1, FO), ROW(pad_constant_crop, 1, FO), ROW(pad_constant_3d, 1, FO), ROW(pad_reflect, 1, FO),
-    ROW(pad_reflect1d, 1, FO), ROW(pad_replicate, 1, FO), ROW(pad_circular, 1, FO),
-    ROW(upsample_nearest, 1, FO), ROW(upsample_nearest_x2, 1, FO), ROW(upsample_nearest_down, 1, FO),
-    ROW(upsample_bilinear, 1, CTOL, FO), ROW(upsample_bilinear_ac, 1, CTOL, FO), ROW(upsample_bilinear_down, 1, CTOL, FO),
+    ROW(avg_pool2d, 1, CTOL), ROW(avg_pool2d_sq, 1, CTOL), ROW(max_pool2d_sq, 1), ROW(pad_reflect_sq, 1),
+    ROW(upsample_bilinear_sq, 1, CTOL), ROW(avg_pool2d_k2, 1, CTOL), ROW(max_pool2d, 1), ROW(max_pool2d_s1, 1),
+    ROW(max_pool2d_unbatched, 1),
+    ROW(pad_constant, 1), ROW(pad_constant_crop, 1), ROW(pad_constant_3d, 1), ROW(pad_reflect, 1),
+    ROW(pad_reflect1d, 1), ROW(pad_replicate, 1), ROW(pad_circular, 1),
+    ROW(upsample_nearest, 1), ROW(upsample_nearest_x2, 1), ROW(upsample_nearest_down, 1),
+    ROW(upsample_bilinear, 1, CTOL), ROW(upsample_bilinear_ac, 1, CTOL), ROW(upsample_bilinear_down, 1, CTOL),
     {0},
 };

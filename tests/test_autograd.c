@@ -837,13 +837,16 @@ static void test_gradgradcheck(void **state) {
     assert_int_equal(ag_gradgradcheck(exp_sin, NULL, &x, 1, NULL, &rep), 1);
     ag_tensor *a = leaf(ag_randn((int64_t[]){3, 4}, 2, AG_F64)), *b = leaf(ag_randn((int64_t[]){4}, 1, AG_F64));
     assert_int_equal(ag_gradgradcheck(wsum_gc, NULL, (ag_tensor *const[]){a, b}, 2, NULL, &rep), 1);
-    /* refused, with the op named, where a backward is not differentiable yet */
-    ag_tensor *img = leaf(ag_randn((int64_t[]){1, 1, 4, 4}, 4, AG_F64));
+    /* through a kernel backward (max pooling): d/dx of the gradient of sum(pool(x)^2) is
+     * 2 at each window's maximum (2x2 windows, stride 2: every element is in one window) */
+    ag_tensor *img = leaf(ag_from_data((double[]){1, 5, 2, 0, 3, 4, 8, 6, 0, 1, 2, 3, 9, 7, 4, 5},
+                                       (int64_t[]){1, 1, 4, 4}, 4, AG_F64));
     ag_tensor *l = sum(ag_square(ag_max_pool2d(img, (int64_t[]){2, 2}, NULL, NULL)));
-    ag_tensor *gi = NULL;
-    assert_int_equal(ag_grad_ex(&l, 1, &img, 1, (ag_grad_opts){.create_graph = true}, &gi), AG_ERR_NOTIMPL);
-    assert_error(AG_ERR_NOTIMPL, "create_graph: the backward of ag_max_pool2d");
-    ag_clear_error();
+    ag_tensor *gi = NULL, *hi = NULL;
+    assert_int_equal(ag_grad_ex(&l, 1, &img, 1, (ag_grad_opts){.create_graph = true}, &gi), 0);
+    ag_tensor *s2 = sum(gi);
+    assert_int_equal(ag_grad(&s2, 1, &img, 1, NULL, false, &hi), 0);
+    ASSERT_VALUES(hi, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 2, 0, 0, 2);
     ag_scope_end();
 }
 

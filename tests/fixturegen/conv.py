@@ -44,6 +44,12 @@ ROWS = [
                                                                        dilation=2, output_padding=(1, 0)),
         [((2, 4, 4, 3), "n"), ((4, 3, 3, 2), "n")], REAL),
     Row("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1), [((2, 3, 7, 7), "n")], REAL),
+    # squared: second derivatives through the backward ops (create_graph)
+    Row("avg_pool2d_sq", lambda x: F.avg_pool2d(x, 3, 2, 1) ** 2, [((2, 3, 7, 7), "n")], REAL),
+    Row("max_pool2d_sq", lambda x: F.max_pool2d(x, 3, 2, 1) ** 2, [((2, 3, 7, 7), "n")], REAL),
+    Row("pad_reflect_sq", lambda x: F.pad(x, (2, 4, 3, 1), "reflect") ** 2, [((2, 3, 4, 5), "n")], REAL),
+    Row("upsample_bilinear_sq", lambda x: F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=False) ** 2,
+        [((2, 3, 4, 5), "n")], REAL),
     Row("avg_pool2d_k2", lambda x: F.avg_pool2d(x, (2, 3)), [X], REAL),
     Row("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1), [((2, 3, 7, 7), "n")], REAL),
     Row("max_pool2d_s1", lambda x: F.max_pool2d(x, (2, 3), (1, 2)), [X], REAL),
