@@ -1,6 +1,7 @@
 /* tests/test_op_table.c — runs every op-table row for every dtype its fixture has:
  *  1. forward value vs PyTorch;  2. vector-Jacobian product vs PyTorch (upstream w);
- *  3. the same forward on non-contiguous copies of the inputs;  4. a NULL input gives NULL,
+ *  3. the same forward on non-contiguous copies of the inputs (and elementwise rows again with
+ *  inputs expanded to 8 dims);  4. a NULL input gives NULL,
  *  with an error naming the op when none was pending, keeping the pending one otherwise;
  *  5. gradcheck in f64/c128, and gradgradcheck (second derivatives through the backward rules)
  *  unless the row says why not;  6. no tensor outlives the case.
@@ -98,6 +99,35 @@ static void run_case(void **state) {
     if (!outs) fail_msg("%s: forward on strided inputs failed: %s", tc->name, ag_last_error());
     r = fx_close_ratio(outs, expect, rtol, atol);
     if (r > 1) fail_msg("%s: forward on strided inputs differs (error ratio %.3g)", tc->name, r);
+
+    /* 3b. elementwise rows at the highest rank: inputs expanded to 8 dims with leading dims of
+     * sizes 2, 1, 2, ... (stride 0); every copy of the result must be the reference */
+    int maxnd = 0;
+    for (int i = 0; i < row->n_in; i++) maxnd = ag_ndim(x[i]) > maxnd ? ag_ndim(x[i]) : maxnd;
+    int lead = AG_MAX_DIMS - maxnd;
+    if (!strcmp(tc->family, "elementwise") && lead > 0) {
+        ag_tensor *x8[8];
+        ag_no_grad_begin();
+        for (int i = 0; i < row->n_in; i++) {
+            int ni = ag_ndim(x[i]);
+            int64_t s1[AG_MAX_DIMS], s8[AG_MAX_DIMS];
+            for (int d = 0; d < AG_MAX_DIMS; d++) s1[d] = s8[d] = 1;
+            for (int d = 0; d < ni; d++) s1[AG_MAX_DIMS - ni + d] = s8[AG_MAX_DIMS - ni + d] = ag_shape(x[i])[d];
+            for (int d = 0; d < lead; d++) s8[d] = d % 2 ? 1 : 2;
+            x8[i] = ag_expand(ag_reshape(x[i], s1, AG_MAX_DIMS), s8, AG_MAX_DIMS);
+        }
+        ag_tensor *o8 = row->fn(x8, row->n_in, NULL);
+        ag_no_grad_end();
+        if (!o8) fail_msg("%s: forward at 8 dims failed: %s", tc->name, ag_last_error());
+        if (ag_ndim(o8) == ag_ndim(expect) + lead) { /* an elementwise result (not allclose's bool) */
+            for (int copy = 0; copy < 2; copy++) {
+                ag_tensor *o = o8;
+                for (int d = 0; d < lead; d++) o = ag_select(o, 0, d % 2 ? 0 : copy);
+                r = fx_close_ratio(o, expect, rtol, atol);
+                if (r > 1) fail_msg("%s: forward at 8 dims differs (copy %d, error ratio %.3g)", tc->name, copy, r);
+            }
+        }
+    }
 
     /* 4. NULL inputs: with no error pending, the NULL is the caller's bug and must be reported
      * naming the op; after an earlier failure it is that failure's result, which must stay the
