@@ -152,6 +152,9 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   row-major order; nnz must be the exact count.
  * cumsum: out <- inclusive cumulative sum of in along dim (reverse: from the end); same shape
  *   and dtype (f32/f64/c64/c128/i64); f32 accumulates in f64.
+ * sort: idx (i64, in's shape) <- for each row along dim, the positions of in's elements in
+ *   stably sorted order (ascending, or descending; NaN counts as the largest value, as torch;
+ *   equal values keep their order). f32/f64/i64; any strides.
  *
  * -- convolution --
  * Cross-correlation (PyTorch's conv) on contiguous 4-d views, f32/f64:
@@ -220,6 +223,8 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
                     bool allow_neg), (op, out, idx, src, dim, allow_neg), (out, idx, src)) \
     X(nonzero, (const ag_kview *out, const ag_kview *in), (out, in), (out, in)) \
     X(cumsum, (const ag_kview *out, const ag_kview *in, int dim, bool reverse), (out, in, dim, reverse), (out, in)) \
+    X(sort, (const ag_kview *idx, const ag_kview *in, int dim, bool descending), (idx, in, dim, descending), \
+      (idx, in)) \
     X(conv2d, (const ag_kview *y, const ag_kview *x, const ag_kview *w, const ag_kview *bias, \
                const ag_conv_params *p), (y, x, w, bias, p), (y, x, w, bias)) \
     X(conv2d_backward_input, (const ag_kview *dx, const ag_kview *dy, const ag_kview *w, \

@@ -43,6 +43,8 @@
     X(SUM, "ag_sum", D0, sum) X(PROD, "ag_prod", D0, prod) X(AMAX, "ag_amax", D0, amax) \
     X(MAX_DIM, "ag_max_dim", D0, maxdim) X(NORM, "ag_norm", D0, norm) X(STD, "ag_std", D0, std) \
     X(LOGSUMEXP, "ag_logsumexp", D0, lse) \
+    /* sort.c */ \
+    X(SORT, "ag_sort", D0, sort) \
     /* linalg.c */ \
     X(MATMUL, "ag_matmul", D01, bmm) \
     /* index.c */ \

@@ -705,6 +705,84 @@ static void test_math_predicates_errors(void **state) {
     ag_scope_end();
 }
 
+/* sort, topk, median, quantile: bad dims, k, q and dtypes; NULL results, nothing leaked */
+static void test_sort_errors(void **state) {
+    (void)state;
+    int64_t live = ag_live_tensors();
+    ag_scope_begin();
+    ag_tensor *d = ag_randn(AG_SHAPE(3, 4), AG_F64), *z = ag_ones(AG_SHAPE(3), AG_C64);
+    ag_tensor *b = ag_ones(AG_SHAPE(3), AG_BOOL), *i = ag_ones(AG_SHAPE(3), AG_I64), *n = NULL;
+    ag_tensor *e = ag_zeros(AG_SHAPE(0, 3), AG_F64), *ix = d;
+    int64_t inner = ag_live_tensors();
+    /* NULL inputs name the op and the argument; *indices is cleared */
+    assert_null(ag_sort(n, 0, false, &ix));
+    assert_null(ix);
+    assert_error(AG_ERR_INVALID, "ag_sort", "argument 1 (t) is NULL");
+    assert_null(ag_argsort(n, 0, false));
+    assert_error(AG_ERR_INVALID, "ag_argsort", "argument 1 (t) is NULL");
+    ix = d;
+    assert_null(ag_topk(n, 1, 0, true, true, &ix));
+    assert_null(ix);
+    assert_error(AG_ERR_INVALID, "ag_topk", "argument 1 (t) is NULL");
+    assert_null(ag_median(n));
+    assert_error(AG_ERR_INVALID, "ag_median", "argument 1 (t) is NULL");
+    assert_null(ag_median_dim(n, 0, false, NULL));
+    assert_error(AG_ERR_INVALID, "ag_median_dim", "argument 1 (t) is NULL");
+    assert_null(ag_quantile(n, 0.5, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_INVALID, "ag_quantile", "argument 1 (t) is NULL");
+    /* bad dims */
+    assert_null(ag_sort(d, 2, false, NULL));
+    assert_error(AG_ERR_INDEX, "ag_sort", "dim 2 out of range");
+    assert_null(ag_argsort(d, -3, true));
+    assert_error(AG_ERR_INDEX, "ag_argsort", "dim -3 out of range");
+    assert_null(ag_topk(d, 1, 5, true, true, NULL));
+    assert_error(AG_ERR_INDEX, "ag_topk", "dim 5 out of range");
+    assert_null(ag_median_dim(d, 2, true, &ix));
+    assert_error(AG_ERR_INDEX, "ag_median_dim", "dim 2 out of range");
+    assert_null(ag_quantile(d, 0.5, AG_DIMS(-3), false));
+    assert_error(AG_ERR_INDEX, "ag_quantile", "dim -3 out of range");
+    assert_null(ag_quantile(d, 0.5, AG_DIMS(0, 1), false));
+    assert_error(AG_ERR_INVALID, "ag_quantile", "one dim or all dims", "given 2 dims");
+    /* k outside [0, size] */
+    assert_null(ag_topk(d, 5, 1, true, true, &ix));
+    assert_error(AG_ERR_INVALID, "ag_topk", "0 <= k <= 4", "k = 5");
+    assert_null(ag_topk(d, -1, 0, false, true, NULL));
+    assert_error(AG_ERR_INVALID, "ag_topk", "0 <= k <= 3", "k = -1");
+    /* q outside [0, 1] */
+    assert_null(ag_quantile(d, 1.5, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_INVALID, "ag_quantile", "q in [0, 1]", "1.5");
+    assert_null(ag_quantile(d, -0.1, AG_DIMS(1), false));
+    assert_error(AG_ERR_INVALID, "ag_quantile", "q in [0, 1]", "-0.1");
+    assert_null(ag_quantile(d, NAN, AG_DIMS(1), false));
+    assert_error(AG_ERR_INVALID, "ag_quantile", "q in [0, 1]", "nan");
+    /* complex is not ordered; bool is not sorted; quantile wants floats */
+    assert_null(ag_sort(z, 0, false, &ix));
+    assert_error(AG_ERR_DTYPE, "ag_sort", "complex tensors are not ordered", "c64");
+    assert_null(ag_topk(z, 1, 0, true, true, NULL));
+    assert_error(AG_ERR_DTYPE, "ag_topk", "complex", "c64");
+    assert_null(ag_median(z));
+    assert_error(AG_ERR_DTYPE, "ag_median", "complex", "c64");
+    assert_null(ag_median_dim(z, 0, false, NULL));
+    assert_error(AG_ERR_DTYPE, "ag_median_dim", "complex", "c64");
+    assert_null(ag_quantile(z, 0.5, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_DTYPE, "ag_quantile", "complex", "c64");
+    assert_null(ag_argsort(b, 0, false));
+    assert_error(AG_ERR_DTYPE, "ag_argsort", "f32, f64 or i64", "bool");
+    assert_null(ag_quantile(i, 0.5, AG_ALL_DIMS, false));
+    assert_error(AG_ERR_DTYPE, "ag_quantile", "f32 or f64", "i64");
+    /* empty: no median or quantile */
+    assert_null(ag_median(e));
+    assert_error(AG_ERR_SHAPE, "ag_median", "nonempty", "[0,3]");
+    assert_null(ag_median_dim(e, 0, false, NULL));
+    assert_error(AG_ERR_SHAPE, "ag_median_dim", "nonempty");
+    assert_null(ag_quantile(e, 0.5, AG_DIMS(0), false));
+    assert_error(AG_ERR_SHAPE, "ag_quantile", "nonempty");
+    assert_int_equal(ag_live_tensors(), inner);
+    ag_clear_error();
+    ag_scope_end();
+    assert_int_equal(ag_live_tensors(), live);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_null_propagation),
@@ -717,6 +795,7 @@ int main(void) {
         TEST(test_inplace_into_expanded_view),
         TEST(test_item_and_scopes),
         TEST(test_math_predicates_errors),
+        TEST(test_sort_errors),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

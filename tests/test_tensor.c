@@ -913,6 +913,87 @@ static void test_reduce_ties_and_nan(void **state) {
     ag_scope_end();
 }
 
+/* sort & co.: stability, NaN as the largest value, strided views, 0-d, k = 0, NaN rows in median
+ * and quantile, and many rows (the parallel path) against a per-row check */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_sort(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *ix = NULL;
+    /* stable: equal values keep their order, ascending and descending */
+    ag_tensor *t = ag_from_data((double[]){2, 1, 2, 0, 1, 2}, AG_SHAPE(6), AG_F64);
+    assert_values(ag_sort(t, 0, false, &ix), 0, 1, 1, 2, 2, 2);
+    assert_values(ix, 3, 1, 4, 0, 2, 5);
+    assert_values(ag_sort(t, 0, true, &ix), 2, 2, 2, 1, 1, 0);
+    assert_values(ix, 0, 2, 5, 1, 4, 3);
+    /* NaN sorts as the largest value (first when descending); inf before it */
+    ag_tensor *n = ag_from_data((float[]){NAN, 1, INFINITY, -INFINITY, NAN, 0}, AG_SHAPE(6), AG_F32);
+    assert_values(ag_sort(n, 0, false, &ix), -INFINITY, 0, 1, INFINITY, NAN, NAN);
+    assert_values(ix, 3, 5, 1, 2, 0, 4);
+    assert_values(ag_argsort(n, -1, true), 0, 4, 2, 1, 5, 3);
+    /* a transposed (strided) view sorts along its logical dim */
+    ag_tensor *m = ag_from_data((double[]){3, 1, 2, 0, 5, 4}, AG_SHAPE(2, 3), AG_F64);
+    ag_tensor *mt = ag_transpose(m, 0, 1); /* [[3,0],[1,5],[2,4]] */
+    assert_values(ag_sort(mt, 0, false, &ix), 1, 0, 2, 4, 3, 5);
+    assert_values(ix, 1, 0, 2, 2, 0, 1);
+    assert_values(ag_sort(mt, 1, true, NULL), 3, 0, 5, 1, 4, 2);
+    /* 0-d: itself, index 0 */
+    ag_tensor *s0 = ag_scalar(7, AG_F64);
+    ag_tensor *v0 = ag_sort(s0, -1, false, &ix);
+    assert_int_equal(ag_ndim(v0), 0);
+    assert_values(v0, 7);
+    assert_values(ix, 0);
+    assert_values(ag_median_dim(s0, 0, false, &ix), 7);
+    assert_values(ix, 0);
+    assert_values(ag_quantile(s0, 0.3, AG_DIMS(0), false), 7);
+    /* topk: ties keep their order; k = 0 gives an empty result */
+    assert_values(ag_topk(ag_from_data((double[]){1, 3, 2, 3}, AG_SHAPE(4), AG_F64), 2, 0, true, true, &ix), 3, 3);
+    assert_values(ix, 1, 3);
+    ag_tensor *k0 = ag_topk(m, 0, 1, true, true, &ix);
+    assert_shape(k0, 2, 0);
+    assert_shape(ix, 2, 0);
+    /* median: the lower one; NaN rows give NaN and the first NaN's index (torch) */
+    assert_values(ag_median(ag_from_data((double[]){4, 1, 3, 2}, AG_SHAPE(4), AG_F64)), 2);
+    ag_tensor *nm = ag_from_data((double[]){1, NAN, 3, NAN, 0, 5, 4, 3, 2, 1}, AG_SHAPE(2, 5), AG_F64);
+    assert_values(ag_median_dim(nm, 1, false, &ix), NAN, 3);
+    assert_values(ix, 1, 2);
+    assert_values(ag_median(nm), NAN);
+    assert_values(ag_median(ag_from_data((int64_t[]){5, 1, 4, 1}, AG_SHAPE(4), AG_I64)), 1);
+    /* quantile: linear interpolation, NaN rows NaN */
+    assert_values(ag_quantile(nm, 0.3, AG_DIMS(1), false), NAN, 2.2);
+    assert_values(ag_quantile(nm, 0.5, AG_ALL_DIMS, false), NAN);
+    ag_tensor *qv = ag_from_data((double[]){0, 10, 20, 30}, AG_SHAPE(4), AG_F64);
+    assert_values(ag_quantile(qv, 0, AG_ALL_DIMS, false), 0);
+    assert_values(ag_quantile(qv, 1, AG_ALL_DIMS, false), 30);
+    assert_values(ag_quantile(qv, 0.5, AG_ALL_DIMS, true), 15);
+    /* many rows, both thread counts: sorted, a permutation, and the same bits */
+    int saved = ag_get_num_threads();
+    ag_manual_seed(11);
+    const int64_t R = 700, K = 97;
+    ag_tensor *x = ag_randn(AG_SHAPE(K, R), AG_F64); /* sorted along dim 0: strided rows */
+    ag_set_num_threads(2);
+    ag_tensor *i2 = ag_argsort(x, 0, false);
+    ag_set_num_threads(1);
+    ag_tensor *i1 = ag_argsort(x, 0, false);
+    ag_set_num_threads(saved);
+    assert_memory_equal(ag_data(i1), ag_data(i2), (size_t)(R * K) * sizeof(int64_t));
+    const double *xv = ag_data(x);
+    const int64_t *iv = ag_data(i2);
+    double *row = malloc((size_t)K * sizeof *row);
+    for (int64_t r = 0; r < R; r++) {
+        for (int64_t k = 0; k < K; k++) row[k] = xv[k * R + r];
+        qsort(row, (size_t)K, sizeof *row, cmp_double);
+        for (int64_t k = 0; k < K; k++)
+            if (xv[iv[k * R + r] * R + r] != row[k]) fail_msg("row %lld: position %lld out of order", (long long)r, (long long)k);
+    }
+    free(row);
+    ag_scope_end();
+}
+
 static double complex citem(const ag_tensor *t) {
     double re = NAN, im = NAN;
     assert_int_equal(ag_item_complex(t, &re, &im), 0);
@@ -1550,6 +1631,7 @@ int main(void) {
         TEST(test_reduce_empty_and_shapes),
         TEST(test_reduce_ties_and_nan),
         TEST(test_reduce_large),
+        TEST(test_sort),
         TEST(test_reduce_columns_and_strided),
         TEST(test_matmul_vs_naive),
         TEST(test_matmul_batch_and_empty),

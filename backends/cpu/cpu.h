@@ -147,6 +147,8 @@ int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx,
                        bool allow_neg);
 int ag_cpu_nonzero(const ag_kview *out, const ag_kview *in);
 int ag_cpu_cumsum(const ag_kview *out, const ag_kview *in, int dim, bool reverse);
+/* sorting (sort.c) */
+int ag_cpu_sort(const ag_kview *idx, const ag_kview *in, int dim, bool descending);
 
 int ag_set_error(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

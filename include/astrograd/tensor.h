@@ -341,6 +341,22 @@ AG_API ag_tensor *ag_min_dim(ag_tensor *t, int dim, bool keepdim, ag_tensor **in
 AG_API ag_tensor *ag_argmax(ag_tensor *t, int dim, bool keepdim);
 AG_API ag_tensor *ag_argmin(ag_tensor *t, int dim, bool keepdim);
 
+/* ---- sorting and order statistics (f32/f64, and i64 where noted; complex refused) ----- */
+/* torch.sort(stable=True): equal values keep their order, NaN sorts as the largest value;
+ * *indices (i64) is optional (may be NULL). f32/f64/i64. */
+AG_API ag_tensor *ag_sort(ag_tensor *t, int dim, bool descending, ag_tensor **indices);
+AG_API ag_tensor *ag_argsort(ag_tensor *t, int dim, bool descending); /* ag_sort's indices */
+/* the k largest (smallest) along dim, always in sorted order (sorted is accepted for torch's
+ * signature); ties keep their order; *indices optional. 0 <= k <= size of dim. */
+AG_API ag_tensor *ag_topk(ag_tensor *t, int64_t k, int dim, bool largest, bool sorted, ag_tensor **indices);
+/* lower median of all elements (torch.median); NaN if any element is NaN; nonempty. i64 too */
+AG_API ag_tensor *ag_median(ag_tensor *t);
+/* lower median along dim; *indices (optional) its position (a NaN row: its first NaN). i64 too */
+AG_API ag_tensor *ag_median_dim(ag_tensor *t, int dim, bool keepdim, ag_tensor **indices);
+/* torch.quantile, linear interpolation, q in [0, 1]; dims: AG_DIMS(d) or AG_ALL_DIMS
+ * (all elements); a row holding NaN gives NaN. f32/f64 */
+AG_API ag_tensor *ag_quantile(ag_tensor *t, double q, const int *dims, int ndims, bool keepdim);
+
 /* ---- linear algebra (OpenBLAS; real and complex) ------------------------------------- */
 AG_API ag_tensor *ag_matmul(ag_tensor *a, ag_tensor *b); /* torch.matmul, batch dims broadcast */
 AG_API ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b);    /* [B,n,k] @ [B,k,m] */

@@ -32,6 +32,28 @@ ROWS = [
     Row("min_d0_keep", lambda x: torch.min(x, 0, keepdim=True).values, [X], REAL),
     Row("argmax_d1", lambda x: torch.argmax(x, 1), [X], REAL, grad=[]),
     Row("argmin_d2", lambda x: torch.argmin(x, 2), [X], REAL, grad=[]),
+    # sorting and order statistics (tensor/sort.c): stable sorts; normal inputs have no ties
+    Row("sort_d1", lambda x: torch.sort(x, dim=1, stable=True).values, [X], REAL),
+    Row("sort_desc_d0", lambda x: torch.sort(x, dim=0, descending=True, stable=True).values, [X], REAL),
+    Row("sort_idx_d2", lambda x: torch.sort(x, dim=2, stable=True).indices, [X], REAL, grad=[]),
+    Row("sort_i64_ties", lambda x: torch.sort(x, dim=1, stable=True).indices, [((4, 9), "i")], ("i64",), grad=[]),
+    Row("sort_desc_i64_ties", lambda x: torch.sort(x, dim=0, descending=True, stable=True).indices, [((9, 3), "i")],
+        ("i64",), grad=[]),
+    Row("argsort_desc_d1", lambda x: torch.sort(x, dim=1, descending=True, stable=True).indices, [X], REAL,
+        grad=[]),
+    Row("topk_k2_d1", lambda x: torch.topk(x, 2, dim=1).values, [X], REAL),
+    Row("topk_small_k3_d2", lambda x: torch.topk(x, 3, dim=2, largest=False).values, [X], REAL),
+    Row("topk_idx_d0", lambda x: torch.topk(x, 2, dim=0).indices, [X], REAL, grad=[]),
+    Row("median_all", lambda x: torch.median(x), [X], REAL),
+    Row("median_odd", lambda x: torch.median(x), [((3, 5), "n")], REAL),
+    Row("median_d1", lambda x: torch.median(x, 1).values, [X], REAL),
+    Row("median_d2_keep", lambda x: torch.median(x, 2, keepdim=True).values, [X], REAL),
+    Row("median_idx_d0", lambda x: torch.median(x, 0).indices, [X], REAL, grad=[]),
+    Row("quantile_all", lambda x: torch.quantile(x, 0.3), [X], REAL),
+    Row("quantile_d1", lambda x: torch.quantile(x, 0.25, dim=1), [X], REAL),
+    Row("quantile_d2_keep", lambda x: torch.quantile(x, 0.8, dim=2, keepdim=True), [X], REAL),
+    Row("quantile_all_keep", lambda x: torch.quantile(x, 0.55, keepdim=True), [X], REAL),
+    Row("quantile_q1_d0", lambda x: torch.quantile(x, 1.0, dim=0), [X], REAL),
     # any/all -> bool (nonzero = true); 1.13 reduces one dim at a time
     # (complex: torch 1.13's any/all look at the real part only; astrograd's and later PyTorch's at
     # both, as x != 0 does)
