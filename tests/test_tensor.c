@@ -647,6 +647,15 @@ static void test_view_as_real_complex(void **state) {
         double re, im;
         assert_int_equal(ag_item_complex(p, &re, &im), 0);
         assert_true(re == 4 && im == 5);
+        /* a gradient that is not viewable as complex (expanded, from the sum) is copied first */
+        ag_tensor *leaf = ag_set_requires_grad(ag_full_complex(AG_SHAPE(3), 1, 2, ALL_DT[d]), true);
+        assert_int_equal(ag_backward(ag_sum(ag_view_as_real(leaf), AG_ALL_DIMS, false)), 0);
+        zv = tu_cvalues(ag_grad_of(leaf));
+        assert_true(zv[0] == CMPLX(1, 1) && zv[2] == CMPLX(1, 1));
+        free(zv);
+        ag_tensor *rl = ag_set_requires_grad(ag_ones(AG_SHAPE(3, 2), ag_dtype_to_real(ALL_DT[d])), true);
+        assert_int_equal(ag_backward(ag_sum(ag_real(ag_view_as_complex(rl)), AG_ALL_DIMS, false)), 0);
+        assert_values(ag_grad_of(rl), 1, 0, 1, 0, 1, 0);
     }
     ag_scope_end();
 }
