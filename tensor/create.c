@@ -1,4 +1,4 @@
-/* tensor/create.c — creation functions, copies, casts and in-place fills. */
+/* tensor/create.c — creation functions, copies, casts, in-place fills and in-place arithmetic. */
 #include <math.h>
 #include <string.h>
 

@@ -5,7 +5,8 @@
  * else is composed from ag ops, so its gradient comes from theirs:
  *   index_select/gather backward = scatter_add into zeros (deterministic kernel); scatter_add
  *   backward = g for t, gather(g) for src; masked ops go through where/index ops; cat backward =
- *   narrow views of g; flip backward = flip; cumsum backward = reverse cumsum.
+ *   narrow views of g; flip backward = flip; cumsum backward = reverse cumsum. diag, trace,
+ *   meshgrid and cumprod (a scan of products) are composed too.
  *
  * cat of any number of inputs is one node: its backward hands every input the narrow of g
  * along dim at its offset (the extents come from the recorded input shapes). */

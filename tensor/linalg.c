@@ -1,4 +1,4 @@
-/* tensor/linalg.c — matmul (torch.matmul semantics), bmm, mv, dot. One primitive, a batched
+/* tensor/linalg.c — matmul (torch.matmul semantics), bmm, mv, dot, outer. One primitive, a batched
  * product of 3-d views, carries the graph; the 1-d and broadcast cases are views around it. */
 #include <string.h>
 

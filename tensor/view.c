@@ -1,5 +1,6 @@
 /* tensor/view.c — views that share storage (reshape/view, permute, transpose, squeeze,
- * unsqueeze, slice, narrow, select, expand, real/imag) and their backward rules. */
+ * unsqueeze, slice, narrow, select, expand, real/imag, view_as_real/view_as_complex) and their
+ * backward rules. */
 #include <string.h>
 
 #include "tensor/internal.h"

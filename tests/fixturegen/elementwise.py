@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic with broadcasting, math, complex parts, comparisons, where."""
+"""Elementwise ops: arithmetic with broadcasting (and in place), math, complex parts, comparisons, where."""
 import torch
 import torch.nn.functional as F
 

@@ -1,5 +1,5 @@
-"""Indexing, joining and reordering: index_select, gather, scatter_add, take, masked ops, nonzero,
-mask assignment, cat/stack/split/chunk, flip, roll, diff, cumsum, tril/triu, repeat/tile, one_hot.
+"""Indexing, joining and reordering: index_select, gather, scatter_add, take, masked ops (masked_fill_ in place), nonzero,
+mask assignment, cat/stack/split/chunk, flip, roll, diff, cumsum, cumprod, tril/triu, diag/trace, meshgrid, repeat/tile, one_hot.
 Index inputs use kinds 'i<N>' (in [0, N)) and 'si<N>' (in [-N, N)); masks use 'b'."""
 import torch
 import torch.nn.functional as F

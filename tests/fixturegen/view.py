@@ -1,5 +1,5 @@
 """Views and copies: reshape, permute, transpose, squeeze, unsqueeze, slice, select, expand,
-real/imag, casts, clone."""
+real/imag, view_as_real/view_as_complex, casts, clone."""
 import torch
 
 from .common import Row
