@@ -1,4 +1,4 @@
-/* tensor/create.c — creation functions, copies, casts and in-place fills. */
+/* tensor/create.c — creation functions, copies, casts, in-place fills and in-place arithmetic. */
 #include <math.h>
 #include <string.h>
 
@@ -299,6 +299,75 @@ static int fill(const char *op, ag_tensor *t, double value) {
 
 int ag_fill_(ag_tensor *t, double value) { return fill("ag_fill_", t, value); }
 int ag_zero_(ag_tensor *t) { return fill("ag_zero_", t, 0.0); }
+
+/* In-place arithmetic: the out-of-place op computes into a temporary (so dst may alias src),
+ * which is then written over dst in dst's dtype. PyTorch's casting rule: the result's category
+ * (bool < integer < float < complex) may not exceed dst's (f32 += f64 is allowed, i64 /= 2 and
+ * f64 *= c128 are not). Same refusals as ag_copy_ (check_inplace). */
+static int dtype_category(ag_dtype dt) {
+    return ag_dtype_is_complex(dt) ? 3 : ag_dtype_is_float(dt) ? 2 : dt == AG_BOOL ? 0 : 1;
+}
+
+static int write_result(const char *op, ag_tensor *dst, ag_tensor *r) {
+    if (!r) return ag_error_code();
+    if (dtype_category(r->dtype) > dtype_category(dst->dtype))
+        return ag_set_error(AG_ERR_DTYPE, "%s: result type %s can't be cast to the destination's dtype %s", op,
+                            ag_dtype_name(r->dtype), ag_dtype_name(dst->dtype));
+    ag_kview dv = ag__view(dst), rv = ag__view_bcast(r, dst->shape, dst->ndim);
+    int rc = ag__kernels(dst)->copy(&dv, &rv);
+    ag__bump_version(dst);
+    return rc;
+}
+
+static int broadcasts_to(const char *op, const ag_tensor *dst, const ag_tensor *src, const char *what) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd;
+    if (!ag__broadcast_shapes(op, dst->shape, dst->ndim, src->shape, src->ndim, shp, &nd)) return 0;
+    if (nd != dst->ndim || memcmp(shp, dst->shape, (size_t)nd * sizeof *shp)) {
+        ag_set_error(AG_ERR_SHAPE, "%s: %s of shape %s cannot be broadcast to destination %s", op, what, AG_SHP(src),
+                     AG_SHP(dst));
+        return 0;
+    }
+    return ag__same_device(op, dst, src);
+}
+
+static int inplace_binary(const char *op, ag_tensor *dst, ag_tensor *src, ag_tensor *(*f)(ag_tensor *, ag_tensor *)) {
+    if (!AG_NONNULL(op, dst, src)) return ag_error_code();
+    if (!broadcasts_to(op, dst, src, "source")) return ag_error_code();
+    if (check_inplace(op, dst, src)) return ag_error_code();
+    ag_scope_begin();
+    int rc = write_result(op, dst, f(dst, src));
+    ag_scope_end();
+    return rc;
+}
+
+int ag_add_(ag_tensor *dst, ag_tensor *src) { return inplace_binary("ag_add_", dst, src, ag_add); }
+int ag_sub_(ag_tensor *dst, ag_tensor *src) { return inplace_binary("ag_sub_", dst, src, ag_sub); }
+int ag_mul_(ag_tensor *dst, ag_tensor *src) { return inplace_binary("ag_mul_", dst, src, ag_mul); }
+int ag_div_(ag_tensor *dst, ag_tensor *src) { return inplace_binary("ag_div_", dst, src, ag_div); }
+
+int ag_clamp_(ag_tensor *t, double min, double max) {
+    if (!AG_NONNULL("ag_clamp_", t)) return ag_error_code();
+    if (isnan(min) || isnan(max) || min > max)
+        return ag_set_error(AG_ERR_INVALID, "ag_clamp_: expected min <= max, given min=%g max=%g", min, max);
+    if (check_inplace("ag_clamp_", t, NULL)) return ag_error_code();
+    ag_scope_begin();
+    int rc = write_result("ag_clamp_", t, ag_clamp(t, min, max));
+    ag_scope_end();
+    return rc;
+}
+
+int ag_masked_fill_(ag_tensor *t, ag_tensor *mask, double value) {
+    if (!AG_NONNULL("ag_masked_fill_", t, mask)) return ag_error_code();
+    if (mask->dtype != AG_BOOL)
+        return ag_set_error(AG_ERR_DTYPE, "ag_masked_fill_: expected a bool mask, given %s", ag_dtype_name(mask->dtype));
+    if (!broadcasts_to("ag_masked_fill_", t, mask, "mask")) return ag_error_code();
+    if (check_inplace("ag_masked_fill_", t, NULL)) return ag_error_code();
+    ag_scope_begin();
+    int rc = write_result("ag_masked_fill_", t, ag_masked_fill(t, mask, value));
+    ag_scope_end();
+    return rc;
+}
 
 /* ---- host copies and items ------------------------------------------------------ */
 int ag_copy_to_buffer(const ag_tensor *t, void *out, ag_dtype dt) {

@@ -192,6 +192,22 @@ ag_tensor *ag_rsub_s(double s, ag_tensor *a) {
     return scalar_op("ag_rsub_s", AG_UN_RSUB_S, a, s, AG_OP(RSUB_S), false);
 }
 
+/* Composed (no node of their own): a - s is a + (-s) exactly; a / s divides by a 0-d constant
+ * of a's dtype on a's device (true division: integers and bools are cast to the default float
+ * dtype first, as PyTorch). */
+ag_tensor *ag_sub_s(ag_tensor *a, double s) {
+    if (!AG_NONNULL("ag_sub_s", a)) return NULL;
+    return ag_add_s(a, -s);
+}
+ag_tensor *ag_div_s(ag_tensor *a, double s) {
+    if (!AG_NONNULL("ag_div_s", a)) return NULL;
+    ag_scope_begin();
+    ag_tensor *x = ag_dtype_is_float(a->dtype) ? a : ag_to_dtype(a, ag_get_default_dtype());
+    ag_tensor *r = ag_keep(x ? ag_div(x, ag_scalar_like(x, s)) : NULL);
+    ag_scope_end();
+    return r ? ag__ret(r) : NULL;
+}
+
 /* ---- unary math -------------------------------------------------------------------- */
 enum { SAVE_IN = 1, SAVE_OUT = 2 };
 

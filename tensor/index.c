@@ -5,7 +5,8 @@
  * else is composed from ag ops, so its gradient comes from theirs:
  *   index_select/gather backward = scatter_add into zeros (deterministic kernel); scatter_add
  *   backward = g for t, gather(g) for src; masked ops go through where/index ops; cat backward =
- *   narrow views of g; flip backward = flip; cumsum backward = reverse cumsum.
+ *   narrow views of g; flip backward = flip; cumsum backward = reverse cumsum. diag, trace,
+ *   meshgrid and cumprod (a scan of products) are composed too.
  *
  * cat of any number of inputs is one node: its backward hands every input the narrow of g
  * along dim at its offset (the extents come from the recorded input shapes). */
@@ -660,6 +661,110 @@ static ag_tensor *triangle(const char *op, ag_tensor *t, int64_t k, bool lower) 
 
 ag_tensor *ag_tril(ag_tensor *t, int64_t k) { return triangle("ag_tril", t, k, true); }
 ag_tensor *ag_triu(ag_tensor *t, int64_t k) { return triangle("ag_triu", t, k, false); }
+
+/* ---- diag, trace -------------------------------------------------------------------------- */
+/* 1-d v -> [m, m] (m = n + |k|) with v on diagonal k: v scattered into flat zeros at the
+ * diagonal's positions; 2-d -> diagonal k as a new 1-d tensor: a stepped slice of the
+ * flattened matrix, copied (torch.diag is not a view). Gradients come from scatter_add/slice. */
+ag_tensor *ag_diag(ag_tensor *t, int64_t k) {
+    if (!AG_NONNULL("ag_diag", t)) return NULL;
+    if (t->ndim != 1 && t->ndim != 2)
+        return ag_fail(AG_ERR_SHAPE, "ag_diag: expected a 1-d or 2-d tensor, given shape %s", AG_SHP(t));
+    ag_device dev = ag_device_of(t);
+    ag_scope_begin();
+    ag_tensor *x;
+    if (t->ndim == 1) {
+        int64_t n = t->shape[0], a = k < 0 ? -k : k, m = n + a;
+        int64_t start = k >= 0 ? k : a * m;
+        ag_tensor *idx = ag_arange_on((double)start, (double)(start + n * (m + 1)), (double)(m + 1), AG_I64, dev);
+        ag_tensor *z = ag_zeros_on(AG_SHAPE(m * m), t->dtype, dev);
+        x = ag_reshape(ag_scatter_add(z, 0, idx, t), AG_SHAPE(m, m));
+    } else {
+        int64_t r = t->shape[0], c = t->shape[1];
+        int64_t cnt = k >= 0 ? (r < c - k ? r : c - k) : (r + k < c ? r + k : c);
+        if (cnt < 0) cnt = 0;
+        int64_t start = cnt ? (k >= 0 ? k : -k * c) : 0, end = cnt ? start + (cnt - 1) * (c + 1) + 1 : 0;
+        x = ag_clone(ag_slice(ag_reshape(t, AG_SHAPE(r * c)), 0, start, end, c + 1));
+    }
+    ag_tensor *r = ag_keep(x);
+    ag_scope_end();
+    return ag__ret(r);
+}
+
+ag_tensor *ag_trace(ag_tensor *t) {
+    if (!AG_NONNULL("ag_trace", t)) return NULL;
+    if (t->ndim != 2) return ag_fail(AG_ERR_SHAPE, "ag_trace: expected a 2-d tensor, given shape %s", AG_SHP(t));
+    ag_scope_begin();
+    ag_tensor *r = ag_keep(ag_sum(ag_diag(t, 0), AG_ALL_DIMS, false));
+    ag_scope_end();
+    return ag__ret(r);
+}
+
+/* ---- meshgrid ----------------------------------------------------------------------------- */
+/* out[i] = tensors[i] reshaped to lie along its dim of the grid, expanded (a view, as PyTorch);
+ * "xy" swaps the first two grid dims. */
+int ag_meshgrid(ag_tensor *const *tensors, int n, ag_indexing indexing, ag_tensor **out) {
+    const char *op = "ag_meshgrid";
+    if (n < 1 || n > AG_MAX_DIMS || !tensors)
+        return ag_set_error(AG_ERR_INVALID, "ag_meshgrid: expected 1..%d tensors, given %d", AG_MAX_DIMS, n);
+    for (int i = 0; i < n; i++)
+        if (!tensors[i]) return ag_failed() ? ag_error_code()
+                                            : ag_set_error(AG_ERR_INVALID, "ag_meshgrid: argument 1 (tensors[%d]) is NULL", i);
+    if (!out) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_meshgrid: argument 4 (out) is NULL");
+    if (indexing != AG_INDEXING_IJ && indexing != AG_INDEXING_XY)
+        return ag_set_error(AG_ERR_INVALID, "ag_meshgrid: expected AG_INDEXING_IJ or AG_INDEXING_XY, given %d", (int)indexing);
+    int64_t shape[AG_MAX_DIMS];
+    for (int i = 0; i < n; i++) {
+        const ag_tensor *t = tensors[i];
+        if (t->ndim > 1)
+            return ag_set_error(AG_ERR_SHAPE, "ag_meshgrid: expected 0-d or 1-d tensors, given shape %s at %d", AG_SHP(t), i);
+        if (t->dtype != tensors[0]->dtype)
+            return ag_set_error(AG_ERR_DTYPE, "ag_meshgrid: expected tensors of one dtype, given %s at 0 and %s at %d",
+                                ag_dtype_name(tensors[0]->dtype), ag_dtype_name(t->dtype), i);
+        if (!ag__same_device(op, tensors[0], t)) return ag_error_code();
+        shape[i] = t->ndim ? t->shape[0] : 1;
+    }
+    bool swap = indexing == AG_INDEXING_XY && n >= 2;
+    if (swap) { int64_t s = shape[0]; shape[0] = shape[1]; shape[1] = s; }
+    ag_scope_begin();
+    int rc = 0, i;
+    for (i = 0; i < n; i++) {
+        int d = swap && i < 2 ? 1 - i : i;
+        int64_t vs[AG_MAX_DIMS];
+        for (int j = 0; j < n; j++) vs[j] = j == d ? shape[d] : 1;
+        out[i] = ag_keep(ag_expand(ag_reshape(tensors[i], vs, n), shape, n));
+        if (!out[i]) { rc = ag_error_code(); break; }
+    }
+    ag_scope_end();
+    if (rc) {
+        for (int j = 0; j < i; j++) ag_release(out[j]);
+        return rc;
+    }
+    for (i = 0; i < n; i++) out[i] = ag__ret(out[i]);
+    return 0;
+}
+
+/* ---- cumprod ------------------------------------------------------------------------------ */
+/* Composed: an inclusive scan in ceil(log2 len) steps (Hillis-Steele), each y[s:] *= y[:-s]
+ * along dim, so the gradient is the chain rule through products and slices: exact where the
+ * input has zeros (PyTorch's formula needs a special case there), and differentiable again. */
+ag_tensor *ag_cumprod(ag_tensor *t, int dim) {
+    if (!AG_NONNULL("ag_cumprod", t)) return NULL;
+    int d = ag__normalize_dim("ag_cumprod", dim, t->ndim);
+    if (d < 0) return NULL;
+    ag_scope_begin();
+    ag_tensor *y = ag_dtype_is_float(t->dtype) || t->dtype == AG_I64 ? t : ag_to_dtype(t, AG_I64);
+    int64_t len = t->ndim ? t->shape[d] : 1;
+    for (int64_t s = 1; s < len && y; s *= 2) {
+        ag_tensor *head = ag_narrow(y, d, 0, s);
+        ag_tensor *tail = ag_mul(ag_narrow(y, d, s, len - s), ag_narrow(y, d, 0, len - s));
+        y = ag_cat((ag_tensor *const[]){head, tail}, 2, d);
+    }
+    if (y && y->storage == t->storage) y = ag_clone(y); /* nothing to scan: a fresh tensor */
+    ag_tensor *r = ag_keep(y);
+    ag_scope_end();
+    return ag__ret(r);
+}
 
 /* ---- repeat, tile --------------------------------------------------------------------------- */
 static ag_tensor *repeat_impl(const char *op, ag_tensor *t, const int64_t *repeats, int n) {

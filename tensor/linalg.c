@@ -1,4 +1,4 @@
-/* tensor/linalg.c — matmul (torch.matmul semantics), bmm, mv, dot. One primitive, a batched
+/* tensor/linalg.c — matmul (torch.matmul semantics), bmm, mv, dot, outer. One primitive, a batched
  * product of 3-d views, carries the graph; the 1-d and broadcast cases are views around it. */
 #include <string.h>
 
@@ -129,4 +129,15 @@ ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b) {
     if (a->dtype != b->dtype)
         return ag_fail(AG_ERR_DTYPE, "ag_dot: expected equal dtypes, given %s and %s", ag_dtype_name(a->dtype), ag_dtype_name(b->dtype));
     return ag_matmul(a, b);
+}
+
+/* torch.outer: a[:, None] * b[None, :] (no conjugation; dtypes promote as ag_mul) */
+ag_tensor *ag_outer(ag_tensor *a, ag_tensor *b) {
+    if (!AG_NONNULL("ag_outer", a, b)) return NULL;
+    if (a->ndim != 1 || b->ndim != 1)
+        return ag_fail(AG_ERR_SHAPE, "ag_outer: expected two 1-d tensors, given %s and %s", AG_SHP(a), AG_SHP(b));
+    ag_scope_begin();
+    ag_tensor *r = ag_keep(ag_mul(ag_unsqueeze(a, 1), ag_unsqueeze(b, 0)));
+    ag_scope_end();
+    return ag__ret(r);
 }

@@ -1,4 +1,6 @@
 /* tensor/random.c — the global generator (seed + offset) and rand/randn/randint. */
+#include <stdlib.h>
+
 #include "tensor/internal.h"
 
 static uint64_t rng_seed = 0x5eed;
@@ -47,3 +49,29 @@ ag_tensor *ag_randn(const int64_t *shape, int ndim, ag_dtype dt) { return ag_ran
 ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim) {
     return ag_randint_on(low, high, shape, ndim, AG_CPU);
 }
+
+/* Fisher-Yates on the host with one uniform f64 draw per element from the global generator
+ * (drawn on the CPU, so a seed gives the same permutation on every device), then uploaded. */
+ag_tensor *ag_randperm_on(int64_t n, ag_device dev) {
+    const int64_t lim = (int64_t)1 << 53;
+    if (n < 0 || n > lim)
+        return ag_fail(AG_ERR_INVALID, "ag_randperm: expected 0 <= n <= 2^53, given %lld", (long long)n);
+    int64_t *perm = malloc((size_t)(n ? n : 1) * sizeof *perm);
+    if (!perm) return ag_fail(AG_ERR_NOMEM, "ag_randperm: out of memory");
+    ag_scope_begin();
+    ag_tensor *u = ag_rand_on(&n, 1, AG_F64, AG_CPU), *r = NULL;
+    if (u) {
+        const double *ud = ag_data(u);
+        for (int64_t i = 0; i < n; i++) perm[i] = i;
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(ud[i] * (double)(i + 1));
+            if (j > i) j = i;
+            int64_t tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
+        }
+        r = ag_keep(ag_from_data_on(perm, &n, 1, AG_I64, dev));
+    }
+    ag_scope_end();
+    free(perm);
+    return r ? ag__ret(r) : NULL;
+}
+ag_tensor *ag_randperm(int64_t n) { return ag_randperm_on(n, AG_CPU); }

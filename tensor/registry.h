@@ -39,6 +39,8 @@
     X(PERMUTE, "ag_permute", D0, permute) X(SLICE, "ag_slice", D0, slice) \
     X(SLICE_BACKWARD, "ag_slice_backward", D0, slice_backward) \
     X(EXPAND, "ag_expand", D0, expand) X(REAL, "ag_real", D0, real) X(IMAG, "ag_imag", D0, imag) \
+    X(VIEW_AS_REAL, "ag_view_as_real", D0, view_as_real) \
+    X(VIEW_AS_COMPLEX, "ag_view_as_complex", D0, view_as_complex) \
     /* reduce.c */ \
     X(SUM, "ag_sum", D0, sum) X(PROD, "ag_prod", D0, prod) X(AMAX, "ag_amax", D0, amax) \
     X(MAX_DIM, "ag_max_dim", D0, maxdim) X(NORM, "ag_norm", D0, norm) X(STD, "ag_std", D0, std) \

@@ -1,5 +1,6 @@
 /* tensor/view.c — views that share storage (reshape/view, permute, transpose, squeeze,
- * unsqueeze, slice, narrow, select, expand, real/imag) and their backward rules. */
+ * unsqueeze, slice, narrow, select, expand, real/imag, view_as_real/view_as_complex) and their
+ * backward rules. */
 #include <string.h>
 
 #include "tensor/internal.h"
@@ -358,4 +359,67 @@ ag_tensor *ag_imag(ag_tensor *t) {
     if (!ag_dtype_is_complex(t->dtype))
         return ag_fail(AG_ERR_DTYPE, "ag_imag: expected a complex tensor, given %s", ag_dtype_name(t->dtype));
     return part(t, 1, "ag_imag", AG_OP(IMAG));
+}
+
+/* view_as_real: complex [...] -> real [..., 2] over the same storage (re, im interleaved);
+ * view_as_complex: the inverse, for a real tensor whose last dim has size 2 and stride 1, whose
+ * other strides are even and whose offset is even (PyTorch's conditions). Each one's gradient
+ * is the other applied to the gradient (made contiguous first when it does not qualify). */
+static bool complex_viewable(const ag_tensor *t) {
+    if (t->ndim < 1 || t->shape[t->ndim - 1] != 2 || t->strides[t->ndim - 1] != 1 || t->offset % 2) return false;
+    for (int i = 0; i < t->ndim - 1; i++)
+        if (t->strides[i] % 2) return false;
+    return true;
+}
+
+int ag__bw_view_as_real(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    (void)n;
+    ag_tensor *c = complex_viewable(g) ? ag_retain(g) : ag_clone(g);
+    gin[0] = c ? ag_view_as_complex(c) : NULL;
+    ag__drop(c);
+    return gin[0] ? 0 : ag_error_code();
+}
+
+int ag__bw_view_as_complex(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    (void)n;
+    gin[0] = ag_view_as_real(g);
+    return gin[0] ? 0 : ag_error_code();
+}
+
+ag_tensor *ag_view_as_real(ag_tensor *t) {
+    if (!AG_NONNULL("ag_view_as_real", t)) return NULL;
+    if (!ag_dtype_is_complex(t->dtype))
+        return ag_fail(AG_ERR_DTYPE, "ag_view_as_real: expected a complex tensor, given %s", ag_dtype_name(t->dtype));
+    if (t->ndim >= AG_MAX_DIMS)
+        return ag_fail(AG_ERR_SHAPE, "ag_view_as_real: the result would have more than %d dims", AG_MAX_DIMS);
+    ag_tensor *r = ag__alias(t);
+    if (!r) return NULL;
+    r->dtype = ag_dtype_to_real(t->dtype);
+    r->offset = t->offset * 2;
+    for (int i = 0; i < t->ndim; i++) r->strides[i] = t->strides[i] * 2;
+    r->shape[t->ndim] = 2;
+    r->strides[t->ndim] = 1;
+    r->ndim = t->ndim + 1;
+    return finish(r, t, "ag_view_as_real", AG_OP(VIEW_AS_REAL), NULL);
+}
+
+ag_tensor *ag_view_as_complex(ag_tensor *t) {
+    if (!AG_NONNULL("ag_view_as_complex", t)) return NULL;
+    if (t->dtype != AG_F32 && t->dtype != AG_F64)
+        return ag_fail(AG_ERR_DTYPE, "ag_view_as_complex: expected an f32 or f64 tensor, given %s",
+                       ag_dtype_name(t->dtype));
+    if (t->ndim < 1 || t->shape[t->ndim - 1] != 2)
+        return ag_fail(AG_ERR_SHAPE, "ag_view_as_complex: expected a last dim of size 2, given shape %s", AG_SHP(t));
+    if (!complex_viewable(t))
+        return ag_fail(AG_ERR_SHAPE, "ag_view_as_complex: expected a last dim of stride 1, even strides elsewhere "
+                       "and an even storage offset; call ag_contiguous first");
+    ag_tensor *r = ag__alias(t);
+    if (!r) return NULL;
+    r->dtype = ag_dtype_to_complex(t->dtype);
+    r->offset = t->offset / 2;
+    r->ndim = t->ndim - 1;
+    for (int i = 0; i < r->ndim; i++) r->strides[i] = t->strides[i] / 2;
+    r->shape[r->ndim] = 0;
+    r->strides[r->ndim] = 0;
+    return finish(r, t, "ag_view_as_complex", AG_OP(VIEW_AS_COMPLEX), NULL);
 }

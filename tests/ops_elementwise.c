@@ -15,6 +15,28 @@ OPFN(mul_s, ag_mul_s(x[0], -1.5))
 OPFN(pow_s3, ag_pow_s(x[0], 3))
 OPFN(pow_s05, ag_pow_s(x[0], 0.5))
 OPFN(rsub_s, ag_rsub_s(2.0, x[0]))
+OPFN(sub_s, ag_sub_s(x[0], 1.5))
+OPFN(div_s, ag_div_s(x[0], 2.5))
+OPFN(div_s_i64, ag_div_s(x[0], 2.0))
+/* in place: a clone of x[0] updated (not differentiable: the inputs do not require grad) */
+#define INPLACE2(name, fn)                                                      \
+    static ag_tensor *f_##name(ag_tensor *const *x, int n, void *ud) {          \
+        (void)n; (void)ud;                                                      \
+        ag_tensor *y = ag_clone(x[0]);                                          \
+        if (y && fn(y, x[1]) != 0) { ag_release(y); return NULL; }             \
+        return y;                                                               \
+    }
+INPLACE2(add_, ag_add_)
+INPLACE2(sub_, ag_sub_)
+INPLACE2(mul_, ag_mul_)
+INPLACE2(div_, ag_div_)
+INPLACE2(mul_i64, ag_mul_)
+static ag_tensor *f_clamp_(ag_tensor *const *x, int n, void *ud) {
+    (void)n; (void)ud;
+    ag_tensor *y = ag_clone(x[0]);
+    if (y && ag_clamp_(y, -0.5, 0.7) != 0) { ag_release(y); return NULL; }
+    return y;
+}
 OPFN(neg, ag_neg(x[0]))
 OPFN(abs, ag_abs(x[0]))
 OPFN(sign, ag_sign(x[0]))
@@ -100,6 +122,9 @@ const op_row ops_elementwise[] = {
     ROW(pow, 2, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(maximum, 2, DT_REAL), ROW(minimum, 2, DT_REAL),
     ROW(add_s, 1, DT_FLOAT), ROW(mul_s, 1, DT_FLOAT), ROW(pow_s3, 1, DT_FLOAT, TOL(1e-11, 1e-4)),
     ROW(pow_s05, 1, DT_FLOAT, TOL(1e-11, 1e-4)), ROW(rsub_s, 1, DT_FLOAT),
+    ROW(sub_s, 1, DT_FLOAT), ROW(div_s, 1, DT_FLOAT), ROW(div_s_i64, 1, DT(AG_F64)),
+    ROW(add_, 2, DT_FLOAT), ROW(sub_, 2, DT_FLOAT), ROW(mul_, 2, DT_FLOAT), ROW(div_, 2, DT_FLOAT),
+    ROW(mul_i64, 2, DT(AG_F64)), ROW(clamp_, 1, DT_REAL),
     ROW(neg, 1, DT_FLOAT), ROW(abs, 1, DT_FLOAT, NOGC), ROW(sign, 1, DT_FLOAT, NOGC), ROW(sign_nonzero, 1, DT_FLOAT),
     ROW(square, 1, DT_FLOAT), ROW(reciprocal, 1, DT_FLOAT), ROW(exp, 1, DT_FLOAT), ROW(log, 1, DT_FLOAT),
     ROW(log1p, 1, DT_REAL), ROW(expm1, 1, DT_REAL), ROW(sqrt, 1, DT_FLOAT), ROW(rsqrt, 1, DT_FLOAT),

@@ -14,6 +14,12 @@ OPFN(masked_select, ag_masked_select(x[0], x[1]))
 OPFN(masked_select_bcast, ag_masked_select(x[0], x[1]))
 OPFN(masked_fill, ag_masked_fill(x[0], x[1], -2.5))
 OPFN(masked_fill_bcast, ag_masked_fill(x[0], x[1], 3.0))
+static ag_tensor *f_masked_fill_(ag_tensor *const *x, int n, void *ud) {
+    (void)n; (void)ud;
+    ag_tensor *y = ag_clone(x[0]);
+    if (y && ag_masked_fill_(y, x[1], 3.0) != 0) { ag_release(y); return NULL; }
+    return y;
+}
 OPFN(nonzero, ag_nonzero(x[0]))
 OPFN(nonzero_bool, ag_nonzero(x[0]))
 OPFN(mask_assign_rows, ag_mask_assign(x[0], x[1], x[2]))
@@ -33,15 +39,41 @@ OPFN(cumsum, ag_cumsum(x[0], 1))
 OPFN(cumsum_d0, ag_cumsum(x[0], 0))
 OPFN(cumsum_3d, ag_cumsum(x[0], 1))
 OPFN(cumsum_int, ag_cumsum(x[0], 0))
+OPFN(cumprod, ag_cumprod(x[0], 1))
+OPFN(cumprod_zeros, ag_cumprod(x[0], 1))
+OPFN(cumprod_d0, ag_cumprod(x[0], 0))
+OPFN(cumprod_3d, ag_cumprod(x[0], -1))
+OPFN(cumprod_int, ag_cumprod(x[0], 0))
 OPFN(tril, ag_tril(x[0], 0))
 OPFN(tril_batched, ag_tril(x[0], -1))
 OPFN(triu, ag_triu(x[0], 1))
 OPFN(triu_neg, ag_triu(x[0], -2))
+OPFN(diag_1d, ag_diag(x[0], 0))
+OPFN(diag_1d_up, ag_diag(x[0], 2))
+OPFN(diag_1d_down, ag_diag(x[0], -1))
+OPFN(diag_2d, ag_diag(x[0], 0))
+OPFN(diag_2d_up, ag_diag(x[0], 1))
+OPFN(diag_2d_down, ag_diag(x[0], -2))
+OPFN(diag_2d_far, ag_diag(x[0], 4))
+OPFN(trace, ag_trace(x[0]))
+OPFN(trace_rect, ag_trace(x[0]))
 OPFN(repeat, ag_repeat(x[0], AG_SHAPE(2, 1, 3)))
 OPFN(tile, ag_tile(x[0], AG_SHAPE(2)))
 OPFN(tile_3d, ag_tile(x[0], AG_SHAPE(3, 1, 2)))
 OPFN(one_hot, ag_one_hot(x[0], 6))
 OPFN(one_hot_infer, ag_one_hot(x[0], -1))
+
+/* torch.stack(torch.meshgrid(x..., indexing)) */
+static ag_tensor *meshgrid_stacked(ag_tensor *const *x, int n, ag_indexing ind) {
+    ag_tensor *g[3];
+    if (ag_meshgrid(x, n, ind, g) != 0) return NULL;
+    ag_tensor *r = ag_stack(g, n, 0);
+    for (int i = 0; i < n; i++) ag_release(g[i]);
+    return r;
+}
+static ag_tensor *f_meshgrid_ij(ag_tensor *const *x, int n, void *ud) { (void)ud; return meshgrid_stacked(x, n, AG_INDEXING_IJ); }
+static ag_tensor *f_meshgrid_xy(ag_tensor *const *x, int n, void *ud) { (void)ud; return meshgrid_stacked(x, n, AG_INDEXING_XY); }
+static ag_tensor *f_meshgrid_xy2(ag_tensor *const *x, int n, void *ud) { (void)ud; return meshgrid_stacked(x, n, AG_INDEXING_XY); }
 
 /* y = x.clone(); y[mask] = src[:mask.sum()] */
 static ag_tensor *f_mask_assign(ag_tensor *const *x, int n, void *ud) {
@@ -86,7 +118,7 @@ const op_row ops_index[] = {
     ROW(gather, 2, ALLF), ROW(gather_d0, 2, ALLF), ROW(gather_3d, 2, DT_REAL),
     ROW(scatter_add, 3, ALLF), ROW(scatter_add_small, 3, DT_REAL),
     ROW(take, 2, ALLF), ROW(masked_select, 2, ALLF), ROW(masked_select_bcast, 2, DT_REAL),
-    ROW(masked_fill, 2, ALLF), ROW(masked_fill_bcast, 2, DT_REAL),
+    ROW(masked_fill, 2, ALLF), ROW(masked_fill_bcast, 2, DT_REAL), ROW(masked_fill_, 2, ALLF),
     ROW(nonzero, 1, DT_REAL), ROW(nonzero_bool, 1, ONE),
     ROW(mask_assign, 3, ALLF), ROW(mask_assign_rows, 3, DT_REAL), ROW(masked_scatter, 3, DT_REAL),
     ROW(cat, 3, ALLF), ROW(cat_neg_dim, 2, ALLF), ROW(cat_many, 7, DT_REAL),
@@ -95,7 +127,13 @@ const op_row ops_index[] = {
     ROW(diff, 1, ALLF), ROW(diff2, 1, DT_REAL), ROW(diff3, 1, DT_REAL),
     ROW(cumsum, 1, ALLF, TOL(1e-12, 1e-5)), ROW(cumsum_d0, 1, ALLF), ROW(cumsum_3d, 1, DT_REAL),
     ROW(cumsum_int, 1, ONE),
+    ROW(cumprod, 1, ALLF, TOL(1e-12, 1e-5)), ROW(cumprod_zeros, 1, ALLF, TOL(1e-12, 1e-5)),
+    ROW(cumprod_d0, 1, DT_REAL, TOL(1e-12, 1e-5)), ROW(cumprod_3d, 1, DT_REAL), ROW(cumprod_int, 1, ONE),
     ROW(tril, 1, ALLF), ROW(tril_batched, 1, DT_REAL), ROW(triu, 1, ALLF), ROW(triu_neg, 1, DT_REAL),
+    ROW(diag_1d, 1, ALLF), ROW(diag_1d_up, 1, ALLF), ROW(diag_1d_down, 1, DT_REAL), ROW(diag_2d, 1, ALLF),
+    ROW(diag_2d_up, 1, DT_REAL), ROW(diag_2d_down, 1, DT_REAL), ROW(diag_2d_far, 1, DT_REAL),
+    ROW(trace, 1, ALLF), ROW(trace_rect, 1, DT_REAL),
+    ROW(meshgrid_ij, 3, ALLF), ROW(meshgrid_xy, 3, ALLF), ROW(meshgrid_xy2, 2, DT_REAL),
     ROW(repeat, 1, ALLF), ROW(tile, 1, DT_REAL), ROW(tile_3d, 1, DT_REAL),
     ROW(one_hot, 1, ONE), ROW(one_hot_infer, 1, ONE),
     {0},

@@ -16,6 +16,11 @@ OPFN(select, ag_select(x[0], 1, 2))
 OPFN(expand, ag_expand(x[0], AG_SHAPE(2, 3, 4, 5)))
 OPFN(real, ag_real(x[0]))
 OPFN(imag, ag_imag(x[0]))
+OPFN(view_as_real, ag_view_as_real(x[0]))
+OPFN(view_as_real_sq, ag_square(ag_view_as_real(x[0])))
+/* contiguous first: the op table's strided copies have a last dim of stride > 1 (refused, as PyTorch) */
+OPFN(view_as_complex, ag_view_as_complex(ag_contiguous(x[0])))
+OPFN(view_as_complex_sq, ag_square(ag_view_as_complex(ag_contiguous(x[0]))))
 OPFN(to_c128, ag_to_dtype(x[0], AG_C128))
 OPFN(to_f64, ag_to_dtype(x[0], AG_F64))
 OPFN(clone, ag_clone(x[0]))
@@ -34,6 +39,8 @@ const op_row ops_view[] = {
     ROW(reshape, DT_FLOAT), ROW(reshape_noncontig, DT_FLOAT), ROW(permute, DT_FLOAT), ROW(transpose, DT_FLOAT),
     ROW(squeeze, DT_FLOAT), ROW(unsqueeze, DT_FLOAT), ROW(slice_step, DT_FLOAT), ROW(slice_squared, DT_FLOAT), ROW(slice_neg, DT_FLOAT),
     ROW(select, DT_FLOAT), ROW(expand, DT_FLOAT), ROW(real, DT_CPLX), ROW(imag, DT_CPLX),
+    ROW(view_as_real, DT_CPLX), ROW(view_as_real_sq, DT_CPLX), ROW(view_as_complex, DT_REAL),
+    ROW(view_as_complex_sq, DT_REAL),
     ROW(to_c128, DT_REAL), ROW(to_f64, DT(AG_F32)), ROW(clone, DT_FLOAT), ROW(to_device_and_back, DT_FLOAT),
     {0},
 };

@@ -380,6 +380,13 @@ static void test_creation_on_device(void **state) {
     assert_true(fx_close_ratio(to_cpu(rd), rc, 1e-15, 1e-300) <= 1);
     assert_true(fx_close_ratio(to_cpu(ud), uc, 0, 0) <= 1);
     assert_true(fx_close_ratio(to_cpu(id), ic, 0, 0) <= 1);
+    /* randperm: the same permutation for a seed on every device */
+    ag_manual_seed(5);
+    ag_tensor *pd = ag_randperm_on(257, GPU);
+    ag_manual_seed(5);
+    ag_tensor *pc = ag_randperm(257);
+    assert_true(pd && ag_device_eq(ag_device_of(pd), GPU));
+    assert_true(fx_close_ratio(to_cpu(pd), pc, 0, 0) <= 1);
     ag_scope_end();
     assert_false(ag_failed());
     assert_int_equal(ag_live_tensors(), live0);

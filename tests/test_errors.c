@@ -115,6 +115,25 @@ static void test_null_propagation(void **state) {
     NULL_S("ag_copy_", "2 (src)", ag_copy_(x, n));
     NULL_S("ag_fill_", "1 (t)", ag_fill_(n, 1));
     NULL_S("ag_zero_", "1 (t)", ag_zero_(n));
+    NULL_S("ag_add_", "1 (dst)", ag_add_(n, x));
+    NULL_S("ag_sub_", "2 (src)", ag_sub_(x, n));
+    NULL_S("ag_mul_", "1 (dst)", ag_mul_(n, n));
+    NULL_S("ag_div_", "2 (src)", ag_div_(x, n));
+    NULL_S("ag_clamp_", "1 (t)", ag_clamp_(n, 0, 1));
+    NULL_S("ag_masked_fill_", "1 (t)", ag_masked_fill_(n, b, 1));
+    NULL_S("ag_masked_fill_", "2 (mask)", ag_masked_fill_(x, n, 1));
+    NULL_T("ag_sub_s", "1 (a)", ag_sub_s(n, 1));
+    NULL_T("ag_div_s", "1 (a)", ag_div_s(n, 2));
+    NULL_T("ag_diag", "1 (t)", ag_diag(n, 0));
+    NULL_T("ag_trace", "1 (t)", ag_trace(n));
+    NULL_T("ag_outer", "2 (b)", ag_outer(x, n));
+    NULL_T("ag_view_as_real", "1 (t)", ag_view_as_real(n));
+    NULL_T("ag_view_as_complex", "1 (t)", ag_view_as_complex(n));
+    NULL_T("ag_cumprod", "1 (t)", ag_cumprod(n, 0));
+    {
+        ag_tensor *out[2];
+        NULL_S("ag_meshgrid", "1 (tensors[1])", ag_meshgrid((ag_tensor *const[]){x, n}, 2, AG_INDEXING_IJ, out));
+    }
     NULL_S("ag_backward", NULL, ag_backward(n));
     /* nn/ and optim/ front ends */
     NULL_T("ag_relu", "1 (t)", ag_relu(n)); /* relu is clamp-like: its helper names t */
@@ -535,6 +554,143 @@ static void test_inplace_into_graph_refused(void **state) {
     ag_scope_end();
 }
 
+/* In-place arithmetic (issue 12): values, PyTorch's casting rule, the refusals of ag_copy_, and
+ * the version bump that makes backward catch an edit of a saved tensor. */
+static void test_inplace_arithmetic(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = ag_from_data((double[]){1, 2, 3, 4}, AG_SHAPE(2, 2), AG_F64);
+    assert_int_equal(ag_add_(x, ag_from_data((double[]){10, 20}, AG_SHAPE(2), AG_F64)), 0);
+    assert_values(x, 11, 22, 13, 24);
+    assert_int_equal(ag_sub_(x, ag_ones(AG_SHAPE(2, 1), AG_F64)), 0);
+    assert_values(x, 10, 21, 12, 23);
+    assert_int_equal(ag_mul_(x, ag_scalar(2, AG_F64)), 0);
+    assert_values(x, 20, 42, 24, 46);
+    assert_int_equal(ag_div_(x, ag_full(AG_SHAPE(2), 2, AG_F64)), 0);
+    assert_values(x, 10, 21, 12, 23);
+    assert_int_equal(ag_clamp_(x, 12, 22), 0);
+    assert_values(x, 12, 21, 12, 22);
+    assert_int_equal(ag_masked_fill_(x, ag_from_data((bool[]){true, false}, AG_SHAPE(2), AG_BOOL), -1), 0);
+    assert_values(x, -1, 21, -1, 22);
+    assert_int_equal(ag_mul_(x, x), 0); /* aliasing source: computed before the write */
+    assert_values(x, 1, 441, 1, 484);
+    /* into a strided view: only the view's elements change */
+    assert_int_equal(ag_add_(ag_select(x, 1, 0), ag_scalar(1, AG_F64)), 0);
+    assert_values(x, 2, 441, 2, 484);
+    /* the dtype stays dst's; a result of a higher category is refused (torch: "result type Float
+     * can't be cast to the desired output type Long") */
+    ag_tensor *f = ag_ones(AG_SHAPE(2), AG_F32), *i = ag_from_data((int64_t[]){3, 4}, AG_SHAPE(2), AG_I64);
+    assert_int_equal(ag_add_(f, ag_full(AG_SHAPE(2), 0.5, AG_F64)), 0);
+    assert_int_equal(ag_dtype_of(f), AG_F32);
+    assert_values(f, 1.5, 1.5);
+    assert_int_equal(ag_mul_(i, ag_from_data((int64_t[]){2, 3}, AG_SHAPE(2), AG_I64)), 0);
+    assert_values(i, 6, 12);
+    assert_int_equal(ag_div_(i, ag_from_data((int64_t[]){2, 3}, AG_SHAPE(2), AG_I64)), AG_ERR_DTYPE);
+    assert_error(AG_ERR_DTYPE, "ag_div_", "result type f64", "can't be cast", "i64");
+    assert_int_equal(ag_add_(i, f), AG_ERR_DTYPE);
+    assert_error(AG_ERR_DTYPE, "ag_add_", "f32", "i64");
+    assert_int_equal(ag_mul_(x, ag_ones(AG_SHAPE(2), AG_C128)), AG_ERR_DTYPE);
+    assert_error(AG_ERR_DTYPE, "ag_mul_", "c128", "f64");
+    assert_values(i, 6, 12);
+    assert_values(x, 2, 441, 2, 484);
+    /* src must broadcast to dst's shape (not the other way) */
+    assert_int_equal(ag_sub_(f, ag_ones(AG_SHAPE(3, 2), AG_F32)), AG_ERR_SHAPE);
+    assert_error(AG_ERR_SHAPE, "ag_sub_", "source of shape [3,2]", "destination [2]");
+    assert_int_equal(ag_masked_fill_(f, ag_ones(AG_SHAPE(2, 2), AG_BOOL), 0), AG_ERR_SHAPE);
+    assert_error(AG_ERR_SHAPE, "ag_masked_fill_", "mask of shape [2,2]");
+    assert_int_equal(ag_masked_fill_(f, ag_ones(AG_SHAPE(2), AG_F32), 0), AG_ERR_DTYPE);
+    assert_error(AG_ERR_DTYPE, "ag_masked_fill_", "bool mask");
+    assert_int_equal(ag_clamp_(f, 1, 0), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_clamp_", "min <= max");
+    /* an expanded destination, in every mode */
+    ag_tensor *e = ag_expand(ag_zeros(AG_SHAPE(2, 1), AG_F64), AG_SHAPE(2, 3));
+    ag_no_grad_begin();
+    assert_int_equal(ag_add_(e, ag_ones(AG_SHAPE(3), AG_F64)), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_add_", "expanded");
+    assert_int_equal(ag_clamp_(e, 0, 1), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_clamp_", "expanded");
+    ag_no_grad_end();
+    /* with grad mode on: a leaf that requires grad, a graph tensor, a source that requires grad */
+    ag_tensor *a = ag_set_requires_grad(ag_ones(AG_SHAPE(2), AG_F64), true), *c = ag_ones(AG_SHAPE(2), AG_F64);
+    assert_int_equal(ag_add_(a, c), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_add_", "leaf", "ag_no_grad_begin");
+    assert_int_equal(ag_masked_fill_(a, ag_ones(AG_SHAPE(2), AG_BOOL), 0), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_masked_fill_", "leaf");
+    ag_tensor *b = ag_mul_s(a, 2);
+    assert_int_equal(ag_clamp_(b, 0, 1), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_clamp_", "part of a graph");
+    assert_int_equal(ag_div_(c, b), AG_ERR_AUTOGRAD);
+    assert_error(AG_ERR_AUTOGRAD, "ag_div_", "source", "requires grad");
+    assert_values(b, 2, 2);
+    assert_values(c, 1, 1);
+    /* under no-grad the write is the caller's business; backward then catches an edit of a saved
+     * tensor through the version counter, for each op */
+    for (int k = 0; k < 6; k++) {
+        ag_tensor *p = ag_set_requires_grad(ag_full(AG_SHAPE(2), 2, AG_F64), true);
+        ag_tensor *q = ag_set_requires_grad(ag_full(AG_SHAPE(2), 3, AG_F64), true);
+        ag_tensor *L = ag_sum(ag_mul(p, q), AG_ALL_DIMS, false); /* saves p and q */
+        ag_tensor *one = ag_ones(AG_SHAPE(2), AG_F64);
+        ag_no_grad_begin();
+        int rc = k == 0 ? ag_add_(p, one) : k == 1 ? ag_sub_(q, one) : k == 2 ? ag_mul_(p, one)
+               : k == 3 ? ag_div_(q, one) : k == 4 ? ag_clamp_(p, 0, 10)
+               : ag_masked_fill_(q, ag_zeros(AG_SHAPE(2), AG_BOOL), 0);
+        ag_no_grad_end();
+        assert_int_equal(rc, 0);
+        assert_int_equal(ag_backward(L), AG_ERR_AUTOGRAD);
+        assert_error(AG_ERR_AUTOGRAD, "ag_mul", "modified in place");
+    }
+    /* the scalar forms: a - s exactly, true division for integers */
+    assert_values(ag_sub_s(ag_from_data((double[]){1, 2.5}, AG_SHAPE(2), AG_F64), 0.5), 0.5, 2);
+    ag_tensor *q = ag_div_s(ag_from_data((int64_t[]){3, -4}, AG_SHAPE(2), AG_I64), 2);
+    assert_int_equal(ag_dtype_of(q), ag_get_default_dtype());
+    assert_values(q, 1.5, -2);
+    assert_int_equal(ag_dtype_of(ag_div_s(ag_ones(AG_SHAPE(2), AG_F32), 3)), AG_F32);
+    ag_scope_end();
+}
+
+/* Bad inputs of diag, trace, outer, meshgrid, view_as_real/complex, randperm, cumprod. */
+static void test_matrix_and_view_op_errors(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *v = ag_ones(AG_SHAPE(3), AG_F64), *m = ag_ones(AG_SHAPE(2, 3), AG_F64);
+    ag_tensor *t3 = ag_ones(AG_SHAPE(2, 2, 2), AG_F64);
+    assert_null(ag_diag(t3, 0));
+    assert_error(AG_ERR_SHAPE, "ag_diag", "1-d or 2-d", "[2,2,2]");
+    assert_null(ag_trace(v));
+    assert_error(AG_ERR_SHAPE, "ag_trace", "2-d", "[3]");
+    assert_null(ag_outer(m, v));
+    assert_error(AG_ERR_SHAPE, "ag_outer", "1-d", "[2,3]");
+    ag_tensor *out[3] = {0};
+    assert_int_equal(ag_meshgrid((ag_tensor *const[]){v, m}, 2, AG_INDEXING_IJ, out), AG_ERR_SHAPE);
+    assert_error(AG_ERR_SHAPE, "ag_meshgrid", "0-d or 1-d", "[2,3]");
+    assert_int_equal(ag_meshgrid((ag_tensor *const[]){v, ag_ones(AG_SHAPE(2), AG_F32)}, 2, AG_INDEXING_XY, out),
+                     AG_ERR_DTYPE);
+    assert_error(AG_ERR_DTYPE, "ag_meshgrid", "one dtype", "f32");
+    assert_int_equal(ag_meshgrid((ag_tensor *const[]){v}, 1, (ag_indexing)7, out), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_meshgrid", "AG_INDEXING_IJ");
+    assert_int_equal(ag_meshgrid((ag_tensor *const[]){v}, 0, AG_INDEXING_IJ, out), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_meshgrid", "given 0");
+    assert_int_equal(ag_meshgrid((ag_tensor *const[]){v}, 1, AG_INDEXING_IJ, NULL), AG_ERR_INVALID);
+    assert_error(AG_ERR_INVALID, "ag_meshgrid", "argument 4 (out) is NULL");
+    assert_null(out[0]);
+    assert_null(ag_view_as_real(m));
+    assert_error(AG_ERR_DTYPE, "ag_view_as_real", "complex", "f64");
+    assert_null(ag_view_as_complex(m));
+    assert_error(AG_ERR_SHAPE, "ag_view_as_complex", "last dim of size 2", "[2,3]");
+    assert_null(ag_view_as_complex(ag_ones(AG_SHAPE(2), AG_I64)));
+    assert_error(AG_ERR_DTYPE, "ag_view_as_complex", "f32 or f64", "i64");
+    ag_tensor *sq = ag_ones(AG_SHAPE(2, 2), AG_F64);
+    assert_null(ag_view_as_complex(ag_transpose(sq, 0, 1)));
+    assert_error(AG_ERR_SHAPE, "ag_view_as_complex", "stride 1", "ag_contiguous");
+    assert_null(ag_view_as_complex(ag_narrow(ag_ones(AG_SHAPE(5), AG_F64), 0, 1, 2)));
+    assert_error(AG_ERR_SHAPE, "ag_view_as_complex", "even storage offset");
+    assert_null(ag_randperm(-1));
+    assert_error(AG_ERR_INVALID, "ag_randperm", "-1");
+    assert_null(ag_cumprod(m, 2));
+    assert_error(AG_ERR_INDEX, "ag_cumprod");
+    ag_scope_end();
+}
+
 /* Writing into an expanded view would store several results in one element: refused in every
  * mode, as PyTorch. */
 static void test_inplace_into_expanded_view(void **state) {
@@ -793,6 +949,8 @@ int main(void) {
         TEST(test_inplace_into_grad_leaf),
         TEST(test_inplace_into_graph_refused),
         TEST(test_inplace_into_expanded_view),
+        TEST(test_inplace_arithmetic),
+        TEST(test_matrix_and_view_op_errors),
         TEST(test_item_and_scopes),
         TEST(test_math_predicates_errors),
         TEST(test_sort_errors),

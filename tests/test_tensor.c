@@ -614,6 +614,91 @@ static void test_real_imag_views(void **state) {
     ag_scope_end();
 }
 
+/* view_as_real / view_as_complex share storage both ways, from offset and strided views */
+static void test_view_as_real_complex(void **state) {
+    (void)state;
+    ag_scope_begin();
+    for (int d = 2; d < 4; d++) {
+        ag_tensor *z = ag_full_complex(AG_SHAPE(2, 3), 1, 2, ALL_DT[d]);
+        ag_tensor *r = ag_view_as_real(z);
+        assert_int_equal(ag_ndim(r), 3);
+        assert_int_equal(ag_shape(r)[2], 2);
+        assert_int_equal(ag_dtype_of(r), ag_dtype_to_real(ALL_DT[d]));
+        assert_true(ag_shares_storage(r, z) && ag_is_contiguous(r));
+        assert_int_equal(ag_fill_(ag_select(ag_select(r, 0, 1), 1, 1), -3), 0); /* imag of z[1, :] */
+        double complex *zv = tu_cvalues(z);
+        assert_true(zv[0] == CMPLX(1, 2) && zv[3] == CMPLX(1, -3) && zv[5] == CMPLX(1, -3));
+        free(zv);
+        /* a column of the transpose: offset and strides carry over */
+        ag_tensor *col = ag_select(ag_transpose(z, 0, 1), 0, 2); /* z[:, 2] */
+        assert_values(ag_view_as_real(col), 1, 2, 1, -3);
+        /* back to complex: the same storage, the same values */
+        ag_tensor *c = ag_view_as_complex(r);
+        assert_int_equal(ag_dtype_of(c), ALL_DT[d]);
+        assert_true(ag_shares_storage(c, z));
+        assert_int_equal(ag_ndim(c), 2);
+        ag_tensor *c2 = ag_view_as_complex(ag_select(r, 1, 2)); /* [2, 2] rows of stride 6: z[:, 2] */
+        zv = tu_cvalues(c2);
+        assert_true(zv[0] == CMPLX(1, 2) && zv[1] == CMPLX(1, -3));
+        free(zv);
+        /* [2] -> a 0-d complex */
+        ag_tensor *p = ag_view_as_complex(ag_from_data((double[]){4, 5}, AG_SHAPE(2), AG_F64));
+        assert_int_equal(ag_ndim(p), 0);
+        double re, im;
+        assert_int_equal(ag_item_complex(p, &re, &im), 0);
+        assert_true(re == 4 && im == 5);
+        /* a gradient that is not viewable as complex (expanded, from the sum) is copied first */
+        ag_tensor *leaf = ag_set_requires_grad(ag_full_complex(AG_SHAPE(3), 1, 2, ALL_DT[d]), true);
+        assert_int_equal(ag_backward(ag_sum(ag_view_as_real(leaf), AG_ALL_DIMS, false)), 0);
+        zv = tu_cvalues(ag_grad_of(leaf));
+        assert_true(zv[0] == CMPLX(1, 1) && zv[2] == CMPLX(1, 1));
+        free(zv);
+        ag_tensor *rl = ag_set_requires_grad(ag_ones(AG_SHAPE(3, 2), ag_dtype_to_real(ALL_DT[d])), true);
+        assert_int_equal(ag_backward(ag_sum(ag_real(ag_view_as_complex(rl)), AG_ALL_DIMS, false)), 0);
+        assert_values(ag_grad_of(rl), 1, 0, 1, 0, 1, 0);
+    }
+    ag_scope_end();
+}
+
+/* randperm: a permutation of 0..n-1, reproducible under ag_manual_seed */
+static void test_randperm(void **state) {
+    (void)state;
+    ag_scope_begin();
+    int64_t ns[] = {0, 1, 2, 7, 100, 1000};
+    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+        int64_t n = ns[k];
+        ag_manual_seed(11);
+        ag_tensor *p = ag_randperm(n);
+        assert_non_null(p);
+        assert_int_equal(ag_dtype_of(p), AG_I64);
+        assert_int_equal(ag_numel(p), n);
+        assert_int_equal(ag_rng_offset(), (uint64_t)n);
+        const int64_t *v = ag_data(p);
+        char *seen = calloc((size_t)n + 1, 1);
+        for (int64_t i = 0; i < n; i++) {
+            assert_true(v[i] >= 0 && v[i] < n);
+            assert_false(seen[v[i]]);
+            seen[v[i]] = 1;
+        }
+        free(seen);
+        ag_manual_seed(11);
+        ag_tensor *q = ag_randperm(n);
+        if (n) assert_memory_equal(ag_data(p), ag_data(q), (size_t)n * 8);
+        if (n >= 100) {
+            ag_tensor *r = ag_randperm(n); /* the generator moved on */
+            assert_memory_not_equal(ag_data(p), ag_data(r), (size_t)n * 8);
+            ag_manual_seed(12);
+            ag_tensor *s = ag_randperm(n);
+            assert_memory_not_equal(ag_data(p), ag_data(s), (size_t)n * 8);
+            /* not the identity */
+            int64_t fixed = 0;
+            for (int64_t i = 0; i < n; i++) fixed += v[i] == i;
+            assert_true(fixed < n / 10);
+        }
+    }
+    ag_scope_end();
+}
+
 /* ================================ 4. broadcasting ================================ */
 
 static void test_broadcasting(void **state) {
@@ -1638,6 +1723,8 @@ int main(void) {
         TEST(test_print),
         TEST(test_memory_loop),
         TEST(test_ops_at_max_rank),
+        TEST(test_view_as_real_complex),
+        TEST(test_randperm),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
 }

@@ -203,6 +203,10 @@ AG_API uint64_t ag_rng_offset(void);
 AG_API ag_tensor *ag_rand(const int64_t *shape, int ndim, ag_dtype dt);
 AG_API ag_tensor *ag_randn(const int64_t *shape, int ndim, ag_dtype dt);
 AG_API ag_tensor *ag_randint(int64_t low, int64_t high, const int64_t *shape, int ndim);
+/* i64 random permutation of 0..n-1 (Fisher-Yates on n uniform draws of the global generator,
+ * made on the host: the same permutation for a seed on every device) */
+AG_API ag_tensor *ag_randperm(int64_t n);
+AG_API ag_tensor *ag_randperm_on(int64_t n, ag_device dev);
 
 /* ---- copies, casts, devices ------------------------------------------------------ */
 AG_API ag_tensor *ag_clone(const ag_tensor *t);          /* contiguous copy, differentiable */
@@ -216,6 +220,16 @@ AG_API ag_tensor *ag_to(ag_tensor *t, ag_device dev);
 AG_API int ag_copy_(ag_tensor *dst, const ag_tensor *src); /* in place, src broadcast to dst */
 AG_API int ag_fill_(ag_tensor *t, double value);
 AG_API int ag_zero_(ag_tensor *t);
+/* In-place arithmetic (torch add_, sub_, mul_, div_): dst op= src, src broadcast to dst; dst keeps
+ * its dtype, and a result whose category (bool < integer < float < complex) is above dst's is
+ * refused (AG_ERR_DTYPE, as PyTorch: i64 div_ and f64 mul_ c128 fail, f32 add_ f64 is allowed).
+ * The same refusals as ag_copy_; each bumps dst's version, so a saved tensor's edit is caught. */
+AG_API int ag_add_(ag_tensor *dst, ag_tensor *src);
+AG_API int ag_sub_(ag_tensor *dst, ag_tensor *src);
+AG_API int ag_mul_(ag_tensor *dst, ag_tensor *src);
+AG_API int ag_div_(ag_tensor *dst, ag_tensor *src);
+AG_API int ag_clamp_(ag_tensor *t, double min, double max);               /* in-place ag_clamp */
+AG_API int ag_masked_fill_(ag_tensor *t, ag_tensor *mask, double value);  /* bool mask broadcast to t */
 
 /* ---- views (share storage; differentiable) -------------------------------------- */
 AG_API ag_tensor *ag_view(ag_tensor *t, const int64_t *shape, int ndim);    /* error if not viewable */
@@ -232,6 +246,9 @@ AG_API ag_tensor *ag_select(ag_tensor *t, int dim, int64_t index); /* removes di
 AG_API ag_tensor *ag_expand(ag_tensor *t, const int64_t *shape, int ndim); /* -1 keeps a size */
 AG_API ag_tensor *ag_real(ag_tensor *t); /* view for complex; t itself for real */
 AG_API ag_tensor *ag_imag(ag_tensor *t); /* view; error for real */
+AG_API ag_tensor *ag_view_as_real(ag_tensor *t);    /* complex [...] -> real [..., 2] view */
+/* real [..., 2] -> complex [...] view; the last dim's stride must be 1, other strides and the offset even */
+AG_API ag_tensor *ag_view_as_complex(ag_tensor *t);
 
 /* ---- elementwise (NumPy broadcasting, PyTorch type promotion) -------------------
  * Tensor-tensor ops (and ag_where) take torch.result_type: categories bool < integer < float
@@ -256,6 +273,8 @@ AG_API ag_tensor *ag_add_s(ag_tensor *a, double s);
 AG_API ag_tensor *ag_mul_s(ag_tensor *a, double s);
 AG_API ag_tensor *ag_pow_s(ag_tensor *a, double p);
 AG_API ag_tensor *ag_rsub_s(double s, ag_tensor *a);   /* s - a */
+AG_API ag_tensor *ag_sub_s(ag_tensor *a, double s);    /* a - s (differentiable) */
+AG_API ag_tensor *ag_div_s(ag_tensor *a, double s);    /* a / s; true division: ints -> default float */
 
 AG_API ag_tensor *ag_neg(ag_tensor *t);
 AG_API ag_tensor *ag_abs(ag_tensor *t);       /* complex -> real modulus */
@@ -362,6 +381,7 @@ AG_API ag_tensor *ag_matmul(ag_tensor *a, ag_tensor *b); /* torch.matmul, batch 
 AG_API ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b);    /* [B,n,k] @ [B,k,m] */
 AG_API ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x);     /* [n,k] @ [k] */
 AG_API ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b);    /* 1-D, no conjugation (torch.dot) */
+AG_API ag_tensor *ag_outer(ag_tensor *a, ag_tensor *b);  /* 1-D [n], [m] -> [n, m], no conjugation */
 
 /* ---- fft (FFTW on the cpu) ----------------------------------------------------------- */
 /* As torch.fft. norm: BACKWARD scales the inverse by 1/n, ORTHO both ways by 1/sqrt(n), FORWARD
@@ -445,8 +465,19 @@ AG_API ag_tensor *ag_flip(ag_tensor *t, const int *dims, int n);           /* co
 AG_API ag_tensor *ag_roll(ag_tensor *t, const int64_t *shifts, const int *dims, int n);
 AG_API ag_tensor *ag_diff(ag_tensor *t, int n, int dim);                   /* torch.diff, n >= 0 */
 AG_API ag_tensor *ag_cumsum(ag_tensor *t, int dim);  /* ints and bools sum in i64 */
+/* ints and bools multiply in i64; the gradient is exact at zeros (composed from products) */
+AG_API ag_tensor *ag_cumprod(ag_tensor *t, int dim);
 AG_API ag_tensor *ag_tril(ag_tensor *t, int64_t k);  /* last two dims; k: diagonal offset */
 AG_API ag_tensor *ag_triu(ag_tensor *t, int64_t k);
+/* torch.diag: 1-d -> 2-d with t on diagonal k (k > 0 above the main one); 2-d -> the 1-d
+ * diagonal k (a copy) */
+AG_API ag_tensor *ag_diag(ag_tensor *t, int64_t k);
+AG_API ag_tensor *ag_trace(ag_tensor *t);            /* 2-d: sum of the main diagonal */
+/* torch.meshgrid: n 0-d or 1-d tensors of one dtype -> out[0..n-1], expanded views of the grid's
+ * shape; IJ: out[i] varies along dim i; XY: the first two grid dims swapped (numpy's default).
+ * Returns 0 or a negative status (nothing is returned on error). */
+typedef enum ag_indexing { AG_INDEXING_IJ = 0, AG_INDEXING_XY = 1 } ag_indexing;
+AG_API int ag_meshgrid(ag_tensor *const *tensors, int n, ag_indexing indexing, ag_tensor **out);
 AG_API ag_tensor *ag_repeat(ag_tensor *t, const int64_t *repeats, int n);  /* torch.Tensor.repeat, n >= ndim */
 AG_API ag_tensor *ag_tile(ag_tensor *t, const int64_t *reps, int n);       /* torch.tile */
 /* i64 [..., num_classes]; num_classes < 0: max(idx) + 1 */

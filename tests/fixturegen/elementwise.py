@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic with broadcasting, math, complex parts, comparisons, where."""
+"""Elementwise ops: arithmetic with broadcasting (and in place), math, complex parts, comparisons, where."""
 import torch
 import torch.nn.functional as F
 
@@ -23,6 +23,16 @@ ROWS = [
     Row("pow_s3", lambda x: x ** 3, [A], ALL),
     Row("pow_s05", lambda x: x ** 0.5, [((3, 4), "p")], ALL),
     Row("rsub_s", lambda x: 2.0 - x, [A], ALL),
+    Row("sub_s", lambda x: x - 1.5, [A], ALL),
+    Row("div_s", lambda x: x / 2.5, [A], ALL),
+    Row("div_s_i64", lambda i: i / 2.0, [((3, 4), "si9")], ("f64",), grad=[]),
+    # in place (not differentiable): torch's x.clone().op_(y) against ag's clone then op_
+    Row("add_", lambda x, y: x.clone().add_(y), [((3, 4), "n"), ((4,), "n")], ALL, grad=[]),
+    Row("sub_", lambda x, y: x.clone().sub_(y), [((2, 3, 4), "n"), ((3, 1), "n")], ALL, grad=[]),
+    Row("mul_", lambda x, y: x.clone().mul_(y), [((3, 4), "n"), ((3, 4), "n")], ALL, grad=[]),
+    Row("div_", lambda x, y: x.clone().div_(y), [((3, 4), "n"), ((1, 4), "p")], ALL, grad=[]),
+    Row("mul_i64", lambda x, y: x.clone().mul_(y), [((3, 4), "si9"), ((4,), "si9")], ("f64",), grad=[]),
+    Row("clamp_", lambda x: x.clone().clamp_(-0.5, 0.7), [((4, 5), "u")], REAL, grad=[]),
     Row("neg", torch.neg, [A], ALL),
     Row("abs", torch.abs, [((4, 5), "z")], ALL),
     Row("sign", lambda x: torch.sgn(x) if x.is_complex() else torch.sign(x),  # 1.13 sgn backward is wrong for real

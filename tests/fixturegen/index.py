@@ -1,5 +1,5 @@
-"""Indexing, joining and reordering: index_select, gather, scatter_add, take, masked ops, nonzero,
-mask assignment, cat/stack/split/chunk, flip, roll, diff, cumsum, tril/triu, repeat/tile, one_hot.
+"""Indexing, joining and reordering: index_select, gather, scatter_add, take, masked ops (masked_fill_ in place), nonzero,
+mask assignment, cat/stack/split/chunk, flip, roll, diff, cumsum, cumprod, tril/triu, diag/trace, meshgrid, repeat/tile, one_hot.
 Index inputs use kinds 'i<N>' (in [0, N)) and 'si<N>' (in [-N, N)); masks use 'b'."""
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,7 @@ ROWS = [
     Row("masked_select_bcast", lambda x, m: torch.masked_select(x, m), [((3, 4), "n"), ((4,), "b")], REAL, grad=[0]),
     Row("masked_fill", lambda x, m: x.masked_fill(m, -2.5), [((3, 4), "n"), ((3, 4), "b")], ALL, grad=[0]),
     Row("masked_fill_bcast", lambda x, m: x.masked_fill(m, 3.0), [((2, 3, 4), "n"), ((3, 1), "b")], REAL, grad=[0]),
+    Row("masked_fill_", lambda x, m: x.clone().masked_fill_(m, 3.0), [((2, 3, 4), "n"), ((3, 1), "b")], ALL, grad=[]),
     Row("nonzero", lambda x: torch.nonzero(x), [((4, 5), "z")], REAL, grad=[]),
     Row("nonzero_bool", lambda m: torch.nonzero(m), [((3, 2, 4), "b")], ONE, grad=[]),
     Row("mask_assign", mask_assign, [((3, 4), "n"), ((3, 4), "b"), ((12,), "n")], ALL, grad=[0, 2]),
@@ -65,10 +66,29 @@ ROWS = [
     Row("cumsum_d0", lambda x: torch.cumsum(x, 0), [((6, 4), "n")], ALL),
     Row("cumsum_3d", lambda x: torch.cumsum(x, 1), [((3, 4, 5), "n")], REAL),
     Row("cumsum_int", lambda i: torch.cumsum(i, 0), [((7,), "si9")], ONE, grad=[]),
+    Row("cumprod", lambda x: torch.cumprod(x, 1), [((4, 5), "n")], ALL),
+    Row("cumprod_zeros", lambda x: torch.cumprod(x, 1), [((4, 7), "z")], ALL),  # gradient exact at zeros
+    Row("cumprod_d0", lambda x: torch.cumprod(x, 0), [((9, 2), "n")], REAL),
+    Row("cumprod_3d", lambda x: torch.cumprod(x, -1), [((2, 3, 5), "n")], REAL),
+    Row("cumprod_int", lambda i: torch.cumprod(i, 0), [((7,), "si4")], ONE, grad=[]),
     Row("tril", lambda x: torch.tril(x), [((4, 5), "n")], ALL),
     Row("tril_batched", lambda x: torch.tril(x, -1), [((2, 4, 5), "n")], REAL),
     Row("triu", lambda x: torch.triu(x, 1), [((4, 5), "n")], ALL),
     Row("triu_neg", lambda x: torch.triu(x, -2), [((5, 3), "n")], REAL),
+    Row("diag_1d", lambda v: torch.diag(v), [((4,), "n")], ALL),
+    Row("diag_1d_up", lambda v: torch.diag(v, 2), [((3,), "n")], ALL),
+    Row("diag_1d_down", lambda v: torch.diag(v, -1), [((3,), "n")], REAL),
+    Row("diag_2d", lambda x: torch.diag(x), [((4, 5), "n")], ALL),
+    Row("diag_2d_up", lambda x: torch.diag(x, 1), [((3, 5), "n")], REAL),
+    Row("diag_2d_down", lambda x: torch.diag(x, -2), [((5, 3), "n")], REAL),
+    Row("diag_2d_far", lambda x: torch.diag(x, 4), [((3, 4), "n")], REAL),  # empty (torch 1.13 fails beyond)
+    Row("trace", torch.trace, [((4, 4), "n")], ALL),
+    Row("trace_rect", torch.trace, [((3, 5), "n")], REAL),
+    Row("meshgrid_ij", lambda a, b, c: torch.stack(torch.meshgrid(a, b, c, indexing="ij")),
+        [((2,), "n"), ((3,), "n"), ((4,), "n")], ALL),
+    Row("meshgrid_xy", lambda a, b, c: torch.stack(torch.meshgrid(a, b, c, indexing="xy")),
+        [((2,), "n"), ((3,), "n"), ((4,), "n")], ALL),
+    Row("meshgrid_xy2", lambda a, b: torch.stack(torch.meshgrid(a, b, indexing="xy")), [((3,), "n"), ((), "n")], REAL),
     Row("repeat", lambda x: x.repeat(2, 1, 3), [((2, 3), "n")], ALL),
     Row("tile", lambda x: torch.tile(x, (2,)), [((2, 3), "n")], REAL),
     Row("tile_3d", lambda x: torch.tile(x, (3, 1, 2)), [((2, 3), "n")], REAL),

@@ -22,5 +22,6 @@ ROWS = [
     Row("bmm", torch.bmm, [((2, 3, 4), "n"), ((2, 4, 5), "n")], ALL),
     Row("mv", torch.mv, [((3, 4), "n"), ((4,), "n")], ALL),
     Row("dot", dot_ref, [((6,), "n"), ((6,), "n")], ALL),
+    Row("outer", torch.outer, [((4,), "n"), ((3,), "n")], ALL),
     Row("matmul_i64", torch.matmul, [((3, 4), "i"), ((4, 2), "i")], ("i64",), grad=[]),
 ]

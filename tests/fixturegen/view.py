@@ -1,5 +1,5 @@
 """Views and copies: reshape, permute, transpose, squeeze, unsqueeze, slice, select, expand,
-real/imag, casts, clone."""
+real/imag, view_as_real/view_as_complex, casts, clone."""
 import torch
 
 from .common import Row
@@ -7,6 +7,7 @@ from .common import Row
 FAMILY = "view"
 ALL = ("f32", "f64", "c64", "c128")
 CPLX = ("c64", "c128")
+REAL = ("f32", "f64")
 X = ((3, 4, 5), "n")
 
 ROWS = [
@@ -23,6 +24,10 @@ ROWS = [
     Row("expand", lambda x: x.expand(2, 3, 4, 5) * 1.0, [((3, 1, 5), "n")], ALL),
     Row("real", lambda z: torch.real(z) * 1.0, [X], CPLX),
     Row("imag", lambda z: torch.imag(z) * 1.0, [X], CPLX),
+    Row("view_as_real", lambda z: torch.view_as_real(z) * 1.0, [X], CPLX),
+    Row("view_as_real_sq", lambda z: torch.view_as_real(z) ** 2, [((3, 4), "n")], CPLX),
+    Row("view_as_complex", lambda x: torch.view_as_complex(x) * 1.0, [((3, 4, 2), "n")], REAL),
+    Row("view_as_complex_sq", lambda x: torch.view_as_complex(x) ** 2, [((4, 2), "n")], REAL),
     Row("to_c128", lambda x: x.to(torch.complex128), [X], ("f32", "f64")),
     Row("to_f64", lambda x: x.to(torch.float64), [X], ("f32",)),
     Row("clone", lambda x: x.clone(), [X], ALL),
