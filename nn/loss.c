@@ -239,7 +239,9 @@ static bool check_bcast_to(const char *fn, const char *what, ag_tensor *w, ag_te
 
 ag_tensor *ag_binary_cross_entropy(ag_tensor *p, ag_tensor *t, ag_tensor *weight, ag_reduction red) {
     const char *fn = "ag_binary_cross_entropy";
-    if (!AG_NONNULL(fn, p, t) || !check_pair(fn, p, t, red) || !check_real(fn, "weight", weight)) return NULL;
+    if (!AG_NONNULL(fn, p, t) || !check_pair(fn, p, t, red) || !check_real(fn, "target", t) ||
+        !check_real(fn, "weight", weight))
+        return NULL;
     if (!same_shape(p, t))
         return ag_fail(AG_ERR_SHAPE, "%s: expected a target of the input's shape %s, given %s", fn, AG_SHP(p), AG_SHP(t));
     if (!check_bcast_to(fn, "weight", weight, p)) return NULL;
@@ -255,8 +257,8 @@ ag_tensor *ag_binary_cross_entropy(ag_tensor *p, ag_tensor *t, ag_tensor *weight
 ag_tensor *ag_binary_cross_entropy_with_logits(ag_tensor *x, ag_tensor *t, ag_tensor *weight, ag_tensor *pos_weight,
                                                ag_reduction red) {
     const char *fn = "ag_binary_cross_entropy_with_logits";
-    if (!AG_NONNULL(fn, x, t) || !check_pair(fn, x, t, red) || !check_real(fn, "weight", weight) ||
-        !check_real(fn, "pos_weight", pos_weight))
+    if (!AG_NONNULL(fn, x, t) || !check_pair(fn, x, t, red) || !check_real(fn, "target", t) ||
+        !check_real(fn, "weight", weight) || !check_real(fn, "pos_weight", pos_weight))
         return NULL;
     if (!same_shape(x, t))
         return ag_fail(AG_ERR_SHAPE, "%s: expected a target of the input's shape %s, given %s", fn, AG_SHP(x), AG_SHP(t));
@@ -314,6 +316,7 @@ ag_tensor *ag_kl_div(ag_tensor *x, ag_tensor *t, ag_reduction red, bool log_targ
     if (!AG_NONNULL(fn, x, t)) return NULL;
     if (red != AG_REDUCE_BATCHMEAN && !check_pair(fn, x, t, red)) return NULL;
     if (red == AG_REDUCE_BATCHMEAN && !check_pair(fn, x, t, AG_REDUCE_SUM)) return NULL;
+    if (!check_real(fn, "target", t)) return NULL;
     BEGIN;
     ag_tensor *l;
     if (log_target) {

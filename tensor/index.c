@@ -9,6 +9,7 @@
  *
  * cat of any number of inputs is one node: its backward hands every input the narrow of g
  * along dim at its offset (the extents come from the recorded input shapes). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,7 +231,7 @@ static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_ten
 
 /* torch.scatter (no reduction): a copy of t with src[p] written at (p with p[dim] <- idx[p]) */
 static ag_tensor *scatter_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
-    if (!AG_NONNULL(op, t, idx, src)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx, src)) return NULL;
     if (!check_index(op, t, idx) || !ag__same_device(op, t, src)) return NULL;
     if (src->dtype != t->dtype)
         return ag_fail(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
@@ -324,7 +325,24 @@ ag_tensor *ag_index_put(ag_tensor *t, ag_tensor *const *indices, int n, ag_tenso
         ag_tensor *flat = ag_reshape(ag_contiguous(ag_expand(indices[i], bs, nb)), AG_SHAPE(nsel));
         ag_tensor *ar = ag_arange_on(0, (double)t->shape[i], 1, AG_I64, dev);
         ag_tensor *w = flat && ar ? index_select_impl(op, ar, 0, flat, true) : NULL;
-        if (w && stride != 1) w = ag_mul(w, ag_scalar_on((double)stride, AG_I64, dev));
+        if (!w && ag_error_code() == AG_ERR_INDEX) {
+            /* the kernel named dim 0 of the arange: name indices[i] and the dim of t (the position
+             * is in the flattened broadcast index) */
+            char msg[512], pre[512];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            char *at = strstr(msg, " for dim 0 of size");
+            if (at) {
+                *at = 0;
+                char *tail = strstr(at + 1, " of size ") + 9; /* the size's digits, then the rest */
+                while (*tail >= '0' && *tail <= '9') tail++;
+                snprintf(pre, sizeof pre, "%.200s for dim %d of size %lld (indices[%d])%.200s", msg, i,
+                         (long long)t->shape[i], i, tail);
+                ag_clear_error();
+                ag_set_error(AG_ERR_INDEX, "%s", pre);
+            }
+        }
+        if (!w) { rows = NULL; break; }
+        if (stride != 1) w = ag_mul(w, ag_scalar_on((double)stride, AG_I64, dev));
         rows = rows ? ag_add(rows, w) : w;
         stride *= t->shape[i];
     }
