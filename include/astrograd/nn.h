@@ -252,7 +252,9 @@ AG_API ag_tensor *ag_gaussian_nll_loss(ag_tensor *input, ag_tensor *target, ag_t
  * probabilities of the logits' shape (float). No class weights, ignore_index or smoothing. */
 AG_API ag_tensor *ag_cross_entropy(ag_tensor *logits, ag_tensor *target, ag_reduction red);
 /* torch.nn.BCELoss: -weight (t log p + (1 - t) log(1 - p)), logs clamped at -100; p in [0, 1]
- * (not checked: outside it the loss is NaN), target of p's shape, weight NULL or broadcasting to it. */
+ * (not checked: outside it the loss is NaN), target of p's shape, weight NULL or broadcasting to it.
+ * Where a log is clamped (p within e^-100 of 0 or 1) its gradient is 0 (PyTorch divides by
+ * max(p (1 - p), 1e-12) there). */
 AG_API ag_tensor *ag_binary_cross_entropy(ag_tensor *p, ag_tensor *target, ag_tensor *weight, ag_reduction red);
 /* torch.nn.BCEWithLogitsLoss, in its stable form: weight ((1 - t) x + (1 + (pos_weight - 1) t)
  * softplus(-x)); weight and pos_weight ([C], broadcast against the target) may be NULL. */

@@ -414,7 +414,7 @@ AG_API ag_tensor *ag_scatter(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *s
  * and negatives counted from the end; values broadcast to [broadcast index shape, t.shape[n:]...].
  * accumulate = false with repeated positions: the last write (row-major order of the broadcast
  * indices) wins on the CPU; the order is unspecified on other devices, as in PyTorch.
- * Differentiable w.r.t. t and values. */
+ * Differentiable w.r.t. t and values. Bool masks: ag_mask_assign. */
 AG_API ag_tensor *ag_index_put(ag_tensor *t, ag_tensor *const *indices, int n, ag_tensor *values, bool accumulate);
 AG_API ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx); /* flat index, negatives count from the end */
 AG_API ag_tensor *ag_masked_select(ag_tensor *t, ag_tensor *mask);        /* bool mask, broadcast; 1-d */
