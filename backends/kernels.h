@@ -148,6 +148,9 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   shape (src viewed with idx's shape; out at least idx's sizes on dims != dim). f32/f64/c64/
  *   c128/i64. Deterministic: each out element receives its terms in increasing order of p[dim],
  *   whatever the thread count (no atomics). Index rules and errors as gather.
+ * scatter: as scatter_add with assignment (out[...] = src[p]): where several p reach one output
+ *   element, the one with the largest p[dim] (the last in row-major order) wins, whatever the
+ *   thread count. f32/f64/c64/c128/i64.
  * nonzero: out (i64 [nnz, ndim(in)], contiguous) <- coordinates of in's nonzero elements,
  *   row-major order; nnz must be the exact count.
  * cumsum: out <- inclusive cumulative sum of in along dim (reverse: from the end); same shape
@@ -221,6 +224,8 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
                bool allow_neg), (op, out, in, idx, dim, allow_neg), (out, in, idx)) \
     X(scatter_add, (const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim, \
                     bool allow_neg), (op, out, idx, src, dim, allow_neg), (out, idx, src)) \
+    X(scatter, (const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim, \
+                bool allow_neg), (op, out, idx, src, dim, allow_neg), (out, idx, src)) \
     X(nonzero, (const ag_kview *out, const ag_kview *in), (out, in), (out, in)) \
     X(cumsum, (const ag_kview *out, const ag_kview *in, int dim, bool reverse), (out, in, dim, reverse), (out, in)) \
     X(sort, (const ag_kview *idx, const ag_kview *in, int dim, bool descending), (idx, in, dim, descending), \

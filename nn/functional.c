@@ -209,6 +209,24 @@ ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor
     END(y);
 }
 
+/* ---- embedding --------------------------------------------------------------------------------- */
+
+ag_tensor *ag_embedding(ag_tensor *weight, ag_tensor *idx) {
+    const char *fn = "ag_embedding";
+    if (!AG_NONNULL(fn, weight, idx)) return NULL;
+    if (ag_ndim(weight) != 2) return ag_fail(AG_ERR_SHAPE, "%s: expected a weight [num, dim], given %s", fn, AG_SHP(weight));
+    if (ag_dtype_of(idx) != AG_I64)
+        return ag_fail(AG_ERR_DTYPE, "%s: expected an i64 index tensor, given %s", fn, ag_dtype_name(ag_dtype_of(idx)));
+    if (ag_ndim(idx) >= AG_MAX_DIMS)
+        return ag_fail(AG_ERR_SHAPE, "%s: expected an index of fewer than %d dims, given %d", fn, AG_MAX_DIMS, ag_ndim(idx));
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_ndim(idx);
+    memcpy(shp, ag_shape(idx), (size_t)nd * sizeof *shp);
+    shp[nd] = ag_shape(weight)[1];
+    BEGIN;
+    END(ag_reshape(ag_index_select(weight, 0, ag_reshape(idx, AG_SHAPE(-1))), shp, nd + 1));
+}
+
 /* ---- dropout ----------------------------------------------------------------------------------- */
 
 ag_tensor *ag_dropout(ag_tensor *x, double p, bool training) {

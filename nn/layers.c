@@ -164,6 +164,52 @@ ag_module *ag_nn_flatten(int start_dim, int end_dim) {
     ACT_REPR(&flatten_class, start_dim, end_dim, 0, "start_dim=%d, end_dim=%d", start_dim, end_dim);
 }
 
+/* ---- Embedding ----------------------------------------------------------------------------------- */
+typedef struct embedding_self { int64_t num, dim, pad; bool has_pad; } embedding_self;
+
+static ag_tensor *embedding_forward(ag_module *m, ag_tensor *x) {
+    embedding_self *s = ag_module_self(m);
+    ag_tensor *w = ag_module_param(m, "weight");
+    if (!s->has_pad) return ag_embedding(w, x);
+    if (!AG_NONNULL_FROM("ag_forward", 2, x)) return NULL;
+    ag_scope_begin();
+    ag_tensor *y = ag_embedding(w, x);
+    /* the places that read the padding row take its value without history: no gradient reaches it */
+    ag_tensor *hit = y ? ag_unsqueeze(ag_eq(x, ag_scalar_on((double)s->pad, AG_I64, ag_device_of(x))), -1) : NULL;
+    ag_tensor *r = hit ? ag_keep(ag_where(hit, ag_detach(y), y)) : NULL;
+    ag_scope_end();
+    return r;
+}
+static const ag_module_class embedding_class = {"Embedding", embedding_forward, NULL, sizeof(embedding_self)};
+
+ag_module *ag_nn_embedding(int64_t num, int64_t dim, int64_t padding_idx) {
+    if (num <= 0 || dim <= 0)
+        return ag_fail(AG_ERR_INVALID, "ag_nn_embedding: expected positive sizes, given num_embeddings=%lld embedding_dim=%lld",
+                       (long long)num, (long long)dim);
+    bool has_pad = padding_idx != AG_NO_PADDING_IDX;
+    if (has_pad && (padding_idx < -num || padding_idx >= num))
+        return ag_fail(AG_ERR_INVALID, "ag_nn_embedding: padding_idx %lld is out of range for %lld embeddings",
+                       (long long)padding_idx, (long long)num);
+    if (has_pad && padding_idx < 0) padding_idx += num;
+    ag_module *m = ag_module_new(&embedding_class);
+    if (!m) return NULL;
+    *(embedding_self *)ag_module_self(m) = (embedding_self){num, dim, padding_idx, has_pad};
+    ag_scope_begin();
+    ag_tensor *w = ag_randn(AG_SHAPE(num, dim), ag_get_default_dtype());
+    if (has_pad && w) { /* torch's _fill_padding_idx_with_zero */
+        ag_tensor *rows = ag_reshape(ag_arange(0, (double)num, 1, AG_I64), AG_SHAPE(num, 1));
+        w = ag_where(ag_eq(rows, ag_scalar((double)padding_idx, AG_I64)), ag_scalar_like(w, 0), w);
+    }
+    ag_keep(w);
+    ag_scope_end();
+    int rc = ag_module_add_param(m, "weight", w);
+    if (!rc && has_pad)
+        rc = ag_module_set_extra_repr(m, "%lld, %lld, padding_idx=%lld", (long long)num, (long long)dim, (long long)padding_idx);
+    else if (!rc)
+        rc = ag_module_set_extra_repr(m, "%lld, %lld", (long long)num, (long long)dim);
+    return done(m, rc);
+}
+
 /* ---- normalisation layers ------------------------------------------------------------------------ */
 typedef struct norm_self {
     double eps, momentum;

@@ -1,7 +1,7 @@
 /* tensor/index.c — indexing, joining and reordering ops and their backward rules.
  *
  * Primitives (backend kernels): gather (index_select, gather, take), scatter_add (scatter_add,
- * index_add, one_hot), nonzero (nonzero, masked_select, mask assignment) and cumsum. Everything
+ * index_add, one_hot, index_put with accumulate), scatter (scatter, index_put), nonzero (nonzero, masked_select, mask assignment) and cumsum. Everything
  * else is composed from ag ops, so its gradient comes from theirs:
  *   index_select/gather backward = scatter_add into zeros (deterministic kernel); scatter_add
  *   backward = g for t, gather(g) for src; masked ops go through where/index ops; cat backward =
@@ -10,6 +10,7 @@
  *
  * cat of any number of inputs is one node: its backward hands every input the narrow of g
  * along dim at its offset (the extents come from the recorded input shapes). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,25 +148,39 @@ int ag__bw_gather(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return gin[0] ? 0 : ag_error_code();
 }
 
+/* gather(g) at idx, padded with zeros where src (of shape src_shape) is larger than the index:
+ * joined with cat so that the result stays differentiable (create_graph) */
+static ag_tensor *src_grad(const char *op, ag_tensor *g, int dim, ag_tensor *idx, const int64_t *src_shape) {
+    ag_tensor *gs = gather_impl(op, g, dim, idx);
+    for (int i = 0; i < idx->ndim && gs; i++) {
+        int64_t more = src_shape[i] - gs->shape[i];
+        if (more <= 0) continue;
+        int64_t zs[AG_MAX_DIMS];
+        memcpy(zs, gs->shape, sizeof zs);
+        zs[i] = more;
+        gs = ag_cat((ag_tensor *const[]){gs, ag_zeros_on(zs, gs->ndim, gs->dtype, ag_device_of(gs))}, 2, i);
+    }
+    return gs;
+}
+
 int ag__bw_scatter_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (n->needs[0]) gin[0] = ag_retain(g);
-    if (n->needs[1]) {
-        ag_tensor *idx = n->saved[0];
-        ag_tensor *gs = gather_impl(n->name, g, (int)n->p.i[0], idx);
-        if (!gs) return ag_error_code();
-        /* src larger than the index: zeros after it, joined with cat so that the result stays
-         * differentiable (create_graph) */
-        for (int i = 0; i < idx->ndim && gs; i++) {
-            int64_t more = n->in_shape[1][i] - gs->shape[i];
-            if (more <= 0) continue;
-            int64_t zs[AG_MAX_DIMS];
-            memcpy(zs, gs->shape, sizeof zs);
-            zs[i] = more;
-            gs = ag_cat((ag_tensor *const[]){gs, ag_zeros_on(zs, gs->ndim, gs->dtype, ag_device_of(gs))}, 2, i);
-        }
-        if (!gs) return ag_error_code();
-        gin[1] = gs;
+    if (n->needs[1] && !(gin[1] = src_grad(n->name, g, (int)n->p.i[0], n->saved[0], n->in_shape[1])))
+        return ag_error_code();
+    return 0;
+}
+
+static ag_tensor *scatter_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
+
+/* t: g with the written places zeroed (a scatter of zeros); src: gather(g) */
+int ag__bw_scatter(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    ag_tensor *idx = n->saved[0];
+    int d = (int)n->p.i[0];
+    if (n->needs[0]) {
+        ag_tensor *z = ag_zeros_on(idx->shape, idx->ndim, g->dtype, ag_device_of(g));
+        if (!(gin[0] = scatter_impl(n->name, g, d, idx, z))) return ag_error_code();
     }
+    if (n->needs[1] && !(gin[1] = src_grad(n->name, g, d, idx, n->in_shape[1]))) return ag_error_code();
     return 0;
 }
 
@@ -215,7 +230,33 @@ static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_ten
     return ag__finish(r, op, AG_OP(SCATTER_ADD), AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
 }
 
+/* torch.scatter (no reduction): a copy of t with src[p] written at (p with p[dim] <- idx[p]) */
+static ag_tensor *scatter_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx, src)) return NULL;
+    if (!check_index(op, t, idx) || !ag__same_device(op, t, src)) return NULL;
+    if (src->dtype != t->dtype)
+        return ag_fail(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
+                       ag_dtype_name(t->dtype), ag_dtype_name(src->dtype));
+    if (t->dtype == AG_BOOL) return ag_fail(AG_ERR_DTYPE, "%s: bool tensors are not supported", op);
+    int d = ag__normalize_dim(op, dim, t->ndim);
+    if (d < 0 || !index_fits(op, t, idx, src, d)) return NULL;
+    NEED_KERNEL(op, t, scatter);
+    ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
+    if (!r) return NULL;
+    ag_kview o = ag__view(r), vt = ag__view(t), xv = ag__view(idx), vs = ag__view(src);
+    memcpy(vs.shape, xv.shape, sizeof vs.shape); /* src may be larger than the index: its leading part */
+    if (ag__kernels(t)->copy(&o, &vt) < 0 || ag__kernels(t)->scatter(op, &o, &xv, &vs, d, false) < 0) {
+        ag__drop(r);
+        return NULL;
+    }
+    ag_op_params p = {.i = {d}};
+    return ag__finish(r, op, AG_OP(SCATTER), AG_IN(t, src), (ag_tensor *const[]){idx}, 1, &p);
+}
+
 ag_tensor *ag_gather(ag_tensor *t, int dim, ag_tensor *idx) { return gather_impl("ag_gather", t, dim, idx); }
+ag_tensor *ag_scatter(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
+    return scatter_impl("ag_scatter", t, dim, idx, src);
+}
 ag_tensor *ag_scatter_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
     return scatter_add_impl("ag_scatter_add", t, dim, idx, src);
 }
@@ -228,6 +269,105 @@ ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx) {
     ag_tensor *flat = ag_reshape(t, AG_SHAPE(-1));
     ag_tensor *r = index_select_impl("ag_take", flat, 0, ag_reshape(idx, AG_SHAPE(-1)), true);
     r = ag_keep(ag_reshape(r, idx->shape, idx->ndim));
+    ag_scope_end();
+    return ag__ret(r);
+}
+
+/* ---- index_put ------------------------------------------------------------------------- */
+/* t[indices[0], ..., indices[n-1]] = values (+= when accumulate), out of place: the indexed leading
+ * dims are flattened into one, the broadcast indices into flat row numbers (each checked, negatives
+ * wrapped, by an index_select of arange), then an index_add (accumulate) or a scatter of the rows. */
+ag_tensor *ag_index_put(ag_tensor *t, ag_tensor *const *indices, int n, ag_tensor *values, bool accumulate) {
+    const char *op = "ag_index_put";
+    if (!AG_NONNULL(op, t)) return NULL;
+    if (n < 1 || !indices || n > t->ndim)
+        return ag_fail(AG_ERR_INVALID, "%s: expected 1..%d index tensors for a tensor of shape %s, given %d", op,
+                       t->ndim, AG_SHP(t), n);
+    for (int i = 0; i < n; i++) {
+        if (!indices[i])
+            return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "%s: argument 2 (indices[%d]) is NULL", op, i);
+        if (indices[i]->dtype != AG_I64)
+            return ag_fail(AG_ERR_DTYPE, "%s: expected i64 index tensors, given %s (indices[%d])", op,
+                           ag_dtype_name(indices[i]->dtype), i);
+        if (!ag__same_device(op, t, indices[i])) return NULL;
+    }
+    if (!AG_NONNULL_FROM(op, 4, values)) return NULL;
+    if (!ag__same_device(op, t, values)) return NULL;
+    if (values->dtype != t->dtype)
+        return ag_fail(AG_ERR_DTYPE, "%s: expected values of dtype %s (as the tensor), given %s", op,
+                       ag_dtype_name(t->dtype), ag_dtype_name(values->dtype));
+    if (t->dtype == AG_BOOL) return ag_fail(AG_ERR_DTYPE, "%s: bool tensors are not supported", op);
+    int64_t bs[AG_MAX_DIMS];
+    int nb = indices[0]->ndim;
+    memcpy(bs, indices[0]->shape, sizeof bs);
+    for (int i = 1; i < n; i++)
+        if (!ag__broadcast_shapes(op, bs, nb, indices[i]->shape, indices[i]->ndim, bs, &nb)) return NULL;
+    int rest = t->ndim - n;
+    if (nb + rest > AG_MAX_DIMS)
+        return ag_fail(AG_ERR_SHAPE, "%s: the indexed result would have %d dims, more than %d", op, nb + rest, AG_MAX_DIMS);
+    int64_t want[AG_MAX_DIMS], nsel = ag__numel(bs, nb);
+    memcpy(want, bs, (size_t)nb * sizeof *want);
+    memcpy(want + nb, t->shape + n, (size_t)rest * sizeof *want);
+    bool bc = values->ndim <= nb + rest;
+    for (int i = 0; bc && i < values->ndim; i++) {
+        int64_t v = values->shape[values->ndim - 1 - i], w = want[nb + rest - 1 - i];
+        bc = v == w || v == 1;
+    }
+    if (!bc)
+        return ag_fail(AG_ERR_SHAPE, "%s: values of shape %s cannot be broadcast to the indexed shape %s", op,
+                       AG_SHP(values), ag_shape_str(want, nb + rest, (char[AG_SHAPE_BUF]){0}, AG_SHAPE_BUF));
+    ag_device dev = ag_device_of(t);
+    ag_scope_begin();
+    /* flat row numbers in [0, L): sum of the wrapped indices times the row-major strides */
+    ag_no_grad_begin();
+    ag_tensor *rows = NULL;
+    int64_t stride = 1;
+    for (int i = n - 1; i >= 0; i--) {
+        ag_tensor *flat = ag_reshape(ag_contiguous(ag_expand(indices[i], bs, nb)), AG_SHAPE(nsel));
+        ag_tensor *ar = ag_arange_on(0, (double)t->shape[i], 1, AG_I64, dev);
+        ag_tensor *w = flat && ar ? index_select_impl(op, ar, 0, flat, true) : NULL;
+        if (!w && ag_error_code() == AG_ERR_INDEX) {
+            /* the kernel named dim 0 of the arange: name indices[i] and the dim of t (the position
+             * is in the flattened broadcast index) */
+            char msg[512], pre[512];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            char *at = strstr(msg, " for dim 0 of size");
+            if (at) {
+                *at = 0;
+                char *tail = strstr(at + 1, " of size ") + 9; /* the size's digits, then the rest */
+                while (*tail >= '0' && *tail <= '9') tail++;
+                snprintf(pre, sizeof pre, "%.200s for dim %d of size %lld (indices[%d])%.200s", msg, i,
+                         (long long)t->shape[i], i, tail);
+                ag_clear_error();
+                ag_set_error(AG_ERR_INDEX, "%s", pre);
+            }
+        }
+        if (!w) { rows = NULL; break; }
+        if (stride != 1) w = ag_mul(w, ag_scalar_on((double)stride, AG_I64, dev));
+        rows = rows ? ag_add(rows, w) : w;
+        stride *= t->shape[i];
+    }
+    ag_no_grad_end();
+    int64_t ts[AG_MAX_DIMS], vs[AG_MAX_DIMS];
+    ts[0] = stride;
+    vs[0] = nsel;
+    memcpy(ts + 1, t->shape + n, (size_t)rest * sizeof *ts);
+    memcpy(vs + 1, t->shape + n, (size_t)rest * sizeof *vs);
+    ag_tensor *t2 = ag_reshape(t, ts, 1 + rest);
+    ag_tensor *v2 = ag_reshape(ag_expand(values, want, nb + rest), vs, 1 + rest);
+    ag_tensor *r2 = NULL;
+    if (rows && t2 && v2) {
+        if (accumulate) {
+            r2 = index_add_impl(op, t2, 0, rows, v2, false);
+        } else {
+            int64_t one[AG_MAX_DIMS];
+            one[0] = nsel;
+            for (int i = 1; i <= rest; i++) one[i] = 1;
+            ag_tensor *ix = ag_expand(ag_reshape(rows, one, 1 + rest), vs, 1 + rest);
+            r2 = scatter_impl(op, t2, 0, ix, v2);
+        }
+    }
+    ag_tensor *r = r2 ? ag_keep(ag_reshape(r2, t->shape, t->ndim)) : NULL;
     ag_scope_end();
     return ag__ret(r);
 }

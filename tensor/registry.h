@@ -52,6 +52,7 @@
     /* index.c */ \
     X(INDEX_SELECT, "ag_index_select", D0, index_select) X(INDEX_ADD, "ag_index_add", D01, index_add) \
     X(GATHER, "ag_gather", D0, gather) X(SCATTER_ADD, "ag_scatter_add", D01, scatter_add) \
+    X(SCATTER, "ag_scatter", D01, scatter) \
     X(CAT, "ag_cat", AG_DIFF_ALL, cat) X(FLIP, "ag_flip", D0, flip) X(CUMSUM, "ag_cumsum", D0, cumsum) \
     /* fft.c */ \
     X(FFT, "ag_fftn", D0, xform) X(FFT_PAD, "ag_fft_pad", D0, fft_pad) \

@@ -9,6 +9,14 @@ OPFN(gather_d0, ag_gather(x[0], 0, x[1]))
 OPFN(gather_3d, ag_gather(x[0], 1, x[1]))
 OPFN(scatter_add, ag_scatter_add(x[0], 0, x[1], x[2]))
 OPFN(scatter_add_small, ag_scatter_add(x[0], 1, x[1], x[2]))
+OPFN(scatter, ag_scatter(x[0], 0, x[1], x[2]))
+OPFN(scatter_d1, ag_scatter(x[0], 1, ag_transpose(x[1], 0, 1), x[2]))
+OPFN(scatter_dup, ag_scatter(x[0], 0, x[1], x[2]))
+OPFN(index_put, ag_index_put(x[0], &x[1], 1, x[2], false))
+OPFN(index_put_2idx, ag_index_put(x[0], (ag_tensor *const[]){x[1], ag_add_s(x[2], -5)}, 2, x[3], false))
+OPFN(index_put_acc, ag_index_put(x[0], &x[1], 1, x[2], true))
+OPFN(index_put_acc_2idx, ag_index_put(x[0], &x[1], 2, x[3], true))
+OPFN(index_put_dup, ag_index_put(x[0], &x[1], 1, x[2], false))
 OPFN(take, ag_take(x[0], x[1]))
 OPFN(masked_select, ag_masked_select(x[0], x[1]))
 OPFN(masked_select_bcast, ag_masked_select(x[0], x[1]))
@@ -117,6 +125,10 @@ const op_row ops_index[] = {
     ROW(index_select, 2, ALLF), ROW(index_select_d1, 2, ALLF), ROW(index_select_last, 2, DT_REAL),
     ROW(gather, 2, ALLF), ROW(gather_d0, 2, ALLF), ROW(gather_3d, 2, DT_REAL),
     ROW(scatter_add, 3, ALLF), ROW(scatter_add_small, 3, DT_REAL),
+    ROW(scatter, 3, ALLF), ROW(scatter_d1, 3, DT_REAL),
+    ROW(scatter_dup, 3, DT_REAL, NOGC), /* torch's gradients for repeated positions: not a derivative */
+    ROW(index_put, 3, ALLF), ROW(index_put_2idx, 4, DT_REAL), ROW(index_put_acc, 3, ALLF),
+    ROW(index_put_acc_2idx, 4, DT_REAL), ROW(index_put_dup, 3, DT_REAL, NOGC),
     ROW(take, 2, ALLF), ROW(masked_select, 2, ALLF), ROW(masked_select_bcast, 2, DT_REAL),
     ROW(masked_fill, 2, ALLF), ROW(masked_fill_bcast, 2, DT_REAL), ROW(masked_fill_, 2, ALLF),
     ROW(nonzero, 1, DT_REAL), ROW(nonzero_bool, 1, ONE),

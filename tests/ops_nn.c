@@ -73,6 +73,25 @@ OPFN(gaussian_nll_var_lastdim, ag_gaussian_nll_loss(x[0], x[1], x[2], false, 0, 
 OPFN(cross_entropy_mean, ag_cross_entropy(x[0], x[1], AG_REDUCE_MEAN))
 OPFN(cross_entropy_nd_none, ag_cross_entropy(x[0], x[1], AG_REDUCE_NONE))
 OPFN(cross_entropy_probs_sum, ag_cross_entropy(x[0], ag_softmax(x[1], 1), AG_REDUCE_SUM))
+OPFN(bce_mean, ag_binary_cross_entropy(ag_sigmoid(x[0]), ag_sigmoid(x[1]), NULL, AG_REDUCE_MEAN))
+OPFN(bce_weight_sum, ag_binary_cross_entropy(ag_sigmoid(x[0]), ag_sigmoid(x[1]), x[2], AG_REDUCE_SUM))
+OPFN(bce_none, ag_binary_cross_entropy(ag_sigmoid(x[0]), ag_sigmoid(x[1]), NULL, AG_REDUCE_NONE))
+OPFN(bce_logits_mean, ag_binary_cross_entropy_with_logits(ag_mul_s(x[0], 8), ag_sigmoid(x[1]), NULL, NULL, AG_REDUCE_MEAN))
+OPFN(bce_logits_weights_sum,
+     ag_binary_cross_entropy_with_logits(ag_mul_s(x[0], 8), ag_sigmoid(x[1]), x[2], x[3], AG_REDUCE_SUM))
+OPFN(bce_logits_none, ag_binary_cross_entropy_with_logits(x[0], ag_sigmoid(x[1]), NULL, x[2], AG_REDUCE_NONE))
+OPFN(nll_mean, ag_nll_loss(ag_log_softmax(x[0], 1), x[1], NULL, -100, AG_REDUCE_MEAN))
+OPFN(nll_weight_ignore_mean, ag_nll_loss(ag_log_softmax(x[0], 1), x[1], x[2], 2, AG_REDUCE_MEAN))
+OPFN(nll_nd_sum, ag_nll_loss(x[0], x[1], NULL, -1, AG_REDUCE_SUM))
+OPFN(nll_nd_none, ag_nll_loss(x[0], x[1], x[2], -100, AG_REDUCE_NONE))
+OPFN(nll_unbatched, ag_nll_loss(x[0], x[1], NULL, -100, AG_REDUCE_MEAN))
+OPFN(kl_div_batchmean, ag_kl_div(x[0], x[1], AG_REDUCE_BATCHMEAN, false))
+OPFN(kl_div_mean, ag_kl_div(x[0], x[1], AG_REDUCE_MEAN, false))
+OPFN(kl_div_sum_zeros, ag_kl_div(x[0], ag_relu(x[1]), AG_REDUCE_SUM, false))
+OPFN(kl_div_log_target_none, ag_kl_div(x[0], x[1], AG_REDUCE_NONE, true))
+OPFN(kl_div_log_target_batchmean, ag_kl_div(x[0], x[1], AG_REDUCE_BATCHMEAN, true))
+OPFN(embedding, ag_embedding(x[0], x[1]))
+OPFN(embedding_1d, ag_embedding(x[0], x[1]))
 
 #define ROW(nm, nin, ...) {.name = #nm, .fn = f_##nm, .n_in = nin, .dtypes = DT_REAL, __VA_ARGS__}
 #define LOOSE TOL(1e-11, 1e-4)
@@ -89,5 +108,14 @@ const op_row ops_nn[] = {
     ROW(log_cosh_none, 2, LOOSE), ROW(log_cosh_mean, 2, LOOSE),
     ROW(gaussian_nll_mean, 3, LOOSE), ROW(gaussian_nll_full_sum, 3, LOOSE), ROW(gaussian_nll_var_lastdim, 3, LOOSE),
     ROW(cross_entropy_mean, 2, LOOSE), ROW(cross_entropy_nd_none, 2, LOOSE), ROW(cross_entropy_probs_sum, 2, LOOSE),
+    ROW(bce_mean, 2, LOOSE), ROW(bce_weight_sum, 3, LOOSE, OPT(1u << 2)), ROW(bce_none, 2, LOOSE),
+    ROW(bce_logits_mean, 2, LOOSE), ROW(bce_logits_weights_sum, 4, LOOSE, OPT(0xc)),
+    ROW(bce_logits_none, 3, LOOSE, OPT(1u << 2)),
+    ROW(nll_mean, 2, LOOSE), ROW(nll_weight_ignore_mean, 3, LOOSE, OPT(1u << 2)), ROW(nll_nd_sum, 2, LOOSE),
+    ROW(nll_nd_none, 3, LOOSE, OPT(1u << 2)), ROW(nll_unbatched, 2, LOOSE),
+    ROW(kl_div_batchmean, 2, LOOSE), ROW(kl_div_mean, 2, LOOSE),
+    ROW(kl_div_sum_zeros, 2, LOOSE),
+    ROW(kl_div_log_target_none, 2, LOOSE), ROW(kl_div_log_target_batchmean, 2, LOOSE),
+    ROW(embedding, 2), ROW(embedding_1d, 2),
     {0},
 };

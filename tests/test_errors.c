@@ -141,6 +141,10 @@ static void test_null_propagation(void **state) {
     NULL_T("ag_linear", "2 (w)", ag_linear(x, n, NULL));
     NULL_T("ag_mse_loss", "2 (t)", ag_mse_loss(x, n, AG_REDUCE_MEAN));
     NULL_T("ag_cross_entropy", "1 (x)", ag_cross_entropy(n, x, AG_REDUCE_MEAN));
+    NULL_T("ag_nll_loss", "2 (t)", ag_nll_loss(x, n, NULL, -100, AG_REDUCE_MEAN));
+    NULL_T("ag_binary_cross_entropy_with_logits", "1 (x)", ag_binary_cross_entropy_with_logits(n, x, NULL, NULL, AG_REDUCE_MEAN));
+    NULL_T("ag_embedding", "1 (weight)", ag_embedding(n, x));
+    NULL_T("ag_scatter", "4 (src)", ag_scatter(x, 0, ag_zeros(AG_SHAPE(1, 2), AG_I64), n));
     ag_module *lin = ag_nn_linear(2, 2, true);
     NULL_T("ag_forward", NULL, ag_forward(NULL, x));
     NULL_T("ag_linear", "1 (x)", ag_forward(lin, n)); /* the layer's functional form reports it */

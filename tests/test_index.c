@@ -514,12 +514,119 @@ static void test_index_kernels_no_malloc_when_warm(void **state) {
     free(nz);
 }
 
+/* ag_scatter and ag_index_put: bad inputs (index out of range, wrong dtypes and shapes) */
+static void test_scatter_index_put_errors(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *x = ag_reshape(ag_arange(0, 15, 1, AG_F64), AG_SHAPE(5, 3));
+    ag_tensor *gi = ag_from_data((int64_t[]){0, 1, 2, 1, 0, 9}, AG_SHAPE(2, 3), AG_I64);
+    ag_tensor *src = ag_ones(AG_SHAPE(2, 3), AG_F64);
+    EXPECT_NULL(ag_scatter(x, 1, gi, src), AG_ERR_INDEX, "ag_scatter: index 9 out of range for dim 1 of size 3",
+                "position [1, 2]");
+    EXPECT_NULL(ag_scatter(x, 1, ag_ones(AG_SHAPE(2, 3), AG_F64), src), AG_ERR_DTYPE,
+                "ag_scatter: expected an i64 index tensor, given f64");
+    EXPECT_NULL(ag_scatter(x, 1, ag_zeros(AG_SHAPE(2, 3), AG_I64), ag_ones(AG_SHAPE(2, 3), AG_F32)), AG_ERR_DTYPE,
+                "ag_scatter: expected src of dtype f64 (as the tensor), given f32");
+    EXPECT_NULL(ag_scatter(x, 0, ag_zeros(AG_SHAPE(2, 4), AG_I64), src), AG_ERR_SHAPE,
+                "ag_scatter: index of shape [2,4] does not fit tensor [5,3] and source [2,3]");
+    EXPECT_NULL(ag_scatter(x, 2, ag_zeros(AG_SHAPE(2, 3), AG_I64), src), AG_ERR_INDEX, "ag_scatter: dim 2 out of range");
+    ag_tensor *i0 = idx_of((int64_t[]){0, 4, -5}, 3), *vals = ag_ones(AG_SHAPE(3, 3), AG_F64);
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){idx_of((int64_t[]){0, 5}, 2)}, 1, ag_ones(AG_SHAPE(3), AG_F64),
+                             false),
+                AG_ERR_INDEX, "ag_index_put: index 5 out of range for dim 0 of size 5 (indices[0])",
+                "negative indices count from the end", "position [1]");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0, idx_of((int64_t[]){1, -4, 0}, 3)}, 2,
+                             ag_ones(AG_SHAPE(1), AG_F64), true),
+                AG_ERR_INDEX, "ag_index_put: index -4 out of range for dim 1 of size 3 (indices[1])");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){ag_ones(AG_SHAPE(3), AG_F64)}, 1, vals, false), AG_ERR_DTYPE,
+                "ag_index_put: expected i64 index tensors, given f64 (indices[0])");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0, ag_ones(AG_SHAPE(3), AG_BOOL)}, 2, vals, false), AG_ERR_DTYPE,
+                "ag_index_put: expected i64 index tensors, given bool (indices[1])");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0}, 1, ag_ones(AG_SHAPE(3, 3), AG_F32), false), AG_ERR_DTYPE,
+                "ag_index_put: expected values of dtype f64 (as the tensor), given f32");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0}, 1, ag_ones(AG_SHAPE(2, 3), AG_F64), false), AG_ERR_SHAPE,
+                "ag_index_put: values of shape [2,3] cannot be broadcast to the indexed shape [3,3]");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0, i0, i0}, 3, vals, false), AG_ERR_INVALID,
+                "ag_index_put: expected 1..2 index tensors for a tensor of shape [5,3], given 3");
+    EXPECT_NULL(ag_index_put(x, NULL, 0, vals, false), AG_ERR_INVALID, "expected 1..2 index tensors");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0, idx_of((int64_t[]){0, 1}, 2)}, 2, vals, false), AG_ERR_SHAPE,
+                "ag_index_put");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){NULL}, 1, vals, false), AG_ERR_INVALID,
+                "ag_index_put: argument 2 (indices[0]) is NULL");
+    EXPECT_NULL(ag_index_put(x, (ag_tensor *const[]){i0}, 1, NULL, false), AG_ERR_INVALID,
+                "ag_index_put: argument 4 (values) is NULL");
+    /* negatives count from the end; the result leaves t unchanged */
+    ag_tensor *r = ag_index_put(x, (ag_tensor *const[]){idx_of((int64_t[]){-1}, 1), idx_of((int64_t[]){-3}, 1)}, 2,
+                                ag_scalar(-7, AG_F64), false);
+    assert_non_null(r);
+    double *v = tu_values(r), *xv = tu_values(x);
+    assert_true(v[12] == -7 && xv[12] == 12 && v[13] == 13);
+    free(v);
+    free(xv);
+    ag_scope_end();
+}
+
+/* Repeated positions without accumulation: the last write wins on the CPU, whatever the thread
+ * count and kernel path (one long slice: threads split the outputs; many slices: threads split
+ * them), and the gradients are PyTorch's (t: zero where written; values/src: g at their target). */
+static void test_scatter_last_write_wins(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *z = ag_zeros(AG_SHAPE(3), AG_F64), *i = idx_of((int64_t[]){0, 0, 2, 0}, 4);
+    ag_tensor *s = ag_set_requires_grad(ag_from_data((double[]){1, 2, 3, 4}, AG_SHAPE(4), AG_F64), true);
+    ag_tensor *t = ag_set_requires_grad(ag_from_data((double[]){5, 6, 7}, AG_SHAPE(3), AG_F64), true);
+    double *v = tu_values(ag_scatter(z, 0, i, s));
+    assert_true(v[0] == 4 && v[1] == 0 && v[2] == 3);
+    free(v);
+    ag_tensor *y = ag_index_put(t, &i, 1, s, false);
+    v = tu_values(y);
+    assert_true(v[0] == 4 && v[1] == 6 && v[2] == 3);
+    free(v);
+    assert_int_equal(ag_backward(ag_sum(ag_mul(y, ag_from_data((double[]){10, 20, 30}, AG_SHAPE(3), AG_F64)),
+                                        AG_ALL_DIMS, false)), 0);
+    double *gt = tu_values(ag_grad_of(t)), *gs = tu_values(ag_grad_of(s));
+    assert_true(gt[0] == 0 && gt[1] == 20 && gt[2] == 0);
+    assert_true(gs[0] == 10 && gs[1] == 10 && gs[2] == 30 && gs[3] == 10);
+    free(gt);
+    free(gs);
+    /* accumulate: every write adds */
+    v = tu_values(ag_index_put(ag_zeros(AG_SHAPE(3), AG_F64), &i, 1, ag_detach(s), true));
+    assert_true(v[0] == 7 && v[1] == 0 && v[2] == 3);
+    free(v);
+    /* large: out[j] = the last k with k % 1000 == j */
+    const int64_t K = 300000, V = 1000;
+    int64_t *hi = malloc((size_t)K * sizeof *hi);
+    assert_non_null(hi);
+    for (int64_t k = 0; k < K; k++) hi[k] = k % V;
+    ag_tensor *bi = ag_from_data(hi, AG_SHAPE(K), AG_I64), *bs = ag_arange(0, (double)K, 1, AG_F64);
+    ag_tensor *bz = ag_zeros(AG_SHAPE(V), AG_F64);
+    ag_tensor *many = ag_transpose(ag_reshape(bs, AG_SHAPE(K / V, V)), 0, 1); /* [V, K/V]: row j holds j + V k */
+    ag_tensor *mi = ag_zeros(AG_SHAPE(V, K / V), AG_I64);                    /* all to column 0 */
+    for (int nt = 1; nt <= 4; nt *= 2) {
+        ag_set_num_threads(nt);
+        double *o = tu_values(ag_scatter(bz, 0, bi, bs));
+        double *o2 = tu_values(ag_index_put(bz, &bi, 1, bs, false));
+        double *o3 = tu_values(ag_scatter(ag_zeros(AG_SHAPE(V, 2), AG_F64), 1, mi, many));
+        for (int64_t j = 0; j < V; j++) {
+            if (o[j] != (double)(K - V + j) || o2[j] != o[j]) fail_msg("threads %d: out[%lld] = %g", nt, (long long)j, o[j]);
+            if (o3[2 * j] != (double)(K - V + j) || o3[2 * j + 1] != 0) fail_msg("threads %d: many slices, row %lld", nt, (long long)j);
+        }
+        free(o);
+        free(o2);
+        free(o3);
+    }
+    ag_set_num_threads(0);
+    free(hi);
+    ag_scope_end();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_index_out_of_range), TEST(test_bad_dtypes_shapes_dims), TEST(test_cat_errors_and_empty),
         TEST(test_cat_many_tree), TEST(test_scatter_add_deterministic), TEST(test_scatter_add_binned_dtypes),
         TEST(test_gather_large),
         TEST(test_cumsum_large), TEST(test_split_chunk_views), TEST(test_index_kernels_no_malloc_when_warm),
+        TEST(test_scatter_index_put_errors), TEST(test_scatter_last_write_wins),
     };
     return cmocka_run_group_tests_name("index", tests, NULL, NULL);
 }

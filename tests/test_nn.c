@@ -413,6 +413,41 @@ static void test_loss_errors(void **st) {
     EXPECT_ERR(ag_gaussian_nll_loss(a, a, ag_full_on(AG_SHAPE(4, 3), -1, AG_F64, DEV), false, 0, AG_REDUCE_MEAN), "var has a negative entry");
     EXPECT_ERR(ag_gaussian_nll_loss(a, a, ag_ones_on(AG_SHAPE(3, 4), AG_F64, DEV), false, 0, AG_REDUCE_MEAN), "var [3,4] must have");
     EXPECT_ERR(ag_huber_loss(a, a, 0, AG_REDUCE_SUM), "expected delta > 0");
+    /* bce, bce with logits, nll, kl_div */
+    ag_tensor *h = ag_full_on(AG_SHAPE(4, 3), 0.5, AG_F64, DEV);
+    EXPECT_ERR(ag_binary_cross_entropy(h, ag_zeros_on(AG_SHAPE(3), AG_F64, DEV), NULL, AG_REDUCE_MEAN),
+               "ag_binary_cross_entropy: expected a target of the input's shape [4,3], given [3]");
+    EXPECT_ERR(ag_binary_cross_entropy(h, h, ag_ones_on(AG_SHAPE(4), AG_F64, DEV), AG_REDUCE_MEAN),
+               "ag_binary_cross_entropy");
+    EXPECT_ERR(ag_binary_cross_entropy(h, h, ag_ones_on(AG_SHAPE(4, 1, 1), AG_F64, DEV), AG_REDUCE_MEAN),
+               "weight of shape [4,1,1] does not broadcast to the input's shape [4,3]");
+    EXPECT_ERR(ag_binary_cross_entropy(h, h, NULL, AG_REDUCE_BATCHMEAN), "expected AG_REDUCE_MEAN, AG_REDUCE_SUM or AG_REDUCE_NONE");
+    EXPECT_ERR(ag_binary_cross_entropy(NULL, h, NULL, AG_REDUCE_MEAN), "ag_binary_cross_entropy: argument 1 (p) is NULL");
+    EXPECT_ERR(ag_binary_cross_entropy_with_logits(h, h, NULL, ag_ones_on(AG_SHAPE(3), AG_I64, DEV), AG_REDUCE_SUM),
+               "ag_binary_cross_entropy_with_logits: expected a real floating-point pos_weight, given i64");
+    EXPECT_ERR(ag_binary_cross_entropy_with_logits(h, ag_zeros_on(AG_SHAPE(4, 3), AG_I64, DEV), NULL, NULL, AG_REDUCE_SUM),
+               "ag_binary_cross_entropy_with_logits: expected a real floating-point target, given i64");
+    EXPECT_ERR(ag_nll_loss(a, ag_full_on(AG_SHAPE(4), 3, AG_I64, DEV), NULL, -100, AG_REDUCE_MEAN),
+               "ag_nll_loss: target 3 at element 0 is out of range for 3 classes");
+    EXPECT_ERR(ag_nll_loss(a, ag_full_on(AG_SHAPE(4), -1, AG_I64, DEV), NULL, -100, AG_REDUCE_MEAN),
+               "ag_nll_loss: target -1 at element 0 is out of range");
+    EXPECT_ERR(ag_nll_loss(a, ag_zeros_on(AG_SHAPE(4), AG_F64, DEV), NULL, -100, AG_REDUCE_MEAN),
+               "ag_nll_loss: expected i64 class indices as target, given f64");
+    EXPECT_ERR(ag_nll_loss(a, ag_zeros_on(AG_SHAPE(3), AG_I64, DEV), NULL, -100, AG_REDUCE_MEAN),
+               "ag_nll_loss: target [3] does not fit input [4,3]");
+    EXPECT_ERR(ag_nll_loss(a, ag_zeros_on(AG_SHAPE(4), AG_I64, DEV), ag_ones_on(AG_SHAPE(4), AG_F64, DEV), -100, AG_REDUCE_MEAN),
+               "ag_nll_loss: expected a weight of shape [3] (one per class), given [4]");
+    EXPECT_ERR(ag_kl_div(a, a, (ag_reduction)7, false), "ag_kl_div: expected AG_REDUCE_MEAN");
+    EXPECT_ERR(ag_kl_div(a, ag_zeros_on(AG_SHAPE(5), AG_F64, DEV), AG_REDUCE_BATCHMEAN, false), "ag_kl_div");
+    EXPECT_ERR(ag_kl_div(a, NULL, AG_REDUCE_SUM, true), "ag_kl_div: argument 2 (t) is NULL");
+    {
+        /* the ignored targets may lie outside [0, C); the mean is over the counted ones */
+        ag_tensor *lp = ag_from_data_on((double[]){-1, -2, -3, -4, -5, -6}, AG_SHAPE(2, 3), AG_F64, DEV);
+        ag_tensor *l = ag_nll_loss(lp, ag_from_data_on((int64_t[]){-100, 2}, AG_SHAPE(2), AG_I64, DEV), NULL, -100,
+                                   AG_REDUCE_MEAN);
+        NN(l);
+        assert_true(ag_item(l) == 6);
+    }
     EXPECT_ERR(ag_linear(a, ag_zeros_on(AG_SHAPE(2, 4), AG_F64, DEV), NULL), "input [4,3] has 3 features in its last dim, weight [2,4] expects 4");
     /* a NULL input with no error pending is reported, naming the op */
     EXPECT_ERR(assert_null(ag_mse_loss(NULL, a, AG_REDUCE_MEAN)), "ag_mse_loss: argument 1 (x) is NULL");
@@ -424,6 +459,62 @@ static void test_loss_errors(void **st) {
     ag_copy_to_buffer(ag_grad_of(p), g, AG_F64);
     assert_true(fabs(g[2] - 2.0) < 1e-15); /* 2 * 3 / 3 */
     ag_scope_end();
+}
+
+/* Embedding: N(0, 1) init, forward = rows of weight for an index of any shape, padding_idx's row
+ * zero at the start and without gradient */
+static void test_embedding(void **st) {
+    (void)st;
+    ag_manual_seed(5);
+    ag_module *m = on_dev(ag_nn_embedding(1000, 8, AG_NO_PADDING_IDX));
+    NN(m);
+    ag_scope_begin();
+    ag_tensor *w = ag_module_param(m, "weight");
+    assert_int_equal(ag_ndim(w), 2);
+    assert_true(ag_shape(w)[0] == 1000 && ag_shape(w)[1] == 8);
+    double mean = ag_item(ag_mean(w, AG_ALL_DIMS, false)), sd = ag_item(ag_std(w, AG_ALL_DIMS, 1, false));
+    assert_true(fabs(mean) < 0.05 && fabs(sd - 1) < 0.05);
+    ag_tensor *idx = ag_from_data_on((int64_t[]){3, 999, 0, 3, 7, 1}, AG_SHAPE(2, 1, 3), AG_I64, DEV);
+    ag_tensor *y = ag_forward(m, idx);
+    NN(y);
+    assert_int_equal(ag_ndim(y), 4);
+    assert_true(ag_shape(y)[0] == 2 && ag_shape(y)[1] == 1 && ag_shape(y)[2] == 3 && ag_shape(y)[3] == 8);
+    ag_tensor *rows = ag_index_select(w, 0, ag_reshape(idx, AG_SHAPE(-1)));
+    assert_true(maxabs_diff(ag_reshape(y, AG_SHAPE(6, 8)), rows) == 0);
+    assert_true(maxabs_diff(ag_embedding(w, idx), y) == 0);
+    /* a 0-d index gives one row */
+    ag_tensor *y0 = ag_forward(m, ag_scalar_on(7, AG_I64, DEV));
+    assert_true(ag_ndim(y0) == 1 && ag_shape(y0)[0] == 8);
+    EXPECT_ERR(ag_forward(m, ag_ones_on(AG_SHAPE(2), AG_F64, DEV)), "ag_embedding: expected an i64 index tensor, given f64");
+    EXPECT_ERR(ag_forward(m, ag_full_on(AG_SHAPE(2), 1000, AG_I64, DEV)), "index 1000 out of range for dim 0 of size 1000");
+    EXPECT_ERR(ag_embedding(ag_ones_on(AG_SHAPE(3), AG_F64, DEV), ag_zeros_on(AG_SHAPE(2), AG_I64, DEV)),
+               "ag_embedding: expected a weight [num, dim], given [3]");
+    ag_scope_end();
+    ag_module_free(m);
+    EXPECT_ERR(ag_nn_embedding(0, 3, AG_NO_PADDING_IDX), "ag_nn_embedding: expected positive sizes");
+    EXPECT_ERR(ag_nn_embedding(5, 3, 5), "ag_nn_embedding: padding_idx 5 is out of range for 5 embeddings");
+    EXPECT_ERR(ag_nn_embedding(5, 3, -6), "padding_idx -6 is out of range");
+
+    /* padding_idx -1 = row 4: zero, and no gradient through it */
+    m = on_dev(ag_nn_embedding(5, 3, -1));
+    NN(m);
+    ag_scope_begin();
+    w = ag_module_param(m, "weight");
+    double wv[15];
+    ag_copy_to_buffer(w, wv, AG_F64);
+    assert_true(wv[12] == 0 && wv[13] == 0 && wv[14] == 0 && wv[0] != 0);
+    idx = ag_from_data_on((int64_t[]){4, 1, 4, 1}, AG_SHAPE(2, 2), AG_I64, DEV);
+    y = ag_forward(m, idx);
+    NN(y);
+    OK(ag_backward(ag_sum(ag_mul(y, y), AG_ALL_DIMS, false)));
+    double g[15];
+    ag_copy_to_buffer(ag_grad_of(w), g, AG_F64);
+    for (int j = 0; j < 3; j++) {
+        assert_true(g[12 + j] == 0 && g[j] == 0);
+        assert_true(fabs(g[3 + j] - 4 * wv[3 + j]) < 1e-14); /* two reads of row 1, d(y^2) = 2y each */
+    }
+    ag_scope_end();
+    ag_module_free(m);
 }
 
 int main(void) {
@@ -440,6 +531,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_priors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_embedding, setup, teardown),
     };
     return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }

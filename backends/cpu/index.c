@@ -4,7 +4,7 @@
  *   the last dim are the inner loop (a row copy when the index is constant along it, as for
  *   index_select). Indices are checked inline; on a bad one the index tensor is rescanned in
  *   row-major order so the error always names the first bad index, whatever the threads.
- * scatter_add: out[p with p[dim] <- idx[p]] += src[p]. No atomics, and deterministic: two terms
+ * scatter_add: out[p with p[dim] <- idx[p]] += src[p] (scatter: = src[p], the same walks). No atomics, and deterministic: two terms
  *   can only collide when they share m (the coordinates other than dim), and every output element
  *   receives its terms in increasing order of p[dim] (k), independent of the thread count:
  *   - many slices (M = number of m positions >= SLICES_PER_THREAD * threads): threads split the m
@@ -256,6 +256,7 @@ typedef struct splan {
     const char *src;
     const int64_t *idx;
     bool allow_neg;
+    bool assign; /* scatter: = instead of += (the walks keep increasing k per output: last wins) */
 } splan;
 
 /* m range [m0, m1), applying only outputs with index value in [vlo, vhi). false on a bad index. */
@@ -275,7 +276,9 @@ typedef struct splan {
                 for (int64_t j = 0; j < cnt; j++) {                                               \
                     int64_t v = x[off[0][j]];                                                     \
                     if (!fix_index(&v, size, neg)) return false;                                  \
-                    if (v >= vlo && v < vhi) out[off[2][j] + v * ko] += s[off[1][j]];             \
+                    if (v < vlo || v >= vhi) continue;                                            \
+                    if (p->assign) out[off[2][j] + v * ko] = s[off[1][j]];                        \
+                    else out[off[2][j] + v * ko] += s[off[1][j]];                                 \
                 }                                                                                 \
             }                                                                                     \
         }                                                                                         \
@@ -430,8 +433,8 @@ typedef bool (*scatter_fn)(const splan *, int64_t, int64_t, int64_t, int64_t);
 
 static int64_t iabs64(int64_t x) { return x < 0 ? -x : x; }
 
-int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
-                       bool allow_neg) {
+static int scatter_impl(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
+                        bool allow_neg, bool assign) {
     if (idx->dtype != AG_I64)
         return ag_set_error(AG_ERR_DTYPE, "%s: expected an i64 index, given %s", op, ag_dtype_name(idx->dtype));
     scatter_fn fn;
@@ -441,7 +444,7 @@ int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx,
     case AG_C64: fn = scatter_cf32; break;
     case AG_C128: fn = scatter_cf64; break;
     case AG_I64: fn = scatter_int64_t; break;
-    default: return ag_set_error(AG_ERR_DTYPE, "%s: scatter_add does not support %s", op, ag_dtype_name(out->dtype));
+    default: return ag_set_error(AG_ERR_DTYPE, "%s: %s does not support %s", op, assign ? "scatter" : "scatter_add", ag_dtype_name(out->dtype));
     }
     if (src->dtype != out->dtype || idx->ndim != src->ndim || idx->ndim != out->ndim)
         return ag_set_error(AG_ERR_INVALID, "%s: cpu scatter_add: mismatched views", op);
@@ -465,6 +468,7 @@ int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx,
     p.src = src->data;
     p.idx = idx->data;
     p.allow_neg = allow_neg;
+    p.assign = assign;
     int64_t M = p.md.M, total = M * p.K;
     if (total == 0) return 0;
     /* dim innermost in src: walk one fiber at a time along it; otherwise rows of BLK */
@@ -473,7 +477,7 @@ int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx,
     p.blk = dim_inner ? 1 : BLK;
     bool ok = true;
     int nt = threads_for(total);
-    int binned = scatter_binned(op, &p, out, idx, dim, nt);
+    int binned = assign ? 0 : scatter_binned(op, &p, out, idx, dim, nt);
     if (binned) return binned < 0 ? binned : 0;
     if (nt > 1) {
 #ifdef _OPENMP
@@ -495,6 +499,16 @@ int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx,
     }
     if (!ok) return index_error(op, idx, dim, p.size, allow_neg);
     return 0;
+}
+
+int ag_cpu_scatter_add(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
+                       bool allow_neg) {
+    return scatter_impl(op, out, idx, src, dim, allow_neg, false);
+}
+
+int ag_cpu_scatter(const char *op, const ag_kview *out, const ag_kview *idx, const ag_kview *src, int dim,
+                   bool allow_neg) {
+    return scatter_impl(op, out, idx, src, dim, allow_neg, true);
 }
 
 /* ---- cumsum ------------------------------------------------------------------------------ */

@@ -178,6 +178,9 @@ AG_API ag_tensor *ag_group_norm(ag_tensor *x, int64_t groups, ag_tensor *weight,
 /* Normalise over the last ndim dims, which must equal shape; weight/bias of that shape or NULL. */
 AG_API ag_tensor *ag_layer_norm(ag_tensor *x, const int64_t *shape, int ndim, ag_tensor *weight,
                                 ag_tensor *bias, double eps);
+/* torch.nn.functional.embedding: rows of weight [num, dim] picked by an i64 index of any shape
+ * (each in [0, num)); the result is [idx shape..., dim]. */
+AG_API ag_tensor *ag_embedding(ag_tensor *weight, ag_tensor *idx);
 /* Zeroes each element with probability p (drawn from the global generator, ag_manual_seed)
  * and scales the rest by 1/(1-p) when training; x itself (an alias) otherwise. */
 AG_API ag_tensor *ag_dropout(ag_tensor *x, double p, bool training);
@@ -201,6 +204,11 @@ AG_API ag_module *ag_nn_softplus(double beta, double threshold); /* 1, 20 */
 AG_API ag_module *ag_nn_sigmoid(void);
 AG_API ag_module *ag_nn_tanh(void);
 AG_API ag_module *ag_nn_dropout(double p);                       /* 0.5; identity in eval mode */
+/* torch.nn.Embedding: parameter weight [num_embeddings, embedding_dim] ~ N(0, 1); forward takes
+ * an i64 index tensor of any shape (ag_embedding). padding_idx in [-num, num) (negatives count from
+ * the end): that row starts at zero and gets no gradient; AG_NO_PADDING_IDX for none. */
+#define AG_NO_PADDING_IDX INT64_MIN
+AG_API ag_module *ag_nn_embedding(int64_t num_embeddings, int64_t embedding_dim, int64_t padding_idx);
 
 /* Convolutions (ag_conv2d / ag_conv_transpose2d; opts NULL = stride 1, no padding, groups 1,
  * copied). Conv2d: weight [out, in/groups, kh, kw]; ConvTranspose2d: weight [in, out/groups, kh, kw];
@@ -224,7 +232,8 @@ AG_API ag_module *ag_nn_groupnorm(int64_t num_groups, int64_t num_channels, ag_n
 AG_API ag_module *ag_nn_layernorm(const int64_t *shape, int ndim, ag_norm_opts opts);
 
 /* ---- losses: input and target broadcast; the result is 0-d unless AG_REDUCE_NONE --------- */
-typedef enum ag_reduction { AG_REDUCE_MEAN = 0, AG_REDUCE_SUM = 1, AG_REDUCE_NONE = 2 } ag_reduction;
+/* AG_REDUCE_BATCHMEAN (the sum divided by the input's size(0)) is for ag_kl_div only */
+typedef enum ag_reduction { AG_REDUCE_MEAN = 0, AG_REDUCE_SUM = 1, AG_REDUCE_NONE = 2, AG_REDUCE_BATCHMEAN = 3 } ag_reduction;
 AG_API ag_tensor *ag_mse_loss(ag_tensor *input, ag_tensor *target, ag_reduction red);
 AG_API ag_tensor *ag_l1_loss(ag_tensor *input, ag_tensor *target, ag_reduction red);
 /* 0.5 r^2 where |r| < delta, delta (|r| - delta/2) elsewhere (torch.nn.HuberLoss) */
@@ -242,6 +251,24 @@ AG_API ag_tensor *ag_gaussian_nll_loss(ag_tensor *input, ag_tensor *target, ag_t
 /* logits [N, C] or [N, C, d...]; target i64 class indices [N] / [N, d...] in [0, C), or class
  * probabilities of the logits' shape (float). No class weights, ignore_index or smoothing. */
 AG_API ag_tensor *ag_cross_entropy(ag_tensor *logits, ag_tensor *target, ag_reduction red);
+/* torch.nn.BCELoss: -weight (t log p + (1 - t) log(1 - p)), logs clamped at -100; p in [0, 1]
+ * (not checked: outside it the loss is NaN), target of p's shape, weight NULL or broadcasting to it.
+ * Where a log is clamped (p within e^-100 of 0 or 1) its gradient is 0 (PyTorch divides by
+ * max(p (1 - p), 1e-12) there). */
+AG_API ag_tensor *ag_binary_cross_entropy(ag_tensor *p, ag_tensor *target, ag_tensor *weight, ag_reduction red);
+/* torch.nn.BCEWithLogitsLoss, in its stable form: weight ((1 - t) x + (1 + (pos_weight - 1) t)
+ * softplus(-x)); weight and pos_weight ([C], broadcast against the target) may be NULL. */
+AG_API ag_tensor *ag_binary_cross_entropy_with_logits(ag_tensor *x, ag_tensor *target, ag_tensor *weight,
+                                                      ag_tensor *pos_weight, ag_reduction red);
+/* torch.nn.NLLLoss: -weight[t] logp[n, t, d...]; logp [N, C] / [N, C, d...] / [C], target i64
+ * [N] / [N, d...] / 0-d in [0, C) or equal to ignore_index (those count 0 and are left out of
+ * the mean: sum / sum of weight[t] over the counted targets). weight [C] or NULL. */
+AG_API ag_tensor *ag_nll_loss(ag_tensor *logp, ag_tensor *target, ag_tensor *weight, int64_t ignore_index,
+                              ag_reduction red);
+/* torch.nn.KLDivLoss: target (log t - input) elementwise, 0 where t = 0 (log_target: exp(t) (t -
+ * input)); input holds log-probabilities. red also AG_REDUCE_BATCHMEAN (PyTorch's recommended one;
+ * AG_REDUCE_MEAN averages over every element, as PyTorch). */
+AG_API ag_tensor *ag_kl_div(ag_tensor *input, ag_tensor *target, ag_reduction red, bool log_target);
 
 /* ---- checkpoints (HDF5; AG_ERR_NOTIMPL in builds without it) ----------------------------- */
 /* Writes /params/<dotted.name>, /buffers/<dotted.name>, /optim/<state name> (when optim is not

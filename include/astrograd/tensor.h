@@ -440,6 +440,18 @@ AG_API ag_tensor *ag_gather(ag_tensor *t, int dim, ag_tensor *idx);        /* to
 /* torch.scatter_add, out of place: t + the sum of src[p] at (p with p[dim] <- idx[p]).
  * Deterministic (fixed summation order, no atomics). */
 AG_API ag_tensor *ag_scatter_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
+/* torch.scatter (no reduction), out of place: t with src[p] written at (p with p[dim] <- idx[p]).
+ * Index positions that repeat along dim: the last one (largest p[dim]) wins on the CPU; the
+ * order is unspecified on other devices, as in PyTorch. Gradients: t's is g with the written
+ * places zeroed, src's is gather(g) (every duplicate gets its own). */
+AG_API ag_tensor *ag_scatter(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
+/* torch.Tensor.index_put, out of place: t[indices[0], ..., indices[n-1]] = values (+= when
+ * accumulate), with n i64 index tensors (1 <= n <= ndim, for the leading dims) broadcast together
+ * and negatives counted from the end; values broadcast to [broadcast index shape, t.shape[n:]...].
+ * accumulate = false with repeated positions: the last write (row-major order of the broadcast
+ * indices) wins on the CPU; the order is unspecified on other devices, as in PyTorch.
+ * Differentiable w.r.t. t and values. Bool masks: ag_mask_assign. */
+AG_API ag_tensor *ag_index_put(ag_tensor *t, ag_tensor *const *indices, int n, ag_tensor *values, bool accumulate);
 AG_API ag_tensor *ag_take(ag_tensor *t, ag_tensor *idx); /* flat index, negatives count from the end */
 AG_API ag_tensor *ag_masked_select(ag_tensor *t, ag_tensor *mask);        /* bool mask, broadcast; 1-d */
 AG_API ag_tensor *ag_masked_fill(ag_tensor *t, ag_tensor *mask, double value); /* out of place */

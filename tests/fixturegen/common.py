@@ -17,7 +17,7 @@ class Row:
     """name: fixture key (matches the C op table row); fn(*tensors) -> tensor;
     inputs: list of (shape, kind); kinds: 'n' normal, 'p' positive in [0.5, 2), 'u' uniform
     in [-1, 1), 'z' normal with some exact zeros, 'i' int64 in [0, 5), 'i<N>' int64 in [0, N),
-    'si<N>' int64 in [-N, N), 'b' bool, 'r' real
+    'si<N>' int64 in [-N, N), 'pi<N>' int64 in [0, N) distinct along dim 0, 'b' bool, 'r' real
     normal (stays real when the row dtype is complex), 'pr' positive real;
     grad: indices of inputs to differentiate; dtypes: row dtypes."""
 
@@ -34,6 +34,11 @@ def make_input(rng, shape, kind, dt):
         return torch.from_numpy(rng.integers(0, 5, size=shape)).to(torch.int64)
     if kind[:1] == "i" and kind[1:].isdigit():  # 'i7': int64 index in [0, 7)
         return torch.from_numpy(rng.integers(0, int(kind[1:]), size=shape)).to(torch.int64)
+    if kind[:2] == "pi" and kind[2:].isdigit():  # 'pi7': int64 in [0, 7), distinct along dim 0 (no repeats)
+        n = int(kind[2:])
+        cols = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        a = np.stack([rng.permutation(n)[: shape[0]] for _ in range(cols)], axis=1)
+        return torch.from_numpy(a.reshape(shape)).to(torch.int64)
     if kind[:2] == "si" and kind[2:].isdigit():  # 'si7': int64 index in [-7, 7) (negatives count from the end)
         n = int(kind[2:])
         return torch.from_numpy(rng.integers(-n, n, size=shape)).to(torch.int64)

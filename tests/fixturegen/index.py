@@ -1,5 +1,6 @@
-"""Indexing, joining and reordering: index_select, gather, scatter_add, take, masked ops (masked_fill_ in place), nonzero,
-mask assignment, cat/stack/split/chunk, flip, roll, diff, cumsum, cumprod, tril/triu, diag/trace, meshgrid, repeat/tile, one_hot.
+"""Indexing, joining and reordering: index_select, gather, scatter_add, scatter, index_put, take, masked ops
+(masked_fill_ in place), nonzero, mask assignment, cat/stack/split/chunk, flip, roll, diff, cumsum, cumprod, tril/triu,
+diag/trace, meshgrid, repeat/tile, one_hot.
 Index inputs use kinds 'i<N>' (in [0, N)) and 'si<N>' (in [-N, N)); masks use 'b'."""
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,24 @@ ROWS = [
         [((4, 5), "n"), ((3, 5), "i4"), ((3, 5), "n")], ALL, grad=[0, 2]),
     Row("scatter_add_small", lambda t, i, s: torch.scatter_add(t, 1, i, s),
         [((4, 5), "n"), ((2, 3), "i5"), ((2, 3), "n")], REAL, grad=[0, 2]),
+    Row("scatter", lambda t, i, s: torch.scatter(t, 0, i, s),
+        [((4, 5), "n"), ((3, 5), "pi4"), ((3, 5), "n")], ALL, grad=[0, 2]),
+    Row("scatter_d1", lambda t, i, s: torch.scatter(t, 1, i.t(), s),
+        [((3, 6), "n"), ((4, 2), "pi6"), ((2, 4), "n")], REAL, grad=[0, 2]),
+    # repeated positions: the last write wins on the CPU (as torch's CPU kernel); gradients as
+    # torch's (every duplicate gets gather(g)), so not a true derivative: no gradcheck
+    Row("scatter_dup", lambda t, i, s: torch.scatter(t, 0, i, s),
+        [((3, 5), "n"), ((4, 5), "i3"), ((4, 5), "n")], REAL, grad=[0, 2]),
+    Row("index_put", lambda t, i, v: t.index_put((i,), v), [((5, 4), "n"), ((3,), "pi5"), ((3, 4), "n")], ALL,
+        grad=[0, 2]),
+    Row("index_put_2idx", lambda t, i, j, v: t.index_put((i, j - 5), v),
+        [((4, 5, 3), "n"), ((3, 1), "pi4"), ((2,), "pi5"), ((2, 3), "n")], REAL, grad=[0, 3]),
+    Row("index_put_acc", lambda t, i, v: t.index_put((i,), v, accumulate=True),
+        [((5, 3), "n"), ((7,), "si5"), ((7, 3), "n")], ALL, grad=[0, 2]),
+    Row("index_put_acc_2idx", lambda t, i, j, v: t.index_put((i, j), v, accumulate=True),
+        [((3, 4), "n"), ((2, 3), "i3"), ((3,), "i4"), ((1,), "n")], REAL, grad=[0, 3]),
+    Row("index_put_dup", lambda t, i, v: t.index_put((i,), v), [((4,), "n"), ((6,), "i4"), ((6,), "n")], REAL,
+        grad=[0, 2]),
     Row("take", lambda x, i: torch.take(x, i), [((3, 4), "n"), ((2, 5), "si12")], ALL, grad=[0]),
     Row("masked_select", lambda x, m: torch.masked_select(x, m), [((3, 4), "n"), ((3, 4), "b")], ALL, grad=[0]),
     Row("masked_select_bcast", lambda x, m: torch.masked_select(x, m), [((3, 4), "n"), ((4,), "b")], REAL, grad=[0]),

@@ -1,4 +1,4 @@
-"""nn: activations, linear, normalisation layers, losses (torch.nn.functional), and BatchNorm2d's
+"""nn: activations, linear, normalisation layers, losses (torch.nn.functional), embedding, and BatchNorm2d's
 running statistics after three training steps (C side: the ag_nn_batchnorm2d module)."""
 import math
 
@@ -80,4 +80,31 @@ ROWS = [
         [((3, 5, 2), "n"), ((3, 2), "i")], REAL, grad=[0]),
     Row("cross_entropy_probs_sum", lambda x, t: F.cross_entropy(x, F.softmax(t, 1), reduction="sum"),
         [((4, 5), "n"), ((4, 5), "n")], REAL, grad=[0]),
+    Row("bce_mean", lambda x, t: F.binary_cross_entropy(torch.sigmoid(x), torch.sigmoid(t)), [X, X], REAL),
+    Row("bce_weight_sum", lambda x, t, w: F.binary_cross_entropy(torch.sigmoid(x), torch.sigmoid(t), w, reduction="sum"),
+        [X, X, ((5,), "p")], REAL, grad=[0, 1]),
+    Row("bce_none", lambda x, t: F.binary_cross_entropy(torch.sigmoid(x), torch.sigmoid(t), reduction="none"),
+        [((4, 3), "n"), ((4, 3), "n")], REAL),
+    Row("bce_logits_mean", lambda x, t: F.binary_cross_entropy_with_logits(x * 8, torch.sigmoid(t)), [X, X], REAL),
+    Row("bce_logits_weights_sum",
+        lambda x, t, w, pw: F.binary_cross_entropy_with_logits(x * 8, torch.sigmoid(t), w, reduction="sum", pos_weight=pw),
+        [X, X, ((4, 1), "p"), ((5,), "p")], REAL, grad=[0, 1]),
+    Row("bce_logits_none", lambda x, t, pw: F.binary_cross_entropy_with_logits(x, torch.sigmoid(t), reduction="none",
+                                                                              pos_weight=pw),
+        [((4, 3), "n"), ((4, 3), "n"), ((3,), "p")], REAL, grad=[0, 1]),
+    Row("nll_mean", lambda x, t: F.nll_loss(F.log_softmax(x, 1), t), [((6, 5), "n"), ((6,), "i5")], REAL, grad=[0]),
+    Row("nll_weight_ignore_mean", lambda x, t, w: F.nll_loss(F.log_softmax(x, 1), t, w, ignore_index=2),
+        [((7, 4), "n"), ((7,), "i4"), ((4,), "p")], REAL, grad=[0]),
+    Row("nll_nd_sum", lambda x, t: F.nll_loss(x, t, reduction="sum", ignore_index=-1),
+        [((3, 5, 2, 2), "n"), ((3, 2, 2), "si1")], REAL, grad=[0]),
+    Row("nll_nd_none", lambda x, t, w: F.nll_loss(x, t, w, reduction="none"),
+        [((2, 4, 3), "n"), ((2, 3), "i4"), ((4,), "p")], REAL, grad=[0]),
+    Row("nll_unbatched", lambda x, t: F.nll_loss(x, t), [((5,), "n"), ((), "i5")], REAL, grad=[0]),
+    Row("kl_div_batchmean", lambda x, t: F.kl_div(x, t, reduction="batchmean"), [X, ((3, 4, 5), "p")], REAL),
+    Row("kl_div_mean", lambda x, t: F.kl_div(x, t, reduction="mean"), [X, ((3, 4, 5), "p")], REAL),
+    Row("kl_div_sum_zeros", lambda x, t: F.kl_div(x, t.relu(), reduction="sum"), [X, ((3, 4, 5), "n")], REAL),
+    Row("kl_div_log_target_none", lambda x, t: F.kl_div(x, t, reduction="none", log_target=True), [X, X], REAL),
+    Row("kl_div_log_target_batchmean", lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=True), [X, X], REAL),
+    Row("embedding", lambda w, i: F.embedding(i, w), [((6, 4), "n"), ((2, 3), "i6")], REAL, grad=[0]),
+    Row("embedding_1d", lambda w, i: F.embedding(i, w), [((5, 3), "n"), ((7,), "i5")], REAL, grad=[0]),
 ]
