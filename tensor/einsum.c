@@ -185,7 +185,6 @@ ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n) {
         }
         /* x0 -> [batch, own0, con] (sizes from the operand: 1 broadcasts), x1 -> [batch, con, own1] */
         int64_t B = 1, M = 1, N = 1, K = 1, bshape[AG_MAX_DIMS];
-        bool bcast = false;
         for (int j = 0; j < nbat; j++) bshape[j] = size[sub_index(bat[j])];
         for (int j = 0; j < nbat; j++) B *= bshape[j];
         for (int j = 0; j < nown[0]; j++) M *= size[sub_index(own[0][j])];
@@ -206,14 +205,10 @@ ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n) {
                 full[j] = size[sub_index(order[j])];
             }
             ag_tensor *p = x[i] && no > 0 ? ag_permute(x[i], perm, no) : x[i];
-            if (p && no > 0) {
-                for (int j = 0; j < no; j++) bcast = bcast || p->shape[j] != full[j];
-                p = ag_expand(p, full, no);
-            }
+            if (p && no > 0) p = ag_expand(p, full, no); /* size-1 dims broadcast */
             int64_t sh3[3] = {B, i == 0 ? M : K, i == 0 ? K : N};
             y[i] = p ? ag_reshape(p, sh3, 3) : NULL;
         }
-        (void)bcast;
         ag_tensor *z = y[0] && y[1] ? ag_matmul(y[0], y[1]) : NULL; /* [B, M, N] */
         /* [batch, own0, own1] -> output order */
         char zo[AG_MAX_DIMS];
