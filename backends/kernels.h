@@ -189,7 +189,14 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   only that triangle of a. info i > 0: the leading minor of order i is not positive definite.
  * triangular_solve: x [..., n, k] <- A^-1 b, A the upper or lower triangle of a (unit diagonal
  *   assumed when unitriangular). info i > 0: A[i-1, i-1] == 0 (x not written). Right-sided and
- *   transposed solves are this one on transposed views. */
+ *   transposed solves are this one on transposed views.
+ * qr: reduced QR of a [..., m, n] (k = min(m, n)): q [..., m, k] (orthonormal columns),
+ *   r [..., k, n] upper triangular (zeros below), as LAPACK geqrf + orgqr. Real f32/f64 only.
+ * eigh: w [..., n] <- the eigenvalues (ascending) and v [..., n, n] the orthonormal eigenvectors
+ *   (columns) of the symmetric matrix whose lower triangle is a's (syevd). info i > 0: did not
+ *   converge. Real f32/f64 only.
+ * svd: reduced SVD a = u diag(s) vh, u [..., m, k], s [..., k] descending, vh [..., k, n]
+ *   (gesdd). info i > 0: did not converge. Real f32/f64 only. */
 #define AG_KERNEL_ENTRIES(X) \
     X(copy, (const ag_kview *dst, const ag_kview *src), (dst, src), (dst, src)) \
     X(fill, (const ag_kview *dst, double re, double im), (dst, re, im), (dst)) \
@@ -255,7 +262,12 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
     X(cholesky, (const ag_kview *l, const ag_kview *info, const ag_kview *a, bool upper), \
       (l, info, a, upper), (l, info, a)) \
     X(triangular_solve, (const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *b, \
-                         bool upper, bool unitriangular), (x, info, a, b, upper, unitriangular), (x, info, a, b))
+                         bool upper, bool unitriangular), (x, info, a, b, upper, unitriangular), (x, info, a, b)) \
+    X(qr, (const ag_kview *q, const ag_kview *r, const ag_kview *a), (q, r, a), (q, r, a)) \
+    X(eigh, (const ag_kview *w, const ag_kview *v, const ag_kview *info, const ag_kview *a), \
+      (w, v, info, a), (w, v, info, a)) \
+    X(svd, (const ag_kview *u, const ag_kview *s, const ag_kview *vh, const ag_kview *info, const ag_kview *a), \
+      (u, s, vh, info, a), (u, s, vh, info, a))
 
 typedef struct ag_kernels {
     const char *name;

@@ -38,6 +38,45 @@ OPFN(tr_l_right, ag_solve_triangular(shift(x[0]), x[1], false, false, false))
 OPFN(tr_u_right_unit, ag_solve_triangular(shift(x[0]), x[1], true, false, true))
 OPFN(tr_l_unit, ag_solve_triangular(shift(x[0]), x[1], false, true, true))
 
+/* decompositions: gauge-invariant functions of the factors (see fixturegen/solve.py) */
+static ag_tensor *sym(ag_tensor *m) { return ag_add(m, ag_transpose(m, -1, -2)); }
+static ag_tensor *qr_part(ag_tensor *a, int which) {
+    ag_tensor *q, *r;
+    if (ag_linalg_qr(a, &q, &r)) return NULL;
+    if (which == 0) return ag_square(q);
+    if (which == 1) return ag_square(r);
+    if (which == 2) return ag_abs(r);
+    ag_tensor *d = ag_sum(ag_mul(r, eye_like(r)), AG_DIMS(-1), false); /* diag(R) */
+    return ag_mul(q, ag_unsqueeze(d, -2));
+}
+static ag_tensor *eigh_part(ag_tensor *m, int which) {
+    ag_tensor *l, *v;
+    if (ag_linalg_eigh(sym(m), &l, &v)) return NULL;
+    if (which == 0) return l;
+    if (which == 1) return ag_square(v);
+    ag_tensor *vd = ag_mul(v, ag_unsqueeze(ag_tanh(l), -2)); /* V diag(tanh L) */
+    return ag_matmul(vd, ag_transpose(v, -1, -2));
+}
+static ag_tensor *svd_part(ag_tensor *a, int which) {
+    ag_tensor *u, *s, *vh;
+    if (ag_linalg_svd(a, false, &u, &s, &vh)) return NULL;
+    if (which == 0) return s;
+    if (which == 1) return ag_matmul(u, vh);
+    return which == 2 ? ag_square(u) : ag_square(vh);
+}
+OPFN(qr_q2, qr_part(x[0], 0))
+OPFN(qr_r2, qr_part(x[0], 1))
+OPFN(qr_abs_r, qr_part(x[0], 2))
+OPFN(qr_qd, qr_part(x[0], 3))
+OPFN(eigh_vals, eigh_part(x[0], 0))
+OPFN(eigh_v2, eigh_part(x[0], 1))
+OPFN(eigh_fun, eigh_part(x[0], 2))
+OPFN(svd_s, svd_part(x[0], 0))
+OPFN(svd_uvh, svd_part(x[0], 1))
+OPFN(svd_u2, svd_part(x[0], 2))
+OPFN(svd_vh2, svd_part(x[0], 3))
+OPFN(lstsq, ag_linalg_lstsq(x[0], x[1]))
+
 #define ROW(nm, f, nin, dts) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = dts, TOL(1e-10, 2e-4)}
 const op_row ops_solve[] = {
     ROW(solve_mat, solve, 2, DT_FLOAT),
@@ -65,5 +104,23 @@ const op_row ops_solve[] = {
     ROW(trsolve_upper_right_unit, tr_u_right_unit, 2, DT_FLOAT),
     ROW(trsolve_lower_unit, tr_l_unit, 2, DT_FLOAT),
     ROW(trsolve_batch_bcast, tr_u, 2, DT_FLOAT),
+#define NG NOGG("the decompositions' nodes save history-free factors: no second derivatives")
+#define DROW(nm, f, nin) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = DT_REAL, TOL(1e-9, 2e-3), NG}
+    DROW(qr_q2, qr_q2, 1),
+    DROW(qr_r2, qr_r2, 1),
+    DROW(qr_qd_batch, qr_qd, 1),
+    DROW(qr_qd_square, qr_qd, 1),
+    {.name = "qr_wide", .fn = f_qr_abs_r, .n_in = 1, .dtypes = DT_REAL, TOL(1e-9, 2e-3), NOGC},
+    DROW(eigh_vals, eigh_vals, 1),
+    DROW(eigh_v2, eigh_v2, 1),
+    DROW(eigh_fun_batch, eigh_fun, 1),
+    DROW(svd_s, svd_s, 1),
+    DROW(svd_s_wide_batch, svd_s, 1),
+    DROW(svd_uvh, svd_uvh, 1),
+    DROW(svd_u2_tall, svd_u2, 1),
+    DROW(svd_vh2_wide, svd_vh2, 1),
+    DROW(svd_uvh_batch, svd_uvh, 1),
+    DROW(lstsq, lstsq, 2),
+    DROW(lstsq_batch, lstsq, 2),
     {0},
 };

@@ -402,6 +402,115 @@ static void test_kernels_no_malloc_when_warm(void **state) {
     free(piv);
 }
 
+
+/* ---- decompositions and einsum: reconstruction, and bad inputs ---------------------- */
+
+static ag_tensor *mTt(ag_tensor *t) { return ag_transpose(t, -1, -2); }
+
+static double md(ag_tensor *a, ag_tensor *b) { return maxdiff(ag_to_dtype(a, AG_F64), ag_to_dtype(b, AG_F64)); }
+
+static void test_decomp_reconstruct(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_manual_seed(7);
+    for (int dti = 0; dti < 2; dti++) {
+        ag_dtype dt = dti ? AG_F64 : AG_F32;
+        double tol = dti ? 1e-12 : 1e-4;
+        /* [2, 5, 3] read through a transposed (strided) view of [2, 3, 5] */
+        ag_tensor *A = mTt(ag_randn((int64_t[]){2, 3, 5}, 3, dt));
+        ag_tensor *Q, *R, *U, *S, *Vh, *L, *V;
+        assert_int_equal(ag_linalg_qr(A, &Q, &R), 0);
+        assert_true(md(ag_matmul(Q, R), A) < tol * 10);
+        ag_tensor *QtQ = ag_matmul(mTt(Q), Q);
+        assert_true(md(QtQ, ag_add(ag_zeros_like(QtQ), ag_eye_on(3, 3, dt, ag_device_of(A)))) < tol * 10);
+        assert_true(md(ag_tril(R, -1), ag_zeros_like(R)) == 0);
+        assert_int_equal(ag_linalg_svd(A, false, &U, &S, &Vh), 0);
+        assert_true(md(ag_matmul(ag_mul(U, ag_unsqueeze(S, -2)), Vh), A) < tol * 10);
+        assert_int_equal(ag_size(U, -1), 3);
+        assert_int_equal(ag_size(Vh, -2), 3);
+        ag_tensor *M = ag_randn((int64_t[]){3, 4, 4}, 3, dt);
+        ag_tensor *Sym = ag_add(M, mTt(M));
+        assert_int_equal(ag_linalg_eigh(Sym, &L, &V), 0);
+        assert_true(md(ag_matmul(ag_mul(V, ag_unsqueeze(L, -2)), mTt(V)), Sym) < tol * 10);
+        /* ascending */
+        ag_tensor *dl = ag_sub(ag_slice(L, -1, 1, 4, 1), ag_slice(L, -1, 0, 3, 1));
+        assert_true(ag_item(ag_amin(dl, AG_ALL_DIMS, false)) >= 0);
+        /* only the lower triangle is read */
+        ag_tensor *L2, *V2;
+        assert_int_equal(ag_linalg_eigh(ag_tril(Sym, 0), &L2, &V2), 0);
+        assert_true(md(L2, L) < tol * 10);
+        /* lstsq of a square system is the solve */
+        ag_tensor *Sq = ag_add(ag_randn((int64_t[]){4, 4}, 2, dt), ag_mul_s(ag_eye_on(4, 4, dt, ag_device_of(A)), 4));
+        ag_tensor *B = ag_randn((int64_t[]){4, 2}, 2, dt);
+        assert_true(md(ag_linalg_lstsq(Sq, B), ag_solve(Sq, B)) < tol * 100);
+    }
+    ag_scope_end();
+}
+
+#define ASSERT_RC(call, code, substr) do { \
+        assert_int_equal((call), (code)); \
+        assert_int_equal(ag_error_code(), (code)); \
+        if (!strstr(ag_last_error(), (substr))) fail_msg("message \"%s\" lacks \"%s\"", ag_last_error(), (substr)); \
+        ag_clear_error(); \
+    } while (0)
+
+static void test_decomp_errors(void **state) {
+    (void)state;
+    ag_tensor *Q = (ag_tensor *)1, *R = (ag_tensor *)1, *U, *S, *Vh;
+    ag_tensor *c = ag_zeros((int64_t[]){3, 3}, 2, AG_C128);
+    ag_tensor *v = ag_zeros((int64_t[]){3}, 1, AG_F64);
+    ag_tensor *w = ag_randn((int64_t[]){2, 4}, 2, AG_F64);
+    ag_tensor *i = ag_zeros((int64_t[]){3, 3}, 2, AG_I64);
+    ASSERT_RC(ag_linalg_qr(c, &Q, &R), AG_ERR_DTYPE, "ag_linalg_qr: expected A of dtype f32 or f64 (complex is not supported), given c128");
+    assert_null(Q);
+    assert_null(R);
+    ASSERT_RC(ag_linalg_qr(i, &Q, &R), AG_ERR_DTYPE, "given i64");
+    ASSERT_RC(ag_linalg_qr(v, &Q, &R), AG_ERR_SHAPE, "ag_linalg_qr: expected A to be a matrix or a batch of them [..., m, n], given [3]");
+    ASSERT_RC(ag_linalg_qr(w, NULL, &R), AG_ERR_INVALID, "ag_linalg_qr: argument 2 (Q) is NULL");
+    ag_set_requires_grad(w, true);
+    ASSERT_RC(ag_linalg_qr(w, &Q, &R), AG_ERR_NOTIMPL, "ag_linalg_qr: the gradient needs m >= n (A is [2,4])");
+    ag_set_requires_grad(w, false);
+    ASSERT_RC(ag_linalg_eigh(w, &Q, &R), AG_ERR_SHAPE, "ag_linalg_eigh: expected A to be a square matrix");
+    ASSERT_RC(ag_linalg_eigh(c, &Q, &R), AG_ERR_DTYPE, "ag_linalg_eigh: expected A of dtype f32 or f64");
+    ASSERT_RC(ag_linalg_svd(w, true, &U, &S, &Vh), AG_ERR_NOTIMPL, "ag_linalg_svd: full_matrices = true is not supported");
+    ASSERT_RC(ag_linalg_svd(c, false, &U, &S, &Vh), AG_ERR_DTYPE, "ag_linalg_svd: expected A of dtype f32 or f64");
+    ASSERT_RC(ag_linalg_svd(w, false, &U, NULL, &Vh), AG_ERR_INVALID, "ag_linalg_svd: argument 4 (S) is NULL");
+    ag_tensor *b2 = ag_zeros((int64_t[]){2, 1}, 2, AG_F64);
+    ASSERT_ERR(ag_linalg_lstsq(w, b2), AG_ERR_SHAPE,
+               "ag_linalg_lstsq: expected A [..., m, n] with m >= n (full column rank), given [2,4]");
+    ag_tensor *t = mTt(w), *b = ag_zeros((int64_t[]){3, 1}, 2, AG_F64);
+    ASSERT_ERR(ag_linalg_lstsq(t, b), AG_ERR_SHAPE, "ag_linalg_lstsq: expected B [..., 4, k] for A [4,2], given [3,1]");
+    ag_tensor *bf = ag_zeros((int64_t[]){4, 1}, 2, AG_F32);
+    ASSERT_ERR(ag_linalg_lstsq(t, bf), AG_ERR_DTYPE, "ag_linalg_lstsq: A and B must have the same dtype, given f64 and f32");
+    ag_release(c); ag_release(v); ag_release(w); ag_release(i); ag_release(t); ag_release(b); ag_release(bf); ag_release(b2);
+}
+
+static void test_einsum_errors(void **state) {
+    (void)state;
+    ag_tensor *a = ag_zeros((int64_t[]){3, 3}, 2, AG_F64), *b = ag_zeros((int64_t[]){3, 4}, 2, AG_F64);
+    ag_tensor *ab[2] = {a, b}, *aa[1] = {a};
+    ASSERT_ERR(ag_einsum("ii->", aa, 1), AG_ERR_INVALID,
+               "ag_einsum: subscript 'i' repeats in operand 0 at position 1 of \"ii->\" (diagonals and traces are not supported)");
+    ASSERT_ERR(ag_einsum("...ij->ij", aa, 1), AG_ERR_INVALID, "ag_einsum: ellipsis at position 0 of \"...ij->ij\" is not supported");
+    ASSERT_ERR(ag_einsum("ij,j1->i", ab, 2), AG_ERR_INVALID,
+               "ag_einsum: unexpected character '1' at position 4 of \"ij,j1->i\" (subscripts are letters)");
+    ASSERT_ERR(ag_einsum("ij-k", aa, 1), AG_ERR_INVALID, "ag_einsum: '-' not followed by '>' at position 2 of \"ij-k\"");
+    ASSERT_ERR(ag_einsum("ij->i->j", aa, 1), AG_ERR_INVALID, "ag_einsum: a second \"->\" at position 5");
+    ASSERT_ERR(ag_einsum("ij->i,j", aa, 1), AG_ERR_INVALID, "ag_einsum: ',' at position 5 of \"ij->i,j\" is after \"->\"");
+    ASSERT_ERR(ag_einsum("ij->ii", aa, 1), AG_ERR_INVALID, "ag_einsum: output subscript 'i' repeats at position 5");
+    ASSERT_ERR(ag_einsum("ij->k", aa, 1), AG_ERR_INVALID, "ag_einsum: output subscript 'k' of \"ij->k\" is in no operand");
+    ASSERT_ERR(ag_einsum("ij,jk->ik", aa, 1), AG_ERR_INVALID, "ag_einsum: \"ij,jk->ik\" has more operands than the 1 tensors given (position 2)");
+    ASSERT_ERR(ag_einsum("ij->ij", ab, 2), AG_ERR_INVALID, "ag_einsum: \"ij->ij\" has 1 operand, given 2 tensors");
+    ASSERT_ERR(ag_einsum("ijk->i", aa, 1), AG_ERR_SHAPE, "ag_einsum: operand 0 has 3 subscripts in \"ijk->i\" but 2 dims [3,3]");
+    ASSERT_ERR(ag_einsum("ij,ij->i", ab, 2), AG_ERR_SHAPE, "ag_einsum: subscript 'j' has size 3 in operand 0 but 4 in operand 1");
+    ASSERT_ERR(ag_einsum("ij", ab, 0), AG_ERR_INVALID, "ag_einsum: expected at least one operand, given 0");
+    ag_tensor *an[2] = {a, NULL};
+    ASSERT_ERR(ag_einsum("ij,jk", an, 2), AG_ERR_INVALID, "ag_einsum: argument 2 (ops[1]) is NULL");
+    ASSERT_ERR(ag_einsum(NULL, aa, 1), AG_ERR_INVALID, "ag_einsum: argument 1 (eq) is NULL");
+    ag_release(a);
+    ag_release(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_solve_singular, setup, teardown),
@@ -417,6 +526,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cg_max_iter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cg_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kernels_no_malloc_when_warm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decomp_reconstruct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decomp_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_einsum_errors, setup, teardown),
     };
     return cmocka_run_group_tests_name("solve", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* backends/cpu/lapack.c — dense factorisations and solves through LAPACKE (s/d/c/z):
- * LU (getrf), LU solve (getrs), Cholesky (potrf) and triangular solve (trtrs).
+ * LU (getrf), LU solve (getrs), Cholesky (potrf) and triangular solve (trtrs); and, real f32/f64
+ * only, QR (geqrf + orgqr), the symmetric eigendecomposition (syevd) and the SVD (gesdd).
  *
  * Every matrix of the batch is copied into a column-major workspace (LAPACK's own layout, so
  * the *_work entry points run with no hidden transposition), factorised or solved there and
@@ -219,6 +220,131 @@ int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kv
     return rc;
 }
 
+/* ---- decompositions (real f32/f64): qr, eigh, svd ------------------------------------- */
+
+static int real_only(const char *k, ag_dtype dt) {
+    return ag_set_error(AG_ERR_DTYPE, "cpu %s: expected f32 or f64, given %s", k, ag_dtype_name(dt));
+}
+
+/* length-k vector of v (batch entry b, last dim) <- the k contiguous elements of w */
+static void scatter_vec(const ag_kview *v, int nb, int64_t b, const char *w, int64_t k, size_t es) {
+    char *base = (char *)v->data + boff(v, nb, b) * (int64_t)es;
+    for (int64_t i = 0; i < k; i++) memcpy(base + i * v->strides[nb] * (int64_t)es, w + i * (int64_t)es, es);
+}
+
+/* one zeroed block of the given element counts, 64-byte aligned parts; NULL with the error set */
+static char *parts_get(const char *k, size_t es, int np, const int64_t *cnt, char **part, size_t *bytes) {
+    size_t off = 0;
+    for (int i = 0; i < np; i++) off += ((size_t)(cnt[i] > 0 ? cnt[i] : 1) * es + 63) & ~(size_t)63;
+    char *base = ag_cpu_alloc(off);
+    if (!base) {
+        ag_set_error(AG_ERR_NOMEM, "cpu %s: out of memory for a %zu-byte workspace", k, off);
+        return NULL;
+    }
+    memset(base, 0, off);
+    *bytes = off;
+    off = 0;
+    for (int i = 0; i < np; i++) {
+        part[i] = base + off;
+        off += ((size_t)(cnt[i] > 0 ? cnt[i] : 1) * es + 63) & ~(size_t)63;
+    }
+    return base;
+}
+
+int ag_cpu_qr(const ag_kview *q, const ag_kview *r, const ag_kview *a) {
+    ag_dtype dt = a->dtype;
+    if (dt != AG_F32 && dt != AG_F64) return real_only("qr", dt);
+    int nb = a->ndim - 2;
+    int64_t m = a->shape[nb], n = a->shape[nb + 1], kk = m < n ? m : n, B = nbatch(a, nb);
+    int64_t ld = m > 1 ? m : 1, ldr = kk > 1 ? kk : 1;
+    size_t es = ag_dtype_size(dt), bytes;
+    char *part[3];
+    char *base = parts_get("qr", es, 3, (int64_t[]){m * n, kk * n, kk}, part, &bytes);
+    if (!base) return AG_ERR_NOMEM;
+    char *w = part[0], *wr = part[1], *tau = part[2];
+    int rc = 0;
+    for (int64_t b = 0; b < B && kk > 0; b++) {
+        gather(w, ld, a, nb, b, es);
+        lapack_int M = (lapack_int)m, N = (lapack_int)n, K = (lapack_int)kk, L = (lapack_int)ld, st;
+        st = dt == AG_F32 ? LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)w, L, (float *)tau)
+                          : LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)w, L, (double *)tau);
+        if (st < 0) { rc = lapack_arg_error("qr", "geqrf", st); break; }
+        for (int64_t j = 0; j < n; j++) /* R: the upper triangle of the top k rows */
+            for (int64_t i = 0; i < kk; i++) {
+                char *d = wr + (i + j * ldr) * (int64_t)es;
+                if (i <= j) memcpy(d, w + (i + j * ld) * (int64_t)es, es);
+                else memset(d, 0, es);
+            }
+        scatter(r, nb, b, wr, ldr, es);
+        st = dt == AG_F32 ? LAPACKE_sorgqr(LAPACK_COL_MAJOR, M, K, K, (float *)w, L, (float *)tau)
+                          : LAPACKE_dorgqr(LAPACK_COL_MAJOR, M, K, K, (double *)w, L, (double *)tau);
+        if (st < 0) { rc = lapack_arg_error("qr", "orgqr", st); break; }
+        scatter(q, nb, b, w, ld, es); /* the first k columns */
+    }
+    ag_cpu_free(base, bytes);
+    return rc;
+}
+
+int ag_cpu_eigh(const ag_kview *wv, const ag_kview *v, const ag_kview *info, const ag_kview *a) {
+    ag_dtype dt = a->dtype;
+    if (dt != AG_F32 && dt != AG_F64) return real_only("eigh", dt);
+    int nb = a->ndim - 2;
+    int64_t n = a->shape[nb], B = nbatch(a, nb), ld = n > 1 ? n : 1;
+    size_t es = ag_dtype_size(dt), bytes;
+    char *part[2];
+    char *base = parts_get("eigh", es, 2, (int64_t[]){n * n, n}, part, &bytes);
+    if (!base) return AG_ERR_NOMEM;
+    char *w = part[0], *ev = part[1];
+    int rc = 0;
+    for (int64_t b = 0; b < B; b++) {
+        lapack_int st = 0;
+        if (n > 0) {
+            gather(w, ld, a, nb, b, es);
+            lapack_int N = (lapack_int)n, L = (lapack_int)ld;
+            st = dt == AG_F32 ? LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'V', 'L', N, (float *)w, L, (float *)ev)
+                              : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', N, (double *)w, L, (double *)ev);
+            if (st < 0) { rc = lapack_arg_error("eigh", "syevd", st); break; }
+            scatter(v, nb, b, w, ld, es);
+            scatter_vec(wv, nb, b, ev, n, es);
+        }
+        put_info(info, nb, b, st);
+    }
+    ag_cpu_free(base, bytes);
+    return rc;
+}
+
+int ag_cpu_svd(const ag_kview *u, const ag_kview *s, const ag_kview *vh, const ag_kview *info, const ag_kview *a) {
+    ag_dtype dt = a->dtype;
+    if (dt != AG_F32 && dt != AG_F64) return real_only("svd", dt);
+    int nb = a->ndim - 2;
+    int64_t m = a->shape[nb], n = a->shape[nb + 1], kk = m < n ? m : n, B = nbatch(a, nb);
+    int64_t ld = m > 1 ? m : 1, ldv = kk > 1 ? kk : 1;
+    size_t es = ag_dtype_size(dt), bytes;
+    char *part[4];
+    char *base = parts_get("svd", es, 4, (int64_t[]){m * n, m * kk, kk * n, kk}, part, &bytes);
+    if (!base) return AG_ERR_NOMEM;
+    char *w = part[0], *wu = part[1], *wvt = part[2], *ws = part[3];
+    int rc = 0;
+    for (int64_t b = 0; b < B; b++) {
+        lapack_int st = 0;
+        if (kk > 0) {
+            gather(w, ld, a, nb, b, es);
+            lapack_int M = (lapack_int)m, N = (lapack_int)n, L = (lapack_int)ld, LV = (lapack_int)ldv;
+            st = dt == AG_F32 ? LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'S', M, N, (float *)w, L, (float *)ws, (float *)wu, L,
+                                               (float *)wvt, LV)
+                              : LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', M, N, (double *)w, L, (double *)ws, (double *)wu,
+                                               L, (double *)wvt, LV);
+            if (st < 0) { rc = lapack_arg_error("svd", "gesdd", st); break; }
+            scatter(u, nb, b, wu, ld, es);
+            scatter(vh, nb, b, wvt, ldv, es);
+            scatter_vec(s, nb, b, ws, kk, es);
+        }
+        put_info(info, nb, b, st);
+    }
+    ag_cpu_free(base, bytes);
+    return rc;
+}
+
 #else /* built without LAPACKE: the entries exist and say so */
 
 static int no_lapacke(const char *k) {
@@ -236,6 +362,13 @@ int ag_cpu_cholesky(const ag_kview *l, const ag_kview *info, const ag_kview *a, 
 int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kview *a, const ag_kview *bv,
                             bool upper, bool unitriangular) {
     return no_lapacke("triangular_solve");
+}
+int ag_cpu_qr(const ag_kview *q, const ag_kview *r, const ag_kview *a) { return no_lapacke("qr"); }
+int ag_cpu_eigh(const ag_kview *w, const ag_kview *v, const ag_kview *info, const ag_kview *a) {
+    return no_lapacke("eigh");
+}
+int ag_cpu_svd(const ag_kview *u, const ag_kview *s, const ag_kview *vh, const ag_kview *info, const ag_kview *a) {
+    return no_lapacke("svd");
 }
 
 #endif

@@ -382,6 +382,11 @@ AG_API ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b);    /* [B,n,k] @ [B,k,m] */
 AG_API ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x);     /* [n,k] @ [k] */
 AG_API ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b);    /* 1-D, no conjugation (torch.dot) */
 AG_API ag_tensor *ag_outer(ag_tensor *a, ag_tensor *b);  /* 1-D [n], [m] -> [n, m], no conjugation */
+/* torch.einsum(eq, ops[0..n)): explicit ("ij,jk->ik") or implicit ("ij,jk": the subscripts that
+ * occur once, in ASCII order) output; letters only, spaces ignored; sizes of 1 broadcast.
+ * Composed from permute/reshape/mul/sum/matmul. Not supported (AG_ERR_INVALID naming the
+ * position): ellipsis, a subscript repeated within one operand (diagonal, trace "ii->"). */
+AG_API ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n);
 
 /* ---- fft (FFTW on the cpu) ----------------------------------------------------------- */
 /* As torch.fft. norm: BACKWARD scales the inverse by 1/n, ORTHO both ways by 1/sqrt(n), FORWARD
@@ -556,6 +561,23 @@ AG_API ag_tensor *ag_logdet(ag_tensor *A);
 /* log|det A| (real dtype), and *sign (optional, A's dtype: +-1, or det/|det| for complex; 0 when
  * singular), as torch.linalg.slogdet. Both are differentiable (sign only for complex A). */
 AG_API ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign);
+
+/* Decompositions (LAPACK on the cpu), batched over leading dims, real f32/f64 only (complex
+ * fails with AG_ERR_DTYPE). Each returns 0 and sets its outputs (new references), or a negative
+ * status with the outputs NULL. Gradients are PyTorch's; second derivatives are not supported. */
+/* Reduced QR A = Q R (torch.linalg.qr, mode "reduced"): A [..., m, n], k = min(m, n),
+ * Q [..., m, k], R [..., k, n]; the signs are LAPACK's (as torch). Gradient for m >= n only. */
+AG_API int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R);
+/* Eigenvalues [..., n] (ascending) and eigenvectors [..., n, n] (columns) of the symmetric A,
+ * of which only the lower triangle is read (torch.linalg.eigh, UPLO "L"). The gradient needs
+ * distinct eigenvalues; it is meaningful for sign-invariant functions of the eigenvectors. */
+AG_API int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvectors);
+/* Reduced SVD A = U diag(S) Vh: U [..., m, k], S [..., k] descending, Vh [..., k, n];
+ * full_matrices must be false. The gradient needs distinct non-zero singular values. */
+AG_API int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S, ag_tensor **Vh);
+/* argmin_X ||A X - B|| for A [..., m, n] of full column rank (m >= n; m < n fails), B [..., m, k],
+ * batch dims broadcast: X = R^-1 Q^T B from ag_linalg_qr (torch.linalg.lstsq(A, B).solution). */
+AG_API ag_tensor *ag_linalg_lstsq(ag_tensor *A, ag_tensor *B);
 
 /* Conjugate gradient for A x = b, A a Hermitian positive-definite linear operator given as a
  * callback. apply(x) must return a NEW tensor of x's shape made with ag ops (each iteration

@@ -25,3 +25,23 @@ ROWS = [
     Row("outer", torch.outer, [((4,), "n"), ((3,), "n")], ALL),
     Row("matmul_i64", torch.matmul, [((3, 4), "i"), ((4, 2), "i")], ("i64",), grad=[]),
 ]
+
+
+def es(eq):
+    return lambda *ops: torch.einsum(eq, *ops)
+
+
+ROWS += [
+    Row("einsum_matmul", es("ij,jk->ik"), [((3, 4), "n"), ((4, 5), "n")], ALL),
+    Row("einsum_bmm", es("bij,bjk->bik"), [((2, 3, 4), "n"), ((2, 4, 5), "n")], ALL),
+    Row("einsum_bcast", es("bij,bjk->bik"), [((1, 3, 4), "n"), ((2, 4, 5), "n")], ALL),
+    Row("einsum_outer", es("i,j->ij"), [((3,), "n"), ((4,), "n")], ALL),
+    Row("einsum_dot", es("i,i->"), [((5,), "n"), ((5,), "n")], ALL),
+    Row("einsum_implicit", es("ij,jk"), [((3, 4), "n"), ((4, 2), "n")], ALL),
+    Row("einsum_own_sum", es("ij,jk->i"), [((3, 4), "n"), ((4, 2), "n")], ALL),
+    Row("einsum_perm_out", es("bij,bjk->kbi"), [((2, 3, 4), "n"), ((2, 4, 5), "n")], ALL),
+    Row("einsum_transpose", es("ij->ji"), [((3, 4), "n")], ALL),
+    Row("einsum_implicit_transpose", es("ba"), [((3, 4), "n")], ALL),
+    Row("einsum_sum", es("ijk->ik"), [((2, 3, 4), "n")], ALL),
+    Row("einsum_three", es("ij,jk,kl->il"), [((2, 3), "n"), ((3, 4), "n"), ((4, 2), "n")], ALL),
+]

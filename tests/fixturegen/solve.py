@@ -69,3 +69,82 @@ ROWS = [
     Row("trsolve_lower_unit", tri(False, True, True), [((4, 4), "n"), ((4, 2), "n")], ALL),
     Row("trsolve_batch_bcast", tri(True, True, False), [((3, 3), "n"), ((2, 3, 2), "n")], ALL),
 ]
+
+# Decompositions (real only). Their factors have sign freedom, so the rows test gauge-invariant
+# functions (the same on both sides whatever the signs): squares of the factors' entries,
+# U Vh, V diag(f(L)) V^T, a factor times the matching diagonal of the other.
+
+
+def sym(m):
+    return m + m.mT
+
+
+def qr_q2(a):
+    return torch.linalg.qr(a)[0] ** 2
+
+
+def qr_r2(a):
+    return torch.linalg.qr(a)[1] ** 2
+
+
+def qr_qd(a):
+    q, r = torch.linalg.qr(a)
+    return q * torch.diagonal(r, dim1=-2, dim2=-1).unsqueeze(-2)
+
+
+def qr_abs_r(a):
+    return torch.linalg.qr(a)[1].abs()
+
+
+def eigh_vals(m):
+    return torch.linalg.eigh(sym(m))[0]
+
+
+def eigh_v2(m):
+    return torch.linalg.eigh(sym(m))[1] ** 2
+
+
+def eigh_fun(m):
+    l, v = torch.linalg.eigh(sym(m))
+    return v @ torch.diag_embed(torch.tanh(l)) @ v.mT
+
+
+def svd_s(a):
+    return torch.linalg.svd(a, full_matrices=False)[1]
+
+
+def svd_uvh(a):
+    u, s, vh = torch.linalg.svd(a, full_matrices=False)
+    return u @ vh
+
+
+def svd_u2(a):
+    return torch.linalg.svd(a, full_matrices=False)[0] ** 2
+
+
+def svd_vh2(a):
+    return torch.linalg.svd(a, full_matrices=False)[2] ** 2
+
+
+def lstsq(a, b):
+    return torch.linalg.lstsq(a, b).solution
+
+
+ROWS += [
+    Row("qr_q2", qr_q2, [((4, 3), "n")], REAL),
+    Row("qr_r2", qr_r2, [((4, 3), "n")], REAL),
+    Row("qr_qd_batch", qr_qd, [((2, 4, 3), "n")], REAL),
+    Row("qr_qd_square", qr_qd, [((3, 3), "n")], REAL),
+    Row("qr_wide", qr_abs_r, [((3, 5), "n")], REAL, grad=[]),
+    Row("eigh_vals", eigh_vals, [((4, 4), "n")], REAL),
+    Row("eigh_v2", eigh_v2, [((4, 4), "n")], REAL),
+    Row("eigh_fun_batch", eigh_fun, [((2, 3, 3), "n")], REAL),
+    Row("svd_s", svd_s, [((4, 3), "n")], REAL),
+    Row("svd_s_wide_batch", svd_s, [((2, 3, 5), "n")], REAL),
+    Row("svd_uvh", svd_uvh, [((4, 4), "n")], REAL),
+    Row("svd_u2_tall", svd_u2, [((5, 3), "n")], REAL),
+    Row("svd_vh2_wide", svd_vh2, [((3, 5), "n")], REAL),
+    Row("svd_uvh_batch", svd_uvh, [((2, 3, 4), "n")], REAL),
+    Row("lstsq", lstsq, [((5, 3), "n"), ((5, 2), "n")], REAL),
+    Row("lstsq_batch", lstsq, [((2, 4, 3), "n"), ((2, 4, 2), "n")], REAL),
+]
