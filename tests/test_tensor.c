@@ -896,6 +896,10 @@ static void test_i32_u8(void **state) {
     assert_int_equal(ag_error_code(), AG_ERR_DTYPE);
     assert_non_null(strstr(ag_last_error(), "u8"));
     ag_clear_error();
+    assert_null(ag_index_select(u, 0, ag_from_data((int64_t[]){1}, AG_SHAPE(1), AG_I64)));
+    assert_error(AG_ERR_DTYPE, "ag_index_select", "u8 tensors are not supported");
+    assert_null(ag_nonzero(w));
+    assert_error(AG_ERR_DTYPE, "nonzero", "i32 tensors are not supported");
     ag_scope_end();
 }
 
