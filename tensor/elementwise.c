@@ -42,6 +42,8 @@ static ag_dtype binary_dtype(ag_binary_op op, const ag_tensor *a, const ag_tenso
 /* Broadcast a and b, cast both to `dt`, run kernel `kop` into a new tensor of `out_dt`.
  * Not recorded; the caller records. */
 static ag_tensor *binary_raw(const char *op, ag_binary_op kop, ag_tensor *a, ag_tensor *b, ag_dtype dt, ag_dtype out_dt) {
+    if (ag__narrow_int(dt)) /* i32/u8: compute in i64, cast back */
+        return ag__narrow(binary_raw(op, kop, a, b, AG_I64, out_dt == dt ? AG_I64 : out_dt), out_dt);
     if (!ag__same_device(op, a, b)) return NULL;
     int64_t shp[AG_MAX_DIMS];
     int nd;
@@ -61,6 +63,8 @@ static ag_tensor *binary_raw(const char *op, ag_binary_op kop, ag_tensor *a, ag_
 
 static ag_tensor *unary_raw(const char *op, ag_unary_op kop, ag_tensor *t, ag_dtype in_dt, ag_dtype out_dt,
                             const double *params) {
+    if (ag__narrow_int(in_dt)) /* i32/u8: compute in i64, cast back */
+        return ag__narrow(unary_raw(op, kop, t, AG_I64, out_dt == in_dt ? AG_I64 : out_dt, params), out_dt);
     const ag_kernels *k = ag__kernels(t);
     if (!k->unary) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
     ag_tensor *c = ag__cast(t, in_dt);
@@ -161,7 +165,7 @@ ag_tensor *ag_minimum(ag_tensor *a, ag_tensor *b) { return arith("ag_minimum", A
 static ag_dtype scalar_dtype(ag_dtype t, double s) {
     if (ag_dtype_is_float(t)) return t;
     if (s != floor(s) || !isfinite(s)) return ag_get_default_dtype();
-    return AG_I64;
+    return t == AG_BOOL ? AG_I64 : t; /* an integer scalar keeps an integer tensor's dtype */
 }
 
 int ag__bw_adds(ag_node *n, ag_tensor *g, ag_tensor **gin) { (void)n; gin[0] = ag_retain(g); return 0; }
@@ -397,7 +401,7 @@ ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     if (!ag__broadcast_shapes("ag_where", cond->shape, cond->ndim, a->shape, a->ndim, s1, &n1) ||
         !ag__broadcast_shapes("ag_where", s1, n1, b->shape, b->ndim, shp, &nd))
         return NULL;
-    ag_dtype dt = result_type(a, b);
+    ag_dtype rdt = result_type(a, b), dt = ag__wide(rdt); /* i32/u8 select in i64 */
     const ag_kernels *k = ag__kernels(a);
     if (!k->where) return ag_fail(AG_ERR_NOTIMPL, "ag_where: not implemented for %s", k->name);
     ag_tensor *ca = ag__cast(a, dt), *cb = ag__cast(b, dt);
@@ -409,6 +413,7 @@ ag_tensor *ag_where(ag_tensor *cond, ag_tensor *a, ag_tensor *b) {
     }
     ag__drop(ca);
     ag__drop(cb);
+    r = ag__narrow(r, rdt);
     return ag__finish(r, "ag_where", AG_OP(WHERE), AG_IN(cond, a, b), (ag_tensor *const[]){cond}, 1, NULL);
 }
 

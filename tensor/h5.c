@@ -87,6 +87,8 @@ static hid_t h5_type(ag_dtype dt) {
     case AG_F32: return H5Tcopy(H5T_IEEE_F32LE);
     case AG_F64: return H5Tcopy(H5T_IEEE_F64LE);
     case AG_I64: return H5Tcopy(H5T_STD_I64LE);
+    case AG_I32: return H5Tcopy(H5T_STD_I32LE); /* H5T_NATIVE_INT32 on little-endian hosts */
+    case AG_U8: return H5Tcopy(H5T_STD_U8LE);   /* H5T_NATIVE_UINT8 */
     case AG_BOOL: {
         hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
         int8_t f = 0, v = 1;
@@ -110,7 +112,10 @@ static int dtype_of_h5(hid_t t) {
     H5T_class_t c = H5Tget_class(t);
     size_t s = H5Tget_size(t);
     if (c == H5T_FLOAT) return s == 4 ? AG_F32 : s == 8 ? AG_F64 : -1;
-    if (c == H5T_INTEGER) return s == 8 && H5Tget_sign(t) == H5T_SGN_2 ? AG_I64 : -1;
+    if (c == H5T_INTEGER) {
+        bool sgn = H5Tget_sign(t) == H5T_SGN_2;
+        return s == 8 && sgn ? AG_I64 : s == 4 && sgn ? AG_I32 : s == 1 && !sgn ? AG_U8 : -1;
+    }
     if (c == H5T_ENUM) return s == 1 ? AG_BOOL : -1;
     if (c == H5T_COMPOUND && H5Tget_nmembers(t) == 2) {
         hid_t m0 = H5Tget_member_type(t, 0);

@@ -62,6 +62,17 @@ const ag_kernels *ag__kernels(const ag_tensor *t);
 ag_kview ag__view_bcast(const ag_tensor *t, const int64_t *shape, int ndim);
 /* Cast to dt when needed (new ref either way; not recorded in autograd). */
 ag_tensor *ag__cast(ag_tensor *t, ag_dtype dt);
+/* i32 and u8 are storage dtypes: the arithmetic kernels lack them, so the front ends compute
+ * through i64 (ag__wide) and cast the result back (narrowing wraps, as PyTorch). */
+static inline bool ag__narrow_int(ag_dtype dt) { return dt == AG_I32 || dt == AG_U8; }
+static inline ag_dtype ag__wide(ag_dtype dt) { return ag__narrow_int(dt) ? AG_I64 : dt; }
+/* w (owned, may be NULL) cast to dt; w is dropped */
+static inline ag_tensor *ag__narrow(ag_tensor *w, ag_dtype dt) {
+    if (!w || w->dtype == dt) return w;
+    ag_tensor *r = ag__cast(w, dt);
+    ag__drop(w);
+    return r;
+}
 static inline bool ag__is_cpu(const ag_tensor *t) { return t->storage->dev.kind == AG_DEV_CPU; }
 
 /* ---- autograd recording (lives here because every op records) ---- */

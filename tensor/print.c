@@ -61,7 +61,7 @@ int ag_fprint(FILE *f, const ag_tensor *t) {
     if (!t) return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_fprint: tensor is NULL");
     int64_t n = ag_numel(t);
     pctx c = {.f = f, .t = t, .cplx = ag_dtype_is_complex(t->dtype), .bools = t->dtype == AG_BOOL,
-              .ints = t->dtype == AG_I64 || t->dtype == AG_BOOL, .summarize = n > 1000};
+              .ints = !ag_dtype_is_float(t->dtype), .summarize = n > 1000};
     /* integers are read as i64 (a double would round those beyond 2^53) */
     void *v = malloc((size_t)(n ? n : 1) * (c.cplx ? 16 : 8));
     if (!v) return ag_set_error(AG_ERR_NOMEM, "ag_fprint: out of memory");

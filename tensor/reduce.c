@@ -59,6 +59,7 @@ static ag_tensor *unreduce(ag_node *n, ag_tensor *g) {
 /* run the reduce kernel into a fresh keepdim-shaped tensor, then view it as the output shape */
 static ag_tensor *reduce_raw(const char *op, ag_reduce_op kop, ag_tensor *t, const red *r, ag_dtype dt,
                              ag_tensor **idx_out) {
+    if (ag__narrow_int(dt)) return ag__narrow(reduce_raw(op, kop, t, r, AG_I64, idx_out), dt); /* via i64 */
     const ag_kernels *k = ag__kernels(t);
     if (!k->reduce) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
     ag_tensor *c = ag__cast(t, dt);

@@ -10,7 +10,8 @@ import os
 import torch
 
 DTYPES = [("AG_F32", torch.float32), ("AG_F64", torch.float64), ("AG_C64", torch.complex64),
-          ("AG_C128", torch.complex128), ("AG_I64", torch.int64), ("AG_BOOL", torch.bool)]
+          ("AG_C128", torch.complex128), ("AG_I64", torch.int64), ("AG_BOOL", torch.bool),
+          ("AG_I32", torch.int32), ("AG_U8", torch.uint8)]
 NAME = {t: n for n, t in DTYPES}
 
 # (start, end, step)

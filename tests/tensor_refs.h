@@ -4,40 +4,50 @@
 
 /* torch.promote_types(a, b), rows and columns in ag_dtype order */
 static const ag_dtype ref_promote[AG_NUM_DTYPES][AG_NUM_DTYPES] = {
-    {AG_F32, AG_F64, AG_C64, AG_C128, AG_F32, AG_F32},
-    {AG_F64, AG_F64, AG_C128, AG_C128, AG_F64, AG_F64},
-    {AG_C64, AG_C128, AG_C64, AG_C128, AG_C64, AG_C64},
-    {AG_C128, AG_C128, AG_C128, AG_C128, AG_C128, AG_C128},
-    {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_I64},
-    {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL},
+    {AG_F32, AG_F64, AG_C64, AG_C128, AG_F32, AG_F32, AG_F32, AG_F32},
+    {AG_F64, AG_F64, AG_C128, AG_C128, AG_F64, AG_F64, AG_F64, AG_F64},
+    {AG_C64, AG_C128, AG_C64, AG_C128, AG_C64, AG_C64, AG_C64, AG_C64},
+    {AG_C128, AG_C128, AG_C128, AG_C128, AG_C128, AG_C128, AG_C128, AG_C128},
+    {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_I64, AG_I64, AG_I64},
+    {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL, AG_I32, AG_U8},
+    {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_I32, AG_I32, AG_I32},
+    {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_U8, AG_I32, AG_U8},
 };
 
 /* torch.result_type of a [2] or 0-d tensor of dtype a with one of dtype b (also the dtype of
  * torch.where(cond, a, b)), indexed [a][a is 0-d][b][b is 0-d] in ag_dtype order */
 static const ag_dtype ref_result_type[AG_NUM_DTYPES][2][AG_NUM_DTYPES][2] = {
     {
-        {{AG_F32, AG_F32}, {AG_F64, AG_F32}, {AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_F32, AG_F32}, {AG_F32, AG_F32}},
-        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_F32, AG_F32}, {AG_F32, AG_F32}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F32}, {AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_F32, AG_F32}, {AG_F32, AG_F32}, {AG_F32, AG_F32}, {AG_F32, AG_F32}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_F32, AG_F32}, {AG_F32, AG_F32}, {AG_F32, AG_F32}, {AG_F32, AG_F32}},
     },
     {
-        {{AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_F64, AG_F64}, {AG_F64, AG_F64}},
-        {{AG_F32, AG_F64}, {AG_F64, AG_F64}, {AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_F64, AG_F64}, {AG_F64, AG_F64}},
+        {{AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_F64, AG_F64}},
+        {{AG_F32, AG_F64}, {AG_F64, AG_F64}, {AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_F64, AG_F64}, {AG_F64, AG_F64}},
     },
     {
-        {{AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}},
-        {{AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_C64, AG_C64}, {AG_C64, AG_C64}},
+        {{AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_C64, AG_C64}, {AG_C128, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}},
+        {{AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_C64, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}, {AG_C64, AG_C64}},
     },
     {
-        {{AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}},
-        {{AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}},
+        {{AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}},
+        {{AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_C64, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}, {AG_C128, AG_C128}},
     },
     {
-        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I64, AG_I64}},
-        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I64, AG_I64}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I64, AG_I64}, {AG_I64, AG_I64}, {AG_I64, AG_I64}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I64, AG_I64}, {AG_I32, AG_I64}, {AG_U8, AG_I64}},
     },
     {
-        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_BOOL, AG_BOOL}},
-        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_BOOL, AG_BOOL}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_BOOL, AG_BOOL}, {AG_I32, AG_I32}, {AG_U8, AG_U8}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_BOOL, AG_BOOL}, {AG_I32, AG_I32}, {AG_U8, AG_U8}},
+    },
+    {
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I32}, {AG_I32, AG_I32}, {AG_I32, AG_I32}, {AG_I32, AG_I32}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_I32, AG_I32}, {AG_I32, AG_I32}, {AG_U8, AG_I32}},
+    },
+    {
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_U8}, {AG_U8, AG_U8}, {AG_I32, AG_U8}, {AG_U8, AG_U8}},
+        {{AG_F32, AG_F32}, {AG_F64, AG_F64}, {AG_C64, AG_C64}, {AG_C128, AG_C128}, {AG_I64, AG_I64}, {AG_U8, AG_U8}, {AG_I32, AG_I32}, {AG_U8, AG_U8}},
     },
 };
 

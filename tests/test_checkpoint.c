@@ -216,6 +216,38 @@ static void test_large_tensor(void **st) {
     ag_module_free(b);
 }
 
+/* i32 and u8 buffers (FITS images, masks) are stored as HDF5 32-bit signed and 8-bit unsigned
+ * integers and come back with their dtype and values. */
+static void test_int_buffers(void **st) {
+    (void)st;
+    ag_scope_begin();
+    ag_module *a = ag_nn_linear(2, 2, false), *b = ag_nn_linear(2, 2, false);
+    OK(ag_module_add_buffer(a, "image", ag_to(ag_from_data((int32_t[]){INT32_MIN, -1, 0, INT32_MAX}, AG_SHAPE(2, 2), AG_I32), DEV)));
+    OK(ag_module_add_buffer(a, "mask", ag_to(ag_from_data((uint8_t[]){0, 1, 200, 255}, AG_SHAPE(4), AG_U8), DEV)));
+    OK(ag_module_add_buffer(b, "image", ag_zeros_on(AG_SHAPE(2, 2), AG_I32, DEV)));
+    OK(ag_module_add_buffer(b, "mask", ag_zeros_on(AG_SHAPE(4), AG_U8, DEV)));
+    OK(ag_module_save(a, path("ints.h5"), NULL));
+    assert_false(same_module(a, b));
+    OK(ag_module_load(b, path("ints.h5"), NULL));
+    assert_true(same_module(a, b));
+    assert_int_equal(ag_dtype_of(ag_module_buffer(b, "image")), AG_I32);
+    assert_int_equal(ag_dtype_of(ag_module_buffer(b, "mask")), AG_U8);
+    uint8_t m[4];
+    OK(ag_copy_to_buffer(ag_module_buffer(b, "mask"), m, AG_U8));
+    assert_memory_equal(m, ((uint8_t[]){0, 1, 200, 255}), 4);
+    /* a u8 file dataset does not load into an i32 buffer */
+    ag_module *c = ag_nn_linear(2, 2, false);
+    OK(ag_module_add_buffer(c, "image", ag_zeros_on(AG_SHAPE(2, 2), AG_I32, DEV)));
+    OK(ag_module_add_buffer(c, "mask", ag_zeros_on(AG_SHAPE(4), AG_I32, DEV)));
+    assert_true(ag_module_load(c, path("ints.h5"), NULL) < 0);
+    assert_non_null(strstr(ag_last_error(), "mask"));
+    ag_clear_error();
+    ag_module_free(a);
+    ag_module_free(b);
+    ag_module_free(c);
+    ag_scope_end();
+}
+
 /* ---- corruption ------------------------------------------------------------------------------ */
 static unsigned char *slurp(const char *file, long *size) {
     FILE *in = fopen(file, "rb");
@@ -492,6 +524,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_lbfgs_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_tensor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_int_buffers, setup, teardown),
 #else
         cmocka_unit_test_setup_teardown(test_no_hdf5, setup, teardown),
 #endif

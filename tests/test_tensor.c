@@ -14,7 +14,7 @@
 #include "test_util.h"
 #include "tensor_refs.h"
 
-static const ag_dtype ALL_DT[AG_NUM_DTYPES] = {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL};
+static const ag_dtype ALL_DT[AG_NUM_DTYPES] = {AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL, AG_I32, AG_U8};
 
 /* ================================ 1. creation ================================ */
 
@@ -157,7 +157,9 @@ static void test_from_data_every_dtype(void **state) {
     double complex c128[4] = {CMPLX(1, 2), CMPLX(-3, 4), 0, CMPLX(0, -1)};
     int64_t i64[4] = {INT64_MAX, -5, 0, INT64_MIN};
     bool b[4] = {true, false, false, true};
-    const void *src[AG_NUM_DTYPES] = {f32, f64, c64, c128, i64, b};
+    int32_t i32[4] = {INT32_MAX, -5, 0, INT32_MIN};
+    uint8_t u8[4] = {255, 0, 7, 128};
+    const void *src[AG_NUM_DTYPES] = {f32, f64, c64, c128, i64, b, i32, u8};
     ag_scope_begin();
     for (int d = 0; d < AG_NUM_DTYPES; d++) {
         ag_tensor *t = ag_from_data(src[d], AG_SHAPE(2, 2), ALL_DT[d]);
@@ -182,8 +184,8 @@ static void test_from_data_every_dtype(void **state) {
 
 static void test_dtype_facts(void **state) {
     (void)state;
-    const char *names[] = {"f32", "f64", "c64", "c128", "i64", "bool"};
-    const size_t sizes[] = {4, 8, 8, 16, 8, 1};
+    const char *names[] = {"f32", "f64", "c64", "c128", "i64", "bool", "i32", "u8"};
+    const size_t sizes[] = {4, 8, 8, 16, 8, 1, 4, 1};
     for (int d = 0; d < AG_NUM_DTYPES; d++) {
         assert_string_equal(ag_dtype_name(ALL_DT[d]), names[d]);
         assert_int_equal(ag_dtype_size(ALL_DT[d]), sizes[d]);
@@ -838,7 +840,8 @@ static void test_casts_all_pairs(void **state) {
             case AG_F64: sre[i] = re[i]; sim[i] = 0; break;
             case AG_C64: sre[i] = (float)re[i]; sim[i] = (float)im[i]; break;
             case AG_C128: sre[i] = re[i]; sim[i] = im[i]; break;
-            case AG_I64: sre[i] = trunc(re[i]); sim[i] = 0; break;
+            case AG_I64: case AG_I32: sre[i] = trunc(re[i]); sim[i] = 0; break;
+            case AG_U8: sre[i] = (uint8_t)(int64_t)re[i]; sim[i] = 0; break; /* -2.7 -> 254 */
             default: sre[i] = re[i] != 0; sim[i] = 0; break;
             }
         }
@@ -867,7 +870,8 @@ static void test_casts_all_pairs(void **state) {
                 case AG_F64: er = sre[i]; break;
                 case AG_C64: er = (float)sre[i]; ei = (float)sim[i]; break;
                 case AG_C128: er = sre[i]; ei = sim[i]; break;
-                case AG_I64: er = trunc(sre[i]); break;                 /* toward zero */
+                case AG_I64: case AG_I32: er = trunc(sre[i]); break;   /* toward zero */
+                case AG_U8: er = (uint8_t)(int64_t)sre[i]; break;      /* via int64, wrapping */
                 default: er = sre[i] != 0 || sim[i] != 0; break;        /* nonzero */
                 }
                 if (cv[i] != CMPLX(er, ei))
@@ -881,6 +885,106 @@ static void test_casts_all_pairs(void **state) {
             assert_memory_equal(ag_data(dst), ag_data(ag_contiguous(c)), 5 * ag_dtype_size(dd));
         }
     }
+    ag_scope_end();
+}
+
+/* i32 and u8 (FITS images, masks): creation, narrowing casts, and arithmetic computed through
+ * i64 with PyTorch's result dtypes. Expected values from torch 1.13 (x86):
+ *   torch.tensor([-1.5, 255.9, 256, 300.7, -300.2, 1000, -0.5]).to(uint8) = [255, 255, 0, 44, 212, 232, 0]
+ *   torch.tensor([-1, 256, 2**31, -2**31-1, 70000, 255]).to(int32) = [-1, 256, -2**31, 2**31-1, 70000, 255]
+ *   ... .to(uint8) = [255, 0, 0, 255, 112, 255]
+ *   u = uint8 [200, 3, 0, 255]; u + uint8 [100, 5, 0, 1] = [44, 8, 0, 0]; u - that = [100, 254, 0, 254];
+ *   u * torch.tensor(2) (0-d i64) = uint8 [144, 6, 0, 254]; u + 5 = uint8 [205, 8, 5, 4]; -u = [56, 253, 0, 1];
+ *   u.sum() = int64 458; u.amax() uint8; u > int32 [1, 2, 3, 4] = [T, T, F, T];
+ *   where(c, u, int32) int32; int32 [2**31-1] + 1 = [-2**31]; complex(-3.7+2j).to(uint8) = 253 */
+static void test_i32_u8(void **state) {
+    (void)state;
+    ag_scope_begin();
+    /* creation */
+    ag_tensor *z = ag_zeros(AG_SHAPE(2, 3), AG_U8), *o = ag_ones(AG_SHAPE(3), AG_I32);
+    assert_int_equal(ag_dtype_of(z), AG_U8);
+    assert_values(z, 0, 0, 0, 0, 0, 0);
+    assert_int_equal(ag_dtype_of(o), AG_I32);
+    assert_values(o, 1, 1, 1);
+    assert_values(ag_full(AG_SHAPE(2), 7, AG_U8), 7, 7);
+    assert_values(ag_full(AG_SHAPE(2), -3, AG_I32), -3, -3);
+    assert_values(ag_arange(0, 5, 1, AG_U8), 0, 1, 2, 3, 4);
+    assert_values(ag_arange(0, 5, 2, AG_I32), 0, 2, 4);
+    assert_int_equal(ag_dtype_of(ag_empty(AG_SHAPE(4), AG_U8)), AG_U8);
+    assert_true(ag_item(ag_scalar(255, AG_U8)) == 255);
+    assert_true(ag_item(ag_scalar(-7, AG_I32)) == -7);
+    /* casts: float -> u8 through int64, integer narrowing wraps */
+    ag_tensor *f = ag_from_data((double[]){-1.5, 255.9, 256, 300.7, -300.2, 1000, -0.5}, AG_SHAPE(7), AG_F64);
+    assert_values(ag_to_dtype(f, AG_U8), 255, 255, 0, 44, 212, 232, 0);
+    assert_values(ag_to_dtype(ag_to_dtype(f, AG_F32), AG_U8), 255, 255, 0, 44, 212, 232, 0);
+    assert_values(ag_to_dtype(f, AG_I32), -1, 255, 256, 300, -300, 1000, 0);
+    ag_tensor *i = ag_from_data((int64_t[]){-1, 256, 2147483648LL, -2147483649LL, 70000, 255}, AG_SHAPE(6), AG_I64);
+    assert_values(ag_to_dtype(i, AG_I32), -1, 256, -2147483648.0, 2147483647, 70000, 255);
+    assert_values(ag_to_dtype(i, AG_U8), 255, 0, 0, 255, 112, 255);
+    assert_values(ag_to_dtype(ag_to_dtype(i, AG_I32), AG_U8), 255, 0, 0, 255, 112, 255);
+    assert_values(ag_to_dtype(ag_full_complex(NULL, 0, -3.7, 2, AG_C128), AG_U8), 253);
+    assert_values(ag_to_dtype(ag_from_data((uint8_t[]){0, 9}, AG_SHAPE(2), AG_U8), AG_BOOL), 0, 1);
+    /* a strided (transposed) source converts in logical order, also into a host buffer */
+    ag_tensor *t = ag_transpose(ag_from_data((int32_t[]){1, -2, 3, 300}, AG_SHAPE(2, 2), AG_I32), 0, 1);
+    uint8_t ub[4];
+    assert_int_equal(ag_copy_to_buffer(t, ub, AG_U8), 0);
+    assert_memory_equal(ub, ((uint8_t[]){1, 3, 254, 44}), 4);
+    int32_t ib[3];
+    assert_int_equal(ag_copy_to_buffer(ag_from_data((double[]){-2.5, 7.9, 0}, AG_SHAPE(3), AG_F64), ib, AG_I32), 0);
+    assert_memory_equal(ib, ((int32_t[]){-2, 7, 0}), sizeof ib);
+    /* arithmetic, computed in i64 and cast back: wraps as PyTorch */
+    ag_tensor *u = ag_from_data((uint8_t[]){200, 3, 0, 255}, AG_SHAPE(4), AG_U8);
+    ag_tensor *v = ag_from_data((uint8_t[]){100, 5, 0, 1}, AG_SHAPE(4), AG_U8);
+    ag_tensor *w = ag_from_data((int32_t[]){1, 2, 3, 4}, AG_SHAPE(4), AG_I32);
+    ag_tensor *r = ag_add(u, v);
+    assert_int_equal(ag_dtype_of(r), AG_U8);
+    assert_values(r, 44, 8, 0, 0);
+    assert_values(ag_sub(u, v), 100, 254, 0, 254);
+    r = ag_mul(u, ag_scalar(2, AG_I64)); /* a 0-d integer does not raise the dtype */
+    assert_int_equal(ag_dtype_of(r), AG_U8);
+    assert_values(r, 144, 6, 0, 254);
+    r = ag_add_s(u, 5);
+    assert_int_equal(ag_dtype_of(r), AG_U8);
+    assert_values(r, 205, 8, 5, 4);
+    assert_values(ag_neg(u), 56, 253, 0, 1);
+    r = ag_add(u, w);
+    assert_int_equal(ag_dtype_of(r), AG_I32);
+    assert_values(r, 201, 5, 3, 259);
+    assert_int_equal(ag_dtype_of(ag_add(u, ag_ones(AG_SHAPE(4), AG_I64))), AG_I64);
+    assert_int_equal(ag_dtype_of(ag_add(u, ag_ones(AG_SHAPE(4), AG_BOOL))), AG_U8);
+    assert_int_equal(ag_dtype_of(ag_mul(w, ag_ones(AG_SHAPE(4), AG_F32))), AG_F32);
+    assert_int_equal(ag_dtype_of(ag_div(u, v)), ag_get_default_dtype());
+    assert_values(ag_add(ag_from_data((int32_t[]){INT32_MAX}, AG_SHAPE(1), AG_I32), ag_ones(AG_SHAPE(1), AG_I32)),
+                  -2147483648.0);
+    /* reductions: sum gives i64, max keeps the dtype */
+    r = ag_sum(u, AG_ALL_DIMS, false);
+    assert_int_equal(ag_dtype_of(r), AG_I64);
+    assert_values(r, 458);
+    assert_int_equal(ag_dtype_of(ag_sum(w, AG_ALL_DIMS, false)), AG_I64);
+    r = ag_amax(u, AG_ALL_DIMS, false);
+    assert_int_equal(ag_dtype_of(r), AG_U8);
+    assert_values(r, 255);
+    /* comparisons give bool; where follows result_type */
+    r = ag_gt(u, w);
+    assert_int_equal(ag_dtype_of(r), AG_BOOL);
+    assert_values(r, 1, 1, 0, 1);
+    assert_values(ag_eq(u, ag_scalar(255, AG_I64)), 0, 0, 0, 1);
+    ag_tensor *c = ag_from_data((bool[]){true, false, true, false}, AG_SHAPE(4), AG_BOOL);
+    r = ag_where(c, u, w);
+    assert_int_equal(ag_dtype_of(r), AG_I32);
+    assert_values(r, 200, 2, 0, 4);
+    r = ag_where(c, u, v);
+    assert_int_equal(ag_dtype_of(r), AG_U8);
+    assert_values(r, 200, 5, 0, 1);
+    /* kernels without these dtypes refuse them clearly */
+    assert_null(ag_matmul(ag_ones(AG_SHAPE(2, 2), AG_U8), ag_ones(AG_SHAPE(2, 2), AG_U8)));
+    assert_int_equal(ag_error_code(), AG_ERR_DTYPE);
+    assert_non_null(strstr(ag_last_error(), "u8"));
+    ag_clear_error();
+    assert_null(ag_index_select(u, 0, ag_from_data((int64_t[]){1}, AG_SHAPE(1), AG_I64)));
+    assert_error(AG_ERR_DTYPE, "ag_index_select", "u8 tensors are not supported");
+    assert_null(ag_nonzero(w));
+    assert_error(AG_ERR_DTYPE, "nonzero", "i32 tensors are not supported");
     ag_scope_end();
 }
 
@@ -1356,6 +1460,10 @@ static void test_print(void **state) {
                   "tensor([ True, False,  True], dtype=bool, shape=[3])\n");
     assert_prints(ag_scalar(3.25, AG_F32), "tensor(3.2500, dtype=f32, shape=[])\n");
     assert_prints(ag_scalar(-7, AG_I64), "tensor(-7, dtype=i64, shape=[])\n");
+    assert_prints(ag_from_data((int32_t[]){1, -20, 300}, AG_SHAPE(3), AG_I32),
+                  "tensor([   1,  -20,  300], dtype=i32, shape=[3])\n");
+    assert_prints(ag_from_data((uint8_t[]){0, 255, 7}, AG_SHAPE(3), AG_U8),
+                  "tensor([   0,  255,    7], dtype=u8, shape=[3])\n");
     assert_prints(ag_zeros(AG_SHAPE(0), AG_F64), "tensor([], dtype=f64, shape=[0])\n");
     assert_prints(ag_zeros(AG_SHAPE(2, 0), AG_F32), "tensor([[],\n        []], dtype=f32, shape=[2,0])\n");
     assert_prints(ag_from_data((double[]){1e-5, 1, 1e9}, AG_SHAPE(3), AG_F64),
@@ -1712,6 +1820,7 @@ int main(void) {
         TEST(test_real_imag_views),
         TEST(test_broadcasting),
         TEST(test_int_bool_arithmetic),
+        TEST(test_i32_u8),
         TEST(test_casts_all_pairs),
         TEST(test_reduce_empty_and_shapes),
         TEST(test_reduce_ties_and_nan),

@@ -562,6 +562,8 @@ int ag_cpu_pad(const ag_kview *out, const ag_kview *in, ag_pad_mode mode, const 
     case AG_F64: case AG_C128: memcpy(fill, &value, sizeof value); break;
     case AG_I64: { int64_t v = (int64_t)value; memcpy(fill, &v, sizeof v); break; }
     case AG_BOOL: fill[0] = value != 0; break;
+    case AG_I32: { int32_t v = (int32_t)(int64_t)value; memcpy(fill, &v, sizeof v); break; }
+    case AG_U8: fill[0] = (uint8_t)(int64_t)value; break;
     default: break;
     }
     int64_t L = out->shape[out->ndim - 1], rows = n / L;

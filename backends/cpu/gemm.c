@@ -52,6 +52,9 @@ int ag_cpu_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool 
     ag_dtype dt = a->dtype;
     size_t es = ag_dtype_size(dt);
     if (dt == AG_BOOL) return ag_set_error(AG_ERR_DTYPE, "cpu gemm: bool matrices are not supported");
+    if (dt == AG_I32 || dt == AG_U8)
+        return ag_set_error(AG_ERR_DTYPE, "cpu gemm: %s matrices are not supported (cast to i64 or a float dtype)",
+                            ag_dtype_name(dt));
     if (!ag_dtype_is_complex(dt)) conj_a = conj_b = false;
     mat ma = {0}, mb = {0};
     int rc = 0;

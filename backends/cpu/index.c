@@ -162,7 +162,9 @@ int ag_cpu_gather(const char *op, const ag_kview *out, const ag_kview *in, const
     if (out->dtype != in->dtype || out->ndim != idx->ndim || out->ndim != in->ndim)
         return ag_set_error(AG_ERR_INVALID, "%s: cpu gather: mismatched views", op);
     gather_fn fn = NULL;
-    AG_CPU_SWITCH_ALL(out->dtype, PICK_GATHER, return ag_set_error(AG_ERR_DTYPE, "%s: bad dtype", op), 0)
+    AG_CPU_SWITCH_ALL(out->dtype, PICK_GATHER,
+                      return ag_set_error(AG_ERR_DTYPE, "%s: %s tensors are not supported (cast to i64 first)", op,
+                                          ag_dtype_name(out->dtype)), 0)
     gplan p;
     memset(&p, 0, sizeof p);
     p.out = out->data;
@@ -632,7 +634,9 @@ typedef int64_t (*nz_fn)(const ag_kview *, int64_t, int64_t, int64_t *);
 
 int ag_cpu_nonzero(const ag_kview *out, const ag_kview *in) {
     nz_fn fn = NULL;
-    AG_CPU_SWITCH_ALL(in->dtype, PICK_NZ, return ag_set_error(AG_ERR_DTYPE, "cpu nonzero: bad dtype"), 0)
+    AG_CPU_SWITCH_ALL(in->dtype, PICK_NZ,
+                      return ag_set_error(AG_ERR_DTYPE, "cpu nonzero: %s tensors are not supported (cast to i64 or bool "
+                                          "first)", ag_dtype_name(in->dtype)), 0)
     if (out->dtype != AG_I64 || out->ndim != 2 || out->shape[1] != in->ndim)
         return ag_set_error(AG_ERR_INVALID, "cpu nonzero: expected an i64 [nnz, %d] output", in->ndim);
     int64_t total = 1;

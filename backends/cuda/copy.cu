@@ -1,6 +1,7 @@
 /* backends/cuda/copy.cu — strided copy with dtype conversion, fill, and host <-> device bytes.
  * Conversions follow C casts, as the CPU backend: complex -> real keeps the real part,
- * anything -> bool is "nonzero", float -> int truncates toward zero. */
+ * anything -> bool is "nonzero", float -> int truncates toward zero, narrowing integer casts wrap;
+ * float -> u8 goes through int64 (as the CPU backend and PyTorch on x86: -1.5 -> 255). */
 #include "backends/cuda/common.cuh"
 
 /* conversion S -> D */
@@ -13,6 +14,9 @@ template <class R, class Q> struct conv<cx<R>, cx<Q>> { __device__ static cx<R> 
 template <class R> struct conv<cx<R>, bool> { __device__ static cx<R> f(bool s) { return mk((R)s, (R)0); } };
 template <> struct conv<bool, bool> { __device__ static bool f(bool s) { return s; } };
 template <class R> struct conv<cx<R>, cx<R>> { __device__ static cx<R> f(cx<R> s) { return s; } };
+template <> struct conv<uint8_t, float> { __device__ static uint8_t f(float s) { return (uint8_t)(int64_t)s; } };
+template <> struct conv<uint8_t, double> { __device__ static uint8_t f(double s) { return (uint8_t)(int64_t)s; } };
+template <class R> struct conv<uint8_t, cx<R>> { __device__ static uint8_t f(cx<R> s) { return (uint8_t)(int64_t)s.re; } };
 
 template <class D, class S> __global__ void copy_kernel(Iter<2> it, D *d, const S *s) {
     GRID_STRIDE(i, it.numel) {
@@ -36,6 +40,8 @@ template <class D> static int copy_from(ag_dtype sdt, const Iter<2> &it, void *d
     case AG_C128: return launch_copy<D, c128>(it, d, s);
     case AG_I64: return launch_copy<D, int64_t>(it, d, s);
     case AG_BOOL: return launch_copy<D, bool>(it, d, s);
+    case AG_I32: return launch_copy<D, int32_t>(it, d, s);
+    case AG_U8: return launch_copy<D, uint8_t>(it, d, s);
     default: return ag_set_error(AG_ERR_DTYPE, "cuda copy: bad source dtype %d", (int)sdt);
     }
 }
@@ -57,6 +63,8 @@ extern "C" int ag_cuda_copy(const ag_kview *dst, const ag_kview *src) {
     case AG_C128: return copy_from<c128>(src->dtype, it, dst->data, src->data);
     case AG_I64: return copy_from<int64_t>(src->dtype, it, dst->data, src->data);
     case AG_BOOL: return copy_from<bool>(src->dtype, it, dst->data, src->data);
+    case AG_I32: return copy_from<int32_t>(src->dtype, it, dst->data, src->data);
+    case AG_U8: return copy_from<uint8_t>(src->dtype, it, dst->data, src->data);
     default: return ag_set_error(AG_ERR_DTYPE, "cuda copy: bad destination dtype %d", (int)dst->dtype);
     }
 }
@@ -85,6 +93,8 @@ extern "C" int ag_cuda_fill(const ag_kview *dst, double re, double im) {
     case AG_C128: return launch_fill<c128>(it, dst->data, mk(re, im));
     case AG_I64: return launch_fill<int64_t>(it, dst->data, (int64_t)re);
     case AG_BOOL: return launch_fill<bool>(it, dst->data, re != 0 || im != 0);
+    case AG_I32: return launch_fill<int32_t>(it, dst->data, (int32_t)(int64_t)re);
+    case AG_U8: return launch_fill<uint8_t>(it, dst->data, (uint8_t)(int64_t)re);
     default: return ag_set_error(AG_ERR_DTYPE, "cuda fill: bad dtype %d", (int)dst->dtype);
     }
 }

@@ -91,6 +91,9 @@ extern "C" int ag_cuda_gemm(const ag_kview *out, const ag_kview *a, const ag_kvi
     ag_dtype dt = a->dtype;
     if (B == 0 || M == 0 || N == 0) return 0;
     if (dt == AG_BOOL) return ag_set_error(AG_ERR_DTYPE, "cuda gemm: bool matrices are not supported");
+    if (dt == AG_I32 || dt == AG_U8)
+        return ag_set_error(AG_ERR_DTYPE, "cuda gemm: %s matrices are not supported (cast to i64 or a float dtype)",
+                            ag_dtype_name(dt));
     if (K == 0) return ag_cuda_fill(out, 0, 0);
     if (dt == AG_I64) {
         gemm_i64<<<grid_for(B * M * N), AG_CUDA_THREADS>>>(B, M, N, K, (int64_t *)out->data, (const int64_t *)a->data,

@@ -53,7 +53,9 @@ extern "C" {
 #define AG_ALL_DIMS NULL, 0
 
 typedef enum ag_dtype {
-    AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL, AG_NUM_DTYPES
+    AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL,
+    AG_I32, AG_U8, /* storage dtypes (FITS images, masks): arithmetic computes through i64 */
+    AG_NUM_DTYPES
 } ag_dtype;
 
 /* AG_DEV_TEST is a test-only device kind (built with meson -Dtest_device=true): CPU kernels
@@ -114,7 +116,7 @@ AG_API int ag_device_missing_kernels(ag_device dev, const char **names, int cap)
 AG_API int ag_device_kernel_count(void); /* entries in the backend table */
 
 /* ---- dtypes ------------------------------------------------------------------------- */
-AG_API const char *ag_dtype_name(ag_dtype dt);  /* "f32", "c128", ... */
+AG_API const char *ag_dtype_name(ag_dtype dt);  /* "f32", "c128", "i32", "u8", ... */
 AG_API size_t ag_dtype_size(ag_dtype dt);
 AG_API bool ag_dtype_is_complex(ag_dtype dt);
 AG_API bool ag_dtype_is_float(ag_dtype dt);     /* f32, f64, c64, c128 */
