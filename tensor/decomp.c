@@ -31,15 +31,6 @@ static bool check_real_mat(const char *op, const ag_tensor *A) {
     return true;
 }
 
-static const ag_kernels *kernels_with(const char *op, const ag_tensor *t, const void *entry, const char *name) {
-    const ag_kernels *k = ag__kernels(t);
-    if (!entry) {
-        ag_set_error(AG_ERR_NOTIMPL, "%s: %s is not implemented for %s", op, name, k->name);
-        return NULL;
-    }
-    return k;
-}
-
 static ag_tensor *new_tail(const ag_tensor *A, const int64_t *tail, int nt, ag_dtype dt, const char *op) {
     int64_t shp[AG_MAX_DIMS];
     int nb = A->ndim - 2;
@@ -118,7 +109,7 @@ int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R) {
     if (!AG_NONNULL(op, A, Q, R)) return ag_error_code();
     if (!check_real_mat(op, A)) return ag_error_code();
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->qr, "qr")) return ag_error_code();
+    if (!ag__kernels_with(op, A, (const void *)k->qr, "qr")) return ag_error_code();
     int64_t m = A->shape[A->ndim - 2], nc = A->shape[A->ndim - 1], kk = m < nc ? m : nc;
     if (m < nc && ag__needs_grad(AG_IN(A)))
         return ag_set_error(AG_ERR_NOTIMPL, "%s: the gradient needs m >= n (A is %s); detach A or use no-grad", op,
@@ -171,7 +162,7 @@ int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvecto
         return ag_set_error(AG_ERR_SHAPE, "%s: expected A to be a square matrix or a batch of them [..., n, n], given %s",
                             op, AG_SHP(A));
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->eigh, "eigh")) return ag_error_code();
+    if (!ag__kernels_with(op, A, (const void *)k->eigh, "eigh")) return ag_error_code();
     ag_tensor *w = new_tail(A, (int64_t[]){nn}, 1, A->dtype, op);
     ag_tensor *v = new_tail(A, (int64_t[]){nn, nn}, 2, A->dtype, op);
     ag_tensor *info = new_tail(A, NULL, 0, AG_I64, op);
@@ -243,7 +234,7 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
         return ag_set_error(AG_ERR_NOTIMPL, "%s: full_matrices = true is not supported (only the reduced SVD)", op);
     if (!check_real_mat(op, A)) return ag_error_code();
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->svd, "svd")) return ag_error_code();
+    if (!ag__kernels_with(op, A, (const void *)k->svd, "svd")) return ag_error_code();
     int64_t m = A->shape[A->ndim - 2], nc = A->shape[A->ndim - 1], kk = m < nc ? m : nc;
     ag_tensor *u = new_tail(A, (int64_t[]){m, kk}, 2, A->dtype, op);
     ag_tensor *s = new_tail(A, (int64_t[]){kk}, 1, A->dtype, op);

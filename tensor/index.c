@@ -214,15 +214,23 @@ static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *
     return ag__finish(r, op, AG_OP(GATHER), AG_IN(t), (ag_tensor *const[]){idx}, 1, &p);
 }
 
+/* the checks scatter and scatter_add share: the normalised dim, or -1 with the error set */
+static int scatter_dim(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
+    if (!check_index(op, t, idx) || !ag__same_device(op, t, src)) return -1;
+    if (src->dtype != t->dtype) {
+        ag_set_error(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
+                     ag_dtype_name(t->dtype), ag_dtype_name(src->dtype));
+        return -1;
+    }
+    if (t->dtype == AG_BOOL) return ag_set_error(AG_ERR_DTYPE, "%s: bool tensors are not supported", op), -1;
+    int d = ag__normalize_dim(op, dim, t->ndim);
+    return d < 0 || !index_fits(op, t, idx, src, d) ? -1 : d;
+}
+
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
     if (!AG_NONNULL(op, t, idx, src)) return NULL;
-    if (!check_index(op, t, idx) || !ag__same_device(op, t, src)) return NULL;
-    if (src->dtype != t->dtype)
-        return ag_fail(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
-                       ag_dtype_name(t->dtype), ag_dtype_name(src->dtype));
-    if (t->dtype == AG_BOOL) return ag_fail(AG_ERR_DTYPE, "%s: bool tensors are not supported", op);
-    int d = ag__normalize_dim(op, dim, t->ndim);
-    if (d < 0 || !index_fits(op, t, idx, src, d)) return NULL;
+    int d = scatter_dim(op, t, dim, idx, src);
+    if (d < 0) return NULL;
     NEED_KERNEL(op, t, scatter_add);
     ag_kview xv = ag__view(idx);
     ag_tensor *r = scatter_raw(op, t, d, &xv, src, false);
@@ -233,13 +241,8 @@ static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_ten
 /* torch.scatter (no reduction): a copy of t with src[p] written at (p with p[dim] <- idx[p]) */
 static ag_tensor *scatter_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
     if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx, src)) return NULL;
-    if (!check_index(op, t, idx) || !ag__same_device(op, t, src)) return NULL;
-    if (src->dtype != t->dtype)
-        return ag_fail(AG_ERR_DTYPE, "%s: expected src of dtype %s (as the tensor), given %s", op,
-                       ag_dtype_name(t->dtype), ag_dtype_name(src->dtype));
-    if (t->dtype == AG_BOOL) return ag_fail(AG_ERR_DTYPE, "%s: bool tensors are not supported", op);
-    int d = ag__normalize_dim(op, dim, t->ndim);
-    if (d < 0 || !index_fits(op, t, idx, src, d)) return NULL;
+    int d = scatter_dim(op, t, dim, idx, src);
+    if (d < 0) return NULL;
     NEED_KERNEL(op, t, scatter);
     ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
     if (!r) return NULL;

@@ -58,6 +58,8 @@ ag_tensor *ag__ret(ag_tensor *t);
 void ag__contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
 ag_kview ag__view(const ag_tensor *t);
 const ag_kernels *ag__kernels(const ag_tensor *t);
+/* t's kernels when entry (a member of them) is implemented; NULL with AG_ERR_NOTIMPL naming op and name */
+const ag_kernels *ag__kernels_with(const char *op, const ag_tensor *t, const void *entry, const char *name);
 /* View of t broadcast to shape (stride 0 on new/expanded dims). t's shape must fit. */
 ag_kview ag__view_bcast(const ag_tensor *t, const int64_t *shape, int ndim);
 /* Cast to dt when needed (new ref either way; not recorded in autograd). */

@@ -86,15 +86,6 @@ static ag_tensor *new_with(const int64_t *bs, int nb, const int64_t *tail, int n
     return ag__new(shp, nb + nt, dt, dev, op);
 }
 
-static const ag_kernels *kernels_with(const char *op, const ag_tensor *t, const void *entry, const char *name) {
-    const ag_kernels *k = ag__kernels(t);
-    if (!entry) {
-        ag_set_error(AG_ERR_NOTIMPL, "%s: %s is not implemented for %s", op, name, k->name);
-        return NULL;
-    }
-    return k;
-}
-
 enum info_kind { INFO_LU, INFO_CHOL, INFO_TRI };
 
 /* Turn the first non-zero LAPACK info into the error message; true when all are 0. */
@@ -144,7 +135,7 @@ static bool lu_raw(const char *op, ag_tensor *A, const int64_t *bs, int nb, bool
                    ag_tensor **piv, ag_tensor **info) {
     *lu = *piv = *info = NULL;
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->lu_factor, "lu_factor")) return false;
+    if (!ag__kernels_with(op, A, (const void *)k->lu_factor, "lu_factor")) return false;
     int64_t n = A->shape[A->ndim - 1];
     ag_device dev = A->storage->dev;
     *lu = new_with(bs, nb, (int64_t[]){n, n}, 2, A->dtype, dev, op);
@@ -205,7 +196,7 @@ static ag_tensor *solve_impl(ag_tensor *A, ag_tensor *B, bool vec) {
     int nb;
     if (!batch_shape(op, A, A->ndim - 2, B, brow, bs, &nb, 2)) return NULL;
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->lu_solve, "lu_solve")) return NULL;
+    if (!ag__kernels_with(op, A, (const void *)k->lu_solve, "lu_solve")) return NULL;
     ag_tensor *lu, *piv, *info;
     if (!lu_raw(op, A, bs, nb, true, &lu, &piv, &info)) return NULL;
     int64_t kk = vec ? 1 : B->shape[B->ndim - 1];
@@ -248,7 +239,7 @@ ag_tensor *ag_inverse(ag_tensor *A) {
     if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->lu_solve, "lu_solve")) return NULL;
+    if (!ag__kernels_with(op, A, (const void *)k->lu_solve, "lu_solve")) return NULL;
     int nb = A->ndim - 2;
     int64_t n = A->shape[nb];
     ag_tensor *lu, *piv, *info;
@@ -420,7 +411,7 @@ ag_tensor *ag_cholesky(ag_tensor *A, bool upper) {
     if (!AG_NONNULL(op, A)) return NULL;
     if (!check_square(op, A, "A")) return NULL;
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->cholesky, "cholesky")) return NULL;
+    if (!ag__kernels_with(op, A, (const void *)k->cholesky, "cholesky")) return NULL;
     int nb = A->ndim - 2;
     ag_tensor *L = ag__new(A->shape, A->ndim, A->dtype, A->storage->dev, op);
     ag_tensor *info = new_with(A->shape, nb, NULL, 0, AG_I64, A->storage->dev, op);
@@ -463,7 +454,7 @@ static ag_tensor *tri_solve(ag_tensor *A, ag_tensor *B, bool upper, bool left, b
         return ag_fail(AG_ERR_SHAPE, "ag_solve_triangular: B %s does not fit A %s (expected B [..., %lld, k] %s)",
                        AG_SHP(B), AG_SHP(A), (long long)n, left ? "for left = true" : "transposed, for left = false");
     const ag_kernels *k = ag__kernels(A);
-    if (!kernels_with(op, A, (const void *)k->triangular_solve, "triangular_solve")) return NULL;
+    if (!ag__kernels_with(op, A, (const void *)k->triangular_solve, "triangular_solve")) return NULL;
     int64_t bs[AG_MAX_DIMS];
     int nb;
     if (!batch_shape(op, A, A->ndim - 2, B, B->ndim - 2, bs, &nb, 2)) return NULL;

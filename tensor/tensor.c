@@ -404,6 +404,15 @@ bool ag__same_device(const char *op, const ag_tensor *a, const ag_tensor *b) {
     return false;
 }
 
+const ag_kernels *ag__kernels_with(const char *op, const ag_tensor *t, const void *entry, const char *name) {
+    const ag_kernels *k = ag__kernels(t);
+    if (!entry) {
+        ag_set_error(AG_ERR_NOTIMPL, "%s: %s is not implemented for %s", op, name, k->name);
+        return NULL;
+    }
+    return k;
+}
+
 bool ag__broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t *b, int nb,
                           int64_t *out, int *nout) {
     int n = na > nb ? na : nb;
