@@ -8,5 +8,6 @@
 #include "astrograd/optim.h"
 #include "astrograd/nn.h"
 #include "astrograd/cuda.h"
+#include "astrograd/imaging.h"
 
 #endif

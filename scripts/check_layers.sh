@@ -65,9 +65,10 @@ hits=$(grep -rnE '\bAG_CPU\b|ag__is_cpu' tensor/ autograd/ nn/ optim/ imaging/ 2
 
 # ... nor a plain (CPU) creation call: inside ops, constants come from the _on/_like forms.
 # Module constructors (nn/layers.c) build on the CPU as PyTorch does; ag_module_to moves them.
+# GridCoords arrays (imaging/coords.c) are creation functions: CPU, as ag_linspace.
 plain='\bag_(zeros|ones|full|full_complex|scalar|empty|arange|linspace|eye|from_data|rand|randn|randint)\('
 hits=$(grep -rnE "$plain" tensor/ autograd/ nn/ optim/ imaging/ 2>/dev/null | grep -vE "$allowed" | grep -vE "$exempt" \
-       | grep -vE '^nn/layers\.c:' || true)
+       | grep -vE '^(nn/layers|imaging/coords)\.c:' || true)
 [ -n "$hits" ] && report "CPU creation inside an op (use the _on or _like forms)" "$hits"
 
 [ $bad -eq 0 ] && echo "check_layers: ok"
