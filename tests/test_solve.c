@@ -489,9 +489,11 @@ static void test_einsum_errors(void **state) {
     (void)state;
     ag_tensor *a = ag_zeros((int64_t[]){3, 3}, 2, AG_F64), *b = ag_zeros((int64_t[]){3, 4}, 2, AG_F64);
     ag_tensor *ab[2] = {a, b}, *aa[1] = {a};
-    ASSERT_ERR(ag_einsum("ii->", aa, 1), AG_ERR_INVALID,
-               "ag_einsum: subscript 'i' repeats in operand 0 at position 1 of \"ii->\" (diagonals and traces are not supported)");
-    ASSERT_ERR(ag_einsum("...ij->ij", aa, 1), AG_ERR_INVALID, "ag_einsum: ellipsis at position 0 of \"...ij->ij\" is not supported");
+    ASSERT_ERR(ag_einsum("ii->", &b, 1), AG_ERR_SHAPE,
+               "ag_einsum: subscript 'i' repeats in operand 0 of \"ii->\" over dims of sizes 3 and 4 (a diagonal needs equal sizes)");
+    ASSERT_ERR(ag_einsum("...i...->i", aa, 1), AG_ERR_INVALID, "ag_einsum: operand 0 of \"...i...->i\" has two ellipses");
+    ASSERT_ERR(ag_einsum("i.j->i", aa, 1), AG_ERR_INVALID, "ag_einsum: '.' at position 1 of \"i.j->i\" is not part of an ellipsis");
+    ASSERT_ERR(ag_einsum("...ijk->i", aa, 1), AG_ERR_SHAPE, "ag_einsum: operand 0 names 3 dims in \"...ijk->i\" but has 2 [3,3]");
     ASSERT_ERR(ag_einsum("ij,j1->i", ab, 2), AG_ERR_INVALID,
                "ag_einsum: unexpected character '1' at position 4 of \"ij,j1->i\" (subscripts are letters)");
     ASSERT_ERR(ag_einsum("ij-k", aa, 1), AG_ERR_INVALID, "ag_einsum: '-' not followed by '>' at position 2 of \"ij-k\"");

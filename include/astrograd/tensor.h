@@ -384,10 +384,12 @@ AG_API ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b);    /* [B,n,k] @ [B,k,m] */
 AG_API ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x);     /* [n,k] @ [k] */
 AG_API ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b);    /* 1-D, no conjugation (torch.dot) */
 AG_API ag_tensor *ag_outer(ag_tensor *a, ag_tensor *b);  /* 1-D [n], [m] -> [n, m], no conjugation */
-/* torch.einsum(eq, ops[0..n)): explicit ("ij,jk->ik") or implicit ("ij,jk": the subscripts that
- * occur once, in ASCII order) output; letters only, spaces ignored; sizes of 1 broadcast.
- * Composed from permute/reshape/mul/sum/matmul. Not supported (AG_ERR_INVALID naming the
- * position): ellipsis, a subscript repeated within one operand (diagonal, trace "ii->"). */
+/* torch.einsum(eq, ops[0..n)): explicit ("ij,jk->ik") or implicit ("ij,jk": the ellipsis dims,
+ * then the subscripts that occur once, in ASCII order) output; letters and "...", spaces
+ * ignored; sizes of 1 broadcast. "..." stands for the dims an operand does not name, aligned
+ * from the right ("...ij,...jk->...ik" is a broadcast batched matmul; an explicit output
+ * without "..." sums them). A subscript repeated within one operand takes the diagonal ("ii->i",
+ * trace "ii->", "iij->j"). Composed from permute/reshape/slice/mul/sum/matmul. */
 AG_API ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n);
 
 /* ---- fft (FFTW on the cpu) ----------------------------------------------------------- */
