@@ -54,7 +54,8 @@ extern "C" {
 
 typedef enum ag_dtype {
     AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL,
-    AG_I32, AG_U8, /* storage dtypes (FITS images, masks): arithmetic computes through i64 */
+    AG_I32, AG_U8, /* FITS images, masks: arithmetic computes through i64 (wrapping as torch); copies,
+                    * indexing, scatter, sort and where run natively; gemm and the solvers refuse them */
     AG_NUM_DTYPES
 } ag_dtype;
 
