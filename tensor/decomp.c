@@ -5,21 +5,25 @@
  * formulas are linear in the output gradients, so the engine's sum of the per-output rules is
  * the joint rule). The nodes save history-free aliases of all the factors, so second
  * derivatives are not supported (the op-table rows say NOGG). Rules are PyTorch's
- * (FunctionsManual.cpp, torch 1.13), written with ag ops, real case:
- *   qr (m >= n)  gA = [gQ + Q syminvadj(triu(gR R^T - Q^T gQ))] R^-T,
- *                syminvadj(X) = X + X^T with the diagonal halved
- *   eigh         gA = V (skew(V^T gV) / E + diag(gL)) V^T,  E_ij = L_j - L_i, skew(X) = (X - X^T)/2
- *   svd          gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] V^T
- *                     + (I - U U^T) gU S^-1 V^T (m > k) + U S^-1 gV^T (I - V V^T) (n > k),
- *                E_ij = S_j^2 - S_i^2, skew(X) = X - X^T. */
+ * (FunctionsManual.cpp, torch 1.13), written with ag ops; ^H is the conjugate transpose (^T for
+ * real dtypes):
+ *   qr (m >= n)  gA = [gQ + Q syminvadj(triu(gR R^H - Q^H gQ))] R^-H,
+ *                syminvadj(X) = X + X^H with the real part of the diagonal halved
+ *   eigh         gA = V (skew(V^H gV) / E + diag(gL)) V^H,  E_ij = L_j - L_i, skew(X) = (X - X^H)/2
+ *   svd          gA = U [(skew(U^H gU) S + S skew(V^H gV)) / E + diag(gS) + i Im(diag(U^H gU)) / S] V^H
+ *                     + (I - U U^H) gU S^-1 V^H (m > k) + U S^-1 gV^H (I - V V^H) (n > k),
+ *                E_ij = S_j^2 - S_i^2, skew(X) = X - X^H.
+ * Complex eigenvectors and singular vectors are defined up to a phase per column; a loss that
+ * depends on that phase has no gradient, and the rules give the one of the phase-invariant part
+ * (the diagonals of the skew terms, which only such a loss makes non-zero, are dropped). */
 #include <math.h>
 #include <string.h>
 
 #include "tensor/internal.h"
 
-static bool check_real_mat(const char *op, const ag_tensor *A) {
-    if (A->dtype != AG_F32 && A->dtype != AG_F64) {
-        ag_set_error(AG_ERR_DTYPE, "%s: expected A of dtype f32 or f64 (complex is not supported), given %s", op,
+static bool check_mat(const char *op, const ag_tensor *A) {
+    if (!ag_dtype_is_float(A->dtype)) {
+        ag_set_error(AG_ERR_DTYPE, "%s: expected A of dtype f32, f64, c64 or c128, given %s", op,
                      ag_dtype_name(A->dtype));
         return false;
     }
@@ -66,12 +70,26 @@ static int record_all(const char *op, ag_tensor *A, ag_tensor **outs, const ag_o
 }
 
 static ag_tensor *mT(ag_tensor *t) { return ag_transpose(t, -1, -2); }
-static ag_tensor *eye_of(ag_tensor *like, int64_t n) { return ag_eye_on(n, n, ag_dtype_of(like), ag_device_of(like)); }
+static ag_tensor *mH(ag_tensor *t) { return ag_conj(mT(t)); } /* ag_conj of a real tensor is itself */
+static ag_tensor *eye_of(ag_tensor *like, int64_t n) {
+    return ag_eye_on(n, n, ag_dtype_to_real(ag_dtype_of(like)), ag_device_of(like));
+}
 static ag_tensor *diag_embed(ag_tensor *v) { return ag_mul(ag_unsqueeze(v, -1), eye_of(v, ag_size(v, -1))); }
+static ag_tensor *diag_of(ag_tensor *X) { return ag_sum(ag_mul(X, eye_of(X, ag_size(X, -1))), AG_DIMS(-1), false); }
+static ag_tensor *offdiag(ag_tensor *X) {
+    ag_tensor *I = eye_of(X, ag_size(X, -1));
+    return ag_mul(X, ag_rsub_s(1, I)); /* X (1 - I) */
+}
+/* diag_embed(i Im(diag X)): zero for real X */
+static ag_tensor *i_imag_diag(ag_tensor *X) {
+    if (!ag_dtype_is_complex(ag_dtype_of(X))) return ag_zeros_like(X);
+    ag_tensor *im = ag_imag(diag_of(X));
+    return diag_embed(ag_complex(ag_zeros_like(im), im));
+}
 
 /* 0/1 mask [n, n] (like's dtype and device) keeping j - i >= k */
 static ag_tensor *triu_mask(ag_tensor *like, int64_t n, int k) {
-    ag_dtype dt = ag_dtype_of(like);
+    ag_dtype dt = ag_dtype_to_real(ag_dtype_of(like));
     ag_device dev = ag_device_of(like);
     ag_tensor *ar = ag_arange_on(0, (double)n, 1, dt, dev);
     ag_tensor *d = ag_sub(ag_unsqueeze(ar, 0), ag_unsqueeze(ar, 1));
@@ -84,21 +102,22 @@ static ag_tensor *triu_mask(ag_tensor *like, int64_t n, int k) {
 static ag_tensor *qr_tail(ag_tensor *Q, ag_tensor *R, ag_tensor *M, ag_tensor *gQ) {
     int64_t n = ag_size(M, -1);
     ag_tensor *T = ag_mul(M, triu_mask(M, n, 0));
-    ag_tensor *S = ag_add(T, mT(ag_mul(T, triu_mask(M, n, 1)))); /* triu(M) + strict_triu(M)^T */
+    /* triu(M) + strict_triu(M)^H, less i Im of the diagonal */
+    ag_tensor *S = ag_sub(ag_add(T, mH(ag_mul(T, triu_mask(M, n, 1)))), i_imag_diag(M));
     ag_tensor *gA = ag_matmul(Q, S);
     if (gQ) gA = ag_add(gA, gQ);
-    return ag_solve_triangular(mT(R), gA, false, false, false); /* gA R^-T */
+    return ag_solve_triangular(mH(R), gA, false, false, false); /* gA R^-H */
 }
 
 int ag__bw_qr_q(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *Q = n->saved[0], *R = n->saved[1];
-    gin[0] = qr_tail(Q, R, ag_neg(ag_matmul(mT(Q), g)), g);
+    gin[0] = qr_tail(Q, R, ag_neg(ag_matmul(mH(Q), g)), g);
     return gin[0] ? 0 : ag_error_code();
 }
 
 int ag__bw_qr_r(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *Q = n->saved[0], *R = n->saved[1];
-    gin[0] = qr_tail(Q, R, ag_matmul(g, mT(R)), NULL);
+    gin[0] = qr_tail(Q, R, ag_matmul(g, mH(R)), NULL);
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -107,7 +126,7 @@ int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R) {
     if (Q) *Q = NULL;
     if (R) *R = NULL;
     if (!AG_NONNULL(op, A, Q, R)) return ag_error_code();
-    if (!check_real_mat(op, A)) return ag_error_code();
+    if (!check_mat(op, A)) return ag_error_code();
     const ag_kernels *k = ag__kernels(A);
     if (!ag__kernels_with(op, A, (const void *)k->qr, "qr")) return ag_error_code();
     int64_t m = A->shape[A->ndim - 2], nc = A->shape[A->ndim - 1], kk = m < nc ? m : nc;
@@ -137,17 +156,17 @@ int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R) {
 
 int ag__bw_eigh_l(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *V = n->saved[1];
-    gin[0] = ag_matmul(ag_matmul(V, diag_embed(g)), mT(V));
+    gin[0] = ag_matmul(ag_matmul(V, ag_to_dtype(diag_embed(g), ag_dtype_of(V))), mH(V));
     return gin[0] ? 0 : ag_error_code();
 }
 
 int ag__bw_eigh_v(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *L = n->saved[0], *V = n->saved[1];
     int64_t sz = ag_size(L, -1);
-    ag_tensor *X = ag_matmul(mT(V), g);
-    ag_tensor *sk = ag_mul_s(ag_sub(X, mT(X)), 0.5);
+    ag_tensor *X = ag_matmul(mH(V), g);
+    ag_tensor *sk = offdiag(ag_mul_s(ag_sub(X, mH(X)), 0.5));
     ag_tensor *E = ag_add(ag_sub(ag_unsqueeze(L, -2), ag_unsqueeze(L, -1)), eye_of(L, sz));
-    gin[0] = ag_matmul(ag_matmul(V, ag_div(sk, E)), mT(V));
+    gin[0] = ag_matmul(ag_matmul(V, ag_div(sk, E)), mH(V));
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -156,14 +175,14 @@ int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvecto
     if (eigenvalues) *eigenvalues = NULL;
     if (eigenvectors) *eigenvectors = NULL;
     if (!AG_NONNULL(op, A, eigenvalues, eigenvectors)) return ag_error_code();
-    if (!check_real_mat(op, A)) return ag_error_code();
+    if (!check_mat(op, A)) return ag_error_code();
     int64_t nn = A->shape[A->ndim - 1];
     if (A->shape[A->ndim - 2] != nn)
         return ag_set_error(AG_ERR_SHAPE, "%s: expected A to be a square matrix or a batch of them [..., n, n], given %s",
                             op, AG_SHP(A));
     const ag_kernels *k = ag__kernels(A);
     if (!ag__kernels_with(op, A, (const void *)k->eigh, "eigh")) return ag_error_code();
-    ag_tensor *w = new_tail(A, (int64_t[]){nn}, 1, A->dtype, op);
+    ag_tensor *w = new_tail(A, (int64_t[]){nn}, 1, ag_dtype_to_real(A->dtype), op);
     ag_tensor *v = new_tail(A, (int64_t[]){nn, nn}, 2, A->dtype, op);
     ag_tensor *info = new_tail(A, NULL, 0, AG_I64, op);
     bool ok = w && v && info;
@@ -193,12 +212,13 @@ static ag_tensor *svd_E(ag_tensor *S) {
 
 int ag__bw_svd_u(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *U = n->saved[0], *S = n->saved[1], *Vh = n->saved[2];
-    ag_tensor *X = ag_matmul(mT(U), g);
-    ag_tensor *inner = ag_div(ag_mul(ag_sub(X, mT(X)), ag_unsqueeze(S, -2)), svd_E(S));
+    ag_tensor *X = ag_matmul(mH(U), g);
+    ag_tensor *inner = ag_div(offdiag(ag_mul(ag_sub(X, mH(X)), ag_unsqueeze(S, -2))), svd_E(S));
+    inner = ag_add(inner, ag_div(i_imag_diag(X), ag_unsqueeze(S, -2))); /* i Im(diag(U^H gU)) / S */
     ag_tensor *gA = ag_matmul(U, inner);
-    if (ag_size(U, -2) > ag_size(U, -1)) { /* + (I - U U^T) gU S^-1 */
+    if (ag_size(U, -2) > ag_size(U, -1)) { /* + (I - U U^H) gU S^-1 */
         ag_tensor *gs = ag_div(g, ag_unsqueeze(S, -2));
-        gA = ag_add(gA, ag_sub(gs, ag_matmul(U, ag_matmul(mT(U), gs))));
+        gA = ag_add(gA, ag_sub(gs, ag_matmul(U, ag_matmul(mH(U), gs))));
     }
     gin[0] = ag_matmul(gA, Vh);
     return gin[0] ? 0 : ag_error_code();
@@ -206,18 +226,18 @@ int ag__bw_svd_u(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 
 int ag__bw_svd_s(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *U = n->saved[0], *Vh = n->saved[2];
-    gin[0] = ag_matmul(ag_matmul(U, diag_embed(g)), Vh);
+    gin[0] = ag_matmul(ag_matmul(U, ag_to_dtype(diag_embed(g), ag_dtype_of(U))), Vh);
     return gin[0] ? 0 : ag_error_code();
 }
 
 int ag__bw_svd_vh(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *U = n->saved[0], *S = n->saved[1], *Vh = n->saved[2];
-    ag_tensor *Y = ag_matmul(Vh, mT(g)); /* V^T gV with V = Vh^T, gV = g^T */
-    ag_tensor *inner = ag_div(ag_mul(ag_unsqueeze(S, -1), ag_sub(Y, mT(Y))), svd_E(S));
+    ag_tensor *Y = ag_matmul(Vh, mH(g)); /* V^H gV with V = Vh^H, gV = g^H */
+    ag_tensor *inner = ag_div(offdiag(ag_mul(ag_unsqueeze(S, -1), ag_sub(Y, mH(Y)))), svd_E(S));
     ag_tensor *gA = ag_matmul(inner, Vh);
-    if (ag_size(Vh, -1) > ag_size(Vh, -2)) { /* + S^-1 gV^T (I - V V^T) */
+    if (ag_size(Vh, -1) > ag_size(Vh, -2)) { /* + S^-1 gV^H (I - V V^H) */
         ag_tensor *gs = ag_div(g, ag_unsqueeze(S, -1));
-        gA = ag_add(gA, ag_sub(gs, ag_matmul(ag_matmul(gs, mT(Vh)), Vh)));
+        gA = ag_add(gA, ag_sub(gs, ag_matmul(ag_matmul(gs, mH(Vh)), Vh)));
     }
     gin[0] = ag_matmul(U, gA);
     return gin[0] ? 0 : ag_error_code();
@@ -232,12 +252,12 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
     if (!AG_NONNULL_FROM(op, 3, U, S, Vh)) return ag_error_code();
     if (full_matrices)
         return ag_set_error(AG_ERR_NOTIMPL, "%s: full_matrices = true is not supported (only the reduced SVD)", op);
-    if (!check_real_mat(op, A)) return ag_error_code();
+    if (!check_mat(op, A)) return ag_error_code();
     const ag_kernels *k = ag__kernels(A);
     if (!ag__kernels_with(op, A, (const void *)k->svd, "svd")) return ag_error_code();
     int64_t m = A->shape[A->ndim - 2], nc = A->shape[A->ndim - 1], kk = m < nc ? m : nc;
     ag_tensor *u = new_tail(A, (int64_t[]){m, kk}, 2, A->dtype, op);
-    ag_tensor *s = new_tail(A, (int64_t[]){kk}, 1, A->dtype, op);
+    ag_tensor *s = new_tail(A, (int64_t[]){kk}, 1, ag_dtype_to_real(A->dtype), op);
     ag_tensor *vh = new_tail(A, (int64_t[]){kk, nc}, 2, A->dtype, op);
     ag_tensor *info = new_tail(A, NULL, 0, AG_I64, op);
     bool ok = u && s && vh && info;
@@ -265,7 +285,7 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
 ag_tensor *ag_linalg_lstsq(ag_tensor *A, ag_tensor *B) {
     const char *op = "ag_linalg_lstsq";
     if (!AG_NONNULL(op, A, B)) return NULL;
-    if (!check_real_mat(op, A)) return NULL;
+    if (!check_mat(op, A)) return NULL;
     if (!ag__same_device(op, A, B)) return NULL;
     if (A->dtype != B->dtype)
         return ag_fail(AG_ERR_DTYPE, "%s: A and B must have the same dtype, given %s and %s", op,
@@ -278,7 +298,7 @@ ag_tensor *ag_linalg_lstsq(ag_tensor *A, ag_tensor *B) {
                        AG_SHP(B));
     ag_scope_begin();
     ag_tensor *Q = NULL, *R = NULL, *X = NULL;
-    if (ag_linalg_qr(A, &Q, &R) == 0) X = ag_solve_triangular(R, ag_matmul(mT(Q), B), true, true, false);
+    if (ag_linalg_qr(A, &Q, &R) == 0) X = ag_solve_triangular(R, ag_matmul(mH(Q), B), true, true, false);
     ag_keep(X);
     ag_scope_end();
     return X;
