@@ -91,6 +91,19 @@ AG_API void ag_vis_free(ag_vis *vis);   /* NULL is a no-op */
 
 /* ---- Layouts, cubes and Fourier layers (imaging/cube.c) --------------------------------- */
 
+/* Layout conversions over the last two dims (rows, columns) of a tensor of any leading dims,
+ * f32/f64/c64/c128, on any device; one gather pass each (tensor/layout.c), differentiable
+ * (the backward is the inverse permutation). New reference; NULL input, fewer than 2 dims or a
+ * non-float dtype: NULL with the error set. Cubes have even npix, where fftshift = ifftshift;
+ * for odd sizes these are numpy's fftshift (packed -> sky/ground) and ifftshift (the way back).
+ *  - ag_packed_to_sky: S = flip(fftshift(P), last axis); ag_sky_to_packed its inverse.
+ *  - ag_packed_to_ground: fftshift over the last two dims (visibilities, no flip);
+ *    ag_ground_to_packed its inverse. */
+AG_API ag_tensor *ag_packed_to_sky(ag_tensor *cube);
+AG_API ag_tensor *ag_sky_to_packed(ag_tensor *cube);
+AG_API ag_tensor *ag_packed_to_ground(ag_tensor *vis);
+AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
+
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
 /* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
