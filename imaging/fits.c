@@ -177,7 +177,7 @@ ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta
     ag_grid_coords g;
     if (ag_grid_coords_init(&g, cd2 * 3600.0, npix) < 0) goto done;
     int64_t shp[3] = {naxes[2], npix, npix};
-    ag_tensor *t = ag_empty_on(naxis == 3 ? shp : shp + 1, naxis, AG_F64, AG_CPU); /* a file read lands on the host */
+    ag_tensor *t = ag_empty_on(naxis == 3 ? shp : shp + 1, naxis, AG_F64, AG_CPU); /* host */ /* a file read lands on the host, as ag_from_data */
     if (!t) goto done;
     int anynul = 0;
     if (fits_read_img(f, TDOUBLE, 1, (LONGLONG)ag_numel(t), NULL, ag_data(t), &anynul, &st)) {
