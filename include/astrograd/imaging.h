@@ -110,6 +110,35 @@ AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
 
 /* ---- Files and figures (imaging/io.c, uvsim.c, fits.c, figure.c) ------------------------ */
 
+/* FITS images (imaging/fits.c; AG_ERR_NOTIMPL in builds without cfitsio). What ds9 and CARTA
+ * need to show RA/Dec: CTYPE1 'RA---SIN' with CDELT1 = -cell/3600 (RA grows to the left, as
+ * the sky layout's columns), CTYPE2 'DEC--SIN' with CDELT2 = +cell/3600, CRPIX1/2 =
+ * (npix/2, npix/2 + 1) (1-based: the sky origin, row npix/2, column npix/2 - 1 zero-based),
+ * CRVAL1/2 the phase centre, CUNIT 'deg', EQUINOX 2000, RADESYS 'ICRS'. FITS stores the first
+ * axis fastest and rows from the bottom: exactly the sky layout's memory order (row 0 south). */
+typedef struct ag_fits_meta {
+    double ra_deg, dec_deg;    /* phase centre (CRVAL1, CRVAL2), deg; dec in [-90, 90] */
+    double freq_hz;            /* channel 0 (CRVAL3), Hz; 0: no FREQ axis for a 2-d image */
+    double dfreq_hz;           /* channel width (CDELT3), Hz; 0 is written as 1 Hz for one channel */
+    double bmaj, bmin, bpa;    /* restoring beam: FWHM arcsec (written as deg), PA deg; bmaj = 0: none */
+    char date_obs[72];         /* DATE-OBS, e.g. "2017-04-11"; "" to leave out */
+    char object[72];           /* OBJECT; "" to leave out */
+    char bunit[72];            /* BUNIT: "JY/PIXEL", "JY/BEAM", "Jy/arcsec2"...; "" to leave out */
+} ag_fits_meta;
+/* Writes image, real f32 or f64 (BITPIX -32 / -64), of shape (npix, npix) or (nchan, npix,
+ * npix) in the SKY layout, on any device, with gc's npix, to path atomically (a temporary file
+ * renamed over path; nothing is written on failure). A 3-d image, or a 2-d one with
+ * meta->freq_hz > 0, gets a FREQ axis (NAXIS3 = nchan or 1). meta may be NULL (phase centre
+ * 0, 0; no optional keywords). Returns 0 or a negative ag_status (INVALID, SHAPE, DTYPE, IO). */
+AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const ag_fits_meta *meta, const char *path);
+/* Reads the primary image of a FITS file written as above (or by another tool with the same
+ * conventions) into a new f64 CPU tensor of shape (npix, npix), or (nchan, npix, npix) when
+ * NAXIS = 3 (also for NAXIS3 = 1); *gc (required) receives the grid, *meta (may be NULL) the
+ * keywords (absent ones 0 or ""). AG_ERR_IO when the file cannot be opened, AG_ERR_FORMAT
+ * naming the file and the keyword when it is not a square RA---SIN/DEC--SIN image with
+ * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
+AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
+
 /* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
 
 #ifdef __cplusplus
