@@ -1,10 +1,12 @@
 /* tensor/decomp.c — matrix decompositions through the backend's qr, eigh and svd entries, and
  * least squares composed from QR.
  *
- * Each decomposition returns several tensors; each output gets its own node (the backward
- * formulas are linear in the output gradients, so the engine's sum of the per-output rules is
- * the joint rule). The nodes save history-free aliases of all the factors, so second
- * derivatives are not supported (the op-table rows say NOGG). Rules are PyTorch's
+ * Each decomposition returns several tensors. When A needs a gradient they are packed along a
+ * last dim into one tensor P [..., total] (real eigen/singular values in P's dtype), P gets the
+ * one node with the joint rule, and the factors handed out are differentiable slices of P. The
+ * rule reads the factors as slices of its own saved output, which under create_graph is P with
+ * its history: second derivatives follow (no node saves another node's output, so no cycle).
+ * Rules are PyTorch's
  * (FunctionsManual.cpp, torch 1.13), written with ag ops; ^H is the conjugate transpose (^T for
  * real dtypes):
  *   qr (m >= n)  gA = [gQ + Q syminvadj(triu(gR R^H - Q^H gQ))] R^-H,
@@ -56,17 +58,58 @@ static bool check_conv(const char *op, ag_tensor *info) {
     return false;
 }
 
-/* Record one node per output (outs[i] with rule defs[i]), all saving aliases of every output.
- * On failure the outputs are left as they are; returns 0 or a negative status. */
-static int record_all(const char *op, ag_tensor *A, ag_tensor **outs, const ag_opdef *const *defs, int n) {
+/* factor i of a packing: its trailing shape (nt dims) and whether it is real-valued */
+typedef struct factor { int nt; int64_t tail[2]; bool real; } factor;
+
+static int64_t tail_len(const factor *f) { return f->nt == 1 ? f->tail[0] : f->tail[0] * f->tail[1]; }
+
+/* factor i of the packed X [..., total] (P, or its gradient) as a differentiable view/copy */
+static ag_tensor *unpack(ag_tensor *X, const factor *fs, int i) {
+    int64_t off = 0, shp[AG_MAX_DIMS];
+    for (int j = 0; j < i; j++) off += tail_len(&fs[j]);
+    int nb = ag_ndim(X) - 1;
+    memcpy(shp, ag_shape(X), (size_t)nb * sizeof *shp);
+    memcpy(shp + nb, fs[i].tail, (size_t)fs[i].nt * sizeof *shp);
+    ag_tensor *r = ag_reshape(ag_narrow(X, -1, off, tail_len(&fs[i])), shp, nb + fs[i].nt);
+    return fs[i].real && ag_dtype_is_complex(ag_dtype_of(X)) ? ag_real(r) : r;
+}
+
+/* When A needs a gradient: pack the n factors outs[] into P, record P's node (rule def, saving P
+ * itself) and replace outs[] by slices of P. Returns 0 or a negative status (outs[] unchanged). */
+static int record_joint(const char *op, ag_tensor *A, ag_tensor **outs, const factor *fs, int n,
+                        const ag_opdef *def) {
     if (!ag__needs_grad(AG_IN(A))) return 0;
-    ag_tensor *sv[3] = {0};
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++)
-        if (!(sv[i] = ag__alias(outs[i]))) rc = ag_error_code();
-    for (int i = 0; i < n && !rc; i++) rc = ag__record(outs[i], op, defs[i], AG_IN(A), sv, n, NULL);
-    for (int i = 0; i < n; i++) ag__drop(sv[i]);
-    return rc;
+    ag_tensor *P = NULL, *views[3] = {0};
+    ag_scope_begin();
+    ag_no_grad_begin();
+    ag_tensor *flat[3];
+    for (int i = 0; i < n; i++) {
+        int nb = outs[i]->ndim - fs[i].nt;
+        int64_t shp[AG_MAX_DIMS];
+        memcpy(shp, outs[i]->shape, (size_t)nb * sizeof *shp);
+        shp[nb] = tail_len(&fs[i]);
+        flat[i] = ag_to_dtype(ag_reshape(outs[i], shp, nb + 1), A->dtype);
+    }
+    P = ag_retain(ag_cat(flat, n, -1));
+    ag_no_grad_end();
+    ag_scope_end();
+    int rc = P ? ag__record(P, op, def, AG_IN(A), &P, 1, NULL) : ag_error_code();
+    if (rc == 0) {
+        ag_scope_begin();
+        for (int i = 0; i < n && rc == 0; i++)
+            if (!(views[i] = ag_keep(unpack(P, fs, i)))) rc = ag_error_code();
+        ag_scope_end();
+    }
+    ag__drop(P);
+    if (rc) {
+        for (int i = 0; i < n; i++) ag_release(views[i]);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        ag__drop(outs[i]);
+        outs[i] = views[i];
+    }
+    return 0;
 }
 
 static ag_tensor *mT(ag_tensor *t) { return ag_transpose(t, -1, -2); }
@@ -109,15 +152,21 @@ static ag_tensor *qr_tail(ag_tensor *Q, ag_tensor *R, ag_tensor *M, ag_tensor *g
     return ag_solve_triangular(mH(R), gA, false, false, false); /* gA R^-H */
 }
 
-int ag__bw_qr_q(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *Q = n->saved[0], *R = n->saved[1];
-    gin[0] = qr_tail(Q, R, ag_neg(ag_matmul(mH(Q), g)), g);
-    return gin[0] ? 0 : ag_error_code();
+static void qr_factors(const ag_node *n, factor *fs) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_node_input_shape(n, 0, shp);
+    int64_t m = shp[nd - 2], nc = shp[nd - 1], k = m < nc ? m : nc;
+    fs[0] = (factor){2, {m, k}, false};
+    fs[1] = (factor){2, {k, nc}, false};
 }
 
-int ag__bw_qr_r(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *Q = n->saved[0], *R = n->saved[1];
-    gin[0] = qr_tail(Q, R, ag_matmul(g, mH(R)), NULL);
+int ag__bw_qr(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    factor fs[2];
+    qr_factors(n, fs);
+    ag_tensor *P = n->saved[0];
+    ag_tensor *Q = unpack(P, fs, 0), *R = unpack(P, fs, 1), *gQ = unpack(g, fs, 0), *gR = unpack(g, fs, 1);
+    ag_tensor *M = ag_sub(ag_matmul(gR, mH(R)), ag_matmul(mH(Q), gQ));
+    gin[0] = qr_tail(Q, R, M, gQ);
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -141,32 +190,32 @@ int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R) {
         ok = k->qr(&vq, &vr, &va) == 0;
     }
     ag_tensor *outs[2] = {q, r};
-    if (ok) ok = record_all(op, A, outs, (const ag_opdef *const[]){AG_OP(QR_Q), AG_OP(QR_R)}, 2) == 0;
+    factor fs[2] = {{2, {m, kk}, false}, {2, {kk, nc}, false}};
+    if (ok) ok = record_joint(op, A, outs, fs, 2, AG_OP(QR)) == 0;
     if (!ok) {
         ag__drop(q);
         ag__drop(r);
         return ag_error_code();
     }
-    *Q = ag__ret(q);
-    *R = ag__ret(r);
+    *Q = ag__ret(outs[0]);
+    *R = ag__ret(outs[1]);
     return 0;
 }
 
 /* ---- eigh ----------------------------------------------------------------------------- */
 
-int ag__bw_eigh_l(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *V = n->saved[1];
-    gin[0] = ag_matmul(ag_matmul(V, ag_to_dtype(diag_embed(g), ag_dtype_of(V))), mH(V));
-    return gin[0] ? 0 : ag_error_code();
-}
-
-int ag__bw_eigh_v(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *L = n->saved[0], *V = n->saved[1];
-    int64_t sz = ag_size(L, -1);
-    ag_tensor *X = ag_matmul(mH(V), g);
+int ag__bw_eigh(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_node_input_shape(n, 0, shp);
+    int64_t sz = shp[nd - 1];
+    factor fs[2] = {{1, {sz}, true}, {2, {sz, sz}, false}};
+    ag_tensor *P = n->saved[0];
+    ag_tensor *L = unpack(P, fs, 0), *V = unpack(P, fs, 1), *gL = unpack(g, fs, 0), *gV = unpack(g, fs, 1);
+    ag_tensor *X = ag_matmul(mH(V), gV);
     ag_tensor *sk = offdiag(ag_mul_s(ag_sub(X, mH(X)), 0.5));
     ag_tensor *E = ag_add(ag_sub(ag_unsqueeze(L, -2), ag_unsqueeze(L, -1)), eye_of(L, sz));
-    gin[0] = ag_matmul(ag_matmul(V, ag_div(sk, E)), mH(V));
+    ag_tensor *inner = ag_add(ag_div(sk, E), diag_embed(gL));
+    gin[0] = ag_matmul(ag_matmul(V, inner), mH(V));
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -192,14 +241,15 @@ int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvecto
     }
     ag__drop(info);
     ag_tensor *outs[2] = {w, v};
-    if (ok) ok = record_all(op, A, outs, (const ag_opdef *const[]){AG_OP(EIGH_L), AG_OP(EIGH_V)}, 2) == 0;
+    factor fs[2] = {{1, {nn}, true}, {2, {nn, nn}, false}};
+    if (ok) ok = record_joint(op, A, outs, fs, 2, AG_OP(EIGH)) == 0;
     if (!ok) {
         ag__drop(w);
         ag__drop(v);
         return ag_error_code();
     }
-    *eigenvalues = ag__ret(w);
-    *eigenvectors = ag__ret(v);
+    *eigenvalues = ag__ret(outs[0]);
+    *eigenvectors = ag__ret(outs[1]);
     return 0;
 }
 
@@ -210,36 +260,30 @@ static ag_tensor *svd_E(ag_tensor *S) {
     return ag_add(ag_sub(ag_unsqueeze(S2, -2), ag_unsqueeze(S2, -1)), eye_of(S, ag_size(S, -1)));
 }
 
-int ag__bw_svd_u(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *U = n->saved[0], *S = n->saved[1], *Vh = n->saved[2];
-    ag_tensor *X = ag_matmul(mH(U), g);
-    ag_tensor *inner = ag_div(offdiag(ag_mul(ag_sub(X, mH(X)), ag_unsqueeze(S, -2))), svd_E(S));
-    inner = ag_add(inner, ag_div(i_imag_diag(X), ag_unsqueeze(S, -2))); /* i Im(diag(U^H gU)) / S */
-    ag_tensor *gA = ag_matmul(U, inner);
-    if (ag_size(U, -2) > ag_size(U, -1)) { /* + (I - U U^H) gU S^-1 */
-        ag_tensor *gs = ag_div(g, ag_unsqueeze(S, -2));
-        gA = ag_add(gA, ag_sub(gs, ag_matmul(U, ag_matmul(mH(U), gs))));
+int ag__bw_svd(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_node_input_shape(n, 0, shp);
+    int64_t m = shp[nd - 2], nc = shp[nd - 1], k = m < nc ? m : nc;
+    factor fs[3] = {{2, {m, k}, false}, {1, {k}, true}, {2, {k, nc}, false}};
+    ag_tensor *P = n->saved[0];
+    ag_tensor *U = unpack(P, fs, 0), *S = unpack(P, fs, 1), *Vh = unpack(P, fs, 2);
+    ag_tensor *gU = unpack(g, fs, 0), *gS = unpack(g, fs, 1), *gVh = unpack(g, fs, 2);
+    ag_tensor *X = ag_matmul(mH(U), gU);
+    ag_tensor *Y = ag_matmul(Vh, mH(gVh)); /* V^H gV with V = Vh^H, gV = gVh^H */
+    ag_tensor *Srow = ag_unsqueeze(S, -2), *Scol = ag_unsqueeze(S, -1);
+    ag_tensor *sk = ag_add(ag_mul(ag_sub(X, mH(X)), Srow), ag_mul(Scol, ag_sub(Y, mH(Y))));
+    ag_tensor *inner = ag_add(ag_div(offdiag(sk), svd_E(S)), diag_embed(gS));
+    inner = ag_add(inner, ag_div(i_imag_diag(X), Srow)); /* i Im(diag(U^H gU)) / S */
+    ag_tensor *gA = ag_matmul(ag_matmul(U, inner), Vh);
+    if (m > k) { /* + (I - U U^H) gU S^-1 Vh */
+        ag_tensor *gs = ag_div(gU, Srow);
+        gA = ag_add(gA, ag_matmul(ag_sub(gs, ag_matmul(U, ag_matmul(mH(U), gs))), Vh));
     }
-    gin[0] = ag_matmul(gA, Vh);
-    return gin[0] ? 0 : ag_error_code();
-}
-
-int ag__bw_svd_s(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *U = n->saved[0], *Vh = n->saved[2];
-    gin[0] = ag_matmul(ag_matmul(U, ag_to_dtype(diag_embed(g), ag_dtype_of(U))), Vh);
-    return gin[0] ? 0 : ag_error_code();
-}
-
-int ag__bw_svd_vh(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *U = n->saved[0], *S = n->saved[1], *Vh = n->saved[2];
-    ag_tensor *Y = ag_matmul(Vh, mH(g)); /* V^H gV with V = Vh^H, gV = g^H */
-    ag_tensor *inner = ag_div(offdiag(ag_mul(ag_unsqueeze(S, -1), ag_sub(Y, mH(Y)))), svd_E(S));
-    ag_tensor *gA = ag_matmul(inner, Vh);
-    if (ag_size(Vh, -1) > ag_size(Vh, -2)) { /* + S^-1 gV^H (I - V V^H) */
-        ag_tensor *gs = ag_div(g, ag_unsqueeze(S, -1));
-        gA = ag_add(gA, ag_sub(gs, ag_matmul(ag_matmul(gs, mH(Vh)), Vh)));
+    if (nc > k) { /* + U S^-1 gVh (I - Vh^H Vh) */
+        ag_tensor *gs = ag_div(gVh, Scol);
+        gA = ag_add(gA, ag_matmul(U, ag_sub(gs, ag_matmul(ag_matmul(gs, mH(Vh)), Vh))));
     }
-    gin[0] = ag_matmul(U, gA);
+    gin[0] = gA;
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -267,16 +311,17 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
     }
     ag__drop(info);
     ag_tensor *outs[3] = {u, s, vh};
-    if (ok) ok = record_all(op, A, outs, (const ag_opdef *const[]){AG_OP(SVD_U), AG_OP(SVD_S), AG_OP(SVD_VH)}, 3) == 0;
+    factor fs[3] = {{2, {m, kk}, false}, {1, {kk}, true}, {2, {kk, nc}, false}};
+    if (ok) ok = record_joint(op, A, outs, fs, 3, AG_OP(SVD)) == 0;
     if (!ok) {
         ag__drop(u);
         ag__drop(s);
         ag__drop(vh);
         return ag_error_code();
     }
-    *U = ag__ret(u);
-    *S = ag__ret(s);
-    *Vh = ag__ret(vh);
+    *U = ag__ret(outs[0]);
+    *S = ag__ret(outs[1]);
+    *Vh = ag__ret(outs[2]);
     return 0;
 }
 

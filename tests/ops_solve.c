@@ -111,8 +111,7 @@ const op_row ops_solve[] = {
     ROW(trsolve_upper_right_unit, tr_u_right_unit, 2, DT_FLOAT),
     ROW(trsolve_lower_unit, tr_l_unit, 2, DT_FLOAT),
     ROW(trsolve_batch_bcast, tr_u, 2, DT_FLOAT),
-#define NG NOGG("the decompositions' nodes save history-free factors: no second derivatives")
-#define DROW(nm, f, nin, dts) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = dts, TOL(1e-9, 2e-3), NG}
+#define DROW(nm, f, nin, dts) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = dts, TOL(1e-9, 2e-3)}
     DROW(qr_q2, qr_q2, 1, DT_FLOAT),
     DROW(qr_r2, qr_r2, 1, DT_FLOAT),
     DROW(qr_qd_batch, qr_qd, 1, DT_FLOAT),

@@ -569,8 +569,8 @@ AG_API ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign);
 
 /* Decompositions (LAPACK on the cpu), batched over leading dims, f32, f64, c64 and c128
  * (integers fail with AG_ERR_DTYPE). Each returns 0 and sets its outputs (new references), or a
- * negative status with the outputs NULL. Gradients are PyTorch's; second derivatives are not
- * supported. Eigenvalues and singular values are real (f32/f64) for complex A. */
+ * negative status with the outputs NULL. Gradients are PyTorch's, to any order (create_graph).
+ * Eigenvalues and singular values are real (f32/f64) for complex A. */
 /* Reduced QR A = Q R (torch.linalg.qr, mode "reduced"): A [..., m, n], k = min(m, n),
  * Q [..., m, k], R [..., k, n]; the signs are LAPACK's (as torch). Gradient for m >= n only. */
 AG_API int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R);
