@@ -104,6 +104,37 @@ AG_API ag_tensor *ag_sky_to_packed(ag_tensor *cube);
 AG_API ag_tensor *ag_packed_to_ground(ag_tensor *vis);
 AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
 
+/* Modules (imaging/cube.c): made in the default dtype (f64) on the CPU, ag_module_to /
+ * ag_module_to_dtype move them; gc is copied. Constructors fail (NULL, error set) on a NULL or
+ * invalid gc (npix odd or < 2) or nchan < 1; forwards fail on a cube that is not
+ * (nchan, npix, npix) of a float dtype. */
+
+/* BaseCube: parameter "base_cube" b (nchan, npix, npix), packed layout; forward(NULL) gives
+ * the packed image I = map(b) [Jy/arcsec²]. map: AG_PIXEL_SOFTPLUS (softplus, beta 1,
+ * threshold 20), AG_PIXEL_IDENTITY, or AG_PIXEL_USER (user_fn(b, ctx), a new reference; ctx
+ * borrowed and must outlive the module). init NULL: b = -3 everywhere; else the initial b
+ * (taken over, also on failure and from a scope; shape (nchan, npix, npix), float). */
+typedef enum ag_pixel_map { AG_PIXEL_SOFTPLUS, AG_PIXEL_IDENTITY, AG_PIXEL_USER } ag_pixel_map;
+AG_API ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map map,
+                               ag_tensor *(*user_fn)(ag_tensor *b, void *ctx), void *ctx, ag_tensor *init);
+
+/* ImageCube (passthrough): forward(cube) returns the packed cube (an alias, differentiable) and
+ * keeps a reference to it until the next forward or ag_module_free. After a forward:
+ * ag_image_cube_sky gives the sky cube (ag_packed_to_sky of it), ag_image_cube_flux the
+ * per-channel flux cell_size² Σ_{rows, columns} P [Jy], shape (nchan); both differentiable new
+ * references, NULL with an error before any forward. */
+AG_API ag_module *ag_image_cube(const ag_grid_coords *gc, int64_t nchan);
+AG_API ag_tensor *ag_image_cube_sky(ag_module *m);
+AG_API ag_tensor *ag_image_cube_flux(ag_module *m);
+
+/* FourierCube: forward(packed cube (nchan, npix, npix)) gives the packed visibility cube
+ * vis = cell_size² Σ_{l,m} P e^{sign 2πi(ul + vm)} [Jy], (nchan, npix, npix) complex (c128 for
+ * f64/c128 input, c64 for f32/c64). sign -1 (MPoL, the default; 0 means -1) is the FFT; +1 (VLBI)
+ * the inverse FFT times npix². A real cube takes the r2c transform and the half plane is filled
+ * out by Hermitian symmetry (V(-u,-v) = conj V(u,v)); no promotion to complex. */
+typedef struct ag_fourier_opts { int sign; } ag_fourier_opts;
+AG_API ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts);
+
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
 /* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
