@@ -1,4 +1,5 @@
-/* tests/test_imaging_cube.c — BaseCube, ImageCube and FourierCube against MPoL's formulas
+/* tests/test_imaging_cube.c — BaseCube, ImageCube, FourierCube and the convolution layers
+ * (HannConvCube, GaussConvImage, GaussConvFourier) against MPoL's formulas
  * (fixtures: tests/imaginggen/cube.py), gradchecks, a point source at a known offset, bad
  * inputs; the fixture checks run again on the device AG_DEVICE names. */
 #include <math.h>
@@ -178,11 +179,120 @@ static void cubes_bad_input(void **state) {
     ag_module_free(img), ag_module_free(fm);
 }
 
+/* the convolution layers against the fixture case tag: forward, MPoL's kernel and taper, and
+ * the gradient of sum(out² w) w.r.t. the input cube */
+typedef struct conv_geo { const char *tag; double cell; int64_t npix, nchan; double fmaj, fmin, omega; } conv_geo;
+static const conv_geo C8 = {"c8", 0.005, 8, 2, 0.011, 0.007, 30.0}, C10 = {"c10", 0.0123, 10, 3, 0.03, 0.02, -50.0};
+
+static void check_conv(fx_file *f, const conv_geo *g, ag_device dev, ag_dtype dt) {
+    double rtol = dt == AG_F32 ? 2e-5 : 1e-10;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, g->cell, g->npix), 0);
+    ag_module *mods[3] = {ag_hann_conv_cube(g->nchan, false),
+                          ag_gauss_conv_image(&gc, g->nchan, g->fmaj, g->fmin, g->omega, false),
+                          ag_gauss_conv_fourier(&gc, g->fmaj, g->fmin, g->omega)};
+    const char *names[3] = {"hann", "gimg", "gfou"};
+    ag_scope_begin();
+    for (int i = 0; i < 3; i++) {
+        if (!mods[i]) fail_msg("%s: %s", names[i], ag_last_error());
+        assert_int_equal(ag_module_to(mods[i], dev), 0);
+        if (dt != AG_F64) assert_int_equal(ag_module_to_dtype(mods[i], dt), 0);
+        ag_tensor *x = ag_set_requires_grad(ag_clone(ag_to_dtype(ag_to(fx_get(f, "%s.x", g->tag), dev), dt)), true);
+        ag_tensor *w = ag_to_dtype(ag_to(fx_get(f, "%s.w", g->tag), dev), dt);
+        ag_tensor *y = ag_forward(mods[i], x);
+        char what[64];
+        snprintf(what, sizeof what, "%s %s %s forward", g->tag, names[i], ag_dtype_name(dt));
+        expect_close(y, fx_get(f, "%s.%s", g->tag, names[i]), rtol, what);
+        assert_int_equal(ag_backward(ag_sum(ag_mul(ag_square(y), w), NULL, 0, false)), 0);
+        snprintf(what, sizeof what, "%s %s %s input gradient", g->tag, names[i], ag_dtype_name(dt));
+        expect_close(ag_grad_of(x), fx_get(f, "%s.%s_grad", g->tag, names[i]), dt == AG_F32 ? 3e-4 : 1e-10, what);
+    }
+    expect_close(ag_squeeze(ag_squeeze(ag_narrow(ag_module_buffer(mods[1], "weight"), 0, 1, 1), 0), 0),
+                 fx_get(f, "%s.gauss_kernel", g->tag), rtol, "GaussConvImage kernel");
+    expect_close(ag_module_buffer(mods[2], "taper_2D"), fx_get(f, "%s.taper", g->tag), rtol, "GaussConvFourier taper_2D");
+    ag_scope_end();
+    for (int i = 0; i < 3; i++) ag_module_free(mods[i]);
+}
+
+static void conv_layers_match_mpol(void **state) {
+    (void)state;
+    fx_file *f = fx_open("imaging_cube");
+    assert_non_null(f);
+    check_conv(f, &C8, AG_CPU, AG_F64);
+    check_conv(f, &C10, AG_CPU, AG_F64);
+    check_conv(f, &C10, AG_CPU, AG_F32);
+    if (!ag_device_eq(DEV, AG_CPU)) {
+        check_conv(f, &C8, DEV, AG_F64);
+        check_conv(f, &C10, DEV, AG_F32);
+    }
+    fx_close(f);
+}
+
+static void conv_layers_gradcheck(void **state) {
+    (void)state;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
+    ag_module *mods[3] = {ag_hann_conv_cube(2, false), ag_gauss_conv_image(&gc, 2, 0.025, 0.015, 20.0, false),
+                          ag_gauss_conv_fourier(&gc, 0.025, 0.015, 20.0)};
+    ag_gradcheck_report rep;
+    ag_scope_begin();
+    ag_manual_seed(5);
+    ag_tensor *x = ag_set_requires_grad(ag_randn(AG_SHAPE(2, 8, 8), AG_F64), true); /* gradcheck: CPU only */
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(mods[i]);
+        int ok = ag_gradcheck(fourier_fn, mods[i], &x, 1, NULL, &rep);
+        if (ok != 1) fail_msg("%s: %s", ag_module_type(mods[i]), rep.message);
+    }
+    /* a trainable Hann kernel is a parameter and gets a gradient */
+    ag_module *h = ag_hann_conv_cube(2, true);
+    assert_int_equal(ag_module_to(h, DEV), 0);
+    assert_int_equal(ag_backward(ag_sum(ag_forward(h, ag_to(x, DEV)), NULL, 0, false)), 0);
+    assert_non_null(ag_grad_of(ag_module_param(h, "weight")));
+    assert_non_null(ag_grad_of(ag_module_param(h, "bias")));
+    ag_scope_end();
+    ag_module_free(h);
+    for (int i = 0; i < 3; i++) ag_module_free(mods[i]);
+}
+
+static void conv_layers_bad_input(void **state) {
+    (void)state;
+    ag_grid_coords gc, odd;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
+    odd = gc;
+    odd.npix = 9;
+    assert_null(ag_hann_conv_cube(0, false));
+    assert_error(AG_ERR_INVALID, "ag_hann_conv_cube", "nchan >= 1, given 0");
+    assert_null(ag_gauss_conv_image(&odd, 1, 0.02, 0.02, 0, false));
+    assert_error(AG_ERR_INVALID, "ag_gauss_conv_image", "even npix", "given npix 9");
+    assert_null(ag_gauss_conv_image(&gc, 1, -0.02, 0.02, 0, false));
+    assert_error(AG_ERR_INVALID, "ag_gauss_conv_image", "FWHM_maj > 0", "given -0.02");
+    assert_null(ag_gauss_conv_image(&gc, 1, 1.0, 0.02, 0, false));
+    assert_error(AG_ERR_INVALID, "ag_gauss_conv_image", "at most 4 npix + 1 pixels", "given 1");
+    assert_null(ag_gauss_conv_fourier(&gc, 0.02, NAN, 0));
+    assert_error(AG_ERR_INVALID, "ag_gauss_conv_fourier", "FWHM_min > 0", "given 0.02, nan, 0");
+    ag_module *h = ag_hann_conv_cube(2, false), *gi = ag_gauss_conv_image(&gc, 2, 0.02, 0.02, 0, false),
+              *gf = ag_gauss_conv_fourier(&gc, 0.02, 0.02, 0);
+    ag_scope_begin();
+    assert_null(ag_forward(h, ag_zeros(AG_SHAPE(3, 8, 8), AG_F64)));
+    assert_error(AG_ERR_SHAPE, "ag_hann_conv_cube (forward)", "[2, rows, columns]", "given [3,8,8]");
+    assert_null(ag_forward(gi, ag_zeros(AG_SHAPE(2, 8, 6), AG_F64)));
+    assert_error(AG_ERR_SHAPE, "ag_gauss_conv_image (forward)", "[2, 8, 8]", "given [2,8,6]");
+    assert_null(ag_forward(gf, ag_zeros(AG_SHAPE(2, 8, 8), AG_C128)));
+    assert_error(AG_ERR_DTYPE, "ag_gauss_conv_fourier (forward)", "f32 or f64", "given c128");
+    assert_null(ag_forward(gi, ag_zeros(AG_SHAPE(2, 8, 8), AG_F32)));
+    assert_error(AG_ERR_DTYPE, "ag_gauss_conv_image (forward)", "expected a f64 cube", "given f32");
+    assert_null(ag_forward(gf, ag_zeros(AG_SHAPE(8, 8), AG_F64)));
+    assert_error(AG_ERR_SHAPE, "ag_gauss_conv_fourier (forward)", "[nchan, 8, 8]", "given [8,8]");
+    ag_scope_end();
+    ag_module_free(h), ag_module_free(gi), ag_module_free(gf);
+}
+
 int main(void) {
     DEV = ag_device_default();
     if (ag_failed()) return fprintf(stderr, "%s\n", ag_last_error()), 1;
     const struct CMUnitTest tests[] = {
         TEST(cubes_match_mpol), TEST(cubes_gradcheck), TEST(point_source), TEST(cubes_bad_input),
+        TEST(conv_layers_match_mpol), TEST(conv_layers_gradcheck), TEST(conv_layers_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,6 +135,31 @@ AG_API ag_tensor *ag_image_cube_flux(ag_module *m);
 typedef struct ag_fourier_opts { int sign; } ag_fourier_opts;
 AG_API ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts);
 
+/* Convolution layers (MPoL's; real f32/f64 cubes of the module's dtype, nchan as made; other
+ * shapes or dtypes: AG_ERR_SHAPE / AG_ERR_DTYPE naming the forward). Trainable kernels are the
+ * parameters "weight" (nchan, 1, k, k) and "bias" (nchan, zero); otherwise they are buffers of
+ * those names, so ag_module_to / ag_module_to_dtype move them either way.
+ *  - HannConvCube (MPoL 0.2): forward(packed cube (nchan, rows, columns)) convolves its sky
+ *    cube with the 3 × 3 kernel [.25 .5 .25]ᵀ[.25 .5 .25] (zero padding, same size) and gives
+ *    the result packed again. nchan < 1: NULL with AG_ERR_INVALID.
+ *  - GaussConvImage (MPoL after 0.2): forward(SKY cube (nchan, npix, npix)) gives the sky cube
+ *    convolved ("same" zero padding) with MPoL's normalized elliptical Gaussian: FWHM_maj along
+ *    north-south at Omega = 0, Omega [deg] east of north, σ = FWHM / (2 √(2 ln 2)) [arcsec],
+ *    sampled on k = 1 + 2 ceil(3 σ_maj / cell_size) points of linspace(-3 σ_maj, 3 σ_maj) per
+ *    axis, as MPoL (a spacing at most one cell) and summing to 1. FWHMs not finite and > 0, or
+ *    a kernel wider than 4 npix + 1 (a bound of ours): NULL with AG_ERR_INVALID.
+ *  - GaussConvFourier (MPoL after 0.2): forward(packed cube (nchan, npix, npix), any nchan)
+ *    gives Re ifft2(fft2(P) · T), T = exp(-2π²(σ_l² u'² + σ_m² v'²)) on the packed u, v centres
+ *    [λ], u' = u cos Ω - v sin Ω, v' = u sin Ω + v cos Ω, σ_l from FWHM_maj, σ_m from FWHM_min
+ *    [rad] (MPoL's uv_gaussian_taper: its major axis is east-west at Ω = 0, unlike
+ *    GaussConvImage's). Buffers "taper_2D" (T, npix × npix, packed) and "taper_rfft" (the rfft2
+ *    half plane of T's part even on the grid, which the forward applies: one rfft2 and one
+ *    irfft2, real throughout). Same errors as GaussConvImage's FWHM checks. */
+AG_API ag_module *ag_hann_conv_cube(int64_t nchan, bool requires_grad);
+AG_API ag_module *ag_gauss_conv_image(const ag_grid_coords *gc, int64_t nchan, double fwhm_maj, double fwhm_min,
+                                      double omega, bool requires_grad);
+AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_maj, double fwhm_min, double omega);
+
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
 /* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
