@@ -104,6 +104,62 @@ AG_API ag_tensor *ag_sky_to_packed(ag_tensor *cube);
 AG_API ag_tensor *ag_packed_to_ground(ag_tensor *vis);
 AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
 
+/* Modules (imaging/cube.c): made in the default dtype (f64) on the CPU, ag_module_to /
+ * ag_module_to_dtype move them; gc is copied. Constructors fail (NULL, error set) on a NULL or
+ * invalid gc (npix odd or < 2) or nchan < 1; forwards fail on a cube that is not
+ * (nchan, npix, npix) of a float dtype. */
+
+/* BaseCube: parameter "base_cube" b (nchan, npix, npix), packed layout; forward(NULL) gives
+ * the packed image I = map(b) [Jy/arcsec²]. map: AG_PIXEL_SOFTPLUS (softplus, beta 1,
+ * threshold 20), AG_PIXEL_IDENTITY, or AG_PIXEL_USER (user_fn(b, ctx), a new reference; ctx
+ * borrowed and must outlive the module). init NULL: b = -3 everywhere; else the initial b
+ * (taken over, also on failure and from a scope; shape (nchan, npix, npix), float). */
+typedef enum ag_pixel_map { AG_PIXEL_SOFTPLUS, AG_PIXEL_IDENTITY, AG_PIXEL_USER } ag_pixel_map;
+AG_API ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map map,
+                               ag_tensor *(*user_fn)(ag_tensor *b, void *ctx), void *ctx, ag_tensor *init);
+
+/* ImageCube (passthrough): forward(cube) returns the packed cube (an alias, differentiable) and
+ * keeps a reference to it until the next forward or ag_module_free. After a forward:
+ * ag_image_cube_sky gives the sky cube (ag_packed_to_sky of it), ag_image_cube_flux the
+ * per-channel flux cell_size² Σ_{rows, columns} P [Jy], shape (nchan); both differentiable new
+ * references, NULL with an error before any forward. */
+AG_API ag_module *ag_image_cube(const ag_grid_coords *gc, int64_t nchan);
+AG_API ag_tensor *ag_image_cube_sky(ag_module *m);
+AG_API ag_tensor *ag_image_cube_flux(ag_module *m);
+
+/* FourierCube: forward(packed cube (nchan, npix, npix)) gives the packed visibility cube
+ * vis = cell_size² Σ_{l,m} P e^{sign 2πi(ul + vm)} [Jy], (nchan, npix, npix) complex (c128 for
+ * f64/c128 input, c64 for f32/c64). sign -1 (MPoL, the default; 0 means -1) is the FFT; +1 (VLBI)
+ * the inverse FFT times npix². A real cube takes the r2c transform and the half plane is filled
+ * out by Hermitian symmetry (V(-u,-v) = conj V(u,v)); no promotion to complex. */
+typedef struct ag_fourier_opts { int sign; } ag_fourier_opts;
+AG_API ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts);
+
+/* Convolution layers (MPoL's; real f32/f64 cubes of the module's dtype, nchan as made; other
+ * shapes or dtypes: AG_ERR_SHAPE / AG_ERR_DTYPE naming the forward). Trainable kernels are the
+ * parameters "weight" (nchan, 1, k, k) and "bias" (nchan, zero); otherwise they are buffers of
+ * those names, so ag_module_to / ag_module_to_dtype move them either way.
+ *  - HannConvCube (MPoL 0.2): forward(packed cube (nchan, rows, columns)) convolves its sky
+ *    cube with the 3 × 3 kernel [.25 .5 .25]ᵀ[.25 .5 .25] (zero padding, same size) and gives
+ *    the result packed again. nchan < 1: NULL with AG_ERR_INVALID.
+ *  - GaussConvImage (MPoL after 0.2): forward(SKY cube (nchan, npix, npix)) gives the sky cube
+ *    convolved ("same" zero padding) with MPoL's normalized elliptical Gaussian: FWHM_maj along
+ *    north-south at Omega = 0, Omega [deg] east of north, σ = FWHM / (2 √(2 ln 2)) [arcsec],
+ *    sampled on k = 1 + 2 ceil(3 σ_maj / cell_size) points of linspace(-3 σ_maj, 3 σ_maj) per
+ *    axis, as MPoL (a spacing at most one cell) and summing to 1. FWHMs not finite and > 0, or
+ *    a kernel wider than 4 npix + 1 (a bound of ours): NULL with AG_ERR_INVALID.
+ *  - GaussConvFourier (MPoL after 0.2): forward(packed cube (nchan, npix, npix), any nchan)
+ *    gives Re ifft2(fft2(P) · T), T = exp(-2π²(σ_l² u'² + σ_m² v'²)) on the packed u, v centres
+ *    [λ], u' = u cos Ω - v sin Ω, v' = u sin Ω + v cos Ω, σ_l from FWHM_maj, σ_m from FWHM_min
+ *    [rad] (MPoL's uv_gaussian_taper: its major axis is east-west at Ω = 0, unlike
+ *    GaussConvImage's). Buffers "taper_2D" (T, npix × npix, packed) and "taper_rfft" (the rfft2
+ *    half plane of T's part even on the grid, which the forward applies: one rfft2 and one
+ *    irfft2, real throughout). Same errors as GaussConvImage's FWHM checks. */
+AG_API ag_module *ag_hann_conv_cube(int64_t nchan, bool requires_grad);
+AG_API ag_module *ag_gauss_conv_image(const ag_grid_coords *gc, int64_t nchan, double fwhm_maj, double fwhm_min,
+                                      double omega, bool requires_grad);
+AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_maj, double fwhm_min, double omega);
+
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
 /* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
