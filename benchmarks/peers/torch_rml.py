@@ -7,11 +7,13 @@ MPoL's own modules is timed too (rows *_mpol).
 Prints "name ms" lines (median after warm-up).
 Usage: python3 torch_rml.py THREADS STEPS CASE...   CASE = npix:nchan:f32|f64"""
 import math
-import statistics
+import os
 import sys
-import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import bench  # noqa: E402
 
 threads = int(sys.argv[1])
 steps = int(sys.argv[2])
@@ -94,26 +96,15 @@ def mpol_step(npix, nchan, dt):
     return step
 
 
-def bench(name, step, warm=3):
-    for _ in range(warm):
-        step()
-    t = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        t.append((time.perf_counter() - t0) * 1e3)
-    print(f"{name} {statistics.median(t):.6f}", flush=True)
-
-
 for c in cases:
     npix, nchan, dn = c.split(":")
     npix, nchan = int(npix), int(nchan)
     dt = torch.float32 if dn == "f32" else torch.float64
     name = f"rml_step_{npix}_c{nchan}_{dn}"
-    bench(name, plain_step(npix, nchan, dt))
+    bench(name, plain_step(npix, nchan, dt), reps=steps)
     try:
         s = mpol_step(npix, nchan, dt)
     except Exception as e:  # MPoL not importable here: the plain-PyTorch row stands alone
         print(f"mpol unavailable: {e}", file=sys.stderr)
         continue
-    bench(name + "_mpol", s)
+    bench(name + "_mpol", s, reps=steps)
