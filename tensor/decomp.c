@@ -123,30 +123,19 @@ static ag_tensor *offdiag(ag_tensor *X) {
     ag_tensor *I = eye_of(X, ag_size(X, -1));
     return ag_mul(X, ag_rsub_s(1, I)); /* X (1 - I) */
 }
-/* diag_embed(i Im(diag X)): zero for real X */
+/* diag_embed(i Im(diag X)), for complex X only (it is zero for real X) */
 static ag_tensor *i_imag_diag(ag_tensor *X) {
-    if (!ag_dtype_is_complex(ag_dtype_of(X))) return ag_zeros_like(X);
     ag_tensor *im = ag_imag(diag_of(X));
     return diag_embed(ag_complex(ag_zeros_like(im), im));
 }
 
-/* 0/1 mask [n, n] (like's dtype and device) keeping j - i >= k */
-static ag_tensor *triu_mask(ag_tensor *like, int64_t n, int k) {
-    ag_dtype dt = ag_dtype_to_real(ag_dtype_of(like));
-    ag_device dev = ag_device_of(like);
-    ag_tensor *ar = ag_arange_on(0, (double)n, 1, dt, dev);
-    ag_tensor *d = ag_sub(ag_unsqueeze(ar, 0), ag_unsqueeze(ar, 1));
-    return ag_to_dtype(ag_ge(d, ag_scalar_on(k, dt, dev)), dt);
-}
-
 /* ---- qr ------------------------------------------------------------------------------- */
 
-/* Q syminvadj(triu(M)) R^-T, then + gQ when given */
+/* (Q syminvadj(triu(M)) + gQ) R^-H, gQ when given */
 static ag_tensor *qr_tail(ag_tensor *Q, ag_tensor *R, ag_tensor *M, ag_tensor *gQ) {
-    int64_t n = ag_size(M, -1);
-    ag_tensor *T = ag_mul(M, triu_mask(M, n, 0));
     /* triu(M) + strict_triu(M)^H, less i Im of the diagonal */
-    ag_tensor *S = ag_sub(ag_add(T, mH(ag_mul(T, triu_mask(M, n, 1)))), i_imag_diag(M));
+    ag_tensor *S = ag_add(ag_triu(M, 0), mH(ag_triu(M, 1)));
+    if (ag_dtype_is_complex(ag_dtype_of(M))) S = ag_sub(S, i_imag_diag(M));
     ag_tensor *gA = ag_matmul(Q, S);
     if (gQ) gA = ag_add(gA, gQ);
     return ag_solve_triangular(mH(R), gA, false, false, false); /* gA R^-H */
@@ -273,7 +262,7 @@ int ag__bw_svd(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     ag_tensor *Srow = ag_unsqueeze(S, -2), *Scol = ag_unsqueeze(S, -1);
     ag_tensor *sk = ag_add(ag_mul(ag_sub(X, mH(X)), Srow), ag_mul(Scol, ag_sub(Y, mH(Y))));
     ag_tensor *inner = ag_add(ag_div(offdiag(sk), svd_E(S)), diag_embed(gS));
-    inner = ag_add(inner, ag_div(i_imag_diag(X), Srow)); /* i Im(diag(U^H gU)) / S */
+    if (ag_dtype_is_complex(ag_dtype_of(X))) inner = ag_add(inner, ag_div(i_imag_diag(X), Srow)); /* i Im(diag(U^H gU)) / S */
     ag_tensor *gA = ag_matmul(ag_matmul(U, inner), Vh);
     if (m > k) { /* + (I - U U^H) gU S^-1 Vh */
         ag_tensor *gs = ag_div(gU, Srow);

@@ -457,7 +457,6 @@ static void test_decomp_reconstruct(void **state) {
 static void test_decomp_errors(void **state) {
     (void)state;
     ag_tensor *Q = (ag_tensor *)1, *R = (ag_tensor *)1, *U, *S, *Vh;
-    ag_tensor *c = ag_zeros((int64_t[]){3, 3}, 2, AG_C128);
     ag_tensor *v = ag_zeros((int64_t[]){3}, 1, AG_F64);
     ag_tensor *w = ag_randn((int64_t[]){2, 4}, 2, AG_F64);
     ag_tensor *i = ag_zeros((int64_t[]){3, 3}, 2, AG_I64);
@@ -481,7 +480,7 @@ static void test_decomp_errors(void **state) {
     ASSERT_ERR(ag_linalg_lstsq(t, b), AG_ERR_SHAPE, "ag_linalg_lstsq: expected B [..., 4, k] for A [4,2], given [3,1]");
     ag_tensor *bf = ag_zeros((int64_t[]){4, 1}, 2, AG_F32);
     ASSERT_ERR(ag_linalg_lstsq(t, bf), AG_ERR_DTYPE, "ag_linalg_lstsq: A and B must have the same dtype, given f64 and f32");
-    ag_release(c); ag_release(v); ag_release(w); ag_release(i); ag_release(t); ag_release(b); ag_release(bf); ag_release(b2);
+    ag_release(v); ag_release(w); ag_release(i); ag_release(t); ag_release(b); ag_release(bf); ag_release(b2);
 }
 
 static void test_einsum_errors(void **state) {
