@@ -168,28 +168,15 @@ typedef struct fourier_cube {
     int sign;
 } fourier_cube;
 
-/* full FFT2 of a real cube from its half plane: X[k, l] = conj X[(n - k) % n, n - l] for
- * l > n/2, i.e. columns 1 .. n/2-1 reversed, rows reversed and rolled by one, conjugated */
-static ag_tensor *rfft2_full(ag_tensor *x) {
-    int64_t n = ag_shape(x)[2];
-    ag_tensor *h = ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD);
-    if (n == 2) return h;
-    ag_tensor *mir = ag_conj(ag_roll(ag_flip(ag_narrow(h, 2, 1, n / 2 - 1), AG_DIMS(1, 2)), (int64_t[]){1}, (int[]){1}, 1));
-    return ag_cat((ag_tensor *[]){h, mir}, 2, 2);
-}
-
 static ag_tensor *fourier_forward(ag_module *m, ag_tensor *x) {
     fourier_cube *s = ag_module_self(m);
     if (!check_cube("ag_fourier_cube (forward)", x, -1, s->gc.npix)) return NULL;
     double a = s->gc.cell_size * s->gc.cell_size;
-    ag_tensor *v;
     if (ag_dtype_is_complex(ag_dtype_of(x)))
-        v = s->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD);
-    else {
-        v = rfft2_full(x);
-        if (s->sign > 0) v = ag_conj(v); /* e^{+...} of a real cube: the conjugate */
-    }
-    return ag_mul_s(v, a);
+        return ag_mul_s(s->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD), a);
+    /* a real cube: r2c, then one pass for the other half, the scale and, for e^{+...}, the
+     * conjugate */
+    return ag_hermitian_fill(ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD), s->gc.npix, a, s->sign > 0);
 }
 static const ag_module_class fourier_class = {
     .name = "FourierCube", .forward = fourier_forward, .self_size = sizeof(fourier_cube)};

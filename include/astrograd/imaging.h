@@ -103,6 +103,15 @@ AG_API ag_tensor *ag_packed_to_sky(ag_tensor *cube);
 AG_API ag_tensor *ag_sky_to_packed(ag_tensor *cube);
 AG_API ag_tensor *ag_packed_to_ground(ag_tensor *vis);
 AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
+/* The full 2-d spectrum of real data from its rfft half plane, fused in one pass (tensor/layout.c,
+ * differentiable, any device with the kernel): half (..., H, n/2 + 1) c64/c128, as ag_rfftn over
+ * the last two dims gives for a last dim of n; returns (..., H, n) of half's dtype:
+ * scale · F or, when conjugate, scale · conj(F), with F[..., i, j] = half[..., i, j] for
+ * j <= n/2 and conj(half[..., (H - i) % H, n - j]) beyond (V(-u, -v) = conj V(u, v)). Any
+ * complex half is taken as it is (no check that columns 0 and n/2 are Hermitian themselves).
+ * NULL with the error set: a real or integer half, fewer than 2 dims, n < 1 or a last dim other
+ * than n/2 + 1. */
+AG_API ag_tensor *ag_hermitian_fill(ag_tensor *half, int64_t n, double scale, bool conjugate);
 
 /* Modules (imaging/cube.c): made in the default dtype (f64) on the CPU, ag_module_to /
  * ag_module_to_dtype move them; gc is copied. Constructors fail (NULL, error set) on a NULL or
