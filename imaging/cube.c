@@ -56,7 +56,8 @@ typedef struct base_cube {
 } base_cube;
 
 static ag_tensor *base_forward(ag_module *m, ag_tensor *x) {
-    (void)x;
+    if (x) return ag_fail(AG_ERR_INVALID, "ag_base_cube (forward): expected no input (NULL; the cube is the parameter), "
+                          "given a tensor of shape %s", AG_SHP(x));
     base_cube *s = ag_module_self(m);
     ag_tensor *b = ag_module_param(m, "base_cube");
     switch (s->map) {
@@ -86,7 +87,7 @@ ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map ma
                                                             : "map AG_PIXEL_USER needs user_fn, given NULL");
         goto fail;
     }
-    if (init && !check_cube(fn, init, nchan, gc->npix)) goto fail;
+    if (init && !check_cube_of(fn, init, nchan, gc->npix, true)) goto fail;
     /* constructors build on the CPU as nn/layers.c does; ag_module_to moves the module */
     if (!init && !(init = ag_full(AG_SHAPE(nchan, gc->npix, gc->npix), -3.0, ag_get_default_dtype()))) /* host */
         goto fail;

@@ -142,6 +142,37 @@ static void cubes_gradcheck(void **state) {
     ag_scope_end();
 }
 
+static ag_tensor *exp_map(ag_tensor *b, void *ctx) {
+    (*(int *)ctx)++;
+    return ag_exp(b);
+}
+
+/* the identity and user pixel maps, and the default b = -3 through softplus */
+static void base_cube_maps(void **state) {
+    (void)state;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
+    int calls = 0;
+    ag_module *id = ag_base_cube(&gc, 2, AG_PIXEL_IDENTITY, NULL, NULL, NULL);
+    ag_module *user = ag_base_cube(&gc, 2, AG_PIXEL_USER, exp_map, &calls, NULL);
+    ag_module *sp = ag_base_cube(&gc, 3, AG_PIXEL_SOFTPLUS, NULL, NULL, NULL);
+    assert_non_null(id), assert_non_null(user), assert_non_null(sp);
+    assert_int_equal(ag_module_to(user, DEV), 0);
+    ag_scope_begin();
+    ag_tensor *b = ag_full(AG_SHAPE(2, 8, 8), -3.0, AG_F64);
+    expect_close(ag_forward(id, NULL), b, 1e-15, "identity map");
+    expect_close(ag_forward(user, NULL), ag_exp(b), 1e-15, "user map exp(b)");
+    assert_int_equal(calls, 1);
+    expect_close(ag_forward(sp, NULL), ag_full(AG_SHAPE(3, 8, 8), log1p(exp(-3.0)), AG_F64), 1e-15, "softplus(-3)");
+    assert_int_equal(ag_dtype_of(ag_module_param(sp, "base_cube")), AG_F64);
+    assert_null(ag_forward(sp, b));
+    assert_error(AG_ERR_INVALID, "ag_base_cube (forward)", "expected no input", "given a tensor of shape [2,8,8]");
+    ag_scope_end();
+    assert_null(ag_base_cube(&gc, 2, AG_PIXEL_SOFTPLUS, NULL, NULL, ag_zeros(AG_SHAPE(2, 8, 8), AG_C128)));
+    assert_error(AG_ERR_DTYPE, "ag_base_cube", "f32 or f64", "given c128");
+    ag_module_free(id), ag_module_free(user), ag_module_free(sp);
+}
+
 /* one unit of flux density at sky pixel (r, c): the packed visibilities are
  * cell² e^{-2πi(ul + vm)} with (l, m) from GridCoords' sky_x/sky_y, (u, v) its packed centres */
 static void point_source(void **state) {
@@ -323,7 +354,7 @@ int main(void) {
     DEV = ag_device_default();
     if (ag_failed()) return fprintf(stderr, "%s\n", ag_last_error()), 1;
     const struct CMUnitTest tests[] = {
-        TEST(cubes_match_mpol), TEST(hermitian_fill_matches_composition), TEST(cubes_gradcheck), TEST(point_source), TEST(cubes_bad_input),
+        TEST(cubes_match_mpol), TEST(hermitian_fill_matches_composition), TEST(cubes_gradcheck), TEST(base_cube_maps), TEST(point_source), TEST(cubes_bad_input),
         TEST(conv_layers_match_mpol), TEST(conv_layers_gradcheck), TEST(conv_layers_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

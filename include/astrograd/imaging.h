@@ -122,7 +122,8 @@ AG_API ag_tensor *ag_hermitian_fill(ag_tensor *half, int64_t n, double scale, bo
  * the packed image I = map(b) [Jy/arcsec²]. map: AG_PIXEL_SOFTPLUS (softplus, beta 1,
  * threshold 20), AG_PIXEL_IDENTITY, or AG_PIXEL_USER (user_fn(b, ctx), a new reference; ctx
  * borrowed and must outlive the module). init NULL: b = -3 everywhere; else the initial b
- * (taken over, also on failure and from a scope; shape (nchan, npix, npix), float). */
+ * (taken over, also on failure and from a scope; shape (nchan, npix, npix), f32 or f64).
+ * Forward takes no input: a non-NULL x is AG_ERR_INVALID. */
 typedef enum ag_pixel_map { AG_PIXEL_SOFTPLUS, AG_PIXEL_IDENTITY, AG_PIXEL_USER } ag_pixel_map;
 AG_API ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map map,
                                ag_tensor *(*user_fn)(ag_tensor *b, void *ctx), void *ctx, ag_tensor *init);
