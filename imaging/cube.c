@@ -167,20 +167,39 @@ ag_tensor *ag_image_cube_flux(ag_module *m) {
 typedef struct fourier_cube {
     ag_grid_coords gc;
     int sign;
+    ag_tensor *vis; /* the last forward's output (our reference), as MPoL's self.vis */
 } fourier_cube;
 
 static ag_tensor *fourier_forward(ag_module *m, ag_tensor *x) {
     fourier_cube *s = ag_module_self(m);
     if (!check_cube("ag_fourier_cube (forward)", x, -1, s->gc.npix)) return NULL;
     double a = s->gc.cell_size * s->gc.cell_size;
+    ag_tensor *v;
     if (ag_dtype_is_complex(ag_dtype_of(x)))
-        return ag_mul_s(s->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD), a);
-    /* a real cube: r2c, then one pass for the other half, the scale and, for e^{+...}, the
-     * conjugate */
-    return ag_hermitian_fill(ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD), s->gc.npix, a, s->sign > 0);
+        v = ag_mul_s(s->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD), a);
+    else /* r2c, then one pass for the other half, the scale and, for e^{+...}, the conjugate */
+        v = ag_hermitian_fill(ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD), s->gc.npix, a, s->sign > 0);
+    if (!v) return NULL;
+    if (s->vis) ag__drop(s->vis);
+    s->vis = ag_retain(v);
+    return v;
+}
+static void fourier_free(ag_module *m) {
+    fourier_cube *s = ag_module_self(m);
+    if (s->vis) ag__drop(s->vis);
 }
 static const ag_module_class fourier_class = {
-    .name = "FourierCube", .forward = fourier_forward, .self_size = sizeof(fourier_cube)};
+    .name = "FourierCube", .forward = fourier_forward, .free = fourier_free, .self_size = sizeof(fourier_cube)};
+
+ag_tensor *ag_fourier_cube_ground_vis(ag_module *m) {
+    const char *fn = "ag_fourier_cube_ground_vis";
+    if (!m) return ag_failed() ? NULL : (ag_set_error(AG_ERR_INVALID, "%s: the module is NULL", fn), NULL);
+    if (strcmp(ag_module_type(m), fourier_class.name))
+        return ag_set_error(AG_ERR_INVALID, "%s: expected a FourierCube, given a %s", fn, ag_module_type(m)), NULL;
+    fourier_cube *s = ag_module_self(m);
+    if (!s->vis) return ag_set_error(AG_ERR_INVALID, "%s: no visibilities yet (call ag_forward first)", fn), NULL;
+    return ag_packed_to_ground(s->vis);
+}
 
 ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts) {
     if (!check_gc("ag_fourier_cube", gc, 1, false)) return NULL;

@@ -197,7 +197,15 @@ static void point_source(void **state) {
     double at_y = ag_item(ag_sum(ag_mul(ag_squeeze(packed, 0), py), NULL, 0, false));
     assert_true(fabs(at_x - l) < 1e-15 && fabs(at_y - m) < 1e-15);
     ag_module *fm = ag_fourier_cube(&gc, (ag_fourier_opts){0});
+    assert_null(ag_fourier_cube_ground_vis(fm));
+    assert_error(AG_ERR_INVALID, "ag_fourier_cube_ground_vis", "call ag_forward first");
     ag_tensor *vis = ag_squeeze(ag_forward(fm, packed), 0);
+    /* ground layout: u increasing with column, v with row, u = v = 0 at [npix/2, npix/2] */
+    ag_tensor *gvis = ag_squeeze(ag_fourier_cube_ground_vis(fm), 0);
+    ag_tensor *gu = ag_grid_centers_2d(&gc, AG_GRID_U, AG_LAYOUT_SKY), *gv = ag_grid_centers_2d(&gc, AG_GRID_V, AG_LAYOUT_SKY);
+    ag_tensor *gphase = ag_mul_s(ag_add(ag_mul_s(gu, l * AG_ARCSEC), ag_mul_s(gv, m * AG_ARCSEC)), -2 * M_PI);
+    expect_close(gvis, ag_polar(ag_full_like(gphase, gc.cell_size * gc.cell_size), gphase), 1e-10,
+                 "point source visibilities, ground layout");
     ag_tensor *u = ag_grid_centers_2d(&gc, AG_GRID_U, AG_LAYOUT_PACKED), *v = ag_grid_centers_2d(&gc, AG_GRID_V, AG_LAYOUT_PACKED);
     ag_tensor *phase = ag_mul_s(ag_add(ag_mul_s(u, l * AG_ARCSEC), ag_mul_s(v, m * AG_ARCSEC)), -2 * M_PI);
     ag_tensor *want = ag_polar(ag_full_like(phase, gc.cell_size * gc.cell_size), phase);

@@ -144,6 +144,11 @@ AG_API ag_tensor *ag_image_cube_flux(ag_module *m);
  * out by Hermitian symmetry (V(-u,-v) = conj V(u,v)); no promotion to complex. */
 typedef struct ag_fourier_opts { int sign; } ag_fourier_opts;
 AG_API ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts);
+/* MPoL's FourierCube.ground_vis: the last forward's visibilities in the ground layout
+ * (ag_packed_to_ground; MPoL's ground_amp / ground_phase are ag_abs / ag_angle of it). The module
+ * keeps a reference to its last output until the next forward or ag_module_free.
+ * Differentiable new reference; NULL with an error before any forward or for another module. */
+AG_API ag_tensor *ag_fourier_cube_ground_vis(ag_module *m);
 
 /* Convolution layers (MPoL's; real f32/f64 cubes of the module's dtype, nchan as made; other
  * shapes or dtypes: AG_ERR_SHAPE / AG_ERR_DTYPE naming the forward). Trainable kernels are the
