@@ -20,9 +20,14 @@ typedef struct { uint64_t a, b; } el16;
         }                                                                                                     \
         T *o = (T *)out->data + oo + i * os0;                                                                 \
         const T *s = (const T *)in->data + io + ((i + s0) % H) * is0;                                         \
-        for (int64_t j = 0; j < W; j++) {                                                                     \
-            int64_t c = (j + s1) % W;                                                                         \
-            o[j * os1] = s[(flip ? W - 1 - c : c) * is1];                                                     \
+        /* columns j < W - s1 read c = j + s1, the rest c = j + s1 - W: two runs, no modulo */         \
+        int64_t split = W - s1;                                                                               \
+        if (flip) {                                                                                           \
+            for (int64_t j = 0; j < split; j++) o[j * os1] = s[(W - 1 - s1 - j) * is1];                      \
+            for (int64_t j = split; j < W; j++) o[j * os1] = s[(W - 1 - j + split) * is1];                   \
+        } else {                                                                                              \
+            for (int64_t j = 0; j < split; j++) o[j * os1] = s[(j + s1) * is1];                              \
+            for (int64_t j = split; j < W; j++) o[j * os1] = s[(j - split) * is1];                           \
         }                                                                                                     \
     }
 
