@@ -132,6 +132,14 @@ static void layouts_large(void **state) {
     ag_scope_end();
 }
 
+typedef struct image_probe { ag_module *m; int flux; } image_probe;
+static ag_tensor *image_fn(ag_tensor *const *in, int n, void *ud) {
+    (void)n;
+    image_probe *p = ud;
+    ag_tensor *c = ag_forward(p->m, in[0]);
+    return c ? (p->flux ? ag_image_cube_flux(p->m) : ag_image_cube_sky(p->m)) : NULL;
+}
+
 static void cubes_gradcheck(void **state) {
     (void)state;
     ag_grid_coords gc;
@@ -153,10 +161,17 @@ static void cubes_gradcheck(void **state) {
     /* BaseCube's map as the module applies it (the gradient of its parameter is checked
      * against torch in cubes_match_mpol) */
     ag_scope_begin();
-    ag_tensor *b = ag_set_requires_grad(ag_mul_s(ag_randn(AG_SHAPE(2, 8, 8), AG_F64), 3.0), false);
-    b = ag_set_requires_grad(ag_clone(b), true);
+    ag_tensor *b = ag_set_requires_grad(ag_mul_s(ag_randn(AG_SHAPE(2, 8, 8), AG_F64), 3.0), true);
     assert_int_equal(ag_gradcheck(base_fn, NULL, &b, 1, NULL, &rep), 1);
+    /* ImageCube's sky view and flux */
+    ag_module *img = ag_image_cube(&gc, 2);
+    for (int which = 0; which < 2; which++) {
+        image_probe p = {img, which};
+        int ok = ag_gradcheck(image_fn, &p, &b, 1, NULL, &rep);
+        if (ok != 1) fail_msg("ImageCube %s: %s", which ? "flux" : "sky", rep.message);
+    }
     ag_scope_end();
+    ag_module_free(img);
 }
 
 static ag_tensor *exp_map(ag_tensor *b, void *ctx) {
