@@ -56,7 +56,8 @@ typedef struct base_cube {
 } base_cube;
 
 static ag_tensor *base_forward(ag_module *m, ag_tensor *x) {
-    (void)x;
+    if (x) return ag_fail(AG_ERR_INVALID, "ag_base_cube (forward): expected no input (NULL; the cube is the parameter), "
+                          "given a tensor of shape %s", AG_SHP(x));
     base_cube *s = ag_module_self(m);
     ag_tensor *b = ag_module_param(m, "base_cube");
     switch (s->map) {
@@ -86,7 +87,7 @@ ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map ma
                                                             : "map AG_PIXEL_USER needs user_fn, given NULL");
         goto fail;
     }
-    if (init && !check_cube(fn, init, nchan, gc->npix)) goto fail;
+    if (init && !check_cube_of(fn, init, nchan, gc->npix, true)) goto fail;
     /* constructors build on the CPU as nn/layers.c does; ag_module_to moves the module */
     if (!init && !(init = ag_full(AG_SHAPE(nchan, gc->npix, gc->npix), -3.0, ag_get_default_dtype()))) /* host */
         goto fail;
@@ -166,17 +167,8 @@ ag_tensor *ag_image_cube_flux(ag_module *m) {
 typedef struct fourier_cube {
     ag_grid_coords gc;
     int sign;
+    ag_tensor *vis; /* the last forward's output (our reference), as MPoL's self.vis */
 } fourier_cube;
-
-/* full FFT2 of a real cube from its half plane: X[k, l] = conj X[(n - k) % n, n - l] for
- * l > n/2, i.e. columns 1 .. n/2-1 reversed, rows reversed and rolled by one, conjugated */
-static ag_tensor *rfft2_full(ag_tensor *x) {
-    int64_t n = ag_shape(x)[2];
-    ag_tensor *h = ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD);
-    if (n == 2) return h;
-    ag_tensor *mir = ag_conj(ag_roll(ag_flip(ag_narrow(h, 2, 1, n / 2 - 1), AG_DIMS(1, 2)), (int64_t[]){1}, (int[]){1}, 1));
-    return ag_cat((ag_tensor *[]){h, mir}, 2, 2);
-}
 
 static ag_tensor *fourier_forward(ag_module *m, ag_tensor *x) {
     fourier_cube *s = ag_module_self(m);
@@ -184,15 +176,30 @@ static ag_tensor *fourier_forward(ag_module *m, ag_tensor *x) {
     double a = s->gc.cell_size * s->gc.cell_size;
     ag_tensor *v;
     if (ag_dtype_is_complex(ag_dtype_of(x)))
-        v = s->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD);
-    else {
-        v = rfft2_full(x);
-        if (s->sign > 0) v = ag_conj(v); /* e^{+...} of a real cube: the conjugate */
-    }
-    return ag_mul_s(v, a);
+        v = ag_mul_s(s->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD), a);
+    else /* r2c, then one pass for the other half, the scale and, for e^{+...}, the conjugate */
+        v = ag_hermitian_fill(ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD), s->gc.npix, a, s->sign > 0);
+    if (!v) return NULL;
+    if (s->vis) ag__drop(s->vis);
+    s->vis = ag_retain(v);
+    return v;
+}
+static void fourier_free(ag_module *m) {
+    fourier_cube *s = ag_module_self(m);
+    if (s->vis) ag__drop(s->vis);
 }
 static const ag_module_class fourier_class = {
-    .name = "FourierCube", .forward = fourier_forward, .self_size = sizeof(fourier_cube)};
+    .name = "FourierCube", .forward = fourier_forward, .free = fourier_free, .self_size = sizeof(fourier_cube)};
+
+ag_tensor *ag_fourier_cube_ground_vis(ag_module *m) {
+    const char *fn = "ag_fourier_cube_ground_vis";
+    if (!m) return ag_failed() ? NULL : (ag_set_error(AG_ERR_INVALID, "%s: the module is NULL", fn), NULL);
+    if (strcmp(ag_module_type(m), fourier_class.name))
+        return ag_set_error(AG_ERR_INVALID, "%s: expected a FourierCube, given a %s", fn, ag_module_type(m)), NULL;
+    fourier_cube *s = ag_module_self(m);
+    if (!s->vis) return ag_set_error(AG_ERR_INVALID, "%s: no visibilities yet (call ag_forward first)", fn), NULL;
+    return ag_packed_to_ground(s->vis);
+}
 
 ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts) {
     if (!check_gc("ag_fourier_cube", gc, 1, false)) return NULL;

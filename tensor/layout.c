@@ -5,7 +5,13 @@
  * Each is one pass of the roll2d kernel (a roll of both dims, the sky's east-left flip of the
  * last axis folded in) instead of fftshift and flip as two copies. All four are one registered
  * op (ROLL2D, labelled with the public name); its backward is the inverse permutation, itself a
- * roll2d, so higher derivatives work too. */
+ * roll2d, so higher derivatives work too.
+ *
+ * ag_hermitian_fill (the real-cube path of FourierCube) writes a real signal's full spectrum
+ * from its rfft half plane in one pass, scaled and optionally conjugated; its backward is the
+ * map's real adjoint (the same kernel, adjoint flag set), whose backward is the fill again. */
+#include <string.h>
+
 #include "tensor/internal.h"
 #include "astrograd/imaging.h"
 
@@ -47,3 +53,35 @@ ag_tensor *ag_packed_to_sky(ag_tensor *cube) { return roll2d("ag_packed_to_sky",
 ag_tensor *ag_sky_to_packed(ag_tensor *cube) { return roll2d("ag_sky_to_packed", cube, half(cube, 1), half(cube, 0), true); }
 ag_tensor *ag_packed_to_ground(ag_tensor *vis) { return roll2d("ag_packed_to_ground", vis, up(vis, 1), up(vis, 0), false); }
 ag_tensor *ag_ground_to_packed(ag_tensor *vis) { return roll2d("ag_ground_to_packed", vis, half(vis, 1), half(vis, 0), false); }
+
+/* params: d[0] n, d[1] scale, d[2] conjugate, d[3] adjoint */
+static ag_tensor *hermitian(const char *op, ag_tensor *t, int64_t n, double scale, bool cj, bool adjoint) {
+    if (!AG_NONNULL(op, t)) return NULL;
+    if (t->ndim < 2 || !ag_dtype_is_complex(t->dtype))
+        return ag_fail(t->ndim < 2 ? AG_ERR_SHAPE : AG_ERR_DTYPE, "%s: expected a c64 or c128 tensor of at least 2 dims, "
+                       "given %s %s", op, ag_dtype_name(t->dtype), AG_SHP(t));
+    int64_t want = adjoint ? n : n / 2 + 1;
+    if (n < 1 || t->shape[t->ndim - 1] != want)
+        return ag_fail(AG_ERR_SHAPE, "%s: expected n >= 1 and a last dim of n/2 + 1 = %lld (the rfft half plane), given "
+                       "n = %lld and shape %s", op, (long long)(n / 2 + 1), (long long)n, AG_SHP(t));
+    const ag_kernels *k = ag__kernels(t);
+    if (!k->hermitian_fill) return ag_fail(AG_ERR_NOTIMPL, "%s: no hermitian_fill kernel on the %s backend", op, k->name);
+    int64_t shape[AG_MAX_DIMS];
+    memcpy(shape, t->shape, (size_t)t->ndim * sizeof *shape);
+    shape[t->ndim - 1] = adjoint ? n / 2 + 1 : n;
+    ag_tensor *r = ag__new(shape, t->ndim, t->dtype, t->storage->dev, op);
+    if (!r) return NULL;
+    ag_kview vo = ag__view(r), vi = ag__view(t);
+    if (k->hermitian_fill(&vo, &vi, n, scale, cj, adjoint) < 0) { ag__drop(r); return NULL; }
+    ag_op_params p = {.d = {(double)n, scale, cj, adjoint}};
+    return ag__finish(r, op, AG_OP(HERMITIAN_FILL), AG_IN(t), AG_NONE, &p);
+}
+
+int ag__bw_hermitian_fill(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = hermitian(n->name, g, (int64_t)n->p.d[0], n->p.d[1], n->p.d[2] != 0, n->p.d[3] == 0);
+    return gin[0] ? 0 : ag_error_code();
+}
+
+ag_tensor *ag_hermitian_fill(ag_tensor *half, int64_t n, double scale, bool conjugate) {
+    return hermitian("ag_hermitian_fill", half, n, scale, conjugate, false);
+}

@@ -58,7 +58,7 @@
     X(FFT, "ag_fftn", D0, xform) X(FFT_PAD, "ag_fft_pad", D0, fft_pad) \
     X(FFTSHIFT, "ag_fftshift", D0, shift) \
     /* layout.c (imaging layouts; nodes labelled ag_sky_to_packed, ag_packed_to_ground, ...) */ \
-    X(ROLL2D, "ag_packed_to_sky", D0, roll2d) \
+    X(ROLL2D, "ag_packed_to_sky", D0, roll2d) X(HERMITIAN_FILL, "ag_hermitian_fill", D0, hermitian_fill) \
     /* conv.c */ \
     X(CONV2D, "ag_conv2d", D012, conv_fwd) \
     X(CONV2D_BACKWARD_INPUT, "ag_conv2d_backward_input", D01, conv_bi) \

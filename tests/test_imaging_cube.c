@@ -83,6 +83,63 @@ static ag_tensor *base_fn(ag_tensor *const *in, int n, void *ud) {
     return ag_softplus(in[0], 1.0, 20.0);
 }
 
+/* the Hermitian fill composed from primitive ops (the first FourierCube's real path): columns
+ * n/2+1 … n-1 are columns n/2-1 … 1 of the half plane reversed, rows reversed and rolled by one,
+ * conjugated */
+static ag_tensor *rfft2_full_composed(ag_tensor *x, double scale, bool conjugate) {
+    int64_t n = ag_shape(x)[2];
+    ag_tensor *h = ag_rfftn(x, AG_DIMS(1, 2), AG_NORM_BACKWARD);
+    ag_tensor *mir = ag_conj(ag_roll(ag_flip(ag_narrow(h, 2, 1, n / 2 - 1), AG_DIMS(1, 2)), (int64_t[]){1}, (int[]){1}, 1));
+    ag_tensor *full = ag_mul_s(ag_cat((ag_tensor *[]){h, mir}, 2, 2), scale);
+    return conjugate ? ag_conj(full) : full;
+}
+
+/* FourierCube's fused real path (ag_hermitian_fill) against the composition, forward and the
+ * gradient of a loss that weighs every visibility differently */
+static void hermitian_fill_matches_composition(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_manual_seed(11);
+    for (int cj = 0; cj < 2; cj++) {
+        ag_tensor *x0 = ag_to(ag_randn(AG_SHAPE(3, 10, 10), AG_F64), DEV);
+        ag_tensor *xa = ag_set_requires_grad(ag_clone(x0), true), *xb = ag_set_requires_grad(ag_clone(x0), true);
+        ag_tensor *w = ag_to(ag_randn(AG_SHAPE(3, 10, 10), AG_C128), DEV);
+        ag_tensor *a = ag_hermitian_fill(ag_rfftn(xa, AG_DIMS(1, 2), AG_NORM_BACKWARD), 10, 0.7, cj);
+        ag_tensor *b = rfft2_full_composed(xb, 0.7, cj);
+        expect_close(a, ag_to(b, AG_CPU), 1e-12, "fused vs composed forward");
+        assert_int_equal(ag_backward(ag_sum(ag_real(ag_mul(a, w)), NULL, 0, false)), 0);
+        assert_int_equal(ag_backward(ag_sum(ag_real(ag_mul(b, w)), NULL, 0, false)), 0);
+        ag_tensor *ga = ag_grad_of(xa), *gb = ag_grad_of(xb);
+        expect_close(ga, ag_to(gb, AG_CPU), 1e-12, "fused vs composed gradient");
+    }
+    ag_scope_end();
+}
+
+/* sizes above the CPU kernels' threading threshold (the op table's rows are small): the layout
+ * passes and the fill against the plain compositions, with OMP_NUM_THREADS as meson sets it */
+static void layouts_large(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_manual_seed(13);
+    ag_tensor *x = ag_to(ag_randn(AG_SHAPE(3, 130, 128), AG_C128), DEV);
+    ag_tensor *sh = ag_fftshift(x, AG_DIMS(1, 2));
+    expect_close(ag_packed_to_sky(x), ag_to(ag_flip(sh, AG_DIMS(2)), AG_CPU), 1e-15, "packed_to_sky, large");
+    expect_close(ag_packed_to_ground(x), ag_to(sh, AG_CPU), 1e-15, "packed_to_ground, large");
+    expect_close(ag_sky_to_packed(ag_packed_to_sky(x)), ag_to(x, AG_CPU), 1e-15, "sky round trip, large");
+    ag_tensor *r = ag_to(ag_randn(AG_SHAPE(3, 130, 128), AG_F64), DEV);
+    expect_close(ag_hermitian_fill(ag_rfftn(r, AG_DIMS(1, 2), AG_NORM_BACKWARD), 128, 1.0, false),
+                 ag_to(rfft2_full_composed(r, 1.0, false), AG_CPU), 1e-15, "hermitian_fill, large");
+    ag_scope_end();
+}
+
+typedef struct image_probe { ag_module *m; int flux; } image_probe;
+static ag_tensor *image_fn(ag_tensor *const *in, int n, void *ud) {
+    (void)n;
+    image_probe *p = ud;
+    ag_tensor *c = ag_forward(p->m, in[0]);
+    return c ? (p->flux ? ag_image_cube_flux(p->m) : ag_image_cube_sky(p->m)) : NULL;
+}
+
 static void cubes_gradcheck(void **state) {
     (void)state;
     ag_grid_coords gc;
@@ -104,10 +161,48 @@ static void cubes_gradcheck(void **state) {
     /* BaseCube's map as the module applies it (the gradient of its parameter is checked
      * against torch in cubes_match_mpol) */
     ag_scope_begin();
-    ag_tensor *b = ag_set_requires_grad(ag_mul_s(ag_randn(AG_SHAPE(2, 8, 8), AG_F64), 3.0), false);
-    b = ag_set_requires_grad(ag_clone(b), true);
+    ag_tensor *b = ag_set_requires_grad(ag_mul_s(ag_randn(AG_SHAPE(2, 8, 8), AG_F64), 3.0), true);
     assert_int_equal(ag_gradcheck(base_fn, NULL, &b, 1, NULL, &rep), 1);
+    /* ImageCube's sky view and flux */
+    ag_module *img = ag_image_cube(&gc, 2);
+    for (int which = 0; which < 2; which++) {
+        image_probe p = {img, which};
+        int ok = ag_gradcheck(image_fn, &p, &b, 1, NULL, &rep);
+        if (ok != 1) fail_msg("ImageCube %s: %s", which ? "flux" : "sky", rep.message);
+    }
     ag_scope_end();
+    ag_module_free(img);
+}
+
+static ag_tensor *exp_map(ag_tensor *b, void *ctx) {
+    (*(int *)ctx)++;
+    return ag_exp(b);
+}
+
+/* the identity and user pixel maps, and the default b = -3 through softplus */
+static void base_cube_maps(void **state) {
+    (void)state;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
+    int calls = 0;
+    ag_module *id = ag_base_cube(&gc, 2, AG_PIXEL_IDENTITY, NULL, NULL, NULL);
+    ag_module *user = ag_base_cube(&gc, 2, AG_PIXEL_USER, exp_map, &calls, NULL);
+    ag_module *sp = ag_base_cube(&gc, 3, AG_PIXEL_SOFTPLUS, NULL, NULL, NULL);
+    assert_non_null(id), assert_non_null(user), assert_non_null(sp);
+    assert_int_equal(ag_module_to(user, DEV), 0);
+    ag_scope_begin();
+    ag_tensor *b = ag_full(AG_SHAPE(2, 8, 8), -3.0, AG_F64);
+    expect_close(ag_forward(id, NULL), b, 1e-15, "identity map");
+    expect_close(ag_forward(user, NULL), ag_exp(b), 1e-15, "user map exp(b)");
+    assert_int_equal(calls, 1);
+    expect_close(ag_forward(sp, NULL), ag_full(AG_SHAPE(3, 8, 8), log1p(exp(-3.0)), AG_F64), 1e-15, "softplus(-3)");
+    assert_int_equal(ag_dtype_of(ag_module_param(sp, "base_cube")), AG_F64);
+    assert_null(ag_forward(sp, b));
+    assert_error(AG_ERR_INVALID, "ag_base_cube (forward)", "expected no input", "given a tensor of shape [2,8,8]");
+    ag_scope_end();
+    assert_null(ag_base_cube(&gc, 2, AG_PIXEL_SOFTPLUS, NULL, NULL, ag_zeros(AG_SHAPE(2, 8, 8), AG_C128)));
+    assert_error(AG_ERR_DTYPE, "ag_base_cube", "f32 or f64", "given c128");
+    ag_module_free(id), ag_module_free(user), ag_module_free(sp);
 }
 
 /* one unit of flux density at sky pixel (r, c): the packed visibilities are
@@ -134,7 +229,15 @@ static void point_source(void **state) {
     double at_y = ag_item(ag_sum(ag_mul(ag_squeeze(packed, 0), py), NULL, 0, false));
     assert_true(fabs(at_x - l) < 1e-15 && fabs(at_y - m) < 1e-15);
     ag_module *fm = ag_fourier_cube(&gc, (ag_fourier_opts){0});
+    assert_null(ag_fourier_cube_ground_vis(fm));
+    assert_error(AG_ERR_INVALID, "ag_fourier_cube_ground_vis", "call ag_forward first");
     ag_tensor *vis = ag_squeeze(ag_forward(fm, packed), 0);
+    /* ground layout: u increasing with column, v with row, u = v = 0 at [npix/2, npix/2] */
+    ag_tensor *gvis = ag_squeeze(ag_fourier_cube_ground_vis(fm), 0);
+    ag_tensor *gu = ag_grid_centers_2d(&gc, AG_GRID_U, AG_LAYOUT_SKY), *gv = ag_grid_centers_2d(&gc, AG_GRID_V, AG_LAYOUT_SKY);
+    ag_tensor *gphase = ag_mul_s(ag_add(ag_mul_s(gu, l * AG_ARCSEC), ag_mul_s(gv, m * AG_ARCSEC)), -2 * M_PI);
+    expect_close(gvis, ag_polar(ag_full_like(gphase, gc.cell_size * gc.cell_size), gphase), 1e-10,
+                 "point source visibilities, ground layout");
     ag_tensor *u = ag_grid_centers_2d(&gc, AG_GRID_U, AG_LAYOUT_PACKED), *v = ag_grid_centers_2d(&gc, AG_GRID_V, AG_LAYOUT_PACKED);
     ag_tensor *phase = ag_mul_s(ag_add(ag_mul_s(u, l * AG_ARCSEC), ag_mul_s(v, m * AG_ARCSEC)), -2 * M_PI);
     ag_tensor *want = ag_polar(ag_full_like(phase, gc.cell_size * gc.cell_size), phase);
@@ -291,7 +394,7 @@ int main(void) {
     DEV = ag_device_default();
     if (ag_failed()) return fprintf(stderr, "%s\n", ag_last_error()), 1;
     const struct CMUnitTest tests[] = {
-        TEST(cubes_match_mpol), TEST(cubes_gradcheck), TEST(point_source), TEST(cubes_bad_input),
+        TEST(cubes_match_mpol), TEST(hermitian_fill_matches_composition), TEST(layouts_large), TEST(cubes_gradcheck), TEST(base_cube_maps), TEST(point_source), TEST(cubes_bad_input),
         TEST(conv_layers_match_mpol), TEST(conv_layers_gradcheck), TEST(conv_layers_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,6 +103,15 @@ AG_API ag_tensor *ag_packed_to_sky(ag_tensor *cube);
 AG_API ag_tensor *ag_sky_to_packed(ag_tensor *cube);
 AG_API ag_tensor *ag_packed_to_ground(ag_tensor *vis);
 AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
+/* The full 2-d spectrum of real data from its rfft half plane, fused in one pass (tensor/layout.c,
+ * differentiable, any device with the kernel): half (..., H, n/2 + 1) c64/c128, as ag_rfftn over
+ * the last two dims gives for a last dim of n; returns (..., H, n) of half's dtype:
+ * scale · F or, when conjugate, scale · conj(F), with F[..., i, j] = half[..., i, j] for
+ * j <= n/2 and conj(half[..., (H - i) % H, n - j]) beyond (V(-u, -v) = conj V(u, v)). Any
+ * complex half is taken as it is (no check that columns 0 and n/2 are Hermitian themselves).
+ * NULL with the error set: a real or integer half, fewer than 2 dims, n < 1 or a last dim other
+ * than n/2 + 1. */
+AG_API ag_tensor *ag_hermitian_fill(ag_tensor *half, int64_t n, double scale, bool conjugate);
 
 /* Modules (imaging/cube.c): made in the default dtype (f64) on the CPU, ag_module_to /
  * ag_module_to_dtype move them; gc is copied. Constructors fail (NULL, error set) on a NULL or
@@ -113,7 +122,8 @@ AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
  * the packed image I = map(b) [Jy/arcsec²]. map: AG_PIXEL_SOFTPLUS (softplus, beta 1,
  * threshold 20), AG_PIXEL_IDENTITY, or AG_PIXEL_USER (user_fn(b, ctx), a new reference; ctx
  * borrowed and must outlive the module). init NULL: b = -3 everywhere; else the initial b
- * (taken over, also on failure and from a scope; shape (nchan, npix, npix), float). */
+ * (taken over, also on failure and from a scope; shape (nchan, npix, npix), f32 or f64).
+ * Forward takes no input: a non-NULL x is AG_ERR_INVALID. */
 typedef enum ag_pixel_map { AG_PIXEL_SOFTPLUS, AG_PIXEL_IDENTITY, AG_PIXEL_USER } ag_pixel_map;
 AG_API ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map map,
                                ag_tensor *(*user_fn)(ag_tensor *b, void *ctx), void *ctx, ag_tensor *init);
@@ -134,6 +144,11 @@ AG_API ag_tensor *ag_image_cube_flux(ag_module *m);
  * out by Hermitian symmetry (V(-u,-v) = conj V(u,v)); no promotion to complex. */
 typedef struct ag_fourier_opts { int sign; } ag_fourier_opts;
 AG_API ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts);
+/* MPoL's FourierCube.ground_vis: the last forward's visibilities in the ground layout
+ * (ag_packed_to_ground; MPoL's ground_amp / ground_phase are ag_abs / ag_angle of it). The module
+ * keeps a reference to its last output until the next forward or ag_module_free.
+ * Differentiable new reference; NULL with an error before any forward or for another module. */
+AG_API ag_tensor *ag_fourier_cube_ground_vis(ag_module *m);
 
 /* Convolution layers (MPoL's; real f32/f64 cubes of the module's dtype, nchan as made; other
  * shapes or dtypes: AG_ERR_SHAPE / AG_ERR_DTYPE naming the forward). Trainable kernels are the
