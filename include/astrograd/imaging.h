@@ -81,6 +81,13 @@ typedef struct ag_vis {
     ag_tensor *ant1, *ant2;    /* (nvis) i64 station indices into stations[], or NULL */
     char **stations;           /* nstations names, or NULL */
     int nstations;
+    /* Added for the VLBI readers (ag_read_uvfits); ag_vis_new leaves them NULL / 0. */
+    ag_tensor *sigma;          /* (nchan, nvis) Jy, 1/√weight, or NULL */
+    int fourier_sign;          /* +1: V = Σ I e^{+2πi(ul+vm)} (AIPS/HOPS/eht-imaging), -1: MPoL's, 0: unknown */
+    double ref_freq;           /* Hz, the frequency u and v were scaled with when one (UVFITS: CRVAL of FREQ), or 0 */
+    double ra, dec;            /* deg, pointing centre (UVFITS: CRVAL of RA and DEC), or 0 */
+    char *source;              /* OBJECT, or NULL */
+    char *date_obs;            /* DATE-OBS as written in the file, or NULL */
 } ag_vis;
 /* New set taking over the references to u, v, data and weight (also on failure, and also from
  * a scope). 1-d tensors are taken as one channel. Checks: all present, one shape, one device,
@@ -211,6 +218,9 @@ AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const
 AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
 
 /* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
+
+/* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
+
 
 #ifdef __cplusplus
 }
