@@ -95,7 +95,7 @@ int ag__bw_index_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *index_select_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, bool allow_neg) {
-    if (!AG_NONNULL(op, t, idx)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx)) return NULL;
     if (!check_index(op, t, idx)) return NULL;
     if (t->ndim == 0) return ag_fail(AG_ERR_SHAPE, "%s: expected a tensor with at least 1 dim, given a 0-d tensor", op);
     if (idx->ndim > 1)
@@ -203,7 +203,7 @@ static bool index_fits(const char *op, const ag_tensor *t, const ag_tensor *idx,
 }
 
 static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx) {
-    if (!AG_NONNULL(op, t, idx)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx)) return NULL;
     if (!check_index(op, t, idx)) return NULL;
     int d = ag__normalize_dim(op, dim, t->ndim);
     if (d < 0 || !index_fits(op, t, idx, NULL, d)) return NULL;
@@ -228,7 +228,7 @@ static int scatter_dim(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag
 }
 
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
-    if (!AG_NONNULL(op, t, idx, src)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx, src)) return NULL;
     int d = scatter_dim(op, t, dim, idx, src);
     if (d < 0) return NULL;
     NEED_KERNEL(op, t, scatter_add);
