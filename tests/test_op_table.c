@@ -53,7 +53,7 @@ static const struct { const char *prefix, *why; } unliftable[] = {
     {"linalg/dot", "fixed rank (1-d operands)"}, {"linalg/outer", "fixed rank (1-d operands)"},
     {"linalg/einsum", "the subscripts fix each operand's rank"},
     {"index/diag", "fixed rank (1-d or 2-d)"}, {"index/trace", "fixed rank (2-d)"},
-    {"index/meshgrid", "fixed rank (1-d inputs)"}, {"index/index_select", "the index is 1-d"},
+    {"index/meshgrid", "fixed rank (1-d inputs)"}, {"index/index_select", "the index is 1-d"}, {"index/index_add", "the index is 1-d"},
     {"index/index_put", "the index tensors' dims join the result's"},
     {"index/mask_assign", "the values are laid out by the mask's selection"},
     {"index/nonzero", "the result lists the coordinates of every dim"},
