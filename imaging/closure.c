@@ -304,18 +304,19 @@ ag_closure_set *ag_closure_set_new(const ag_vis *vis, const ag_closure_opts *opt
     if (!(set = calloc(1, sizeof *set))) { ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn); goto out; }
     set->nchan = h.nchan, set->nvis = h.nvis, set->ncp = cp.n, set->nlca = lca.n;
     rows *R[2] = {&cp, &lca};
+    ag_device dev = ag_device_of(vis->data);
     ag_tensor **T[2][5] = {{&set->cp_index, &set->cp_sign, &set->cp_stations, &set->cp_obs, &set->cp_sigma},
                            {&set->lca_index, &set->lca_sign, &set->lca_stations, &set->lca_obs, &set->lca_sigma}};
-    /* the set owns these, also when made inside a caller's scope */
+    /* on the visibilities' device; the set owns them, also when made inside a caller's scope */
     for (int i = 0; i < 2; i++) {
         int64_t n = R[i]->n, k = R[i]->k;
         static const double none[1]; /* ag_from_data of 0 elements still wants a pointer */
         if (!n) R[i]->idx = R[i]->st = (int64_t *)none, R[i]->sign = R[i]->obs = R[i]->sig = (double *)none;
-        *T[i][0] = own(ag_from_data(R[i]->idx, AG_SHAPE(n, k), AG_I64));
-        *T[i][1] = own(ag_from_data(R[i]->sign, AG_SHAPE(n, k), AG_F64));
-        *T[i][2] = own(ag_from_data(R[i]->st, AG_SHAPE(n, k), AG_I64));
-        *T[i][3] = own(ag_from_data(R[i]->obs, AG_SHAPE(n), AG_F64));
-        *T[i][4] = own(ag_from_data(R[i]->sig, AG_SHAPE(n), AG_F64));
+        *T[i][0] = own(ag_from_data_on(R[i]->idx, AG_SHAPE(n, k), AG_I64, dev));
+        *T[i][1] = own(ag_from_data_on(R[i]->sign, AG_SHAPE(n, k), AG_F64, dev));
+        *T[i][2] = own(ag_from_data_on(R[i]->st, AG_SHAPE(n, k), AG_I64, dev));
+        *T[i][3] = own(ag_from_data_on(R[i]->obs, AG_SHAPE(n), AG_F64, dev));
+        *T[i][4] = own(ag_from_data_on(R[i]->sig, AG_SHAPE(n), AG_F64, dev));
     }
     for (int i = 0; i < 2; i++)
         if (!R[i]->n) R[i]->idx = R[i]->st = NULL, R[i]->sign = R[i]->obs = R[i]->sig = NULL;

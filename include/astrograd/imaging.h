@@ -238,7 +238,8 @@ AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fi
  *    (stable), each kept when its four baselines exist and it is linearly independent of those
  *    kept: n(n-3)/2 per time with every baseline.
  * σ propagated from vis->sigma: σ_cp = √Σ(σ_k/|V_k|)² [rad], σ_lca = √Σ(σ_k/|V_k|)².
- * All tensors are on the CPU; the functions below move them to the model's device each call. */
+ * The set's tensors are made on vis->data's device; the functions below move them to the
+ * model's device (and real dtype) when it differs. */
 typedef struct ag_closure_opts {
     double min_baseline_lambda;  /* λ, >= 0; the default (opts NULL) is 1e8 (0.1 Gλ) */
 } ag_closure_opts;
