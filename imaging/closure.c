@@ -433,3 +433,111 @@ ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis) {
     ag_scope_end();
     return r;
 }
+
+/* ---- scan averaging ---- */
+
+typedef struct avg_key { int64_t scan, a1, a2, first; } avg_key;
+static int key_cmp(const void *x, const void *y) {
+    const avg_key *a = x, *b = y;
+    if (a->scan != b->scan) return a->scan < b->scan ? -1 : 1;
+    if (a->a1 != b->a1) return a->a1 < b->a1 ? -1 : 1;
+    if (a->a2 != b->a2) return a->a2 < b->a2 ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+static char *dup_str(const char *s) {
+    if (!s) return NULL;
+    char *d = malloc(strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d;
+}
+
+ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s) {
+    const char *fn = "ag_vis_scan_average";
+    if (!vis) return ag_set_error(AG_ERR_INVALID, "%s: vis is NULL", fn), NULL;
+    if (!vis->time || !vis->ant1 || !vis->ant2)
+        return ag_set_error(AG_ERR_INVALID, "%s: expected a visibility set with time, ant1 and ant2, given one without %s",
+                            fn, !vis->time ? "time" : !vis->ant1 ? "ant1" : "ant2"), NULL;
+    if (!(gap_s >= 0) || !isfinite(gap_s))
+        return ag_set_error(AG_ERR_INVALID, "%s: expected gap_s finite and >= 0, given %g", fn, gap_s), NULL;
+    int64_t nc = vis->nchan, nv = vis->nvis, n = nc * nv;
+    if (ag_numel(vis->time) != nv || ag_numel(vis->ant1) != nv || ag_numel(vis->ant2) != nv)
+        return ag_set_error(AG_ERR_SHAPE, "%s: expected time, ant1 and ant2 of shape (%lld)", fn, (long long)nv), NULL;
+    size_t a = (size_t)(n ? n : 1), b = (size_t)(nv ? nv : 1);
+    double *t = malloc(b * sizeof *t), *ts = malloc(b * sizeof *ts), *u = malloc(a * sizeof *u), *v = malloc(a * sizeof *v);
+    double *w = malloc(a * sizeof *w), *ou = calloc(a, sizeof *ou), *ov = calloc(a, sizeof *ov), *ow = calloc(a, sizeof *ow);
+    double *ot = calloc(b, sizeof *ot), *st = calloc(b, sizeof *st), *cnt = calloc(b, sizeof *cnt);
+    int64_t *a1 = malloc(b * sizeof *a1), *a2 = malloc(b * sizeof *a2), *scan = malloc(b * sizeof *scan);
+    int64_t *row = malloc(b * sizeof *row), *o1 = malloc(b * sizeof *o1), *o2 = malloc(b * sizeof *o2);
+    double complex *d = malloc(a * sizeof *d), *od = calloc(a, sizeof *od);
+    avg_key *keys = malloc(b * sizeof *keys);
+    ag_vis *out = NULL;
+    if (!t || !ts || !u || !v || !w || !ou || !ov || !ow || !ot || !st || !cnt || !a1 || !a2 || !scan || !row || !o1 ||
+        !o2 || !d || !od || !keys) {
+        ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn);
+        goto done;
+    }
+    if (ag_copy_to_buffer(vis->time, t, AG_F64) < 0 || ag_copy_to_buffer(vis->ant1, a1, AG_I64) < 0 ||
+        ag_copy_to_buffer(vis->ant2, a2, AG_I64) < 0 || ag_copy_to_buffer(vis->u, u, AG_F64) < 0 ||
+        ag_copy_to_buffer(vis->v, v, AG_F64) < 0 || ag_copy_to_buffer(vis->weight, w, AG_F64) < 0 ||
+        ag_copy_to_buffer(vis->data, d, AG_C128) < 0)
+        goto done;
+    /* scans: a new one wherever consecutive distinct times are more than gap_s apart */
+    memcpy(ts, t, (size_t)nv * sizeof *ts);
+    qsort(ts, (size_t)nv, sizeof *ts, cmp_double);
+    for (int64_t k = 0; k < nv; k++) {
+        int64_t lo = 0, hi = nv - 1, s = 0;
+        while (lo < hi) { /* first index with ts >= t[k] */
+            int64_t mid = (lo + hi) / 2;
+            if (ts[mid] < t[k]) lo = mid + 1; else hi = mid;
+        }
+        for (int64_t i = 1; i <= lo; i++) s += ts[i] - ts[i - 1] > gap_s;
+        scan[k] = s;
+        keys[k] = (avg_key){s, a1[k], a2[k], k};
+    }
+    qsort(keys, (size_t)nv, sizeof *keys, key_cmp);
+    int64_t m = 0;
+    for (int64_t i = 0; i < nv; i++) {
+        if (!i || keys[i].scan != keys[i - 1].scan || keys[i].a1 != keys[i - 1].a1 || keys[i].a2 != keys[i - 1].a2)
+            o1[m] = keys[i].a1, o2[m] = keys[i].a2, scan[m] = keys[i].scan, m++;
+        row[keys[i].first] = m - 1;
+    }
+    /* the scan's mean time over all its rows, so every baseline of a scan is simultaneous */
+    for (int64_t i = 0; i < nv; i++) st[keys[i].scan] += t[keys[i].first], cnt[keys[i].scan] += 1;
+    for (int64_t r = 0; r < m; r++) ot[r] = st[scan[r]] / cnt[scan[r]];
+    for (int64_t c = 0; c < nc; c++)
+        for (int64_t k = 0; k < nv; k++) {
+            int64_t p = c * nv + k, q = c * m + row[k];
+            ow[q] += w[p], od[q] += w[p] * d[p], ou[q] += w[p] * u[p], ov[q] += w[p] * v[p];
+        }
+    for (int64_t q = 0; q < nc * m; q++) od[q] /= ow[q], ou[q] /= ow[q], ov[q] /= ow[q];
+    ag_device dev = ag_device_of(vis->data);
+    ag_dtype rt = ag_dtype_of(vis->u), ct = ag_dtype_of(vis->data);
+    ag_scope_begin();
+    ag_tensor *W = ag_to_dtype(ag_from_data_on(ow, AG_SHAPE(nc, m), AG_F64, dev), rt);
+    out = ag_vis_new(ag_to_dtype(ag_from_data_on(ou, AG_SHAPE(nc, m), AG_F64, dev), rt),
+                     ag_to_dtype(ag_from_data_on(ov, AG_SHAPE(nc, m), AG_F64, dev), rt),
+                     ag_to_dtype(ag_from_data_on(od, AG_SHAPE(nc, m), AG_C128, dev), ct), W);
+    if (out) {
+        out->time = own(ag_to_dtype(ag_from_data_on(ot, AG_SHAPE(m), AG_F64, dev), ag_dtype_of(vis->time)));
+        out->ant1 = own(ag_from_data_on(o1, AG_SHAPE(m), AG_I64, dev));
+        out->ant2 = own(ag_from_data_on(o2, AG_SHAPE(m), AG_I64, dev));
+        out->sigma = own(ag_rsqrt(W));
+        out->freq = vis->freq ? own(ag_clone(vis->freq)) : NULL;
+        out->fourier_sign = vis->fourier_sign, out->ref_freq = vis->ref_freq, out->ra = vis->ra, out->dec = vis->dec;
+        out->source = dup_str(vis->source), out->date_obs = dup_str(vis->date_obs);
+        if (vis->stations && (out->stations = calloc((size_t)vis->nstations, sizeof *out->stations))) {
+            out->nstations = vis->nstations;
+            for (int i = 0; i < vis->nstations; i++) out->stations[i] = dup_str(vis->stations[i]);
+        }
+        if (!out->time || !out->ant1 || !out->ant2 || !out->sigma || (vis->freq && !out->freq)) {
+            ag_vis_free(out);
+            out = NULL;
+        }
+    }
+    ag_scope_end();
+done:
+    free(t), free(ts), free(u), free(v), free(w), free(ou), free(ov), free(ow), free(ot), free(st), free(cnt);
+    free(a1), free(a2), free(scan), free(row), free(o1), free(o2), free(d), free(od), free(keys);
+    return out;
+}

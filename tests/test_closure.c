@@ -1,7 +1,7 @@
 /* tests/test_closure.c — closure phases, log closure amplitudes and the EHT χ² losses
  * (imaging/closure.c) against tests/imaginggen/closure.py: the selected closures, their
  * observed values and σ, the model's products, the three χ² and their gradients; gradchecks;
- * invariance under station gains; bad inputs. The model checks run again on AG_DEVICE. */
+ * invariance under station gains; bad inputs; ag_vis_scan_average against numpy. The model checks run again on AG_DEVICE. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -210,10 +210,44 @@ static void bad_inputs(void **state) {
     fx_close(f);
 }
 
+static void scan_average_matches(void **state) {
+    (void)state;
+    fx_file *f = fx_open("imaging_closure");
+    assert_non_null(f);
+    ag_scope_begin();
+    ag_vis *vis = ag_vis_new(ag_to(fx_get(f, "sa.in_u"), DEV), ag_to(fx_get(f, "sa.in_v"), DEV),
+                             ag_to(fx_get(f, "sa.in_data"), DEV), ag_to(fx_get(f, "sa.in_weight"), DEV));
+    assert_non_null(vis);
+    assert_null(ag_vis_scan_average(vis, 60));
+    assert_error(AG_ERR_INVALID, "ag_vis_scan_average", "without time");
+    vis->time = ag_keep(ag_to(fx_get(f, "sa.in_time"), DEV));
+    vis->ant1 = ag_keep(ag_to(fx_get(f, "sa.in_ant1"), DEV));
+    vis->ant2 = ag_keep(ag_to(fx_get(f, "sa.in_ant2"), DEV));
+    assert_null(ag_vis_scan_average(vis, NAN));
+    assert_error(AG_ERR_INVALID, "ag_vis_scan_average", "gap_s");
+    assert_null(ag_vis_scan_average(NULL, 60));
+    assert_error(AG_ERR_INVALID, "ag_vis_scan_average", "vis is NULL");
+    ag_vis *a = ag_vis_scan_average(vis, 60);
+    assert_non_null(a);
+    /* 3 scans × 4 ordered pairs */
+    assert_int_equal(a->nvis, 12);
+    assert_int_equal(a->nchan, 2);
+    const char *nm[8] = {"time", "ant1", "ant2", "u", "v", "data", "weight", "sigma"};
+    ag_tensor *got[8] = {a->time, a->ant1, a->ant2, a->u, a->v, a->data, a->weight, a->sigma};
+    for (int i = 0; i < 8; i++) {
+        assert_true(ag_device_of(got[i]).kind == DEV.kind);
+        expect_close(got[i], fx_get(f, "sa.%s", nm[i]), 1e-12, nm[i]);
+    }
+    ag_scope_end();
+    ag_vis_free(a);
+    ag_vis_free(vis);
+    fx_close(f);
+}
+
 int main(void) {
     DEV = ag_device_default();
     const struct CMUnitTest tests[] = {
-        TEST(check_set_matches), TEST(model_matches), TEST(losses_gradcheck), TEST(gains_invariance), TEST(bad_inputs),
+        TEST(check_set_matches), TEST(model_matches), TEST(losses_gradcheck), TEST(gains_invariance), TEST(bad_inputs), TEST(scan_average_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

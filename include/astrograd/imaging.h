@@ -274,6 +274,15 @@ AG_API ag_tensor *ag_log_closure_amps(ag_tensor *model, const ag_closure_set *se
 AG_API ag_tensor *ag_chi2_cp(ag_tensor *model, const ag_closure_set *set);
 AG_API ag_tensor *ag_chi2_lca(ag_tensor *model, const ag_closure_set *set);
 AG_API ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis);
+/* Coherent scan average (on the host; not differentiable): a scan ends where consecutive
+ * distinct time stamps are more than gap_s seconds apart (EHT: 60); the rows of one ordered
+ * (ant1, ant2) pair within a scan are averaged per channel with weights w = vis->weight:
+ * data and u, v the w-weighted means, weight Σ w, sigma 1/√Σ w, time the mean time of all
+ * the scan's rows (so every baseline of a scan is simultaneous for ag_closure_set_new). Rows
+ * in order of scan, then ant1, then ant2; a pair stored both ways stays two rows. Metadata
+ * (stations, freq, sign, source...) copied; tensors on vis's device and in its dtypes. NULL
+ * with the error set: vis NULL or without time, ant1 or ant2, gap_s negative or not finite. */
+AG_API ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s);
 
 
 #ifdef __cplusplus

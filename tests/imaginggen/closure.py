@@ -165,4 +165,43 @@ def make():
         loss = fn(m)
         loss.backward()
         out += [(name, loss.detach()), (name + "_grad", m.grad.clone())]
-    return out
+    return out + scan_average_case()
+
+
+def scan_average_case():
+    """ag_vis_scan_average in numpy: times in 3 scans (gaps > 60 s), rows repeated per pair."""
+    rng = np.random.default_rng(7)
+    times = np.array([0.0, 10.0, 20.0, 200.0, 230.0, 1000.0])
+    pairs = [(0, 1), (0, 2), (1, 2), (2, 0)]
+    rows = [(t, a, b) for t in times for a, b in pairs if not (t == 230.0 and (a, b) == (0, 2))]
+    time = np.array([r[0] for r in rows])
+    a1 = np.array([r[1] for r in rows], dtype=np.int64)
+    a2 = np.array([r[2] for r in rows], dtype=np.int64)
+    nchan, nv = 2, len(rows)
+    u = rng.normal(size=(nchan, nv)) * 1e9
+    v = rng.normal(size=(nchan, nv)) * 1e9
+    d = rng.normal(size=(nchan, nv)) + 1j * rng.normal(size=(nchan, nv))
+    w = rng.uniform(0.5, 4.0, size=(nchan, nv))
+    ut = np.unique(time)
+    scan_of_t = np.concatenate([[0], np.cumsum(np.diff(ut) > 60.0)])
+    scan = scan_of_t[np.searchsorted(ut, time)]
+    groups = sorted({(s, x, y) for s, x, y in zip(scan, a1, a2)})
+    out = {k: [] for k in ("time", "ant1", "ant2", "u", "v", "data", "weight")}
+    for s, x, y in groups:
+        sel = (scan == s) & (a1 == x) & (a2 == y)
+        ws = w[:, sel]
+        out["time"].append(time[scan == s].mean())
+        out["ant1"].append(x)
+        out["ant2"].append(y)
+        for k, arr in (("u", u), ("v", v), ("data", d)):
+            out[k].append((ws * arr[:, sel]).sum(1) / ws.sum(1))
+        out["weight"].append(ws.sum(1))
+    res = [("sa.in_time", torch.tensor(time)), ("sa.in_ant1", torch.tensor(a1)), ("sa.in_ant2", torch.tensor(a2)),
+           ("sa.in_u", torch.tensor(u)), ("sa.in_v", torch.tensor(v)), ("sa.in_data", torch.tensor(d)),
+           ("sa.in_weight", torch.tensor(w))]
+    for k in ("time", "ant1", "ant2"):
+        res.append(("sa." + k, torch.tensor(np.array(out[k]))))
+    for k in ("u", "v", "data", "weight"):
+        res.append(("sa." + k, torch.tensor(np.stack(out[k], axis=1))))
+    res.append(("sa.sigma", 1 / torch.sqrt(res[-1][1])))
+    return res
