@@ -201,6 +201,9 @@ static void bad_inputs(void **state) {
     ag_closure_set *none = ag_closure_set_new(vis, &(ag_closure_opts){.min_baseline_lambda = 1e12});
     assert_non_null(none);
     assert_int_equal(none->ncp, 0);
+    assert_int_equal(none->nlca, 0);
+    assert_shape(ag_closure_phases(fx_get(f, "model"), none), 0);
+    assert_shape(ag_log_closure_amps(fx_get(f, "model"), none), 0);
     assert_null(ag_chi2_cp(fx_get(f, "model"), none));
     assert_error(AG_ERR_INVALID, "ag_chi2_cp", "no closure phases");
     ag_scope_end();
