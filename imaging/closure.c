@@ -193,7 +193,8 @@ static int one_group(const host *h, int64_t c, double t, double minbl, rows *cp,
     if (!B.rows || !B.piv || !w || !qs) { rc = ag_set_error(AG_ERR_NOMEM, "ag_closure_set_new: out of memory"); goto out; }
 #define BL(x, y) bl[((x) < (y) ? (x) : (y)) * ns + ((x) < (y) ? (y) : (x))]
 #define KEY(x, y) key[((x) < (y) ? (x) : (y)) * ns + ((x) < (y) ? (y) : (x))]
-    /* closure phases: triangles through ref first, then the others, lexicographic */
+    /* closure phases: pass 0 the triangles (ref, b, c), once per pair b < c (l stays at j);
+     * pass 1 the triangles without ref, lexicographic */
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < n; i++)
             for (int j = i + 1; j < n; j++)
