@@ -221,6 +221,29 @@ AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fi
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
 
+/* -- UVFITS (imaging/uvfits.c; AG_ERR_NOTIMPL in builds without cfitsio) -- */
+
+/* Reads the Stokes I visibilities of a random-groups UVFITS file (AIPS, CASA exportuvfits,
+ * eht-imaging/HOPS) into a new ag_vis, one channel: every (group, IF, channel) sample that is
+ * kept becomes one visibility, so vis->nchan == 1 and vis->freq is (1) = ref_freq.
+ *  - u, v: the UU/VV random parameters (seconds, PSCAL/PZERO applied) times the sample's own
+ *    frequency (FREQ axis CRVAL + (k+1-CRPIX)·CDELT, plus the AIPS FQ table's IF FREQ), in λ; f64.
+ *  - data c128 Jy, weight f64 1/Jy², sigma = 1/√weight. Stokes I is the I correlation when the
+ *    STOKES axis has it, else (RR+LL)/2 or (XX+YY)/2 with weight 4/(1/w₁+1/w₂); a sample with
+ *    either hand flagged (weight <= 0, or not finite) is dropped, as are auto-correlations.
+ *  - time (nvis) f64: seconds, MJD·86400, from the DATE parameter(s) (Julian dates, summed).
+ *  - ant1, ant2 (nvis) i64 indices into stations[]: BASELINE = 256·a1 + a2, or
+ *    65536 + 2048·a1 + a2 (or ANTENNA1/ANTENNA2 parameters); a1, a2 are the AIPS AN table's
+ *    NOSTA, stations[] its ANNAME (without an AN table the names are the numbers), in the order
+ *    the stations first appear in the file.
+ *  - fourier_sign = +1 (the AIPS convention, opposite to MPoL's), ref_freq, ra, dec, source,
+ *    date_obs from the primary header.
+ * Tensors are on the CPU (ag_to moves them). Returns NULL with an error naming ag_read_uvfits
+ * and the file: AG_ERR_IO when it cannot be opened; AG_ERR_FORMAT when it is not random-groups
+ * FITS, lacks UU/VV/BASELINE/DATE, a COMPLEX axis of 3 or a STOKES axis with I, RR+LL or XX+YY,
+ * is truncated or inconsistent, or keeps no visibility. */
+AG_API ag_vis *ag_read_uvfits(const char *path);
+
 /* -- Closure quantities (imaging/closure.c) -- */
 
 /* Gain-invariant products of a VLBI visibility set, selected once (ag_closure_set_new) and
