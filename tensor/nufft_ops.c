@@ -93,9 +93,11 @@ static ag_tensor *entry(const char *op, ag_tensor *x, ag_tensor *u, ag_tensor *v
 }
 
 ag_tensor *ag_dft(ag_tensor *cube, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign) {
+    if (!AG_NONNULL("ag_dft", cube, u, v)) return NULL; /* named as the user's arguments */
     return entry("ag_dft", cube, u, v, gc, sign, false);
 }
 
 ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign) {
+    if (!AG_NONNULL("ag_dft_adjoint", vis, u, v)) return NULL;
     return entry("ag_dft_adjoint", vis, u, v, gc, sign, true);
 }
