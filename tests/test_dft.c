@@ -233,6 +233,29 @@ static void dft_adjoint_identity(void **state) {
     print_message("dft adjoint identity: max |<Ax,y> - <x,A^H y>| / |<Ax,y>| = %.2e\n", worst);
 }
 
+/* no visibilities: an empty result forward, a zero image back; u, v that require grad get
+ * none (the header's "differentiable in cube only") */
+static void dft_edge_cases(void **state) {
+    (void)state;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 6), 0);
+    ag_scope_begin();
+    ag_tensor *P = ag_set_requires_grad(ag_randn(AG_SHAPE(2, 6, 6), AG_F64), true), *e = ag_zeros(AG_SHAPE(0), AG_F64);
+    ag_tensor *V0 = ag_dft(P, e, e, &gc, -1);
+    assert_shape(V0, 2, 0);
+    ag_tensor *A0 = ag_dft_adjoint(ag_zeros(AG_SHAPE(2, 0), AG_C128), e, e, &gc, +1);
+    assert_shape(A0, 2, 6, 6);
+    assert_true(ag_item(ag_sum(ag_abs(A0), NULL, 0, false)) == 0);
+    ag_tensor *u = ag_set_requires_grad(ag_randn(AG_SHAPE(4), AG_F64), true), *v = ag_set_requires_grad(ag_randn(AG_SHAPE(4), AG_F64), true);
+    ag_tensor *V = ag_dft(P, ag_mul_s(u, 1e6), ag_mul_s(v, 1e6), &gc, +1);
+    assert_int_equal(ag_backward(ag_sum(ag_real(V), NULL, 0, false)), 0);
+    assert_non_null(ag_grad_of(P));
+    assert_shape(ag_grad_of(P), 2, 6, 6);
+    assert_int_equal(ag_dtype_of(ag_grad_of(P)), AG_F64);
+    assert_null(ag_grad_of(u)), assert_null(ag_grad_of(v));
+    ag_scope_end();
+}
+
 static void dft_bad_input(void **state) {
     (void)state;
     ag_grid_coords gc, bad = {0};
@@ -309,7 +332,7 @@ int main(void) {
     if (ag_failed()) return fprintf(stderr, "%s\n", ag_last_error()), 1;
     const struct CMUnitTest tests[] = {
         TEST(dft_matches_fourier_cube), TEST(dft_point_source), TEST(dft_matches_composition),
-        TEST(dft_adjoint_identity), TEST(dft_bad_input),
+        TEST(dft_adjoint_identity), TEST(dft_edge_cases), TEST(dft_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
