@@ -217,11 +217,11 @@ AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const
  * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
 AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
 
-/* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
+/* ---- NuFFT and direct DFT (tensor/nufft_ops.c; the NuFFT, imaging/nufft.c, is to come) - */
 
 /* Direct (non-uniform) DFT of a packed image cube at arbitrary (u, v), the exact sum that
  * FourierCube evaluates on its grid and a NuFFT approximates (a fused op, tensor/nufft_ops.c;
- * kernel: the dft entry, CPU only so far, backends/cpu/dft.c):
+ * kernel: the dft entry, backends/cpu/dft.c, also run by the test device; no CUDA one yet):
  *     V[c, k] = cell_size² Σ_{rows j, columns i} P[c, j, i] e^{sign 2πi(u[c, k] l_i + v[c, k] m_j)}  [Jy]
  * with the packed cell coordinates (l along columns, m along rows, FFT order): l_i = i·dl for
  * i < npix/2, (i - npix)·dl after, and the same for m_j with dm (gc->dl, gc->dm [rad]). At the
