@@ -217,7 +217,40 @@ AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const
  * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
 AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
 
-/* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
+/* ---- NuFFT and direct DFT (tensor/nufft_ops.c; the NuFFT, imaging/nufft.c, is to come) - */
+
+/* Direct (non-uniform) DFT of a packed image cube at arbitrary (u, v), the exact sum that
+ * FourierCube evaluates on its grid and a NuFFT approximates (a fused op, tensor/nufft_ops.c;
+ * kernel: the dft entry, backends/cpu/dft.c, also run by the test device; no CUDA one yet):
+ *     V[c, k] = cell_size² Σ_{rows j, columns i} P[c, j, i] e^{sign 2πi(u[c, k] l_i + v[c, k] m_j)}  [Jy]
+ * with the packed cell coordinates (l along columns, m along rows, FFT order): l_i = i·dl for
+ * i < npix/2, (i - npix)·dl after, and the same for m_j with dm (gc->dl, gc->dm [rad]). At the
+ * packed Fourier cell centres (u, v multiples of gc->du) it equals ag_fourier_cube's output.
+ *  - cube: packed (nchan, npix, npix) [Jy/arcsec²], or (npix, npix) for one channel; f32, f64,
+ *    c64 or c128; npix must be gc->npix (even). Any strides.
+ *  - u, v: [λ], one shape, real of the cube's precision (f64 for f64/c128, f32 for f32/c64):
+ *    (nvis), the same points for every channel, or (nchan, nvis), per channel. Points need not
+ *    lie on the grid or within it (no check_data_fit: the direct sum has no aliasing).
+ *  - sign: -1 (MPoL; 0 means -1) or +1 (VLBI/EHT).
+ * Returns a new (nchan, nvis) tensor, c128 for f64/c128 cubes, c64 for f32/c64 (one channel for a
+ * 2-d cube: (1, nvis)), on the cube's device. All sums run in double, with no atomics: the result
+ * does not depend on the thread count. Cost: one npix² multiply-add pass per visibility and
+ * channel (the phases separate into l and m tables made once per visibility).
+ * Differentiable in cube only: its gradient is the adjoint (ag_dft_adjoint; the real part for a
+ * real cube, PyTorch's convention); no gradient reaches u or v, even when they require grad.
+ * Errors (NULL, message naming ag_dft): a NULL tensor or gc, an invalid gc, a cube that is not
+ * (…, npix, npix) with gc's npix (AG_ERR_SHAPE), integer dtypes or u, v of another precision
+ * (AG_ERR_DTYPE), u and v of different shapes or not (nvis) / (nchan, nvis) (AG_ERR_SHAPE),
+ * tensors on different devices, a sign other than -1, 0, +1 (AG_ERR_INVALID), a backend
+ * without the dft kernel (AG_ERR_NOTIMPL: CUDA so far). */
+AG_API ag_tensor *ag_dft(ag_tensor *cube, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
+/* The adjoint of ag_dft (points -> grid, the direct "type 1" sum; a dirty image before
+ * normalisation): A[c, j, i] = cell_size² Σ_k vis[c, k] e^{-sign 2πi(u[c, k] l_i + v[c, k] m_j)}.
+ * vis: (nvis) or (nchan, nvis), c64 or c128; u, v: (nvis) or (nchan, nvis), real of vis'
+ * precision. Returns a new (nchan, npix, npix) complex tensor of vis' dtype (nchan = 1 for a
+ * 1-d vis). Differentiable in vis (its gradient is ag_dft of the incoming gradient); errors as
+ * ag_dft, naming ag_dft_adjoint (a real vis: AG_ERR_DTYPE). */
+AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
 
