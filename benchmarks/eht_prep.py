@@ -35,10 +35,11 @@ Conventions (the C demo makes the same choices):
   ones through the reference first, each group by σ_cp ascending (stable); a candidate is taken
   when its ±1 baseline row raises the rank of the rows taken so far.
   ψ = φ(ij) + φ(jk) − φ(ik), σ_cp = √Σ (σ_vis/|V|)² [rad].
-  Log closure amplitudes: for stations a < b < c < d with all 6 baselines... only the 4 used need
-  to be present: the quadrangles (ab cd / ac bd), (ab cd / ad bc), (ac bd / ad bc), sorted by σ
-  ascending (stable, enumeration order a, b, c, d lexicographic then the three forms in that
-  order), taken when the row raises the rank.
+  Log closure amplitudes: for stations a < b < c < d, the quadrangles (ab cd / ac bd),
+  (ab cd / ad bc), (ac bd / ad bc) whose 4 baselines are present, sorted by σ ascending (stable;
+  enumeration order a, b, c, d lexicographic, then the three forms in that order), each taken
+  when its ±1 row raises the rank. Both sets reach the maximum size (B − N + 1 closure phases,
+  B − N log closure amplitudes for a scan's B baselines on N stations, when connected).
   ln CA = ln|V(n1)| + ln|V(n2)| − ln|V(d1)| − ln|V(d2)|, σ = √Σ_4 (σ_vis/|V|)².
   No debiasing of amplitudes.
 - Several files (bands): each is prepared on its own (its own scans, rescaling, LMT gains and
@@ -188,7 +189,7 @@ def _greedy_independent(rows, order, nb):
     return taken
 
 
-def closures(a, nst):
+def closures(a):
     """Minimal independent closure phases and log closure amplitudes per scan."""
     cp_idx, lca_idx = [], []
     uvd = np.hypot(a['u'], a['v'])
@@ -277,7 +278,7 @@ def prepare(records_list):
         r = dict(r, a1=remap[r['a1']], a2=remap[r['a2']])
         a = scan_average(r)
         info.append(calibrate(a, names))
-        cp_idx, lca_idx = closures(a, len(names))
+        cp_idx, lca_idx = closures(a)
         a['band'] = np.full(len(a['u']), band)
         parts.append(a)
         cps.append(cp_idx + off)
