@@ -18,7 +18,10 @@ Conventions (the C demo makes the same choices):
   are > 0 (a Stokes axis that starts at I (CRVAL = 1) is used as it is, weight > 0). σ = 1/√w.
 - Stations are numbered by their AN-table order (ANNAME); a baseline is stored with a1 < a2.
 - Scans: the sorted distinct record times split where consecutive ones are > 60 s apart.
-  Averaging per (scan, baseline): V = Σ wV / Σ w, σ = 1/√Σw, u, v, time = plain means.
+  Averaging per (scan, baseline): V = Σ wV / Σ w, σ = 1/√Σw (w = 1/σ², as the issue says),
+  u, v, time = plain means. (eht-imaging 1.3.2's avg_coherent(0, scan_avg=True), which the EHT
+  script calls, takes the plain mean of V and σ = √Σσ² / n instead: up to 60 % different V on
+  low-SNR scans; its scans, u, v and median |V(AA-AP)| agree with these.)
 - Compact flux: V and σ of the baselines with |uv| < 0.1 Gλ times 0.6 / median |V(AA-AP)|
   (median over the scan-averaged AA-AP amplitudes of the band).
 - σ_vis = √(σ² + (0.02 |V|)²) (the one closures use); for amplitudes

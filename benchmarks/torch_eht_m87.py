@@ -21,10 +21,13 @@ Choices (the C demo makes the same; the data-side ones are in eht_prep.py):
 - Data terms: χ²_cp = (2/N) Σ (1 − cos(ψ_obs − ψ_model))/σ², χ²_lca = (1/N) Σ ((lnCA_obs −
   lnCA_model)/σ)², χ²_amp = (1/N) Σ ((|V|_obs − |V|_model)/σ_amp)², over all bands together.
 - Regularizers as eht-imaging's with norm_reg (F = 0.6 Jy the nominal flux, Δ the pixel, b the
-  nominal resolution 1/max|uv| [rad]): entropy Σ I ln(I/P) / F; TV Σ √((I[i+1,j] − I)² +
-  (I[i,j+1] − I)² + ε) / (F Δ/b) with zero padding past the last row and column and ε = 1e-30
-  Jy² (eht-imaging has ε = 0, whose gradient is undefined where both differences vanish);
-  TSV Σ ((I[i+1,j] − I)² + (I[i,j+1] − I)²) / (F² Δ⁴/b⁴), same padding; flux (ΣI/F − 1)².
+  nominal resolution 1/max|uv| [rad]): entropy Σ I ln(I/P) / F; TV Σ √((I[i−1,j] − I)² +
+  (I[i,j+1] − I)² + ε) / (F Δ/b) in the sky layout (i the row, Dec increasing), with I = 0 at
+  row −1 (south of the image) and past the last column (west), as eht-imaging's stv on its
+  north-first rows, and ε = 1e-30 Jy² (eht-imaging has ε = 0, whose gradient is undefined
+  where both differences vanish); TSV Σ ((I[i−1,j] − I)² + (I[i,j+1] − I)²) / (F² Δ⁴/b⁴),
+  same padding; flux (ΣI/F − 1)². Checked against eht-imaging 1.3.2's ssimple, stv, stv2 and
+  sflux on the flipped (north-first) array.
   L1 (Σ|I|/F) is implemented but has weight 0 in this recipe.
 - Objective: 0.2 χ²_amp + χ²_cp + χ²_lca + entropy + TV + TSV + 1e4 flux (W_ENT = 1 as the
   issue says; the EHT's published eht-imaging script has 'simple': 100, which gives a smoother
@@ -96,8 +99,10 @@ def blur(img, fwhm_rad, cell=CELL_UAS * UAS):
 
 
 def _diffs(img):
-    pad = torch.nn.functional.pad(img, (0, 1, 0, 1))
-    return pad[1:, :-1] - img, pad[:-1, 1:] - img
+    # eht-imaging's rows run north to south: its "next row" is our previous one (south), and
+    # its zero padding past the last row lies below our row 0
+    pad = torch.nn.functional.pad(img, (0, 1, 1, 0))
+    return pad[:-1, :-1] - img, pad[1:, 1:] - img
 
 
 def reg_entropy(img, prior, flux):
