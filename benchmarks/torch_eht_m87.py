@@ -13,15 +13,15 @@ imports, the file reading or the ring measure.
 Choices (the C demo makes the same; the data-side ones are in eht_prep.py):
 - Image: 64 × 64 pixels of 2 µas, SKY layout as include/astrograd/imaging.h: row i has
   m = (i − 32)·Δ (Dec, north up with origin='lower'), column j has l = (31 − j)·Δ (RA offset,
-  east positive, east left); the phase centre is pixel (32, 31). --save writes this (64, 64)
-  float64 array in Jy/pixel.
-- Forward model: V = A I, A[k, p] = exp(+2πi (u_k l_p + v_m m_p)), complex128, built once; I the
+  east positive, east left); the phase centre is pixel (32, 31) (eht-imaging centres its grid
+  between pixels, half a pixel away). --save writes this (64, 64) float64 array in Jy/pixel.
+- Forward model: V = A I, A[k, p] = exp(+2πi (u_k l_p + v_k m_p)), complex128, built once; I the
   row-major flattened sky image.
 - Positivity: I = exp(x), x the L-BFGS parameters (eht-imaging's log transform).
 - Data terms: χ²_cp = (2/N) Σ (1 − cos(ψ_obs − ψ_model))/σ², χ²_lca = (1/N) Σ ((lnCA_obs −
   lnCA_model)/σ)², χ²_amp = (1/N) Σ ((|V|_obs − |V|_model)/σ_amp)², over all bands together.
 - Regularizers as eht-imaging's with norm_reg (F = 0.6 Jy the nominal flux, Δ the pixel, b the
-  nominal resolution 1/max|uv| [rad]): entropy Σ I ln(I/P) / F; TV Σ √((I[i−1,j] − I)² +
+  nominal resolution 1/max|uv| [rad] over all the files' scan-averaged points): entropy Σ I ln(I/P) / F; TV Σ √((I[i−1,j] − I)² +
   (I[i,j+1] − I)² + ε) / (F Δ/b) in the sky layout (i the row, Dec increasing), with I = 0 at
   row −1 (south of the image) and past the last column (west), as eht-imaging's stv on its
   north-first rows, and ε = 1e-30 Jy² (eht-imaging has ε = 0, whose gradient is undefined
@@ -39,7 +39,7 @@ Choices (the C demo makes the same; the data-side ones are in eht_prep.py):
   Cycle 1 starts from the prior, cycles 2-4 from the previous result blurred by a circular
   Gaussian of FWHM b (separable, the 1-d kernel exp(−4 ln2 (kΔ/b)²) at integer offsets
   |k| ≤ 63 normalised to sum 1, zero outside the image). The prior stays the Gaussian. The final
-  image is cycle 4's result, unblurred.
+  image is cycle 4's result, unblurred. (Every run stops at 200 iterations on this data.)
 - Ring measure (on the final image): see ring_measure().
 """
 import argparse
