@@ -182,10 +182,11 @@ static int prepare(const char *path, band *b, double *max_uv) {
 static ag_tensor *regularizers(const fit *f, ag_tensor *img) {
     double psize = CELL_UAS * UAS, r = f->beam / psize;
     ag_tensor *ent = ag_div_s(ag_sum(ag_mul(img, ag_log(ag_div(img, f->prior))), AG_ALL_DIMS, false), FLUX);
-    /* differences to the next row and column, zero beyond the edge */
-    ag_tensor *pad = ag_pad(img, (const int64_t[]){0, 1, 0, 1}, 4, AG_PAD_CONSTANT, 0);
-    ag_tensor *dy = ag_sub(ag_narrow(ag_narrow(pad, 0, 1, NPIX), 1, 0, NPIX), img);
-    ag_tensor *dx = ag_sub(ag_narrow(ag_narrow(pad, 0, 0, NPIX), 1, 1, NPIX), img);
+    /* differences to the pixel south (the row before) and west (the next column), zero beyond
+     * the edge: eht-imaging's on its north-first rows */
+    ag_tensor *pad = ag_pad(img, (const int64_t[]){0, 1, 1, 0}, 4, AG_PAD_CONSTANT, 0);
+    ag_tensor *dy = ag_sub(ag_narrow(ag_narrow(pad, 0, 0, NPIX), 1, 0, NPIX), img);
+    ag_tensor *dx = ag_sub(ag_narrow(ag_narrow(pad, 0, 1, NPIX), 1, 1, NPIX), img);
     ag_tensor *d2 = ag_add(ag_square(dx), ag_square(dy));
     ag_tensor *tv = ag_mul_s(ag_sum(ag_sqrt(ag_add_s(d2, 1e-24)), AG_ALL_DIMS, false), r / FLUX);
     ag_tensor *tsv = ag_mul_s(ag_sum(d2, AG_ALL_DIMS, false), pow(r, 4) / (FLUX * FLUX));
