@@ -3,8 +3,11 @@ log closure amplitudes and amplitudes, eht-imaging regularizers, L-BFGS, blur-an
 the ring measure. The reference the C demo is compared with; never a dependency of the library.
 
 Usage (from the repository root):
-    /work/venv-mpol/bin/python benchmarks/torch_eht_m87.py [FILE.uvfits ...] [--threads N]
-        [--save image.npy] [--dump prep.npz]
+    python3 benchmarks/peers/torch_eht_m87.py [FILE.uvfits ...] [--threads N]
+        [--save image.npy] [--dump prep.npz] [--bench NAME --reps R]
+(needs torch, numpy and astropy: Debian's python3-torch and python3-astropy, as scripts/bench.sh
+installs them). With --bench, the fit runs R times and a last line "NAME ms" gives the median
+seconds × 1000, the format benchmarks/bench_eht_m87.c reads (benchmarks/bench.h).
 Prints one progress line per imaging cycle and a summary line
     diameter_uas=.. pa_deg=.. flux_jy=.. chi2_cp=.. chi2_lca=.. chi2_amp=.. seconds=..
 seconds = wall time of the preparation (eht_prep.prepare) and the fitting (all cycles), not the
@@ -65,7 +68,7 @@ CYCLES = 4
 MAX_ITER = 200
 TV_EPS = 1e-30
 UAS = eht_prep.UAS
-DEFAULT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'eht',
+DEFAULT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'eht',
                             'SR1_M87_2017_095_lo_hops_netcal_StokesI.uvfits')
 
 
@@ -232,10 +235,28 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--save', help='final image (64, 64) float64 Jy/pixel, sky layout, .npy')
     ap.add_argument('--dump', help='the prepared data products, .npz (eht_prep.dump)')
+    ap.add_argument('--bench', help='print "NAME ms" (median over --reps fits) last')
+    ap.add_argument('--reps', type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     records = [eht_prep.read_uvfits(f) for f in args.uvfits]
+    times = []
+    for _ in range(max(1, args.reps)):
+        p, img, c, seconds = fit(records)
+        times.append(seconds)
 
+    if args.dump:
+        eht_prep.dump(p, args.dump)
+    if args.save:
+        np.save(args.save, img)
+    d, pa, _ = ring_measure(img)
+    print(f"diameter_uas={d:.1f} pa_deg={pa:.0f} flux_jy={img.sum():.3f} chi2_cp={c[0]:.2f} "
+          f"chi2_lca={c[1]:.2f} chi2_amp={c[2]:.2f} seconds={seconds:.2f}")
+    if args.bench:
+        print(f"{args.bench} {1e3 * sorted(times)[len(times) // 2]:.3f}", flush=True)
+
+
+def fit(records):
     t0 = time.perf_counter()
     p = eht_prep.prepare(records)
     prob = Problem(p)
@@ -248,15 +269,7 @@ def main():
             c = [t.item() for t in prob.chi2(torch.from_numpy(img))]
         print(f"cycle {cycle}: iterations={nit} objective={loss:.4f} flux_jy={img.sum():.3f} "
               f"chi2_cp={c[0]:.2f} chi2_lca={c[1]:.2f} chi2_amp={c[2]:.2f}", flush=True)
-    seconds = time.perf_counter() - t0
-
-    if args.dump:
-        eht_prep.dump(p, args.dump)
-    if args.save:
-        np.save(args.save, img)
-    d, pa, _ = ring_measure(img)
-    print(f"diameter_uas={d:.1f} pa_deg={pa:.0f} flux_jy={img.sum():.3f} chi2_cp={c[0]:.2f} "
-          f"chi2_lca={c[1]:.2f} chi2_amp={c[2]:.2f} seconds={seconds:.2f}")
+    return p, img, c, time.perf_counter() - t0
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Data preparation of the EHT 2017 M87 recipe (benchmarks/torch_eht_m87.py), as the EHT's
+"""Data preparation of the EHT 2017 M87 recipe (benchmarks/peers/torch_eht_m87.py), as the EHT's
 published M87 imaging pipelines do it: read the random-groups UVFITS, average each baseline
 coherently over each scan, rescale the intra-site baselines to the 0.6 Jy compact flux, add the
 systematic and station error budgets, set the LMT gain per scan from a Gaussian, and form a
@@ -8,7 +8,7 @@ Pure NumPy + astropy: a benchmark peer and the reference for examples/eht_m87.c,
 dependency of the library or its tests.
 
 Run alone to dump the prepared products for the C demo to be checked against:
-    /work/venv-mpol/bin/python benchmarks/eht_prep.py FILE.uvfits... --dump prep.npz
+    /work/venv-mpol/bin/python benchmarks/peers/eht_prep.py FILE.uvfits... --dump prep.npz
 The npz keys are listed in dump().
 
 Conventions (the C demo makes the same choices):
