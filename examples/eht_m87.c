@@ -342,7 +342,9 @@ int main(int argc, char **argv) {
     if (ag_failed()) { fprintf(stderr, "eht_m87: %s\n", ag_last_error()); return 1; }
     double seconds = now() - t0;
 
-    ag_tensor *img = ag_exp(ag_detach(f.x));
+    ag_scope_begin();
+    ag_tensor *img = ag_keep(ag_exp(ag_detach(f.x)));
+    ag_scope_end();
     double *px = malloc(NPIX * NPIX * sizeof *px), diam = 0, pa = 0;
     ag_copy_to_buffer(img, px, AG_F64);
     ring_measure(px, &diam, &pa);
