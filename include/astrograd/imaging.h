@@ -252,6 +252,35 @@ AG_API ag_tensor *ag_dft(ag_tensor *cube, ag_tensor *u, ag_tensor *v, const ag_g
  * ag_dft, naming ag_dft_adjoint (a real vis: AG_ERR_DTYPE). */
 AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
 
+/* NuFFT (imaging/nufft.c): the same sums as ag_dft / ag_dft_adjoint to a tolerance ε, in
+ * O(N² log N + M w²) instead of O(N² M), for points fixed over many evaluations (an RML fit).
+ * A plan is made once for the points: the exponential-of-semicircle kernel of FINUFFT, w =
+ * ⌈log10(10/ε)⌉ cells wide on a 2× upsampled grid, each point's w × w neighbours and weights,
+ * and the deconvolution; it holds (nvis · w²) indices and weights per point set, on the
+ * points' device. The transforms are composed from tensor ops (scale, pad, fft2, gather /
+ * index_add), so they run on any device with those kernels and are differentiable in the cube
+ * (ag_nufft) or the visibilities (ag_nufft_adjoint) through autograd; no gradient reaches u, v.
+ *  - ag_nufft_plan_new: gc from ag_grid_coords_init; u, v [λ] of one shape, (nvis) shared by
+ *    every channel or (nchan, nvis) per channel, both f64 (ε in [1e-14, 0.1]) or both f32
+ *    (ε in [1e-6, 0.1]), on one device, every point inside the grid (ag_grid_check_data_fit);
+ *    sign -1 (MPoL; 0 means -1) or +1 (VLBI). NULL with the error set otherwise. Reads u and v
+ *    on the host once. ag_nufft_plan_free(NULL) is a no-op.
+ *  - ag_nufft(plan, cube): cube packed (nchan, npix, npix) or (npix, npix) [Jy/arcsec²], real
+ *    or complex of the points' precision, on the plan's device -> new (nchan, nvis) complex [Jy],
+ *    as ag_dft (with its sign) to a relative error of about ε.
+ *  - ag_nufft_adjoint(plan, vis): vis (nchan, nvis) or (nvis), complex of the points'
+ *    precision -> new (nchan, npix, npix) complex, as ag_dft_adjoint.
+ * Errors name the function: a dtype of another precision (AG_ERR_DTYPE), shapes that do not
+ * fit the plan (AG_ERR_SHAPE), another device (AG_ERR_DEVICE), NULL (AG_ERR_INVALID).
+ * Speed: a reference implementation (not yet the sorted, vectorised spreader the NuFFT issue
+ * asks for); memory about 16·nvis·w² bytes per point set plus the gathered values. */
+typedef struct ag_nufft_plan ag_nufft_plan;
+AG_API ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v, double eps, int sign);
+AG_API void ag_nufft_plan_free(ag_nufft_plan *plan);
+AG_API int ag_nufft_plan_width(const ag_nufft_plan *plan); /* the kernel width w in fine cells */
+AG_API ag_tensor *ag_nufft(const ag_nufft_plan *plan, ag_tensor *cube);
+AG_API ag_tensor *ag_nufft_adjoint(const ag_nufft_plan *plan, ag_tensor *vis);
+
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
 
 /* -- UVFITS (imaging/uvfits.c; AG_ERR_NOTIMPL in builds without cfitsio) -- */
