@@ -217,6 +217,40 @@ AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const
  * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
 AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
 
+/* PNG figures (imaging/figure.c, cairo): a grid of ncols × nrows panels, each a sky image with
+ * ΔRA / ΔDec axes (RA grows to the left, values decrease to the right, as the sky layout), a
+ * colour bar, a title and optional overlays. Colour maps: matplotlib's inferno and viridis
+ * tables (256 entries), afmhot from its formula r = clip(2x), g = clip(2x - 0.5), b = clip(2x - 1). */
+typedef struct ag_figure ag_figure;
+typedef enum ag_cmap { AG_CMAP_INFERNO, AG_CMAP_VIRIDIS, AG_CMAP_AFMHOT } ag_cmap;
+typedef enum ag_axis_unit { AG_AXIS_AUTO, AG_AXIS_ARCSEC, AG_AXIS_MAS, AG_AXIS_UAS } ag_axis_unit;
+typedef struct ag_figure_image_opts {
+    const char *title;          /* above the panel; NULL or "": none */
+    ag_cmap cmap;               /* 0: inferno */
+    double vmin, vmax;          /* colour range in the image's units; vmin == vmax: the finite min..max */
+    const char *cbar_label;     /* beside the colour bar, e.g. "Jy/arcsec²"; NULL: none */
+    ag_axis_unit unit;          /* AUTO: arcsec for an extent >= 1", mas for >= 1 mas, else µas */
+    double circle_x, circle_y;  /* arcsec (ΔRA, ΔDec) centre of a dashed ring overlay */
+    double circle_r;            /* arcsec radius; 0: no ring */
+    double beam_maj, beam_min;  /* arcsec FWHM of the beam ellipse drawn lower left; beam_maj 0: none */
+    double beam_pa;             /* deg, east of north */
+} ag_figure_image_opts;
+/* A white figure of ncols × nrows panels (1..16 each) whose plot areas are panel_px (64..4096)
+ * pixels square, plus margins for axes and colour bar. NULL on bad sizes (AG_ERR_INVALID).
+ * Free with ag_figure_free (NULL is fine). */
+AG_API ag_figure *ag_figure_new(int ncols, int nrows, int panel_px);
+AG_API void ag_figure_free(ag_figure *fig);
+/* Draws image (real f32/f64 (npix, npix), SKY layout, any device; read once to the host, not
+ * kept) into panel (row-major, 0..ncols·nrows-1), pixel edges from gc->img_ext. Non-finite
+ * pixels are grey and ignored by the auto range. opts may be NULL (inferno, auto range and unit).
+ * Returns 0 or AG_ERR_INVALID (panel, options), AG_ERR_DTYPE, AG_ERR_SHAPE. */
+AG_API int ag_figure_image(ag_figure *fig, int panel, ag_tensor *image, const ag_grid_coords *gc,
+                           const ag_figure_image_opts *opts);
+/* Writes the figure as PNG (RGB) to path atomically: nothing is written on failure (AG_ERR_IO). */
+AG_API int ag_figure_write_png(ag_figure *fig, const char *path);
+/* rgb[0..2] in [0, 1] of colour map cmap at x (clipped to [0, 1]; NaN as 0). 0 or AG_ERR_INVALID. */
+AG_API int ag_cmap_rgb(ag_cmap cmap, double x, double rgb[3]);
+
 /* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
