@@ -255,6 +255,69 @@ AG_API int ag_cmap_rgb(ag_cmap cmap, double x, double rgb[3]);
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
 
+/* -- Closure quantities (imaging/closure.c) -- */
+
+/* Gain-invariant products of a VLBI visibility set, selected once (ag_closure_set_new) and
+ * evaluated on models (below). The selection, per channel (bands never mix) and per time stamp
+ * in ascending order; "simultaneous" means exactly equal vis->time (scan-average first):
+ *  - baselines: rows with ant1 != ant2 and √(u² + v²) > min_baseline_lambda in that channel;
+ *    of several rows of one station pair at one time only the first is used;
+ *  - reference station: the largest Σ |V|/σ over its baselines (the lowest index on ties);
+ *  - closure phases ψ = arg(V_ab V_bc V_ca) (a baseline stored as (b, a) enters conjugated):
+ *    candidates (ref, b, c) with b < c, then triangles without ref in lexicographic order, each
+ *    kept when its three baselines exist and its ±1 baseline vector is linearly independent of
+ *    those kept: (n-1)(n-2)/2 per time for n stations with every baseline, fewer otherwise;
+ *  - log closure amplitudes ln(|V_pq| |V_rs| / (|V_pr| |V_qs|)): for each 4-subset a<b<c<d of
+ *    stations the candidates (a,b,c,d), (a,b,d,c), (a,c,d,b), all ordered by σ_lca ascending
+ *    (stable), each kept when its four baselines exist and it is linearly independent of those
+ *    kept: n(n-3)/2 per time with every baseline.
+ * σ propagated from vis->sigma: σ_cp = √Σ(σ_k/|V_k|)² [rad], σ_lca = √Σ(σ_k/|V_k|)².
+ * The set's tensors are made on vis->data's device; the functions below move them to the
+ * model's device (and real dtype) when it differs. */
+typedef struct ag_closure_opts {
+    double min_baseline_lambda;  /* λ, >= 0; the default (opts NULL) is 1e8 (0.1 Gλ) */
+} ag_closure_opts;
+typedef struct ag_closure_set {
+    int64_t nchan, nvis;         /* of the ag_vis it was built from */
+    int64_t ncp, nlca;           /* numbers of closure phases and log closure amplitudes */
+    /* positions into the flattened (nchan · nvis) visibilities (i64, (ncp, 3) / (nlca, 4)),
+     * their signs (f64: ±1; cp: -1 = conjugated, lca: +1 numerator, -1 denominator), the
+     * stations (i64 (ncp, 3) = (a, b, c), (nlca, 4) = (p, q, r, s)) and the observed values and
+     * σ (f64 (ncp) rad / (nlca)), channel by channel, time by time, in the order chosen. */
+    ag_tensor *cp_index, *cp_sign, *cp_stations, *cp_obs, *cp_sigma;
+    ag_tensor *lca_index, *lca_sign, *lca_stations, *lca_obs, *lca_sigma;
+} ag_closure_set;
+/* Builds the set (reading vis on the host; vis is not kept). NULL with the error set: vis NULL
+ * or without time, ant1, ant2 or sigma (AG_ERR_INVALID), those of the wrong size
+ * (AG_ERR_SHAPE), a station index negative or >= nstations, σ not finite and > 0, or
+ * min_baseline_lambda negative or not finite (AG_ERR_INVALID). A set may hold no closures. */
+AG_API ag_closure_set *ag_closure_set_new(const ag_vis *vis, const ag_closure_opts *opts);
+AG_API void ag_closure_set_free(ag_closure_set *set); /* NULL is a no-op */
+/* Differentiable in the model: model (nchan, nvis), or (nvis) for one channel, c128 or c64, on
+ * any device, gives new real tensors of its precision on its device:
+ *  - ag_closure_phases: ψ (ncp) rad in (-π, π];
+ *  - ag_log_closure_amps: ln CA (nlca);
+ *  - ag_chi2_cp: 0-d (2/N) Σ (1 - cos(ψ_obs - ψ_model))/σ_cp², N = ncp;
+ *  - ag_chi2_lca: 0-d (1/N) Σ ((ln CA_obs - ln CA_model)/σ_lca)², N = nlca;
+ *  - ag_chi2_amp: 0-d (1/N) Σ ((|V_obs| - |V_model|)/σ)² over all nchan · nvis visibilities of
+ *    vis (every baseline, no cut; vis->sigma required; vis on the model's device).
+ * NULL with the error set: model or set NULL (AG_ERR_INVALID), a real model (AG_ERR_DTYPE),
+ * another shape (AG_ERR_SHAPE), a χ² over no closures (AG_ERR_INVALID). */
+AG_API ag_tensor *ag_closure_phases(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_log_closure_amps(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_chi2_cp(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_chi2_lca(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis);
+/* Coherent scan average (on the host; not differentiable): a scan ends where consecutive
+ * distinct time stamps are more than gap_s seconds apart (EHT: 60); the rows of one ordered
+ * (ant1, ant2) pair within a scan are averaged per channel with weights w = vis->weight:
+ * data and u, v the w-weighted means, weight Σ w, sigma 1/√Σ w, time the mean time of all
+ * the scan's rows (so every baseline of a scan is simultaneous for ag_closure_set_new). Rows
+ * in order of scan, then ant1, then ant2; a pair stored both ways stays two rows. Metadata
+ * (stations, freq, sign, source...) copied; tensors on vis's device and in its dtypes. NULL
+ * with the error set: vis NULL or without time, ant1 or ant2, gap_s negative or not finite. */
+AG_API ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s);
+
 
 #ifdef __cplusplus
 }
