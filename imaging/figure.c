@@ -28,12 +28,15 @@ int ag_cmap_rgb(ag_cmap cmap, double x, double rgb[3]) {
     if (cmap != AG_CMAP_INFERNO && cmap != AG_CMAP_VIRIDIS && cmap != AG_CMAP_AFMHOT)
         return ag_set_error(AG_ERR_INVALID, "ag_cmap_rgb: expected AG_CMAP_INFERNO, VIRIDIS or AFMHOT, given %d", (int)cmap);
     x = isnan(x) ? 0 : clip01(x);
+    /* matplotlib's lookup into N = 256 entries: entry floor(256 x), 1 taking the last; its
+     * afmhot is a table too, sampled from the formula at i / 255 */
+    int i = x >= 1 ? 255 : (int)(x * 256);
     if (cmap == AG_CMAP_AFMHOT) {
-        rgb[0] = clip01(2 * x), rgb[1] = clip01(2 * x - 0.5), rgb[2] = clip01(2 * x - 1);
+        double q = i / 255.0;
+        rgb[0] = clip01(2 * q), rgb[1] = clip01(2 * q - 0.5), rgb[2] = clip01(2 * q - 1);
         return 0;
     }
     const float(*t)[3] = cmap == AG_CMAP_INFERNO ? cmap_inferno : cmap_viridis;
-    int i = (int)(x * 255 + 0.5); /* the table's 256 entries as matplotlib's N = 256 lookup */
     for (int k = 0; k < 3; k++) rgb[k] = t[i][k];
     return 0;
 }
@@ -43,15 +46,18 @@ ag_figure *ag_figure_new(int ncols, int nrows, int panel_px) {
     if (ncols < 1 || nrows < 1 || ncols > 16 || nrows > 16 || panel_px < 64 || panel_px > 4096)
         return ag_fail(AG_ERR_INVALID, "%s: expected 1..16 columns and rows and a panel of 64..4096 pixels, given %d x %d, %d",
                        fn, ncols, nrows, panel_px);
+    int w = ncols * (M_LEFT + panel_px + M_RIGHT), h = nrows * (M_TOP + panel_px + M_BOTTOM);
+    if (w > 32767 || h > 32767) /* cairo's largest image surface */
+        return ag_fail(AG_ERR_INVALID, "%s: expected a figure of at most 32767 x 32767 pixels, given %d x %d panels of %d "
+                       "pixels (%d x %d)", fn, ncols, nrows, panel_px, w, h);
     ag_figure *f = calloc(1, sizeof *f);
     if (!f) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
     f->ncols = ncols, f->nrows = nrows, f->size = panel_px;
-    f->surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, ncols * (M_LEFT + panel_px + M_RIGHT),
-                                         nrows * (M_TOP + panel_px + M_BOTTOM));
+    f->surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
     if (cairo_surface_status(f->surf) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(f->surf);
         free(f);
-        return ag_fail(AG_ERR_NOMEM, "%s: cairo could not create the %d x %d panel surface", fn, ncols, nrows);
+        return ag_fail(AG_ERR_NOMEM, "%s: cairo could not create a %d x %d surface", fn, w, h);
     }
     cairo_t *cr = cairo_create(f->surf);
     cairo_set_source_rgb(cr, 1, 1, 1);
@@ -72,10 +78,11 @@ static double nice_step(double span, int n) {
     return p * (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10);
 }
 
+/* negative values with a typographic minus (U+2212), as matplotlib's labels */
 static void tick_label(char *buf, size_t n, double v, double step) {
     int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
     if (fabs(v) < step * 1e-6) v = 0;
-    snprintf(buf, n, "%.*f", dec, v);
+    snprintf(buf, n, "%s%.*f", v < 0 ? "\xe2\x88\x92" : "", dec, fabs(v));
 }
 
 static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, double ay) {
@@ -85,13 +92,17 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, d
     cairo_show_text(cr, s);
 }
 
-/* ticks along [a, b] mapped linearly to [p0, p1] pixels; vertical: y axis (labels left) */
-static void axis_ticks(cairo_t *cr, double a, double b, double p0, double p1, double at, bool vertical, bool right) {
-    double lo = fmin(a, b), hi = fmax(a, b), step = nice_step(hi - lo, 5);
+/* ticks along [a, b] mapped linearly to [p0, p1] pixels; vertical: y axis (labels left, or
+ * right of `at` when right). Returns the widest label's width in pixels. */
+static double axis_ticks(cairo_t *cr, double a, double b, double p0, double p1, double at, bool vertical, bool right) {
+    double lo = fmin(a, b), hi = fmax(a, b), step = nice_step(hi - lo, 5), wmax = 0;
     char buf[64];
     for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
         double p = p0 + (v - a) / (b - a) * (p1 - p0);
         tick_label(buf, sizeof buf, v, step);
+        cairo_text_extents_t e;
+        cairo_text_extents(cr, buf, &e);
+        wmax = fmax(wmax, e.width);
         if (vertical) {
             double d = right ? 1 : -1;
             cairo_move_to(cr, at, p), cairo_line_to(cr, at + d * 5, p);
@@ -103,6 +114,7 @@ static void axis_ticks(cairo_t *cr, double a, double b, double p0, double p1, do
             text_at(cr, buf, p, at + 8, 0.5, 0);
         }
     }
+    return wmax;
 }
 
 int ag_figure_image(ag_figure *fig, int panel, ag_tensor *image, const ag_grid_coords *gc, const ag_figure_image_opts *opts) {
@@ -252,11 +264,11 @@ int ag_figure_image(ag_figure *fig, int panel, ag_tensor *image, const ag_grid_c
     cairo_rectangle(cr, cx + 0.5, y0 + 0.5, CBAR_W - 1, S - 1);
     cairo_stroke(cr);
     cairo_set_font_size(cr, 11);
-    axis_ticks(cr, vmax, vmin, y0, y0 + S, cx + CBAR_W, true, true);
-    if (o->cbar_label && o->cbar_label[0]) {
+    double wt = axis_ticks(cr, vmax, vmin, y0, y0 + S, cx + CBAR_W, true, true);
+    if (o->cbar_label && o->cbar_label[0]) { /* beside the widest tick label, within the margin */
         cairo_set_font_size(cr, 13);
         cairo_save(cr);
-        cairo_translate(cr, cx + CBAR_W + 66, y0 + S / 2);
+        cairo_translate(cr, fmin(cx + CBAR_W + 8 + wt + 8, x0 + S + M_RIGHT - 18), y0 + S / 2);
         cairo_rotate(cr, -M_PI / 2);
         text_at(cr, o->cbar_label, 0, 0, 0.5, 0);
         cairo_restore(cr);
