@@ -240,7 +240,8 @@ static void fits_bad_input(void **state) {
 
 /* ---- figures ---- */
 
-/* a thin ring (EHT-like) of radius r0 arcsec on the grid, f64 (npix, npix) SKY layout */
+/* a thin ring (EHT-like) of radius r0 arcsec on the grid, f64 (npix, npix) SKY layout,
+ * brighter north (×1.5 vs ×0.5 south) and east (×1.25 vs ×0.75 west) */
 static ag_tensor *ring_image(const ag_grid_coords *gc, double r0, double width) {
     int64_t n = gc->npix;
     double *v = malloc((size_t)(n * n) * sizeof *v);
@@ -248,7 +249,7 @@ static ag_tensor *ring_image(const ag_grid_coords *gc, double r0, double width) 
         for (int64_t c = 0; c < n; c++) {
             double x = -(c - n / 2 + 1) * gc->cell_size, y = (r - n / 2) * gc->cell_size; /* east left */
             double d = sqrt(x * x + y * y) - r0;
-            v[r * n + c] = exp(-0.5 * d * d / (width * width)) * (1 + 0.5 * y / r0);
+            v[r * n + c] = exp(-0.5 * d * d / (width * width)) * (1 + 0.5 * y / r0 + 0.25 * x / r0);
         }
     ag_tensor *t = ag_from_data(v, AG_SHAPE(n, n), AG_F64);
     free(v);
@@ -268,23 +269,68 @@ static void png_size(const char *p, int *w, int *h) {
     cairo_surface_destroy(s);
 }
 
+/* the 0..255 RGB of the PNG's pixel (x, y) */
+static void png_pixel(const char *p, int x, int y, int rgb[3]) {
+    cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+    assert_int_equal(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    cairo_surface_flush(s);
+    uint32_t v;
+    memcpy(&v, cairo_image_surface_get_data(s) + y * cairo_image_surface_get_stride(s) + x * 4, 4);
+    rgb[0] = (int)(v >> 16 & 255), rgb[1] = (int)(v >> 8 & 255), rgb[2] = (int)(v & 255);
+    cairo_surface_destroy(s);
+}
+
+static void expect_cmap(const int got[3], ag_cmap cmap, double x, int tol) {
+    double c[3];
+    assert_int_equal(ag_cmap_rgb(cmap, x, c), 0);
+    for (int k = 0; k < 3; k++)
+        if (abs(got[k] - (int)(c[k] * 255 + 0.5)) > tol)
+            fail_msg("channel %d: %d, colour map at %g gives %d", k, got[k], x, (int)(c[k] * 255 + 0.5));
+}
+
+static int lum(const int c[3]) { return c[0] + c[1] + c[2]; }
+
+/* the EHT demo's figure: a 64 × 64 ring in µas with inferno, colour bar, ΔRA/ΔDec axes, the
+ * ring measure as a circle overlay and a beam */
+static const ag_figure_image_opts eht_opts = {
+    .title = "M87* (simulated)", .cmap = AG_CMAP_INFERNO, .vmin = 0, .vmax = 1.6, .cbar_label = "Jy/pixel",
+    .circle_r = 21e-6, .beam_maj = 20e-6, .beam_min = 12e-6, .beam_pa = 30};
+
 static void figure_png(void **state) {
     (void)state;
-    /* the EHT demo's layout: one panel in µas, afmhot, the ring measure and a beam */
     ag_grid_coords gc;
     assert_int_equal(ag_grid_coords_init(&gc, 2e-6, 64), 0);
     ag_tensor *img = ring_image(&gc, 21e-6, 3e-6);
     ag_figure *fig = ag_figure_new(1, 1, 320);
     assert_non_null(fig);
-    ag_figure_image_opts o = {.title = "M87* (simulated)", .cmap = AG_CMAP_AFMHOT, .cbar_label = "Jy/pixel",
-                              .circle_r = 21e-6, .beam_maj = 20e-6, .beam_min = 12e-6, .beam_pa = 30};
-    assert_int_equal(ag_figure_image(fig, 0, img, &gc, &o), 0);
+    assert_int_equal(ag_figure_image(fig, 0, img, &gc, &eht_opts), 0);
     const char *p = tmp_path("eht.png");
     assert_int_equal(ag_figure_write_png(fig, p), 0);
     int w, h;
     png_size(p, &w, &h);
     assert_int_equal(w, 74 + 320 + 116), assert_int_equal(h, 34 + 320 + 54);
     ag_figure_free(fig);
+    /* where sky offsets (arcsec) land: plot area at (74, 34), 320 px for img_ext, east left */
+    const double *e = gc.img_ext;
+#define FX(a) ((int)floor(74 + ((a) - e[0]) / (e[1] - e[0]) * 320))
+#define FY(d) ((int)floor(34 + (e[3] - (d)) / (e[3] - e[2]) * 320))
+    int c0[3], cn[3], cs[3], ce[3], cw[3], top[3], bot[3], ring[3];
+    double r1 = 21e-6 + 0.4 * gc.cell_size; /* on the ring, off the overlay's line */
+    png_pixel(p, FX(0), FY(0), c0);
+    expect_cmap(c0, AG_CMAP_INFERNO, 0, 1); /* the dark centre */
+    png_pixel(p, FX(0), FY(r1), cn), png_pixel(p, FX(0), FY(-r1), cs);
+    png_pixel(p, FX(r1), FY(0), ce), png_pixel(p, FX(-r1), FY(0), cw);
+    if (!(lum(cn) > lum(cs) + 100)) fail_msg("north (top) %d not brighter than south %d", lum(cn), lum(cs));
+    if (!(lum(ce) > lum(cw) + 50)) fail_msg("east (left) %d not brighter than west %d", lum(ce), lum(cw));
+    /* the dashed circle's first dash (6 px) starts at cairo's angle 0, the ring's west point,
+     * and runs clockwise (down) */
+    png_pixel(p, FX(-21e-6), FY(0) + 3, ring);
+    if (!(ring[2] > 200 && ring[1] > 150 && ring[0] < 150)) fail_msg("no cyan overlay: %d %d %d", ring[0], ring[1], ring[2]);
+    /* the colour bar: vmax at the top, vmin at the bottom (row i shows 1 - (i + 0.5) / 320) */
+    png_pixel(p, 74 + 320 + 12 + 8, 34 + 1, top), png_pixel(p, 74 + 320 + 12 + 8, 34 + 318, bot);
+    expect_cmap(top, AG_CMAP_INFERNO, 1 - 1.5 / 320, 1), expect_cmap(bot, AG_CMAP_INFERNO, 1 - 318.5 / 320, 1);
+#undef FX
+#undef FY
 
     /* the ALMA demo's layout: three panels in arcsec side by side, f32 and f64, fixed range */
     ag_grid_coords g2;
@@ -293,7 +339,8 @@ static void figure_png(void **state) {
     fig = ag_figure_new(3, 1, 256);
     const char *titles[3] = {"truth", "dirty", "RML"};
     for (int k = 0; k < 3; k++) {
-        ag_figure_image_opts q = {.title = titles[k], .cmap = k ? AG_CMAP_INFERNO : AG_CMAP_VIRIDIS, .vmin = 0, .vmax = k ? 1.5 : 0,
+        ag_figure_image_opts q = {.title = titles[k], .cmap = (ag_cmap[]){AG_CMAP_VIRIDIS, AG_CMAP_INFERNO, AG_CMAP_AFMHOT}[k],
+                                  .vmin = 0, .vmax = k ? 1.5 : 0,
                                   .cbar_label = "Jy/arcsec\xc2\xb2", .beam_maj = k ? 0.12 : 0, .beam_min = 0.08, .beam_pa = -20};
         assert_int_equal(ag_figure_image(fig, k, k == 1 ? d32 : disk, &g2, &q), 0);
     }
@@ -316,11 +363,13 @@ static void figure_on_device(void **state) {
     ag_device dev = {AG_DEV_TEST, 0};
     if (!ag_device_available(dev)) { ag_clear_error(); skip(); }
     ag_grid_coords gc;
-    assert_int_equal(ag_grid_coords_init(&gc, 0.02, 32), 0);
-    ag_tensor *img = ring_image(&gc, 0.2, 0.05), *d = to_device(img, dev);
-    ag_figure *a = ag_figure_new(1, 1, 128), *b = ag_figure_new(1, 1, 128);
-    assert_int_equal(ag_figure_image(a, 0, img, &gc, NULL), 0);
-    assert_int_equal(ag_figure_image(b, 0, d, &gc, NULL), 0);
+    assert_int_equal(ag_grid_coords_init(&gc, 2e-6, 64), 0);
+    ag_tensor *img = ring_image(&gc, 21e-6, 3e-6), *d = to_device(img, dev);
+    ag_figure *a = ag_figure_new(2, 1, 128), *b = ag_figure_new(2, 1, 128);
+    assert_int_equal(ag_figure_image(a, 0, img, &gc, &eht_opts), 0);
+    assert_int_equal(ag_figure_image(b, 0, d, &gc, &eht_opts), 0);
+    assert_int_equal(ag_figure_image(a, 1, img, &gc, NULL), 0); /* auto range: min/max of the host copy */
+    assert_int_equal(ag_figure_image(b, 1, d, &gc, NULL), 0);
     const char *pa = tmp_path("host.png"), *pb = tmp_path("dev.png");
     assert_int_equal(ag_figure_write_png(a, pa), 0);
     assert_int_equal(ag_figure_write_png(b, pb), 0);
@@ -334,7 +383,7 @@ static void figure_on_device(void **state) {
 static void cmap_endpoints(void **state) {
     (void)state;
     double c[3];
-    /* matplotlib's first and last table entries, and afmhot's formula */
+    /* matplotlib's first and last table entries, and afmhot's formula at i / 255 */
     assert_int_equal(ag_cmap_rgb(AG_CMAP_INFERNO, 0, c), 0);
     assert_float_equal(c[0], 0.001462, 1e-6), assert_float_equal(c[1], 0.000466, 1e-6), assert_float_equal(c[2], 0.013866, 1e-6);
     ag_cmap_rgb(AG_CMAP_INFERNO, 1, c);
@@ -347,6 +396,18 @@ static void cmap_endpoints(void **state) {
     assert_float_equal(c[0], 1, 1e-12), assert_float_equal(c[1], 0.7, 1e-12), assert_float_equal(c[2], 0.2, 1e-12);
     ag_cmap_rgb(AG_CMAP_AFMHOT, 0, c);
     assert_float_equal(c[0] + c[1] + c[2], 0, 0);
+    /* matplotlib's N = 256 lookup, entry floor(256 x) (values printed by matplotlib 3.11's
+     * colormaps['inferno'](x) and colormaps['afmhot'](x)) */
+    ag_cmap_rgb(AG_CMAP_INFERNO, 0.003, c); /* entry 0, where rounding 255 x would give 1 */
+    assert_float_equal(c[0], 0.001462, 1e-6), assert_float_equal(c[1], 0.000466, 1e-6), assert_float_equal(c[2], 0.013866, 1e-6);
+    ag_cmap_rgb(AG_CMAP_INFERNO, 0.5, c);
+    assert_float_equal(c[0], 0.735683, 1e-6), assert_float_equal(c[1], 0.215906, 1e-6), assert_float_equal(c[2], 0.330245, 1e-6);
+    ag_cmap_rgb(AG_CMAP_INFERNO, 0.25, c);
+    assert_float_equal(c[0], 0.341500, 1e-6), assert_float_equal(c[1], 0.062325, 1e-6), assert_float_equal(c[2], 0.429425, 1e-6);
+    ag_cmap_rgb(AG_CMAP_AFMHOT, 0.3, c);
+    assert_float_equal(c[0], 0.596078431373, 1e-12), assert_float_equal(c[1], 0.096078431373, 1e-12), assert_float_equal(c[2], 0, 0);
+    ag_cmap_rgb(AG_CMAP_AFMHOT, 0.77, c);
+    assert_float_equal(c[0], 1, 0), assert_float_equal(c[1], 1, 0), assert_float_equal(c[2], 0.545098039216, 1e-12);
     assert_true(ag_cmap_rgb((ag_cmap)7, 0.5, c) < 0);
     assert_error(AG_ERR_INVALID, "ag_cmap_rgb", "given 7");
 }
@@ -355,6 +416,8 @@ static void figure_bad_input(void **state) {
     (void)state;
     assert_null(ag_figure_new(0, 1, 256));
     assert_error(AG_ERR_INVALID, "ag_figure_new", "given 0 x 1, 256");
+    assert_null(ag_figure_new(16, 1, 4096));
+    assert_error(AG_ERR_INVALID, "ag_figure_new", "at most 32767 x 32767", "(68576 x 4184)");
     ag_grid_coords gc;
     assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
     ag_figure *fig = ag_figure_new(2, 1, 64);
