@@ -259,9 +259,65 @@ AG_API int ag_figure_write_png(ag_figure *fig, const char *path);
  * AG_ERR_INVALID (negative) for an unknown cmap or a NULL rgb. */
 AG_API int ag_cmap_rgb(ag_cmap cmap, double x, double rgb[3]);
 
-/* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
+/* ---- NuFFT and direct DFT (tensor/nufft_ops.c; the NuFFT, imaging/nufft.c, is to come) - */
+
+/* Direct (non-uniform) DFT of a packed image cube at arbitrary (u, v), the exact sum that
+ * FourierCube evaluates on its grid and a NuFFT approximates (a fused op, tensor/nufft_ops.c;
+ * kernel: the dft entry, backends/cpu/dft.c, also run by the test device; no CUDA one yet):
+ *     V[c, k] = cell_size² Σ_{rows j, columns i} P[c, j, i] e^{sign 2πi(u[c, k] l_i + v[c, k] m_j)}  [Jy]
+ * with the packed cell coordinates (l along columns, m along rows, FFT order): l_i = i·dl for
+ * i < npix/2, (i - npix)·dl after, and the same for m_j with dm (gc->dl, gc->dm [rad]). At the
+ * packed Fourier cell centres (u, v multiples of gc->du) it equals ag_fourier_cube's output.
+ *  - cube: packed (nchan, npix, npix) [Jy/arcsec²], or (npix, npix) for one channel; f32, f64,
+ *    c64 or c128; npix must be gc->npix (even). Any strides.
+ *  - u, v: [λ], one shape, real of the cube's precision (f64 for f64/c128, f32 for f32/c64):
+ *    (nvis), the same points for every channel, or (nchan, nvis), per channel. Points need not
+ *    lie on the grid or within it (no check_data_fit: the direct sum has no aliasing).
+ *  - sign: -1 (MPoL; 0 means -1) or +1 (VLBI/EHT).
+ * Returns a new (nchan, nvis) tensor, c128 for f64/c128 cubes, c64 for f32/c64 (one channel for a
+ * 2-d cube: (1, nvis)), on the cube's device. All sums run in double, with no atomics: the result
+ * does not depend on the thread count. Cost: one npix² multiply-add pass per visibility and
+ * channel (the phases separate into l and m tables made once per visibility).
+ * Differentiable in cube only: its gradient is the adjoint (ag_dft_adjoint; the real part for a
+ * real cube, PyTorch's convention); no gradient reaches u or v, even when they require grad.
+ * Errors (NULL, message naming ag_dft): a NULL tensor or gc, an invalid gc, a cube that is not
+ * (…, npix, npix) with gc's npix (AG_ERR_SHAPE), integer dtypes or u, v of another precision
+ * (AG_ERR_DTYPE), u and v of different shapes or not (nvis) / (nchan, nvis) (AG_ERR_SHAPE),
+ * tensors on different devices, a sign other than -1, 0, +1 (AG_ERR_INVALID), a backend
+ * without the dft kernel (AG_ERR_NOTIMPL: CUDA so far). */
+AG_API ag_tensor *ag_dft(ag_tensor *cube, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
+/* The adjoint of ag_dft (points -> grid, the direct "type 1" sum; a dirty image before
+ * normalisation): A[c, j, i] = cell_size² Σ_k vis[c, k] e^{-sign 2πi(u[c, k] l_i + v[c, k] m_j)}.
+ * vis: (nvis) or (nchan, nvis), c64 or c128; u, v: (nvis) or (nchan, nvis), real of vis'
+ * precision. Returns a new (nchan, npix, npix) complex tensor of vis' dtype (nchan = 1 for a
+ * 1-d vis). Differentiable in vis (its gradient is ag_dft of the incoming gradient); errors as
+ * ag_dft, naming ag_dft_adjoint (a real vis: AG_ERR_DTYPE). */
+AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
+
+/* -- UVFITS (imaging/uvfits.c; AG_ERR_NOTIMPL in builds without cfitsio) -- */
+
+/* Reads the Stokes I visibilities of a random-groups UVFITS file (AIPS, CASA exportuvfits,
+ * eht-imaging/HOPS) into a new ag_vis, one channel: every (group, IF, channel) sample that is
+ * kept becomes one visibility, so vis->nchan == 1 and vis->freq is (1) = ref_freq.
+ *  - u, v: the UU/VV random parameters (seconds, PSCAL/PZERO applied) times the sample's own
+ *    frequency (FREQ axis CRVAL + (k+1-CRPIX)·CDELT, plus the AIPS FQ table's IF FREQ), in λ; f64.
+ *  - data c128 Jy, weight f64 1/Jy², sigma = 1/√weight. Stokes I is the I correlation when the
+ *    STOKES axis has it, else (RR+LL)/2 or (XX+YY)/2 with weight 4/(1/w₁+1/w₂); a sample with
+ *    either hand flagged (weight <= 0, or not finite) is dropped, as are auto-correlations.
+ *  - time (nvis) f64: seconds, MJD·86400, from the DATE parameter(s) (Julian dates, summed).
+ *  - ant1, ant2 (nvis) i64 indices into stations[]: BASELINE = 256·a1 + a2, or
+ *    65536 + 2048·a1 + a2 (or ANTENNA1/ANTENNA2 parameters); a1, a2 are the AIPS AN table's
+ *    NOSTA, stations[] its ANNAME (without an AN table the names are the numbers), in the order
+ *    the stations first appear in the file.
+ *  - fourier_sign = +1 (the AIPS convention, opposite to MPoL's), ref_freq, ra, dec, source,
+ *    date_obs from the primary header.
+ * Tensors are on the CPU (ag_to moves them). Returns NULL with an error naming ag_read_uvfits
+ * and the file: AG_ERR_IO when it cannot be opened; AG_ERR_FORMAT when it is not random-groups
+ * FITS, lacks UU/VV/BASELINE/DATE, a COMPLEX axis of 3 or a STOKES axis with I, RR+LL or XX+YY,
+ * is truncated or inconsistent, or keeps no visibility. */
+AG_API ag_vis *ag_read_uvfits(const char *path);
 
 /* -- Closure quantities (imaging/closure.c) -- */
 
