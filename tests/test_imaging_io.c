@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cairo.h>
@@ -305,7 +306,12 @@ static void figure_png(void **state) {
     assert_non_null(fig);
     assert_int_equal(ag_figure_image(fig, 0, img, &gc, &eht_opts), 0);
     const char *p = tmp_path("eht.png");
+    mode_t um = umask(022);
     assert_int_equal(ag_figure_write_png(fig, p), 0);
+    umask(um);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644); /* as fopen would create it, not mkstemp's 0600 */
     int w, h;
     png_size(p, &w, &h);
     assert_int_equal(w, 74 + 320 + 116), assert_int_equal(h, 34 + 320 + 54);
