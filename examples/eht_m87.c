@@ -6,7 +6,7 @@
  * Data preparation (per file: a band; bands are fitted together, closures never mix them):
  * coherent scan averages (gaps > 60 s), the intra-site baselines (< 0.1 Gλ) rescaled so that
  * ALMA-APEX has the compact flux 0.6 Jy, the LMT's amplitude gain per scan set so that LMT-SMT
- * (< 2 Gλ) matches a 60 µas, 0.6 Jy Gaussian, 2% systematic noise, and for amplitudes each
+ * (< 2 Gλ) matches a 60 µas, 0.6 Jy Gaussian (the nearest scan's gain where LMT-SMT is missing), 2% systematic noise, and for amplitudes each
  * station's error budget in quadrature; closure phases and log closure amplitudes from the
  * baselines > 0.1 Gλ (ag_closure_set_new). Image: 64 × 64 pixels of 2 µas, I = exp(x) Jy per
  * pixel; objective 0.2 χ²_amp + χ²_cp + χ²_lca + relative entropy + TV + TSV (eht-imaging's
@@ -134,8 +134,10 @@ static int prepare(const char *path, band *b, double *max_uv) {
         for (int64_t k = 0; k < n; k++)
             if (hypot(u[k], v[k]) < 1e8) d[2 * k] *= f, d[2 * k + 1] *= f, sig[k] *= f;
     }
-    /* the LMT's amplitude gain, per scan, from LMT-SMT against a 60 µas, 0.6 Jy Gaussian */
-    double theta = 60 * UAS;
+    /* the LMT's amplitude gain, per scan, from LMT-SMT against a 60 µas, 0.6 Jy Gaussian; a scan
+     * without LMT-SMT takes the gain of the nearest scan that has it */
+    double theta = 60 * UAS, *gain = malloc(n * sizeof *gain), *gtime = malloc(n * sizeof *gtime);
+    int ngain = 0;
     for (int64_t k0 = 0; k0 < n;) {
         int64_t k1 = k0;
         while (k1 < n && t[k1] == t[k0]) k1++;
@@ -148,11 +150,17 @@ static int prepare(const char *path, band *b, double *max_uv) {
                 gsum += model / hypot(d[2 * k], d[2 * k + 1]), ng++;
             }
         }
-        if (ng)
-            for (int64_t k = k0; k < k1; k++)
-                if (a1[k] == LM || a2[k] == LM) d[2 * k] *= gsum / ng, d[2 * k + 1] *= gsum / ng, sig[k] *= gsum / ng;
+        if (ng) gain[ngain] = gsum / ng, gtime[ngain++] = t[k0];
         k0 = k1;
     }
+    for (int64_t k = 0; k < n && ngain; k++) {
+        if (a1[k] != LM && a2[k] != LM) continue;
+        int best = 0;
+        for (int i = 1; i < ngain; i++)
+            if (fabs(gtime[i] - t[k]) < fabs(gtime[best] - t[k])) best = i;
+        d[2 * k] *= gain[best], d[2 * k + 1] *= gain[best], sig[k] *= gain[best];
+    }
+    free(gain), free(gtime);
     for (int64_t k = 0; k < n; k++) {
         double amp = hypot(d[2 * k], d[2 * k + 1]);
         sig[k] = hypot(sig[k], 0.02 * amp);
@@ -174,10 +182,11 @@ static int prepare(const char *path, band *b, double *max_uv) {
 static ag_tensor *regularizers(const fit *f, ag_tensor *img) {
     double psize = CELL_UAS * UAS, r = f->beam / psize;
     ag_tensor *ent = ag_div_s(ag_sum(ag_mul(img, ag_log(ag_div(img, f->prior))), AG_ALL_DIMS, false), FLUX);
-    /* differences to the next row and column, zero beyond the edge */
-    ag_tensor *pad = ag_pad(img, (const int64_t[]){0, 1, 0, 1}, 4, AG_PAD_CONSTANT, 0);
-    ag_tensor *dy = ag_sub(ag_narrow(ag_narrow(pad, 0, 1, NPIX), 1, 0, NPIX), img);
-    ag_tensor *dx = ag_sub(ag_narrow(ag_narrow(pad, 0, 0, NPIX), 1, 1, NPIX), img);
+    /* differences to the pixel south (the row before) and west (the next column), zero beyond
+     * the edge: eht-imaging's on its north-first rows */
+    ag_tensor *pad = ag_pad(img, (const int64_t[]){0, 1, 1, 0}, 4, AG_PAD_CONSTANT, 0);
+    ag_tensor *dy = ag_sub(ag_narrow(ag_narrow(pad, 0, 0, NPIX), 1, 0, NPIX), img);
+    ag_tensor *dx = ag_sub(ag_narrow(ag_narrow(pad, 0, 1, NPIX), 1, 1, NPIX), img);
     ag_tensor *d2 = ag_add(ag_square(dx), ag_square(dy));
     ag_tensor *tv = ag_mul_s(ag_sum(ag_sqrt(ag_add_s(d2, 1e-24)), AG_ALL_DIMS, false), r / FLUX);
     ag_tensor *tsv = ag_mul_s(ag_sum(d2, AG_ALL_DIMS, false), pow(r, 4) / (FLUX * FLUX));
@@ -244,9 +253,14 @@ static double sample(const double *img, double l, double m) {
 }
 
 /* The ring: the centre (±10 µas around the centroid, 0.5 µas steps) that minimises the spread
- * of the per-angle radii of peak brightness (relative to their mean) (36 angles, radii 0..50 µas in 0.25 µas steps);
- * diameter 2 × their mean; PA (east of north) of the peak-brightness-weighted mean direction. */
-static void ring_measure(const double *img, double *diam, double *pa, double *cl, double *cm) {
+ * (standard deviation) of the per-angle radii of peak brightness (36 angles; radii 5..50 µas in
+ * 0.25 µas steps), among the centres where every ray peaks inside that range (a centre on a
+ * bright spot would otherwise win with every radius at the minimum); diameter 2 × the mean
+ * radius; PA (east of north) of the peak-brightness-weighted mean direction. 0 when no centre
+ * qualifies. */
+static void ring_measure(const double *img, double *diam, double *pa) {
+    enum { NA = 36, NR = 181 };
+    const double r0 = 5, dr = 0.25;
     double sl = 0, sm = 0, st = 0;
     for (int r = 0; r < NPIX; r++)
         for (int c = 0; c < NPIX; c++) {
@@ -254,27 +268,28 @@ static void ring_measure(const double *img, double *diam, double *pa, double *cl
             sl += w * (NPIX / 2 - 1 - c) * CELL_UAS, sm += w * (r - NPIX / 2) * CELL_UAS, st += w;
         }
     double l0 = sl / st, m0 = sm / st, best = INFINITY;
-    enum { NA = 36, NR = 200 };
-    for (double dl = -10; dl <= 10; dl += 0.5)
-        for (double dm = -10; dm <= 10; dm += 0.5) {
+    *diam = 0, *pa = 0;
+    for (int i = -20; i <= 20; i++)
+        for (int j = -20; j <= 20; j++) {
             double rad[NA], bright[NA], mean = 0, var = 0;
-            for (int a = 0; a < NA; a++) {
+            bool inside = true;
+            for (int a = 0; a < NA && inside; a++) {
                 double th = 2 * M_PI * a / NA;
-                bright[a] = -1, rad[a] = 0;
-                for (int k = 1; k <= NR; k++) {
-                    double rr = 0.25 * k, val = sample(img, l0 + dl + rr * sin(th), m0 + dm + rr * cos(th));
-                    if (val > bright[a]) bright[a] = val, rad[a] = rr;
+                int kbest = 0;
+                bright[a] = -1;
+                for (int k = 0; k < NR; k++) {
+                    double rr = r0 + dr * k, val = sample(img, l0 + 0.5 * i + rr * sin(th), m0 + 0.5 * j + rr * cos(th));
+                    if (val > bright[a]) bright[a] = val, kbest = k;
                 }
-                mean += rad[a] / NA;
+                inside = kbest > 0 && kbest < NR - 1;
+                rad[a] = r0 + dr * kbest, mean += rad[a] / NA;
             }
+            if (!inside) continue;
             for (int a = 0; a < NA; a++) var += (rad[a] - mean) * (rad[a] - mean) / NA;
-            /* relative spread: the absolute one is smallest at a bright spot, where every radius is ~0 */
-            var /= mean * mean;
             if (var < best) {
-                best = var, *diam = 2 * mean, *cl = l0 + dl, *cm = m0 + dm;
                 double ex = 0, ey = 0;
                 for (int a = 0; a < NA; a++) ex += bright[a] * sin(2 * M_PI * a / NA), ey += bright[a] * cos(2 * M_PI * a / NA);
-                *pa = fmod(atan2(ex, ey) * 180 / M_PI + 360, 360);
+                best = var, *diam = 2 * mean, *pa = fmod(atan2(ex, ey) * 180 / M_PI + 360, 360);
             }
         }
 }
@@ -328,9 +343,9 @@ int main(int argc, char **argv) {
     double seconds = now() - t0;
 
     ag_tensor *img = ag_exp(ag_detach(f.x));
-    double *px = malloc(NPIX * NPIX * sizeof *px), diam = 0, pa = 0, cl = 0, cm = 0;
+    double *px = malloc(NPIX * NPIX * sizeof *px), diam = 0, pa = 0;
     ag_copy_to_buffer(img, px, AG_F64);
-    ring_measure(px, &diam, &pa, &cl, &cm);
+    ring_measure(px, &diam, &pa);
     free(px);
 
     char path[512];
@@ -343,10 +358,9 @@ int main(int argc, char **argv) {
 
     printf("diameter_uas=%.1f pa_deg=%.0f flux_jy=%.3f chi2_cp=%.2f chi2_lca=%.2f chi2_amp=%.2f seconds=%.2f\n", diam, pa,
            f.flux, f.chi2[0], f.chi2[1], f.chi2[2], seconds);
-    /* the EHT's ring (42 ± 3 µas, bright in the south) and a fit to the closures; the amplitudes'
-     * χ² is held to 4, not the issue's 2.5, which this recipe does not reach yet (3.6) */
+    /* the bar: the EHT's ring (42 ± 3 µas, bright in the south), every χ² <= 2.5 */
     bool ok = diam >= 38 && diam <= 45 && pa >= 90 && pa <= 270 && fabs(f.flux - FLUX) < 0.01 * FLUX &&
-              f.chi2[0] <= 2.5 && f.chi2[1] <= 2.5 && f.chi2[2] <= 4;
+              f.chi2[0] <= 2.5 && f.chi2[1] <= 2.5 && f.chi2[2] <= 2.5;
     if (check && !ok) fprintf(stderr, "eht_m87 --check: the result is outside the EHT's ring measure or the χ² bounds\n");
     ag_release(img);
     ag_module_free(blur);

@@ -260,7 +260,7 @@ static int one_group(const host *h, int64_t c, double t, double minbl, rows *cp,
         memset(w, 0, (size_t)nb * sizeof *w);
         for (int e = 0; e < 4; e++) {
             int64_t x = E[e][0], y = E[e][1], p = c * nv + BL(x, y);
-            w[KEY(x, y)] += sg[e] * (x < y ? 1 : -1);
+            w[KEY(x, y)] += sg[e]; /* amplitudes: a baseline either way round is one unknown */
             idx[e] = p;
             obs += sg[e] * log(cabs(h->data[p]));
         }

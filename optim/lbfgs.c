@@ -33,6 +33,11 @@ static int64_t real_numel(const ag_tensor *t) {
 typedef struct lbfgs_priv {
     int64_t n;                            /* total real numel of the parameters */
     double *x, *g, *w, *al, *gout;        /* work: x, g, 5n for the line search, history_size + 1, n */
+    /* The history during a step, as a ring of cap rows (grown by doubling up to history_size):
+     * row i (oldest first) of m is at (r0 + i) % cap. The state tensors old_dirs, old_stps, ro
+     * are written from it once at the end of a step, not rebuilt at every iteration. */
+    double *rd, *rs, *rr;
+    int64_t cap, r0, m;
 } lbfgs_priv;
 
 static lbfgs_priv *priv(ag_optim *o) { return o->priv; }
@@ -41,6 +46,7 @@ static void lbfgs_free(ag_optim *o) {
     lbfgs_priv *P = priv(o);
     if (!P) return;
     free(P->x); free(P->g); free(P->w); free(P->al); free(P->gout);
+    free(P->rd); free(P->rs); free(P->rr);
     free(P);
     o->priv = NULL;
 }
@@ -366,17 +372,64 @@ static int strong_wolfe(lb *L, const double *x, double *t_io, const double *d, d
     return 0;
 }
 
-/* Replace a history tensor by one with `rows` rows, keeping the last min(rows, old) rows
- * shifted by `drop` (0 or 1) rows from the front. */
-static int hist_resize(ag_optim_slot *s, int k, int64_t rows, int64_t cols, int64_t keep_from, int64_t keep_rows) {
-    ag_tensor *old = s->st[k];
-    ag_tensor *t = f64_new(cols ? 2 : 1, rows, cols);
-    if (!t) return ag_error_code();
-    int64_t w = cols ? cols : 1;
-    if (keep_rows)
-        memcpy(ag_data(t), (double *)ag_data(old) + keep_from * w, (size_t)(keep_rows * w) * sizeof(double));
-    ag__drop(old);
-    s->st[k] = t;
+static int64_t ring_row(const lbfgs_priv *P, int64_t i) { return (P->r0 + i) % P->cap; }
+
+/* room for c rows (the ring is not wrapped while it grows: r0 is 0 until it is full) */
+static int ring_grow(lbfgs_priv *P, int64_t c, int64_t n) {
+    double *d2 = realloc(P->rd, (size_t)(c * n) * sizeof(double));
+    if (d2) P->rd = d2;
+    double *s2 = d2 ? realloc(P->rs, (size_t)(c * n) * sizeof(double)) : NULL;
+    if (s2) P->rs = s2;
+    double *r2 = s2 ? realloc(P->rr, (size_t)c * sizeof(double)) : NULL;
+    if (r2) P->rr = r2;
+    if (!d2 || !s2 || !r2) return ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory for the history");
+    P->cap = c;
+    return 0;
+}
+
+/* Appends (y, s, 1/ys), dropping the oldest row when history_size rows are kept (PyTorch's
+ * list pop(0) and append). */
+static int ring_push(lbfgs_priv *P, int64_t hist, const double *y, const double *sv, double ro, int64_t n) {
+    int rc;
+    if (P->m == hist) P->r0 = (P->r0 + 1) % P->cap;
+    else {
+        if (P->m == P->cap && (rc = ring_grow(P, P->cap ? (2 * P->cap < hist ? 2 * P->cap : hist) : (hist < 8 ? hist : 8), n)))
+            return rc;
+        P->m++;
+    }
+    int64_t r = ring_row(P, P->m - 1);
+    memcpy(P->rd + r * n, y, (size_t)n * sizeof(double));
+    memcpy(P->rs + r * n, sv, (size_t)n * sizeof(double));
+    P->rr[r] = ro;
+    return 0;
+}
+
+/* the state's history (m <= history_size rows, oldest first) into the ring */
+static int ring_load(lbfgs_priv *P, ag_optim_slot *s, int64_t hist, int64_t m, int64_t n) {
+    P->r0 = 0, P->m = 0;
+    const double *dirs = ag_data(s->st[K_DIRS]), *stps = ag_data(s->st[K_STPS]), *ro = ag_data(s->st[K_RO]);
+    for (int64_t i = 0; i < m; i++) {
+        int rc = ring_push(P, hist, dirs + i * n, stps + i * n, ro[i], n);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* the ring back into the state tensors, oldest first */
+static int ring_store(const lbfgs_priv *P, ag_optim_slot *s, int64_t n) {
+    ag_tensor *t[3] = {f64_new(2, P->m, n), f64_new(2, P->m, n), f64_new(1, P->m, 0)};
+    if (!t[0] || !t[1] || !t[2]) {
+        for (int k = 0; k < 3; k++) ag__drop(t[k]);
+        return ag_error_code();
+    }
+    for (int64_t i = 0; i < P->m; i++) {
+        int64_t r = ring_row(P, i);
+        memcpy((double *)ag_data(t[0]) + i * n, P->rd + r * n, (size_t)n * sizeof(double));
+        memcpy((double *)ag_data(t[1]) + i * n, P->rs + r * n, (size_t)n * sizeof(double));
+        ((double *)ag_data(t[2]))[i] = P->rr[r];
+    }
+    const int ks[3] = {K_DIRS, K_STPS, K_RO};
+    for (int k = 0; k < 3; k++) ag__drop(s->st[ks[k]]), s->st[ks[k]] = t[k];
     return 0;
 }
 
@@ -404,6 +457,7 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
             return ag_set_error(AG_ERR_NOMEM, "ag_lbfgs: out of memory");
         }
     }
+    if ((rc = ring_load(P, s, q->history_size, m, n))) return rc;
     double *x = P->x, *g = P->g, *w = P->w, *al = P->al;
     double *sc = (double *)ag_data(s->st[K_FEVALS]), *si = (double *)ag_data(s->st[K_NITER]);
     double *d = (double *)ag_data(s->st[K_D]), *prev = (double *)ag_data(s->st[K_PREVG]);
@@ -427,12 +481,7 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
         *si += 1;
         if (*si == 1) {
             for (int64_t j = 0; j < n; j++) d[j] = -g[j];
-            if (m) {
-                if ((rc = hist_resize(s, K_DIRS, 0, n, 0, 0)) || (rc = hist_resize(s, K_STPS, 0, n, 0, 0)) ||
-                    (rc = hist_resize(s, K_RO, 0, 0, 0, 0)))
-                    goto out;
-                m = 0;
-            }
+            P->m = 0, P->r0 = 0;
             H_diag = 1;
         } else {
             double *y = w, *sv = w + n;
@@ -440,35 +489,23 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
             for (int64_t j = 0; j < n; j++) sv[j] = d[j] * t;
             double ys = dot(y, sv, n);
             if (ys > 1e-10) {
-                if (m == q->history_size) {
-                    if ((rc = hist_resize(s, K_DIRS, m, n, 1, m - 1)) || (rc = hist_resize(s, K_STPS, m, n, 1, m - 1)) ||
-                        (rc = hist_resize(s, K_RO, m, 0, 1, m - 1)))
-                        goto out;
-                } else {
-                    if ((rc = hist_resize(s, K_DIRS, m + 1, n, 0, m)) || (rc = hist_resize(s, K_STPS, m + 1, n, 0, m)) ||
-                        (rc = hist_resize(s, K_RO, m + 1, 0, 0, m)))
-                        goto out;
-                    m++;
-                }
-                memcpy((double *)ag_data(s->st[K_DIRS]) + (m - 1) * n, y, (size_t)n * sizeof(double));
-                memcpy((double *)ag_data(s->st[K_STPS]) + (m - 1) * n, sv, (size_t)n * sizeof(double));
-                ((double *)ag_data(s->st[K_RO]))[m - 1] = 1. / ys;
+                if ((rc = ring_push(P, q->history_size, y, sv, 1. / ys, n))) goto out;
                 H_diag = ys / dot(y, y, n);
             }
-            const double *dirs = (const double *)ag_data(s->st[K_DIRS]), *stps = (const double *)ag_data(s->st[K_STPS]);
-            const double *ro = (const double *)ag_data(s->st[K_RO]);
             double *qv = d; /* q, then r = d */
             for (int64_t j = 0; j < n; j++) qv[j] = -g[j];
-            for (int64_t i = m - 1; i >= 0; i--) {
-                al[i] = dot(stps + i * n, qv, n) * ro[i];
+            for (int64_t i = P->m - 1; i >= 0; i--) {
+                int64_t r = ring_row(P, i);
+                al[i] = dot(P->rs + r * n, qv, n) * P->rr[r];
                 const double a = -al[i];
-                axpy(n, a, dirs + i * n, qv);
+                axpy(n, a, P->rd + r * n, qv);
             }
             for (int64_t j = 0; j < n; j++) d[j] = qv[j] * H_diag;
-            for (int64_t i = 0; i < m; i++) {
-                double be_i = dot(dirs + i * n, d, n) * ro[i];
+            for (int64_t i = 0; i < P->m; i++) {
+                int64_t r = ring_row(P, i);
+                double be_i = dot(P->rd + r * n, d, n) * P->rr[r];
                 const double a = al[i] - be_i;
-                axpy(n, a, stps + i * n, d);
+                axpy(n, a, P->rs + r * n, d);
             }
         }
         memcpy(prev, g, (size_t)n * sizeof(double));
@@ -516,9 +553,10 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
     *(double *)ag_data(s->st[K_T]) = t;
     *(double *)ag_data(s->st[K_HDIAG]) = H_diag;
     *(double *)ag_data(s->st[K_PREVLOSS]) = prev_loss;
-out:
+out:;
+    int rc2 = ring_store(P, s, n);
     for (int k = 0; k < K_COUNT; k++) ag__bump_version(s->st[k]);
-    return rc;
+    return rc ? rc : rc2;
 }
 
 /* Loading a saved history of another length replaces the tensor (rows <= history_size);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark program with its PyTorch peer in the same invocation, as README's
-# Benchmarks section describes: installs the peer (Debian's python3-torch, only if missing;
+# Benchmarks section describes: installs the peers (Debian's python3-torch and python3-astropy, only if missing;
 # sudo only when not root), builds (scripts/setup.sh), runs each program from the repository
 # root (the programs find benchmarks/peers/ and write benchmarks/results/*.json relative to
 # it) and exits non-zero if any program fails.
@@ -10,12 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "ok installed"; then
-    echo "bench: installing python3-torch (the PyTorch peer)"
+if ! dpkg-query -W -f='${Status}' python3-torch python3-astropy 2>/dev/null | grep -c "ok installed" | grep -q 2; then
+    echo "bench: installing python3-torch and python3-astropy (the PyTorch peers; astropy reads the EHT UVFITS)"
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-torch python3-astropy >/dev/null
 fi
 
 ./scripts/setup.sh

@@ -93,6 +93,40 @@ static void reads_eht_low_band(void **state) {
     ag_vis_free(vis);
 }
 
+/* On the real data, per scan: B baselines above 0.1 Gλ among N stations give B − N + 1 independent
+ * closure phases and B − N log closure amplitudes (a connected graph with triangles). */
+static void eht_closure_counts(void **state) {
+    (void)state;
+    ag_vis *raw = ag_read_uvfits(LO);
+    ag_vis *avg = ag_vis_scan_average(raw, 60);
+    ag_closure_set *set = ag_closure_set_new(avg, NULL);
+    assert_non_null(set);
+    const double *t = ag_data(avg->time), *u = ag_data(avg->u), *v = ag_data(avg->v);
+    const int64_t *a1 = ag_data(avg->ant1), *a2 = ag_data(avg->ant2);
+    int64_t n = avg->nvis, want_cp = 0, want_lca = 0;
+    for (int64_t k0 = 0; k0 < n;) {
+        int64_t k1 = k0;
+        while (k1 < n && t[k1] == t[k0]) k1++;
+        bool pair[64][64] = {{false}}, seen[64] = {false};
+        int nb = 0, ns = 0;
+        for (int64_t k = k0; k < k1; k++) {
+            if (!(hypot(u[k], v[k]) > 1e8)) continue;
+            int64_t lo = a1[k] < a2[k] ? a1[k] : a2[k], hi = a1[k] < a2[k] ? a2[k] : a1[k];
+            if (!pair[lo][hi]) pair[lo][hi] = true, nb++;
+            if (!seen[lo]) seen[lo] = true, ns++;
+            if (!seen[hi]) seen[hi] = true, ns++;
+        }
+        if (ns >= 3) want_cp += nb - ns + 1, want_lca += nb - ns > 0 ? nb - ns : 0;
+        k0 = k1;
+    }
+    print_message("scans: %lld closure phases, %lld log closure amplitudes\n", (long long)set->ncp, (long long)set->nlca);
+    assert_int_equal(set->ncp, want_cp);
+    assert_int_equal(set->nlca, want_lca);
+    ag_closure_set_free(set);
+    ag_vis_free(avg);
+    ag_vis_free(raw);
+}
+
 static void reads_eht_high_band(void **state) {
     (void)state;
     check_against_csv(HI, CSV_DIR "SR1_M87_2017_095_hi_head50.csv", 6458);
@@ -347,7 +381,7 @@ static void fuzzed_files(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        TEST(reads_eht_low_band), TEST(reads_eht_high_band), TEST(reads_rr_ll_ifs_flags), TEST(bad_files),
+        TEST(reads_eht_low_band), TEST(reads_eht_high_band), TEST(eht_closure_counts), TEST(reads_rr_ll_ifs_flags), TEST(bad_files),
         TEST(fuzzed_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

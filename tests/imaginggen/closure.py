@@ -83,10 +83,11 @@ def build(A):
                 k = bl[(min(x, y), max(x, y))]
                 return c * nvis + k, (1 if ant1[k] == x else -1)
 
-            def vec(edges, coef):
+            def vec(edges, coef, oriented):
+                # phases change sign with a baseline's direction, amplitudes do not
                 out = [0.0] * len(keys)
                 for (x, y), w in zip(edges, coef):
-                    out[keys.index((min(x, y), max(x, y)))] += w * (1 if x < y else -1)
+                    out[keys.index((min(x, y), max(x, y)))] += w * (1 if x < y or not oriented else -1)
                 return out
 
             others = [s for s in stations if s != ref]
@@ -98,7 +99,7 @@ def build(A):
                 edges = [(x, y), (y, z), (z, x)]
                 if any((min(p), max(p)) not in bl for p in edges):
                     continue
-                w = vec(edges, [1, 1, 1])
+                w = vec(edges, [1, 1, 1], True)
                 if independent(kept, w):
                     kept.append(w)
                     e = [edge(*p) for p in edges]
@@ -115,7 +116,7 @@ def build(A):
             qc.sort(key=lambda x: x[0])
             kept = []
             for sg, edges, pos, st in qc:
-                w = vec(edges, [1, 1, -1, -1])
+                w = vec(edges, [1, 1, -1, -1], False)
                 if independent(kept, w):
                     kept.append(w)
                     lca.append((pos, [1, 1, -1, -1], st))
