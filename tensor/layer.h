@@ -22,7 +22,8 @@
 /* ---- files ---- */
 /* Writes path atomically: fill(ctx, tmp) writes a temporary file next to path, which is then
  * fsynced and renamed over path. On any failure (fill's included: it sets the error) path is
- * untouched and the temporary removed. fn names the public function in messages. */
+ * untouched and the temporary removed. fn names the public function in messages. The temporary
+ * (so the result) is created empty with mode 0666 less the umask, as fopen would create path. */
 int ag__write_file_atomic(const char *fn, const char *path, int (*fill)(void *ctx, const char *tmp), void *ctx);
 
 /* ---- tensor internals ---- */

@@ -1,5 +1,5 @@
 /* tests/test_imaging_io.c — imaging files: FITS images with their WCS (header keywords read
- * back with cfitsio itself), round trips, bad inputs leaving nothing written. */
+ * back with cfitsio itself), round trips, bad inputs leaving nothing written; PNG figures read back with cairo; colour maps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cairo.h>
+#include <stdlib.h>
 
 #include "test_util.h"
 
@@ -152,13 +156,27 @@ static void fits_image_2d(void **state) {
     ag_release(c), ag_release(img), ag_release(back);
 }
 
+/* src copied onto dev; on failure src is released and the test fails with ag_to's message, so
+ * nothing leaks and no error stays pending */
+static ag_tensor *to_device(ag_tensor *src, ag_device dev) {
+    ag_tensor *d = ag_to(src, dev);
+    if (!d) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ag_last_error());
+        ag_clear_error();
+        ag_release(src);
+        fail_msg("ag_to onto the test device: %s", msg);
+    }
+    return d;
+}
+
 static void fits_on_device(void **state) {
     (void)state;
     ag_device dev = {AG_DEV_TEST, 0};
     if (!ag_device_available(dev)) { ag_clear_error(); skip(); }
     ag_grid_coords gc;
     assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
-    ag_tensor *img = ramp(2, 8, AG_F64), *d = ag_to(img, dev);
+    ag_tensor *img = ramp(2, 8, AG_F64), *d = to_device(img, dev);
     const char *p = tmp_path("dev.fits");
     assert_int_equal(ag_image_write_fits(d, &gc, NULL, p), 0);
     ag_grid_coords g2;
@@ -220,6 +238,221 @@ static void fits_bad_input(void **state) {
     ag_release(v1), ag_release(c), ag_release(w), ag_release(ok);
 }
 
+
+/* ---- figures ---- */
+
+/* a thin ring (EHT-like) of radius r0 arcsec on the grid, f64 (npix, npix) SKY layout,
+ * brighter north (×1.5 vs ×0.5 south) and east (×1.25 vs ×0.75 west) */
+static ag_tensor *ring_image(const ag_grid_coords *gc, double r0, double width) {
+    int64_t n = gc->npix;
+    double *v = malloc((size_t)(n * n) * sizeof *v);
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t c = 0; c < n; c++) {
+            double x = -(c - n / 2 + 1) * gc->cell_size, y = (r - n / 2) * gc->cell_size; /* east left */
+            double d = sqrt(x * x + y * y) - r0;
+            v[r * n + c] = exp(-0.5 * d * d / (width * width)) * (1 + 0.5 * y / r0 + 0.25 * x / r0);
+        }
+    ag_tensor *t = ag_from_data(v, AG_SHAPE(n, n), AG_F64);
+    free(v);
+    return t;
+}
+
+static void png_size(const char *p, int *w, int *h) {
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    unsigned char sig[8] = {0};
+    assert_int_equal(fread(sig, 1, 8, f), 8);
+    fclose(f);
+    assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+    cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+    assert_int_equal(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    *w = cairo_image_surface_get_width(s), *h = cairo_image_surface_get_height(s);
+    cairo_surface_destroy(s);
+}
+
+/* the 0..255 RGB of the PNG's pixel (x, y) */
+static void png_pixel(const char *p, int x, int y, int rgb[3]) {
+    cairo_surface_t *s = cairo_image_surface_create_from_png(p);
+    assert_int_equal(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    cairo_surface_flush(s);
+    uint32_t v;
+    memcpy(&v, cairo_image_surface_get_data(s) + y * cairo_image_surface_get_stride(s) + x * 4, 4);
+    rgb[0] = (int)(v >> 16 & 255), rgb[1] = (int)(v >> 8 & 255), rgb[2] = (int)(v & 255);
+    cairo_surface_destroy(s);
+}
+
+static void expect_cmap(const int got[3], ag_cmap cmap, double x, int tol) {
+    double c[3];
+    assert_int_equal(ag_cmap_rgb(cmap, x, c), 0);
+    for (int k = 0; k < 3; k++)
+        if (abs(got[k] - (int)(c[k] * 255 + 0.5)) > tol)
+            fail_msg("channel %d: %d, colour map at %g gives %d", k, got[k], x, (int)(c[k] * 255 + 0.5));
+}
+
+static int lum(const int c[3]) { return c[0] + c[1] + c[2]; }
+
+/* the EHT demo's figure: a 64 × 64 ring in µas with inferno, colour bar, ΔRA/ΔDec axes, the
+ * ring measure as a circle overlay and a beam */
+static const ag_figure_image_opts eht_opts = {
+    .title = "M87* (simulated)", .cmap = AG_CMAP_INFERNO, .vmin = 0, .vmax = 1.6, .cbar_label = "Jy/pixel",
+    .circle_r = 21e-6, .beam_maj = 20e-6, .beam_min = 12e-6, .beam_pa = 30};
+
+static void figure_png(void **state) {
+    (void)state;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 2e-6, 64), 0);
+    ag_tensor *img = ring_image(&gc, 21e-6, 3e-6);
+    ag_figure *fig = ag_figure_new(1, 1, 320);
+    assert_non_null(fig);
+    assert_int_equal(ag_figure_image(fig, 0, img, &gc, &eht_opts), 0);
+    const char *p = tmp_path("eht.png");
+    mode_t um = umask(022);
+    assert_int_equal(ag_figure_write_png(fig, p), 0);
+    umask(um);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644); /* as fopen would create it, not mkstemp's 0600 */
+    int w, h;
+    png_size(p, &w, &h);
+    assert_int_equal(w, 74 + 320 + 116), assert_int_equal(h, 34 + 320 + 54);
+    ag_figure_free(fig);
+    /* where sky offsets (arcsec) land: plot area at (74, 34), 320 px for img_ext, east left */
+    const double *e = gc.img_ext;
+#define FX(a) ((int)floor(74 + ((a) - e[0]) / (e[1] - e[0]) * 320))
+#define FY(d) ((int)floor(34 + (e[3] - (d)) / (e[3] - e[2]) * 320))
+    int c0[3], cn[3], cs[3], ce[3], cw[3], top[3], bot[3], ring[3];
+    double r1 = 21e-6 + 0.4 * gc.cell_size; /* on the ring, off the overlay's line */
+    png_pixel(p, FX(0), FY(0), c0);
+    expect_cmap(c0, AG_CMAP_INFERNO, 0, 1); /* the dark centre */
+    png_pixel(p, FX(0), FY(r1), cn), png_pixel(p, FX(0), FY(-r1), cs);
+    png_pixel(p, FX(r1), FY(0), ce), png_pixel(p, FX(-r1), FY(0), cw);
+    if (!(lum(cn) > lum(cs) + 100)) fail_msg("north (top) %d not brighter than south %d", lum(cn), lum(cs));
+    if (!(lum(ce) > lum(cw) + 50)) fail_msg("east (left) %d not brighter than west %d", lum(ce), lum(cw));
+    /* the dashed circle's first dash (6 px) starts at cairo's angle 0, the ring's west point,
+     * and runs clockwise (down) */
+    png_pixel(p, FX(-21e-6), FY(0) + 3, ring);
+    if (!(ring[2] > 200 && ring[1] > 150 && ring[0] < 150)) fail_msg("no cyan overlay: %d %d %d", ring[0], ring[1], ring[2]);
+    /* the colour bar: vmax at the top, vmin at the bottom (row i shows 1 - (i + 0.5) / 320) */
+    png_pixel(p, 74 + 320 + 12 + 8, 34 + 1, top), png_pixel(p, 74 + 320 + 12 + 8, 34 + 318, bot);
+    expect_cmap(top, AG_CMAP_INFERNO, 1 - 1.5 / 320, 1), expect_cmap(bot, AG_CMAP_INFERNO, 1 - 318.5 / 320, 1);
+#undef FX
+#undef FY
+
+    /* the ALMA demo's layout: three panels in arcsec side by side, f32 and f64, fixed range */
+    ag_grid_coords g2;
+    assert_int_equal(ag_grid_coords_init(&g2, 0.02, 128), 0);
+    ag_tensor *disk = ring_image(&g2, 0.5, 0.25), *d32 = ag_to_dtype(disk, AG_F32);
+    fig = ag_figure_new(3, 1, 256);
+    const char *titles[3] = {"truth", "dirty", "RML"};
+    for (int k = 0; k < 3; k++) {
+        ag_figure_image_opts q = {.title = titles[k], .cmap = (ag_cmap[]){AG_CMAP_VIRIDIS, AG_CMAP_INFERNO, AG_CMAP_AFMHOT}[k],
+                                  .vmin = 0, .vmax = k ? 1.5 : 0,
+                                  .cbar_label = "Jy/arcsec\xc2\xb2", .beam_maj = k ? 0.12 : 0, .beam_min = 0.08, .beam_pa = -20};
+        assert_int_equal(ag_figure_image(fig, k, k == 1 ? d32 : disk, &g2, &q), 0);
+    }
+    const char *p2 = tmp_path("alma.png");
+    assert_int_equal(ag_figure_write_png(fig, p2), 0);
+    png_size(p2, &w, &h);
+    assert_int_equal(w, 3 * (74 + 256 + 116)), assert_int_equal(h, 34 + 256 + 54);
+    const char *keep = getenv("AG_KEEP_FIGURES"); /* a directory: copies to look at */
+    if (keep) {
+        char a[512];
+        snprintf(a, sizeof a, "cp '%s' '%s' '%s'/", p, p2, keep);
+        assert_int_equal(system(a), 0);
+    }
+    ag_figure_free(fig);
+    ag_release(img), ag_release(disk), ag_release(d32);
+}
+
+static void figure_on_device(void **state) {
+    (void)state;
+    ag_device dev = {AG_DEV_TEST, 0};
+    if (!ag_device_available(dev)) { ag_clear_error(); skip(); }
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 2e-6, 64), 0);
+    ag_tensor *img = ring_image(&gc, 21e-6, 3e-6), *d = to_device(img, dev);
+    ag_figure *a = ag_figure_new(2, 1, 128), *b = ag_figure_new(2, 1, 128);
+    assert_int_equal(ag_figure_image(a, 0, img, &gc, &eht_opts), 0);
+    assert_int_equal(ag_figure_image(b, 0, d, &gc, &eht_opts), 0);
+    assert_int_equal(ag_figure_image(a, 1, img, &gc, NULL), 0); /* auto range: min/max of the host copy */
+    assert_int_equal(ag_figure_image(b, 1, d, &gc, NULL), 0);
+    const char *pa = tmp_path("host.png"), *pb = tmp_path("dev.png");
+    assert_int_equal(ag_figure_write_png(a, pa), 0);
+    assert_int_equal(ag_figure_write_png(b, pb), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", pa, pb);
+    assert_int_equal(system(cmd), 0); /* same pixels from the device */
+    ag_figure_free(a), ag_figure_free(b);
+    ag_release(img), ag_release(d);
+}
+
+static void cmap_endpoints(void **state) {
+    (void)state;
+    double c[3];
+    /* matplotlib's first and last table entries, and afmhot's formula at i / 255 */
+    assert_int_equal(ag_cmap_rgb(AG_CMAP_INFERNO, 0, c), 0);
+    assert_float_equal(c[0], 0.001462, 1e-6), assert_float_equal(c[1], 0.000466, 1e-6), assert_float_equal(c[2], 0.013866, 1e-6);
+    ag_cmap_rgb(AG_CMAP_INFERNO, 1, c);
+    assert_float_equal(c[0], 0.988362, 1e-6), assert_float_equal(c[1], 0.998364, 1e-6), assert_float_equal(c[2], 0.644924, 1e-6);
+    ag_cmap_rgb(AG_CMAP_VIRIDIS, 0, c);
+    assert_float_equal(c[0], 0.267004, 1e-6), assert_float_equal(c[1], 0.004874, 1e-6), assert_float_equal(c[2], 0.329415, 1e-6);
+    ag_cmap_rgb(AG_CMAP_VIRIDIS, 2, c); /* clipped to 1 */
+    assert_float_equal(c[0], 0.993248, 1e-6), assert_float_equal(c[1], 0.906157, 1e-6), assert_float_equal(c[2], 0.143936, 1e-6);
+    ag_cmap_rgb(AG_CMAP_AFMHOT, 0.6, c);
+    assert_float_equal(c[0], 1, 1e-12), assert_float_equal(c[1], 0.7, 1e-12), assert_float_equal(c[2], 0.2, 1e-12);
+    ag_cmap_rgb(AG_CMAP_AFMHOT, 0, c);
+    assert_float_equal(c[0] + c[1] + c[2], 0, 0);
+    /* matplotlib's N = 256 lookup, entry floor(256 x) (values printed by matplotlib 3.11's
+     * colormaps['inferno'](x) and colormaps['afmhot'](x)) */
+    ag_cmap_rgb(AG_CMAP_INFERNO, 0.003, c); /* entry 0, where rounding 255 x would give 1 */
+    assert_float_equal(c[0], 0.001462, 1e-6), assert_float_equal(c[1], 0.000466, 1e-6), assert_float_equal(c[2], 0.013866, 1e-6);
+    ag_cmap_rgb(AG_CMAP_INFERNO, 0.5, c);
+    assert_float_equal(c[0], 0.735683, 1e-6), assert_float_equal(c[1], 0.215906, 1e-6), assert_float_equal(c[2], 0.330245, 1e-6);
+    ag_cmap_rgb(AG_CMAP_INFERNO, 0.25, c);
+    assert_float_equal(c[0], 0.341500, 1e-6), assert_float_equal(c[1], 0.062325, 1e-6), assert_float_equal(c[2], 0.429425, 1e-6);
+    ag_cmap_rgb(AG_CMAP_AFMHOT, 0.3, c);
+    assert_float_equal(c[0], 0.596078431373, 1e-12), assert_float_equal(c[1], 0.096078431373, 1e-12), assert_float_equal(c[2], 0, 0);
+    ag_cmap_rgb(AG_CMAP_AFMHOT, 0.77, c);
+    assert_float_equal(c[0], 1, 0), assert_float_equal(c[1], 1, 0), assert_float_equal(c[2], 0.545098039216, 1e-12);
+    assert_true(ag_cmap_rgb((ag_cmap)7, 0.5, c) < 0);
+    assert_error(AG_ERR_INVALID, "ag_cmap_rgb", "given 7");
+}
+
+static void figure_bad_input(void **state) {
+    (void)state;
+    assert_null(ag_figure_new(0, 1, 256));
+    assert_error(AG_ERR_INVALID, "ag_figure_new", "given 0 x 1, 256");
+    assert_null(ag_figure_new(16, 1, 4096));
+    assert_error(AG_ERR_INVALID, "ag_figure_new", "at most 32767 x 32767", "(68576 x 4184)");
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 8), 0);
+    ag_figure *fig = ag_figure_new(2, 1, 64);
+    ag_tensor *v3 = ag_zeros(AG_SHAPE(2, 8, 8), AG_F64), *c = ag_zeros(AG_SHAPE(8, 8), AG_C128);
+    ag_tensor *w = ag_zeros(AG_SHAPE(8, 10), AG_F64), *ok = ag_zeros(AG_SHAPE(8, 8), AG_F64);
+    assert_true(ag_figure_image(fig, 0, v3, &gc, NULL) < 0);
+    assert_error(AG_ERR_SHAPE, "ag_figure_image", "(8, 8)", "given [2,8,8]");
+    assert_true(ag_figure_image(fig, 0, w, &gc, NULL) < 0);
+    assert_error(AG_ERR_SHAPE, "ag_figure_image", "given [8,10]");
+    assert_true(ag_figure_image(fig, 0, c, &gc, NULL) < 0);
+    assert_error(AG_ERR_DTYPE, "ag_figure_image", "real f32 or f64", "c128");
+    assert_true(ag_figure_image(fig, 2, ok, &gc, NULL) < 0);
+    assert_error(AG_ERR_INVALID, "ag_figure_image", "panel 0..1", "given 2");
+    ag_figure_image_opts o = {.vmin = 2, .vmax = 1};
+    assert_true(ag_figure_image(fig, 0, ok, &gc, &o) < 0);
+    assert_error(AG_ERR_INVALID, "ag_figure_image", "vmin <= vmax", "vmin 2 vmax 1");
+    ag_grid_coords none = {0};
+    assert_true(ag_figure_image(fig, 0, ok, &none, NULL) < 0);
+    assert_error(AG_ERR_INVALID, "not initialised");
+    assert_true(ag_figure_write_png(fig, "/nonexistent_dir/x.png") < 0);
+    assert_error(ag_error_code(), "ag_figure_write_png", "/nonexistent_dir/x.png");
+    assert_false(exists("/nonexistent_dir/x.png"));
+    assert_true(ag_figure_write_png(NULL, tmp_path("n.png")) < 0);
+    assert_error(AG_ERR_INVALID, "ag_figure_write_png", "NULL figure");
+    assert_false(exists(tmp_path("n.png")));
+    ag_figure_free(fig);
+    ag_release(v3), ag_release(c), ag_release(w), ag_release(ok);
+}
+
 static int setup(void **state) {
     (void)state;
     return mkdtemp(tmpdir) ? 0 : -1;
@@ -234,6 +467,7 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(fits_header_wcs), TEST(fits_image_2d), TEST(fits_on_device), TEST(fits_bad_input),
+        TEST(figure_png), TEST(figure_on_device), TEST(cmap_endpoints), TEST(figure_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,7 +22,8 @@
 #include "backends/cpu/cpu.h"
 #include "backends/cpu/conv.h"
 
-#define ARENA_BYTES ((size_t)64 << 30) /* address space only: PROT_NONE pages cost nothing */
+#define ARENA_MAX ((size_t)64 << 30) /* address space only: PROT_NONE pages cost nothing */
+#define ARENA_MIN ((size_t)1 << 30)
 #define MIN_CLASS 6                     /* 64-byte blocks, the CPU allocator's alignment */
 #define NCLASS 40
 
@@ -30,6 +31,7 @@
 typedef struct block { void *p; struct block *next; } block;
 
 static char *base;
+static size_t arena_bytes; /* the reservation's size, set once with base */
 static size_t top;       /* bytes handed out by the bump pointer */
 static size_t mapped;    /* page-rounded prefix whose protection this file manages */
 static int active;       /* kernels running now (all threads) */
@@ -41,7 +43,7 @@ static size_t page;
 
 static void on_segv(int sig, siginfo_t *si, void *uc) {
     char *a = si->si_addr;
-    if (base && a >= base && a < base + ARENA_BYTES) {
+    if (base && a >= base && a < base + arena_bytes) {
         static const char msg[] = "astrograd test device: the host touched test-device memory outside a "
                                   "kernel (a front end read or wrote a device tensor's storage directly)\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
@@ -60,9 +62,17 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
 
 static void init(void) {
     page = (size_t)sysconf(_SC_PAGESIZE);
-    void *p = mmap(NULL, ARENA_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* where address space is capped (valgrind takes no 64 GiB mapping, nor does a small
+     * ulimit -v) a smaller arena still gives a working device, instead of one that reports
+     * itself available and then fails every allocation */
+    void *p = MAP_FAILED;
+    size_t n = ARENA_MAX;
+    for (; n >= ARENA_MIN; n /= 2) {
+        p = mmap(NULL, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) break;
+    }
     if (p == MAP_FAILED) return;
-    base = p;
+    base = p, arena_bytes = n;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
@@ -77,7 +87,7 @@ static int set_prot(size_t from, size_t to, int prot) {
 
 static void *td_alloc(size_t n) {
     pthread_once(&once, init);
-    if (!base || n > ARENA_BYTES / 2) return NULL;
+    if (!base || n > arena_bytes / 2) return NULL;
     int c = MIN_CLASS;
     while (((size_t)1 << c) < n) c++;
     size_t sz = (size_t)1 << c;
@@ -90,7 +100,7 @@ static void *td_alloc(size_t n) {
     } else {
         size_t align = sz < page ? sz : page;
         size_t at = (top + align - 1) & ~(align - 1);
-        if (at + sz <= ARENA_BYTES) {
+        if (at + sz <= arena_bytes) {
             p = base + at;
             top = at + sz;
             size_t want = (top + page - 1) & ~(page - 1);
@@ -133,7 +143,7 @@ static void leave(void) {
 /* the whole reservation is ours, so no other allocation can lie in it: no need to read `top`
  * (which another thread may be moving) */
 static bool in_arena(const void *p) {
-    return base && (const char *)p >= base && (const char *)p < base + ARENA_BYTES;
+    return base && (const char *)p >= base && (const char *)p < base + arena_bytes;
 }
 
 /* Every view argument must point into the arena (views with data == NULL are unused state). */

@@ -186,7 +186,7 @@ AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_ma
 
 /* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
 
-/* ---- Files and figures (imaging/io.c, uvsim.c, fits.c, figure.c) ------------------------ */
+/* ---- Files and figures (imaging/uvsim.c, fits.c, figure.c) ------------------------------- */
 
 /* FITS images (imaging/fits.c; AG_ERR_NOTIMPL in builds without cfitsio). What ds9 and CARTA
  * need to show RA/Dec: CTYPE1 'RA---SIN' with CDELT1 = -cell/3600 (RA grows to the left, as
@@ -217,7 +217,49 @@ AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const
  * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
 AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
 
-/* ---- NuFFT and direct DFT (tensor/nufft_ops.c; the NuFFT, imaging/nufft.c, is to come) - */
+/* PNG figures (imaging/figure.c, cairo): a grid of ncols × nrows panels, each a sky image with
+ * ΔRA / ΔDec axes (RA grows to the left, values decrease to the right, as the sky layout), a
+ * colour bar, a title and optional overlays. Colour maps as matplotlib draws them (N = 256
+ * entries, x in [0, 1] picks entry floor(256 x), x = 1 the last): its inferno and viridis
+ * tables, and afmhot's formula r = clip(2q), g = clip(2q - 0.5), b = clip(2q - 1) at q = entry / 255.
+ * Tick labels use the minus sign U+2212; text goes through cairo's toy font API (fontconfig's
+ * "sans-serif"). */
+typedef struct ag_figure ag_figure;
+typedef enum ag_cmap { AG_CMAP_INFERNO, AG_CMAP_VIRIDIS, AG_CMAP_AFMHOT } ag_cmap;
+typedef enum ag_axis_unit { AG_AXIS_AUTO, AG_AXIS_ARCSEC, AG_AXIS_MAS, AG_AXIS_UAS } ag_axis_unit;
+typedef struct ag_figure_image_opts {
+    const char *title;          /* above the panel; NULL or "": none */
+    ag_cmap cmap;               /* 0: inferno */
+    double vmin, vmax;          /* colour range in the image's units; vmin == vmax: the finite min..max */
+    const char *cbar_label;     /* beside the colour bar, e.g. "Jy/arcsec²"; NULL: none */
+    ag_axis_unit unit;          /* AUTO: arcsec for an extent >= 1", mas for >= 1 mas, else µas */
+    double circle_x, circle_y;  /* arcsec (ΔRA, ΔDec) centre of a dashed ring overlay */
+    double circle_r;            /* arcsec radius; 0: no ring */
+    double beam_maj, beam_min;  /* arcsec FWHM of the beam ellipse drawn lower left; beam_maj 0: none */
+    double beam_pa;             /* deg, east of north */
+} ag_figure_image_opts;
+/* A white figure of ncols × nrows panels (1..16 each) whose plot areas are panel_px (64..4096)
+ * pixels square, plus margins for axes and colour bar (74 + panel_px + 116 by 34 + panel_px + 54
+ * pixels per panel; at most 32767 in all each way, cairo's limit). NULL on bad sizes
+ * (AG_ERR_INVALID) or AG_ERR_NOMEM. Free with ag_figure_free (NULL is fine). */
+AG_API ag_figure *ag_figure_new(int ncols, int nrows, int panel_px);
+AG_API void ag_figure_free(ag_figure *fig);
+/* Draws image (real f32/f64 (npix, npix), SKY layout, any device; copied to the host once, not
+ * kept) into panel (row-major, 0..ncols·nrows-1), pixel edges from gc->img_ext. Non-finite
+ * pixels are grey and ignored by the auto range. opts may be NULL (inferno, auto range and unit).
+ * Returns 0 or a negative ag_status: AG_ERR_INVALID (panel, options, NULL argument),
+ * AG_ERR_DTYPE, AG_ERR_SHAPE, AG_ERR_NOMEM, AG_ERR_IO (cairo failed); the panel may then be
+ * partly drawn. */
+AG_API int ag_figure_image(ag_figure *fig, int panel, ag_tensor *image, const ag_grid_coords *gc,
+                           const ag_figure_image_opts *opts);
+/* Writes the figure as PNG (RGB) to path atomically (a temporary file renamed over path):
+ * 0, or a negative ag_status (AG_ERR_INVALID for NULL arguments, AG_ERR_IO) with nothing written. */
+AG_API int ag_figure_write_png(ag_figure *fig, const char *path);
+/* rgb[0..2] in [0, 1] of colour map cmap at x (clipped to [0, 1]; NaN as 0). 0, or
+ * AG_ERR_INVALID (negative) for an unknown cmap or a NULL rgb. */
+AG_API int ag_cmap_rgb(ag_cmap cmap, double x, double rgb[3]);
+
+/* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
 
 /* Direct (non-uniform) DFT of a packed image cube at arbitrary (u, v), the exact sum that
  * FourierCube evaluates on its grid and a NuFFT approximates (a fused op, tensor/nufft_ops.c;
