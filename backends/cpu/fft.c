@@ -55,6 +55,9 @@ typedef struct plan_geom {
 typedef struct plan_key {
     plan_geom g;
     int align_in, align_out, inplace, nthreads, flags;
+    /* the views' rank and transform dims: equal geometries of other ranks (size-1 dims are not
+     * in g) must not share a handle, since exec reads the views through the handle's dims */
+    int view_ndim, dims[AG_MAX_DIMS];
 } plan_key;
 
 struct ag_kplan {
@@ -453,6 +456,8 @@ static void make_key(plan_key *k, ag_fft_kind kind, const prob *pr, const ag_kvi
     k->g.kind = kind;
     k->g.f64 = pr->f64;
     k->g.rank = ndims;
+    k->view_ndim = out->ndim;
+    memcpy(k->dims, dims, sizeof(int) * (size_t)ndims);
     if (pr->empty) { k->g.empty = 1; return; }
     for (int i = 0; i < ndims; i++) {
         int d = dims[i];
