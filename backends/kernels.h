@@ -206,7 +206,15 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   (columns) of the symmetric matrix whose lower triangle is a's (syevd). info i > 0: did not
  *   converge. Real f32/f64 only.
  * svd: reduced SVD a = u diag(s) vh, u [..., m, k], s [..., k] descending, vh [..., k, n]
- *   (gesdd). info i > 0: did not converge. Real f32/f64 only. */
+ *   (gesdd). info i > 0: did not converge. Real f32/f64 only.
+ *
+ * -- imaging --
+ * dft: the direct DFT of a packed image (include/astrograd/imaging.h, ag_dft). Image views are
+ *   [C, npix, npix] (npix even, packed order: index i <-> n_i = i for i < npix/2, i - npix after),
+ *   visibility views [C, nvis] complex, u and v [C, nvis] real f32/f64 (stride 0 along C when
+ *   shared), θ = sign 2π dl. adjoint false: out (visibilities) <- scale Σ_{j,i} in[c, j, i]
+ *   e^{iθ(u_ck n_i + v_ck n_j)}, in real or complex. adjoint true: out (complex image) <- scale
+ *   Σ_k in[c, k] e^{-iθ(u_ck n_i + v_ck n_j)}. Sums in double; deterministic (no atomics). */
 #define AG_KERNEL_ENTRIES(X) \
     X(copy, (const ag_kview *dst, const ag_kview *src), (dst, src), (dst, src)) \
     X(fill, (const ag_kview *dst, double re, double im), (dst, re, im), (dst)) \
@@ -281,7 +289,9 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
     X(eigh, (const ag_kview *w, const ag_kview *v, const ag_kview *info, const ag_kview *a), \
       (w, v, info, a), (w, v, info, a)) \
     X(svd, (const ag_kview *u, const ag_kview *s, const ag_kview *vh, const ag_kview *info, const ag_kview *a), \
-      (u, s, vh, info, a), (u, s, vh, info, a))
+      (u, s, vh, info, a), (u, s, vh, info, a)) \
+    X(dft, (const ag_kview *out, const ag_kview *in, const ag_kview *u, const ag_kview *v, double dl, \
+            double scale, int sign, bool adjoint), (out, in, u, v, dl, scale, sign, adjoint), (out, in, u, v))
 
 typedef struct ag_kernels {
     const char *name;

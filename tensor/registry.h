@@ -71,7 +71,9 @@
     X(LOGDET, "ag_logdet", D0, logdet) X(SLOGDET_SIGN, "ag_slogdet", D0, slogdet_sign) \
     X(CHOLESKY, "ag_cholesky", D0, cholesky) X(TRIANGULAR_SOLVE, "ag_triangular_solve", D01, tri) \
     /* decomp.c */ \
-    X(QR, "ag_linalg_qr", D0, qr) X(EIGH, "ag_linalg_eigh", D0, eigh) X(SVD, "ag_linalg_svd", D0, svd)
+    X(QR, "ag_linalg_qr", D0, qr) X(EIGH, "ag_linalg_eigh", D0, eigh) X(SVD, "ag_linalg_svd", D0, svd) \
+    /* nufft_ops.c (u, v are inputs 1 and 2, not differentiable) */ \
+    X(DFT, "ag_dft", D0, dft) X(DFT_ADJOINT, "ag_dft_adjoint", D0, dft)
 
 typedef enum ag_op_id {
 #define AG_OP_ENUM(id, name, diff, rule) AG_OP_##id,

@@ -8,6 +8,8 @@ OPFN(gather, ag_gather(x[0], D(1), x[1]))
 OPFN(gather_d0, ag_gather(x[0], D(0), x[1]))
 OPFN(gather_3d, ag_gather(x[0], D(1), x[1]))
 OPFN(scatter_add, ag_scatter_add(x[0], D(0), x[1], x[2]))
+OPFN(index_add, ag_index_add(x[0], D(0), x[1], x[2], 1))
+OPFN(index_add_d1_alpha, ag_index_add(x[0], D(1), x[1], x[2], 0.5))
 OPFN(scatter_add_small, ag_scatter_add(x[0], D(1), x[1], x[2]))
 OPFN(scatter, ag_scatter(x[0], D(0), x[1], x[2]))
 OPFN(scatter_d1, ag_scatter(x[0], D(1), ag_transpose(x[1], D(0), D(1)), x[2]))
@@ -124,7 +126,7 @@ static ag_tensor *f_chunk(ag_tensor *const *x, int n, void *ud) {
 const op_row ops_index[] = {
     ROW(index_select, 2, ALLF), ROW(index_select_d1, 2, ALLF), ROW(index_select_last, 2, DT_REAL),
     ROW(gather, 2, ALLF), ROW(gather_d0, 2, ALLF), ROW(gather_3d, 2, DT_REAL),
-    ROW(scatter_add, 3, ALLF), ROW(scatter_add_small, 3, DT_REAL),
+    ROW(scatter_add, 3, ALLF), ROW(scatter_add_small, 3, DT_REAL), ROW(index_add, 3, ALLF), ROW(index_add_d1_alpha, 3, DT_REAL),
     ROW(scatter, 3, ALLF), ROW(scatter_d1, 3, DT_REAL),
     ROW(scatter_dup, 3, DT_REAL, NOGC), /* torch's gradients for repeated positions: not a derivative */
     ROW(index_put, 3, ALLF), ROW(index_put_2idx, 4, DT_REAL), ROW(index_put_acc, 3, ALLF),
