@@ -1,4 +1,4 @@
-/* imaging/gridding.h — what gridding.c, dirty.c and crossval.c share: loose visibilities read to
+/* imaging/gridding.h — what gridding.c and dirty.c share: loose visibilities read to
  * the host in f64, MPoL's cell assignment and the packed/ground index maps. Private. */
 #ifndef AG_IMAGING_GRIDDING_H
 #define AG_IMAGING_GRIDDING_H
@@ -14,8 +14,9 @@ typedef struct ag__loose {
     double complex *d;
 } ag__loose;
 
-/* Reads vis to the host after the checks every gridder makes (gc initialised, the data fit the
- * grid, no Hermitian pairs); fn names the public function. 0 or a negative ag_status. */
+/* Reads vis to the host after the checks every gridder makes (gc initialised, vis's tensors
+ * (nchan, nvis), finite, weights > 0, the data fit the grid, no Hermitian pairs); fn names the
+ * public function. 0 or a negative ag_status (out is then empty). */
 int ag__loose_read(const char *fn, const ag_grid_coords *gc, const ag_vis *vis, ag__loose *out);
 void ag__loose_free(ag__loose *l);
 

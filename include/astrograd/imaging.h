@@ -184,14 +184,17 @@ AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_ma
 
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
-/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
+/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c) ------------- */
 
 /* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED
- * layout, vis_gridded complex [Jy], weight_gridded real [1/Jy²] (the summed weight of each cell),
- * mask bool (cells holding data); the masked cells, in C order over (channel, packed row, packed
- * column), are pre-indexed once: index (nmask) i64 flat positions into the cube, vis_indexed and
- * weight_indexed (nmask). All tensors on one device, in one precision (c128/f64 or c64/f32).
- * The dataset owns its tensors; read them, never replace them. */
+ * layout (cell [0, 0] is u = v = 0; MPoL's "ground" cube is ag_packed_to_ground of it),
+ * vis_gridded complex [Jy], weight_gridded real [1/Jy²] (the summed weight Σ w of each cell: the
+ * averaged visibility's uncertainty is σ = 1/√weight_gridded), mask bool (cells holding data);
+ * the masked cells, in C order over (channel, packed row, packed column) as torch's boolean
+ * indexing, are pre-indexed once: index (nmask) i64 flat positions into the cube, vis_indexed
+ * and weight_indexed (nmask) the data and weights there (MPoL's vis_indexed, weight_indexed).
+ * All tensors on one device, in one precision (c128/f64 or c64/f32). The dataset owns its
+ * tensors; read them, never replace them. */
 typedef struct ag_gridded_dataset {
     ag_grid_coords coords;
     int64_t nchan, nmask;
@@ -204,34 +207,47 @@ typedef struct ag_gridded_dataset {
  * Checks: gc initialised; vis_gridded complex of shape (nchan, npix, npix) (a 2-d (npix, npix)
  * cube is one channel) with gc's npix; weight_gridded real of the matching precision and mask
  * bool of that shape; one device; weights finite and >= 0, > 0 in every masked cell; data
- * finite. Each failure: NULL and an error naming ag_gridded_dataset_new. */
+ * finite. Each failure: NULL and an error naming ag_gridded_dataset_new. The tensors are read
+ * once on the host to build the index (not in any op). */
 AG_API ag_gridded_dataset *ag_gridded_dataset_new(const ag_grid_coords *gc, ag_tensor *vis_gridded,
                                                   ag_tensor *weight_gridded, ag_tensor *mask);
 AG_API void ag_gridded_dataset_free(ag_gridded_dataset *ds);   /* NULL is a no-op */
 /* Moves every tensor of ds to dev (in place; on failure ds is unchanged). 0 or a negative ag_status. */
 AG_API int ag_gridded_dataset_to(ag_gridded_dataset *ds, ag_device dev);
 /* model_vis[mask] (MPoL's GriddedDataset.forward): model_vis complex (nchan, npix, npix), packed
- * (FourierCube's output), on ds's device and of its precision; returns (nmask) complex, one gather
- * with the stored index (no mask search per call). Differentiable w.r.t. model_vis. */
+ * (FourierCube's output), on ds's device and of its dtype; returns a new (nmask) complex tensor in
+ * the order of ds->vis_indexed and ds->weight_indexed: one gather (ag_take) with the stored index,
+ * no mask search per call, no host reads. Differentiable w.r.t. model_vis (the gradient is
+ * scattered back to the masked cells). Errors (NULL, naming the function): ds or model_vis NULL,
+ * another shape (AG_ERR_SHAPE), dtype (AG_ERR_DTYPE) or device. */
 AG_API ag_tensor *ag_gridded_dataset_forward(const ag_gridded_dataset *ds, ag_tensor *model_vis);
-/* MPoL's nll_gridded: Σ w |V - M|² / (2 nmask) over the masked cells, 0-d real; differentiable
- * w.r.t. model_vis (as ag_gridded_dataset_forward). The held-out score of ag_crossval_run. */
+/* MPoL's nll_gridded: Σ w |V - M|² / (2 nmask) over the masked cells, a new 0-d real tensor
+ * (composed of ag ops; |V - M|² as re² + im²); differentiable w.r.t. model_vis; errors as
+ * ag_gridded_dataset_forward, and AG_ERR_INVALID for a dataset without masked cells. */
 AG_API ag_tensor *ag_gridded_dataset_nll(const ag_gridded_dataset *ds, ag_tensor *model_vis);
-/* A new dataset restricted to mask2d (MPoL's add_mask on a copy): mask2d bool (npix, npix), packed,
- * on ds's device, broadcast over channels and and-ed with ds->mask; the gridded vis and weights
- * are zeroed outside the new mask. ds is unchanged. */
-AG_API ag_gridded_dataset *ag_gridded_dataset_masked(const ag_gridded_dataset *ds, ag_tensor *mask2d);
 
 /* MPoL's DataAverager.to_pytorch_dataset: loose visibilities -> gridded dataset. Per packed cell
  * of each channel: weight_gridded = Σ w, vis_gridded = Σ w V / Σ w (the weighted mean), mask =
- * Σ w > 0. A point's cell is MPoL's histogram bin over u_edges, v_edges (fast_histogram: a
- * point on the upper outer edge u = u_bin_max or v = v_bin_max falls outside and is dropped).
- * Errors (NULL, nothing made): points beyond the grid (ag_grid_check_data_fit's message, naming
- * the cell size that would fit), Hermitian pairs in the input (MPoL's check: the first min(5, nvis)
- * points of channel 0 searched for a (-u, -v) point with conjugate data). The computation runs on
- * the host in f64; the dataset is made on vis's device in vis's precision. MPoL's visibility
- * scatter check (check_visibility_scatter) is not done. */
-AG_API ag_gridded_dataset *ag_data_average(const ag_grid_coords *gc, const ag_vis *vis);
+ * Σ w > 0. Cells are MPoL's (ground index iu from u, iv from v; packed = fftshift), binned by
+ * fast_histogram's rule over [u_bin_min, u_bin_max) × [v_bin_min, v_bin_max) (lower edges
+ * closed, upper open: a point on u = u_bin_max or v = v_bin_max is dropped). One difference from
+ * MPoL 0.2, on purpose: MPoL looks up the weight W a point's value is divided by with
+ * np.digitize, which for a point exactly on an interior cell edge can pick the neighbouring cell
+ * (rounding) and then gives NaN or a wrong mean; here every sum and lookup uses the one
+ * fast_histogram cell (identical to MPoL for every point off the edges).
+ * add_conjugates false: MPoL 0.2's DataAverager (the points only, so a Hermitian model is
+ * compared at each baseline once). true: every point also enters at (-u, -v) with conj V and
+ * its weight, so the mask is point-symmetric (what the gridding issue asked for; nll unchanged
+ * in value when the model is Hermitian, as MPoL notes).
+ * Errors (NULL, nothing made, naming ag_data_average): gc or vis NULL or gc uninitialised
+ * (AG_ERR_INVALID), vis tensors not (nchan, nvis) (AG_ERR_SHAPE), non-finite values or weights
+ * <= 0, points beyond the grid (the largest |u| and |v| [λ], the grid's reach and the cell size
+ * that would fit, as ag_grid_check_data_fit), Hermitian pairs in the input (MPoL's check: the
+ * first min(5, nvis) points of channel 0 searched for a point at exactly (-u, -v) with exactly
+ * conjugate data; MPoL compares u and v separately, we ask for both). The averaging runs once on
+ * the host in f64; the dataset is made on vis->data's device in vis's precision. MPoL's
+ * visibility scatter check (check_visibility_scatter) is not done. */
+AG_API ag_gridded_dataset *ag_data_average(const ag_grid_coords *gc, const ag_vis *vis, bool add_conjugates);
 
 /* Dirty imaging (MPoL's DirtyImager.get_dirty_image). */
 typedef enum ag_weighting {
@@ -243,65 +259,34 @@ typedef struct ag_dirty_opts {  /* zero-initialised: MPoL's defaults (uniform, n
     ag_weighting weighting;
     double robust;           /* briggs only: in [-2, 2] (CASA's; -2 ~ uniform, 2 ~ natural) */
     double taper_fwhm;       /* arcsec; > 0: Gaussian uv taper exp(-(π θ q)² / (4 ln 2)), θ in rad,
-                                q in λ (the visibilities of an image Gaussian of this FWHM); 0: none */
+                                q = √(u² + v²) in λ (the visibilities of an image Gaussian of this
+                                FWHM; MPoL takes a taper function, this is the one users write); 0: none */
     ag_image_unit unit;      /* Jy/arcsec² divides by the beam area */
     int ntheta;              /* azimuthal wedges of the beam-area null search; 0: 24 */
     bool area_per_channel;   /* false (MPoL's single_channel_estimate): channel 0's nulled region for all */
 } ag_dirty_opts;
 /* Dirty image and beam of loose visibilities, as MPoL: the points and their Hermitian conjugates
- * (-u, -v, conj V) gridded with taper · density · weight, density 1 (natural), 1/W_k (uniform, W_k
- * the cell's Σ w) or 1/(1 + W_k f²) with f² = (5·10^-R)² / (Σ_k W_k² / Σ_i w_i) per channel (briggs);
- * C = 1 / Σ taper · density · w; image = npix² · ifft2(C · gridded) shifted to the SKY layout, real,
- * (nchan, npix, npix) in Jy/beam (peak of the beam 1) or Jy/arcsec²; beam likewise from the weights
- * alone; beam_area (nchan) [arcsec²] = cell_size² · Σ of the beam out to its first null (MPoL's
- * get_dirty_beam_area). Outputs in vis's precision on vis's device; any of image, beam, beam_area
- * may be NULL (not wanted). A Jy/arcsec² image is what a BaseCube's initial sky image is given in.
- * Errors (negative ag_status, no output written): those of ag_data_average, robust outside [-2, 2],
- * an unknown weighting or unit, a negative or non-finite taper, a beam with no negative pixel in a
- * wedge (no first null: grid too small for the beam), imaginary parts >= 1e-10 (MPoL's check).
- * opts NULL: the defaults. Computed on the host in f64, as MPoL (NumPy). */
+ * (-u, -v, conj V, same weight) gridded (cells, and W_k looked up, as ag_data_average) with taper · density · weight,
+ * density 1 (natural), 1/W_k (uniform, W_k the cell's Σ w over points and conjugates) or
+ * 1/(1 + W_k f²) with f² = (5·10^-R)² / (Σ_k W_k² / Σ_i w_i) per channel, i over points and
+ * conjugates (briggs); C = 1 / Σ_i taper · density · w; image = npix² · ifft2(C · gridded vis)
+ * in the SKY layout (ag_packed_to_sky), real, (nchan, npix, npix) in Jy/beam (the beam's peak is
+ * 1) or Jy/arcsec²; beam likewise from taper · density · w alone; beam_area (nchan) [arcsec²] =
+ * cell_size² · Σ of the beam out to its first null (MPoL's get_dirty_beam_area with ntheta
+ * wedges, its (l, m) meshgrid taken as MPoL takes it). Outputs are new tensors in vis's
+ * precision on vis->data's device; any of image, beam, beam_area may be NULL (not wanted; the
+ * area is then only computed for a Jy/arcsec² image). A Jy/arcsec² image is what a BaseCube's
+ * initial sky image is given in.
+ * Errors (negative ag_status naming ag_dirty_image, no output written): those of
+ * ag_data_average, robust outside [-2, 2] for briggs, an unknown weighting or unit, a negative
+ * or non-finite taper, ntheta < 0, a beam with no negative pixel in a wedge (no first null: grid
+ * too small for the beam), imaginary parts >= 1e-10 (MPoL's check). opts NULL: the defaults.
+ * Computed on the host in f64, as MPoL (NumPy). Not done: MPoL's visibility scatter warning. */
 AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_dirty_opts *opts, ag_tensor **image,
                           ag_tensor **beam, ag_tensor **beam_area);
 
-/* Cross-validation: k-fold splits of a gridded dataset's cells (MPoL 0.2's crossval.py). A split
- * holds one label per packed cell (npix²) and borrows ds, which must outlive it. */
-typedef struct ag_crossval_splits {
-    const ag_gridded_dataset *ds;
-    int k;
-    int32_t *fold;           /* npix² packed cells: test fold 0..k-1; -1 in every training set
-                                (random-cell's top 1%); -2 in no set (no data) */
-} ag_crossval_splits;
-/* MPoL's RandomCellSplitGridded: the masked cells of `channel` with the nn = floor(0.01 nmask)
- * largest gridded weights (nmask over all channels, as MPoL; none when nn = 0, where MPoL would take
- * them all) join every training set; the rest are shuffled (Fisher-Yates with a private generator
- * seeded by seed, so the global ag_manual_seed stream is untouched) and cut into k near-equal
- * folds as torch.tensor_split. Masks are 2-d (from that channel), applied to every channel.
- * k >= 2 and at most the number of cells to split; errors NULL. */
-AG_API ag_crossval_splits *ag_crossval_random_cell(const ag_gridded_dataset *ds, int k, uint64_t seed, int channel);
-/* MPoL's DartboardSplitGridded: cells with data in any channel are labelled by their polar cell
- * (q in [q_i, q_i+1), φ folded to (0, π] by adding π to φ <= 0, in (φ_j, φ_j+1]: the rule of
- * MPoL's build_grid_mask_from_cells, so every cell falls in exactly one fold); the polar cells
- * holding data, in (q, φ) order, are shuffled as above and cut into k folds (np.array_split).
- * q_edges NULL: MPoL's loglinspace(0, q_max, 8, 5) [λ], q_max = √2 du (npix/2 + 1); phi_edges
- * NULL: linspace(0, π, 9). Edges strictly increasing, φ within [0, π]. k >= 2 and at most the
- * number of polar cells with data. */
-AG_API ag_crossval_splits *ag_crossval_dartboard(const ag_gridded_dataset *ds, int k, uint64_t seed, const double *q_edges,
-                                                 int nq_edges, const double *phi_edges, int nphi_edges);
-/* The default dartboard edges (nq = 13: loglinspace(0, q_max, 8, 5); nphi = 9) into q[13], phi[9]. */
-AG_API int ag_dartboard_default_edges(const ag_grid_coords *gc, double q[13], double phi[9]);
-AG_API void ag_crossval_splits_free(ag_crossval_splits *s);   /* NULL is a no-op */
-/* Fold i's (train, test) datasets (ag_gridded_dataset_masked of s->ds), new; 0 or a negative ag_status. */
-AG_API int ag_crossval_fold(const ag_crossval_splits *s, int i, ag_gridded_dataset **train, ag_gridded_dataset **test);
-/* The driver (MPoL's CrossValidate.run_crossval with the model left to the caller): for each
- * fold, train(train set, fold, ctx) returns the trained model visibility cube (complex, packed,
- * a new reference), or NULL with the error set; the fold's score is score(model, test set, ctx)
- * (score NULL: ag_gridded_dataset_nll, as MPoL's TrainTest.test), written to scores[i]
- * (s->k doubles). mean and std (population, np.std) of the scores to *mean, *std (either may be
- * NULL). Runs each fold in a scope. A failing callback stops the run: its error is returned. */
-typedef ag_tensor *(*ag_crossval_train_fn)(const ag_gridded_dataset *train, int fold, void *ctx);
-typedef ag_tensor *(*ag_crossval_score_fn)(const ag_gridded_dataset *test, ag_tensor *model_vis, void *ctx);
-AG_API int ag_crossval_run(const ag_crossval_splits *s, ag_crossval_train_fn train, ag_crossval_score_fn score, void *ctx,
-                           double *scores, double *mean, double *std);
+/* Not yet implemented (MPoL's crossval.py: RandomCellSplitGridded, DartboardSplitGridded,
+ * CrossValidate, GriddedDataset.add_mask): no declarations until they exist. */
 
 /* ---- Files and figures (imaging/io.c, uvsim.c, fits.c, figure.c) ------------------------ */
 
