@@ -52,6 +52,36 @@ static void average_matches(void **state) {
     fx_close(f);
 }
 
+/* c64/f32 visibilities give a dataset and images in single precision (computed in f64) */
+static void single_precision(void **state) {
+    (void)state;
+    fx_file *f = fx_open("imaging_gridding");
+    assert_non_null(f);
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.08, 32), 0);
+    ag_scope_begin();
+    ag_vis *vis = ag_vis_new(ag_to(ag_to_dtype(fx_get(f, "dirty.u"), AG_F32), DEV), ag_to(ag_to_dtype(fx_get(f, "dirty.v"), AG_F32), DEV),
+                             ag_to(ag_to_dtype(fx_get(f, "dirty.data"), AG_C64), DEV),
+                             ag_to(ag_to_dtype(fx_get(f, "dirty.weight"), AG_F32), DEV));
+    ag_scope_end();
+    assert_non_null(vis);
+    ag_gridded_dataset *ds = ag_data_average(&gc, vis, true);
+    assert_non_null(ds);
+    assert_int_equal(ag_dtype_of(ds->vis_gridded), AG_C64);
+    assert_int_equal(ag_dtype_of(ds->weight_indexed), AG_F32);
+    ag_tensor *img = NULL, *area = NULL;
+    assert_int_equal(ag_dirty_image(&gc, vis, NULL, &img, NULL, &area), 0);
+    assert_int_equal(ag_dtype_of(img), AG_F32);
+    ag_scope_begin();
+    fx_expect_close(img, ag_to_dtype(fx_get(f, "dirty.uniform.image"), AG_F32), 1e-4, "f32 image");
+    fx_expect_close(area, ag_to_dtype(fx_get(f, "dirty.uniform.area"), AG_F32), 1e-4, "f32 beam area");
+    ag_scope_end();
+    ag_release(img), ag_release(area);
+    ag_gridded_dataset_free(ds);
+    ag_vis_free(vis);
+    fx_close(f);
+}
+
 typedef struct { const ag_gridded_dataset *ds; bool nll; } fw_ctx;
 static ag_tensor *fw_fn(ag_tensor *const *in, int n, void *user) {
     (void)n;
@@ -281,7 +311,8 @@ static void edges_and_bad_inputs(void **state) {
 int main(void) {
     DEV = ag_device_default();
     const struct CMUnitTest tests[] = {
-        TEST(average_matches), TEST(forward_and_nll), TEST(dataset_new_checks), TEST(dirty_matches), TEST(edges_and_bad_inputs),
+        TEST(average_matches), TEST(forward_and_nll), TEST(dataset_new_checks), TEST(dirty_matches), TEST(single_precision),
+        TEST(edges_and_bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
