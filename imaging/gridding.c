@@ -249,6 +249,27 @@ ag_tensor *ag_gridded_dataset_nll(const ag_gridded_dataset *ds, ag_tensor *model
     return out;
 }
 
+ag_gridded_dataset *ag_gridded_dataset_masked(const ag_gridded_dataset *ds, ag_tensor *mask2d) {
+    const char *fn = "ag_gridded_dataset_masked";
+    if (!ds) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "%s: ds is NULL", fn);
+    if (!mask2d) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "%s: mask2d is NULL", fn);
+    int64_t n = ds->coords.npix;
+    if (ag_dtype_of(mask2d) != AG_BOOL)
+        return ag_fail(AG_ERR_DTYPE, "%s: expected a bool mask2d, given %s", fn, ag_dtype_name(ag_dtype_of(mask2d)));
+    if (ag_ndim(mask2d) != 2 || ag_shape(mask2d)[0] != n || ag_shape(mask2d)[1] != n)
+        return ag_fail(AG_ERR_SHAPE, "%s: expected mask2d of shape (%lld, %lld), packed, given %s", fn, (long long)n,
+                       (long long)n, AG_SHP(mask2d));
+    if (!ag__same_device(fn, mask2d, ds->mask)) return NULL;
+    ag_scope_begin();
+    ag_no_grad_begin();
+    ag_tensor *m = ag_logical_and(ds->mask, mask2d), *off = ag_logical_not(m);
+    ag_tensor *vis = ag_masked_fill(ds->vis_gridded, off, 0.0), *w = ag_masked_fill(ds->weight_gridded, off, 0.0);
+    ag_no_grad_end();
+    ag_gridded_dataset *out = ag_gridded_dataset_new(&ds->coords, vis, w, m);
+    ag_scope_end();
+    return out;
+}
+
 /* ---- DataAverager ---- */
 
 ag_gridded_dataset *ag_data_average(const ag_grid_coords *gc, const ag_vis *vis, bool add_conjugates) {

@@ -117,6 +117,26 @@ static void forward_and_nll(void **state) {
         if (ok != 1) fail_msg("gradcheck of %s: %s", k ? "nll" : "forward", rep.message);
     }
     ag_scope_end();
+    /* MPoL's add_mask, on a copy */
+    ag_scope_begin();
+    ag_tensor *m2 = ag_to(fx_get(f, "avg.sub.mask2d"), DEV);
+    ag_gridded_dataset *sub = ag_gridded_dataset_masked(ds, m2);
+    assert_non_null(sub);
+    fx_expect_close(sub->mask, fx_get(f, "avg.sub.mask"), 0, "and-ed mask");
+    fx_expect_close(sub->vis_gridded, fx_get(f, "avg.sub.vis_gridded"), 0, "masked vis_gridded");
+    fx_expect_close(sub->weight_gridded, fx_get(f, "avg.sub.weight_gridded"), 0, "masked weight_gridded");
+    fx_expect_close(sub->vis_indexed, ag_masked_select(fx_get(f, "avg.sub.vis_gridded"), fx_get(f, "avg.sub.mask")), 0,
+                    "masked vis_indexed");
+    assert_true(sub->nmask < ds->nmask && sub->nmask > 0);
+    ag_gridded_dataset_free(sub);
+    fx_expect_close(ds->vis_gridded, fx_get(f, "avg.conj0.vis_gridded"), 1e-12, "ds unchanged");
+    assert_null(ag_gridded_dataset_masked(ds, ag_select(m2, 0, 0)));
+    assert_error(AG_ERR_SHAPE, "ag_gridded_dataset_masked", "(16, 16)");
+    assert_null(ag_gridded_dataset_masked(ds, ag_to_dtype(m2, AG_F64)));
+    assert_error(AG_ERR_DTYPE, "ag_gridded_dataset_masked", "bool mask2d");
+    assert_null(ag_gridded_dataset_masked(NULL, m2));
+    assert_error(AG_ERR_INVALID, "ag_gridded_dataset_masked", "ds is NULL");
+    ag_scope_end();
     /* the dataset survives a round trip through ag_gridded_dataset_to */
     assert_int_equal(ag_gridded_dataset_to(ds, AG_CPU), 0);
     assert_true(ag_device_of(ds->index).kind == AG_DEV_CPU);

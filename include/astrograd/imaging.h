@@ -225,6 +225,12 @@ AG_API ag_tensor *ag_gridded_dataset_forward(const ag_gridded_dataset *ds, ag_te
  * (composed of ag ops; |V - M|² as re² + im²); differentiable w.r.t. model_vis; errors as
  * ag_gridded_dataset_forward, and AG_ERR_INVALID for a dataset without masked cells. */
 AG_API ag_tensor *ag_gridded_dataset_nll(const ag_gridded_dataset *ds, ag_tensor *model_vis);
+/* A new dataset restricted to mask2d (MPoL's GriddedDataset.add_mask, on a copy: ds is
+ * unchanged): mask2d bool (npix, npix), packed, on ds's device, borrowed; broadcast over the
+ * channels and and-ed with ds->mask; the gridded vis and weights are zeroed outside the new mask
+ * and the indexed values rebuilt. NULL with the error set (naming ag_gridded_dataset_masked) for
+ * NULL arguments, another dtype (AG_ERR_DTYPE), shape (AG_ERR_SHAPE) or device. */
+AG_API ag_gridded_dataset *ag_gridded_dataset_masked(const ag_gridded_dataset *ds, ag_tensor *mask2d);
 
 /* MPoL's DataAverager.to_pytorch_dataset: loose visibilities -> gridded dataset. Per packed cell
  * of each channel: weight_gridded = Σ w, vis_gridded = Σ w V / Σ w (the weighted mean), mask =
@@ -286,7 +292,7 @@ AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_
                           ag_tensor **beam, ag_tensor **beam_area);
 
 /* Not yet implemented (MPoL's crossval.py: RandomCellSplitGridded, DartboardSplitGridded,
- * CrossValidate, GriddedDataset.add_mask): no declarations until they exist. */
+ * CrossValidate): no declarations until they exist. */
 
 /* ---- Files and figures (imaging/io.c, uvsim.c, fits.c, figure.c) ------------------------ */
 

@@ -193,6 +193,11 @@ def make():
             N = len(sel)
             nll = 1 / (2 * N) * torch.sum(torch.tensor(wg)[mask] * torch.abs(torch.tensor(vis)[mask] - sel) ** 2)
             nll.backward()
+            # GriddedDataset.add_mask with a random packed 2-d mask
+            m2 = rng.uniform(0, 1, vis.shape[1:]) < 0.6
+            mt2 = m & m2[None]
+            out += [("avg.sub.mask2d", t(m2)), ("avg.sub.mask", t(mt2)), ("avg.sub.vis_gridded", t(np.where(mt2, vis, 0))),
+                    ("avg.sub.weight_gridded", t(np.where(mt2, wg, 0)))]
             out += [("avg.model", t(model)), ("avg.forward", sel.detach()), ("avg.nll", nll.detach().reshape(())),
                     ("avg.nll_grad", mt.grad)]
 
