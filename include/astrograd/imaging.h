@@ -243,8 +243,9 @@ AG_API ag_gridded_dataset *ag_gridded_dataset_masked(const ag_gridded_dataset *d
  * fast_histogram cell (identical to MPoL for every point off the edges).
  * add_conjugates false: MPoL 0.2's DataAverager (the points only, so a Hermitian model is
  * compared at each baseline once). true: every point also enters at (-u, -v) with conj V and
- * its weight, so the mask is point-symmetric (what the gridding issue asked for; nll unchanged
- * in value when the model is Hermitian, as MPoL notes).
+ * its weight, so the mask is point-symmetric (what the gridding issue asked for; for a Hermitian
+ * model the nll is then the same up to the cells where a point and a conjugate share a cell,
+ * such as u = v = 0).
  * Errors (NULL, nothing made, naming ag_data_average): gc or vis NULL or gc uninitialised
  * (AG_ERR_INVALID), vis tensors not (nchan, nvis) (AG_ERR_SHAPE), non-finite values or weights
  * <= 0, points beyond the grid (the largest |u| and |v| [λ], the grid's reach and the cell size
@@ -272,8 +273,8 @@ typedef struct ag_dirty_opts {  /* zero-initialised: MPoL's defaults (uniform, n
     bool area_per_channel;   /* false (MPoL's single_channel_estimate): channel 0's nulled region for all */
 } ag_dirty_opts;
 /* Dirty image and beam of loose visibilities, as MPoL: the points and their Hermitian conjugates
- * (-u, -v, conj V, same weight) gridded (cells, and W_k looked up, as ag_data_average) with taper · density · weight,
- * density 1 (natural), 1/W_k (uniform, W_k the cell's Σ w over points and conjugates) or
+ * (-u, -v, conj V, same weight) gridded (cells, and W_k looked up, as ag_data_average) with
+ * taper · density · weight, density 1 (natural), 1/W_k (uniform, W_k the cell's Σ w over points and conjugates) or
  * 1/(1 + W_k f²) with f² = (5·10^-R)² / (Σ_k W_k² / Σ_i w_i) per channel, i over points and
  * conjugates (briggs); C = 1 / Σ_i taper · density · w; image = npix² · ifft2(C · gridded vis)
  * in the SKY layout (ag_packed_to_sky), real, (nchan, npix, npix) in Jy/beam (the beam's peak is
