@@ -184,7 +184,116 @@ AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_ma
 
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
-/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) -- */
+/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c) ------------- */
+
+/* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED
+ * layout (cell [0, 0] is u = v = 0; MPoL's "ground" cube is ag_packed_to_ground of it),
+ * vis_gridded complex [Jy], weight_gridded real [1/Jy²] (the summed weight Σ w of each cell: the
+ * averaged visibility's uncertainty is σ = 1/√weight_gridded), mask bool (cells holding data);
+ * the masked cells, in C order over (channel, packed row, packed column) as torch's boolean
+ * indexing, are pre-indexed once: index (nmask) i64 flat positions into the cube, vis_indexed
+ * and weight_indexed (nmask) the data and weights there (MPoL's vis_indexed, weight_indexed).
+ * All tensors on one device, in one precision (c128/f64 or c64/f32). The dataset owns its
+ * tensors; read them, never replace them. */
+typedef struct ag_gridded_dataset {
+    ag_grid_coords coords;
+    int64_t nchan, nmask;
+    ag_tensor *vis_gridded, *weight_gridded, *mask;  /* (nchan, npix, npix), packed */
+    ag_tensor *index;                                /* (nmask) i64 */
+    ag_tensor *vis_indexed, *weight_indexed;         /* (nmask) */
+} ag_gridded_dataset;
+
+/* New dataset taking over the three references (also on failure, and also from a scope).
+ * Checks: gc initialised; vis_gridded complex of shape (nchan, npix, npix) (a 2-d (npix, npix)
+ * cube is one channel) with gc's npix; weight_gridded real of the matching precision and mask
+ * bool of that shape; one device; weights finite and >= 0, > 0 in every masked cell; data
+ * finite. Each failure: NULL and an error naming ag_gridded_dataset_new. The tensors are read
+ * once on the host to build the index (not in any op). */
+AG_API ag_gridded_dataset *ag_gridded_dataset_new(const ag_grid_coords *gc, ag_tensor *vis_gridded,
+                                                  ag_tensor *weight_gridded, ag_tensor *mask);
+AG_API void ag_gridded_dataset_free(ag_gridded_dataset *ds);   /* NULL is a no-op */
+/* Moves every tensor of ds to dev (in place; on failure ds is unchanged). 0 or a negative ag_status. */
+AG_API int ag_gridded_dataset_to(ag_gridded_dataset *ds, ag_device dev);
+/* model_vis[mask] (MPoL's GriddedDataset.forward): model_vis complex (nchan, npix, npix), packed
+ * (FourierCube's output), on ds's device and of its dtype; returns a new (nmask) complex tensor in
+ * the order of ds->vis_indexed and ds->weight_indexed: one gather (ag_take) with the stored index,
+ * no mask search per call, no host reads. Differentiable w.r.t. model_vis (the gradient is
+ * scattered back to the masked cells). Errors (NULL, naming the function): ds or model_vis NULL,
+ * another shape (AG_ERR_SHAPE), dtype (AG_ERR_DTYPE) or device. */
+AG_API ag_tensor *ag_gridded_dataset_forward(const ag_gridded_dataset *ds, ag_tensor *model_vis);
+/* MPoL's nll_gridded: Σ w |V - M|² / (2 nmask) over the masked cells, a new 0-d real tensor
+ * (composed of ag ops; |V - M|² as re² + im²); differentiable w.r.t. model_vis; errors as
+ * ag_gridded_dataset_forward, and AG_ERR_INVALID for a dataset without masked cells. */
+AG_API ag_tensor *ag_gridded_dataset_nll(const ag_gridded_dataset *ds, ag_tensor *model_vis);
+/* A new dataset restricted to mask2d (MPoL's GriddedDataset.add_mask, on a copy: ds is
+ * unchanged): mask2d bool (npix, npix), packed, on ds's device, borrowed; broadcast over the
+ * channels and and-ed with ds->mask; the gridded vis and weights are zeroed outside the new mask
+ * and the indexed values rebuilt. NULL with the error set (naming ag_gridded_dataset_masked) for
+ * NULL arguments, another dtype (AG_ERR_DTYPE), shape (AG_ERR_SHAPE) or device. */
+AG_API ag_gridded_dataset *ag_gridded_dataset_masked(const ag_gridded_dataset *ds, ag_tensor *mask2d);
+
+/* MPoL's DataAverager.to_pytorch_dataset: loose visibilities -> gridded dataset. Per packed cell
+ * of each channel: weight_gridded = Σ w, vis_gridded = Σ w V / Σ w (the weighted mean), mask =
+ * Σ w > 0. Cells are MPoL's (ground index iu from u, iv from v; packed = fftshift), binned by
+ * fast_histogram's rule over [u_bin_min, u_bin_max) × [v_bin_min, v_bin_max) (lower edges
+ * closed, upper open: a point on u = u_bin_max or v = v_bin_max is dropped). One difference from
+ * MPoL 0.2, on purpose: MPoL looks up the weight W a point's value is divided by with
+ * np.digitize, which for a point exactly on an interior cell edge can pick the neighbouring cell
+ * (rounding) and then gives NaN or a wrong mean; here every sum and lookup uses the one
+ * fast_histogram cell (identical to MPoL for every point off the edges).
+ * add_conjugates false: MPoL 0.2's DataAverager (the points only, so a Hermitian model is
+ * compared at each baseline once). true: every point also enters at (-u, -v) with conj V and
+ * its weight, so the mask is point-symmetric (what the gridding issue asked for; for a Hermitian
+ * model the nll is then the same up to the cells where a point and a conjugate share a cell,
+ * such as u = v = 0).
+ * Errors (NULL, nothing made, naming ag_data_average): gc or vis NULL or gc uninitialised
+ * (AG_ERR_INVALID), vis tensors not (nchan, nvis) (AG_ERR_SHAPE), non-finite values or weights
+ * <= 0, points beyond the grid (the largest |u| and |v| [λ], the grid's reach and the cell size
+ * that would fit, as ag_grid_check_data_fit), Hermitian pairs in the input (MPoL's check: the
+ * first min(5, nvis) points of channel 0 searched for a point at exactly (-u, -v) with exactly
+ * conjugate data; MPoL compares u and v separately, we ask for both). The averaging runs once on
+ * the host in f64; the dataset is made on vis->data's device in vis's precision. MPoL's
+ * visibility scatter check (check_visibility_scatter) is not done. */
+AG_API ag_gridded_dataset *ag_data_average(const ag_grid_coords *gc, const ag_vis *vis, bool add_conjugates);
+
+/* Dirty imaging (MPoL's DirtyImager.get_dirty_image). */
+typedef enum ag_weighting {
+    AG_WEIGHT_UNIFORM = 0,   /* MPoL's default */
+    AG_WEIGHT_NATURAL, AG_WEIGHT_BRIGGS
+} ag_weighting;
+typedef enum ag_image_unit { AG_UNIT_JY_BEAM = 0, AG_UNIT_JY_ARCSEC2 } ag_image_unit;
+typedef struct ag_dirty_opts {  /* zero-initialised: MPoL's defaults (uniform, no taper, Jy/beam) */
+    ag_weighting weighting;
+    double robust;           /* briggs only: in [-2, 2] (CASA's; -2 ~ uniform, 2 ~ natural) */
+    double taper_fwhm;       /* arcsec; > 0: Gaussian uv taper exp(-(π θ q)² / (4 ln 2)), θ in rad,
+                                q = √(u² + v²) in λ (the visibilities of an image Gaussian of this
+                                FWHM; MPoL takes a taper function, this is the one users write); 0: none */
+    ag_image_unit unit;      /* Jy/arcsec² divides by the beam area */
+    int ntheta;              /* azimuthal wedges of the beam-area null search; 0: 24 */
+    bool area_per_channel;   /* false (MPoL's single_channel_estimate): channel 0's nulled region for all */
+} ag_dirty_opts;
+/* Dirty image and beam of loose visibilities, as MPoL: the points and their Hermitian conjugates
+ * (-u, -v, conj V, same weight) gridded (cells, and W_k looked up, as ag_data_average) with
+ * taper · density · weight, density 1 (natural), 1/W_k (uniform, W_k the cell's Σ w over points and conjugates) or
+ * 1/(1 + W_k f²) with f² = (5·10^-R)² / (Σ_k W_k² / Σ_i w_i) per channel, i over points and
+ * conjugates (briggs); C = 1 / Σ_i taper · density · w; image = npix² · ifft2(C · gridded vis)
+ * in the SKY layout (ag_packed_to_sky), real, (nchan, npix, npix) in Jy/beam (the beam's peak is
+ * 1) or Jy/arcsec²; beam likewise from taper · density · w alone; beam_area (nchan) [arcsec²] =
+ * cell_size² · Σ of the beam out to its first null (MPoL's get_dirty_beam_area with ntheta
+ * wedges, its (l, m) meshgrid taken as MPoL takes it). Outputs are new tensors in vis's
+ * precision on vis->data's device; any of image, beam, beam_area may be NULL (not wanted; the
+ * area is then only computed for a Jy/arcsec² image). A Jy/arcsec² image is what a BaseCube's
+ * initial sky image is given in.
+ * Errors (negative ag_status naming ag_dirty_image, no output written): those of
+ * ag_data_average, robust outside [-2, 2] for briggs, an unknown weighting or unit, a negative
+ * or non-finite taper, ntheta < 0, a beam with no negative pixel in a wedge (no first null: grid
+ * too small for the beam), imaginary parts >= 1e-10 (MPoL's check). opts NULL: the defaults.
+ * Computed on the host in f64, as MPoL (NumPy). Not done: MPoL's visibility scatter warning. */
+AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_dirty_opts *opts, ag_tensor **image,
+                          ag_tensor **beam, ag_tensor **beam_area);
+
+/* Not yet implemented (MPoL's crossval.py: RandomCellSplitGridded, DartboardSplitGridded,
+ * CrossValidate): no declarations until they exist. */
 
 /* ---- Files and figures (imaging/uvsim.c, fits.c, figure.c) ------------------------------- */
 
