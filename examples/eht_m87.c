@@ -11,7 +11,8 @@
  * baselines > 0.1 Gλ (ag_closure_set_new). Image: 64 × 64 pixels of 2 µas, I = exp(x) Jy per
  * pixel; objective 0.2 χ²_amp + χ²_cp + χ²_lca + relative entropy + TV + TSV (eht-imaging's
  * normalisations) + 10⁴ (flux/0.6 - 1)²; L-BFGS (N = 200 iterations per cycle), then blur by the nominal resolution and
- * re-image, 4 cycles. Writes PREFIX.fits (default eht_m87.fits) and prints one summary line:
+ * re-image, 4 cycles. Writes PREFIX.fits (default eht_m87.fits) and PREFIX.png (the image, the
+ * ring measure drawn, the nominal beam), and prints one summary line:
  *   diameter_uas=... pa_deg=... flux_jy=... chi2_cp=... chi2_lca=... chi2_amp=... seconds=... */
 #define _POSIX_C_SOURCE 200809L
 #include <astrograd.h>
@@ -256,9 +257,9 @@ static double sample(const double *img, double l, double m) {
  * (standard deviation) of the per-angle radii of peak brightness (36 angles; radii 5..50 µas in
  * 0.25 µas steps), among the centres where every ray peaks inside that range (a centre on a
  * bright spot would otherwise win with every radius at the minimum); diameter 2 × the mean
- * radius; PA (east of north) of the peak-brightness-weighted mean direction. 0 when no centre
- * qualifies. */
-static void ring_measure(const double *img, double *diam, double *pa) {
+ * radius; PA (east of north) of the peak-brightness-weighted mean direction; the centre (cl, cm)
+ * in µas (east, north). Diameter 0 when no centre qualifies. */
+static void ring_measure(const double *img, double *diam, double *pa, double *cl, double *cm) {
     enum { NA = 36, NR = 181 };
     const double r0 = 5, dr = 0.25;
     double sl = 0, sm = 0, st = 0;
@@ -268,7 +269,7 @@ static void ring_measure(const double *img, double *diam, double *pa) {
             sl += w * (NPIX / 2 - 1 - c) * CELL_UAS, sm += w * (r - NPIX / 2) * CELL_UAS, st += w;
         }
     double l0 = sl / st, m0 = sm / st, best = INFINITY;
-    *diam = 0, *pa = 0;
+    *diam = 0, *pa = 0, *cl = l0, *cm = m0;
     for (int i = -20; i <= 20; i++)
         for (int j = -20; j <= 20; j++) {
             double rad[NA], bright[NA], mean = 0, var = 0;
@@ -290,6 +291,7 @@ static void ring_measure(const double *img, double *diam, double *pa) {
                 double ex = 0, ey = 0;
                 for (int a = 0; a < NA; a++) ex += bright[a] * sin(2 * M_PI * a / NA), ey += bright[a] * cos(2 * M_PI * a / NA);
                 best = var, *diam = 2 * mean, *pa = fmod(atan2(ex, ey) * 180 / M_PI + 360, 360);
+                *cl = l0 + 0.5 * i, *cm = m0 + 0.5 * j;
             }
         }
 }
@@ -345,9 +347,9 @@ int main(int argc, char **argv) {
     ag_scope_begin();
     ag_tensor *img = ag_keep(ag_exp(ag_detach(f.x)));
     ag_scope_end();
-    double *px = malloc(NPIX * NPIX * sizeof *px), diam = 0, pa = 0;
+    double *px = malloc(NPIX * NPIX * sizeof *px), diam = 0, pa = 0, cl = 0, cm = 0;
     ag_copy_to_buffer(img, px, AG_F64);
-    ring_measure(px, &diam, &pa);
+    ring_measure(px, &diam, &pa, &cl, &cm);
     free(px);
 
     char path[512];
@@ -357,6 +359,20 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s.fits", out);
     if (ag_image_write_fits(img, &f.gc, &meta, path)) fprintf(stderr, "eht_m87: %s\n", ag_last_error()), ag_clear_error();
     else printf("wrote %s\n", path);
+    /* the PNG: the image in µas (Jy/pixel), the ring measure as a dashed circle,
+     * the nominal resolution as the beam */
+    ag_figure *fig = ag_figure_new(1, 1, 512);
+    char title[160];
+    snprintf(title, sizeof title, "M87  %s  %.1f GHz: ring %.1f µas, PA %.0f°", f.b[0].vis->date_obs ? f.b[0].vis->date_obs : "",
+             f.b[0].vis->ref_freq / 1e9, diam, pa);
+    ag_figure_image_opts fo = {.title = title, .cmap = AG_CMAP_AFMHOT, .cbar_label = "Jy/pixel", .unit = AG_AXIS_UAS,
+                               .circle_x = cl * 1e-6, .circle_y = cm * 1e-6, .circle_r = diam / 2 * 1e-6,
+                               .beam_maj = f.beam / AG_ARCSEC, .beam_min = f.beam / AG_ARCSEC};
+    snprintf(path, sizeof path, "%s.png", out);
+    if (!fig || ag_figure_image(fig, 0, img, &f.gc, &fo) || ag_figure_write_png(fig, path))
+        fprintf(stderr, "eht_m87: %s\n", ag_last_error()), ag_clear_error();
+    else printf("wrote %s\n", path);
+    ag_figure_free(fig);
 
     printf("diameter_uas=%.1f pa_deg=%.0f flux_jy=%.3f chi2_cp=%.2f chi2_lca=%.2f chi2_amp=%.2f seconds=%.2f\n", diam, pa,
            f.flux, f.chi2[0], f.chi2[1], f.chi2[2], seconds);

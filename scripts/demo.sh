@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 ./build/examples/eht_m87 --out build/eht_m87 "$@"
-echo "the image: build/eht_m87.fits (open it in ds9 or CARTA)"
+echo "the image: build/eht_m87.png, and build/eht_m87.fits (open it in ds9 or CARTA)"
