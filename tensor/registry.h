@@ -72,7 +72,9 @@
     X(QR_Q, "ag_linalg_qr", D0, qr_q) X(QR_R, "ag_linalg_qr (R)", D0, qr_r) \
     X(EIGH_L, "ag_linalg_eigh", D0, eigh_l) X(EIGH_V, "ag_linalg_eigh (eigenvectors)", D0, eigh_v) \
     X(SVD_U, "ag_linalg_svd", D0, svd_u) X(SVD_S, "ag_linalg_svd (S)", D0, svd_s) \
-    X(SVD_VH, "ag_linalg_svd (Vh)", D0, svd_vh)
+    X(SVD_VH, "ag_linalg_svd (Vh)", D0, svd_vh) \
+    /* imaging_ops.c (fused; the kind is in the node's params, the name is the public function) */ \
+    X(VIS_LOSS, "ag_chi_squared", D0 | AG_DIFF(2), vis_loss) X(IMAGE_PRIOR, "ag_tv_image", D01, image_prior)
 
 typedef enum ag_op_id {
 #define AG_OP_ENUM(id, name, diff, rule) AG_OP_##id,
