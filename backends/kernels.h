@@ -161,6 +161,16 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   row-major order; nnz must be the exact count.
  * cumsum: out <- inclusive cumulative sum of in along dim (reverse: from the end); same shape
  *   and dtype (f32/f64/c64/c128/i64); f32 accumulates in f64.
+ * roll2d: over the last two dims (H, W) of two views of one shape and dtype (any dtype, any
+ *   strides, out not overlapping in): out[..., i, j] = in[..., (i + s0) % H, c'] with
+ *   c = (j + s1) % W and c' = flip ? W - 1 - c : c; 0 <= s0 < H, 0 <= s1 < W. The imaging
+ *   layouts (fftshift and the sky flip of include/astrograd/imaging.h) in one pass.
+ * hermitian_fill: over the last two dims of complex views (c64/c128, one dtype), H rows, n the
+ *   full length of the last dim, c(z) = conj z when conjugate, else z. adjoint false: out (..., H, n)
+ *   <- scale c(F(in)) for in (..., H, n/2 + 1), F(in)[i, j] = in[i, j] for j <= n/2 and
+ *   conj in[(H - i) % H, n - j] beyond (a real signal's spectrum from its rfft half plane).
+ *   adjoint true: out (..., H, n/2 + 1) <- scale c(Fᵀ(in)) for in (..., H, n), Fᵀ(in)[i, j] =
+ *   in[i, j] + (1 <= j <= (n - 1)/2 ? conj in[(H - i) % H, n - j] : 0), F's real adjoint.
  * sort: idx (i64, in's shape) <- for each row along dim, the positions of in's elements in
  *   stably sorted order (ascending, or descending; NaN counts as the largest value, as torch;
  *   equal values keep their order). f32/f64/i64; any strides.
@@ -266,6 +276,10 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
     X(cumsum, (const ag_kview *out, const ag_kview *in, int dim, bool reverse), (out, in, dim, reverse), (out, in)) \
     X(sort, (const ag_kview *idx, const ag_kview *in, int dim, bool descending), (idx, in, dim, descending), \
       (idx, in)) \
+    X(roll2d, (const ag_kview *out, const ag_kview *in, int64_t s0, int64_t s1, bool flip), (out, in, s0, s1, flip), \
+      (out, in)) \
+    X(hermitian_fill, (const ag_kview *out, const ag_kview *in, int64_t n, double scale, bool conjugate, bool adjoint), \
+      (out, in, n, scale, conjugate, adjoint), (out, in)) \
     X(conv2d, (const ag_kview *y, const ag_kview *x, const ag_kview *w, const ag_kview *bias, \
                const ag_conv_params *p), (y, x, w, bias, p), (y, x, w, bias)) \
     X(conv2d_backward_input, (const ag_kview *dx, const ag_kview *dy, const ag_kview *w, \

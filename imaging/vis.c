@@ -9,6 +9,8 @@ void ag_vis_free(ag_vis *vis) {
     if (!vis) return;
     ag_release(vis->u), ag_release(vis->v), ag_release(vis->data), ag_release(vis->weight);
     ag_release(vis->freq), ag_release(vis->time), ag_release(vis->ant1), ag_release(vis->ant2);
+    ag_release(vis->sigma);
+    free(vis->source), free(vis->date_obs);
     for (int i = 0; vis->stations && i < vis->nstations; i++) free(vis->stations[i]);
     free(vis->stations);
     free(vis);

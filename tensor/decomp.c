@@ -1,25 +1,31 @@
 /* tensor/decomp.c — matrix decompositions through the backend's qr, eigh and svd entries, and
  * least squares composed from QR.
  *
- * Each decomposition returns several tensors; each output gets its own node (the backward
- * formulas are linear in the output gradients, so the engine's sum of the per-output rules is
- * the joint rule). The nodes save history-free aliases of all the factors, so second
- * derivatives are not supported (the op-table rows say NOGG). Rules are PyTorch's
- * (FunctionsManual.cpp, torch 1.13), written with ag ops, real case:
- *   qr (m >= n)  gA = [gQ + Q syminvadj(triu(gR R^T - Q^T gQ))] R^-T,
- *                syminvadj(X) = X + X^T with the diagonal halved
- *   eigh         gA = V (skew(V^T gV) / E + diag(gL)) V^T,  E_ij = L_j - L_i, skew(X) = (X - X^T)/2
- *   svd          gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] V^T
- *                     + (I - U U^T) gU S^-1 V^T (m > k) + U S^-1 gV^T (I - V V^T) (n > k),
- *                E_ij = S_j^2 - S_i^2, skew(X) = X - X^T. */
+ * Each decomposition returns several tensors. When A needs a gradient they are packed along a
+ * last dim into one tensor P [..., total] (real eigen/singular values in P's dtype), P gets the
+ * one node with the joint rule, and the factors handed out are differentiable slices of P. The
+ * rule reads the factors as slices of its own saved output, which under create_graph is P with
+ * its history: second derivatives follow (no node saves another node's output, so no cycle).
+ * Rules are PyTorch's
+ * (FunctionsManual.cpp, torch 1.13), written with ag ops; ^H is the conjugate transpose (^T for
+ * real dtypes):
+ *   qr (m >= n)  gA = [gQ + Q syminvadj(triu(gR R^H - Q^H gQ))] R^-H,
+ *                syminvadj(X) = X + X^H with the real part of the diagonal halved
+ *   eigh         gA = V (skew(V^H gV) / E + diag(gL)) V^H,  E_ij = L_j - L_i, skew(X) = (X - X^H)/2
+ *   svd          gA = U [(skew(U^H gU) S + S skew(V^H gV)) / E + diag(gS) + i Im(diag(U^H gU)) / S] V^H
+ *                     + (I - U U^H) gU S^-1 V^H (m > k) + U S^-1 gV^H (I - V V^H) (n > k),
+ *                E_ij = S_j^2 - S_i^2, skew(X) = X - X^H.
+ * Complex eigenvectors and singular vectors are defined up to a phase per column; a loss that
+ * depends on that phase has no gradient, and the rules give the one of the phase-invariant part
+ * (the diagonals of the skew terms, which only such a loss makes non-zero, are dropped). */
 #include <math.h>
 #include <string.h>
 
 #include "tensor/internal.h"
 
-static bool check_real_mat(const char *op, const ag_tensor *A) {
-    if (A->dtype != AG_F32 && A->dtype != AG_F64) {
-        ag_set_error(AG_ERR_DTYPE, "%s: expected A of dtype f32 or f64 (complex is not supported), given %s", op,
+static bool check_mat(const char *op, const ag_tensor *A) {
+    if (!ag_dtype_is_float(A->dtype)) {
+        ag_set_error(AG_ERR_DTYPE, "%s: expected A of dtype f32, f64, c64 or c128, given %s", op,
                      ag_dtype_name(A->dtype));
         return false;
     }
@@ -52,53 +58,104 @@ static bool check_conv(const char *op, ag_tensor *info) {
     return false;
 }
 
-/* Record one node per output (outs[i] with rule defs[i]), all saving aliases of every output.
- * On failure the outputs are left as they are; returns 0 or a negative status. */
-static int record_all(const char *op, ag_tensor *A, ag_tensor **outs, const ag_opdef *const *defs, int n) {
+/* factor i of a packing: its trailing shape (nt dims) and whether it is real-valued */
+typedef struct factor { int nt; int64_t tail[2]; bool real; } factor;
+
+static int64_t tail_len(const factor *f) { return f->nt == 1 ? f->tail[0] : f->tail[0] * f->tail[1]; }
+
+/* factor i of the packed X [..., total] (P, or its gradient) as a differentiable view/copy */
+static ag_tensor *unpack(ag_tensor *X, const factor *fs, int i) {
+    int64_t off = 0, shp[AG_MAX_DIMS];
+    for (int j = 0; j < i; j++) off += tail_len(&fs[j]);
+    int nb = ag_ndim(X) - 1;
+    memcpy(shp, ag_shape(X), (size_t)nb * sizeof *shp);
+    memcpy(shp + nb, fs[i].tail, (size_t)fs[i].nt * sizeof *shp);
+    ag_tensor *r = ag_reshape(ag_narrow(X, -1, off, tail_len(&fs[i])), shp, nb + fs[i].nt);
+    return fs[i].real && ag_dtype_is_complex(ag_dtype_of(X)) ? ag_real(r) : r;
+}
+
+/* When A needs a gradient: pack the n factors outs[] into P, record P's node (rule def, saving P
+ * itself) and replace outs[] by slices of P. Returns 0 or a negative status (outs[] unchanged). */
+static int record_joint(const char *op, ag_tensor *A, ag_tensor **outs, const factor *fs, int n,
+                        const ag_opdef *def) {
     if (!ag__needs_grad(AG_IN(A))) return 0;
-    ag_tensor *sv[3] = {0};
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++)
-        if (!(sv[i] = ag__alias(outs[i]))) rc = ag_error_code();
-    for (int i = 0; i < n && !rc; i++) rc = ag__record(outs[i], op, defs[i], AG_IN(A), sv, n, NULL);
-    for (int i = 0; i < n; i++) ag__drop(sv[i]);
-    return rc;
+    ag_tensor *P = NULL, *views[3] = {0};
+    ag_scope_begin();
+    ag_no_grad_begin();
+    ag_tensor *flat[3];
+    for (int i = 0; i < n; i++) {
+        int nb = outs[i]->ndim - fs[i].nt;
+        int64_t shp[AG_MAX_DIMS];
+        memcpy(shp, outs[i]->shape, (size_t)nb * sizeof *shp);
+        shp[nb] = tail_len(&fs[i]);
+        flat[i] = ag_to_dtype(ag_reshape(outs[i], shp, nb + 1), A->dtype);
+    }
+    P = ag_retain(ag_cat(flat, n, -1));
+    ag_no_grad_end();
+    ag_scope_end();
+    int rc = P ? ag__record(P, op, def, AG_IN(A), &P, 1, NULL) : ag_error_code();
+    if (rc == 0) {
+        ag_scope_begin();
+        for (int i = 0; i < n && rc == 0; i++)
+            if (!(views[i] = ag_keep(unpack(P, fs, i)))) rc = ag_error_code();
+        ag_scope_end();
+    }
+    ag__drop(P);
+    if (rc) {
+        for (int i = 0; i < n; i++) ag_release(views[i]);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        ag__drop(outs[i]);
+        outs[i] = views[i];
+    }
+    return 0;
 }
 
 static ag_tensor *mT(ag_tensor *t) { return ag_transpose(t, -1, -2); }
-static ag_tensor *eye_of(ag_tensor *like, int64_t n) { return ag_eye_on(n, n, ag_dtype_of(like), ag_device_of(like)); }
+static ag_tensor *mH(ag_tensor *t) { return ag_conj(mT(t)); } /* ag_conj of a real tensor is itself */
+static ag_tensor *eye_of(ag_tensor *like, int64_t n) {
+    return ag_eye_on(n, n, ag_dtype_to_real(ag_dtype_of(like)), ag_device_of(like));
+}
 static ag_tensor *diag_embed(ag_tensor *v) { return ag_mul(ag_unsqueeze(v, -1), eye_of(v, ag_size(v, -1))); }
-
-/* 0/1 mask [n, n] (like's dtype and device) keeping j - i >= k */
-static ag_tensor *triu_mask(ag_tensor *like, int64_t n, int k) {
-    ag_dtype dt = ag_dtype_of(like);
-    ag_device dev = ag_device_of(like);
-    ag_tensor *ar = ag_arange_on(0, (double)n, 1, dt, dev);
-    ag_tensor *d = ag_sub(ag_unsqueeze(ar, 0), ag_unsqueeze(ar, 1));
-    return ag_to_dtype(ag_ge(d, ag_scalar_on(k, dt, dev)), dt);
+static ag_tensor *diag_of(ag_tensor *X) { return ag_sum(ag_mul(X, eye_of(X, ag_size(X, -1))), AG_DIMS(-1), false); }
+static ag_tensor *offdiag(ag_tensor *X) {
+    ag_tensor *I = eye_of(X, ag_size(X, -1));
+    return ag_mul(X, ag_rsub_s(1, I)); /* X (1 - I) */
+}
+/* diag_embed(i Im(diag X)), for complex X only (it is zero for real X) */
+static ag_tensor *i_imag_diag(ag_tensor *X) {
+    ag_tensor *im = ag_imag(diag_of(X));
+    return diag_embed(ag_complex(ag_zeros_like(im), im));
 }
 
 /* ---- qr ------------------------------------------------------------------------------- */
 
-/* Q syminvadj(triu(M)) R^-T, then + gQ when given */
+/* (Q syminvadj(triu(M)) + gQ) R^-H, gQ when given */
 static ag_tensor *qr_tail(ag_tensor *Q, ag_tensor *R, ag_tensor *M, ag_tensor *gQ) {
-    int64_t n = ag_size(M, -1);
-    ag_tensor *T = ag_mul(M, triu_mask(M, n, 0));
-    ag_tensor *S = ag_add(T, mT(ag_mul(T, triu_mask(M, n, 1)))); /* triu(M) + strict_triu(M)^T */
+    /* triu(M) + strict_triu(M)^H, less i Im of the diagonal */
+    ag_tensor *S = ag_add(ag_triu(M, 0), mH(ag_triu(M, 1)));
+    if (ag_dtype_is_complex(ag_dtype_of(M))) S = ag_sub(S, i_imag_diag(M));
     ag_tensor *gA = ag_matmul(Q, S);
     if (gQ) gA = ag_add(gA, gQ);
-    return ag_solve_triangular(mT(R), gA, false, false, false); /* gA R^-T */
+    return ag_solve_triangular(mH(R), gA, false, false, false); /* gA R^-H */
 }
 
-int ag__bw_qr_q(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *Q = n->saved[0], *R = n->saved[1];
-    gin[0] = qr_tail(Q, R, ag_neg(ag_matmul(mT(Q), g)), g);
-    return gin[0] ? 0 : ag_error_code();
+static void qr_factors(const ag_node *n, factor *fs) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_node_input_shape(n, 0, shp);
+    int64_t m = shp[nd - 2], nc = shp[nd - 1], k = m < nc ? m : nc;
+    fs[0] = (factor){2, {m, k}, false};
+    fs[1] = (factor){2, {k, nc}, false};
 }
 
-int ag__bw_qr_r(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *Q = n->saved[0], *R = n->saved[1];
-    gin[0] = qr_tail(Q, R, ag_matmul(g, mT(R)), NULL);
+int ag__bw_qr(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    factor fs[2];
+    qr_factors(n, fs);
+    ag_tensor *P = n->saved[0];
+    ag_tensor *Q = unpack(P, fs, 0), *R = unpack(P, fs, 1), *gQ = unpack(g, fs, 0), *gR = unpack(g, fs, 1);
+    ag_tensor *M = ag_sub(ag_matmul(gR, mH(R)), ag_matmul(mH(Q), gQ));
+    gin[0] = qr_tail(Q, R, M, gQ);
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -107,7 +164,7 @@ int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R) {
     if (Q) *Q = NULL;
     if (R) *R = NULL;
     if (!AG_NONNULL(op, A, Q, R)) return ag_error_code();
-    if (!check_real_mat(op, A)) return ag_error_code();
+    if (!check_mat(op, A)) return ag_error_code();
     const ag_kernels *k = ag__kernels(A);
     if (!ag__kernels_with(op, A, (const void *)k->qr, "qr")) return ag_error_code();
     int64_t m = A->shape[A->ndim - 2], nc = A->shape[A->ndim - 1], kk = m < nc ? m : nc;
@@ -122,32 +179,32 @@ int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R) {
         ok = k->qr(&vq, &vr, &va) == 0;
     }
     ag_tensor *outs[2] = {q, r};
-    if (ok) ok = record_all(op, A, outs, (const ag_opdef *const[]){AG_OP(QR_Q), AG_OP(QR_R)}, 2) == 0;
+    factor fs[2] = {{2, {m, kk}, false}, {2, {kk, nc}, false}};
+    if (ok) ok = record_joint(op, A, outs, fs, 2, AG_OP(QR)) == 0;
     if (!ok) {
         ag__drop(q);
         ag__drop(r);
         return ag_error_code();
     }
-    *Q = ag__ret(q);
-    *R = ag__ret(r);
+    *Q = ag__ret(outs[0]);
+    *R = ag__ret(outs[1]);
     return 0;
 }
 
 /* ---- eigh ----------------------------------------------------------------------------- */
 
-int ag__bw_eigh_l(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *V = n->saved[1];
-    gin[0] = ag_matmul(ag_matmul(V, diag_embed(g)), mT(V));
-    return gin[0] ? 0 : ag_error_code();
-}
-
-int ag__bw_eigh_v(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *L = n->saved[0], *V = n->saved[1];
-    int64_t sz = ag_size(L, -1);
-    ag_tensor *X = ag_matmul(mT(V), g);
-    ag_tensor *sk = ag_mul_s(ag_sub(X, mT(X)), 0.5);
+int ag__bw_eigh(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_node_input_shape(n, 0, shp);
+    int64_t sz = shp[nd - 1];
+    factor fs[2] = {{1, {sz}, true}, {2, {sz, sz}, false}};
+    ag_tensor *P = n->saved[0];
+    ag_tensor *L = unpack(P, fs, 0), *V = unpack(P, fs, 1), *gL = unpack(g, fs, 0), *gV = unpack(g, fs, 1);
+    ag_tensor *X = ag_matmul(mH(V), gV);
+    ag_tensor *sk = offdiag(ag_mul_s(ag_sub(X, mH(X)), 0.5));
     ag_tensor *E = ag_add(ag_sub(ag_unsqueeze(L, -2), ag_unsqueeze(L, -1)), eye_of(L, sz));
-    gin[0] = ag_matmul(ag_matmul(V, ag_div(sk, E)), mT(V));
+    ag_tensor *inner = ag_add(ag_div(sk, E), diag_embed(gL));
+    gin[0] = ag_matmul(ag_matmul(V, inner), mH(V));
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -156,14 +213,14 @@ int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvecto
     if (eigenvalues) *eigenvalues = NULL;
     if (eigenvectors) *eigenvectors = NULL;
     if (!AG_NONNULL(op, A, eigenvalues, eigenvectors)) return ag_error_code();
-    if (!check_real_mat(op, A)) return ag_error_code();
+    if (!check_mat(op, A)) return ag_error_code();
     int64_t nn = A->shape[A->ndim - 1];
     if (A->shape[A->ndim - 2] != nn)
         return ag_set_error(AG_ERR_SHAPE, "%s: expected A to be a square matrix or a batch of them [..., n, n], given %s",
                             op, AG_SHP(A));
     const ag_kernels *k = ag__kernels(A);
     if (!ag__kernels_with(op, A, (const void *)k->eigh, "eigh")) return ag_error_code();
-    ag_tensor *w = new_tail(A, (int64_t[]){nn}, 1, A->dtype, op);
+    ag_tensor *w = new_tail(A, (int64_t[]){nn}, 1, ag_dtype_to_real(A->dtype), op);
     ag_tensor *v = new_tail(A, (int64_t[]){nn, nn}, 2, A->dtype, op);
     ag_tensor *info = new_tail(A, NULL, 0, AG_I64, op);
     bool ok = w && v && info;
@@ -173,14 +230,15 @@ int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvecto
     }
     ag__drop(info);
     ag_tensor *outs[2] = {w, v};
-    if (ok) ok = record_all(op, A, outs, (const ag_opdef *const[]){AG_OP(EIGH_L), AG_OP(EIGH_V)}, 2) == 0;
+    factor fs[2] = {{1, {nn}, true}, {2, {nn, nn}, false}};
+    if (ok) ok = record_joint(op, A, outs, fs, 2, AG_OP(EIGH)) == 0;
     if (!ok) {
         ag__drop(w);
         ag__drop(v);
         return ag_error_code();
     }
-    *eigenvalues = ag__ret(w);
-    *eigenvectors = ag__ret(v);
+    *eigenvalues = ag__ret(outs[0]);
+    *eigenvectors = ag__ret(outs[1]);
     return 0;
 }
 
@@ -191,35 +249,30 @@ static ag_tensor *svd_E(ag_tensor *S) {
     return ag_add(ag_sub(ag_unsqueeze(S2, -2), ag_unsqueeze(S2, -1)), eye_of(S, ag_size(S, -1)));
 }
 
-int ag__bw_svd_u(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *U = n->saved[0], *S = n->saved[1], *Vh = n->saved[2];
-    ag_tensor *X = ag_matmul(mT(U), g);
-    ag_tensor *inner = ag_div(ag_mul(ag_sub(X, mT(X)), ag_unsqueeze(S, -2)), svd_E(S));
-    ag_tensor *gA = ag_matmul(U, inner);
-    if (ag_size(U, -2) > ag_size(U, -1)) { /* + (I - U U^T) gU S^-1 */
-        ag_tensor *gs = ag_div(g, ag_unsqueeze(S, -2));
-        gA = ag_add(gA, ag_sub(gs, ag_matmul(U, ag_matmul(mT(U), gs))));
+int ag__bw_svd(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    int64_t shp[AG_MAX_DIMS];
+    int nd = ag_node_input_shape(n, 0, shp);
+    int64_t m = shp[nd - 2], nc = shp[nd - 1], k = m < nc ? m : nc;
+    factor fs[3] = {{2, {m, k}, false}, {1, {k}, true}, {2, {k, nc}, false}};
+    ag_tensor *P = n->saved[0];
+    ag_tensor *U = unpack(P, fs, 0), *S = unpack(P, fs, 1), *Vh = unpack(P, fs, 2);
+    ag_tensor *gU = unpack(g, fs, 0), *gS = unpack(g, fs, 1), *gVh = unpack(g, fs, 2);
+    ag_tensor *X = ag_matmul(mH(U), gU);
+    ag_tensor *Y = ag_matmul(Vh, mH(gVh)); /* V^H gV with V = Vh^H, gV = gVh^H */
+    ag_tensor *Srow = ag_unsqueeze(S, -2), *Scol = ag_unsqueeze(S, -1);
+    ag_tensor *sk = ag_add(ag_mul(ag_sub(X, mH(X)), Srow), ag_mul(Scol, ag_sub(Y, mH(Y))));
+    ag_tensor *inner = ag_add(ag_div(offdiag(sk), svd_E(S)), diag_embed(gS));
+    if (ag_dtype_is_complex(ag_dtype_of(X))) inner = ag_add(inner, ag_div(i_imag_diag(X), Srow)); /* i Im(diag(U^H gU)) / S */
+    ag_tensor *gA = ag_matmul(ag_matmul(U, inner), Vh);
+    if (m > k) { /* + (I - U U^H) gU S^-1 Vh */
+        ag_tensor *gs = ag_div(gU, Srow);
+        gA = ag_add(gA, ag_matmul(ag_sub(gs, ag_matmul(U, ag_matmul(mH(U), gs))), Vh));
     }
-    gin[0] = ag_matmul(gA, Vh);
-    return gin[0] ? 0 : ag_error_code();
-}
-
-int ag__bw_svd_s(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *U = n->saved[0], *Vh = n->saved[2];
-    gin[0] = ag_matmul(ag_matmul(U, diag_embed(g)), Vh);
-    return gin[0] ? 0 : ag_error_code();
-}
-
-int ag__bw_svd_vh(ag_node *n, ag_tensor *g, ag_tensor **gin) {
-    ag_tensor *U = n->saved[0], *S = n->saved[1], *Vh = n->saved[2];
-    ag_tensor *Y = ag_matmul(Vh, mT(g)); /* V^T gV with V = Vh^T, gV = g^T */
-    ag_tensor *inner = ag_div(ag_mul(ag_unsqueeze(S, -1), ag_sub(Y, mT(Y))), svd_E(S));
-    ag_tensor *gA = ag_matmul(inner, Vh);
-    if (ag_size(Vh, -1) > ag_size(Vh, -2)) { /* + S^-1 gV^T (I - V V^T) */
-        ag_tensor *gs = ag_div(g, ag_unsqueeze(S, -1));
-        gA = ag_add(gA, ag_sub(gs, ag_matmul(ag_matmul(gs, mT(Vh)), Vh)));
+    if (nc > k) { /* + U S^-1 gVh (I - Vh^H Vh) */
+        ag_tensor *gs = ag_div(gVh, Scol);
+        gA = ag_add(gA, ag_matmul(U, ag_sub(gs, ag_matmul(ag_matmul(gs, mH(Vh)), Vh))));
     }
-    gin[0] = ag_matmul(U, gA);
+    gin[0] = gA;
     return gin[0] ? 0 : ag_error_code();
 }
 
@@ -232,12 +285,12 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
     if (!AG_NONNULL_FROM(op, 3, U, S, Vh)) return ag_error_code();
     if (full_matrices)
         return ag_set_error(AG_ERR_NOTIMPL, "%s: full_matrices = true is not supported (only the reduced SVD)", op);
-    if (!check_real_mat(op, A)) return ag_error_code();
+    if (!check_mat(op, A)) return ag_error_code();
     const ag_kernels *k = ag__kernels(A);
     if (!ag__kernels_with(op, A, (const void *)k->svd, "svd")) return ag_error_code();
     int64_t m = A->shape[A->ndim - 2], nc = A->shape[A->ndim - 1], kk = m < nc ? m : nc;
     ag_tensor *u = new_tail(A, (int64_t[]){m, kk}, 2, A->dtype, op);
-    ag_tensor *s = new_tail(A, (int64_t[]){kk}, 1, A->dtype, op);
+    ag_tensor *s = new_tail(A, (int64_t[]){kk}, 1, ag_dtype_to_real(A->dtype), op);
     ag_tensor *vh = new_tail(A, (int64_t[]){kk, nc}, 2, A->dtype, op);
     ag_tensor *info = new_tail(A, NULL, 0, AG_I64, op);
     bool ok = u && s && vh && info;
@@ -247,16 +300,17 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
     }
     ag__drop(info);
     ag_tensor *outs[3] = {u, s, vh};
-    if (ok) ok = record_all(op, A, outs, (const ag_opdef *const[]){AG_OP(SVD_U), AG_OP(SVD_S), AG_OP(SVD_VH)}, 3) == 0;
+    factor fs[3] = {{2, {m, kk}, false}, {1, {kk}, true}, {2, {kk, nc}, false}};
+    if (ok) ok = record_joint(op, A, outs, fs, 3, AG_OP(SVD)) == 0;
     if (!ok) {
         ag__drop(u);
         ag__drop(s);
         ag__drop(vh);
         return ag_error_code();
     }
-    *U = ag__ret(u);
-    *S = ag__ret(s);
-    *Vh = ag__ret(vh);
+    *U = ag__ret(outs[0]);
+    *S = ag__ret(outs[1]);
+    *Vh = ag__ret(outs[2]);
     return 0;
 }
 
@@ -265,7 +319,7 @@ int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S
 ag_tensor *ag_linalg_lstsq(ag_tensor *A, ag_tensor *B) {
     const char *op = "ag_linalg_lstsq";
     if (!AG_NONNULL(op, A, B)) return NULL;
-    if (!check_real_mat(op, A)) return NULL;
+    if (!check_mat(op, A)) return NULL;
     if (!ag__same_device(op, A, B)) return NULL;
     if (A->dtype != B->dtype)
         return ag_fail(AG_ERR_DTYPE, "%s: A and B must have the same dtype, given %s and %s", op,
@@ -278,7 +332,7 @@ ag_tensor *ag_linalg_lstsq(ag_tensor *A, ag_tensor *B) {
                        AG_SHP(B));
     ag_scope_begin();
     ag_tensor *Q = NULL, *R = NULL, *X = NULL;
-    if (ag_linalg_qr(A, &Q, &R) == 0) X = ag_solve_triangular(R, ag_matmul(mT(Q), B), true, true, false);
+    if (ag_linalg_qr(A, &Q, &R) == 0) X = ag_solve_triangular(R, ag_matmul(mH(Q), B), true, true, false);
     ag_keep(X);
     ag_scope_end();
     return X;

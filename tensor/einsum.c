@@ -1,14 +1,16 @@
 /* tensor/einsum.c — ag_einsum, composed from permute, reshape, mul, sum and matmul (no kernel,
  * no node of its own: the gradient flows through those ops).
  *
- * The equation is parsed into one subscript list per operand and the output list (explicit
- * after "->", or implicit: the subscripts that occur once, in ASCII order, as torch). Two
- * operands contract with one batched matmul: each is permuted to [batch, own, contracted]
- * (subscripts only in that operand and not in the output are summed first), reshaped to 3-d
- * and multiplied. Other counts multiply every operand, permuted and reshaped to the full
- * subscript order (size-1 dims where a subscript is absent), and sum the contracted dims.
- * Sizes must agree, a size of 1 broadcasts. Not supported (clear errors): ellipsis, a subscript
- * repeated within one operand (diagonals, traces). */
+ * An ellipsis is first rewritten into letters the equation does not use (each operand's "..."
+ * stands for its dims not named by letters, aligned from the right as broadcasting aligns
+ * them). The equation is then parsed into one subscript list per operand and the output list
+ * (explicit after "->", or implicit: the ellipsis dims, then the subscripts that occur once, in
+ * ASCII order, as torch). A subscript repeated within one operand takes that operand's diagonal
+ * (a strided slice of the two dims flattened together). Two operands contract with one batched
+ * matmul: each is permuted to [batch, own, contracted] (subscripts only in that operand and not
+ * in the output are summed first), reshaped to 3-d and multiplied. Other counts multiply every
+ * operand, permuted and reshaped to the full subscript order (size-1 dims where a subscript is
+ * absent), and sum the contracted dims. Sizes must agree, a size of 1 broadcasts. */
 #include <string.h>
 
 #include "tensor/internal.h"
@@ -16,7 +18,10 @@
 #define OP "ag_einsum"
 #define NSUB 52
 
-typedef struct term { int n; char s[AG_MAX_DIMS]; } term;
+typedef struct term term;
+static ag_tensor *einsum_terms(const char *eq, ag_tensor *const *ops, int n, term *terms, term *outp, bool expl);
+
+struct term { int n; char s[AG_MAX_DIMS]; };
 
 static int sub_index(char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -33,8 +38,8 @@ static bool parse(const char *eq, term *terms, int max_terms, int *nt, term *out
     for (int i = 0; eq[i]; i++) {
         char c = eq[i];
         if (c == ' ') continue;
-        if (c == '.') {
-            ag_set_error(AG_ERR_INVALID, OP ": ellipsis at position %d of \"%s\" is not supported", i, eq);
+        if (c == '.') { /* expand_ellipsis left only a stray '.' */
+            ag_set_error(AG_ERR_INVALID, OP ": '.' at position %d of \"%s\" is not part of an ellipsis \"...\"", i, eq);
             return false;
         }
         if (c == ',') {
@@ -65,14 +70,9 @@ static bool parse(const char *eq, term *terms, int max_terms, int *nt, term *out
             return false;
         }
         term *t = arrow ? out : &terms[cur];
-        for (int k = 0; k < t->n; k++)
+        for (int k = 0; arrow && k < t->n; k++)
             if (t->s[k] == c) {
-                if (arrow)
-                    ag_set_error(AG_ERR_INVALID, OP ": output subscript '%c' repeats at position %d of \"%s\"", c, i, eq);
-                else
-                    ag_set_error(AG_ERR_INVALID,
-                                 OP ": subscript '%c' repeats in operand %d at position %d of \"%s\" (diagonals and "
-                                 "traces are not supported)", c, cur, i, eq);
+                ag_set_error(AG_ERR_INVALID, OP ": output subscript '%c' repeats at position %d of \"%s\"", c, i, eq);
                 return false;
             }
         if (t->n == AG_MAX_DIMS) {
@@ -85,6 +85,118 @@ static bool parse(const char *eq, term *terms, int max_terms, int *nt, term *out
     *nt = cur + 1;
     *explicit_out = arrow;
     return true;
+}
+
+/* eq with each "..." replaced by letters unused in eq: operand i's by the last e_i of E letters
+ * (e_i its dims not named by letters, E the largest), the output's by all E; an implicit output
+ * becomes explicit (ellipsis letters, then the once-occurring subscripts in ASCII order).
+ * Writes into buf; false with the error set. */
+static bool expand_ellipsis(const char *eq, ag_tensor *const *ops, int n, char *buf, size_t cap) {
+    if (!strchr(eq, '.')) {
+        if (strlen(eq) >= cap) return ag_set_error(AG_ERR_INVALID, OP ": equation longer than %zu characters", cap - 1), false;
+        strcpy(buf, eq);
+        return true;
+    }
+    bool used[NSUB] = {0};
+    for (const char *c = eq; *c; c++)
+        if (sub_index(*c) >= 0) used[sub_index(*c)] = true;
+    const char *arrow = strstr(eq, "->");
+    int e[AG_MAX_DIMS * 4 + 1] = {0}, letters = 0, op = 0, E = 0;
+    bool has[AG_MAX_DIMS * 4 + 1] = {0};
+    for (const char *c = eq;; c++) {
+        bool end = !*c || (arrow && c == arrow);
+        if (*c == ',' || end) {
+            if (op < n) {
+                e[op] = ops[op]->ndim - letters;
+                if (has[op] && e[op] < 0)
+                    return ag_set_error(AG_ERR_SHAPE, OP ": operand %d names %d dims in \"%s\" but has %d %s", op, letters, eq,
+                                        ops[op]->ndim, AG_SHP(ops[op])), false;
+                if (has[op] && e[op] > E) E = e[op];
+            }
+            op++, letters = 0;
+            if (end) break;
+            continue;
+        }
+        if (sub_index(*c) >= 0) letters++;
+        if (*c == '.' && !strncmp(c, "...", 3)) {
+            if (op < n && has[op])
+                return ag_set_error(AG_ERR_INVALID, OP ": operand %d of \"%s\" has two ellipses", op, eq), false;
+            if (op < n) has[op] = true;
+            c += 2;
+        }
+    }
+    char el[AG_MAX_DIMS];
+    for (int s = 0, k = 0; k < E && s < NSUB; s++)
+        if (!used[s]) el[k++] = (char)(s < 26 ? 'A' + s : 'a' + s - 26), used[s] = true;
+    size_t w = 0;
+    op = 0;
+    bool out_side = false, out_ellipsis = false;
+#define PUT(ch) do { if (w + 1 >= cap) return ag_set_error(AG_ERR_INVALID, OP ": equation too long"), false; buf[w++] = (ch); } while (0)
+    for (const char *c = eq; *c; c++) {
+        if (arrow && c == arrow) out_side = true;
+        if (*c == ',' && !out_side) op++;
+        if (*c == '.' && !strncmp(c, "...", 3)) {
+            int k0 = out_side ? 0 : E - (op < n ? e[op] : 0);
+            if (out_side) out_ellipsis = true;
+            for (int k = k0; k < E; k++) PUT(el[k]);
+            c += 2;
+            continue;
+        }
+        PUT(*c);
+    }
+    if (!arrow) { /* implicit output: ellipsis dims first, then the subscripts that occur once */
+        int count[NSUB] = {0};
+        for (size_t i = 0; i < w; i++)
+            if (sub_index(buf[i]) >= 0) count[sub_index(buf[i])]++;
+        PUT('-');
+        PUT('>');
+        for (int k = 0; k < E; k++) PUT(el[k]);
+        for (int s = 0; s < NSUB; s++) {
+            bool is_el = memchr(el, s < 26 ? 'A' + s : 'a' + s - 26, (size_t)E) != NULL;
+            if (count[s] == 1 && !is_el) PUT((char)(s < 26 ? 'A' + s : 'a' + s - 26));
+        }
+    }
+    (void)out_ellipsis; /* an explicit output without "..." sums the ellipsis dims, as torch */
+#undef PUT
+    buf[w] = '\0';
+    return true;
+}
+
+/* x with every subscript repeated in t replaced by the diagonal of its dims (t updated);
+ * a new reference (x itself when nothing repeats), NULL with the error set */
+static ag_tensor *take_diagonals(ag_tensor *x, term *t, int op, const char *eq) {
+    ag_tensor *cur = ag_retain(x);
+    for (;;) {
+        int a = -1, b = -1;
+        for (int i = 0; i < t->n && a < 0; i++)
+            for (int j = i + 1; j < t->n; j++)
+                if (t->s[i] == t->s[j]) { a = i, b = j; break; }
+        if (a < 0) return cur;
+        int64_t na = cur->shape[a], nb = cur->shape[b];
+        if (na != nb) {
+            ag_set_error(AG_ERR_SHAPE, OP ": subscript '%c' repeats in operand %d of \"%s\" over dims of sizes %lld and %lld "
+                         "(a diagonal needs equal sizes)", t->s[a], op, eq, (long long)na, (long long)nb);
+            ag__drop(cur);
+            return NULL;
+        }
+        int perm[AG_MAX_DIMS], np = 0;
+        int64_t shp[AG_MAX_DIMS];
+        term nt = {0};
+        for (int i = 0; i < t->n; i++)
+            if (i != a && i != b) perm[np] = i, shp[np++] = cur->shape[i], nt.s[nt.n++] = t->s[i];
+        perm[np] = a, perm[np + 1] = b;
+        shp[np] = na * na;
+        nt.s[nt.n++] = t->s[a];
+        ag_scope_begin();
+        ag_tensor *f = ag_reshape(ag_permute(cur, perm, np + 2), shp, np + 1);
+        ag_tensor *d = ag_keep(f ? ag_slice(f, np, 0, na * na, na + 1) : NULL);
+        ag_scope_end();
+        ag__drop(cur);
+        if (!d) return NULL;
+        ag__unscope(d);
+        cur = d;
+        *t = nt;
+    }
 }
 
 ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n) {
@@ -100,10 +212,32 @@ ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n) {
     bool expl;
     if (n > (int)(sizeof terms / sizeof *terms))
         return ag_fail(AG_ERR_INVALID, OP ": at most %d operands, given %d", (int)(sizeof terms / sizeof *terms), n);
-    if (!parse(eq, terms, n, &nt, &out, &expl)) return NULL;
-    if (nt != n) return ag_fail(AG_ERR_INVALID, OP ": \"%s\" has %d operand%s, given %d tensors", eq, nt, nt == 1 ? "" : "s", n);
     for (int i = 1; i < n; i++)
         if (!ag__same_device(OP, ops[0], ops[i])) return NULL;
+    char xeq[512];
+    if (!expand_ellipsis(eq, ops, n, xeq, sizeof xeq)) return NULL;
+    if (!parse(xeq, terms, n, &nt, &out, &expl)) return NULL;
+    if (nt != n) return ag_fail(AG_ERR_INVALID, OP ": \"%s\" has %d operand%s, given %d tensors", eq, nt, nt == 1 ? "" : "s", n);
+    for (int i = 0; i < n; i++)
+        if (terms[i].n != ops[i]->ndim)
+            return ag_fail(AG_ERR_SHAPE, OP ": operand %d has %d subscript%s in \"%s\" but %d dims %s", i, terms[i].n,
+                           terms[i].n == 1 ? "" : "s", eq, ops[i]->ndim, AG_SHP(ops[i]));
+    ag_tensor *dg[AG_MAX_DIMS * 4];
+    for (int i = 0; i < n; i++) {
+        dg[i] = take_diagonals(ops[i], &terms[i], i, eq);
+        if (!dg[i]) {
+            while (i--) ag__drop(dg[i]);
+            return NULL;
+        }
+    }
+    ag_tensor *r = einsum_terms(eq, dg, n, terms, &out, expl);
+    for (int i = 0; i < n; i++) ag__drop(dg[i]);
+    return r;
+}
+
+/* the einsum of operands whose terms name each dim once */
+static ag_tensor *einsum_terms(const char *eq, ag_tensor *const *ops, int n, term *terms, term *outp, bool expl) {
+    term out = *outp;
 
     /* sizes and counts per subscript */
     int64_t size[NSUB];

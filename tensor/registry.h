@@ -57,6 +57,8 @@
     /* fft.c */ \
     X(FFT, "ag_fftn", D0, xform) X(FFT_PAD, "ag_fft_pad", D0, fft_pad) \
     X(FFTSHIFT, "ag_fftshift", D0, shift) \
+    /* layout.c (imaging layouts; nodes labelled ag_sky_to_packed, ag_packed_to_ground, ...) */ \
+    X(ROLL2D, "ag_packed_to_sky", D0, roll2d) X(HERMITIAN_FILL, "ag_hermitian_fill", D0, hermitian_fill) \
     /* conv.c */ \
     X(CONV2D, "ag_conv2d", D012, conv_fwd) \
     X(CONV2D_BACKWARD_INPUT, "ag_conv2d_backward_input", D01, conv_bi) \
@@ -69,10 +71,7 @@
     X(LOGDET, "ag_logdet", D0, logdet) X(SLOGDET_SIGN, "ag_slogdet", D0, slogdet_sign) \
     X(CHOLESKY, "ag_cholesky", D0, cholesky) X(TRIANGULAR_SOLVE, "ag_triangular_solve", D01, tri) \
     /* decomp.c */ \
-    X(QR_Q, "ag_linalg_qr", D0, qr_q) X(QR_R, "ag_linalg_qr (R)", D0, qr_r) \
-    X(EIGH_L, "ag_linalg_eigh", D0, eigh_l) X(EIGH_V, "ag_linalg_eigh (eigenvectors)", D0, eigh_v) \
-    X(SVD_U, "ag_linalg_svd", D0, svd_u) X(SVD_S, "ag_linalg_svd (S)", D0, svd_s) \
-    X(SVD_VH, "ag_linalg_svd (Vh)", D0, svd_vh) \
+    X(QR, "ag_linalg_qr", D0, qr) X(EIGH, "ag_linalg_eigh", D0, eigh) X(SVD, "ag_linalg_svd", D0, svd) \
     /* imaging_ops.c (fused; the kind is in the node's params, the name is the public function) */ \
     X(VIS_LOSS, "ag_chi_squared", D0 | AG_DIFF(2), vis_loss) X(IMAGE_PRIOR, "ag_tv_image", D01, image_prior)
 

@@ -17,8 +17,9 @@ static bool check_ordered(const char *op, const ag_tensor *t) {
         ag_set_error(AG_ERR_DTYPE, "%s: complex tensors are not ordered, given %s", op, ag_dtype_name(t->dtype));
         return false;
     }
-    if (t->dtype != AG_F32 && t->dtype != AG_F64 && t->dtype != AG_I64) {
-        ag_set_error(AG_ERR_DTYPE, "%s: expected an f32, f64 or i64 tensor, given %s", op, ag_dtype_name(t->dtype));
+    if (t->dtype != AG_F32 && t->dtype != AG_F64 && t->dtype != AG_I64 && t->dtype != AG_I32 && t->dtype != AG_U8) {
+        ag_set_error(AG_ERR_DTYPE, "%s: expected an f32, f64, i64, i32 or u8 tensor, given %s", op,
+                     ag_dtype_name(t->dtype));
         return false;
     }
     return true;
@@ -118,7 +119,7 @@ static bool check_nonempty(const char *op, const ag_tensor *t, int d) {
 
 static bool check_real(const char *op, const ag_tensor *t) {
     if (!check_ordered(op, t)) return false;
-    if (t->dtype == AG_I64 && strcmp(op, "ag_quantile") == 0) {
+    if (t->dtype != AG_F32 && t->dtype != AG_F64 && strcmp(op, "ag_quantile") == 0) {
         ag_set_error(AG_ERR_DTYPE, "%s: expected an f32 or f64 tensor, given %s", op, ag_dtype_name(t->dtype));
         return false;
     }

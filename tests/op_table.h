@@ -27,7 +27,7 @@ typedef struct op_row {
 } op_row;
 
 /* one line per family: X(name) declares ops_<name>[] (terminated by a row with name NULL) */
-#define AG_OP_FAMILIES(X) X(elementwise) X(reduce) X(linalg) X(view) X(fft) X(index) X(conv) X(solve) X(complex_ag) X(nn)
+#define AG_OP_FAMILIES(X) X(elementwise) X(reduce) X(linalg) X(view) X(fft) X(index) X(conv) X(solve) X(complex_ag) X(nn) X(imaging_layout)
 
 #define X(f) extern const op_row ops_##f[];
 AG_OP_FAMILIES(X)

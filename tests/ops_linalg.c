@@ -18,6 +18,14 @@ OPFN(es_transpose, ag_einsum("ij->ji", x, 1))
 OPFN(es_implicit_transpose, ag_einsum("ba", x, 1))
 OPFN(es_sum, ag_einsum("ijk->ik", x, 1))
 OPFN(es_three, ag_einsum("ij,jk,kl->il", x, 3))
+OPFN(es_diag, ag_einsum("ii->i", x, 1))
+OPFN(es_trace, ag_einsum("ii->", x, 1))
+OPFN(es_diag_mixed, ag_einsum("iji,jk->ik", x, 2))
+OPFN(es_el_bmm, ag_einsum("...ij,...jk->...ik", x, 2))
+OPFN(es_el_implicit, ag_einsum("...ij", x, 1))
+OPFN(es_el_sum, ag_einsum("i...->i", x, 1))
+OPFN(es_el_diag, ag_einsum("...ii->...i", x, 1))
+OPFN(es_el_mid, ag_einsum("a...b,b->...a", x, 2))
 
 #define ROW(nm, f, dts) {.name = #nm, .fn = f_##f, .n_in = 2, .dtypes = dts, TOL(1e-11, 1e-4)}
 const op_row ops_linalg[] = {
@@ -32,5 +40,9 @@ const op_row ops_linalg[] = {
     EROW(einsum_own_sum, es_own_sum, 2), EROW(einsum_perm_out, es_perm_out, 2),
     EROW(einsum_transpose, es_transpose, 1), EROW(einsum_implicit_transpose, es_implicit_transpose, 1),
     EROW(einsum_sum, es_sum, 1), EROW(einsum_three, es_three, 3),
+    EROW(einsum_diag, es_diag, 1), EROW(einsum_trace, es_trace, 1), EROW(einsum_diag_mixed, es_diag_mixed, 2),
+    EROW(einsum_ellipsis_bmm, es_el_bmm, 2), EROW(einsum_ellipsis_implicit, es_el_implicit, 1),
+    EROW(einsum_ellipsis_sum, es_el_sum, 1), EROW(einsum_ellipsis_diag, es_el_diag, 1),
+    EROW(einsum_ellipsis_mid, es_el_mid, 2),
     {0},
 };

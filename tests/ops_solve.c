@@ -39,7 +39,8 @@ OPFN(tr_u_right_unit, ag_solve_triangular(shift(x[0]), x[1], true, false, true))
 OPFN(tr_l_unit, ag_solve_triangular(shift(x[0]), x[1], false, true, true))
 
 /* decompositions: gauge-invariant functions of the factors (see fixturegen/solve.py) */
-static ag_tensor *sym(ag_tensor *m) { return ag_add(m, ag_transpose(m, -1, -2)); }
+static ag_tensor *mH(ag_tensor *m) { return ag_conj(ag_transpose(m, -1, -2)); }
+static ag_tensor *sym(ag_tensor *m) { return ag_add(m, mH(m)); }
 static ag_tensor *qr_part(ag_tensor *a, int which) {
     ag_tensor *q, *r;
     if (ag_linalg_qr(a, &q, &r)) return NULL;
@@ -54,14 +55,17 @@ static ag_tensor *eigh_part(ag_tensor *m, int which) {
     if (ag_linalg_eigh(sym(m), &l, &v)) return NULL;
     if (which == 0) return l;
     if (which == 1) return ag_square(v);
+    if (which == 3) return ag_abs(v); /* blind to the free phase of complex eigenvectors */
     ag_tensor *vd = ag_mul(v, ag_unsqueeze(ag_tanh(l), -2)); /* V diag(tanh L) */
-    return ag_matmul(vd, ag_transpose(v, -1, -2));
+    return ag_matmul(vd, mH(v));
 }
 static ag_tensor *svd_part(ag_tensor *a, int which) {
     ag_tensor *u, *s, *vh;
     if (ag_linalg_svd(a, false, &u, &s, &vh)) return NULL;
     if (which == 0) return s;
     if (which == 1) return ag_matmul(u, vh);
+    if (which == 4) return ag_abs(u);
+    if (which == 5) return ag_abs(vh);
     return which == 2 ? ag_square(u) : ag_square(vh);
 }
 OPFN(qr_q2, qr_part(x[0], 0))
@@ -75,6 +79,9 @@ OPFN(svd_s, svd_part(x[0], 0))
 OPFN(svd_uvh, svd_part(x[0], 1))
 OPFN(svd_u2, svd_part(x[0], 2))
 OPFN(svd_vh2, svd_part(x[0], 3))
+OPFN(eigh_vabs, eigh_part(x[0], 3))
+OPFN(svd_uabs, svd_part(x[0], 4))
+OPFN(svd_vhabs, svd_part(x[0], 5))
 OPFN(lstsq, ag_linalg_lstsq(x[0], x[1]))
 
 #define ROW(nm, f, nin, dts) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = dts, TOL(1e-10, 2e-4)}
@@ -104,23 +111,25 @@ const op_row ops_solve[] = {
     ROW(trsolve_upper_right_unit, tr_u_right_unit, 2, DT_FLOAT),
     ROW(trsolve_lower_unit, tr_l_unit, 2, DT_FLOAT),
     ROW(trsolve_batch_bcast, tr_u, 2, DT_FLOAT),
-#define NG NOGG("the decompositions' nodes save history-free factors: no second derivatives")
-#define DROW(nm, f, nin) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = DT_REAL, TOL(1e-9, 2e-3), NG}
-    DROW(qr_q2, qr_q2, 1),
-    DROW(qr_r2, qr_r2, 1),
-    DROW(qr_qd_batch, qr_qd, 1),
-    DROW(qr_qd_square, qr_qd, 1),
-    {.name = "qr_wide", .fn = f_qr_abs_r, .n_in = 1, .dtypes = DT_REAL, TOL(1e-9, 2e-3), NOGC},
-    DROW(eigh_vals, eigh_vals, 1),
-    DROW(eigh_v2, eigh_v2, 1),
-    DROW(eigh_fun_batch, eigh_fun, 1),
-    DROW(svd_s, svd_s, 1),
-    DROW(svd_s_wide_batch, svd_s, 1),
-    DROW(svd_uvh, svd_uvh, 1),
-    DROW(svd_u2_tall, svd_u2, 1),
-    DROW(svd_vh2_wide, svd_vh2, 1),
-    DROW(svd_uvh_batch, svd_uvh, 1),
-    DROW(lstsq, lstsq, 2),
-    DROW(lstsq_batch, lstsq, 2),
+#define DROW(nm, f, nin, dts) {.name = #nm, .fn = f_##f, .n_in = nin, .dtypes = dts, TOL(1e-9, 2e-3)}
+    DROW(qr_q2, qr_q2, 1, DT_FLOAT),
+    DROW(qr_r2, qr_r2, 1, DT_FLOAT),
+    DROW(qr_qd_batch, qr_qd, 1, DT_FLOAT),
+    DROW(qr_qd_square, qr_qd, 1, DT_FLOAT),
+    {.name = "qr_wide", .fn = f_qr_abs_r, .n_in = 1, .dtypes = DT_FLOAT, TOL(1e-9, 2e-3), NOGC},
+    DROW(eigh_vals, eigh_vals, 1, DT_FLOAT),
+    DROW(eigh_v2, eigh_v2, 1, DT_REAL),
+    DROW(eigh_vabs, eigh_vabs, 1, DT_CPLX),
+    DROW(eigh_fun_batch, eigh_fun, 1, DT_FLOAT),
+    DROW(svd_s, svd_s, 1, DT_FLOAT),
+    DROW(svd_s_wide_batch, svd_s, 1, DT_FLOAT),
+    DROW(svd_uvh, svd_uvh, 1, DT_FLOAT),
+    DROW(svd_u2_tall, svd_u2, 1, DT_REAL),
+    DROW(svd_vh2_wide, svd_vh2, 1, DT_REAL),
+    DROW(svd_uabs_tall, svd_uabs, 1, DT_CPLX),
+    DROW(svd_vhabs_wide, svd_vhabs, 1, DT_CPLX),
+    DROW(svd_uvh_batch, svd_uvh, 1, DT_FLOAT),
+    DROW(lstsq, lstsq, 2, DT_FLOAT),
+    DROW(lstsq_batch, lstsq, 2, DT_FLOAT),
     {0},
 };

@@ -927,7 +927,7 @@ static void test_sort_errors(void **state) {
     assert_null(ag_quantile(z, 0.5, AG_ALL_DIMS, false));
     assert_error(AG_ERR_DTYPE, "ag_quantile", "complex", "c64");
     assert_null(ag_argsort(b, 0, false));
-    assert_error(AG_ERR_DTYPE, "ag_argsort", "f32, f64 or i64", "bool");
+    assert_error(AG_ERR_DTYPE, "ag_argsort", "f32, f64, i64, i32 or u8", "bool");
     assert_null(ag_quantile(i, 0.5, AG_ALL_DIMS, false));
     assert_error(AG_ERR_DTYPE, "ag_quantile", "f32 or f64", "i64");
     /* empty: no median or quantile */

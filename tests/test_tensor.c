@@ -981,10 +981,39 @@ static void test_i32_u8(void **state) {
     assert_int_equal(ag_error_code(), AG_ERR_DTYPE);
     assert_non_null(strstr(ag_last_error(), "u8"));
     ag_clear_error();
-    assert_null(ag_index_select(u, 0, ag_from_data((int64_t[]){1}, AG_SHAPE(1), AG_I64)));
-    assert_error(AG_ERR_DTYPE, "ag_index_select", "u8 tensors are not supported");
-    assert_null(ag_nonzero(w));
-    assert_error(AG_ERR_DTYPE, "nonzero", "i32 tensors are not supported");
+    /* indexing, scatter and sort kernels carry them natively (values from torch 1.13) */
+    ag_tensor *a = ag_from_data((int32_t[]){-200, 3, 0, 255, 7, -9}, AG_SHAPE(2, 3), AG_I32);
+    ag_tensor *b8 = ag_from_data((uint8_t[]){200, 3, 0, 255, 7, 9}, AG_SHAPE(2, 3), AG_U8);
+    ag_tensor *sel = ag_from_data((int64_t[]){2, 0}, AG_SHAPE(2), AG_I64);
+    ag_tensor *sidx = ag_from_data((int64_t[]){0, 0, 1, 2, 2, 2}, AG_SHAPE(2, 3), AG_I64);
+    ag_tensor *gidx = ag_from_data((int64_t[]){2, 1, 0, 0}, AG_SHAPE(2, 2), AG_I64);
+    r = ag_index_select(a, 1, sel);
+    assert_int_equal(ag_dtype_of(r), AG_I32);
+    assert_values(r, 0, -200, -9, 255);
+    assert_values(ag_index_select(b8, 1, sel), 0, 200, 9, 255);
+    assert_values(ag_nonzero(a), 0, 0, 0, 1, 1, 0, 1, 1, 1, 2);
+    assert_values(ag_masked_select(b8, ag_gt(b8, ag_scalar(5, AG_I64))), 200, 255, 7, 9);
+    assert_values(ag_gather(a, 1, gidx), 0, 3, 255, 255);
+    assert_values(ag_take(b8, ag_from_data((int64_t[]){5, 0}, AG_SHAPE(2), AG_I64)), 9, 200);
+    r = ag_scatter_add(ag_zeros_like(b8), 1, sidx, b8); /* 255 + 7 + 9 wraps to 15 */
+    assert_int_equal(ag_dtype_of(r), AG_U8);
+    assert_values(r, 203, 0, 0, 0, 0, 15);
+    assert_values(ag_scatter_add(ag_zeros_like(a), 1, sidx, a), -197, 0, 0, 0, 0, 253);
+    assert_values(ag_scatter(ag_zeros_like(a), 1, sidx, a), 3, 0, 0, 0, 0, -9);
+    r = ag_sort(a, 1, false, NULL);
+    assert_int_equal(ag_dtype_of(r), AG_I32);
+    assert_values(r, -200, 0, 3, -9, 7, 255);
+    assert_values(ag_sort(b8, 1, false, NULL), 0, 3, 200, 7, 9, 255);
+    assert_values(ag_argsort(a, 1, true), 1, 2, 0, 0, 1, 2);
+    assert_values(ag_argsort(b8, 1, true), 0, 1, 2, 0, 2, 1);
+    assert_values(ag_topk(b8, 2, 1, true, true, NULL), 200, 3, 255, 9);
+    assert_values(ag_median(a), 0);
+    assert_values(ag_median(b8), 7);
+    r = ag_cumsum(b8, 1);
+    assert_int_equal(ag_dtype_of(r), AG_I64);
+    assert_values(r, 200, 203, 203, 255, 262, 271);
+    assert_null(ag_quantile(b8, 0.5, NULL, 0, false));
+    assert_error(AG_ERR_DTYPE, "ag_quantile", "u8");
     ag_scope_end();
 }
 

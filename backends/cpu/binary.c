@@ -146,6 +146,8 @@ WHERE_LOOP(cf32)
 WHERE_LOOP(cf64)
 WHERE_LOOP(int64_t)
 WHERE_LOOP(bool)
+WHERE_LOOP(int32_t)
+WHERE_LOOP(uint8_t)
 
 #define PICK_WHERE(T, _) loop = where_##T;
 int ag_cpu_where(const ag_kview *out, const ag_kview *cond, const ag_kview *a, const ag_kview *b) {

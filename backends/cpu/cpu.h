@@ -87,6 +87,7 @@ typedef double complex cf64;
     case AG_F32: M(float, __VA_ARGS__) break; case AG_F64: M(double, __VA_ARGS__) break; \
     case AG_C64: M(cf32, __VA_ARGS__) break; case AG_C128: M(cf64, __VA_ARGS__) break; \
     case AG_I64: M(int64_t, __VA_ARGS__) break; case AG_BOOL: M(bool, __VA_ARGS__) break; \
+    case AG_I32: M(int32_t, __VA_ARGS__) break; case AG_U8: M(uint8_t, __VA_ARGS__) break; \
     default: dflt; }
 
 /* every kernel entry (ag_cpu_copy, ag_cpu_unary, ...), implemented across the cpu/ files */

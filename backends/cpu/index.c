@@ -151,6 +151,8 @@ GATHER_RANGE(cf32, 0)
 GATHER_RANGE(cf64, 0)
 GATHER_RANGE(int64_t, 0)
 GATHER_RANGE(bool, 0)
+GATHER_RANGE(int32_t, 0)
+GATHER_RANGE(uint8_t, 0)
 
 typedef int64_t (*gather_fn)(const gplan *, int64_t, int64_t);
 #define PICK_GATHER(T, _) fn = gather_##T;
@@ -291,6 +293,8 @@ SCATTER_RANGE(double, 0)
 SCATTER_RANGE(cf32, 0)
 SCATTER_RANGE(cf64, 0)
 SCATTER_RANGE(int64_t, 0)
+SCATTER_RANGE(int32_t, 0)
+SCATTER_RANGE(uint8_t, 0)
 
 /* Scatters into outputs much larger than the caches: every add above is a cache miss, and in
  * the few-slices case each thread also reads every index. Instead the (target, value) pairs are
@@ -353,6 +357,8 @@ SB_KERNELS(double, 0)
 SB_KERNELS(cf32, 0)
 SB_KERNELS(cf64, 0)
 SB_KERNELS(int64_t, 0)
+SB_KERNELS(int32_t, 0)
+SB_KERNELS(uint8_t, 0)
 
 typedef bool (*sb_fill_fn)(const splan *, int64_t, int64_t, int, int64_t *, uint32_t *, void *);
 typedef void (*sb_apply_fn)(char *, const uint32_t *, const void *, int64_t);
@@ -379,6 +385,8 @@ static int scatter_binned(const char *op, const splan *p, const ag_kview *out, c
     case AG_C64: fill = (sb_fill_fn)sb_fill_cf32; apply = sb_apply_cf32; break;
     case AG_C128: fill = (sb_fill_fn)sb_fill_cf64; apply = sb_apply_cf64; break;
     case AG_I64: fill = (sb_fill_fn)sb_fill_int64_t; apply = sb_apply_int64_t; break;
+    case AG_I32: fill = (sb_fill_fn)sb_fill_int32_t; apply = sb_apply_int32_t; break;
+    case AG_U8: fill = (sb_fill_fn)sb_fill_uint8_t; apply = sb_apply_uint8_t; break;
     default: return 0;
     }
     int shift = 0;
@@ -446,6 +454,8 @@ static int scatter_impl(const char *op, const ag_kview *out, const ag_kview *idx
     case AG_C64: fn = scatter_cf32; break;
     case AG_C128: fn = scatter_cf64; break;
     case AG_I64: fn = scatter_int64_t; break;
+    case AG_I32: fn = scatter_int32_t; break;
+    case AG_U8: fn = scatter_uint8_t; break;
     default: return ag_set_error(AG_ERR_DTYPE, "%s: %s does not support %s", op, assign ? "scatter" : "scatter_add", ag_dtype_name(out->dtype));
     }
     if (src->dtype != out->dtype || idx->ndim != src->ndim || idx->ndim != out->ndim)
@@ -627,6 +637,8 @@ NZ_RANGE(cf32, 0)
 NZ_RANGE(cf64, 0)
 NZ_RANGE(int64_t, 0)
 NZ_RANGE(bool, 0)
+NZ_RANGE(int32_t, 0)
+NZ_RANGE(uint8_t, 0)
 
 typedef int64_t (*nz_fn)(const ag_kview *, int64_t, int64_t, int64_t *);
 #define PICK_NZ(T, _) fn = nz_##T;

@@ -1,6 +1,6 @@
 /* backends/cpu/lapack.c — dense factorisations and solves through LAPACKE (s/d/c/z):
- * LU (getrf), LU solve (getrs), Cholesky (potrf) and triangular solve (trtrs); and, real f32/f64
- * only, QR (geqrf + orgqr), the symmetric eigendecomposition (syevd) and the SVD (gesdd).
+ * LU (getrf), LU solve (getrs), Cholesky (potrf), triangular solve (trtrs), QR (geqrf + orgqr/ungqr),
+ * the symmetric/Hermitian eigendecomposition (syevd/heevd) and the SVD (gesdd).
  *
  * Every matrix of the batch is copied into a column-major workspace (LAPACK's own layout, so
  * the *_work entry points run with no hidden transposition), factorised or solved there and
@@ -222,9 +222,11 @@ int ag_cpu_triangular_solve(const ag_kview *x, const ag_kview *info, const ag_kv
 
 /* ---- decompositions (real f32/f64): qr, eigh, svd ------------------------------------- */
 
-static int real_only(const char *k, ag_dtype dt) {
-    return ag_set_error(AG_ERR_DTYPE, "cpu %s: expected f32 or f64, given %s", k, ag_dtype_name(dt));
-}
+/* one LAPACKE routine in its s/d/c/z forms, chosen by dt; the workspaces are untyped (void *
+ * converts to each form's pointer type), so the four twins are one call site */
+#define LAPACK_SDCZ(dt, s, d, c, z, ...)                                                           \
+    ((dt) == AG_F32 ? LAPACKE_##s(__VA_ARGS__) : (dt) == AG_F64 ? LAPACKE_##d(__VA_ARGS__)        \
+     : (dt) == AG_C64 ? LAPACKE_##c(__VA_ARGS__) : LAPACKE_##z(__VA_ARGS__))
 
 /* length-k vector of v (batch entry b, last dim) <- the k contiguous elements of w */
 static void scatter_vec(const ag_kview *v, int nb, int64_t b, const char *w, int64_t k, size_t es) {
@@ -253,7 +255,7 @@ static char *parts_get(const char *k, size_t es, int np, const int64_t *cnt, cha
 
 int ag_cpu_qr(const ag_kview *q, const ag_kview *r, const ag_kview *a) {
     ag_dtype dt = a->dtype;
-    if (dt != AG_F32 && dt != AG_F64) return real_only("qr", dt);
+    if (!lapack_dtype(dt)) return bad_dtype("qr", dt);
     int nb = a->ndim - 2;
     int64_t m = a->shape[nb], n = a->shape[nb + 1], kk = m < n ? m : n, B = nbatch(a, nb);
     int64_t ld = m > 1 ? m : 1, ldr = kk > 1 ? kk : 1;
@@ -266,8 +268,8 @@ int ag_cpu_qr(const ag_kview *q, const ag_kview *r, const ag_kview *a) {
     for (int64_t b = 0; b < B && kk > 0; b++) {
         gather(w, ld, a, nb, b, es);
         lapack_int M = (lapack_int)m, N = (lapack_int)n, K = (lapack_int)kk, L = (lapack_int)ld, st;
-        st = dt == AG_F32 ? LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)w, L, (float *)tau)
-                          : LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)w, L, (double *)tau);
+        void *vw = w, *vt = tau;
+        st = LAPACK_SDCZ(dt, sgeqrf, dgeqrf, cgeqrf, zgeqrf, LAPACK_COL_MAJOR, M, N, vw, L, vt);
         if (st < 0) { rc = lapack_arg_error("qr", "geqrf", st); break; }
         for (int64_t j = 0; j < n; j++) /* R: the upper triangle of the top k rows */
             for (int64_t i = 0; i < kk; i++) {
@@ -276,9 +278,8 @@ int ag_cpu_qr(const ag_kview *q, const ag_kview *r, const ag_kview *a) {
                 else memset(d, 0, es);
             }
         scatter(r, nb, b, wr, ldr, es);
-        st = dt == AG_F32 ? LAPACKE_sorgqr(LAPACK_COL_MAJOR, M, K, K, (float *)w, L, (float *)tau)
-                          : LAPACKE_dorgqr(LAPACK_COL_MAJOR, M, K, K, (double *)w, L, (double *)tau);
-        if (st < 0) { rc = lapack_arg_error("qr", "orgqr", st); break; }
+        st = LAPACK_SDCZ(dt, sorgqr, dorgqr, cungqr, zungqr, LAPACK_COL_MAJOR, M, K, K, vw, L, vt);
+        if (st < 0) { rc = lapack_arg_error("qr", "orgqr/ungqr", st); break; }
         scatter(q, nb, b, w, ld, es); /* the first k columns */
     }
     ag_cpu_free(base, bytes);
@@ -287,7 +288,7 @@ int ag_cpu_qr(const ag_kview *q, const ag_kview *r, const ag_kview *a) {
 
 int ag_cpu_eigh(const ag_kview *wv, const ag_kview *v, const ag_kview *info, const ag_kview *a) {
     ag_dtype dt = a->dtype;
-    if (dt != AG_F32 && dt != AG_F64) return real_only("eigh", dt);
+    if (!lapack_dtype(dt)) return bad_dtype("eigh", dt);
     int nb = a->ndim - 2;
     int64_t n = a->shape[nb], B = nbatch(a, nb), ld = n > 1 ? n : 1;
     size_t es = ag_dtype_size(dt), bytes;
@@ -301,11 +302,11 @@ int ag_cpu_eigh(const ag_kview *wv, const ag_kview *v, const ag_kview *info, con
         if (n > 0) {
             gather(w, ld, a, nb, b, es);
             lapack_int N = (lapack_int)n, L = (lapack_int)ld;
-            st = dt == AG_F32 ? LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'V', 'L', N, (float *)w, L, (float *)ev)
-                              : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', N, (double *)w, L, (double *)ev);
-            if (st < 0) { rc = lapack_arg_error("eigh", "syevd", st); break; }
+            void *vw = w, *vev = ev; /* eigenvalues are real in every form */
+            st = LAPACK_SDCZ(dt, ssyevd, dsyevd, cheevd, zheevd, LAPACK_COL_MAJOR, 'V', 'L', N, vw, L, vev);
+            if (st < 0) { rc = lapack_arg_error("eigh", "syevd/heevd", st); break; }
             scatter(v, nb, b, w, ld, es);
-            scatter_vec(wv, nb, b, ev, n, es);
+            scatter_vec(wv, nb, b, ev, n, ag_dtype_size(ag_dtype_to_real(dt)));
         }
         put_info(info, nb, b, st);
     }
@@ -315,7 +316,7 @@ int ag_cpu_eigh(const ag_kview *wv, const ag_kview *v, const ag_kview *info, con
 
 int ag_cpu_svd(const ag_kview *u, const ag_kview *s, const ag_kview *vh, const ag_kview *info, const ag_kview *a) {
     ag_dtype dt = a->dtype;
-    if (dt != AG_F32 && dt != AG_F64) return real_only("svd", dt);
+    if (!lapack_dtype(dt)) return bad_dtype("svd", dt);
     int nb = a->ndim - 2;
     int64_t m = a->shape[nb], n = a->shape[nb + 1], kk = m < n ? m : n, B = nbatch(a, nb);
     int64_t ld = m > 1 ? m : 1, ldv = kk > 1 ? kk : 1;
@@ -330,14 +331,12 @@ int ag_cpu_svd(const ag_kview *u, const ag_kview *s, const ag_kview *vh, const a
         if (kk > 0) {
             gather(w, ld, a, nb, b, es);
             lapack_int M = (lapack_int)m, N = (lapack_int)n, L = (lapack_int)ld, LV = (lapack_int)ldv;
-            st = dt == AG_F32 ? LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'S', M, N, (float *)w, L, (float *)ws, (float *)wu, L,
-                                               (float *)wvt, LV)
-                              : LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', M, N, (double *)w, L, (double *)ws, (double *)wu,
-                                               L, (double *)wvt, LV);
+            void *vw = w, *vs = ws, *vu = wu, *vvt = wvt; /* singular values are real in every form */
+            st = LAPACK_SDCZ(dt, sgesdd, dgesdd, cgesdd, zgesdd, LAPACK_COL_MAJOR, 'S', M, N, vw, L, vs, vu, L, vvt, LV);
             if (st < 0) { rc = lapack_arg_error("svd", "gesdd", st); break; }
             scatter(u, nb, b, wu, ld, es);
             scatter(vh, nb, b, wvt, ldv, es);
-            scatter_vec(s, nb, b, ws, kk, es);
+            scatter_vec(s, nb, b, ws, kk, ag_dtype_size(ag_dtype_to_real(dt)));
         }
         put_info(info, nb, b, st);
     }

@@ -57,6 +57,8 @@ typedef struct splan {
 SORT_ROWS(float, KEY_BEFORE_FLOAT)
 SORT_ROWS(double, KEY_BEFORE_FLOAT)
 SORT_ROWS(int64_t, KEY_BEFORE_INT)
+SORT_ROWS(int32_t, KEY_BEFORE_INT)
+SORT_ROWS(uint8_t, KEY_BEFORE_INT)
 
 #define RUN_SORT(T, p, m0, m1, ok)                                                                 \
     do {                                                                                           \
@@ -74,13 +76,16 @@ static bool sort_range(const splan *p, ag_dtype dt, int64_t m0, int64_t m1) {
     switch (dt) {
     case AG_F32: RUN_SORT(float, p, m0, m1, ok); break;
     case AG_F64: RUN_SORT(double, p, m0, m1, ok); break;
+    case AG_I32: RUN_SORT(int32_t, p, m0, m1, ok); break;
+    case AG_U8: RUN_SORT(uint8_t, p, m0, m1, ok); break;
     default: RUN_SORT(int64_t, p, m0, m1, ok); break;
     }
     return ok;
 }
 
 int ag_cpu_sort(const ag_kview *idx, const ag_kview *in, int dim, bool descending) {
-    if (in->dtype != AG_F32 && in->dtype != AG_F64 && in->dtype != AG_I64)
+    if (in->dtype != AG_F32 && in->dtype != AG_F64 && in->dtype != AG_I64 && in->dtype != AG_I32 &&
+        in->dtype != AG_U8)
         return ag_set_error(AG_ERR_DTYPE, "cpu sort: %s not supported", ag_dtype_name(in->dtype));
     if (idx->dtype != AG_I64 || idx->ndim != in->ndim || (in->ndim && (dim < 0 || dim >= in->ndim)))
         return ag_set_error(AG_ERR_INVALID, "cpu sort: mismatched views");

@@ -3,12 +3,14 @@
 over STEPS steps after 5 warm-up steps (cnn_step_f64: max(5, STEPS // 5) after 2). Prints
 "name ms" lines.
 Usage: python3 torch_train.py THREADS [STEPS]"""
-import statistics
+import os
 import sys
-import time
 
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_common  # noqa: E402
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 50
@@ -44,14 +46,7 @@ def bench(name, make, dt, warm=5, steps=steps):
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    for _ in range(warm):
-        step()
-    t = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        t.append((time.perf_counter() - t0) * 1e3)
-    print(f"{name} {statistics.median(t):.6f}", flush=True)
+    peer_common.bench(name, step, warm, steps)
 
 
 for dt, dn in ((torch.float32, "f32"), (torch.float64, "f64")):

@@ -81,6 +81,13 @@ typedef struct ag_vis {
     ag_tensor *ant1, *ant2;    /* (nvis) i64 station indices into stations[], or NULL */
     char **stations;           /* nstations names, or NULL */
     int nstations;
+    /* Added for the VLBI readers (ag_read_uvfits); ag_vis_new leaves them NULL / 0. */
+    ag_tensor *sigma;          /* (nchan, nvis) Jy, 1/√weight, or NULL */
+    int fourier_sign;          /* +1: V = Σ I e^{+2πi(ul+vm)} (AIPS/HOPS/eht-imaging), -1: MPoL's, 0: unknown */
+    double ref_freq;           /* Hz, the frequency u and v were scaled with when one (UVFITS: CRVAL of FREQ), or 0 */
+    double ra, dec;            /* deg, pointing centre (UVFITS: CRVAL of RA and DEC), or 0 */
+    char *source;              /* OBJECT, or NULL */
+    char *date_obs;            /* DATE-OBS as written in the file, or NULL */
 } ag_vis;
 /* New set taking over the references to u, v, data and weight (also on failure, and also from
  * a scope). 1-d tensors are taken as one channel. Checks: all present, one shape, one device,
@@ -90,6 +97,90 @@ AG_API ag_vis *ag_vis_new(ag_tensor *u, ag_tensor *v, ag_tensor *data, ag_tensor
 AG_API void ag_vis_free(ag_vis *vis);   /* NULL is a no-op */
 
 /* ---- Layouts, cubes and Fourier layers (imaging/cube.c) --------------------------------- */
+
+/* Layout conversions over the last two dims (rows, columns) of a tensor of any leading dims,
+ * f32/f64/c64/c128, on any device; one gather pass each (tensor/layout.c), differentiable
+ * (the backward is the inverse permutation). New reference; NULL input, fewer than 2 dims or a
+ * non-float dtype: NULL with the error set. Cubes have even npix, where fftshift = ifftshift;
+ * for odd sizes these are numpy's fftshift (packed -> sky/ground) and ifftshift (the way back).
+ *  - ag_packed_to_sky: S = flip(fftshift(P), last axis); ag_sky_to_packed its inverse.
+ *  - ag_packed_to_ground: fftshift over the last two dims (visibilities, no flip);
+ *    ag_ground_to_packed its inverse. */
+AG_API ag_tensor *ag_packed_to_sky(ag_tensor *cube);
+AG_API ag_tensor *ag_sky_to_packed(ag_tensor *cube);
+AG_API ag_tensor *ag_packed_to_ground(ag_tensor *vis);
+AG_API ag_tensor *ag_ground_to_packed(ag_tensor *vis);
+/* The full 2-d spectrum of real data from its rfft half plane, fused in one pass (tensor/layout.c,
+ * differentiable, any device with the kernel): half (..., H, n/2 + 1) c64/c128, as ag_rfftn over
+ * the last two dims gives for a last dim of n; returns (..., H, n) of half's dtype:
+ * scale · F or, when conjugate, scale · conj(F), with F[..., i, j] = half[..., i, j] for
+ * j <= n/2 and conj(half[..., (H - i) % H, n - j]) beyond (V(-u, -v) = conj V(u, v)). Any
+ * complex half is taken as it is (no check that columns 0 and n/2 are Hermitian themselves).
+ * NULL with the error set: a real or integer half, fewer than 2 dims, n < 1 or a last dim other
+ * than n/2 + 1. */
+AG_API ag_tensor *ag_hermitian_fill(ag_tensor *half, int64_t n, double scale, bool conjugate);
+
+/* Modules (imaging/cube.c): made in the default dtype (f64) on the CPU, ag_module_to /
+ * ag_module_to_dtype move them; gc is copied. Constructors fail (NULL, error set) on a NULL or
+ * invalid gc (npix odd or < 2) or nchan < 1; forwards fail on a cube that is not
+ * (nchan, npix, npix) of a float dtype. */
+
+/* BaseCube: parameter "base_cube" b (nchan, npix, npix), packed layout; forward(NULL) gives
+ * the packed image I = map(b) [Jy/arcsec²]. map: AG_PIXEL_SOFTPLUS (softplus, beta 1,
+ * threshold 20), AG_PIXEL_IDENTITY, or AG_PIXEL_USER (user_fn(b, ctx), a new reference; ctx
+ * borrowed and must outlive the module). init NULL: b = -3 everywhere; else the initial b
+ * (taken over, also on failure and from a scope; shape (nchan, npix, npix), f32 or f64).
+ * Forward takes no input: a non-NULL x is AG_ERR_INVALID. */
+typedef enum ag_pixel_map { AG_PIXEL_SOFTPLUS, AG_PIXEL_IDENTITY, AG_PIXEL_USER } ag_pixel_map;
+AG_API ag_module *ag_base_cube(const ag_grid_coords *gc, int64_t nchan, ag_pixel_map map,
+                               ag_tensor *(*user_fn)(ag_tensor *b, void *ctx), void *ctx, ag_tensor *init);
+
+/* ImageCube (passthrough): forward(cube) returns the packed cube (an alias, differentiable) and
+ * keeps a reference to it until the next forward or ag_module_free. After a forward:
+ * ag_image_cube_sky gives the sky cube (ag_packed_to_sky of it), ag_image_cube_flux the
+ * per-channel flux cell_size² Σ_{rows, columns} P [Jy], shape (nchan); both differentiable new
+ * references, NULL with an error before any forward. */
+AG_API ag_module *ag_image_cube(const ag_grid_coords *gc, int64_t nchan);
+AG_API ag_tensor *ag_image_cube_sky(ag_module *m);
+AG_API ag_tensor *ag_image_cube_flux(ag_module *m);
+
+/* FourierCube: forward(packed cube (nchan, npix, npix)) gives the packed visibility cube
+ * vis = cell_size² Σ_{l,m} P e^{sign 2πi(ul + vm)} [Jy], (nchan, npix, npix) complex (c128 for
+ * f64/c128 input, c64 for f32/c64). sign -1 (MPoL, the default; 0 means -1) is the FFT; +1 (VLBI)
+ * the inverse FFT times npix². A real cube takes the r2c transform and the half plane is filled
+ * out by Hermitian symmetry (V(-u,-v) = conj V(u,v)); no promotion to complex. */
+typedef struct ag_fourier_opts { int sign; } ag_fourier_opts;
+AG_API ag_module *ag_fourier_cube(const ag_grid_coords *gc, ag_fourier_opts opts);
+/* MPoL's FourierCube.ground_vis: the last forward's visibilities in the ground layout
+ * (ag_packed_to_ground; MPoL's ground_amp / ground_phase are ag_abs / ag_angle of it). The module
+ * keeps a reference to its last output until the next forward or ag_module_free.
+ * Differentiable new reference; NULL with an error before any forward or for another module. */
+AG_API ag_tensor *ag_fourier_cube_ground_vis(ag_module *m);
+
+/* Convolution layers (MPoL's; real f32/f64 cubes of the module's dtype, nchan as made; other
+ * shapes or dtypes: AG_ERR_SHAPE / AG_ERR_DTYPE naming the forward). Trainable kernels are the
+ * parameters "weight" (nchan, 1, k, k) and "bias" (nchan, zero); otherwise they are buffers of
+ * those names, so ag_module_to / ag_module_to_dtype move them either way.
+ *  - HannConvCube (MPoL 0.2): forward(packed cube (nchan, rows, columns)) convolves its sky
+ *    cube with the 3 × 3 kernel [.25 .5 .25]ᵀ[.25 .5 .25] (zero padding, same size) and gives
+ *    the result packed again. nchan < 1: NULL with AG_ERR_INVALID.
+ *  - GaussConvImage (MPoL after 0.2): forward(SKY cube (nchan, npix, npix)) gives the sky cube
+ *    convolved ("same" zero padding) with MPoL's normalized elliptical Gaussian: FWHM_maj along
+ *    north-south at Omega = 0, Omega [deg] east of north, σ = FWHM / (2 √(2 ln 2)) [arcsec],
+ *    sampled on k = 1 + 2 ceil(3 σ_maj / cell_size) points of linspace(-3 σ_maj, 3 σ_maj) per
+ *    axis, as MPoL (a spacing at most one cell) and summing to 1. FWHMs not finite and > 0, or
+ *    a kernel wider than 4 npix + 1 (a bound of ours): NULL with AG_ERR_INVALID.
+ *  - GaussConvFourier (MPoL after 0.2): forward(packed cube (nchan, npix, npix), any nchan)
+ *    gives Re ifft2(fft2(P) · T), T = exp(-2π²(σ_l² u'² + σ_m² v'²)) on the packed u, v centres
+ *    [λ], u' = u cos Ω - v sin Ω, v' = u sin Ω + v cos Ω, σ_l from FWHM_maj, σ_m from FWHM_min
+ *    [rad] (MPoL's uv_gaussian_taper: its major axis is east-west at Ω = 0, unlike
+ *    GaussConvImage's). Buffers "taper_2D" (T, npix × npix, packed) and "taper_rfft" (the rfft2
+ *    half plane of T's part even on the grid, which the forward applies: one rfft2 and one
+ *    irfft2, real throughout). Same errors as GaussConvImage's FWHM checks. */
+AG_API ag_module *ag_hann_conv_cube(int64_t nchan, bool requires_grad);
+AG_API ag_module *ag_gauss_conv_image(const ag_grid_coords *gc, int64_t nchan, double fwhm_maj, double fwhm_min,
+                                      double omega, bool requires_grad);
+AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_maj, double fwhm_min, double omega);
 
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
@@ -151,7 +242,39 @@ AG_API ag_tensor *ag_edge_clamp(ag_tensor *cube);
 
 /* ---- Files and figures (imaging/io.c, uvsim.c, fits.c, figure.c) ------------------------ */
 
+/* FITS images (imaging/fits.c; AG_ERR_NOTIMPL in builds without cfitsio). What ds9 and CARTA
+ * need to show RA/Dec: CTYPE1 'RA---SIN' with CDELT1 = -cell/3600 (RA grows to the left, as
+ * the sky layout's columns), CTYPE2 'DEC--SIN' with CDELT2 = +cell/3600, CRPIX1/2 =
+ * (npix/2, npix/2 + 1) (1-based: the sky origin, row npix/2, column npix/2 - 1 zero-based),
+ * CRVAL1/2 the phase centre, CUNIT 'deg', EQUINOX 2000, RADESYS 'ICRS'. FITS stores the first
+ * axis fastest and rows from the bottom: exactly the sky layout's memory order (row 0 south). */
+typedef struct ag_fits_meta {
+    double ra_deg, dec_deg;    /* phase centre (CRVAL1, CRVAL2), deg; dec in [-90, 90] */
+    double freq_hz;            /* channel 0 (CRVAL3), Hz; 0: no FREQ axis for a 2-d image */
+    double dfreq_hz;           /* channel width (CDELT3), Hz; 0 is written as 1 Hz for one channel */
+    double bmaj, bmin, bpa;    /* restoring beam: FWHM arcsec (written as deg), PA deg; bmaj = 0: none */
+    char date_obs[72];         /* DATE-OBS, e.g. "2017-04-11"; "" to leave out */
+    char object[72];           /* OBJECT; "" to leave out */
+    char bunit[72];            /* BUNIT: "JY/PIXEL", "JY/BEAM", "Jy/arcsec2"...; "" to leave out */
+} ag_fits_meta;
+/* Writes image, real f32 or f64 (BITPIX -32 / -64), of shape (npix, npix) or (nchan, npix,
+ * npix) in the SKY layout, on any device, with gc's npix, to path atomically (a temporary file
+ * renamed over path; nothing is written on failure). A 3-d image, or a 2-d one with
+ * meta->freq_hz > 0, gets a FREQ axis (NAXIS3 = nchan or 1). meta may be NULL (phase centre
+ * 0, 0; no optional keywords). Returns 0 or a negative ag_status (INVALID, SHAPE, DTYPE, IO). */
+AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const ag_fits_meta *meta, const char *path);
+/* Reads the primary image of a FITS file written as above (or by another tool with the same
+ * conventions) into a new f64 CPU tensor of shape (npix, npix), or (nchan, npix, npix) when
+ * NAXIS = 3 (also for NAXIS3 = 1); *gc (required) receives the grid, *meta (may be NULL) the
+ * keywords (absent ones 0 or ""). AG_ERR_IO when the file cannot be opened, AG_ERR_FORMAT
+ * naming the file and the keyword when it is not a square RA---SIN/DEC--SIN image with
+ * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
+AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
+
 /* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
+
+/* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
+
 
 #ifdef __cplusplus
 }

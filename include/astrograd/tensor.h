@@ -54,7 +54,8 @@ extern "C" {
 
 typedef enum ag_dtype {
     AG_F32, AG_F64, AG_C64, AG_C128, AG_I64, AG_BOOL,
-    AG_I32, AG_U8, /* storage dtypes (FITS images, masks): arithmetic computes through i64 */
+    AG_I32, AG_U8, /* FITS images, masks: arithmetic computes through i64 (wrapping as torch); copies,
+                    * indexing, scatter, sort and where run natively; gemm and the solvers refuse them */
     AG_NUM_DTYPES
 } ag_dtype;
 
@@ -384,10 +385,12 @@ AG_API ag_tensor *ag_bmm(ag_tensor *a, ag_tensor *b);    /* [B,n,k] @ [B,k,m] */
 AG_API ag_tensor *ag_mv(ag_tensor *a, ag_tensor *x);     /* [n,k] @ [k] */
 AG_API ag_tensor *ag_dot(ag_tensor *a, ag_tensor *b);    /* 1-D, no conjugation (torch.dot) */
 AG_API ag_tensor *ag_outer(ag_tensor *a, ag_tensor *b);  /* 1-D [n], [m] -> [n, m], no conjugation */
-/* torch.einsum(eq, ops[0..n)): explicit ("ij,jk->ik") or implicit ("ij,jk": the subscripts that
- * occur once, in ASCII order) output; letters only, spaces ignored; sizes of 1 broadcast.
- * Composed from permute/reshape/mul/sum/matmul. Not supported (AG_ERR_INVALID naming the
- * position): ellipsis, a subscript repeated within one operand (diagonal, trace "ii->"). */
+/* torch.einsum(eq, ops[0..n)): explicit ("ij,jk->ik") or implicit ("ij,jk": the ellipsis dims,
+ * then the subscripts that occur once, in ASCII order) output; letters and "...", spaces
+ * ignored; sizes of 1 broadcast. "..." stands for the dims an operand does not name, aligned
+ * from the right ("...ij,...jk->...ik" is a broadcast batched matmul; an explicit output
+ * without "..." sums them). A subscript repeated within one operand takes the diagonal ("ii->i",
+ * trace "ii->", "iij->j"). Composed from permute/reshape/slice/mul/sum/matmul. */
 AG_API ag_tensor *ag_einsum(const char *eq, ag_tensor *const *ops, int n);
 
 /* ---- fft (FFTW on the cpu) ----------------------------------------------------------- */
@@ -564,21 +567,24 @@ AG_API ag_tensor *ag_logdet(ag_tensor *A);
  * singular), as torch.linalg.slogdet. Both are differentiable (sign only for complex A). */
 AG_API ag_tensor *ag_slogdet(ag_tensor *A, ag_tensor **sign);
 
-/* Decompositions (LAPACK on the cpu), batched over leading dims, real f32/f64 only (complex
- * fails with AG_ERR_DTYPE). Each returns 0 and sets its outputs (new references), or a negative
- * status with the outputs NULL. Gradients are PyTorch's; second derivatives are not supported. */
+/* Decompositions (LAPACK on the cpu), batched over leading dims, f32, f64, c64 and c128
+ * (integers fail with AG_ERR_DTYPE). Each returns 0 and sets its outputs (new references), or a
+ * negative status with the outputs NULL. Gradients are PyTorch's, to any order (create_graph).
+ * Eigenvalues and singular values are real (f32/f64) for complex A. */
 /* Reduced QR A = Q R (torch.linalg.qr, mode "reduced"): A [..., m, n], k = min(m, n),
  * Q [..., m, k], R [..., k, n]; the signs are LAPACK's (as torch). Gradient for m >= n only. */
 AG_API int ag_linalg_qr(ag_tensor *A, ag_tensor **Q, ag_tensor **R);
-/* Eigenvalues [..., n] (ascending) and eigenvectors [..., n, n] (columns) of the symmetric A,
- * of which only the lower triangle is read (torch.linalg.eigh, UPLO "L"). The gradient needs
- * distinct eigenvalues; it is meaningful for sign-invariant functions of the eigenvectors. */
+/* Eigenvalues [..., n] (ascending) and eigenvectors [..., n, n] (columns) of the symmetric (or
+ * Hermitian) A, of which only the lower triangle is read (torch.linalg.eigh, UPLO "L"). The
+ * gradient needs distinct eigenvalues; it is meaningful for functions of the eigenvectors that
+ * do not see their sign (real) or phase (complex: e.g. |V|, V diag(f(L)) V^H). */
 AG_API int ag_linalg_eigh(ag_tensor *A, ag_tensor **eigenvalues, ag_tensor **eigenvectors);
 /* Reduced SVD A = U diag(S) Vh: U [..., m, k], S [..., k] descending, Vh [..., k, n];
- * full_matrices must be false. The gradient needs distinct non-zero singular values. */
+ * full_matrices must be false. The gradient needs distinct non-zero singular values and, for
+ * complex A, a loss blind to the common phase of a column of U and the row of Vh. */
 AG_API int ag_linalg_svd(ag_tensor *A, bool full_matrices, ag_tensor **U, ag_tensor **S, ag_tensor **Vh);
 /* argmin_X ||A X - B|| for A [..., m, n] of full column rank (m >= n; m < n fails), B [..., m, k],
- * batch dims broadcast: X = R^-1 Q^T B from ag_linalg_qr (torch.linalg.lstsq(A, B).solution). */
+ * batch dims broadcast: X = R^-1 Q^H B from ag_linalg_qr (torch.linalg.lstsq(A, B).solution). */
 AG_API ag_tensor *ag_linalg_lstsq(ag_tensor *A, ag_tensor *B);
 
 /* Conjugate gradient for A x = b, A a Hermitian positive-definite linear operator given as a

@@ -44,4 +44,12 @@ ROWS += [
     Row("einsum_implicit_transpose", es("ba"), [((3, 4), "n")], ALL),
     Row("einsum_sum", es("ijk->ik"), [((2, 3, 4), "n")], ALL),
     Row("einsum_three", es("ij,jk,kl->il"), [((2, 3), "n"), ((3, 4), "n"), ((4, 2), "n")], ALL),
+    Row("einsum_diag", es("ii->i"), [((4, 4), "n")], ALL),
+    Row("einsum_trace", es("ii->"), [((4, 4), "n")], ALL),
+    Row("einsum_diag_mixed", es("iji,jk->ik"), [((3, 2, 3), "n"), ((2, 4), "n")], ALL),
+    Row("einsum_ellipsis_bmm", es("...ij,...jk->...ik"), [((2, 1, 3, 4), "n"), ((5, 4, 2), "n")], ALL),
+    Row("einsum_ellipsis_implicit", es("...ij"), [((2, 3, 4), "n")], ALL),
+    Row("einsum_ellipsis_sum", es("i...->i"), [((3, 2, 4), "n")], ALL),
+    Row("einsum_ellipsis_diag", es("...ii->...i"), [((2, 3, 3), "n")], ALL),
+    Row("einsum_ellipsis_mid", es("a...b,b->...a"), [((2, 3, 4), "n"), ((4,), "n")], ALL),
 ]

@@ -76,7 +76,7 @@ ROWS = [
 
 
 def sym(m):
-    return m + m.mT
+    return m + m.mH
 
 
 def qr_q2(a):
@@ -106,7 +106,20 @@ def eigh_v2(m):
 
 def eigh_fun(m):
     l, v = torch.linalg.eigh(sym(m))
-    return v @ torch.diag_embed(torch.tanh(l)) @ v.mT
+    return v @ torch.diag_embed(torch.tanh(l)).to(v.dtype) @ v.mH
+
+
+# complex eigen- and singular vectors carry a free phase per column: |.| does not see it
+def eigh_vabs(m):
+    return torch.linalg.eigh(sym(m))[1].abs()
+
+
+def svd_uabs(a):
+    return torch.linalg.svd(a, full_matrices=False)[0].abs()
+
+
+def svd_vhabs(a):
+    return torch.linalg.svd(a, full_matrices=False)[2].abs()
 
 
 def svd_s(a):
@@ -131,20 +144,23 @@ def lstsq(a, b):
 
 
 ROWS += [
-    Row("qr_q2", qr_q2, [((4, 3), "n")], REAL),
-    Row("qr_r2", qr_r2, [((4, 3), "n")], REAL),
-    Row("qr_qd_batch", qr_qd, [((2, 4, 3), "n")], REAL),
-    Row("qr_qd_square", qr_qd, [((3, 3), "n")], REAL),
-    Row("qr_wide", qr_abs_r, [((3, 5), "n")], REAL, grad=[]),
-    Row("eigh_vals", eigh_vals, [((4, 4), "n")], REAL),
+    Row("qr_q2", qr_q2, [((4, 3), "n")], ALL),
+    Row("qr_r2", qr_r2, [((4, 3), "n")], ALL),
+    Row("qr_qd_batch", qr_qd, [((2, 4, 3), "n")], ALL),
+    Row("qr_qd_square", qr_qd, [((3, 3), "n")], ALL),
+    Row("qr_wide", qr_abs_r, [((3, 5), "n")], ALL, grad=[]),
+    Row("eigh_vals", eigh_vals, [((4, 4), "n")], ALL),
     Row("eigh_v2", eigh_v2, [((4, 4), "n")], REAL),
-    Row("eigh_fun_batch", eigh_fun, [((2, 3, 3), "n")], REAL),
-    Row("svd_s", svd_s, [((4, 3), "n")], REAL),
-    Row("svd_s_wide_batch", svd_s, [((2, 3, 5), "n")], REAL),
-    Row("svd_uvh", svd_uvh, [((4, 4), "n")], REAL),
+    Row("eigh_fun_batch", eigh_fun, [((2, 3, 3), "n")], ALL),
+    Row("svd_s", svd_s, [((4, 3), "n")], ALL),
+    Row("svd_s_wide_batch", svd_s, [((2, 3, 5), "n")], ALL),
+    Row("svd_uvh", svd_uvh, [((4, 4), "n")], ALL),
     Row("svd_u2_tall", svd_u2, [((5, 3), "n")], REAL),
     Row("svd_vh2_wide", svd_vh2, [((3, 5), "n")], REAL),
-    Row("svd_uvh_batch", svd_uvh, [((2, 3, 4), "n")], REAL),
-    Row("lstsq", lstsq, [((5, 3), "n"), ((5, 2), "n")], REAL),
-    Row("lstsq_batch", lstsq, [((2, 4, 3), "n"), ((2, 4, 2), "n")], REAL),
+    Row("eigh_vabs", eigh_vabs, [((4, 4), "n")], CPLX),
+    Row("svd_uabs_tall", svd_uabs, [((5, 3), "n")], CPLX),
+    Row("svd_vhabs_wide", svd_vhabs, [((3, 5), "n")], CPLX),
+    Row("svd_uvh_batch", svd_uvh, [((2, 3, 4), "n")], ALL),
+    Row("lstsq", lstsq, [((5, 3), "n"), ((5, 2), "n")], ALL),
+    Row("lstsq_batch", lstsq, [((2, 4, 3), "n"), ((2, 4, 2), "n")], ALL),
 ]
