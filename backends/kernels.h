@@ -235,7 +235,13 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   data NULL: everywhere); EDGE_CLAMP sum of s^2 over rows 0 and H-1 plus columns 0 and W-1
  *   (corners twice, as MPoL's edge_clamp).
  * image_prior_backward: gs (contiguous, s's shape) <- g d(prior)/ds; gp (ENTROPY only, data
- *   NULL: not wanted; contiguous, s's shape) <- g d(prior)/dp before broadcasting is undone. */
+ *   NULL: not wanted; contiguous, s's shape) <- g d(prior)/dp before broadcasting is undone.
+ * dft: the direct DFT of a packed image (include/astrograd/imaging.h, ag_dft). Image views are
+ *   [C, npix, npix] (npix even, packed order: index i <-> n_i = i for i < npix/2, i - npix after),
+ *   visibility views [C, nvis] complex, u and v [C, nvis] real f32/f64 (stride 0 along C when
+ *   shared), θ = sign 2π dl. adjoint false: out (visibilities) <- scale Σ_{j,i} in[c, j, i]
+ *   e^{iθ(u_ck n_i + v_ck n_j)}, in real or complex. adjoint true: out (complex image) <- scale
+ *   Σ_k in[c, k] e^{-iθ(u_ck n_i + v_ck n_j)}. Sums in double; deterministic (no atomics). */
 #define AG_KERNEL_ENTRIES(X) \
     X(copy, (const ag_kview *dst, const ag_kview *src), (dst, src), (dst, src)) \
     X(fill, (const ag_kview *dst, double re, double im), (dst, re, im), (dst)) \
@@ -321,7 +327,9 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
                     const ag_kview *mask, double param), (op, kind, out, s, p, mask, param), (out, s, p, mask)) \
     X(image_prior_backward, (ag_prior_op kind, const ag_kview *gs, const ag_kview *gp, const ag_kview *g, \
                              const ag_kview *s, const ag_kview *p, const ag_kview *mask, double param), \
-      (kind, gs, gp, g, s, p, mask, param), (gs, gp, g, s, p, mask))
+      (kind, gs, gp, g, s, p, mask, param), (gs, gp, g, s, p, mask)) \
+    X(dft, (const ag_kview *out, const ag_kview *in, const ag_kview *u, const ag_kview *v, double dl, \
+            double scale, int sign, bool adjoint), (out, in, u, v, dl, scale, sign, adjoint), (out, in, u, v))
 
 typedef struct ag_kernels {
     const char *name;

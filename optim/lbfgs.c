@@ -182,21 +182,43 @@ static int evaluate(lb *L, double *loss, double *g) {
     return gather(L->o, true, g);
 }
 
+/* Dots and axpys are most of a step at N ~ 10^4 with a full history (2m of each per iteration):
+ * the dot keeps four partial sums (a sequential sum is bound by the add latency; PyTorch's dot
+ * is a BLAS one, not sequential either, from 16 elements on), and the axpy is compiled a second time for CPUs with
+ * the FMA instruction (without it, each fma() is a call into libm). fma is correctly rounded
+ * either way, so the result does not depend on the machine. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define LBFGS_CLONES __attribute__((target_clones("fma", "default")))
+#endif
+#endif
+#ifndef LBFGS_CLONES
+#define LBFGS_CLONES
+#endif
+LBFGS_CLONES static double dot(const double *a, const double *b, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    /* short vectors are summed in order, as OpenBLAS's ddot does below 16 elements */
+    for (; n >= 16 && i + 4 <= n; i += 4) s0 += a[i] * b[i], s1 += a[i + 1] * b[i + 1], s2 += a[i + 2] * b[i + 2], s3 += a[i + 3] * b[i + 3];
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+/* y = fma(a, x, y), PyTorch's y.add_(x, alpha=a) */
+LBFGS_CLONES static void axpy(int64_t n, double a, const double *x, double *y) {
+    for (int64_t j = 0; j < n; j++) y[j] = fma(a, x[j], y[j]);
+}
+
 /* x + t d into the parameters, closure, gradient, then the parameters back to x. */
 static int directional_evaluate(lb *L, const double *x, double t, const double *d, double *tmp, double *loss,
                                 double *g) {
-    for (int64_t j = 0; j < L->n; j++) tmp[j] = fma(t, d[j], x[j]);
+    memcpy(tmp, x, (size_t)L->n * sizeof *tmp);
+    axpy(L->n, t, d, tmp);
     int rc = set_params(L->o, tmp);
     if (!rc) rc = evaluate(L, loss, g);
     int rc2 = set_params(L->o, x);
     return rc ? rc : rc2;
 }
 
-static double dot(const double *a, const double *b, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 static double absmax(const double *a, int64_t n) {
     double m = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -440,13 +462,13 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
             for (int64_t i = m - 1; i >= 0; i--) {
                 al[i] = dot(stps + i * n, qv, n) * ro[i];
                 const double a = -al[i];
-                for (int64_t j = 0; j < n; j++) qv[j] = fma(a, dirs[i * n + j], qv[j]);
+                axpy(n, a, dirs + i * n, qv);
             }
             for (int64_t j = 0; j < n; j++) d[j] = qv[j] * H_diag;
             for (int64_t i = 0; i < m; i++) {
                 double be_i = dot(dirs + i * n, d, n) * ro[i];
                 const double a = al[i] - be_i;
-                for (int64_t j = 0; j < n; j++) d[j] = fma(a, stps[i * n + j], d[j]);
+                axpy(n, a, stps + i * n, d);
             }
         }
         memcpy(prev, g, (size_t)n * sizeof(double));
@@ -466,11 +488,11 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
             rc = strong_wolfe(&L, x, &t, d, loss, g, gtd, &loss, P->gout, &ls_func_evals, w);
             memcpy(g, P->gout, nb);
             if (rc) goto out;
-            for (int64_t j = 0; j < n; j++) x[j] = fma(t, d[j], x[j]);
+            axpy(n, t, d, x);
             if ((rc = set_params(o, x))) goto out;
             opt_cond = absmax(g, n) <= q->tolerance_grad;
         } else {
-            for (int64_t j = 0; j < n; j++) x[j] = fma(t, d[j], x[j]);
+            axpy(n, t, d, x);
             if ((rc = set_params(o, x))) goto out;
             if (n_iter != q->max_iter) {
                 if ((rc = evaluate(&L, &loss, g))) goto out;

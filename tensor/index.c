@@ -95,7 +95,7 @@ int ag__bw_index_add(ag_node *n, ag_tensor *g, ag_tensor **gin) {
 }
 
 static ag_tensor *index_select_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, bool allow_neg) {
-    if (!AG_NONNULL(op, t, idx)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx)) return NULL;
     if (!check_index(op, t, idx)) return NULL;
     if (t->ndim == 0) return ag_fail(AG_ERR_SHAPE, "%s: expected a tensor with at least 1 dim, given a 0-d tensor", op);
     if (idx->ndim > 1)
@@ -203,7 +203,7 @@ static bool index_fits(const char *op, const ag_tensor *t, const ag_tensor *idx,
 }
 
 static ag_tensor *gather_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx) {
-    if (!AG_NONNULL(op, t, idx)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx)) return NULL;
     if (!check_index(op, t, idx)) return NULL;
     int d = ag__normalize_dim(op, dim, t->ndim);
     if (d < 0 || !index_fits(op, t, idx, NULL, d)) return NULL;
@@ -228,7 +228,7 @@ static int scatter_dim(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag
 }
 
 static ag_tensor *scatter_add_impl(const char *op, ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
-    if (!AG_NONNULL(op, t, idx, src)) return NULL;
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx, src)) return NULL;
     int d = scatter_dim(op, t, dim, idx, src);
     if (d < 0) return NULL;
     NEED_KERNEL(op, t, scatter_add);
@@ -262,6 +262,31 @@ ag_tensor *ag_scatter(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
 }
 ag_tensor *ag_scatter_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src) {
     return scatter_add_impl("ag_scatter_add", t, dim, idx, src);
+}
+
+/* torch.index_add as a scatter_add whose index is idx broadcast along src's other dims (a
+ * stride-0 view: nothing is materialised) */
+ag_tensor *ag_index_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src, double alpha) {
+    const char *op = "ag_index_add";
+    if (!AG_NONNULL(op, t) || !AG_NONNULL_FROM(op, 3, idx, src)) return NULL;
+    if (!check_index(op, t, idx)) return NULL;
+    int d = ag__normalize_dim(op, dim, t->ndim ? t->ndim : 1);
+    if (d < 0) return NULL;
+    int64_t n = idx->ndim ? idx->shape[0] : 1;
+    bool ok = idx->ndim <= 1 && (t->ndim ? src->ndim == t->ndim : src->ndim <= 1);
+    for (int i = 0; ok && i < src->ndim; i++) ok = src->shape[i] == (i == d ? n : t->shape[i]);
+    if (!ok)
+        return ag_fail(AG_ERR_SHAPE, "%s: expected a 0-d or 1-d index and a source of the tensor's shape with "
+                       "dim %d of the index's length, given tensor %s, index %s, source %s", op, d, AG_SHP(t),
+                       AG_SHP(idx), AG_SHP(src));
+    ag_scope_begin();
+    int64_t ishp[AG_MAX_DIMS];
+    for (int i = 0; i < src->ndim; i++) ishp[i] = i == d ? n : 1;
+    ag_tensor *ix = src->ndim ? ag_expand(ag_reshape(idx, ishp, src->ndim), src->shape, src->ndim) : idx;
+    ag_tensor *r = scatter_add_impl(op, t, d, ix, alpha == 1 ? src : ag_mul_s(src, alpha));
+    ag_keep(r);
+    ag_scope_end();
+    return r;
 }
 
 /* ---- take -------------------------------------------------------------------------------- */

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <cmocka.h>
 
 typedef struct entry { char *name; ag_dtype dt; int ndim; int64_t shape[AG_MAX_DIMS]; long data_off; } entry;
 struct fx_file { FILE *f; entry *e; uint32_t n; };
@@ -108,4 +111,12 @@ double fx_close_ratio(ag_tensor *a, ag_tensor *b, double rtol, double atol) {
     free(x);
     free(y);
     return worst;
+}
+
+void fx_expect_close(ag_tensor *got, ag_tensor *want, double rtol, const char *what) {
+    if (!got || !want) fail_msg("%s: missing (%s)", what, ag_last_error());
+    ag_tensor *g = ag_to(got, AG_CPU);
+    double r = fx_close_ratio(g, want, rtol, rtol * 1e-3);
+    ag_release(g);
+    if (!(r <= 1)) fail_msg("%s: off by %g of the tolerance", what, r);
 }

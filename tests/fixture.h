@@ -17,5 +17,8 @@ bool fx_has(fx_file *f, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* max over elements of |a - b| / (atol + rtol |b|); <= 1 means close. NaNs must match. */
 double fx_close_ratio(ag_tensor *a, ag_tensor *b, double rtol, double atol);
+/* Fails the current cmocka test unless got (on any device) is within rtol of want (absolute
+ * floor rtol/1000); what names the quantity in the message. */
+void fx_expect_close(ag_tensor *got, ag_tensor *want, double rtol, const char *what);
 
 #endif

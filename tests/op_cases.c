@@ -13,6 +13,8 @@ static fx_file *files[16];
 static const char *file_names[16];
 static int n_files;
 
+int op_lead;
+
 fx_file *op_family_file(const char *fam) {
     for (int i = 0; i < n_files; i++)
         if (!strcmp(file_names[i], fam)) return files[i];

@@ -26,8 +26,14 @@ typedef struct op_row {
     unsigned optional;  /* bit i: NULL input i means "absent" (a bias), skipped by the NULL-input check */
 } op_row;
 
+/* The highest-rank check runs every row again with its inputs given leading dims up to 8 dims
+ * (test_op_table.c lists the rows it cannot lift, and why). Wrappers name non-negative dims
+ * through D() so that they mean the same dims there; negative dims need nothing. */
+extern int op_lead;
+#define D(k) ((k) + op_lead)
+
 /* one line per family: X(name) declares ops_<name>[] (terminated by a row with name NULL) */
-#define AG_OP_FAMILIES(X) X(elementwise) X(reduce) X(linalg) X(view) X(fft) X(index) X(conv) X(solve) X(complex_ag) X(nn) X(imaging_layout)
+#define AG_OP_FAMILIES(X) X(elementwise) X(reduce) X(linalg) X(view) X(fft) X(index) X(conv) X(solve) X(complex_ag) X(nn) X(imaging_layout) X(dft)
 
 #define X(f) extern const op_row ops_##f[];
 AG_OP_FAMILIES(X)

@@ -4,15 +4,22 @@
 #include "op_table.h"
 
 OPFN(reshape, ag_reshape(x[0], AG_SHAPE(5, 12)))
-OPFN(reshape_noncontig, ag_reshape(ag_transpose(x[0], 0, 2), AG_SHAPE(20, 3)))
-OPFN(permute, ag_permute(x[0], (const int[]){2, 0, 1}, 3))
-OPFN(transpose, ag_transpose(x[0], 0, 1))
-OPFN(squeeze, ag_squeeze(x[0], 1))
-OPFN(unsqueeze, ag_unsqueeze(x[0], 1))
-OPFN(slice_step, ag_slice(ag_slice(x[0], 1, 1, 4, 2), 2, 0, 5, 3))
-OPFN(slice_squared, ag_square(ag_slice(ag_slice(x[0], 1, 1, 4, 2), 2, 0, 5, 3)))
-OPFN(slice_neg, ag_slice(ag_slice(x[0], 0, -2, 3, 1), 2, 1, -1, 1))
-OPFN(select, ag_select(x[0], 1, 2))
+OPFN(reshape_noncontig, ag_reshape(ag_transpose(x[0], D(0), D(2)), AG_SHAPE(20, 3)))
+/* (2, 0, 1) of the row's own dims, after any leading dims of the highest-rank check */
+static ag_tensor *f_permute(ag_tensor *const *x, int n, void *ud) {
+    (void)n, (void)ud;
+    int p[AG_MAX_DIMS];
+    for (int d = 0; d < op_lead; d++) p[d] = d;
+    p[op_lead] = D(2), p[op_lead + 1] = D(0), p[op_lead + 2] = D(1);
+    return ag_permute(x[0], p, op_lead + 3);
+}
+OPFN(transpose, ag_transpose(x[0], D(0), D(1)))
+OPFN(squeeze, ag_squeeze(x[0], D(1)))
+OPFN(unsqueeze, ag_unsqueeze(x[0], D(1)))
+OPFN(slice_step, ag_slice(ag_slice(x[0], D(1), 1, 4, 2), D(2), 0, 5, 3))
+OPFN(slice_squared, ag_square(ag_slice(ag_slice(x[0], D(1), 1, 4, 2), D(2), 0, 5, 3)))
+OPFN(slice_neg, ag_slice(ag_slice(x[0], D(0), -2, 3, 1), D(2), 1, -1, 1))
+OPFN(select, ag_select(x[0], D(1), 2))
 OPFN(expand, ag_expand(x[0], AG_SHAPE(2, 3, 4, 5)))
 OPFN(real, ag_real(x[0]))
 OPFN(imag, ag_imag(x[0]))

@@ -156,6 +156,16 @@ static void test_bad_dtypes_shapes_dims(void **state) {
     assert_true(ag_split(n, 1, 0, parts, &cnt) < 0);
     assert_int_equal(cnt, 0);
     assert_error(AG_ERR_INVALID, "ag_split: argument 1 (t) is NULL");
+    /* the argument numbers are the C signature's (t, dim, idx, src), dim included */
+    ag_tensor *t = ag_zeros(AG_SHAPE(3), AG_F64), *ix = ag_arange(0, 3, 1, AG_I64);
+    assert_null(ag_scatter_add(t, 0, NULL, t));
+    assert_error(AG_ERR_INVALID, "ag_scatter_add: argument 3 (idx) is NULL");
+    assert_null(ag_scatter_add(t, 0, ix, NULL));
+    assert_error(AG_ERR_INVALID, "ag_scatter_add: argument 4 (src) is NULL");
+    assert_null(ag_gather(t, 0, NULL));
+    assert_error(AG_ERR_INVALID, "ag_gather: argument 3 (idx) is NULL");
+    assert_null(ag_index_select(t, 0, NULL));
+    assert_error(AG_ERR_INVALID, "ag_index_select: argument 3 (idx) is NULL");
     ag_scope_end();
 }
 

@@ -55,12 +55,14 @@ typedef struct plan_geom {
 typedef struct plan_key {
     plan_geom g;
     int align_in, align_out, inplace, nthreads, flags;
+    /* the views' rank and transform dims: equal geometries of other ranks (size-1 dims are not
+     * in g) must not share a handle, since exec reads the views through the handle's dims */
+    int view_ndim, dims[AG_MAX_DIMS];
 } plan_key;
 
 struct ag_kplan {
     plan_key key;
     void *plan;               /* fftw_plan or fftwf_plan; NULL when key.g.empty */
-    int ndims, dims[AG_MAX_DIMS];
     atomic_int refs;
     uint64_t last_used;       /* under mu */
 };
@@ -295,7 +297,7 @@ static void *make_plan(const plan_key *k) {
 
 /* A new reference to the cached handle for k, made (and cached) on a miss. NULL with the error
  * set on failure. */
-static ag_kplan *get_plan(const plan_key *k, const int *dims, int ndims) {
+static ag_kplan *get_plan(const plan_key *k) {
     pthread_once(&once, init);
     pthread_mutex_lock(&mu);
     tick++;
@@ -321,8 +323,6 @@ static ag_kplan *get_plan(const plan_key *k, const int *dims, int ndims) {
     }
     memset(p, 0, sizeof *p);
     memcpy(&p->key, k, sizeof *k); /* padding included: keys are compared with memcmp */
-    p->ndims = ndims;
-    memcpy(p->dims, dims, sizeof(int) * (size_t)ndims);
     p->plan = k->g.empty ? NULL : make_plan(k);
     if (!k->g.empty && !p->plan) {
         pthread_mutex_unlock(&mu);
@@ -453,6 +453,8 @@ static void make_key(plan_key *k, ag_fft_kind kind, const prob *pr, const ag_kvi
     k->g.kind = kind;
     k->g.f64 = pr->f64;
     k->g.rank = ndims;
+    k->view_ndim = out->ndim;
+    memcpy(k->dims, dims, sizeof(int) * (size_t)ndims);
     if (pr->empty) { k->g.empty = 1; return; }
     for (int i = 0; i < ndims; i++) {
         int d = dims[i];
@@ -486,24 +488,25 @@ ag_kplan *ag_cpu_fft_plan(ag_fft_kind kind, const ag_kview *out, const ag_kview 
     ag_kview src = pr.copy ? packed_like(in, NULL) : *in;
     plan_key k;
     make_key(&k, kind, &pr, out, &src, dims, ndims);
-    return get_plan(&k, dims, ndims);
+    return get_plan(&k);
 }
 
 int ag_cpu_fft_exec(ag_kplan *p, const ag_kview *out, const ag_kview *in, double scale) {
     if (!p) return ag_set_error(AG_ERR_INVALID, "cpu fft_exec: NULL plan");
     ag_fft_kind kind = (ag_fft_kind)p->key.g.kind;
     prob pr;
-    int rc = analyse("cpu fft_exec", kind, out, in, p->dims, p->ndims, &pr);
+    const int *dims = p->key.dims, ndims = p->key.g.rank;
+    int rc = analyse("cpu fft_exec", kind, out, in, dims, ndims, &pr);
     if (rc) return rc;
     ag_kview src = pr.copy ? packed_like(in, NULL) : *in;
     plan_key k;
-    make_key(&k, kind, &pr, out, &src, p->dims, p->ndims);
+    make_key(&k, kind, &pr, out, &src, dims, ndims);
     if (memcmp(&k.g, &p->key.g, sizeof k.g))
         return ag_set_error(AG_ERR_INVALID, "cpu fft_exec: the views' shapes, strides or dtypes differ from the plan's");
     if (pr.empty) return 0;
     /* another alignment, in-place-ness or thread count: that variant's plan from the cache */
     ag_kplan *run = p;
-    if (memcmp(&k, &p->key, sizeof k) && !(run = get_plan(&k, p->dims, p->ndims)))
+    if (memcmp(&k, &p->key, sizeof k) && !(run = get_plan(&k)))
         return ag_error_code() < 0 ? ag_error_code() : AG_ERR_BACKEND;
     size_t tbytes = pr.copy ? view_bytes(in) : 0;
     if (pr.copy) {

@@ -271,9 +271,128 @@ AG_API int ag_image_write_fits(ag_tensor *image, const ag_grid_coords *gc, const
  * CDELT1 = -CDELT2 and the CRPIX above (no resampling is done). */
 AG_API ag_tensor *ag_image_read_fits(const char *path, ag_grid_coords *gc, ag_fits_meta *meta);
 
-/* ---- NuFFT and direct DFT (tensor/nufft_ops.c, imaging/nufft.c) ------------------------ */
+/* ---- NuFFT and direct DFT (tensor/nufft_ops.c; the NuFFT, imaging/nufft.c, is to come) - */
+
+/* Direct (non-uniform) DFT of a packed image cube at arbitrary (u, v), the exact sum that
+ * FourierCube evaluates on its grid and a NuFFT approximates (a fused op, tensor/nufft_ops.c;
+ * kernel: the dft entry, backends/cpu/dft.c, also run by the test device; no CUDA one yet):
+ *     V[c, k] = cell_size² Σ_{rows j, columns i} P[c, j, i] e^{sign 2πi(u[c, k] l_i + v[c, k] m_j)}  [Jy]
+ * with the packed cell coordinates (l along columns, m along rows, FFT order): l_i = i·dl for
+ * i < npix/2, (i - npix)·dl after, and the same for m_j with dm (gc->dl, gc->dm [rad]). At the
+ * packed Fourier cell centres (u, v multiples of gc->du) it equals ag_fourier_cube's output.
+ *  - cube: packed (nchan, npix, npix) [Jy/arcsec²], or (npix, npix) for one channel; f32, f64,
+ *    c64 or c128; npix must be gc->npix (even). Any strides.
+ *  - u, v: [λ], one shape, real of the cube's precision (f64 for f64/c128, f32 for f32/c64):
+ *    (nvis), the same points for every channel, or (nchan, nvis), per channel. Points need not
+ *    lie on the grid or within it (no check_data_fit: the direct sum has no aliasing).
+ *  - sign: -1 (MPoL; 0 means -1) or +1 (VLBI/EHT).
+ * Returns a new (nchan, nvis) tensor, c128 for f64/c128 cubes, c64 for f32/c64 (one channel for a
+ * 2-d cube: (1, nvis)), on the cube's device. All sums run in double, with no atomics: the result
+ * does not depend on the thread count. Cost: one npix² multiply-add pass per visibility and
+ * channel (the phases separate into l and m tables made once per visibility).
+ * Differentiable in cube only: its gradient is the adjoint (ag_dft_adjoint; the real part for a
+ * real cube, PyTorch's convention); no gradient reaches u or v, even when they require grad.
+ * Errors (NULL, message naming ag_dft): a NULL tensor or gc, an invalid gc, a cube that is not
+ * (…, npix, npix) with gc's npix (AG_ERR_SHAPE), integer dtypes or u, v of another precision
+ * (AG_ERR_DTYPE), u and v of different shapes or not (nvis) / (nchan, nvis) (AG_ERR_SHAPE),
+ * tensors on different devices, a sign other than -1, 0, +1 (AG_ERR_INVALID), a backend
+ * without the dft kernel (AG_ERR_NOTIMPL: CUDA so far). */
+AG_API ag_tensor *ag_dft(ag_tensor *cube, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
+/* The adjoint of ag_dft (points -> grid, the direct "type 1" sum; a dirty image before
+ * normalisation): A[c, j, i] = cell_size² Σ_k vis[c, k] e^{-sign 2πi(u[c, k] l_i + v[c, k] m_j)}.
+ * vis: (nvis) or (nchan, nvis), c64 or c128; u, v: (nvis) or (nchan, nvis), real of vis'
+ * precision. Returns a new (nchan, npix, npix) complex tensor of vis' dtype (nchan = 1 for a
+ * 1-d vis). Differentiable in vis (its gradient is ag_dft of the incoming gradient); errors as
+ * ag_dft, naming ag_dft_adjoint (a real vis: AG_ERR_DTYPE). */
+AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, const ag_grid_coords *gc, int sign);
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
+
+/* -- UVFITS (imaging/uvfits.c; AG_ERR_NOTIMPL in builds without cfitsio) -- */
+
+/* Reads the Stokes I visibilities of a random-groups UVFITS file (AIPS, CASA exportuvfits,
+ * eht-imaging/HOPS) into a new ag_vis, one channel: every (group, IF, channel) sample that is
+ * kept becomes one visibility, so vis->nchan == 1 and vis->freq is (1) = ref_freq.
+ *  - u, v: the UU/VV random parameters (seconds, PSCAL/PZERO applied) times the sample's own
+ *    frequency (FREQ axis CRVAL + (k+1-CRPIX)·CDELT, plus the AIPS FQ table's IF FREQ), in λ; f64.
+ *  - data c128 Jy, weight f64 1/Jy², sigma = 1/√weight. Stokes I is the I correlation when the
+ *    STOKES axis has it, else (RR+LL)/2 or (XX+YY)/2 with weight 4/(1/w₁+1/w₂); a sample with
+ *    either hand flagged (weight <= 0, or not finite) is dropped, as are auto-correlations.
+ *  - time (nvis) f64: seconds, MJD·86400, from the DATE parameter(s) (Julian dates, summed).
+ *  - ant1, ant2 (nvis) i64 indices into stations[]: BASELINE = 256·a1 + a2, or
+ *    65536 + 2048·a1 + a2 (or ANTENNA1/ANTENNA2 parameters); a1, a2 are the AIPS AN table's
+ *    NOSTA, stations[] its ANNAME (without an AN table the names are the numbers), in the order
+ *    the stations first appear in the file.
+ *  - fourier_sign = +1 (the AIPS convention, opposite to MPoL's), ref_freq, ra, dec, source,
+ *    date_obs from the primary header.
+ * Tensors are on the CPU (ag_to moves them). Returns NULL with an error naming ag_read_uvfits
+ * and the file: AG_ERR_IO when it cannot be opened; AG_ERR_FORMAT when it is not random-groups
+ * FITS, lacks UU/VV/BASELINE/DATE, a COMPLEX axis of 3 or a STOKES axis with I, RR+LL or XX+YY,
+ * is truncated or inconsistent, or keeps no visibility. */
+AG_API ag_vis *ag_read_uvfits(const char *path);
+
+/* -- Closure quantities (imaging/closure.c) -- */
+
+/* Gain-invariant products of a VLBI visibility set, selected once (ag_closure_set_new) and
+ * evaluated on models (below). The selection, per channel (bands never mix) and per time stamp
+ * in ascending order; "simultaneous" means exactly equal vis->time (scan-average first):
+ *  - baselines: rows with ant1 != ant2 and √(u² + v²) > min_baseline_lambda in that channel;
+ *    of several rows of one station pair at one time only the first is used;
+ *  - reference station: the largest Σ |V|/σ over its baselines (the lowest index on ties);
+ *  - closure phases ψ = arg(V_ab V_bc V_ca) (a baseline stored as (b, a) enters conjugated):
+ *    candidates (ref, b, c) with b < c, then triangles without ref in lexicographic order, each
+ *    kept when its three baselines exist and its ±1 baseline vector is linearly independent of
+ *    those kept: (n-1)(n-2)/2 per time for n stations with every baseline, fewer otherwise;
+ *  - log closure amplitudes ln(|V_pq| |V_rs| / (|V_pr| |V_qs|)): for each 4-subset a<b<c<d of
+ *    stations the candidates (a,b,c,d), (a,b,d,c), (a,c,d,b), all ordered by σ_lca ascending
+ *    (stable), each kept when its four baselines exist and it is linearly independent of those
+ *    kept: n(n-3)/2 per time with every baseline.
+ * σ propagated from vis->sigma: σ_cp = √Σ(σ_k/|V_k|)² [rad], σ_lca = √Σ(σ_k/|V_k|)².
+ * The set's tensors are made on vis->data's device; the functions below move them to the
+ * model's device (and real dtype) when it differs. */
+typedef struct ag_closure_opts {
+    double min_baseline_lambda;  /* λ, >= 0; the default (opts NULL) is 1e8 (0.1 Gλ) */
+} ag_closure_opts;
+typedef struct ag_closure_set {
+    int64_t nchan, nvis;         /* of the ag_vis it was built from */
+    int64_t ncp, nlca;           /* numbers of closure phases and log closure amplitudes */
+    /* positions into the flattened (nchan · nvis) visibilities (i64, (ncp, 3) / (nlca, 4)),
+     * their signs (f64: ±1; cp: -1 = conjugated, lca: +1 numerator, -1 denominator), the
+     * stations (i64 (ncp, 3) = (a, b, c), (nlca, 4) = (p, q, r, s)) and the observed values and
+     * σ (f64 (ncp) rad / (nlca)), channel by channel, time by time, in the order chosen. */
+    ag_tensor *cp_index, *cp_sign, *cp_stations, *cp_obs, *cp_sigma;
+    ag_tensor *lca_index, *lca_sign, *lca_stations, *lca_obs, *lca_sigma;
+} ag_closure_set;
+/* Builds the set (reading vis on the host; vis is not kept). NULL with the error set: vis NULL
+ * or without time, ant1, ant2 or sigma (AG_ERR_INVALID), those of the wrong size
+ * (AG_ERR_SHAPE), a station index negative or >= nstations, σ not finite and > 0, or
+ * min_baseline_lambda negative or not finite (AG_ERR_INVALID). A set may hold no closures. */
+AG_API ag_closure_set *ag_closure_set_new(const ag_vis *vis, const ag_closure_opts *opts);
+AG_API void ag_closure_set_free(ag_closure_set *set); /* NULL is a no-op */
+/* Differentiable in the model: model (nchan, nvis), or (nvis) for one channel, c128 or c64, on
+ * any device, gives new real tensors of its precision on its device:
+ *  - ag_closure_phases: ψ (ncp) rad in (-π, π];
+ *  - ag_log_closure_amps: ln CA (nlca);
+ *  - ag_chi2_cp: 0-d (2/N) Σ (1 - cos(ψ_obs - ψ_model))/σ_cp², N = ncp;
+ *  - ag_chi2_lca: 0-d (1/N) Σ ((ln CA_obs - ln CA_model)/σ_lca)², N = nlca;
+ *  - ag_chi2_amp: 0-d (1/N) Σ ((|V_obs| - |V_model|)/σ)² over all nchan · nvis visibilities of
+ *    vis (every baseline, no cut; vis->sigma required; vis on the model's device).
+ * NULL with the error set: model or set NULL (AG_ERR_INVALID), a real model (AG_ERR_DTYPE),
+ * another shape (AG_ERR_SHAPE), a χ² over no closures (AG_ERR_INVALID). */
+AG_API ag_tensor *ag_closure_phases(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_log_closure_amps(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_chi2_cp(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_chi2_lca(ag_tensor *model, const ag_closure_set *set);
+AG_API ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis);
+/* Coherent scan average (on the host; not differentiable): a scan ends where consecutive
+ * distinct time stamps are more than gap_s seconds apart (EHT: 60); the rows of one ordered
+ * (ant1, ant2) pair within a scan are averaged per channel with weights w = vis->weight:
+ * data and u, v the w-weighted means, weight Σ w, sigma 1/√Σ w, time the mean time of all
+ * the scan's rows (so every baseline of a scan is simultaneous for ag_closure_set_new). Rows
+ * in order of scan, then ant1, then ant2; a pair stored both ways stays two rows. Metadata
+ * (stations, freq, sign, source...) copied; tensors on vis's device and in its dtypes. NULL
+ * with the error set: vis NULL or without time, ant1 or ant2, gap_s negative or not finite. */
+AG_API ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s);
 
 
 #ifdef __cplusplus

@@ -450,6 +450,10 @@ AG_API ag_tensor *ag_gather(ag_tensor *t, int dim, ag_tensor *idx);        /* to
 /* torch.scatter_add, out of place: t + the sum of src[p] at (p with p[dim] <- idx[p]).
  * Deterministic (fixed summation order, no atomics). */
 AG_API ag_tensor *ag_scatter_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src);
+/* torch.index_add, out of place: t with alpha * src[.., i, ..] added at [.., idx[i], ..] along
+ * dim; idx 0-d or 1-d, src of t's shape except dim (idx's length). Repeated indices accumulate,
+ * in the deterministic order of scatter_add. Differentiable w.r.t. t and src. */
+AG_API ag_tensor *ag_index_add(ag_tensor *t, int dim, ag_tensor *idx, ag_tensor *src, double alpha);
 /* torch.scatter (no reduction), out of place: t with src[p] written at (p with p[dim] <- idx[p]).
  * Index positions that repeat along dim: the last one (largest p[dim]) wins on the CPU; the
  * order is unspecified on other devices, as in PyTorch. Gradients: t's is g with the written
