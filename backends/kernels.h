@@ -220,7 +220,7 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  * vis_loss: the loss `kind` (ag_vis_loss_op) of contiguous 1-d views m, d (complex, one dtype),
  *   w (its real dtype) and mask (bool, or data NULL: all) into out (0-d, real): with
  *   chi2 = sum w|d - m|^2 and N the number of selected elements, CHI2 = chi2, RCHI2 = chi2/(2N),
- *   LOGLIK = -N ln 2pi + sum ln w - chi2/2, NLL_AVG = -LOGLIK/(2N). aux (1 element, real) <- N for
+ *   LOGLIK = -N ln 2pi + sum ln w - chi2/2, NLL_AVG = -LOGLIK/(2N). aux (1 element, f64) <- N for
  *   the backward. A selected weight that is NaN or negative (zero too for LOGLIK/NLL_AVG), or no
  *   selected element for RCHI2/LOGLIK/NLL_AVG: AG_ERR_INVALID naming `op` and the first such
  *   element.

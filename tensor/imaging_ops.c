@@ -79,8 +79,11 @@ int ag__bw_vis_loss(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     return 0;
 }
 
-static ag_tensor *vis_loss(const char *op, ag_vis_loss_op kind, ag_tensor *m, ag_tensor *d, ag_tensor *w, ag_tensor *mask) {
-    if (!AG_NONNULL(op, m, d, w)) return NULL;
+/* parameters named as the header's, for the NULL-argument messages */
+static ag_tensor *vis_loss(const char *op, ag_vis_loss_op kind, ag_tensor *model, ag_tensor *data, ag_tensor *weight,
+                           ag_tensor *mask) {
+    if (!AG_NONNULL(op, model, data, weight)) return NULL;
+    ag_tensor *m = model, *d = data, *w = weight;
     if (!ag_dtype_is_complex(m->dtype))
         return ag_fail(AG_ERR_DTYPE, "%s: expected a complex model (c64 or c128), given %s", op, ag_dtype_name(m->dtype));
     if (d->dtype != m->dtype)
@@ -100,7 +103,8 @@ static ag_tensor *vis_loss(const char *op, ag_vis_loss_op kind, ag_tensor *m, ag
     if (!k) return NULL;
     ag_dtype rt = ag_dtype_to_real(m->dtype);
     ag_tensor *cm = dense(m, op), *cd = dense(d, op), *cw = dense(w, op), *ck = mask ? dense(mask, op) : NULL;
-    ag_tensor *r = ag__new(NULL, 0, rt, m->storage->dev, op), *aux = ag__new(NULL, 0, rt, m->storage->dev, op);
+    /* aux (N) in f64 also for c64: an f32 count is inexact beyond 2^24 visibilities */
+    ag_tensor *r = ag__new(NULL, 0, rt, m->storage->dev, op), *aux = ag__new(NULL, 0, AG_F64, m->storage->dev, op);
     if (r && aux && cm && cd && cw && (ck || !mask)) {
         ag_kview vr = ag__view(r), va = ag__view(aux), vm = flat(cm), vd = flat(cd), vw = flat(cw),
                  vk = ck ? flat(ck) : (ag_kview){0};
@@ -183,9 +187,10 @@ static bool real_image(const char *op, const ag_tensor *s) {
 
 /* s3: the image as (nchan, npix_y, npix_x); kinds that read neighbours need ndim 3 (or 2 when
  * twod), the elementwise ones take any shape (seen as one row) */
-static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *s, ag_tensor *pr, ag_tensor *mask,
+static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *cube, ag_tensor *pr, ag_tensor *mask,
                               double param) {
-    if (!AG_NONNULL(op, s)) return NULL;
+    if (!AG_NONNULL(op, cube)) return NULL;
+    ag_tensor *s = cube;
     if (!real_image(op, s)) return NULL;
     bool elementwise = kind == AG_PRIOR_ENTROPY || kind == AG_PRIOR_SPARSITY;
     bool twod = kind == AG_PRIOR_TV_IMAGE || kind == AG_PRIOR_TSV;

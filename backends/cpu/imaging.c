@@ -227,13 +227,13 @@ int ag_cpu_image_prior(const char *op, ag_prior_op kind, const ag_kview *out, co
     }
     double acc = 0;
     for (int ib = 0; ib < nb; ib++) {
-        if (bad[ib] >= 0) {
+        if (bad[ib] >= 0) { /* the flat index is the caller's (s is its contiguous image seen as 3-d) */
             int64_t W = s->shape[2], i = bad[ib], c = i / (H * W), j = i / W % H, k = i % W;
             double x = rd(s, AT(s, c, j, k)), pr = rd(p, AT(p, c, j, k));
-            return x >= 0 ? ag_set_error(AG_ERR_INVALID, "%s: expected a prior intensity > 0, given %g at [%lld, %lld, %lld]", op,
-                                         pr, (long long)c, (long long)j, (long long)k)
+            return x >= 0 ? ag_set_error(AG_ERR_INVALID, "%s: expected a prior intensity > 0, given %g at flat index %lld",
+                                         op, pr, (long long)i)
                           : ag_set_error(AG_ERR_INVALID, "%s: expected pixels >= 0 (the entropy takes their logarithm), "
-                                         "given %g at [%lld, %lld, %lld]", op, x, (long long)c, (long long)j, (long long)k);
+                                         "given %g at flat index %lld", op, x, (long long)i);
         }
         acc += part[ib];
     }

@@ -217,7 +217,8 @@ AG_API ag_tensor *ag_neg_log_likelihood_avg_masked(ag_tensor *model, ag_tensor *
  *   ag_entropy(I, p, ζ)     (1/ζ) Σ I ln(I/p); p (I's dtype) broadcasts to I (a 0-d tensor for a
  *                           scalar; ag_entropy_s takes a double), ζ the flux normaliser (MPoL's
  *                           tot_flux, default 10), finite > 0. Any shape. Differentiable in I and p.
- *                           A pixel < 0 or NaN, or a prior ≤ 0: error naming the element.
+ *                           A pixel < 0 or NaN, or a prior ≤ 0 or NaN: AG_ERR_INVALID naming the
+ *                           first one's flat index.
  *                           A pixel exactly 0 gives NaN, as torch does (0 · ln 0).
  *   ag_sparsity(I, mask)    Σ |I| over mask (bool, I's shape; NULL: all pixels). Any shape.
  *                           Gradient sign(I) (0 at 0, as torch).
