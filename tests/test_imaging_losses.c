@@ -332,8 +332,8 @@ static void losses_bad_input(void **state) {
     assert_null(ag_chi_squared_masked(m, d, w, NULL));
     assert_error(AG_ERR_INVALID, "ag_chi_squared_masked", "argument 4 (mask) is NULL");
     /* mixed devices */
-    if (ag_device_available((ag_device){AG_DEV_TEST, 0})) {
-        assert_null(ag_chi_squared(m, ag_to(d, (ag_device){AG_DEV_TEST, 0}), w));
+    if (!ag_device_eq(DEV, AG_CPU)) { /* only with AG_DEVICE set: valgrind cannot map the test device */
+        assert_null(ag_chi_squared(m, ag_to(d, DEV), w));
         assert_error(AG_ERR_DEVICE, "ag_chi_squared");
     }
     ag_scope_end();
@@ -411,10 +411,10 @@ static void priors_bad_input(void **state) {
     assert_error(AG_ERR_INVALID, "ag_entropy", "argument 2 (prior_intensity) is NULL");
     assert_null(ag_edge_clamp(NULL));
     assert_error(AG_ERR_INVALID, "ag_edge_clamp", "is NULL");
-    if (ag_device_available((ag_device){AG_DEV_TEST, 0})) {
-        assert_null(ag_entropy(img, ag_to(p, (ag_device){AG_DEV_TEST, 0}), 10));
+    if (!ag_device_eq(DEV, AG_CPU)) { /* only with AG_DEVICE set: valgrind cannot map the test device */
+        assert_null(ag_entropy(img, ag_to(p, DEV), 10));
         assert_error(AG_ERR_DEVICE, "ag_entropy");
-        assert_null(ag_sparsity(img, ag_to(ag_ones(AG_SHAPE(2, 4, 4), AG_BOOL), (ag_device){AG_DEV_TEST, 0})));
+        assert_null(ag_sparsity(img, ag_to(ag_ones(AG_SHAPE(2, 4, 4), AG_BOOL), DEV)));
         assert_error(AG_ERR_DEVICE, "ag_sparsity");
     }
     ag_scope_end();
