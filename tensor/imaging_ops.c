@@ -219,7 +219,12 @@ static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *cube,
     if (!k) return NULL;
     int64_t n = ag__numel(s->shape, s->ndim);
     int64_t shp3[3];
-    if (elementwise) shp3[0] = 1, shp3[1] = 1, shp3[2] = n;
+    /* elementwise kinds: rows of the last dim, so that the kernels' blocks (and threads) have
+     * rows to share; the flat order, and so the flat indices in messages, is unchanged */
+    if (elementwise) {
+        int64_t last = s->ndim ? s->shape[s->ndim - 1] : 1;
+        shp3[0] = 1, shp3[1] = last ? n / last : 0, shp3[2] = last;
+    }
     else if (s->ndim == 2) shp3[0] = 1, shp3[1] = s->shape[0], shp3[2] = s->shape[1];
     else memcpy(shp3, s->shape, sizeof shp3);
     ag_tensor *cs = dense(s, op), *cp = NULL, *ck = mask ? dense(mask, op) : NULL;
@@ -229,7 +234,14 @@ static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *cube,
         memcpy(s3->shape, shp3, sizeof shp3);
         ag__contiguous_strides(s3->shape, 3, s3->strides);
     }
-    if (pr && s3) { /* the prior read at every pixel: a contiguous copy of the broadcast */
+    if (pr && s3 && ag__numel(pr->shape, pr->ndim) == 1) { /* one value: read in place, strides 0 */
+        cp = ag__alias(pr);
+        if (cp) {
+            cp->ndim = 3;
+            memcpy(cp->shape, shp3, sizeof shp3);
+            cp->strides[0] = cp->strides[1] = cp->strides[2] = 0;
+        }
+    } else if (pr && s3) { /* the prior read at every pixel: a contiguous copy of the broadcast */
         cp = ag__new(s->shape, s->ndim, s->dtype, s->storage->dev, op);
         if (cp) {
             ag_kview dv = ag__view(cp), sv = ag__view_bcast(pr, s->shape, s->ndim);

@@ -211,6 +211,7 @@ static void priors_match_composition(void **state) {
             ag_tensor *pos = leaf(ag_add_s(ag_rand_on(shp, nd, AG_F64, devs[dv]), 0.05));
             ag_tensor *pri = leaf(ag_add_s(ag_rand_on(shp, nd, AG_F64, devs[dv]), 0.5));
             ag_tensor *pri_row = leaf(ag_add_s(ag_rand_on(&shp[nd - 1], 1, AG_F64, devs[dv]), 0.5));
+            ag_tensor *pri0 = leaf(ag_scalar_on(0.4, AG_F64, devs[dv]));
             ag_tensor *r = ag_rand_on(shp, nd, AG_F64, devs[dv]);
             ag_tensor *k = ag_gt(r, ag_full_like(r, 0.5));
             ag_tensor *img_t = ag_transpose(ag_contiguous(ag_transpose(img, -1, -2)), -1, -2);
@@ -222,6 +223,7 @@ static void priors_match_composition(void **state) {
     } while (0)
             CMP("entropy", 2, P_ENT, 0, 10, pos, pri);
             CMP("entropy (prior broadcast along rows)", 2, P_ENT, 0, 2.5, pos, pri_row);
+            CMP("entropy (0-d prior)", 2, P_ENT, 0, 3, pos, pri0);
             CMP("entropy_s", 1, P_ENT_S, 0.3, 7, pos);
             CMP("sparsity", 1, P_SPARSE, 0, 0, img);
             CMP("sparsity (mask)", 1, P_SPARSE_MASK, 0, 0, img, k);
