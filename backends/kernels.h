@@ -231,7 +231,7 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   out (0-d): TV_IMAGE sum_{c, j<H-1, k<W-1} sqrt((s[c,j,k+1]-s[c,j,k])^2 + (s[c,j+1,k]-s[c,j,k])^2
  *   + param); TSV the same without the root and param; TV_CHANNEL sum_{c<C-1} sqrt((s[c+1]-s[c])^2
  *   + param); ENTROPY (1/param) sum s ln(s/p) (p: s's shape, any strides: s < 0 or p <= 0 is
- *   AG_ERR_INVALID naming `op` and the element); SPARSITY sum |s| where mask (bool, s's shape;
+ *   AG_ERR_INVALID naming `op` and the flat index); SPARSITY sum |s| where mask (bool, s's shape;
  *   data NULL: everywhere); EDGE_CLAMP sum of s^2 over rows 0 and H-1 plus columns 0 and W-1
  *   (corners twice, as MPoL's edge_clamp).
  * image_prior_backward: gs (contiguous, s's shape) <- g d(prior)/ds; gp (ENTROPY only, data
