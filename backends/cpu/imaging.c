@@ -208,6 +208,60 @@ static double row_term(ag_prior_op kind, const ag_kview *s, const ag_kview *p, c
     return acc;
 }
 
+static bool dense3(const ag_kview *v) {
+    return !v || !v->data || (v->strides[2] == 1 && v->strides[1] == v->shape[2] && v->strides[0] == v->shape[1] * v->shape[2]);
+}
+static bool scalar3(const ag_kview *v) { return v && v->data && !v->strides[0] && !v->strides[1] && !v->strides[2]; }
+
+/* The forward of TV/TSV, entropy and sparsity on contiguous images (what the front end passes):
+ * row r's term as row_term computes it, in the same order, from plain row pointers. */
+#define PRIOR_FW_ROW(T)                                                                                               \
+    static double prior_fw_row_##T(ag_prior_op kind, const T *s, const T *p, bool p_scalar, const bool *mask,      \
+                                   double param, int64_t H, int64_t W, int64_t r, int64_t *bad) {                   \
+        const T *x = s + r * W;                                                                                       \
+        double acc = 0;                                                                                               \
+        switch (kind) {                                                                                               \
+        case AG_PRIOR_TV_IMAGE:                                                                                       \
+        case AG_PRIOR_TSV:                                                                                            \
+            if (r % H == H - 1) break;                                                                                \
+            for (int64_t k = 0; k + 1 < W; k++) {                                                                     \
+                double dl = (double)x[k + 1] - x[k], dm = (double)x[k + W] - x[k];                                    \
+                acc += kind == AG_PRIOR_TSV ? dl * dl + dm * dm : sqrt(dl * dl + dm * dm + param);                    \
+            }                                                                                                         \
+            break;                                                                                                    \
+        case AG_PRIOR_ENTROPY:                                                                                        \
+            for (int64_t k = 0; k < W; k++) {                                                                         \
+                double xv = x[k], pr = p_scalar ? (double)p[0] : (double)p[r * W + k];                                \
+                if (*bad < 0 && !(xv >= 0 && pr > 0)) *bad = r * W + k;                                               \
+                acc += xv * log(xv / pr);                                                                             \
+            }                                                                                                         \
+            break;                                                                                                    \
+        case AG_PRIOR_SPARSITY: {                                                                                     \
+            const bool *m = mask ? mask + r * W : NULL;                                                               \
+            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                                                    \
+            int64_t k = 0;                                                                                            \
+            for (; k + 4 <= W; k += 4) {                                                                              \
+                a0 += !m || m[k] ? fabs((double)x[k]) : 0;                                                            \
+                a1 += !m || m[k + 1] ? fabs((double)x[k + 1]) : 0;                                                    \
+                a2 += !m || m[k + 2] ? fabs((double)x[k + 2]) : 0;                                                    \
+                a3 += !m || m[k + 3] ? fabs((double)x[k + 3]) : 0;                                                    \
+            }                                                                                                         \
+            for (; k < W; k++) {                                                                                      \
+                double v = !m || m[k] ? fabs((double)x[k]) : 0;                                                       \
+                if ((k & 3) == 0) a0 += v;                                                                            \
+                else if ((k & 3) == 1) a1 += v;                                                                       \
+                else a2 += v;                                                                                         \
+            }                                                                                                         \
+            acc = (a0 + a1) + (a2 + a3);                                                                              \
+            break;                                                                                                    \
+        }                                                                                                             \
+        default: break;                                                                                               \
+        }                                                                                                             \
+        return acc;                                                                                                   \
+    }
+PRIOR_FW_ROW(float)
+PRIOR_FW_ROW(double)
+
 int ag_cpu_image_prior(const char *op, ag_prior_op kind, const ag_kview *out, const ag_kview *s, const ag_kview *p,
                        const ag_kview *mask, double param) {
     int rc = check_img("image_prior", s, p, mask);
@@ -219,19 +273,29 @@ int ag_cpu_image_prior(const char *op, ag_prior_op kind, const ag_kview *out, co
     int nb = nblocks(rows);
     double part[NBLK];
     int64_t bad[NBLK];
-    int64_t work = rows * s->shape[2];
+    int64_t work = rows * s->shape[2], W = s->shape[2];
+    bool p_scalar = scalar3(p);
+    bool fast = (kind == AG_PRIOR_TV_IMAGE || kind == AG_PRIOR_TSV || kind == AG_PRIOR_ENTROPY || kind == AG_PRIOR_SPARSITY) &&
+                dense3(s) && (p_scalar || dense3(p)) && dense3(mask);
+    const void *pd = p && p->data ? p->data : NULL;
+    const bool *mk = mask && mask->data ? (const bool *)mask->data : NULL;
 #pragma omp parallel for schedule(static) if (work >= AG_CPU_PAR_MIN && ag_cpu_max_threads() > 1)
     for (int ib = 0; ib < nb; ib++) {
         int64_t b, e, first_bad = -1;
         block(rows, nb, ib, &b, &e);
         double acc = 0;
-        for (int64_t r = b; r < e; r++) acc += row_term(kind, s, p, mask, param, r, &first_bad);
+        for (int64_t r = b; r < e; r++)
+            acc += !fast                 ? row_term(kind, s, p, mask, param, r, &first_bad)
+                   : s->dtype == AG_F32 ? prior_fw_row_float(kind, (const float *)s->data, pd, p_scalar, mk, param, H, W, r,
+                                                             &first_bad)
+                                        : prior_fw_row_double(kind, (const double *)s->data, pd, p_scalar, mk, param, H,
+                                                              W, r, &first_bad);
         part[ib] = acc, bad[ib] = first_bad;
     }
     double acc = 0;
     for (int ib = 0; ib < nb; ib++) {
         if (bad[ib] >= 0) { /* the flat index is the caller's (s is its contiguous image seen as 3-d) */
-            int64_t W = s->shape[2], i = bad[ib], c = i / (H * W), j = i / W % H, k = i % W;
+            int64_t i = bad[ib], c = i / (H * W), j = i / W % H, k = i % W;
             double x = rd(s, AT(s, c, j, k)), pr = rd(p, AT(p, c, j, k));
             return x >= 0 ? ag_set_error(AG_ERR_INVALID, "%s: expected a prior intensity > 0, given %g at flat index %lld",
                                          op, pr, (long long)i)
@@ -290,11 +354,6 @@ static double grad_at(ag_prior_op kind, const ag_kview *s, const ag_kview *p, co
     }
     return 0;
 }
-
-static bool dense3(const ag_kview *v) {
-    return !v || !v->data || (v->strides[2] == 1 && v->strides[1] == v->shape[2] && v->strides[0] == v->shape[1] * v->shape[2]);
-}
-static bool scalar3(const ag_kview *v) { return v && v->data && !v->strides[0] && !v->strides[1] && !v->strides[2]; }
 
 /* The backward of TV/TSV, entropy and sparsity on contiguous images (what the front end passes),
  * rows r0..r1 of C*H: plain row pointers instead of grad_at's strided reads, and TV's weights
