@@ -92,6 +92,12 @@ typedef struct ag_conv_params {
 } ag_conv_params;
 typedef enum ag_pool_op { AG_POOL_MAX, AG_POOL_AVG } ag_pool_op;
 typedef struct ag_pool_params { int64_t kernel[2], stride[2], pad[2]; } ag_pool_params;
+
+/* -- imaging: fused visibility losses and image regularizers (tensor/imaging_ops.c) -- */
+typedef enum ag_vis_loss_op { AG_VL_CHI2, AG_VL_RCHI2, AG_VL_LOGLIK, AG_VL_NLL_AVG } ag_vis_loss_op;
+typedef enum ag_prior_op {
+    AG_PRIOR_TV_IMAGE, AG_PRIOR_TSV, AG_PRIOR_TV_CHANNEL, AG_PRIOR_ENTROPY, AG_PRIOR_SPARSITY, AG_PRIOR_EDGE_CLAMP
+} ag_prior_op;
 typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_upsample_mode;
 
 /* -- plans -- a backend's plan handle (its own struct ag_kplan; opaque to everyone else) */
@@ -209,6 +215,27 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   (gesdd). info i > 0: did not converge. Real f32/f64 only.
  *
  * -- imaging --
+ * Sums are deterministic: fixed blocks of rows (independent of the thread count), then an
+ * ordered reduction; f32 accumulates in f64.
+ * vis_loss: the loss `kind` (ag_vis_loss_op) of contiguous 1-d views m, d (complex, one dtype),
+ *   w (its real dtype) and mask (bool, or data NULL: all) into out (0-d, real): with
+ *   chi2 = sum w|d - m|^2 and N the number of selected elements, CHI2 = chi2, RCHI2 = chi2/(2N),
+ *   LOGLIK = -N ln 2pi + sum ln w - chi2/2, NLL_AVG = -LOGLIK/(2N). aux (1 element, f64) <- N for
+ *   the backward. A selected weight that is NaN or negative (zero too for LOGLIK/NLL_AVG), or no
+ *   selected element for RCHI2/LOGLIK/NLL_AVG: AG_ERR_INVALID naming `op` and the first such
+ *   element.
+ * vis_loss_backward: gm <- g dL/dRe m + i g dL/dIm m (PyTorch's convention; g a 1-element view
+ *   of the upstream gradient, aux the forward's); gw (data NULL: not wanted) <- g dL/dw;
+ *   zero where the mask is false.
+ * image_prior: the regularizer `kind` (ag_prior_op) of s (3-d [C, H, W], any strides) into
+ *   out (0-d): TV_IMAGE sum_{c, j<H-1, k<W-1} sqrt((s[c,j,k+1]-s[c,j,k])^2 + (s[c,j+1,k]-s[c,j,k])^2
+ *   + param); TSV the same without the root and param; TV_CHANNEL sum_{c<C-1} sqrt((s[c+1]-s[c])^2
+ *   + param); ENTROPY (1/param) sum s ln(s/p) (p: s's shape, any strides: s < 0 or p <= 0 is
+ *   AG_ERR_INVALID naming `op` and the flat index); SPARSITY sum |s| where mask (bool, s's shape;
+ *   data NULL: everywhere); EDGE_CLAMP sum of s^2 over rows 0 and H-1 plus columns 0 and W-1
+ *   (corners twice, as MPoL's edge_clamp).
+ * image_prior_backward: gs (contiguous, s's shape) <- g d(prior)/ds; gp (ENTROPY only, data
+ *   NULL: not wanted; contiguous, s's shape) <- g d(prior)/dp before broadcasting is undone.
  * dft: the direct DFT of a packed image (include/astrograd/imaging.h, ag_dft). Image views are
  *   [C, npix, npix] (npix even, packed order: index i <-> n_i = i for i < npix/2, i - npix after),
  *   visibility views [C, nvis] complex, u and v [C, nvis] real f32/f64 (stride 0 along C when
@@ -290,6 +317,17 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
       (w, v, info, a), (w, v, info, a)) \
     X(svd, (const ag_kview *u, const ag_kview *s, const ag_kview *vh, const ag_kview *info, const ag_kview *a), \
       (u, s, vh, info, a), (u, s, vh, info, a)) \
+    X(vis_loss, (const char *op, ag_vis_loss_op kind, const ag_kview *out, const ag_kview *aux, const ag_kview *m, \
+                 const ag_kview *d, const ag_kview *w, const ag_kview *mask), (op, kind, out, aux, m, d, w, mask), \
+      (out, aux, m, d, w, mask)) \
+    X(vis_loss_backward, (ag_vis_loss_op kind, const ag_kview *gm, const ag_kview *gw, const ag_kview *g, \
+                          const ag_kview *aux, const ag_kview *m, const ag_kview *d, const ag_kview *w, \
+                          const ag_kview *mask), (kind, gm, gw, g, aux, m, d, w, mask), (gm, gw, g, aux, m, d, w, mask)) \
+    X(image_prior, (const char *op, ag_prior_op kind, const ag_kview *out, const ag_kview *s, const ag_kview *p, \
+                    const ag_kview *mask, double param), (op, kind, out, s, p, mask, param), (out, s, p, mask)) \
+    X(image_prior_backward, (ag_prior_op kind, const ag_kview *gs, const ag_kview *gp, const ag_kview *g, \
+                             const ag_kview *s, const ag_kview *p, const ag_kview *mask, double param), \
+      (kind, gs, gp, g, s, p, mask, param), (gs, gp, g, s, p, mask)) \
     X(dft, (const ag_kview *out, const ag_kview *in, const ag_kview *u, const ag_kview *v, double dl, \
             double scale, int sign, bool adjoint), (out, in, u, v, dl, scale, sign, adjoint), (out, in, u, v))
 

@@ -73,7 +73,9 @@
     /* decomp.c */ \
     X(QR, "ag_linalg_qr", D0, qr) X(EIGH, "ag_linalg_eigh", D0, eigh) X(SVD, "ag_linalg_svd", D0, svd) \
     /* nufft_ops.c (u, v are inputs 1 and 2, not differentiable) */ \
-    X(DFT, "ag_dft", D0, dft) X(DFT_ADJOINT, "ag_dft_adjoint", D0, dft)
+    X(DFT, "ag_dft", D0, dft) X(DFT_ADJOINT, "ag_dft_adjoint", D0, dft) \
+    /* imaging_ops.c (fused; the kind is in the node's params, the name is the public function) */ \
+    X(VIS_LOSS, "ag_chi_squared", D0 | AG_DIFF(2), vis_loss) X(IMAGE_PRIOR, "ag_tv_image", D01, image_prior)
 
 typedef enum ag_op_id {
 #define AG_OP_ENUM(id, name, diff, rule) AG_OP_##id,

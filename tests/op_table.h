@@ -33,7 +33,7 @@ extern int op_lead;
 #define D(k) ((k) + op_lead)
 
 /* one line per family: X(name) declares ops_<name>[] (terminated by a row with name NULL) */
-#define AG_OP_FAMILIES(X) X(elementwise) X(reduce) X(linalg) X(view) X(fft) X(index) X(conv) X(solve) X(complex_ag) X(nn) X(imaging_layout) X(dft)
+#define AG_OP_FAMILIES(X) X(elementwise) X(reduce) X(linalg) X(view) X(fft) X(index) X(conv) X(solve) X(complex_ag) X(nn) X(imaging_layout) X(dft) X(imaging_losses)
 
 #define X(f) extern const op_row ops_##f[];
 AG_OP_FAMILIES(X)

@@ -409,7 +409,7 @@ static const char *const cuda_lacks[] = {
     "fft_cache_clear", "gather", "scatter_add", "scatter", "nonzero", "cumsum", "sort", "roll2d", "hermitian_fill", "conv2d", "conv2d_backward_input",
     "conv2d_backward_weight", "pool2d", "pool2d_backward", "pad", "pad_backward", "upsample2d",
     "upsample2d_backward", "lu_factor", "lu_solve", "cholesky", "triangular_solve",
-    "qr", "eigh", "svd", "dft",
+    "qr", "eigh", "svd", "dft", "vis_loss", "vis_loss_backward", "image_prior", "image_prior_backward",
 };
 
 static int check_cuda_lacks(void) {

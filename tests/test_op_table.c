@@ -73,6 +73,9 @@ static const struct { const char *prefix, *why; } unliftable[] = {
     {"nn/gaussian_nll_var_lastdim", "var's shape is given relative to the input's"},
     {"nn/cross_entropy", "dim 0 is the batch and dim 1 the class"}, {"nn/nll", "dim 0 is the batch and dim 1 the class"},
     {"nn/kl_div", "batchmean divides by the size of dim 0"},
+    {"imaging_losses/tv_", "an image (nchan, npix, npix) or (npix, npix); TV_channel: 3-d only"},
+    {"imaging_losses/tsv", "an image (nchan, npix, npix) or (npix, npix)"},
+    {"imaging_losses/edge_clamp", "a cube (nchan, npix, npix) only"},
     {"dft/", "the cube is (nchan, npix, npix) or (npix, npix) and u, v are (nvis) or (nchan, nvis)"},
 };
 

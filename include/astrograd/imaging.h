@@ -184,6 +184,61 @@ AG_API ag_module *ag_gauss_conv_fourier(const ag_grid_coords *gc, double fwhm_ma
 
 /* ---- Visibility losses and regularizers: fused ops (tensor/imaging_ops.c) -------------- */
 
+/* MPoL's losses.py as fused ops: one forward and one backward pass each, on any device whose
+ * backend has the kernels (CPU and the test device; CUDA: AG_ERR_NOTIMPL for now). Results are
+ * 0-d tensors of the real dtype, new references. Sums are deterministic (the same bits for any
+ * thread count). Second derivatives are not implemented: under create_graph the backward fails
+ * with AG_ERR_NOTIMPL (compose the formula from primitive ops if you need them).
+ *
+ * Visibility losses: model m and data d complex (c64 or c128, one dtype), weight w real of the
+ * matching precision (1/σ² [1/Jy²]), all three of one shape (any); N = their number of elements
+ * (of the selected ones with a mask).
+ *   ag_chi_squared            χ² = Σ w|d − m|²                       (weights ≥ 0)
+ *   ag_r_chi_squared          χ²/(2N)                               (MPoL's nll)
+ *   ag_log_likelihood         −N ln 2π + Σ ln w − χ²/2               (weights > 0)
+ *   ag_neg_log_likelihood_avg −log_likelihood/(2N), may be negative  (weights > 0)
+ * The issue's log likelihood: MPoL 0.2's log_likelihood subtracts Σ 1/w instead of adding
+ * Σ ln w (its docstring and code disagree); we follow −N ln 2π + Σ ln w − χ²/2.
+ * Differentiable in m (PyTorch's convention: dL/dRe m + i dL/dIm m) and in w; d is treated as a
+ * constant. Errors (NULL, message naming the function): a real model, d or w of another dtype,
+ * shapes that differ, mixed devices, a NaN or negative weight (zero too where its logarithm is
+ * taken), no element for the losses that divide by N. */
+AG_API ag_tensor *ag_chi_squared(ag_tensor *model, ag_tensor *data, ag_tensor *weight);
+AG_API ag_tensor *ag_r_chi_squared(ag_tensor *model, ag_tensor *data, ag_tensor *weight);
+AG_API ag_tensor *ag_log_likelihood(ag_tensor *model, ag_tensor *data, ag_tensor *weight);
+AG_API ag_tensor *ag_neg_log_likelihood_avg(ag_tensor *model, ag_tensor *data, ag_tensor *weight);
+/* The same over the elements where mask (bool, the model's shape) is true; the others are not
+ * read for the loss and get zero gradient. For the gridded forms (masked cubes). */
+AG_API ag_tensor *ag_chi_squared_masked(ag_tensor *model, ag_tensor *data, ag_tensor *weight, ag_tensor *mask);
+AG_API ag_tensor *ag_neg_log_likelihood_avg_masked(ag_tensor *model, ag_tensor *data, ag_tensor *weight,
+                                                   ag_tensor *mask);
+
+/* Regularizers of an image (f32 or f64) in Jy/arcsec², as MPoL 0.2:
+ *   ag_entropy(I, p, ζ)     (1/ζ) Σ I ln(I/p); p (I's dtype) broadcasts to I (a 0-d tensor for a
+ *                           scalar; ag_entropy_s takes a double), ζ the flux normaliser (MPoL's
+ *                           tot_flux, default 10), finite > 0. Any shape. Differentiable in I and p.
+ *                           A pixel < 0 or NaN, or a prior ≤ 0 or NaN: AG_ERR_INVALID naming the
+ *                           first one's flat index.
+ *                           A pixel exactly 0 gives NaN, as torch does (0 · ln 0).
+ *   ag_sparsity(I, mask)    Σ |I| over mask (bool, I's shape; NULL: all pixels). Any shape.
+ *                           Gradient sign(I) (0 at 0, as torch).
+ *   ag_tv_image(S, ε)       Σ_c Σ_{j,k < npix−1} √((S[c,j,k+1]−S[c,j,k])² + (S[c,j+1,k]−S[c,j,k])² + ε)
+ *                           of the SKY cube S (nchan, ny, nx) or image (ny, nx); ε ≥ 0 (MPoL: 1e-10).
+ *   ag_tsv(S)               the same sum of squares, without root and ε.
+ *   ag_tv_channel(I, ε)     Σ √((I[c+1]−I[c])² + ε) over c < nchan−1 and all pixels; 3-d only.
+ *   ag_edge_clamp(I)        Σ I² over rows 0 and ny−1 plus columns 0 and nx−1 (corners counted
+ *                           twice, as MPoL's); 3-d only.
+ * Errors: a complex or integer image, TV/TSV of fewer than 2 or more than 3 dims, TV_channel and
+ * edge_clamp of other than 3 dims, a bad ε or ζ, a mask or prior that does not fit. PSD and
+ * UV_sparsity are not implemented yet. */
+AG_API ag_tensor *ag_entropy(ag_tensor *cube, ag_tensor *prior_intensity, double tot_flux);
+AG_API ag_tensor *ag_entropy_s(ag_tensor *cube, double prior_intensity, double tot_flux);
+AG_API ag_tensor *ag_sparsity(ag_tensor *cube, ag_tensor *mask);
+AG_API ag_tensor *ag_tv_image(ag_tensor *sky_cube, double epsilon);
+AG_API ag_tensor *ag_tsv(ag_tensor *sky_cube);
+AG_API ag_tensor *ag_tv_channel(ag_tensor *cube, double epsilon);
+AG_API ag_tensor *ag_edge_clamp(ag_tensor *cube);
+
 /* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c) ------------- */
 
 /* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED
