@@ -16,17 +16,6 @@
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-/* contiguous tensor with t's values (t itself, retained, when already contiguous); not recorded */
-static ag_tensor *dense(ag_tensor *t, const char *op) {
-    if (!t) return NULL;
-    if (ag_is_contiguous(t)) return ag_retain(t);
-    ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
-    if (!r) return NULL;
-    ag_kview dv = ag__view(r), sv = ag__view(t);
-    if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag__drop(r); return NULL; }
-    return r;
-}
-
 static bool real_float(const char *op, const char *what, const ag_tensor *t) {
     if (t->dtype == AG_F32 || t->dtype == AG_F64) return true;
     ag_set_error(AG_ERR_DTYPE, "%s: expected an f32 or f64 %s, given %s%s", op, what, ag_dtype_name(t->dtype),
@@ -94,7 +83,7 @@ static ag_tensor *conv_prim(const char *op, prim which, ag_tensor *a, ag_tensor 
     bool have = which == PRIM_FWD ? k->conv2d != NULL : which == PRIM_BI ? k->conv2d_backward_input != NULL
                                                                           : k->conv2d_backward_weight != NULL;
     if (!have) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
-    ag_tensor *ca = dense(a, op), *cb = dense(b, op), *cbias = bias ? dense(bias, op) : NULL;
+    ag_tensor *ca = ag__dense(a, op), *cb = ag__dense(b, op), *cbias = bias ? ag__dense(bias, op) : NULL;
     ag_tensor *r = ca && cb && (!bias || cbias) ? ag__new(shape, 4, a->dtype, a->storage->dev, op) : NULL;
     if (r) {
         ag_kview vr = ag__view(r), va = ag__view(ca), vb = ag__view(cb), vbias;
@@ -319,7 +308,7 @@ static ag_tensor *pool_backward(const char *name, ag_tensor *g, const ag_op_para
     ag_pool_op op = (ag_pool_op)pk.op;
     const ag_kernels *k = ag__kernels(g);
     if (!k->pool2d_backward) return ag_fail(AG_ERR_NOTIMPL, "%s: backward not implemented for %s", name, k->name);
-    ag_tensor *cg = dense(g, name);
+    ag_tensor *cg = ag__dense(g, name);
     ag_tensor *r = cg ? ag__new(in_shape, 4, g->dtype, g->storage->dev, name) : NULL;
     if (r) {
         ag_kview vr = ag__view(r), vg = ag__view(cg), vi;
@@ -381,7 +370,7 @@ static ag_tensor *pool(const char *op, ag_pool_op kop, ag_tensor *t, const int64
     if (!k->pool2d) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
     ag_scope_begin();
     ag_tensor *t4 = t->ndim == 3 ? ag_unsqueeze(t, 0) : t;
-    ag_tensor *c = dense(t4, op);
+    ag_tensor *c = ag__dense(t4, op);
     int64_t shape[4] = {t4->shape[0], t4->shape[1], HO[0], HO[1]};
     ag_tensor *r = c ? ag__new(shape, 4, t->dtype, t->storage->dev, op) : NULL;
     ag_tensor *idx = r && kop == AG_POOL_MAX ? ag__new(shape, 4, AG_I64, t->storage->dev, op) : NULL;
@@ -427,7 +416,7 @@ int ag__bw_pad(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     for (int d = 0; d < AG_MAX_DIMS; d++) lo[d] = pk.lo[d];
     const ag_kernels *k = ag__kernels(g);
     if (!k->pad_backward) return ag_set_error(AG_ERR_NOTIMPL, "ag_pad: backward not implemented for %s", k->name);
-    ag_tensor *cg = dense(g, "ag_pad");
+    ag_tensor *cg = ag__dense(g, "ag_pad");
     ag_tensor *r = cg ? ag__new(n->in_shape[0], n->in_ndim[0], g->dtype, g->storage->dev, "ag_pad") : NULL;
     if (r) {
         ag_kview vr = ag__view(r), vg = ag__view(cg);
@@ -456,7 +445,7 @@ static ag_tensor *pad_raw(const char *op, ag_tensor *t, ag_pad_mode mode, const 
     static const char *mname[] = {"constant", "reflect", "replicate", "circular"};
     const ag_kernels *k = ag__kernels(t);
     if (!k->pad) return ag_fail(AG_ERR_NOTIMPL, "%s: %s mode not implemented for %s", op, mname[mode], k->name);
-    ag_tensor *c = dense(t, op);
+    ag_tensor *c = ag__dense(t, op);
     ag_tensor *r = c ? ag__new(shape, t->ndim, t->dtype, t->storage->dev, op) : NULL;
     if (r) {
         ag_kview vr = ag__view(r), vc = ag__view(c);
@@ -519,7 +508,7 @@ int ag__bw_upsample(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     bool ac = n->p.i[1];
     const ag_kernels *k = ag__kernels(g);
     if (!k->upsample2d_backward) return ag_set_error(AG_ERR_NOTIMPL, "%s: backward not implemented for %s", n->name, k->name);
-    ag_tensor *cg = dense(g, n->name);
+    ag_tensor *cg = ag__dense(g, n->name);
     ag_tensor *r = cg ? ag__new(n->in_shape[0], 4, g->dtype, g->storage->dev, n->name) : NULL;
     if (r) {
         ag_kview vr = ag__view(r), vg = ag__view(cg);
@@ -550,7 +539,7 @@ static ag_tensor *upsample(const char *op, ag_upsample_mode mode, ag_tensor *t, 
         return ag_fail(AG_ERR_SHAPE, "%s: cannot resample an empty image (input %s)", op, AG_SHP(t));
     const ag_kernels *k = ag__kernels(t);
     if (!k->upsample2d) return ag_fail(AG_ERR_NOTIMPL, "%s: not implemented for %s", op, k->name);
-    ag_tensor *c = dense(t, op);
+    ag_tensor *c = ag__dense(t, op);
     int64_t shape[4] = {t->shape[0], t->shape[1], oh, ow};
     ag_tensor *r = c ? ag__new(shape, 4, t->dtype, t->storage->dev, op) : NULL;
     if (r) {

@@ -12,16 +12,6 @@
 #include "astrograd/imaging.h"
 #include "tensor/internal.h"
 
-/* contiguous tensor with t's values (t itself, retained, when already contiguous); not recorded */
-static ag_tensor *dense(ag_tensor *t, const char *op) {
-    if (!t) return NULL;
-    if (ag_is_contiguous(t)) return ag_retain(t);
-    ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
-    if (!r) return NULL;
-    ag_kview dv = ag__view(r), sv = ag__view(t);
-    if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag__drop(r); return NULL; }
-    return r;
-}
 /* contiguous t seen as 1-d */
 static ag_kview flat(const ag_tensor *t) {
     ag_kview v = ag__view(t);
@@ -60,7 +50,7 @@ int ag__bw_vis_loss(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (!k) return ag_error_code();
     ag_tensor *gm = ag__new(m->shape, m->ndim, m->dtype, m->storage->dev, n->name);
     ag_tensor *gw = n->needs[2] ? ag__new(w->shape, w->ndim, w->dtype, w->storage->dev, n->name) : NULL;
-    ag_tensor *cg = dense(g, n->name);
+    ag_tensor *cg = ag__dense(g, n->name);
     int rc = gm && cg && (gw || !n->needs[2]) ? 0 : ag_error_code();
     if (!rc) {
         ag_kview vgm = flat(gm), vgw = gw ? flat(gw) : (ag_kview){0}, vg = flat(cg), va = flat(aux), vm = flat(m),
@@ -102,7 +92,7 @@ static ag_tensor *vis_loss(const char *op, ag_vis_loss_op kind, ag_tensor *model
     const ag_kernels *k = ag__kernels_with(op, m, (const void *)ag__kernels(m)->vis_loss, "vis_loss");
     if (!k) return NULL;
     ag_dtype rt = ag_dtype_to_real(m->dtype);
-    ag_tensor *cm = dense(m, op), *cd = dense(d, op), *cw = dense(w, op), *ck = mask ? dense(mask, op) : NULL;
+    ag_tensor *cm = ag__dense(m, op), *cd = ag__dense(d, op), *cw = ag__dense(w, op), *ck = mask ? ag__dense(mask, op) : NULL;
     /* aux (N) in f64 also for c64: an f32 count is inexact beyond 2^24 visibilities */
     ag_tensor *r = ag__new(NULL, 0, rt, m->storage->dev, op), *aux = ag__new(NULL, 0, AG_F64, m->storage->dev, op);
     if (r && aux && cm && cd && cw && (ck || !mask)) {
@@ -160,7 +150,7 @@ int ag__bw_image_prior(ag_node *n, ag_tensor *g, ag_tensor **gin) {
      * see them in s's 3-d layout, which has the same contiguous order */
     ag_tensor *gs = ag__new(n->in_shape[0], n->in_ndim[0], s->dtype, s->storage->dev, n->name);
     ag_tensor *gp = want_p ? ag__new(n->in_shape[0], n->in_ndim[0], s->dtype, s->storage->dev, n->name) : NULL;
-    ag_tensor *cg = dense(g, n->name);
+    ag_tensor *cg = ag__dense(g, n->name);
     int rc = gs && cg && (gp || !want_p) ? 0 : ag_error_code();
     if (!rc) {
         ag_kview vs = ag__view(s), vgs = as3(gs, &vs), vgp = gp ? as3(gp, &vs) : (ag_kview){0}, vg = flat(cg),
@@ -227,7 +217,7 @@ static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *cube,
     }
     else if (s->ndim == 2) shp3[0] = 1, shp3[1] = s->shape[0], shp3[2] = s->shape[1];
     else memcpy(shp3, s->shape, sizeof shp3);
-    ag_tensor *cs = dense(s, op), *cp = NULL, *ck = mask ? dense(mask, op) : NULL;
+    ag_tensor *cs = ag__dense(s, op), *cp = NULL, *ck = mask ? ag__dense(mask, op) : NULL;
     ag_tensor *s3 = cs ? ag__alias(cs) : NULL;
     if (s3) {
         s3->ndim = 3;

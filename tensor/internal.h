@@ -56,6 +56,9 @@ ag_tensor *ag__alias(const ag_tensor *t);
  * passes its result through this before returning it. */
 ag_tensor *ag__ret(ag_tensor *t);
 void ag__contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
+/* contiguous tensor with t's values (t itself, retained, when already contiguous), for a kernel
+ * that needs dense inputs; not recorded. NULL (error set) on failure; NULL t gives NULL. */
+ag_tensor *ag__dense(ag_tensor *t, const char *op);
 ag_kview ag__view(const ag_tensor *t);
 const ag_kernels *ag__kernels(const ag_tensor *t);
 /* t's kernels when entry (a member of them) is implemented; NULL with AG_ERR_NOTIMPL naming op and name */

@@ -455,3 +455,13 @@ ag_tensor *ag__cast(ag_tensor *t, ag_dtype dt) {
     if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag_release(r); return NULL; }
     return r;
 }
+
+ag_tensor *ag__dense(ag_tensor *t, const char *op) {
+    if (!t) return NULL;
+    if (ag_is_contiguous(t)) return ag_retain(t);
+    ag_tensor *r = ag__new(t->shape, t->ndim, t->dtype, t->storage->dev, op);
+    if (!r) return NULL;
+    ag_kview dv = ag__view(r), sv = ag__view(t);
+    if (ag__kernels(t)->copy(&dv, &sv) < 0) { ag__drop(r); return NULL; }
+    return r;
+}
