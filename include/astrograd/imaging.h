@@ -239,7 +239,7 @@ AG_API ag_tensor *ag_tsv(ag_tensor *sky_cube);
 AG_API ag_tensor *ag_tv_channel(ag_tensor *cube, double epsilon);
 AG_API ag_tensor *ag_edge_clamp(ag_tensor *cube);
 
-/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c) ------------- */
+/* ---- Gridding and dirty imaging (imaging/gridding.c, dirty.c) ---------------------------- */
 
 /* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED
  * layout (cell [0, 0] is u = v = 0; MPoL's "ground" cube is ag_packed_to_ground of it),
@@ -350,7 +350,7 @@ AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_
 /* Not yet implemented (MPoL's crossval.py: RandomCellSplitGridded, DartboardSplitGridded,
  * CrossValidate): no declarations until they exist. */
 
-/* ---- Files and figures (imaging/uvsim.c, fits.c, figure.c) ------------------------------- */
+/* ---- Files and figures (imaging/fits.c, figure.c) ---------------------------------------- */
 
 /* FITS images (imaging/fits.c; AG_ERR_NOTIMPL in builds without cfitsio). What ds9 and CARTA
  * need to show RA/Dec: CTYPE1 'RA---SIN' with CDELT1 = -cell/3600 (RA grows to the left, as
