@@ -33,13 +33,6 @@ static void *cfio(const char *path, const char *what, int st) {
     ag_set_error(AG_ERR_FORMAT, FN ": '%s': %s (cfitsio: %s)", path, what, text);
     return NULL;
 }
-static long long file_size(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return -1;
-    long long n = fseek(fp, 0, SEEK_END) ? -1 : ftell(fp);
-    fclose(fp);
-    return n;
-}
 static double key_num(fitsfile *f, const char *key, double dflt) {
     int st = 0;
     double v = dflt;
@@ -111,7 +104,7 @@ static bool an_table(fitsfile *f, char **names) {
     return ok;
 }
 
-static ag_vis *read_all(fitsfile *f, const char *path) {
+static ag_vis *read_all(fitsfile *f, const char *path, long long fsize) {
     int st = 0, naxis = 0, bitpix = 0;
     long naxes[16] = {0};
     char groups = 0;
@@ -123,6 +116,7 @@ static ag_vis *read_all(fitsfile *f, const char *path) {
     axis cx = {0}, sx = {0}, fx = {0}, ix = {1, 1, 1, 1, 0};
     bool has_c = false, has_s = false, has_f = false;
     long stride = 1;
+    double ra = 0, dec = 0;
     for (int i = 2; i <= naxis; i++) {
         char k[FLEN_KEYWORD];
         snprintf(k, sizeof k, "CTYPE%d", i);
@@ -132,6 +126,8 @@ static ag_vis *read_all(fitsfile *f, const char *path) {
         snprintf(k, sizeof k, "CRVAL%d", i), a.crval = key_num(f, k, 0);
         snprintf(k, sizeof k, "CDELT%d", i), a.cdelt = key_num(f, k, 1);
         snprintf(k, sizeof k, "CRPIX%d", i), a.crpix = key_num(f, k, 1);
+        if (ct && !strcmp(ct, "RA")) ra = a.crval;
+        if (ct && !strcmp(ct, "DEC")) dec = a.crval;
         if (ct && !strcmp(ct, "COMPLEX")) cx = a, has_c = true;
         else if (ct && !strcmp(ct, "STOKES")) sx = a, has_s = true;
         else if (ct && !strcmp(ct, "FREQ")) fx = a, has_f = true;
@@ -176,7 +172,6 @@ static ag_vis *read_all(fitsfile *f, const char *path) {
         return bad(path, "expected the random parameters UU, VV, DATE and BASELINE (or ANTENNA1 and ANTENNA2)");
     /* a damaged GCOUNT or axis length must fail here, not as a huge allocation or a read past the end */
     LONGLONG head = 0, dstart = 0, dend = 0;
-    long long fsize = file_size(path);
     if (fits_get_hduaddrll(f, &head, &dstart, &dend, &st)) return cfio(path, "locating the groups", st);
     long long need = (long long)gcount * (pcount + stride) * (abs(bitpix) / 8);
     if (need <= 0 || fsize < 0 || dstart + need > fsize) return bad(path, "truncated: the header announces more groups than the file holds");
@@ -269,15 +264,7 @@ static ag_vis *read_all(fitsfile *f, const char *path) {
         snprintf(num, sizeof num, "%d", s);
         if (!(vis->stations[idx[s]] = strdup(names[s] ? names[s] : num))) ok = false;
     }
-    for (int i = 2; i <= naxis; i++) {
-        char k[FLEN_KEYWORD];
-        snprintf(k, sizeof k, "CTYPE%d", i);
-        char *ct = key_str(f, k);
-        snprintf(k, sizeof k, "CRVAL%d", i);
-        if (ct && !strcmp(ct, "RA")) vis->ra = key_num(f, k, 0);
-        if (ct && !strcmp(ct, "DEC")) vis->dec = key_num(f, k, 0);
-        free(ct);
-    }
+    vis->ra = ra, vis->dec = dec;
     vis->source = key_str(f, "OBJECT"), vis->date_obs = key_str(f, "DATE-OBS");
     if (!ok) {
         if (!ag_failed()) ag_set_error(AG_ERR_NOMEM, FN ": out of memory");
@@ -294,15 +281,17 @@ ag_vis *ag_read_uvfits(const char *path) {
     if (!path) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, FN ": NULL path");
     fitsfile *f = NULL;
     int st = 0;
+    /* its size bounds what the header may announce (read_all) */
     FILE *fp = fopen(path, "rb");
     if (!fp) return ag_fail(AG_ERR_IO, FN ": '%s': cannot open it for reading", path);
+    long long fsize = fseek(fp, 0, SEEK_END) ? -1 : ftell(fp);
     fclose(fp);
     if (fits_open_diskfile(&f, path, READONLY, &st)) {
         char text[FLEN_STATUS] = "";
         fits_get_errstatus(st, text);
         return ag_fail(AG_ERR_FORMAT, FN ": '%s': not a FITS file or a damaged header (cfitsio: %s)", path, text);
     }
-    ag_vis *vis = read_all(f, path);
+    ag_vis *vis = read_all(f, path, fsize);
     st = 0;
     fits_close_file(f, &st);
     return vis;
