@@ -15,6 +15,7 @@
 
 #include <astrograd.h>
 #include "ag_config.h"
+#include "test_util.h"
 
 static char dir[256];
 /* the device the tests run on: AG_DEVICE ("cpu", "test", "cuda"), the CPU when unset */
@@ -249,30 +250,8 @@ static void test_int_buffers(void **st) {
 }
 
 /* ---- corruption ------------------------------------------------------------------------------ */
-static unsigned char *slurp(const char *file, long *size) {
-    FILE *in = fopen(file, "rb");
-    assert_non_null(in);
-    fseek(in, 0, SEEK_END);
-    *size = ftell(in);
-    fseek(in, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)*size);
-    assert_int_equal(fread(b, 1, (size_t)*size, in), (size_t)*size);
-    fclose(in);
-    return b;
-}
-static void spill(const char *file, const unsigned char *b, long n) {
-    FILE *out = fopen(file, "wb");
-    assert_non_null(out);
-    assert_int_equal(fwrite(b, 1, (size_t)n, out), (size_t)n);
-    fclose(out);
-}
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return tu_xorshift(&rng_state); }
 
 /* every state entry and the lr of a equal b's, bit for bit */
 static bool same_optim(ag_optim *a, ag_optim *b) {
@@ -347,7 +326,7 @@ static void test_corruption(void **st) {
         ag_optim *o0 = which ? ol : oa;
         ag_optim *(*mk)(ag_module *) = which ? mk_lbfgs : mk_adam;
         long size;
-        unsigned char *orig = slurp(src, &size), *buf = malloc((size_t)size);
+        unsigned char *orig = tu_read_file(src, &size), *buf = malloc((size_t)size);
         /* where each parameter's data lies in the file: its first 16 bytes, found verbatim */
         ag_params ps = ag_module_params(m0);
         long at[64];
@@ -382,7 +361,7 @@ static void test_corruption(void **st) {
                 in_data = true;
                 snprintf(what, sizeof what, "byte %ld (data of %s) changed", q, ps.names[i]);
             }
-            spill(file, buf, n);
+            tu_write_file(file, buf, n);
             int failed0 = out.failed, cks0 = out.checksum;
             bool ok = load_corrupt(file, m0, o0, mk, &out, err, sizeof err);
             if (in_data) {
@@ -403,7 +382,7 @@ static void test_corruption(void **st) {
     close(saved_err);
     fclose(ef);
     long errsize;
-    unsigned char *printed = slurp(errlog, &errsize);
+    unsigned char *printed = tu_read_file(errlog, &errsize);
     if (errsize) fail_msg("HDF5 printed %ld bytes on stderr: %.*s", errsize, (int)(errsize < 300 ? errsize : 300), printed);
     free(printed);
 

@@ -1,11 +1,12 @@
-/* tests/test_util.h — small helpers shared by the cmocka unit tests of the tensor core
- * (test_tensor.c, test_errors.c): reading values back, error assertions, the per-test leak
- * check. Include after <cmocka.h>. */
+/* tests/test_util.h — small helpers shared by the cmocka unit tests: reading values back, error
+ * assertions, the per-test leak check, file bytes for corruption tests. Include after <cmocka.h>. */
 #ifndef AG_TESTS_TEST_UTIL_H
 #define AG_TESTS_TEST_UTIL_H
 
 #include <complex.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,30 @@ static inline void tu_assert_shape(const char *file, int line, const ag_tensor *
         print_error("], expected %d dims\n", nd);
         _fail(file, line);
     }
+}
+
+/* For corruption tests: a whole file's bytes (malloc'd; *size its length), the bytes back to a
+ * file, and a xorshift64 step for reproducible damage. */
+static inline unsigned char *tu_read_file(const char *path, long *size) {
+    FILE *in = fopen(path, "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    *size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)(*size ? *size : 1));
+    assert_int_equal(fread(b, 1, (size_t)*size, in), (size_t)*size);
+    fclose(in);
+    return b;
+}
+static inline void tu_write_file(const char *path, const unsigned char *b, long n) {
+    FILE *out = fopen(path, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(b, 1, (size_t)n, out), (size_t)n);
+    fclose(out);
+}
+static inline uint64_t tu_xorshift(uint64_t *s) {
+    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+    return *s;
 }
 
 #endif

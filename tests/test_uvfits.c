@@ -310,57 +310,39 @@ static void bad_files(void **state) {
     remove(path);
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    *n = (size_t)ftell(fp);
-    rewind(fp);
-    unsigned char *b = malloc(*n);
-    assert_int_equal(fread(b, 1, *n, fp), *n);
-    fclose(fp);
-    return b;
-}
-static void spill(const char *path, const unsigned char *b, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(b, 1, n, fp), n);
-    fclose(fp);
-}
-
 /* every outcome is a visibility set or a clear error; the sanitizer and valgrind runs catch
  * the crashes and overreads this would otherwise hide */
 static void fuzzed_files(void **state) {
     (void)state;
-    size_t n = 0;
-    unsigned char *orig = slurp(LO, &n);
+    long n = 0;
+    unsigned char *orig = tu_read_file(LO, &n);
     char path[300];
     tmp_path(path, sizeof path, "fuzz.uvfits");
-    for (size_t cut = 0; cut < n; cut += 1024) {
-        spill(path, orig, cut);
+    for (long cut = 0; cut < n; cut += 1024) {
+        tu_write_file(path, orig, cut);
         ag_vis *vis = ag_read_uvfits(path);
         /* a cut at an HDU boundary past the groups leaves a valid file without the later tables */
         if (vis && cut % 2880 == 0 && ag_numel(vis->u) == 6453) {
             ag_vis_free(vis);
             continue;
         }
-        if (vis) fail_msg("the file cut at %zu of %zu bytes was read", cut, n);
+        if (vis) fail_msg("the file cut at %ld of %ld bytes was read", cut, n);
         assert_true(ag_error_code() == AG_ERR_FORMAT);
         assert_non_null(strstr(ag_last_error(), "ag_read_uvfits"));
         ag_clear_error();
     }
     /* byte flips: most in the header (2880-byte blocks: primary, AN, FQ), some in the groups */
     uint64_t rng = 0x9e3779b97f4a7c15u;
-    unsigned char *buf = malloc(n);
+    unsigned char *buf = malloc((size_t)n);
     int nok = 0, nerr = 0;
     for (int trial = 0; trial < 120; trial++) {
-        memcpy(buf, orig, n);
+        memcpy(buf, orig, (size_t)n);
         for (int k = 0; k < 4; k++) {
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            size_t at = trial % 3 ? (size_t)(rng % 5760) : (size_t)(rng % n);
+            tu_xorshift(&rng);
+            size_t at = trial % 3 ? (size_t)(rng % 5760) : (size_t)(rng % (uint64_t)n);
             buf[at] ^= (unsigned char)(1u << (rng >> 40) % 8);
         }
-        spill(path, buf, n);
+        tu_write_file(path, buf, n);
         ag_vis *vis = ag_read_uvfits(path);
         if (vis) {
             nok++;
