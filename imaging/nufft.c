@@ -49,6 +49,18 @@ static double es_hat(double xi, int w, double beta) {
     return 2 * h * s;
 }
 
+/* a plan tensor from host values, in dtype dt on dev, owned by the plan (not by a scope) */
+static ag_tensor *plan_tensor(const void *h, const int64_t *shape, int nd, ag_dtype host_dt, ag_dtype dt, ag_device dev) {
+    ag_tensor *t = ag_from_data_on(h, shape, nd, host_dt, dev);
+    if (!t) return NULL;
+    ag__unscope(t);
+    if (dt == host_dt) return t;
+    ag_tensor *c = ag_to_dtype(t, dt);
+    ag__drop(t);
+    if (c) ag__unscope(c);
+    return c;
+}
+
 ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v, double eps, int sign) {
     const char *fn = "ag_nufft_plan_new";
     if (!gc || !u || !v) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "%s: expected gc, u and v, given NULL", fn);
@@ -96,8 +108,7 @@ ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tens
     }
     for (int64_t r = 0; r < npix; r++)
         for (int64_t c = 0; c < npix; c++) corr[r * npix + c] = 1 / (hat[r] * hat[c]);
-    if (!(p->corr = ag_from_data_on(corr, AG_SHAPE(npix, npix), AG_F64, p->dev))) goto fail;
-    ag__unscope(p->corr);
+    if (!(p->corr = plan_tensor(corr, AG_SHAPE(npix, npix), AG_F64, dt, p->dev))) goto fail;
     for (int64_t s = 0; s < nsets; s++) {
         for (int64_t k = 0; k < nvis; k++) {
             /* the point's position in fine cells: u l_p = (u dl N) (p / N) */
@@ -111,20 +122,9 @@ ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tens
                     ix[q] = row * N + col, wt[q] = wy[a] * wx[b];
                 }
         }
-        p->idx[s] = ag_from_data_on(ix, AG_SHAPE(nvis * w * w), AG_I64, p->dev);
-        p->wgt[s] = ag_from_data_on(wt, AG_SHAPE(nvis, w * w), AG_F64, p->dev);
+        p->idx[s] = plan_tensor(ix, AG_SHAPE(nvis * w * w), AG_I64, AG_I64, p->dev);
+        p->wgt[s] = plan_tensor(wt, AG_SHAPE(nvis, w * w), AG_F64, dt, p->dev);
         if (!p->idx[s] || !p->wgt[s]) goto fail;
-        ag__unscope(p->idx[s]), ag__unscope(p->wgt[s]);
-    }
-    if (dt == AG_F32) {
-        ag_tensor *c32 = ag_to_dtype(p->corr, AG_F32);
-        if (!c32) goto fail;
-        ag__unscope(c32), ag__drop(p->corr), p->corr = c32;
-        for (int64_t s = 0; s < nsets; s++) {
-            ag_tensor *w32 = ag_to_dtype(p->wgt[s], AG_F32);
-            if (!w32) goto fail;
-            ag__unscope(w32), ag__drop(p->wgt[s]), p->wgt[s] = w32;
-        }
     }
     free(uh), free(vh), free(corr), free(hat), free(ix), free(wt);
     return p;
