@@ -96,7 +96,8 @@ typedef struct ag_pool_params { int64_t kernel[2], stride[2], pad[2]; } ag_pool_
 /* -- imaging: fused visibility losses and image regularizers (tensor/imaging_ops.c) -- */
 typedef enum ag_vis_loss_op { AG_VL_CHI2, AG_VL_RCHI2, AG_VL_LOGLIK, AG_VL_NLL_AVG } ag_vis_loss_op;
 typedef enum ag_prior_op {
-    AG_PRIOR_TV_IMAGE, AG_PRIOR_TSV, AG_PRIOR_TV_CHANNEL, AG_PRIOR_ENTROPY, AG_PRIOR_SPARSITY, AG_PRIOR_EDGE_CLAMP
+    AG_PRIOR_TV_IMAGE, AG_PRIOR_TSV, AG_PRIOR_TV_CHANNEL, AG_PRIOR_ENTROPY, AG_PRIOR_SPARSITY, AG_PRIOR_EDGE_CLAMP,
+    AG_PRIOR_SUM  /* ag_image_priors: entropy + sparsity + TV + TSV, weighted, in one pass */
 } ag_prior_op;
 typedef enum ag_upsample_mode { AG_UPSAMPLE_NEAREST, AG_UPSAMPLE_BILINEAR } ag_upsample_mode;
 
@@ -114,6 +115,10 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  * fill: every element of dst <- re (+ i im).
  * unary, binary: the maps above; where: out = cond ? a : b (cond bool, a/b/out one dtype, all
  *   already broadcast).
+ * unary_backward: gin <- g f'(x) for the unary map op (f32/f64, one dtype, one shape, any
+ *   strides). SOFTPLUS only (params: beta, threshold; f' = 1 where x beta > threshold, else
+ *   sigmoid(x beta), as torch): other ops AG_ERR_NOTIMPL. A backend without the entry leaves the
+ *   front end to compose the same derivative from maps.
  * reduce: as ag_reduce_op above.
  * gemm: out[b] = op(a[b]) @ op(b[b]) for 3-d views [B,M,K] x [B,K,N] -> [B,M,N]; any strides
  *   (the kernel copies when BLAS cannot take them). conj_a/conj_b conjugate.
@@ -233,7 +238,10 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   + param); ENTROPY (1/param) sum s ln(s/p) (p: s's shape, any strides: s < 0 or p <= 0 is
  *   AG_ERR_INVALID naming `op` and the flat index); SPARSITY sum |s| where mask (bool, s's shape;
  *   data NULL: everywhere); EDGE_CLAMP sum of s^2 over rows 0 and H-1 plus columns 0 and W-1
- *   (corners twice, as MPoL's edge_clamp).
+ *   (corners twice, as MPoL's edge_clamp). param[0] is the kind's parameter, except for SUM:
+ *   param[0] c_e sum s ln(s/p) + param[1] sum |s| + param[2] TV_IMAGE(ε = param[3]) + param[4] TSV,
+ *   s contiguous, p a single value (strides 0; data NULL when param[0] is 0), no mask; the
+ *   entropy's checks as ENTROPY's when param[0] != 0.
  * image_prior_backward: gs (contiguous, s's shape) <- g d(prior)/ds; gp (ENTROPY only, data
  *   NULL: not wanted; contiguous, s's shape) <- g d(prior)/dp before broadcasting is undone.
  * dft: the direct DFT of a packed image (include/astrograd/imaging.h, ag_dft). Image views are
@@ -247,6 +255,8 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
     X(fill, (const ag_kview *dst, double re, double im), (dst, re, im), (dst)) \
     X(unary, (ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params), \
       (op, out, in, params), (out, in)) \
+    X(unary_backward, (ag_unary_op op, const ag_kview *gin, const ag_kview *g, const ag_kview *x, const double *params), \
+      (op, gin, g, x, params), (gin, g, x)) \
     X(binary, (ag_binary_op op, const ag_kview *out, const ag_kview *a, const ag_kview *b), \
       (op, out, a, b), (out, a, b)) \
     X(where, (const ag_kview *out, const ag_kview *cond, const ag_kview *a, const ag_kview *b), \
@@ -324,9 +334,9 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
                           const ag_kview *aux, const ag_kview *m, const ag_kview *d, const ag_kview *w, \
                           const ag_kview *mask), (kind, gm, gw, g, aux, m, d, w, mask), (gm, gw, g, aux, m, d, w, mask)) \
     X(image_prior, (const char *op, ag_prior_op kind, const ag_kview *out, const ag_kview *s, const ag_kview *p, \
-                    const ag_kview *mask, double param), (op, kind, out, s, p, mask, param), (out, s, p, mask)) \
+                    const ag_kview *mask, const double *param), (op, kind, out, s, p, mask, param), (out, s, p, mask)) \
     X(image_prior_backward, (ag_prior_op kind, const ag_kview *gs, const ag_kview *gp, const ag_kview *g, \
-                             const ag_kview *s, const ag_kview *p, const ag_kview *mask, double param), \
+                             const ag_kview *s, const ag_kview *p, const ag_kview *mask, const double *param), \
       (kind, gs, gp, g, s, p, mask, param), (gs, gp, g, s, p, mask)) \
     X(dft, (const ag_kview *out, const ag_kview *in, const ag_kview *u, const ag_kview *v, double dl, \
             double scale, int sign, bool adjoint), (out, in, u, v, dl, scale, sign, adjoint), (out, in, u, v))

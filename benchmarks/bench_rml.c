@@ -1,7 +1,7 @@
 /* benchmarks/bench_rml.c — one full RML imaging training step, as an MPoL user writes it:
  * BaseCube (softplus) → ImageCube → FourierCube → gridded negative log likelihood (the masked
  * cells gathered by the dataset's stored index, then the fused loss) + entropy + sparsity + TV
- * + TSV of the sky cube → backward → Adam → zero_grad, against the same step in PyTorch CPU
+ * + TSV of the sky cube (one ag_image_priors; $AG_BENCH_RML_SEPARATE: four ops) → backward → Adam → zero_grad, against the same step in PyTorch CPU
  * (benchmarks/peers/torch_rml.py: plain torch, and MPoL's own modules when importable), same
  * sizes, mask fraction (10 % of the cells), regularizer weights and thread count. The data are
  * random (both sides draw their own): the step's cost does not depend on the values.
@@ -21,6 +21,7 @@ typedef struct ctx {
     ag_module *base, *icube, *fcube;
     ag_gridded_dataset *ds;
     ag_optim *opt;
+    bool separate; /* the four regularizers as four fused ops instead of ag_image_priors */
 } ctx;
 
 static void fail(const char *what) {
@@ -36,10 +37,16 @@ static void step(void *p) {
     ag_tensor *sky = ag_image_cube_sky(c->icube);
     ag_tensor *loss = ag_neg_log_likelihood_avg(ag_gridded_dataset_forward(c->ds, vis), c->ds->vis_indexed,
                                                 c->ds->weight_indexed);
-    loss = ag_add(loss, ag_mul_s(ag_entropy_s(sky, 0.01, 10.0), LAMBDA));
-    loss = ag_add(loss, ag_mul_s(ag_sparsity(sky, NULL), LAMBDA));
-    loss = ag_add(loss, ag_mul_s(ag_tv_image(sky, 1e-10), LAMBDA));
-    loss = ag_add(loss, ag_mul_s(ag_tsv(sky), LAMBDA));
+    if (c->separate) {
+        loss = ag_add(loss, ag_mul_s(ag_entropy_s(sky, 0.01, 10.0), LAMBDA));
+        loss = ag_add(loss, ag_mul_s(ag_sparsity(sky, NULL), LAMBDA));
+        loss = ag_add(loss, ag_mul_s(ag_tv_image(sky, 1e-10), LAMBDA));
+        loss = ag_add(loss, ag_mul_s(ag_tsv(sky), LAMBDA));
+    } else {
+        ag_prior_weights w = {.entropy = LAMBDA, .prior_intensity = 0.01, .tot_flux = 10.0, .sparsity = LAMBDA,
+                              .tv = LAMBDA, .tv_epsilon = 1e-10, .tsv = LAMBDA};
+        loss = ag_add(loss, ag_image_priors(sky, &w));
+    }
     if (!loss || ag_backward(loss) < 0) fail("forward/backward");
     if (ag_optim_step(c->opt) < 0) fail("adam");
     ag_optim_zero_grad(c->opt);
@@ -94,7 +101,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_rml: case \"%s\" is not npix:nchan:f32|f64\n", cases[i]);
             return 2;
         }
-        ctx c = {0};
+        ctx c = {.separate = getenv("AG_BENCH_RML_SEPARATE") != NULL};
         if (setup(&c, npix, nchan, strcmp(dn, "f32") ? AG_F64 : AG_F32) < 0) fail(cases[i]);
         double cells = (double)npix * (double)npix * (double)nchan;
         int reps = cells >= 4e6 ? 5 : cells >= 1e6 ? 11 : 21;

@@ -258,6 +258,22 @@ int ag__bw_tanh(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, 
 int ag__bw_sigmoid(ag_node *n, ag_tensor *g, ag_tensor **gin) { gin[0] = ag_mul(g, ag_conj(ag_mul(OUT, ag_rsub_s(1.0, OUT)))); return 0; }
 int ag__bw_softplus(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     double beta = n->p.d[0], thr = n->p.d[1];
+    ag_tensor *x = IN0;
+    const ag_kernels *k = ag__kernels(x);
+    /* one fused pass where the backend has it and no graph of the derivative is wanted */
+    if (k->unary_backward && !ag__grad_enabled() && (x->dtype == AG_F32 || x->dtype == AG_F64) &&
+        g->dtype == x->dtype && g->ndim == x->ndim && !memcmp(g->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim) &&
+        ag__same_device(n->name, g, x)) {
+        ag_tensor *r = ag__new(x->shape, x->ndim, x->dtype, x->storage->dev, n->name);
+        if (!r) return ag_error_code();
+        ag_kview vr = ag__view(r), vg = ag__view(g), vx = ag__view(x);
+        if (k->unary_backward(AG_UN_SOFTPLUS, &vr, &vg, &vx, n->p.d) < 0) {
+            ag__drop(r);
+            return ag_error_code();
+        }
+        gin[0] = r;
+        return 0;
+    }
     ag_tensor *bx = ag_mul_s(IN0, beta);
     ag_tensor *d = ag_where(ag_gt(bx, ag_full_like(bx, thr)), ag_ones_like(bx), ag_sigmoid(bx));
     gin[0] = ag_mul(g, d);

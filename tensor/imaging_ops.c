@@ -134,18 +134,20 @@ ag_tensor *ag_chi_squared_masked(ag_tensor *m, ag_tensor *d, ag_tensor *w, ag_te
 
 /* ---- image regularizers ----------------------------------------------------------------------- */
 
-/* saved: s3 (the 3-d contiguous image), p (entropy: the contiguous prior, s3's shape), mask
- * (sparsity, when p.i[1]); p.i[0] kind, p.d[1] param */
+/* saved: s3 (the 3-d contiguous image), p (entropy and the weighted sum: the contiguous prior,
+ * s3's shape, or its one value), mask (sparsity, when p.i[2]); p.i[0] kind, p.d[3..7] the kernel's
+ * parameters */
 int ag__bw_image_prior(ag_node *n, ag_tensor *g, ag_tensor **gin) {
     if (no_second_order(n) < 0) return ag_error_code();
     ag_prior_op kind = (ag_prior_op)n->p.i[0];
-    double param = n->p.d[1];
-    ag_tensor *s = n->saved[0], *pr = kind == AG_PRIOR_ENTROPY ? n->saved[1] : NULL;
+    const double *param = &n->p.d[3];
+    bool has_p = kind == AG_PRIOR_ENTROPY || (kind == AG_PRIOR_SUM && param[0] != 0);
+    ag_tensor *s = n->saved[0], *pr = has_p ? n->saved[1] : NULL;
     ag_tensor *mask = n->p.i[2] ? n->saved[1] : NULL;
     const ag_kernels *k =
         ag__kernels_with(n->name, s, (const void *)ag__kernels(s)->image_prior_backward, "image_prior_backward");
     if (!k) return ag_error_code();
-    bool want_p = pr && n->n_in > 1 && n->needs[1];
+    bool want_p = kind == AG_PRIOR_ENTROPY && pr && n->n_in > 1 && n->needs[1];
     /* allocated in the image's own shape (the engine reduces gp to the prior's); the kernels
      * see them in s's 3-d layout, which has the same contiguous order */
     ag_tensor *gs = ag__new(n->in_shape[0], n->in_ndim[0], s->dtype, s->storage->dev, n->name);
@@ -178,12 +180,12 @@ static bool real_image(const char *op, const ag_tensor *s) {
 /* s3: the image as (nchan, npix_y, npix_x); kinds that read neighbours need ndim 3 (or 2 when
  * twod), the elementwise ones take any shape (seen as one row) */
 static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *cube, ag_tensor *pr, ag_tensor *mask,
-                              double param) {
+                              const double *param, int nparam) {
     if (!AG_NONNULL(op, cube)) return NULL;
     ag_tensor *s = cube;
     if (!real_image(op, s)) return NULL;
     bool elementwise = kind == AG_PRIOR_ENTROPY || kind == AG_PRIOR_SPARSITY;
-    bool twod = kind == AG_PRIOR_TV_IMAGE || kind == AG_PRIOR_TSV;
+    bool twod = kind == AG_PRIOR_TV_IMAGE || kind == AG_PRIOR_TSV || kind == AG_PRIOR_SUM;
     if (!elementwise && !(s->ndim == 3 || (twod && s->ndim == 2)))
         return ag_fail(AG_ERR_SHAPE, "%s: expected a %s image, given %s", op,
                        twod ? "3-d (nchan, npix, npix) or 2-d (npix, npix)" : "3-d (nchan, npix, npix)", AG_SHP(s));
@@ -268,11 +270,11 @@ static ag_tensor *image_prior(const char *op, ag_prior_op kind, ag_tensor *cube,
     ag_op_params p;
     memset(&p, 0, sizeof p);
     p.i[0] = kind;
-    p.d[1] = param;
     p.i[2] = mask != NULL;
+    memcpy(&p.d[3], param, sizeof(double) * (size_t)nparam);
     ag_tensor *saved[2] = {s3, cp ? cp : ck};
     int nsaved = cp || ck ? 2 : 1;
-    r = pr ? ag__finish(r, op, AG_OP(IMAGE_PRIOR), AG_IN(s, pr), saved, nsaved, &p)
+    r = pr && kind != AG_PRIOR_SUM ? ag__finish(r, op, AG_OP(IMAGE_PRIOR), AG_IN(s, pr), saved, nsaved, &p)
            : ag__finish(r, op, AG_OP(IMAGE_PRIOR), AG_IN(s), saved, nsaved, &p);
     ag__drop(cs), ag__drop(s3), ag__drop(cp), ag__drop(ck);
     return r;
@@ -282,7 +284,7 @@ ag_tensor *ag_entropy(ag_tensor *cube, ag_tensor *prior_intensity, double tot_fl
     if (!AG_NONNULL("ag_entropy", cube, prior_intensity)) return NULL;
     if (!(tot_flux > 0) || tot_flux == (double)INFINITY)
         return ag_fail(AG_ERR_INVALID, "ag_entropy: expected a finite tot_flux > 0, given %g", tot_flux);
-    return image_prior("ag_entropy", AG_PRIOR_ENTROPY, cube, prior_intensity, NULL, tot_flux);
+    return image_prior("ag_entropy", AG_PRIOR_ENTROPY, cube, prior_intensity, NULL, (double[]){tot_flux}, 1);
 }
 ag_tensor *ag_entropy_s(ag_tensor *cube, double prior_intensity, double tot_flux) {
     if (!AG_NONNULL("ag_entropy_s", cube)) return NULL;
@@ -292,12 +294,12 @@ ag_tensor *ag_entropy_s(ag_tensor *cube, double prior_intensity, double tot_flux
         return ag_fail(AG_ERR_INVALID, "ag_entropy_s: expected a finite tot_flux > 0, given %g", tot_flux);
     ag_scope_begin();
     ag_tensor *p = ag_scalar_like(cube, prior_intensity);
-    ag_tensor *r = ag_keep(image_prior("ag_entropy_s", AG_PRIOR_ENTROPY, cube, p, NULL, tot_flux));
+    ag_tensor *r = ag_keep(image_prior("ag_entropy_s", AG_PRIOR_ENTROPY, cube, p, NULL, (double[]){tot_flux}, 1));
     ag_scope_end();
     return r;
 }
 ag_tensor *ag_sparsity(ag_tensor *cube, ag_tensor *mask) {
-    return image_prior("ag_sparsity", AG_PRIOR_SPARSITY, cube, NULL, mask, 0);
+    return image_prior("ag_sparsity", AG_PRIOR_SPARSITY, cube, NULL, mask, (double[]){0}, 1);
 }
 static bool eps_ok(const char *op, double eps) {
     if (eps >= 0 && eps < (double)INFINITY) return true;
@@ -306,11 +308,35 @@ static bool eps_ok(const char *op, double eps) {
 }
 ag_tensor *ag_tv_image(ag_tensor *sky_cube, double epsilon) {
     if (!eps_ok("ag_tv_image", epsilon)) return NULL;
-    return image_prior("ag_tv_image", AG_PRIOR_TV_IMAGE, sky_cube, NULL, NULL, epsilon);
+    return image_prior("ag_tv_image", AG_PRIOR_TV_IMAGE, sky_cube, NULL, NULL, (double[]){epsilon}, 1);
 }
-ag_tensor *ag_tsv(ag_tensor *sky_cube) { return image_prior("ag_tsv", AG_PRIOR_TSV, sky_cube, NULL, NULL, 0); }
+ag_tensor *ag_tsv(ag_tensor *sky_cube) {
+    return image_prior("ag_tsv", AG_PRIOR_TSV, sky_cube, NULL, NULL, (double[]){0}, 1);
+}
 ag_tensor *ag_tv_channel(ag_tensor *cube, double epsilon) {
     if (!eps_ok("ag_tv_channel", epsilon)) return NULL;
-    return image_prior("ag_tv_channel", AG_PRIOR_TV_CHANNEL, cube, NULL, NULL, epsilon);
+    return image_prior("ag_tv_channel", AG_PRIOR_TV_CHANNEL, cube, NULL, NULL, (double[]){epsilon}, 1);
 }
-ag_tensor *ag_edge_clamp(ag_tensor *cube) { return image_prior("ag_edge_clamp", AG_PRIOR_EDGE_CLAMP, cube, NULL, NULL, 0); }
+ag_tensor *ag_edge_clamp(ag_tensor *cube) {
+    return image_prior("ag_edge_clamp", AG_PRIOR_EDGE_CLAMP, cube, NULL, NULL, (double[]){0}, 1);
+}
+static bool is_finite(double x) { return x == x && x != (double)INFINITY && x != -(double)INFINITY; }
+ag_tensor *ag_image_priors(ag_tensor *sky_cube, const ag_prior_weights *w) {
+    if (!AG_NONNULL("ag_image_priors", sky_cube, w)) return NULL;
+    if (!is_finite(w->entropy) || !is_finite(w->sparsity) || !is_finite(w->tv) || !is_finite(w->tsv))
+        return ag_fail(AG_ERR_INVALID, "ag_image_priors: expected finite weights, given entropy %g sparsity %g tv %g tsv %g",
+                       w->entropy, w->sparsity, w->tv, w->tsv);
+    if (!eps_ok("ag_image_priors", w->tv_epsilon)) return NULL;
+    if (w->entropy != 0 && !(w->prior_intensity > 0 && is_finite(w->prior_intensity)))
+        return ag_fail(AG_ERR_INVALID, "ag_image_priors: expected a finite prior intensity > 0, given %g",
+                       w->prior_intensity);
+    if (w->entropy != 0 && !(w->tot_flux > 0 && is_finite(w->tot_flux)))
+        return ag_fail(AG_ERR_INVALID, "ag_image_priors: expected a finite tot_flux > 0, given %g", w->tot_flux);
+    double param[5] = {w->entropy != 0 ? w->entropy / w->tot_flux : 0, w->sparsity, w->tv, w->tv_epsilon, w->tsv};
+    ag_scope_begin();
+    ag_tensor *p = w->entropy != 0 ? ag_scalar_like(sky_cube, w->prior_intensity) : NULL;
+    ag_tensor *r = w->entropy != 0 && !p ? NULL
+                                         : ag_keep(image_prior("ag_image_priors", AG_PRIOR_SUM, sky_cube, p, NULL, param, 5));
+    ag_scope_end();
+    return r;
+}

@@ -405,7 +405,7 @@ static void print_missing(void) {
  * with CUDA, GPU or not: an entry that goes missing, or one that gets filled, must change this
  * list in the same commit, so "not implemented" is always a known, printed state. */
 static const char *const cuda_lacks[] = {
-    "sgd_step", "adam_step", "rmsprop_step", "fft", "fft_wisdom_import", "fft_exec", "fft_cache_stats",
+    "unary_backward", "sgd_step", "adam_step", "rmsprop_step", "fft", "fft_wisdom_import", "fft_exec", "fft_cache_stats",
     "fft_cache_clear", "gather", "scatter_add", "scatter", "nonzero", "cumsum", "sort", "roll2d", "hermitian_fill", "conv2d", "conv2d_backward_input",
     "conv2d_backward_weight", "pool2d", "pool2d_backward", "pad", "pad_backward", "upsample2d",
     "upsample2d_backward", "lu_factor", "lu_solve", "cholesky", "triangular_solve",

@@ -194,16 +194,17 @@ static ag_tensor *prior_fused(ag_tensor *const *x, void *ctx) {
     return NULL;
 }
 
-/* a cube (2, 150, 37) of 300 rows (more than the kernels' 256 blocks), a small cube and a 2-d
- * image; TV and TSV also on a transposed (strided) view */
+/* a cube (2, 150, 37) of 300 rows (more than the kernels' 256 blocks), a small cube, a 2-d
+ * image and rows of 600 (more than the kernels' 256-pixel chunks); TV and TSV also on a
+ * transposed (strided) view */
 static void priors_match_composition(void **state) {
     (void)state;
-    static const int64_t shapes[3][3] = {{2, 150, 37}, {4, 5, 6}, {9, 8}};
-    static const int nds[3] = {3, 3, 2};
+    static const int64_t shapes[4][3] = {{2, 150, 37}, {4, 5, 6}, {9, 8}, {1, 4, 600}}; /* rows > the kernels' chunks */
+    static const int nds[4] = {3, 3, 2, 3};
     ag_manual_seed(11);
     ag_device devs[2];
     for (int dv = 0; dv < ndevs(devs); dv++)
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 4; s++) {
             ag_scope_begin();
             const int64_t *shp = shapes[s];
             int nd = nds[s];
@@ -240,6 +241,91 @@ static void priors_match_composition(void **state) {
 #undef CMP
             ag_scope_end();
         }
+}
+
+/* ag_image_priors: λ_e entropy + λ_s sparsity + λ_tv TV + λ_tsv TSV, composed from primitive ops */
+static ag_tensor *sum_composed(ag_tensor *const *x, void *ctx) {
+    const ag_prior_weights *w = ctx;
+    ag_tensor *s = ag_ndim(x[0]) == 2 ? ag_unsqueeze(x[0], 0) : x[0], *r = ag_scalar_like(s, 0);
+    int64_t H = ag_shape(s)[1], W = ag_shape(s)[2];
+    ag_tensor *base = sl(sl(s, 1, 0, H - 1), 2, 0, W - 1);
+    ag_tensor *dl = ag_sub(sl(sl(s, 1, 0, H - 1), 2, 1, W), base), *dm = ag_sub(sl(sl(s, 1, 1, H), 2, 0, W - 1), base);
+    ag_tensor *sq = ag_add(ag_square(dl), ag_square(dm));
+    if (w->entropy != 0)
+        r = ag_add(r, ag_mul_s(ag_sum(ag_mul(s, ag_log(ag_div_s(s, w->prior_intensity))), AG_ALL_DIMS, false),
+                               w->entropy / w->tot_flux));
+    r = ag_add(r, ag_mul_s(ag_sum(ag_abs(s), AG_ALL_DIMS, false), w->sparsity));
+    r = ag_add(r, ag_mul_s(ag_sum(ag_sqrt(ag_add_s(sq, w->tv_epsilon)), AG_ALL_DIMS, false), w->tv));
+    return ag_add(r, ag_mul_s(ag_sum(sq, AG_ALL_DIMS, false), w->tsv));
+}
+static ag_tensor *sum_fused(ag_tensor *const *x, void *ctx) { return ag_image_priors(x[0], ctx); }
+
+static void image_priors_match_composition(void **state) {
+    (void)state;
+    static const int64_t shapes[4][3] = {{2, 150, 37}, {4, 5, 6}, {9, 8}, {1, 4, 600}}; /* rows > the kernels' chunks */
+    static const int nds[4] = {3, 3, 2, 3};
+    const ag_prior_weights ws[4] = {
+        {.entropy = 0.3, .prior_intensity = 0.2, .tot_flux = 7, .sparsity = 0.5, .tv = 2, .tv_epsilon = 1e-10, .tsv = 0.7},
+        {.entropy = 1e-4, .prior_intensity = 0.01, .tot_flux = 10, .sparsity = 1e-4, .tv = 1e-4, .tv_epsilon = 0.1,
+         .tsv = 1e-4},
+        {.sparsity = 1, .tv = 0, .tsv = 3},     /* no entropy: its prior and flux may be 0 */
+        {.entropy = 2, .prior_intensity = 1.5, .tot_flux = 1, .tv = 1, .tv_epsilon = 1e-10},
+    };
+    ag_manual_seed(12);
+    ag_device devs[2];
+    for (int dv = 0; dv < ndevs(devs); dv++)
+        for (int s = 0; s < 4; s++)
+            for (int i = 0; i < 4; i++) {
+                ag_scope_begin();
+                ag_tensor *pos = leaf(ag_add_s(ag_rand_on(shapes[s], nds[s], AG_F64, devs[dv]), 0.05));
+                char what[96];
+                snprintf(what, sizeof what, "image_priors weights %d, shape %d, device %d", i, s, dv);
+                compare(what, sum_fused, sum_composed, (ag_tensor *[]){pos}, 1, (void *)&ws[i]);
+                ag_scope_end();
+            }
+    /* f32 against the f64 result, and the same value as the four fused ops summed */
+    ag_scope_begin();
+    ag_tensor *x = ag_add_s(ag_rand(AG_SHAPE(3, 64, 64), AG_F64), 0.05);
+    double a = ag_item(ag_image_priors(x, &ws[0]));
+    double b = ag_item(ag_image_priors(ag_to_dtype(x, AG_F32), &ws[0]));
+    double c = ag_item(ag_add(ag_add(ag_mul_s(ag_entropy_s(x, 0.2, 7), 0.3), ag_mul_s(ag_sparsity(x, NULL), 0.5)),
+                              ag_add(ag_mul_s(ag_tv_image(x, 1e-10), 2), ag_mul_s(ag_tsv(x), 0.7))));
+    assert_true(fabs(b - a) <= 1e-5 * fabs(a));
+    assert_true(fabs(c - a) <= 1e-12 * fabs(a));
+    ag_scope_end();
+}
+
+static void image_priors_bad_input(void **state) {
+    (void)state;
+    ag_scope_begin();
+    ag_tensor *img = ag_add_s(ag_rand(AG_SHAPE(2, 4, 4), AG_F64), 0.1);
+    ag_prior_weights w = {.entropy = 1, .prior_intensity = 0.1, .tot_flux = 10, .tv_epsilon = 1e-10};
+    assert_null(ag_image_priors(img, NULL));
+    assert_error(AG_ERR_INVALID, "ag_image_priors", "argument 2 (w) is NULL");
+    assert_null(ag_image_priors(ag_rand(AG_SHAPE(16), AG_F64), &w));
+    assert_error(AG_ERR_SHAPE, "ag_image_priors", "3-d (nchan, npix, npix) or 2-d", "[16]");
+    assert_null(ag_image_priors(ag_to_dtype(img, AG_C128), &w));
+    assert_error(AG_ERR_DTYPE, "ag_image_priors", "real image", "given c128");
+    ag_prior_weights bad = w;
+    bad.tv = NAN;
+    assert_null(ag_image_priors(img, &bad));
+    assert_error(AG_ERR_INVALID, "ag_image_priors", "finite weights", "tv nan");
+    bad = w, bad.tv_epsilon = -1;
+    assert_null(ag_image_priors(img, &bad));
+    assert_error(AG_ERR_INVALID, "ag_image_priors", "finite epsilon >= 0");
+    bad = w, bad.prior_intensity = 0;
+    assert_null(ag_image_priors(img, &bad));
+    assert_error(AG_ERR_INVALID, "ag_image_priors", "prior intensity > 0", "given 0");
+    bad = w, bad.tot_flux = INFINITY;
+    assert_null(ag_image_priors(img, &bad));
+    assert_error(AG_ERR_INVALID, "ag_image_priors", "tot_flux > 0", "given inf");
+    /* a negative pixel under the entropy, named by its flat index; fine without the entropy */
+    ag_tensor *neg = ag_clone(img);
+    assert_int_equal(ag_fill_(ag_select(ag_select(ag_select(neg, 0, 1), 0, 2), 0, 3), -1.0), 0);
+    assert_null(ag_image_priors(neg, &w));
+    assert_error(AG_ERR_INVALID, "ag_image_priors", "pixels >= 0", "flat index 27");
+    assert_non_null(ag_image_priors(neg, &(ag_prior_weights){.sparsity = 1, .tv = 1}));
+    ag_scope_end();
 }
 
 /* the fixed blocks make the sums independent of the thread count: the same bits */
@@ -431,7 +517,8 @@ int main(void) {
     DEV = ag_device_default();
     if (ag_failed()) return fprintf(stderr, "%s\n", ag_last_error()), 1;
     const struct CMUnitTest tests[] = {
-        TEST(losses_match_composition), TEST(priors_match_composition), TEST(sums_deterministic),
+        TEST(losses_match_composition), TEST(priors_match_composition), TEST(image_priors_match_composition),
+        TEST(image_priors_bad_input), TEST(sums_deterministic),
         TEST(no_second_derivatives), TEST(losses_bad_input), TEST(priors_bad_input), TEST(report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,7 @@ static const struct { const char *prefix, *why; } unliftable[] = {
     {"imaging_losses/tv_", "an image (nchan, npix, npix) or (npix, npix); TV_channel: 3-d only"},
     {"imaging_losses/tsv", "an image (nchan, npix, npix) or (npix, npix)"},
     {"imaging_losses/edge_clamp", "a cube (nchan, npix, npix) only"},
+    {"imaging_losses/image_priors", "an image (nchan, npix, npix) or (npix, npix)"},
     {"dft/", "the cube is (nchan, npix, npix) or (npix, npix) and u, v are (nvis) or (nchan, nvis)"},
 };
 

@@ -11,6 +11,13 @@
 
 #include "backends/cpu/cpu.h"
 
+/* as backends/cpu/unary.c: loops with sqrt and selects vectorize only without errno and trap
+ * flags to keep; the values are the same */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math", "no-math-errno", "fp-contract=off")
+#endif
+#include "backends/cpu/vmath.h" /* after the pragma: its functions must inline into the loops */
+
 #define NBLK 256
 #define TWO_PI 6.283185307179586476925286766559
 
@@ -187,7 +194,7 @@ static double row_term(ag_prior_op kind, const ag_kview *s, const ag_kview *p, c
         for (int64_t k = 0; k < W; k++) {
             double x = rd(s, AT(s, c, j, k)), pr = rd(p, AT(p, c, j, k));
             if (*bad < 0 && !(x >= 0 && pr > 0)) *bad = (c * H + j) * W + k;
-            acc += x * log(x / pr);
+            acc += x * vlog(x / pr);
         }
         break;
     case AG_PRIOR_SPARSITY: { /* four partial sums (fixed by k): a sum of |x| is add-latency bound */
@@ -197,6 +204,7 @@ static double row_term(ag_prior_op kind, const ag_kview *s, const ag_kview *p, c
         acc = (a[0] + a[1]) + (a[2] + a[3]);
         break;
     }
+    case AG_PRIOR_SUM: break; /* its own rows: prior_sum_fw_row */
     case AG_PRIOR_EDGE_CLAMP:
         for (int64_t k = 0; k < W; k++) {
             double x = rd(s, AT(s, c, j, k));
@@ -212,6 +220,30 @@ static bool dense3(const ag_kview *v) {
     return !v || !v->data || (v->strides[2] == 1 && v->strides[1] == v->shape[2] && v->strides[0] == v->shape[1] * v->shape[2]);
 }
 static bool scalar3(const ag_kview *v) { return v && v->data && !v->strides[0] && !v->strides[1] && !v->strides[2]; }
+
+/* The entropy's per-pixel logarithms, CHUNK pixels at a time into a buffer: alone in its loop
+ * vlog vectorizes (the sums and TV's carried terms around it do not). t[k] = x ln(x/p) (terms)
+ * or ln(x/p) + 1 (grads), p one value (p_scalar) or one per pixel. */
+#define CHUNK 256
+#define ENT_CHUNKS(T)                                                                                                 \
+    AG_CPU_CLONES static void ent_terms_##T(double *t, const T *x, const T *p, bool p_scalar, int64_t n) {          \
+        if (p_scalar) {                                                                                               \
+            double pr = p[0];                                                                                         \
+            for (int64_t k = 0; k < n; k++) { double xv = x[k]; t[k] = xv * vlog(xv / pr); }                          \
+        } else {                                                                                                      \
+            for (int64_t k = 0; k < n; k++) { double xv = x[k]; t[k] = xv * vlog(xv / (double)p[k]); }                \
+        }                                                                                                             \
+    }                                                                                                                 \
+    AG_CPU_CLONES static void ent_grads_##T(double *t, const T *x, const T *p, bool p_scalar, int64_t n) {          \
+        if (p_scalar) {                                                                                               \
+            double pr = p[0];                                                                                         \
+            for (int64_t k = 0; k < n; k++) t[k] = vlog((double)x[k] / pr) + 1;                                       \
+        } else {                                                                                                      \
+            for (int64_t k = 0; k < n; k++) t[k] = vlog((double)x[k] / (double)p[k]) + 1;                             \
+        }                                                                                                             \
+    }
+ENT_CHUNKS(float)
+ENT_CHUNKS(double)
 
 /* The forward of TV/TSV, entropy and sparsity on contiguous images (what the front end passes):
  * row r's term as row_term computes it, in the same order, from plain row pointers. */
@@ -229,13 +261,20 @@ static bool scalar3(const ag_kview *v) { return v && v->data && !v->strides[0] &
                 acc += kind == AG_PRIOR_TSV ? dl * dl + dm * dm : sqrt(dl * dl + dm * dm + param);                    \
             }                                                                                                         \
             break;                                                                                                    \
-        case AG_PRIOR_ENTROPY:                                                                                        \
-            for (int64_t k = 0; k < W; k++) {                                                                         \
-                double xv = x[k], pr = p_scalar ? (double)p[0] : (double)p[r * W + k];                                \
-                if (*bad < 0 && !(xv >= 0 && pr > 0)) *bad = r * W + k;                                               \
-                acc += xv * log(xv / pr);                                                                             \
+        case AG_PRIOR_ENTROPY: {                                                                                      \
+            const T *pp = p_scalar ? p : p + r * W;                                                                   \
+            double t[CHUNK];                                                                                          \
+            for (int64_t k0 = 0; k0 < W; k0 += CHUNK) {                                                               \
+                int64_t n = W - k0 < CHUNK ? W - k0 : CHUNK;                                                          \
+                ent_terms_##T(t, x + k0, p_scalar ? pp : pp + k0, p_scalar, n);                                       \
+                for (int64_t k = 0; k < n; k++) {                                                                     \
+                    double xv = x[k0 + k], pr = p_scalar ? (double)pp[0] : (double)pp[k0 + k];                        \
+                    if (*bad < 0 && !(xv >= 0 && pr > 0)) *bad = r * W + k0 + k;                                      \
+                    acc += t[k];                                                                                      \
+                }                                                                                                     \
             }                                                                                                         \
             break;                                                                                                    \
+        }                                                                                                             \
         case AG_PRIOR_SPARSITY: {                                                                                     \
             const bool *m = mask ? mask + r * W : NULL;                                                               \
             double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                                                    \
@@ -262,10 +301,93 @@ static bool scalar3(const ag_kview *v) { return v && v->data && !v->strides[0] &
 PRIOR_FW_ROW(float)
 PRIOR_FW_ROW(double)
 
+/* AG_PRIOR_SUM (ag_image_priors) on a contiguous image: row r's weighted terms in one pass.
+ * TV and TSV share their differences; the entropy's prior is one value. */
+#define PRIOR_SUM_ROWS(T)                                                                                             \
+    static double prior_sum_fw_row_##T(const T *s, double pr, const double *w, int64_t H, int64_t W, int64_t r,     \
+                                       int64_t *bad) {                                                               \
+        const T *x = s + r * W;                                                                                       \
+        double ent = 0, sp = 0, tv = 0, tsv = 0;                                                                      \
+        bool edge = r % H == H - 1;                                                                                   \
+        const T prt = (T)pr;                                                                                          \
+        double t[CHUNK];                                                                                              \
+        for (int64_t k0 = 0; k0 < W; k0 += CHUNK) {                                                                   \
+            int64_t n = W - k0 < CHUNK ? W - k0 : CHUNK;                                                              \
+            if (w[0] != 0) ent_terms_##T(t, x + k0, &prt, true, n);                                                   \
+            for (int64_t k = k0; k < k0 + n; k++) {                                                                   \
+                double xv = x[k];                                                                                     \
+                if (w[0] != 0) {                                                                                      \
+                    if (*bad < 0 && !(xv >= 0)) *bad = r * W + k;                                                     \
+                    ent += t[k - k0];                                                                                 \
+                }                                                                                                     \
+                sp += fabs(xv);                                                                                       \
+                if (!edge && k + 1 < W) {                                                                             \
+                    double dl = (double)x[k + 1] - xv, dm = (double)x[k + W] - xv, q = dl * dl + dm * dm;             \
+                    tsv += q;                                                                                         \
+                    if (w[2] != 0) tv += sqrt(q + w[3]);                                                              \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+        return w[0] * ent + w[1] * sp + w[2] * tv + w[4] * tsv;                                                       \
+    }                                                                                                                 \
+    /* TV's and TSV's per-term weights of a chunk computed first (vectorizable: sqrt and divide
+     * per term, no carried value), then combined as prior_bw_rows adds them */                     \
+    AG_CPU_CLONES static void tv_terms_##T(double *a, double *c, const T *x, const T *below, double tsv2,          \
+                                           double wtv, double eps, int64_t n) {                                     \
+        for (int64_t k = 0; k < n; k++) {                                                                             \
+            double dl = (double)x[k + 1] - x[k], dm = (double)below[k] - x[k];                                        \
+            double wt = tsv2 + (wtv != 0 ? wtv / sqrt(dl * dl + dm * dm + eps) : 0);                                  \
+            a[k] = (dl + dm) * wt, c[k] = dl * wt;                                                                    \
+        }                                                                                                             \
+    }                                                                                                                 \
+    AG_CPU_CLONES static void tv_up_terms_##T(double *b, const T *x, const T *u, double tsv2, double wtv,          \
+                                              double eps, int64_t n) {                                               \
+        for (int64_t k = 0; k < n; k++) {                                                                             \
+            double dl = (double)u[k + 1] - u[k], dm = (double)x[k] - u[k];                                            \
+            b[k] = dm * (tsv2 + (wtv != 0 ? wtv / sqrt(dl * dl + dm * dm + eps) : 0));                                \
+        }                                                                                                             \
+    }                                                                                                                 \
+    static void prior_sum_bw_row_##T(T *gs, const T *s, double pr, const double *w, double gg, int64_t H,          \
+                                     int64_t W, int64_t r) {                                                         \
+        int64_t j = r % H;                                                                                            \
+        const T *x = s + r * W, *u = x - W;                                                                           \
+        T *g = gs + r * W;                                                                                            \
+        double carry = 0, tsv2 = 2 * w[4], t[CHUNK], a[CHUNK], c[CHUNK], b[CHUNK];                                    \
+        const T prt = (T)pr;                                                                                          \
+        for (int64_t k0 = 0; k0 < W; k0 += CHUNK) {                                                                   \
+            int64_t n = W - k0 < CHUNK ? W - k0 : CHUNK, nt = k0 + n < W ? n : n - 1; /* terms need k + 1 < W */      \
+            if (w[0] != 0) ent_grads_##T(t, x + k0, &prt, true, n);                                                   \
+            if (j + 1 < H) tv_terms_##T(a, c, x + k0, x + k0 + W, tsv2, w[2], w[3], nt);                              \
+            else for (int64_t k = 0; k < nt; k++) a[k] = c[k] = 0;                                                    \
+            if (j >= 1) tv_up_terms_##T(b, x + k0, u + k0, tsv2, w[2], w[3], nt);                                     \
+            else for (int64_t k = 0; k < nt; k++) b[k] = 0;                                                           \
+            if (nt < n) a[nt] = c[nt] = b[nt] = 0;                                                                    \
+            for (int64_t k = 0; k < n; k++) {                                                                         \
+                double xv = x[k0 + k], acc = carry;                                                                   \
+                acc -= a[k];                                                                                          \
+                acc += b[k];                                                                                          \
+                carry = c[k];                                                                                         \
+                if (w[0] != 0) acc += w[0] * t[k];                                                                    \
+                acc += w[1] * (double)((xv > 0) - (xv < 0));                                                          \
+                g[k0 + k] = (T)(gg * acc);                                                                            \
+            }                                                                                                         \
+        }                                                                                                             \
+    }
+PRIOR_SUM_ROWS(float)
+PRIOR_SUM_ROWS(double)
+
 int ag_cpu_image_prior(const char *op, ag_prior_op kind, const ag_kview *out, const ag_kview *s, const ag_kview *p,
-                       const ag_kview *mask, double param) {
+                       const ag_kview *mask, const double *params) {
     int rc = check_img("image_prior", s, p, mask);
     if (rc) return rc;
+    double param = params[0];
+    bool sum = kind == AG_PRIOR_SUM;
+    if (sum && (!dense3(s) || (params[0] != 0 && !scalar3(p)) || (mask && mask->data)))
+        return ag_set_error(AG_ERR_INVALID, "image_prior: the weighted sum needs a contiguous image, one prior value "
+                            "and no mask");
+    double pr0 = sum && params[0] != 0 ? rd(p, 0) : 1;
+    if (sum && !(pr0 > 0))
+        return ag_set_error(AG_ERR_INVALID, "%s: expected a prior intensity > 0, given %g", op, pr0);
     if (kind == AG_PRIOR_ENTROPY && !(p && p->data))
         return ag_set_error(AG_ERR_INVALID, "image_prior: entropy needs the prior view");
     int64_t C = s->shape[0], H = s->shape[1];
@@ -285,7 +407,9 @@ int ag_cpu_image_prior(const char *op, ag_prior_op kind, const ag_kview *out, co
         block(rows, nb, ib, &b, &e);
         double acc = 0;
         for (int64_t r = b; r < e; r++)
-            acc += !fast                 ? row_term(kind, s, p, mask, param, r, &first_bad)
+            acc += sum  ? (s->dtype == AG_F32 ? prior_sum_fw_row_float((const float *)s->data, pr0, params, H, W, r, &first_bad)
+                                              : prior_sum_fw_row_double((const double *)s->data, pr0, params, H, W, r, &first_bad))
+                   : !fast               ? row_term(kind, s, p, mask, param, r, &first_bad)
                    : s->dtype == AG_F32 ? prior_fw_row_float(kind, (const float *)s->data, pd, p_scalar, mk, param, H, W, r,
                                                              &first_bad)
                                         : prior_fw_row_double(kind, (const double *)s->data, pd, p_scalar, mk, param, H,
@@ -348,8 +472,9 @@ static double grad_at(ag_prior_op kind, const ag_kview *s, const ag_kview *p, co
         }
         return gsum;
     }
-    case AG_PRIOR_ENTROPY: return (log(x / rd(p, AT(p, c, j, k))) + 1) / param;
+    case AG_PRIOR_ENTROPY: return (vlog(x / rd(p, AT(p, c, j, k))) + 1) / param;
     case AG_PRIOR_SPARSITY: return sel3(mask, c, j, k) ? (x > 0) - (x < 0) : 0; /* torch: sign, 0 at 0 */
+    case AG_PRIOR_SUM: break; /* its own rows: prior_sum_bw_row */
     case AG_PRIOR_EDGE_CLAMP: return 2 * x * ((j == 0) + (j == H - 1) + (k == 0) + (k == W - 1));
     }
     return 0;
@@ -387,13 +512,21 @@ static double grad_at(ag_prior_op kind, const ag_kview *s, const ag_kview *p, co
             }                                                                                                         \
             break;                                                                                                    \
         }                                                                                                             \
-        case AG_PRIOR_ENTROPY:                                                                                        \
-            for (int64_t k = 0; k < W; k++) {                                                                         \
-                double pr = p_scalar ? (double)p[0] : (double)p[r * W + k], xv = x[k];                                \
-                g[k] = (T)(gg * (log(xv / pr) + 1) / param);                                                          \
-                if (gp) gp[r * W + k] = (T)(-gg * xv / (pr * param));                                                 \
+        case AG_PRIOR_ENTROPY: {                                                                                      \
+            const T *pp = p_scalar ? p : p + r * W;                                                                   \
+            double t[CHUNK];                                                                                          \
+            for (int64_t k0 = 0; k0 < W; k0 += CHUNK) {                                                               \
+                int64_t n = W - k0 < CHUNK ? W - k0 : CHUNK;                                                          \
+                ent_grads_##T(t, x + k0, p_scalar ? pp : pp + k0, p_scalar, n);                                       \
+                for (int64_t k = 0; k < n; k++) g[k0 + k] = (T)(gg * t[k] / param);                                   \
+                if (gp)                                                                                               \
+                    for (int64_t k = 0; k < n; k++) {                                                                 \
+                        double pr = p_scalar ? (double)pp[0] : (double)pp[k0 + k];                                    \
+                        gp[r * W + k0 + k] = (T)(-gg * (double)x[k0 + k] / (pr * param));                             \
+                    }                                                                                                 \
             }                                                                                                         \
             break;                                                                                                    \
+        }                                                                                                             \
         case AG_PRIOR_SPARSITY:                                                                                       \
             for (int64_t k = 0; k < W; k++)                                                                           \
                 g[k] = (T)(mask && !mask[r * W + k] ? 0 : gg * (double)((x[k] > 0) - (x[k] < 0)));                    \
@@ -405,11 +538,23 @@ PRIOR_BW_ROWS(float)
 PRIOR_BW_ROWS(double)
 
 int ag_cpu_image_prior_backward(ag_prior_op kind, const ag_kview *gs, const ag_kview *gp, const ag_kview *g,
-                                const ag_kview *s, const ag_kview *p, const ag_kview *mask, double param) {
+                                const ag_kview *s, const ag_kview *p, const ag_kview *mask, const double *params) {
     int rc = check_img("image_prior_backward", s, p, mask);
     if (rc) return rc;
     int64_t C = s->shape[0], H = s->shape[1], W = s->shape[2];
-    double gg = rd(g, 0);
+    double gg = rd(g, 0), param = params[0];
+    if (kind == AG_PRIOR_SUM) {
+        if (!dense3(s) || !dense3(gs) || (params[0] != 0 && !scalar3(p)) || (mask && mask->data))
+            return ag_set_error(AG_ERR_INVALID, "image_prior_backward: the weighted sum needs contiguous views, one "
+                                "prior value and no mask");
+        double pr0 = params[0] != 0 ? rd(p, 0) : 1;
+#pragma omp parallel for schedule(static) if (C * H * W >= AG_CPU_PAR_MIN && ag_cpu_max_threads() > 1)
+        for (int64_t r = 0; r < C * H; r++) {
+            if (s->dtype == AG_F32) prior_sum_bw_row_float((float *)gs->data, (const float *)s->data, pr0, params, gg, H, W, r);
+            else prior_sum_bw_row_double((double *)gs->data, (const double *)s->data, pr0, params, gg, H, W, r);
+        }
+        return 0;
+    }
     bool want_p = kind == AG_PRIOR_ENTROPY && gp && gp->data;
     bool p_scalar = scalar3(p);
     if ((kind == AG_PRIOR_TV_IMAGE || kind == AG_PRIOR_TSV || kind == AG_PRIOR_ENTROPY || kind == AG_PRIOR_SPARSITY) &&

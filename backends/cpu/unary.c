@@ -14,6 +14,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math", "no-math-errno", "fp-contract=off")
 #endif
+#include "backends/cpu/vmath.h" /* after the pragma: its functions must inline into the loops */
 
 #define UN_LOOP(NAME, TI, TO, EXPR)                                                     \
     AG_CPU_CLONES static void NAME(void *ctx, char **p, const int64_t *bs, int64_t n) { \
@@ -31,97 +32,7 @@
         }                                                                               \
     }
 
-/* ---- vectorizable exp / log1p / |z| ------------------------------------------------- */
-static inline uint64_t d2u(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
-static inline double u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
-static inline uint32_t f2u(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-static inline float u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
-
-/* exp(x), f64: x = k ln2 + r (Cody-Waite, |r| <= ln2/2), exp(r) by its Taylor polynomial of
- * degree 13 (truncation < 1e-17 relative), times 2^k applied in two exact halves so that
- * subnormal results round once. x is clamped to [-746, 710] first, where exp already is
- * 0 or inf; NaN stays NaN (every comparison with it is false). */
-static inline double vexp(double x) {
-    x = x > 710.0 ? 710.0 : x;
-    x = x < -746.0 ? -746.0 : x;
-    const double shift = 0x1.8p52;
-    double kd = x * 1.4426950408889634 + shift; /* round(x / ln2) in the low mantissa bits */
-    uint64_t ku = d2u(kd);
-    kd -= shift;
-    double r = x - kd * 6.93147180369123816490e-01; /* ln2 high part: exact product */
-    r = r - kd * 1.90821492927058770002e-10;        /* ln2 low part */
-    double q = 1.0 / 6227020800.0;
-    q = q * r + 1.0 / 479001600.0;
-    q = q * r + 1.0 / 39916800.0;
-    q = q * r + 1.0 / 3628800.0;
-    q = q * r + 1.0 / 362880.0;
-    q = q * r + 1.0 / 40320.0;
-    q = q * r + 1.0 / 5040.0;
-    q = q * r + 1.0 / 720.0;
-    q = q * r + 1.0 / 120.0;
-    q = q * r + 1.0 / 24.0;
-    q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    q = q * r + 1.0;
-    q = q * r + 1.0;
-    int64_t k = (int64_t)(ku - d2u(shift)); /* |k| <= 1077 */
-    int64_t k1 = k / 2, k2 = k - k1;
-    return q * u2d((uint64_t)(k1 + 1023) << 52) * u2d((uint64_t)(k2 + 1023) << 52);
-}
-
-/* log1p(v) for v in [0, 1], f32: as vlog1p01 with fdlibm's float kernel (about 1 ulp) */
-static inline float vlog1pf01(float v) {
-    float u = 1.0f + v;
-    float c = (v - (u - 1.0f)) / u;
-    bool big = u > 1.41421356f;
-    float f = big ? u * 0.5f - 1.0f : u - 1.0f;
-    float kf = big ? 1.0f : 0.0f;
-    float hfsq = 0.5f * f * f;
-    float s = f / (2.0f + f), z = s * s;
-    float R = z * (6.6666668653e-01f + z * (4.0000000596e-01f + z * (2.8571429849e-01f + z * (2.2222198546e-01f +
-              z * (1.8183572590e-01f + z * 1.5313838422e-01f)))));
-    return kf * 6.9313812256e-01f - ((hfsq - (s * (hfsq + R) + (kf * 9.0580006145e-06f + c))) - f);
-}
-
-/* exp(x), f32, in float (Cephes expf: degree-6 polynomial, about 1 ulp) */
-static inline float vexpf(float x) {
-    x = x > 89.0f ? 89.0f : x;
-    x = x < -104.0f ? -104.0f : x;
-    const float shift = 0x1.8p23f;
-    float kf = x * 1.44269504088896341f + shift;
-    uint32_t ku = f2u(kf);
-    kf -= shift;
-    float r = x - kf * 0.693359375f;
-    r = r - kf * -2.12194440e-4f;
-    float z = r * r;
-    float q = 1.9875691500e-4f;
-    q = q * r + 1.3981999507e-3f;
-    q = q * r + 8.3334519073e-3f;
-    q = q * r + 4.1665795894e-2f;
-    q = q * r + 1.6666665459e-1f;
-    q = q * r + 5.0000001201e-1f;
-    q = q * z + r + 1.0f;
-    int32_t k = (int32_t)(ku - f2u(shift)); /* |k| <= 151 */
-    int32_t k1 = k / 2, k2 = k - k1;
-    return q * u2f((uint32_t)(k1 + 127) << 23) * u2f((uint32_t)(k2 + 127) << 23);
-}
-
-/* log1p(v) for v in [0, 1] (NaN passes through): fdlibm's log1p reduction and log kernel.
- * u = 1 + v is split as 2^k (1 + f) with f exact; c corrects the rounding of u. */
-static inline double vlog1p01(double v) {
-    double u = 1.0 + v;
-    double c = (v - (u - 1.0)) / u;
-    bool big = u > 1.4142135623730951;
-    double f = big ? u * 0.5 - 1.0 : u - 1.0;
-    double kd = big ? 1.0 : 0.0;
-    double hfsq = 0.5 * f * f;
-    double s = f / (2.0 + f), z = s * s;
-    double R = z * (6.666666666666735130e-01 + z * (3.999999999940941908e-01 + z * (2.857142874366239149e-01 +
-               z * (2.222219843214978396e-01 + z * (1.818357216161805012e-01 + z * (1.531383769920937332e-01 +
-               z * 1.479819860511658591e-01))))));
-    return kd * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + (kd * 1.90821492927058770002e-10 + c))) - f);
-}
-
+/* ---- vectorizable exp / log1p: backends/cpu/vmath.h; |z| ------------------------------ */
 /* softplus in f64: x if x b > t, else log1p(exp(x b)) / b computed as
  * (max(y, 0) + log1p(exp(-|y|))) / b, y = x b (the same value; no overflow for large y) */
 static inline double vsoftplus(double x, double b, double t) {
@@ -286,6 +197,43 @@ static const char *un_names[] = {
     AG_UNARY_OPS(X)
 #undef X
 };
+
+/* softplus' = sigmoid(x beta), 1 above the threshold: one pass instead of the six maps of the
+ * composed derivative */
+#define SOFTPLUS_BW(NAME, T, EXP)                                                                 \
+    AG_CPU_CLONES static void NAME(void *ctx, char **p, const int64_t *bs, int64_t n) {           \
+        const double *P = (const double *)ctx;                                                    \
+        const T beta = (T)P[0], thr = (T)P[1];                                                    \
+        if (bs[0] == sizeof(T) && bs[1] == sizeof(T) && bs[2] == sizeof(T)) {                     \
+            T *o = (T *)p[0];                                                                     \
+            const T *g = (const T *)p[1], *x = (const T *)p[2];                                   \
+            for (int64_t i = 0; i < n; i++) {                                                     \
+                T y = x[i] * beta;                                                                \
+                o[i] = y > thr ? g[i] : g[i] / (1 + EXP(-y));                                     \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (int64_t i = 0; i < n; i++) {                                                     \
+                T gv = *(const T *)(p[1] + i * bs[1]), y = *(const T *)(p[2] + i * bs[2]) * beta; \
+                *(T *)(p[0] + i * bs[0]) = y > thr ? gv : gv / (1 + EXP(-y));                     \
+            }                                                                                     \
+        }                                                                                         \
+    }
+SOFTPLUS_BW(softplus_bw_f32, float, vexpf)
+SOFTPLUS_BW(softplus_bw_f64, double, vexp)
+
+int ag_cpu_unary_backward(ag_unary_op op, const ag_kview *gin, const ag_kview *g, const ag_kview *x,
+                          const double *params) {
+    if (op != AG_UN_SOFTPLUS)
+        return ag_set_error(AG_ERR_NOTIMPL, "cpu unary_backward: only softplus, given %s",
+                            (unsigned)op < AG_UN_COUNT ? un_names[op] : "?");
+    if ((x->dtype != AG_F32 && x->dtype != AG_F64) || g->dtype != x->dtype || gin->dtype != x->dtype)
+        return ag_set_error(AG_ERR_DTYPE, "cpu unary_backward softplus: expected f32 or f64 views of one dtype");
+    const ag_kview *vs[3] = {gin, g, x};
+    ag_cpu_iter it;
+    ag_cpu_iter_init(&it, 3, vs);
+    ag_cpu_iter_run(&it, x->dtype == AG_F32 ? softplus_bw_f32 : softplus_bw_f64, (void *)params);
+    return 0;
+}
 
 int ag_cpu_unary(ag_unary_op op, const ag_kview *out, const ag_kview *in, const double *params) {
     if ((unsigned)op >= AG_UN_COUNT || (unsigned)in->dtype >= AG_NUM_DTYPES || !table[op][in->dtype])

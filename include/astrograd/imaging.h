@@ -239,6 +239,23 @@ AG_API ag_tensor *ag_tsv(ag_tensor *sky_cube);
 AG_API ag_tensor *ag_tv_channel(ag_tensor *cube, double epsilon);
 AG_API ag_tensor *ag_edge_clamp(ag_tensor *cube);
 
+/* The usual RML regularizers of a sky cube S (nchan, npix, npix) or image (npix, npix), f32 or
+ * f64, as one fused op (one pass forward, one backward, instead of four of each plus the sums of
+ * their gradients):
+ *   entropy · ag_entropy_s(S, prior_intensity, tot_flux) + sparsity · ag_sparsity(S, NULL)
+ *   + tv · ag_tv_image(S, tv_epsilon) + tsv · ag_tsv(S)
+ * A weight of 0 drops its term (and, for the entropy, its checks and its prior and flux, which
+ * may then be 0). Same values and gradients as the four ops summed (to rounding), the same
+ * errors (pixels < 0 or NaN when entropy ≠ 0, naming the first flat index), and weights not
+ * finite: AG_ERR_INVALID naming ag_image_priors. Differentiable in S (no second derivatives). */
+typedef struct ag_prior_weights {
+    double entropy, prior_intensity, tot_flux; /* MPoL's default tot_flux: 10 */
+    double sparsity;
+    double tv, tv_epsilon;                     /* MPoL: tv_epsilon 1e-10 */
+    double tsv;
+} ag_prior_weights;
+AG_API ag_tensor *ag_image_priors(ag_tensor *sky_cube, const ag_prior_weights *w);
+
 /* ---- Gridding and dirty imaging (imaging/gridding.c, dirty.c) ---------------------------- */
 
 /* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED

@@ -92,4 +92,8 @@ ROWS = [
     Row("tv_channel_eps", lambda c: tv_channel(c, 0.5), [((4, 3, 2), "n")], REAL),
     Row("edge_clamp", edge_clamp, [((2, 4, 5), "n")], REAL),
     Row("edge_clamp_thin", edge_clamp, [((1, 1, 3), "n")], REAL),
+    Row("image_priors", lambda s: 0.3 * entropy(s, 0.2, 7.0) + 0.5 * torch.sum(torch.abs(s)) + 2.0 * tv_image(s, 1e-10)
+        + 0.7 * tsv(s), [((2, 5, 6), "p")], REAL),
+    Row("image_priors_2d", lambda s: torch.sum(torch.abs(s)) + 3.0 * tsv(s) + 0.5 * tv_image(s, 0.2), [((6, 5), "n")],
+        REAL),
 ]
