@@ -42,12 +42,34 @@ def uv(enu, dec, lat, ha_hours, freq):
     return np.concatenate(us), np.concatenate(vs)
 
 
+def uv_altaz(enu, dec, lat, ha_hours, freq):
+    """The same by another route, as a self-check: the source's altitude and azimuth (spherical
+    astronomy), its unit vector s in ENU, the v axis along the pole's direction projected
+    perpendicular to s, the u axis = v axis x s (east on the sky)."""
+    d, p = np.radians(dec), np.radians(lat)
+    i, j = np.triu_indices(len(enu), k=1)
+    b = enu[j] - enu[i]
+    pole = np.array([0.0, np.cos(p), np.sin(p)])
+    us, vs = [], []
+    for h in np.radians(15.0 * np.asarray(ha_hours)):
+        alt = np.arcsin(np.sin(d) * np.sin(p) + np.cos(d) * np.cos(p) * np.cos(h))
+        az = np.arctan2(-np.cos(d) * np.sin(h), np.sin(d) * np.cos(p) - np.cos(d) * np.sin(p) * np.cos(h))
+        s = np.array([np.cos(alt) * np.sin(az), np.cos(alt) * np.cos(az), np.sin(alt)])
+        ev = pole - (pole @ s) * s
+        ev /= np.linalg.norm(ev)
+        eu = np.cross(ev, s)
+        us.append(b @ eu / (C / freq)), vs.append(b @ ev / (C / freq))
+    return np.concatenate(us), np.concatenate(vs)
+
+
 def make():
     enu = read_cfg(CFG)
     out = []
     for name, (dec, lat, h0, h1, step, freq) in CASES.items():
         n = int(np.floor((h1 - h0) * 3600 / step + 1e-9)) + 1
         u, v = uv(enu, dec, lat, h0 + np.arange(n) * step / 3600, freq)
+        u2, v2 = uv_altaz(enu, dec, lat, h0 + np.arange(n) * step / 3600, freq)
+        assert np.allclose(u, u2, rtol=0, atol=1e-6) and np.allclose(v, v2, rtol=0, atol=1e-6), name
         out.append((name + ".u", torch.tensor(u)))
         out.append((name + ".v", torch.tensor(v)))
     return out
