@@ -93,7 +93,7 @@ static ag_module *fit(const ag_gridded_dataset *ds, const weights *w, int iters,
         ag_scope_end();
     }
     ag_optim_free(opt);
-    ag_module_free(fourier);
+    ag_module_free(fourier), fourier = NULL;
     if (!ag_failed()) return base;
 fail:
     ag_module_free(base), ag_module_free(fourier);
