@@ -25,7 +25,8 @@
  *   dirty_err=... rml_err=... weights=<i> seconds=...
  * Default: 128² pixels of 0.015", 4 h at 60 s steps (218k visibilities), 1000 Adam steps per fit
  * (about 3 min on 2 shared cores). --small: the test's size (64² pixels of 0.03", 1 h at 5 min
- * steps, 300 steps per fit; 2 s); --iters N sets the steps per fit; --check exits 3 when the RML image does not beat the dirty one. */
+ * steps, 300 steps per fit; 2 s); --iters N sets the steps per fit; --check exits 3 when the RML
+ * image does not beat the dirty one. */
 #define _POSIX_C_SOURCE 200809L
 #include <astrograd.h>
 #include <math.h>
