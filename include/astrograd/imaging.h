@@ -593,6 +593,72 @@ AG_API ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis);
 AG_API ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s);
 
 
+/* ---- Simulated observations (imaging/uvsim.c) ------------------------------------------- */
+
+/* An antenna configuration as CASA's simobserve reads it (its alma.cycle7.N.cfg files): lines
+ * "x y z diam pad" (metres, metres, metres, dish diameter in metres, pad name; the pad may be
+ * left out and is then "A<line>"); '#' starts a comment; a first line "x y z diam pad" is a
+ * column header. The comment "coordsys=LOC" (the default when none is given) means x, y, z are
+ * local east, north, up offsets from the array centre; "coordsys=XYZ" geocentric ITRF
+ * coordinates. Other systems (UTM) are AG_ERR_NOTIMPL. The arrays are malloc'd, nant long;
+ * ag_array_config_free frees them (NULL is a no-op). */
+typedef struct ag_array_config {
+    int nant;
+    bool itrf;                 /* false: x, y, z local ENU; true: ITRF */
+    double *x, *y, *z, *diam;  /* m */
+    char **pad;
+} ag_array_config;
+/* Reads path. NULL with an error naming ag_array_config_read and the file: AG_ERR_IO when it
+ * cannot be opened; AG_ERR_FORMAT naming the line for a line that is not 4 or 5 fields with
+ * 4 finite numbers and a dish diameter > 0, or a file without antennas; AG_ERR_NOTIMPL for a
+ * coordsys other than LOC or XYZ. */
+AG_API ag_array_config *ag_array_config_read(const char *path);
+AG_API void ag_array_config_free(ag_array_config *cfg);
+
+/* Earth-rotation synthesis (Thompson, Moran & Swenson eq. 4.1-4.4): each pair i < j has the
+ * baseline b = p_j - p_i; local ENU turns into the equatorial frame (X to the meridian at
+ * H = 0, Y to H = -6 h (east), Z to the pole) at latitude φ by
+ *     X = -sin φ N + cos φ U,   Y = E,   Z = cos φ N + sin φ U
+ * (ITRF baselines are rotated about Z by the array's longitude, atan2 of the mean position's
+ * y and x, and φ is not used; an error δλ in that longitude shifts every H by δλ), and at hour
+ * angle H, declination δ
+ *     u = ( sin H X + cos H Y) / λ
+ *     v = (-sin δ cos H X + sin δ sin H Y + cos δ Z) / λ      [λ = c / freq_hz; c = 299792458 m/s].
+ * Hour angles H_k = ha_start + k·step for k = 0 … ⌊(ha_end - ha_start)/step⌋ (hours of hour
+ * angle, 15° each; step in seconds of hour angle). No elevation limit, shadowing or w term. */
+typedef struct ag_uvsim_opts {
+    double dec_deg;            /* source declination, deg, in [-90, 90] */
+    double lat_deg;            /* array latitude, deg, in [-90, 90]; ALMA: -23.029 */
+    double ha_start_h, ha_end_h; /* hour-angle range, hours, ha_end >= ha_start, |H| <= 12 */
+    double step_s;             /* integration step, seconds of hour angle, > 0 */
+    double freq_hz;            /* observing frequency, Hz, > 0 (230 GHz: 230e9) */
+    double sigma;              /* Jy, thermal noise of each of Re and Im of every visibility, >= 0 */
+    uint64_t seed;             /* of the noise (a host generator of its own: splitmix64 + Box-Muller;
+                                  the global ag_manual_seed generator is not touched) */
+    double nufft_eps;          /* 0: model visibilities by the exact ag_dft; in (0, 0.1]: by ag_nufft to
+                                  this tolerance (the points must fit gc: ag_grid_check_data_fit) */
+} ag_uvsim_opts;
+/* The defaults: dec -23.029 (transit at the zenith), ALMA's latitude -23.029, hour angles
+ * -1 h … +1 h, step 60 s, 230 GHz, no noise, seed 1, the exact DFT. */
+AG_API ag_uvsim_opts ag_uvsim_default_opts(void);
+/* Simulated observation of model (a PACKED image cube (npix, npix) or (1, npix, npix), f64,
+ * in Jy/arcsec², on any device, borrowed; or NULL for zero sky) on gc (with model's npix; may
+ * be NULL when model is): a new ag_vis of one channel, nvis = nant(nant-1)/2 · ntimes, ordered time
+ * by time, each time the pairs (0,1), (0,2) … (1,2) …; on model's device (ag_device_default()
+ * for NULL):
+ *  - u, v (1, nvis) f64 [λ] as above; data (1, nvis) c128 [Jy] = ag_dft (or ag_nufft) of model
+ *    at (u, v) with MPoL's sign (-1) plus noise n = σ (g₁ + i g₂), g standard normal;
+ *  - weight 1/σ² (1 where σ = 0), sigma (1, nvis) σ (NULL where σ = 0), time (nvis) H·3600 [s
+ *    of hour angle, not MJD], ant1/ant2 (nvis) i64, stations the pad names, freq (1) and
+ *    ref_freq freq_hz, dec dec_deg, ra 0, fourier_sign -1.
+ * NULL with an error naming ag_uvsim: cfg or opts NULL, fewer than 2 antennas, an option out of
+ * its range above (AG_ERR_INVALID, naming it and the value), more than 2^31 visibilities,
+ * a model that is not f64 (AG_ERR_DTYPE) or (npix, npix)/(1, npix, npix) with gc's npix
+ * (AG_ERR_SHAPE), with nufft_eps > 0 points beyond gc (AG_ERR_INVALID, ag_grid_check_data_fit's
+ * message), and those of ag_dft / ag_nufft. */
+AG_API ag_vis *ag_uvsim(const ag_array_config *cfg, ag_tensor *model, const ag_grid_coords *gc,
+                        const ag_uvsim_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
