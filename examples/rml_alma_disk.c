@@ -87,10 +87,11 @@ static ag_module *fit(const ag_gridded_dataset *ds, const weights *w, int iters,
         ag_scope_begin();
         ag_tensor *img = ag_forward(base, NULL);
         ag_tensor *loss = ag_gridded_dataset_nll(ds, ag_forward(fourier, img));
-        /* entropy against a flat 1e-4 Jy/arcsec² prior, MPoL's default flux normaliser 10 */
-        if (w->ent) loss = ag_add(loss, ag_mul_s(ag_entropy_s(img, 1e-4, 10), w->ent));
-        if (w->tv) loss = ag_add(loss, ag_mul_s(ag_tv_image(ag_packed_to_sky(img), 1e-10), w->tv));
-        if (w->sp) loss = ag_add(loss, ag_mul_s(ag_sparsity(img, NULL), w->sp));
+        /* one fused pass over the sky image: entropy against a flat 1e-4 Jy/arcsec² prior with
+         * MPoL's default flux normaliser 10, TV (ε 1e-10) and sparsity */
+        ag_prior_weights pw = {.entropy = w->ent, .prior_intensity = 1e-4, .tot_flux = 10, .sparsity = w->sp,
+                               .tv = w->tv, .tv_epsilon = 1e-10};
+        loss = ag_add(loss, ag_image_priors(ag_packed_to_sky(img), &pw));
         if (loss && !ag_backward(loss)) ag_optim_step(opt);
         ag_optim_zero_grad(opt);
         ag_scope_end();
