@@ -75,8 +75,7 @@ typedef struct sampler {
     int max_depth;
     int depth;       /* NUTS: tree depth of the last transition */
     double accept;   /* acceptance statistic of the last transition */
-    /* NUTS work: per recursion level a proposal (q, g, logp) and 6 vectors, and 12 at the top */
-    double *work;
+    double *work;    /* NUTS: the trees' vectors (layout at vec) */
     point z;         /* the point being integrated */
 } sampler;
 
@@ -158,10 +157,11 @@ static double kinetic(sampler *S, const double *p) {
     for (int64_t i = 0; i < S->d; i++) k += p[i] * p[i] * S->minv[i];
     return 0.5 * k;
 }
-/* -logp + kinetic energy; NaN counts as infinite (Stan) */
+/* -logp + kinetic energy; NaN counts as infinite (Stan), and so does logp = +inf, which would
+ * otherwise be accepted from anywhere and never left */
 static double hamiltonian(sampler *S, const point *z) {
     double h = -z->logp + kinetic(S, z->p);
-    return isnan(h) ? INFINITY : h;
+    return isnan(h) || h == -INFINITY ? INFINITY : h;
 }
 static void sample_momentum(sampler *S, double *p) {
     for (int64_t i = 0; i < S->d; i++) p[i] = rng_normal(&S->r) / sqrt(S->minv[i]);
@@ -498,8 +498,11 @@ static int check_opts(ag_sample_opts *o) {
     return 0;
 }
 
-static ag_tensor *owned(ag_tensor *t) {
-    if (t) ag__unscope(t); /* the result's: a scope the caller has open must not free it */
+/* A result tensor: on the CPU, since the draws are the sampler's host state, and owned by the
+ * result (a scope the caller has open must not free it). */
+static ag_tensor *result_tensor(const int64_t *shape, int ndim, ag_dtype dt, double fill) {
+    ag_tensor *t = ag_full_on(shape, ndim, fill, dt, AG_CPU); /* host */
+    if (t) ag__unscope(t);
     return t;
 }
 
@@ -587,10 +590,10 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
     /* f64 host buffers: minv, mean, m2, the chain's (q, p, g), S.z (q, p, g), the NUTS work */
     double *buf = malloc((size_t)d * (9 + nwork) * sizeof *buf);
     S.work = buf ? buf + 9 * d : NULL;
-    out->samples = owned(ag_zeros_on(AG_SHAPE(n, d), AG_F64, AG_CPU));
-    out->logp = owned(ag_zeros_on(AG_SHAPE(n), AG_F64, AG_CPU));
-    out->inv_metric = owned(ag_ones_on(AG_SHAPE(d), AG_F64, AG_CPU));
-    if (opts.algorithm == AG_SAMPLER_NUTS) out->tree_depth = owned(ag_zeros_on(AG_SHAPE(n), AG_I64, AG_CPU));
+    out->samples = result_tensor(AG_SHAPE(n, d), AG_F64, 0);
+    out->logp = result_tensor(AG_SHAPE(n), AG_F64, 0);
+    out->inv_metric = result_tensor(AG_SHAPE(d), AG_F64, 1);
+    if (opts.algorithm == AG_SAMPLER_NUTS) out->tree_depth = result_tensor(AG_SHAPE(n), AG_I64, 0);
     if (!buf && !ag_failed()) ag_set_error(AG_ERR_NOMEM, FN ": out of memory (%lld parameters)", (long long)d);
     rc = ag_failed() ? ag_error_code() : 0;
     if (!rc) {

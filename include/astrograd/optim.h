@@ -161,8 +161,9 @@ AG_API void ag_sched_free(ag_sched *s);
  * the regularised variance of the draws of Stan's windows (75 / 25 doubling / 50 iterations;
  * with fewer than 150 warm-up iterations 15% / 75% / 10% of them, none below 20), each
  * window followed by Stan's step-size search (double or halve until one leapfrog step's
- * acceptance crosses 0.8). A transition whose energy error exceeds 1000 (or is NaN) is
- * divergent: NUTS stops building the tree there, HMC rejects it.
+ * acceptance crosses 0.8). A transition whose energy error exceeds 1000 (or is NaN: logp NaN
+ * or +inf at a point, after the initial one, counts as infinite energy) is divergent: NUTS
+ * stops building the tree there, HMC rejects it.
  *
  * The sampler keeps the position, momentum and gradient on the host in f64 and writes each
  * position into the parameters (converted to their dtype and device) before calling logp, so
