@@ -76,6 +76,7 @@ typedef struct sampler {
     int depth;       /* NUTS: tree depth of the last transition */
     double accept;   /* acceptance statistic of the last transition */
     double *work;    /* NUTS: the trees' vectors (layout at vec) */
+    ag_tensor **grads; /* [params.n]: ag_grad's results during an evaluation */
     point z;         /* the point being integrated */
 } sampler;
 
@@ -127,10 +128,9 @@ static int evaluate(sampler *S, const double *q, double *logp, double *g) {
     if (rc) return rc;
     S->n_grad++;
     ag_scope_begin();
-    ag_tensor *r = S->fn(S->ud);
-    ag_tensor **grads = calloc((size_t)S->params.n, sizeof *grads);
-    if (!grads) rc = ag_set_error(AG_ERR_NOMEM, FN ": out of memory");
-    else if (!r)
+    ag_tensor *r = S->fn(S->ud), **grads = S->grads;
+    memset(grads, 0, (size_t)S->params.n * sizeof *grads);
+    if (!r)
         rc = ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, FN ": the log-density callback returned NULL");
     else if (ag_numel(r) != 1 || !ag_dtype_is_float(ag_dtype_of(r)))
         rc = ag_set_error(AG_ERR_SHAPE, FN ": the log-density must be a real one-element tensor, given %s of shape %s",
@@ -144,8 +144,7 @@ static int evaluate(sampler *S, const double *q, double *logp, double *g) {
         rc = ag_copy_to_buffer(grads[i], g + off, ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64);
         off += real_numel(p);
     }
-    for (int i = 0; grads && i < S->params.n; i++) ag_release(grads[i]);
-    free(grads);
+    for (int i = 0; i < S->params.n; i++) ag_release(grads[i]);
     ag_release(r);
     ag_scope_end();
     if (!rc && ag_failed()) rc = ag_error_code();
@@ -577,6 +576,8 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
     memset(out, 0, sizeof *out);
     if (ag_failed()) return ag_error_code();
     if (!logp) return ag_set_error(AG_ERR_INVALID, FN ": logp (the log-density callback) is NULL");
+    if (!ag_is_grad_enabled())
+        return ag_set_error(AG_ERR_AUTOGRAD, FN ": called inside a no-grad region; the gradient of logp is needed");
     int rc = check_params(params);
     if (!rc) rc = check_opts(&opts);
     if (rc) return rc;
@@ -590,11 +591,12 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
     /* f64 host buffers: minv, mean, m2, the chain's (q, p, g), S.z (q, p, g), the NUTS work */
     double *buf = malloc((size_t)d * (9 + nwork) * sizeof *buf);
     S.work = buf ? buf + 9 * d : NULL;
+    S.grads = calloc((size_t)params.n, sizeof *S.grads);
     out->samples = result_tensor(AG_SHAPE(n, d), AG_F64, 0);
     out->logp = result_tensor(AG_SHAPE(n), AG_F64, 0);
     out->inv_metric = result_tensor(AG_SHAPE(d), AG_F64, 1);
     if (opts.algorithm == AG_SAMPLER_NUTS) out->tree_depth = result_tensor(AG_SHAPE(n), AG_I64, 0);
-    if (!buf && !ag_failed()) ag_set_error(AG_ERR_NOMEM, FN ": out of memory (%lld parameters)", (long long)d);
+    if ((!buf || !S.grads) && !ag_failed()) ag_set_error(AG_ERR_NOMEM, FN ": out of memory (%lld parameters)", (long long)d);
     rc = ag_failed() ? ag_error_code() : 0;
     if (!rc) {
         S.minv = ag_data(out->inv_metric);
@@ -604,6 +606,7 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
                  out->tree_depth ? ag_data(out->tree_depth) : NULL, buf, buf + d, buf + 3 * d);
     }
     free(buf);
+    free(S.grads);
     if (rc) {
         ag_sample_result_free(out);
         return rc;

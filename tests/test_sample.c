@@ -331,6 +331,10 @@ static void test_errors(void **st) {
     ag_release(nograd);
     assert_int_equal(ag_sample(P, NULL, x, o, &r), AG_ERR_INVALID);
     assert_error(AG_ERR_INVALID, "ag_sample", "logp");
+    ag_no_grad_begin();
+    assert_int_equal(ag_sample(P, logp_log_sum, x, o, &r), AG_ERR_AUTOGRAD);
+    ag_no_grad_end();
+    assert_error(AG_ERR_AUTOGRAD, "ag_sample", "no-grad");
     assert_int_equal(ag_sample(P, logp_log_sum, x, o, NULL), AG_ERR_INVALID);
     assert_error(AG_ERR_INVALID, "ag_sample", "NULL");
 

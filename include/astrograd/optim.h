@@ -158,19 +158,23 @@ AG_API void ag_sched_free(ag_sched *s);
  * multinomial sampling over the trajectory and the generalized no-U-turn criterion (Hoffman &
  * Gelman 2014; Betancourt 2017). Warm-up adapts the step size by dual averaging (gamma 0.05,
  * t0 10, kappa 0.75, mu = log(10 step_size)) and, unless fixed_metric, the inverse metric as
- * the regularised variance of the draws of Stan's windows (75 / 25 doubling / 50 iterations;
- * with fewer than 150 warm-up iterations 15% / 75% / 10% of them, none below 20), each
- * window followed by Stan's step-size search (double or halve until one leapfrog step's
- * acceptance crosses 0.8). A transition whose energy error exceeds 1000 (or is NaN: logp NaN
- * or +inf at a point, after the initial one, counts as infinite energy) is divergent: NUTS
- * stops building the tree there, HMC rejects it.
+ * the variance of the draws in Stan's windows (75 / 25 doubling / 50 iterations; with fewer
+ * than 150 warm-up iterations 15% / 75% / 10% of them; no metric adaptation below 20),
+ * regularised as Stan: (n / (n + 5)) var + 1e-3 (5 / (n + 5)). That floor makes a parameter
+ * whose posterior sd is well below 0.03 mix more slowly than one of order 1: rescale such
+ * parameters. After each window Stan's step-size search runs (double or halve until one
+ * leapfrog step's acceptance crosses 0.8). A transition whose energy error exceeds 1000 (or is
+ * NaN; logp NaN or +inf at a point after the initial one counts as infinite energy) is
+ * divergent: NUTS stops building the tree there, HMC rejects it.
  *
  * The sampler keeps the position, momentum and gradient on the host in f64 and writes each
  * position into the parameters (converted to their dtype and device) before calling logp, so
  * f32 parameters see the position rounded to f32. Its random numbers come from its own
  * generator seeded by opts.seed (the global ag_manual_seed stream is untouched): the same seed,
- * options and logp give the same draws. On return the parameters hold the last draw (or, on
- * error, whichever point was evaluated last); their .grad is not touched. */
+ * options and logp give the same draws on the same machine and build, on every device (a
+ * trajectory is chaotic, so libm or BLAS rounding that differs elsewhere soon changes them).
+ * On return the parameters hold the last draw (on error, whichever point was evaluated last);
+ * their .grad is not touched. */
 typedef enum ag_sampler { AG_SAMPLER_NUTS = 0, AG_SAMPLER_HMC = 1 } ag_sampler;
 
 typedef struct ag_sample_opts {
@@ -215,9 +219,10 @@ typedef struct ag_sample_result {
 /* Runs warm-up then n_samples transitions from the parameters' current values. Returns 0 and
  * fills *out (its tensors are the caller's: free them with ag_sample_result_free; they belong
  * to no scope), or a negative ag_status with *out zeroed: bad options, an empty or invalid
- * parameter list, logp not a real scalar, logp NaN or -inf (or its gradient not finite) at the
- * initial point, a step-size search that does not terminate (an improper density), or the
- * error of a logp call that failed. */
+ * parameter list, a call inside a no-grad region, logp not a real one-element tensor, logp
+ * not finite (NaN, -inf, +inf) or its gradient not finite at the initial point, a step-size
+ * search that passes 1e7 or reaches 0 (an improper density), or the error of a logp call
+ * that failed (returned NULL), which is kept as it was. */
 AG_API int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts opts,
                      ag_sample_result *out);
 AG_API void ag_sample_result_free(ag_sample_result *r); /* releases the tensors, zeroes *r; NULL ok */
@@ -225,8 +230,9 @@ AG_API void ag_sample_result_free(ag_sample_result *r); /* releases the tensors,
 /* Effective sample size of each column of the draws samples [n, D] (one chain; any real float
  * dtype and device): n / tau with tau from the autocovariances by Geyer's initial monotone
  * sequence estimator, as Stan's compute_effective_sample_size for one chain (tau bounded below
- * by 1 / log10(n), so the ESS is at most n log10(n), as Stan). Returns a
- * new [D] f64 tensor on samples' device; a constant column gives NaN. Fails for n < 4. */
+ * by 1 / log10(n), so the ESS is at most n log10(n), as Stan). Returns a new [D] f64 tensor on
+ * samples' device; a constant column gives NaN. Fails for n < 4, a shape other than [n, D], or
+ * a complex or integer dtype. */
 AG_API ag_tensor *ag_ess(ag_tensor *samples);
 
 #ifdef __cplusplus
