@@ -588,9 +588,10 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
     int64_t d = S.d, n = opts.n_samples;
     size_t nwork = opts.algorithm == AG_SAMPLER_NUTS ? (size_t)(opts.max_depth * LEVEL_VECS + TOP_VECS + 1) : 0;
     rng_seed(&S.r, opts.seed);
-    /* f64 host buffers: minv, mean, m2, the chain's (q, p, g), S.z (q, p, g), the NUTS work */
-    double *buf = malloc((size_t)d * (9 + nwork) * sizeof *buf);
-    S.work = buf ? buf + 9 * d : NULL;
+    /* f64 host buffers of d: the window's mean and m2, the chain's (q, p, g), S.z (q, p, g), then
+     * the NUTS work */
+    double *buf = malloc((size_t)d * (8 + nwork) * sizeof *buf);
+    S.work = buf ? buf + 8 * d : NULL;
     S.grads = calloc((size_t)params.n, sizeof *S.grads);
     out->samples = result_tensor(AG_SHAPE(n, d), AG_F64, 0);
     out->logp = result_tensor(AG_SHAPE(n), AG_F64, 0);
@@ -601,9 +602,9 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
     if (!rc) {
         S.minv = ag_data(out->inv_metric);
         memset(buf, 0, (size_t)d * 8 * sizeof *buf);
-        S.z = (point){.q = buf + 6 * d, .p = buf + 7 * d, .g = buf + 8 * d};
+        S.z = (point){.q = buf + 5 * d, .p = buf + 6 * d, .g = buf + 7 * d};
         rc = run(&S, opts, out, ag_data(out->samples), ag_data(out->logp),
-                 out->tree_depth ? ag_data(out->tree_depth) : NULL, buf, buf + d, buf + 3 * d);
+                 out->tree_depth ? ag_data(out->tree_depth) : NULL, buf, buf + d, buf + 2 * d);
     }
     free(buf);
     free(S.grads);

@@ -211,7 +211,8 @@ typedef struct ag_sample_result {
                               NUTS: Stan's mean over the trajectory) */
     int n_divergent;       /* divergent transitions among the kept draws */
     int n_divergent_warmup;
-    double step_size;      /* the step size after adaptation (used for every kept draw) */
+    double step_size;      /* the step size after adaptation (every kept draw's, or the centre of
+                              their jitter) */
     int64_t n_grad_evals;  /* logp + gradient evaluations in all, warm-up included */
     double wall_s;         /* wall-clock seconds of the whole run */
 } ag_sample_result;
