@@ -150,6 +150,92 @@ AG_API int ag_sched_step_metric(ag_sched *s, double metric); /* ReduceLROnPlatea
 AG_API double ag_sched_get_lr(const ag_sched *s);            /* the optimizer's current lr */
 AG_API void ag_sched_free(ag_sched *s);
 
+/* ---- Sampling: Hamiltonian Monte Carlo and NUTS (optim/sample.c) ---- */
+/* Draws from the density exp(logp(theta)) over the parameters theta (any number of floating
+ * leaves with requires_grad, f32/f64/c64/c128 on any device; complex ones as their real view
+ * (re, im)), with gradients from autograd. Algorithms as Stan 2.x: the leapfrog integrator with
+ * a diagonal inverse metric, static HMC with a fixed number of leapfrog steps, or NUTS with
+ * multinomial sampling over the trajectory and the generalized no-U-turn criterion (Hoffman &
+ * Gelman 2014; Betancourt 2017). Warm-up adapts the step size by dual averaging (gamma 0.05,
+ * t0 10, kappa 0.75, mu = log(10 step_size)) and, unless fixed_metric, the inverse metric as
+ * the variance of the draws in Stan's windows (75 / 25 doubling / 50 iterations; with fewer
+ * than 150 warm-up iterations 15% / 75% / 10% of them; no metric adaptation below 20),
+ * regularised as Stan: (n / (n + 5)) var + 1e-3 (5 / (n + 5)). That floor makes a parameter
+ * whose posterior sd is well below 0.03 mix more slowly than one of order 1: rescale such
+ * parameters. After each window Stan's step-size search runs (double or halve until one
+ * leapfrog step's acceptance crosses 0.8). A transition whose energy error exceeds 1000 (or is
+ * NaN; logp NaN or +inf at a point after the initial one counts as infinite energy) is
+ * divergent: NUTS stops building the tree there, HMC rejects it.
+ *
+ * The sampler keeps the position, momentum and gradient on the host in f64 and writes each
+ * position into the parameters (converted to their dtype and device) before calling logp, so
+ * f32 parameters see the position rounded to f32. Its random numbers come from its own
+ * generator seeded by opts.seed (the global ag_manual_seed stream is untouched): the same seed,
+ * options and logp give the same draws on the same machine and build, on every device (a
+ * trajectory is chaotic, so libm or BLAS rounding that differs elsewhere soon changes them).
+ * On return the parameters hold the last draw (on error, whichever point was evaluated last);
+ * their .grad is not touched. */
+typedef enum ag_sampler { AG_SAMPLER_NUTS = 0, AG_SAMPLER_HMC = 1 } ag_sampler;
+
+typedef struct ag_sample_opts {
+    ag_sampler algorithm; /* 0 = NUTS */
+    int n_samples;        /* draws kept; must be >= 1 (no default) */
+    int n_warmup;         /* adaptation iterations before them (discarded); 0 = none: no adaptation,
+                             step_size used as given */
+    uint64_t seed;
+    double step_size;     /* initial step size; 0 = 1 (Stan's); must be finite and > 0 */
+    double target_accept; /* dual-averaging target acceptance statistic; 0 = 0.8; must be in (0, 1) */
+    int n_leapfrog;       /* HMC: leapfrog steps per transition; 0 = 10 */
+    double step_jitter;   /* each transition's step size is the adapted one times a uniform factor
+                             in [1 - step_jitter, 1 + step_jitter] (Stan's stepsize_jitter); 0 = none;
+                             must be in [0, 1]. With a fixed number of steps it breaks the resonance
+                             of a path length near a period of the posterior (HMC mixes badly there) */
+    int max_depth;        /* NUTS: maximum tree depth (at most 2^max_depth - 1 steps); 0 = 10;
+                             at most 30 */
+    bool fixed_metric;    /* keep the unit metric (no mass-matrix adaptation) */
+} ag_sample_opts;
+
+/* Returns the log density (up to a constant) at the parameters' current values: a new
+ * reference to a real one-element tensor computed from them with astrograd ops, or NULL with
+ * the error set (ag_sample then fails with it). It is called inside a scope that ag_sample
+ * ends after taking the gradient, with grad mode on. */
+typedef ag_tensor *(*ag_logp_fn)(void *user_data);
+
+typedef struct ag_sample_result {
+    ag_tensor *samples;    /* [n_samples, D] f64 on the CPU; D = the real numel of all parameters,
+                              flattened row-major in parameter order */
+    ag_tensor *logp;       /* [n_samples] f64: logp at each draw */
+    ag_tensor *tree_depth; /* [n_samples] i64: NUTS tree depth of each draw; NULL for HMC */
+    ag_tensor *inv_metric; /* [D] f64: the diagonal inverse metric after adaptation */
+    double accept_rate;    /* mean acceptance statistic over the kept draws (HMC: min(1, e^-dH);
+                              NUTS: Stan's mean over the trajectory) */
+    int n_divergent;       /* divergent transitions among the kept draws */
+    int n_divergent_warmup;
+    double step_size;      /* the step size after adaptation (every kept draw's, or the centre of
+                              their jitter) */
+    int64_t n_grad_evals;  /* logp + gradient evaluations in all, warm-up included */
+    double wall_s;         /* wall-clock seconds of the whole run */
+} ag_sample_result;
+
+/* Runs warm-up then n_samples transitions from the parameters' current values. Returns 0 and
+ * fills *out (its tensors are the caller's: free them with ag_sample_result_free; they belong
+ * to no scope), or a negative ag_status with *out zeroed: bad options, an empty or invalid
+ * parameter list, a call inside a no-grad region, logp not a real one-element tensor, logp
+ * not finite (NaN, -inf, +inf) or its gradient not finite at the initial point, a step-size
+ * search that passes 1e7 or reaches 0 (an improper density), or the error of a logp call
+ * that failed (returned NULL), which is kept as it was. */
+AG_API int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts opts,
+                     ag_sample_result *out);
+AG_API void ag_sample_result_free(ag_sample_result *r); /* releases the tensors, zeroes *r; NULL ok */
+
+/* Effective sample size of each column of the draws samples [n, D] (one chain; any real float
+ * dtype and device): n / tau with tau from the autocovariances by Geyer's initial monotone
+ * sequence estimator, as Stan's compute_effective_sample_size for one chain (tau bounded below
+ * by 1 / log10(n), so the ESS is at most n log10(n), as Stan). Returns a new [D] f64 tensor on
+ * samples' device; a constant column gives NaN. Fails for n < 4, a shape other than [n, D], or
+ * a complex or integer dtype. */
+AG_API ag_tensor *ag_ess(ag_tensor *samples);
+
 #ifdef __cplusplus
 }
 #endif
