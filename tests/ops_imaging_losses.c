@@ -30,6 +30,8 @@ OPFN(edge_clamp, ag_edge_clamp(x[0]))
 OPFN(edge_clamp_thin, ag_edge_clamp(x[0]))
 OPFN(image_priors, ag_image_priors(x[0], &(ag_prior_weights){.entropy = 0.3, .prior_intensity = 0.2, .tot_flux = 7,
                                                               .sparsity = 0.5, .tv = 2, .tv_epsilon = 1e-10, .tsv = 0.7}))
+OPFN(uv_sparsity, ag_uv_sparsity(x[0], x[1], 1.0))
+OPFN(psd, ag_psd(x[0], x[1], 2e4))
 OPFN(image_priors_2d, ag_image_priors(x[0], &(ag_prior_weights){.sparsity = 1, .tv = 0.5, .tv_epsilon = 0.2, .tsv = 3}))
 
 #define FUSED NOGG("fused backward kernel: no second derivatives (create_graph gives AG_ERR_NOTIMPL)")
@@ -44,5 +46,8 @@ const op_row ops_imaging_losses[] = {
     ROW(tv_image, 1, DT_REAL), ROW(tv_image_2d_eps, 1, DT_REAL), ROW(tsv, 1, DT_REAL), ROW(tsv_2d, 1, DT_REAL),
     ROW(tv_channel, 1, DT_REAL), ROW(tv_channel_eps, 1, DT_REAL), ROW(edge_clamp, 1, DT_REAL),
     ROW(edge_clamp_thin, 1, DT_REAL), ROW(image_priors, 1, DT_REAL), ROW(image_priors_2d, 1, DT_REAL),
+    /* composed from primitive ops: second derivatives too */
+    {.name = "uv_sparsity", .fn = f_uv_sparsity, .n_in = 2, .dtypes = DT_CPLX},
+    {.name = "psd", .fn = f_psd, .n_in = 2, .dtypes = DT_REAL},
     {0},
 };

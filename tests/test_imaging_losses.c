@@ -325,6 +325,26 @@ static void image_priors_bad_input(void **state) {
     assert_null(ag_image_priors(neg, &w));
     assert_error(AG_ERR_INVALID, "ag_image_priors", "pixels >= 0", "flat index 27");
     assert_non_null(ag_image_priors(neg, &(ag_prior_weights){.sparsity = 1, .tv = 1}));
+    /* the visibility-plane regularizers */
+    ag_tensor *vis = ag_randn(AG_SHAPE(2, 4, 4), AG_C128), *q = ag_rand(AG_SHAPE(4, 4), AG_F64);
+    assert_null(ag_uv_sparsity(img, q, 0.5));
+    assert_error(AG_ERR_DTYPE, "ag_uv_sparsity", "complex visibilities", "given f64");
+    assert_null(ag_uv_sparsity(vis, vis, 0.5));
+    assert_error(AG_ERR_DTYPE, "ag_uv_sparsity", "real q", "given c128");
+    assert_null(ag_uv_sparsity(vis, q, -1));
+    assert_error(AG_ERR_INVALID, "ag_uv_sparsity", "q_max >= 0", "given -1");
+    assert_null(ag_uv_sparsity(vis, ag_rand(AG_SHAPE(3), AG_F64), 0.5));
+    assert_error(AG_ERR_SHAPE, "broadcast");
+    assert_null(ag_uv_sparsity(NULL, q, 0.5));
+    assert_error(AG_ERR_INVALID, "ag_uv_sparsity", "argument 1 (vis) is NULL");
+    assert_null(ag_psd(q, vis, 1.0));
+    assert_error(AG_ERR_DTYPE, "ag_psd", "real q and psd", "c128");
+    assert_null(ag_psd(q, img, 0));
+    assert_error(AG_ERR_INVALID, "ag_psd", "l > 0", "given 0");
+    assert_null(ag_psd(q, img, NAN));
+    assert_error(AG_ERR_INVALID, "ag_psd", "l > 0", "given nan");
+    /* q_max above every q: nothing selected, 0 */
+    assert_true(ag_item(ag_uv_sparsity(vis, q, 2.0)) == 0.0);
     ag_scope_end();
 }
 

@@ -230,7 +230,7 @@ AG_API ag_tensor *ag_neg_log_likelihood_avg_masked(ag_tensor *model, ag_tensor *
  *                           twice, as MPoL's); 3-d only.
  * Errors: a complex or integer image, TV/TSV of fewer than 2 or more than 3 dims, TV_channel and
  * edge_clamp of other than 3 dims, a bad ε or ζ, a mask or prior that does not fit. PSD and
- * UV_sparsity are not implemented yet. */
+ * UV_sparsity: ag_psd, ag_uv_sparsity below. */
 AG_API ag_tensor *ag_entropy(ag_tensor *cube, ag_tensor *prior_intensity, double tot_flux);
 AG_API ag_tensor *ag_entropy_s(ag_tensor *cube, double prior_intensity, double tot_flux);
 AG_API ag_tensor *ag_sparsity(ag_tensor *cube, ag_tensor *mask);
@@ -255,6 +255,21 @@ typedef struct ag_prior_weights {
     double tsv;
 } ag_prior_weights;
 AG_API ag_tensor *ag_image_priors(ag_tensor *sky_cube, const ag_prior_weights *w);
+
+/* MPoL's visibility-plane regularizers (imaging/priors.c, composed from primitive ops, so
+ * differentiable to any order and on every device):
+ *   ag_uv_sparsity(V, q, q_max)  Σ_{q > q_max} |Re V| + |Im V|: V complex, q real [λ] broadcasting
+ *                                to V (e.g. ag_grid_centers_2d(gc, AG_GRID_Q, AG_LAYOUT_PACKED)
+ *                                for FourierCube's output). MPoL 0.2 takes the rfft half plane; pass
+ *                                that half and its q for its number (the full plane counts each
+ *                                Hermitian pair twice).
+ *   ag_psd(q, psd, l)            Σ psd / P(q), P(q) = 2π l² exp(−2π² l² q²) (a Gaussian process of
+ *                                correlation length l [arcsec], here in radians): q [λ] (MPoL's kλ
+ *                                × 1e3) and psd real, broadcasting to each other.
+ * Errors: NULL arguments, a real V, complex q or psd (AG_ERR_DTYPE), shapes that do not broadcast,
+ * q_max < 0 or not finite, l ≤ 0 or not finite (AG_ERR_INVALID), each naming the function. */
+AG_API ag_tensor *ag_uv_sparsity(ag_tensor *vis, ag_tensor *q, double q_max);
+AG_API ag_tensor *ag_psd(ag_tensor *q, ag_tensor *psd, double l);
 
 /* ---- Gridding and dirty imaging (imaging/gridding.c, dirty.c) ---------------------------- */
 

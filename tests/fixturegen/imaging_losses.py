@@ -13,6 +13,8 @@ from .common import Row
 
 FAMILY = "imaging_losses"
 CPLX, REAL = ("c64", "c128"), ("f32", "f64")
+# PSD: a correlation length of 2e4 arcsec, so that q ~ 1 [λ] (the 'pr' inputs) gives P(q) of order one
+L_RAD = 2e4 * math.pi / (180 * 3600)
 
 
 def chi2(m, d, w):
@@ -94,6 +96,10 @@ ROWS = [
     Row("edge_clamp_thin", edge_clamp, [((1, 1, 3), "n")], REAL),
     Row("image_priors", lambda s: 0.3 * entropy(s, 0.2, 7.0) + 0.5 * torch.sum(torch.abs(s)) + 2.0 * tv_image(s, 1e-10)
         + 0.7 * tsv(s), [((2, 5, 6), "p")], REAL),
+    Row("uv_sparsity", lambda v, q: torch.sum(torch.abs(v.real) * (q > 1.0)) + torch.sum(torch.abs(v.imag) * (q > 1.0)),
+        [((2, 4, 5), "n"), ((4, 5), "pr")], CPLX, grad=[0]),
+    Row("psd", lambda q, p: torch.sum(p / (2 * math.pi * L_RAD ** 2 * torch.exp(-2 * math.pi ** 2 * L_RAD ** 2 * q ** 2))),
+        [((4, 5), "pr"), ((2, 4, 5), "pr")], REAL),
     Row("image_priors_2d", lambda s: torch.sum(torch.abs(s)) + 3.0 * tsv(s) + 0.5 * tv_image(s, 0.2), [((6, 5), "n")],
         REAL),
 ]
