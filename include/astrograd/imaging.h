@@ -239,7 +239,7 @@ AG_API ag_tensor *ag_tsv(ag_tensor *sky_cube);
 AG_API ag_tensor *ag_tv_channel(ag_tensor *cube, double epsilon);
 AG_API ag_tensor *ag_edge_clamp(ag_tensor *cube);
 
-/* ---- Gridding and dirty imaging (imaging/gridding.c, dirty.c) ---------------------------- */
+/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) --- */
 
 /* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED
  * layout (cell [0, 0] is u = v = 0; MPoL's "ground" cube is ag_packed_to_ground of it),
@@ -347,8 +347,91 @@ typedef struct ag_dirty_opts {  /* zero-initialised: MPoL's defaults (uniform, n
 AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_dirty_opts *opts, ag_tensor **image,
                           ag_tensor **beam, ag_tensor **beam_area);
 
-/* Not yet implemented (MPoL's crossval.py: RandomCellSplitGridded, DartboardSplitGridded,
- * CrossValidate): no declarations until they exist. */
+/* -- Cross-validation (imaging/crossval.c): MPoL's Dartboard, RandomCellSplitGridded,
+ * DartboardSplitGridded and CrossValidate's loop. Splits are made once on the host from the
+ * dataset's mask; every fold's train and test sets are ag_gridded_dataset_masked copies of it, on
+ * its device. Cells are 2-d packed cells: a cell holds data when any channel's mask does, and
+ * goes with all its channels (MPoL's 2-d add_mask). -- */
+
+/* MPoL's utils.loglinspace: out[0..m_linear + n_log - 1) = m_linear equal cells from start,
+ * then n_log logarithmic ones up to end (m_linear + n_log - 1 cells):
+ * out must hold m_linear + n_log values. 0, or AG_ERR_INVALID for out NULL, n_log < 1,
+ * m_linear < 2, start not finite or end not finite and > 0. */
+AG_API int ag_loglinspace(double start, double end, int n_log, int m_linear, double *out);
+
+/* MPoL's Dartboard with its default edges, q in λ (MPoL: kλ): q_edges = loglinspace(0, q_max,
+ * 8, 5) (12 cells), q_max = max packed q + √2 du (MPoL's GridCoords.q_max), phi_edges =
+ * linspace(0, π, 9) [rad]. A packed grid cell (q, φ from ag_grid_centers_2d) lies in dartboard
+ * cell (iq, iφ), flat number iq·AG_DARTBOARD_NPHI + iφ, when q_edges[iq] <= q < q_edges[iq+1] and
+ * φ_edges[iφ] < φ <= φ_edges[iφ+1] or, the Hermitian half, φ_edges[iφ] - π < φ <= φ_edges[iφ+1] - π
+ * (MPoL's build_grid_mask_from_cells rule): a cell and its Hermitian partner share a dartboard
+ * cell, and every cell of the grid has one. A plain value (custom edges are not supported). */
+#define AG_DARTBOARD_NQ 12
+#define AG_DARTBOARD_NPHI 8
+typedef struct ag_dartboard {
+    ag_grid_coords coords;
+    double q_edges[AG_DARTBOARD_NQ + 1];     /* λ */
+    double phi_edges[AG_DARTBOARD_NPHI + 1]; /* rad, 0 .. π */
+} ag_dartboard;
+/* 0, or AG_ERR_INVALID (db NULL, gc NULL or not initialised; *db untouched). */
+AG_API int ag_dartboard_init(ag_dartboard *db, const ag_grid_coords *gc);
+/* New (npix, npix) i64 CPU tensor: the flat dartboard cell of every packed grid cell (-1 for
+ * none; none for a dartboard from ag_dartboard_init). NULL with the error set for an
+ * uninitialised db. */
+AG_API ag_tensor *ag_dartboard_cell_map(const ag_dartboard *db);
+/* For the packed cells of ds holding data (any channel), in C order: *cells, a new (n, 3) i64 CPU
+ * tensor of rows (flat packed position row·npix + column, iq, iφ); *occupied, a new (m, 2) i64
+ * CPU tensor of the distinct (iq, iφ) among them in lexicographic order (MPoL's
+ * get_nonzero_cell_indices, but see below). Either pointer may be NULL (not wanted). Reads ds's
+ * mask on the host. 0, or a negative ag_status (both outputs NULL): db or ds NULL or not
+ * initialised, a dartboard of another grid (AG_ERR_INVALID).
+ * Unlike MPoL 0.2, the occupied cells follow the same rule as the cell assignment: MPoL finds
+ * them with np.histogram2d over φ in [0, π] only, bins closed below, so a cell exactly on a φ edge
+ * (u = 0, u = ±v, v = 0) is counted in the neighbouring dartboard cell and cells whose data lie
+ * only at φ < 0 are not counted: some dartboard cells it lists hold no data and some data fall
+ * in no fold. */
+AG_API int ag_dartboard_cells(const ag_dartboard *db, const ag_gridded_dataset *ds, ag_tensor **cells,
+                              ag_tensor **occupied);
+
+/* k-fold splits. The units (packed cells holding data for AG_CV_RANDOM_CELL, occupied
+ * dartboard cells of ag_dartboard_init(ds->coords) for AG_CV_DARTBOARD), in C / lexicographic
+ * order, are shuffled (Fisher-Yates driven by splitmix64 from seed: the same folds for the same
+ * seed on every run and machine, but not MPoL's torch/numpy permutations, which cannot be matched
+ * bit for bit) and cut into k folds as numpy's array_split (the first n mod k folds one unit
+ * longer). Fold f's test set is the cells of its units, its train set the cells of all the other
+ * folds: test and train are disjoint, and the k test sets partition the cells holding data. With
+ * AG_CV_DARTBOARD a cell goes with its dartboard cell, so Hermitian partners stay together.
+ * Differences from MPoL 0.2, on purpose (the issue's): random-cell splits every cell with data
+ * in any channel (MPoL: channel 0's) and does not keep the top 1% weight cells in every train
+ * set; the dartboard's occupied cells as ag_dartboard_cells.
+ * ag_cv_split_new: ds borrowed (it must outlive the split, and may be moved between devices in
+ * between). NULL with the error set: ds NULL or uninitialised, an unknown method
+ * (AG_ERR_INVALID), k < 2 or more than the number of units (AG_ERR_INVALID naming both). */
+typedef enum ag_cv_method { AG_CV_RANDOM_CELL, AG_CV_DARTBOARD } ag_cv_method;
+typedef struct ag_cv_split ag_cv_split;
+AG_API ag_cv_split *ag_cv_split_new(const ag_gridded_dataset *ds, ag_cv_method method, int k, uint64_t seed);
+AG_API void ag_cv_split_free(ag_cv_split *split);   /* NULL is a no-op */
+AG_API int ag_cv_split_k(const ag_cv_split *split); /* k; 0 for NULL */
+/* New (npix, npix) i64 CPU tensor: the fold whose test set holds each packed cell, -1 for cells
+ * without data. NULL with the error set for a NULL split. */
+AG_API ag_tensor *ag_cv_split_folds(const ag_cv_split *split);
+/* Fold fold's *train and *test: new datasets (ag_gridded_dataset_masked of the split's ds; free
+ * them with ag_gridded_dataset_free). 0, or a negative ag_status with both NULL: NULL arguments
+ * (AG_ERR_INVALID), fold outside [0, k) (AG_ERR_INDEX). */
+AG_API int ag_cv_split_fold(const ag_cv_split *split, int fold, ag_gridded_dataset **train, ag_gridded_dataset **test);
+
+/* The cross-validation loop (MPoL's CrossValidate.run_crossval without its built-in model): for
+ * each fold f in order, fn(train, test, f, user, &score) trains a fresh model on train and scores
+ * it on test (e.g. ag_gridded_dataset_nll; lower is better, as MPoL); train and test are borrowed
+ * for the call and freed after it. fn returns 0, or a negative ag_status after setting the error.
+ * Fills scores[f] (k doubles, may be NULL) and *mean (may be NULL) with the mean score.
+ * Returns 0, or a negative ag_status: split or fn NULL (AG_ERR_INVALID); an error from fn
+ * (a negative return, or an error left pending) with its code, the message prefixed by
+ * "ag_cross_validate: fold f of k: "; a score that is not finite (AG_ERR_NUMERIC); the scores
+ * of the folds before the failing one are filled, *mean is not. */
+typedef int (*ag_crossval_fn)(const ag_gridded_dataset *train, const ag_gridded_dataset *test, int fold, void *user,
+                              double *score);
+AG_API int ag_cross_validate(const ag_cv_split *split, ag_crossval_fn fn, void *user, double *scores, double *mean);
 
 /* ---- Files and figures (imaging/fits.c, figure.c) ---------------------------------------- */
 
