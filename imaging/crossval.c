@@ -93,7 +93,7 @@ ag_tensor *ag_dartboard_cell_map(const ag_dartboard *db) {
     if (!db_valid(fn, db)) return NULL;
     int64_t n = db->coords.npix, *map = malloc((size_t)(n * n) * sizeof *map);
     if (!map) return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn);
-    ag_tensor *r = db_map(fn, db, map) ? NULL : ag_from_data(map, AG_SHAPE(n, n), AG_I64);
+    ag_tensor *r = db_map(fn, db, map) ? NULL : ag_from_data_on(map, AG_SHAPE(n, n), AG_I64, AG_CPU); /* host */
     free(map);
     return r;
 }
@@ -159,8 +159,8 @@ int ag_dartboard_cells(const ag_dartboard *db, const ag_gridded_dataset *ds, ag_
                 nr++;
             }
         for (int64_t j = 0; j < nocc; j++) pairs[2 * j] = occ[j] / AG_DARTBOARD_NPHI, pairs[2 * j + 1] = occ[j] % AG_DARTBOARD_NPHI;
-        ag_tensor *tc = cells ? ag_from_data(rows, AG_SHAPE(nr, 3), AG_I64) : NULL;
-        ag_tensor *to = occupied ? ag_from_data(pairs, AG_SHAPE(nocc, 2), AG_I64) : NULL;
+        ag_tensor *tc = cells ? ag_from_data_on(rows, AG_SHAPE(nr, 3), AG_I64, AG_CPU) : NULL; /* host */
+        ag_tensor *to = occupied ? ag_from_data_on(pairs, AG_SHAPE(nocc, 2), AG_I64, AG_CPU) : NULL; /* host */
         if ((cells && !tc) || (occupied && !to)) {
             if (tc) ag_release(tc);
             if (to) ag_release(to);
@@ -261,7 +261,7 @@ int ag_cv_split_k(const ag_cv_split *s) { return s ? s->k : 0; }
 
 ag_tensor *ag_cv_split_folds(const ag_cv_split *s) {
     if (!s) return ag_failed() ? NULL : ag_fail(AG_ERR_INVALID, "ag_cv_split_folds: split is NULL");
-    return ag_from_data(s->fold, AG_SHAPE(s->npix, s->npix), AG_I64);
+    return ag_from_data_on(s->fold, AG_SHAPE(s->npix, s->npix), AG_I64, AG_CPU); /* host */
 }
 
 int ag_cv_split_fold(const ag_cv_split *s, int fold, ag_gridded_dataset **train, ag_gridded_dataset **test) {
