@@ -658,6 +658,48 @@ AG_API ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis);
  * with the error set: vis NULL or without time, ant1 or ant2, gap_s negative or not finite. */
 AG_API ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s);
 
+/* ---- Visibility files (imaging/visio.c) ------------------------------------------------- */
+
+/* Loose visibilities (MPoL's uu, vv, data, weight) from files into a new ag_vis of CPU tensors
+ * (ag_to moves them): u, v f64 [λ], data c128 [Jy], weight f64 [1/Jy²], shape (nchan, nvis) (a
+ * file's 1-d arrays are one channel), vis->freq (nchan) f64 [Hz] when the file has one; every
+ * other optional field NULL / 0. Stored f32 / c64 values are widened to f64 / c128 (ag_to_dtype
+ * narrows them back). The file is read whole on the host; nothing is kept open.
+ * Errors (NULL, the message naming the function and the file): AG_ERR_IO when it cannot be
+ * opened or read; AG_ERR_FORMAT for a file that is not of the format, is truncated or corrupt,
+ * or lacks one of the four arrays (its name given); AG_ERR_DTYPE for an array of another dtype;
+ * AG_ERR_SHAPE for arrays of different shapes or more than 2 dims, freq not (nchan);
+ * AG_ERR_INVALID for values ag_vis_new refuses, naming the first one and its index: u, v, data,
+ * weight NaN or Inf, a weight <= 0 (flagged visibilities must be dropped before saving), a freq
+ * not finite and > 0.
+ *
+ * .npz (np.savez: stored members, np.savez_compressed: deflate, read with zlib; zip64 records
+ * as numpy writes them are understood): arrays uu, vv, data, weight, optionally freq; any other
+ * member is ignored. Each a C-ordered .npy array of dtype '<f8' or '<f4' (uu, vv, weight, freq)
+ * or '<c16' or '<c8' (data); Fortran order, big-endian and other dtypes are refused. Every member
+ * read is CRC-checked. unit: what uu, vv are in: AG_UV_LAMBDA (λ, as astrograd) or
+ * AG_UV_KILOLAMBDA (kλ, as MPoL's own .npz files and mpol 0.2; multiplied by 1000 on reading). */
+typedef enum ag_uv_unit { AG_UV_LAMBDA = 0, AG_UV_KILOLAMBDA } ag_uv_unit;
+AG_API ag_vis *ag_read_vis_npz(const char *path, ag_uv_unit unit);
+/* HDF5 (AG_ERR_NOTIMPL in builds without HDF5). The layout, in the root group:
+ *   /u, /v      float (f32 or f64), (nchan, nvis) or (nvis)            [uv_unit]
+ *   /data       complex: a compound {r, i} of two floats (h5py's way of storing numpy complex
+ *               arrays; f32 or f64 members), of u's shape              [Jy]
+ *   /weight     float, of u's shape                                     [1/Jy²]
+ *   /freq       optional float (nchan)                                  [Hz]
+ *   attribute uv_unit (optional string): "lambda" (the default when absent) or "klambda"
+ * Any storage layout is read (contiguous, chunked, compressed: as h5py writes them); other
+ * entries are ignored. Written by h5py as
+ *   f["u"] = u; f["v"] = v; f["data"] = data; f["weight"] = weight; f.attrs["uv_unit"] = "lambda" */
+AG_API ag_vis *ag_read_vis_h5(const char *path);
+/* Writes vis's u, v, data, weight and freq (when present; any device, their own dtypes) in the
+ * layout above (u, v in λ; attributes uv_unit "lambda", format "astrograd-vis 1" and
+ * astrograd_version; datasets chunked with Fletcher32 checksums, as checkpoints), atomically: a
+ * temporary file renamed over path, nothing written on failure. The other fields of vis (time,
+ * stations, sigma...) are not stored. 0, or a negative ag_status: vis or path NULL or vis
+ * without its four tensors (AG_ERR_INVALID), AG_ERR_IO, AG_ERR_NOTIMPL without HDF5. */
+AG_API int ag_write_vis_h5(const ag_vis *vis, const char *path);
+
 
 #ifdef __cplusplus
 }
