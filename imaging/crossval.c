@@ -191,9 +191,8 @@ static uint64_t splitmix64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Fisher-Yates shuffle of units[n], then unit position p goes to fold (numpy's array_split:
- * the first n % k folds one longer); fold_of_unit[i] receives the fold of units[i] before the
- * shuffle's reordering is undone (it is indexed by the value units[p]). */
+/* Fisher-Yates shuffle of units[n], then cut into k folds as numpy's array_split (the first
+ * n % k folds one longer): fold_of_value[u] receives the fold of the unit whose value is u. */
 static void shuffle_split(int64_t *units, int64_t n, int k, uint64_t seed, int64_t *fold_of_value) {
     uint64_t s = seed;
     for (int64_t i = n - 1; i > 0; i--) {

@@ -211,12 +211,12 @@ static void h5_roundtrip(void **state) {
 #ifdef AG_TEST_HDF5
 /* A file as h5py writes one: contiguous datasets, complex as a compound {r, i}. what: the one
  * thing to get wrong. */
-typedef enum { H_OK, H_NO_WEIGHT, H_REAL_DATA, H_SHORT_V, H_ZERO_W, H_NAN_U, H_BAD_UNIT } h5_case;
+typedef enum { H_OK, H_NO_WEIGHT, H_REAL_DATA, H_SHORT_V, H_ZERO_W, H_NEG_W, H_NAN_U } h5_case;
 static void write_foreign(const char *path, h5_case what, const char *unit) {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     assert_true(f >= 0);
     hsize_t dims[2] = { 1, 4 }, dshort[2] = { 1, 3 };
-    float u[4] = { 1.5f, -2.0f, 30.0f, 4.0f }, w[4] = { 1, 2, 3, what == H_ZERO_W ? 0.0f : 4 };
+    float u[4] = { 1.5f, -2.0f, 30.0f, 4.0f }, w[4] = { 1, what == H_NEG_W ? -2.0f : 2, 3, what == H_ZERO_W ? 0.0f : 4 };
     float c[8] = { 1, 0.5f, -1, 2, 0, 0, 3, -3 };
     if (what == H_NAN_U) u[2] = NAN;
     hid_t sp = H5Screate_simple(2, dims, NULL), ssp = H5Screate_simple(2, dshort, NULL);
@@ -270,6 +270,7 @@ static void h5_foreign(void **state) {
         { H_REAL_DATA, NULL, AG_ERR_DTYPE, "/data is not complex" },
         { H_SHORT_V, NULL, AG_ERR_SHAPE, "/v has 1 x 3 elements, expected 1 x 4" },
         { H_ZERO_W, NULL, AG_ERR_INVALID, "weight[0, 3] is 0" },
+        { H_NEG_W, NULL, AG_ERR_INVALID, "weight[0, 1] is -2, expected > 0" },
         { H_NAN_U, NULL, AG_ERR_INVALID, "u[0, 2] is not finite" },
         { H_OK, "meters", AG_ERR_FORMAT, "uv_unit" },
     };

@@ -400,7 +400,8 @@ AG_API int ag_dartboard_cells(const ag_dartboard *db, const ag_gridded_dataset *
  * bit for bit) and cut into k folds as numpy's array_split (the first n mod k folds one unit
  * longer). Fold f's test set is the cells of its units, its train set the cells of all the other
  * folds: test and train are disjoint, and the k test sets partition the cells holding data. With
- * AG_CV_DARTBOARD a cell goes with its dartboard cell, so Hermitian partners stay together.
+ * AG_CV_DARTBOARD a cell goes with its dartboard cell, so Hermitian partners stay together
+ * (AG_CV_RANDOM_CELL does not keep them together, as MPoL's RandomCellSplitGridded).
  * Differences from MPoL 0.2, on purpose (the issue's): random-cell splits every cell with data
  * in any channel (MPoL: channel 0's) and does not keep the top 1% weight cells in every train
  * set; the dartboard's occupied cells as ag_dartboard_cells.
