@@ -122,7 +122,7 @@ static int zip_directory(npz *z) {
     if (nent == 0xffff || cdsize == 0xffffffff || cdoff == 0xffffffff) {
         if (eocd < 20 || le32(b + eocd - 20) != 0x07064b50) return zfail(z, "zip64 locator missing");
         uint64_t r = le64(b + eocd - 12);
-        if (r > size - 56 || le32(b + r) != 0x06064b50) return zfail(z, "zip64 end of central directory record missing");
+        if (size < 56 || r > size - 56 || le32(b + r) != 0x06064b50) return zfail(z, "zip64 end of central directory record missing");
         nent = le64(b + r + 32), cdsize = le64(b + r + 40), cdoff = le64(b + r + 48);
     }
     if (cdoff > size || cdsize > size - cdoff) return zfail(z, "the central directory lies beyond the end (truncated?)");
@@ -270,12 +270,13 @@ static int npy_parse(const npz *z, const char *key, const unsigned char *b, uint
         if (*sh == ')') break;
         char *e;
         long long v = strtoll(sh, &e, 10);
-        if (e == sh || v < 0 || v > ((int64_t)1 << 40) || a->nd == 2) {
+        if (e == sh || v < 0 || a->nd == 2) {
             return ag_set_error(a->nd == 2 ? AG_ERR_SHAPE : AG_ERR_FORMAT, "%s: '%s': '%s.npy' %s", fn, path, key,
                                 a->nd == 2 ? "has more than 2 dims, expected (nvis) or (nchan, nvis)" : "has a damaged shape");
         }
+        if (v > ((int64_t)1 << 40) || (v && numel > ((int64_t)1 << 40) / v)) /* before the product can overflow */
+            return ag_set_error(AG_ERR_FORMAT, "%s: '%s': '%s.npy' is too large", fn, path, key);
         a->shape[a->nd++] = v, numel *= v, sh = e;
-        if (numel > ((int64_t)1 << 40)) return ag_set_error(AG_ERR_FORMAT, "%s: '%s': '%s.npy' is too large", fn, path, key);
     }
     if (a->nd == 0)
         return ag_set_error(AG_ERR_SHAPE, "%s: '%s': '%s.npy' is 0-d, expected (nvis) or (nchan, nvis)", fn, path, key);
@@ -298,7 +299,7 @@ static int npz_array(const npz *z, const char *key, char kind, npy *like, void *
     unsigned char *bytes;
     int rc = zip_extract(z, m, key, &bytes);
     if (rc < 0) return rc;
-    npy a;
+    npy a = { 0 };
     rc = npy_parse(z, key, bytes, m->usize, &a);
     if (!rc && a.kind != kind)
         rc = ag_set_error(AG_ERR_DTYPE, "%s: '%s': '%s' is %s, expected %s", fn, path, key, a.kind == 'c' ? "complex" : "real",

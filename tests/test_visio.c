@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 #include <unistd.h>
+#include <zlib.h>
 #ifdef AG_TEST_HDF5
 #include <hdf5.h>
 #endif
@@ -162,6 +163,105 @@ static void npz_corrupt(void **state) {
     free(b);
 }
 
+/* ---- archives made here, for what numpy never writes ---- */
+
+typedef struct { const char *name; unsigned char *b; size_t n; int method, flags; } member;
+
+static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8); }
+static void put32(unsigned char *p, uint32_t v) { put16(p, v & 0xffff), put16(p + 2, v >> 16); }
+static void put64(unsigned char *p, uint64_t v) { put32(p, (uint32_t)v), put32(p + 4, (uint32_t)(v >> 32)); }
+
+/* a .npy of header dict hdr (padded as numpy pads it) followed by n data bytes of value fill */
+static member npy_member(const char *name, const char *hdr, size_t ndata, double fill) {
+    size_t hl = strlen(hdr), pad = 64 - (10 + hl + 1) % 64, tot = 10 + hl + pad + 1 + ndata;
+    member m = { name, malloc(tot), tot, 0, 0 };
+    memcpy(m.b, "\x93NUMPY\x01\x00", 8);
+    put16(m.b + 8, (unsigned)(hl + pad + 1));
+    memcpy(m.b + 10, hdr, hl);
+    memset(m.b + 10 + hl, ' ', pad);
+    m.b[10 + hl + pad] = '\n';
+    for (size_t i = 0; i + 8 <= ndata; i += 8) memcpy(m.b + 10 + hl + pad + 1 + i, &fill, 8);
+    return m;
+}
+
+/* a stored zip of the members (method and flags as given), with zip64 end records when asked */
+static void write_zip(const char *path, member *ms, int n, bool zip64) {
+    unsigned char *z = calloc(1, 1 << 16);
+    size_t p = 0, cd, off[8];
+    for (int i = 0; i < n; i++) {
+        size_t nl = strlen(ms[i].name);
+        off[i] = p;
+        put32(z + p, 0x04034b50), put16(z + p + 6, (unsigned)ms[i].flags), put16(z + p + 8, (unsigned)ms[i].method);
+        put32(z + p + 14, (uint32_t)crc32(0, ms[i].b, (uInt)ms[i].n));
+        put32(z + p + 18, (uint32_t)ms[i].n), put32(z + p + 22, (uint32_t)ms[i].n), put16(z + p + 26, (unsigned)nl);
+        memcpy(z + p + 30, ms[i].name, nl);
+        memcpy(z + p + 30 + nl, ms[i].b, ms[i].n);
+        p += 30 + nl + ms[i].n;
+    }
+    cd = p;
+    for (int i = 0; i < n; i++) {
+        size_t nl = strlen(ms[i].name);
+        put32(z + p, 0x02014b50), put16(z + p + 8, (unsigned)ms[i].flags), put16(z + p + 10, (unsigned)ms[i].method);
+        put32(z + p + 16, (uint32_t)crc32(0, ms[i].b, (uInt)ms[i].n));
+        put32(z + p + 20, (uint32_t)ms[i].n), put32(z + p + 24, (uint32_t)ms[i].n), put16(z + p + 28, (unsigned)nl);
+        put32(z + p + 42, (uint32_t)off[i]);
+        memcpy(z + p + 46, ms[i].name, nl);
+        p += 46 + nl;
+    }
+    size_t cdsize = p - cd;
+    if (zip64) {
+        size_t r = p;
+        put32(z + p, 0x06064b50), put64(z + p + 4, 44), put64(z + p + 24, (uint64_t)n), put64(z + p + 32, (uint64_t)n);
+        put64(z + p + 40, cdsize), put64(z + p + 48, cd);
+        p += 56;
+        put32(z + p, 0x07064b50), put64(z + p + 8, r), put32(z + p + 16, 1);
+        p += 20;
+    }
+    put32(z + p, 0x06054b50);
+    put16(z + p + 8, zip64 ? 0xffff : (unsigned)n), put16(z + p + 10, zip64 ? 0xffff : (unsigned)n);
+    put32(z + p + 12, zip64 ? 0xffffffff : (uint32_t)cdsize), put32(z + p + 16, zip64 ? 0xffffffff : (uint32_t)cd);
+    p += 22;
+    tu_write_file(path, z, (long)p);
+    free(z);
+}
+
+static void npz_crafted(void **state) {
+    (void)state;
+    const char *f8 = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+    const char *c16 = "{'descr': '<c16', 'fortran_order': False, 'shape': (3,), }";
+    struct { const char *uu_hdr; size_t uu_bytes; int method, flags; bool zip64; ag_status code; const char *msg; } cases[] = {
+        { NULL, 24, 0, 0, false, AG_OK, NULL },
+        { NULL, 24, 0, 0, true, AG_OK, NULL }, /* zip64 end records */
+        { "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 3), }", 24, 0, 0, false, AG_ERR_SHAPE, "more than 2 dims" },
+        { "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8, 0, 0, false, AG_ERR_SHAPE, "is 0-d" },
+        { "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", 8, 0, 0, false,
+          AG_ERR_FORMAT, "too large" },
+        { "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", 16, 0, 0, false, AG_ERR_FORMAT, "holds 16 data bytes" },
+        { "{'descr': '<f8', 'shape': (3,), }", 24, 0, 0, false, AG_ERR_FORMAT, "lacks descr, fortran_order or shape" },
+        { "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }", 24, 0, 0, false, AG_ERR_DTYPE, "'|O'" },
+        { NULL, 24, 12, 0, false, AG_ERR_FORMAT, "compression method 12" },
+        { NULL, 24, 0, 1, false, AG_ERR_FORMAT, "encrypted" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        member ms[4] = { npy_member("uu.npy", cases[i].uu_hdr ? cases[i].uu_hdr : f8, cases[i].uu_bytes, 1.0),
+                         npy_member("vv.npy", f8, 24, 2.0), npy_member("data.npy", c16, 48, 0.5),
+                         npy_member("weight.npy", f8, 24, 3.0) };
+        ms[0].method = cases[i].method, ms[0].flags = cases[i].flags;
+        write_zip(TMP, ms, 4, cases[i].zip64);
+        for (int k = 0; k < 4; k++) free(ms[k].b);
+        ag_vis *v = ag_read_vis_npz(TMP, AG_UV_LAMBDA);
+        if (cases[i].code == AG_OK) {
+            assert_non_null(v);
+            assert_values(v->u, 1, 1, 1);
+            assert_values(v->weight, 3, 3, 3);
+            ag_vis_free(v);
+        } else {
+            assert_null(v);
+            assert_error(cases[i].code, "ag_read_vis_npz", cases[i].msg, "'uu.npy'");
+        }
+    }
+}
+
 /* ---- HDF5 ---- */
 
 static void h5_roundtrip(void **state) {
@@ -307,7 +407,8 @@ int main(void) {
     DEV = ag_device_default();
     snprintf(TMP, sizeof TMP, "/tmp/ag_test_visio_%d.bin", (int)getpid());
     const struct CMUnitTest tests[] = {
-        TEST(npz_reads), TEST(npz_bad_files), TEST(npz_truncated), TEST(npz_corrupt), TEST(h5_roundtrip), TEST(h5_foreign),
+        TEST(npz_reads), TEST(npz_bad_files), TEST(npz_truncated), TEST(npz_corrupt), TEST(npz_crafted),
+        TEST(h5_roundtrip), TEST(h5_foreign),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(TMP);
