@@ -404,7 +404,9 @@ AG_API int ag_dartboard_cells(const ag_dartboard *db, const ag_gridded_dataset *
  * (AG_CV_RANDOM_CELL does not keep them together, as MPoL's RandomCellSplitGridded).
  * Differences from MPoL 0.2, on purpose (the issue's): random-cell splits every cell with data
  * in any channel (MPoL: channel 0's) and does not keep the top 1% weight cells in every train
- * set; the dartboard's occupied cells as ag_dartboard_cells.
+ * set (with under 100 cells MPoL 0.2's top 1% rounds to none, np.partition(w, -0) then picks the
+ * smallest weight and every cell is kept in train: all its test sets are empty); the dartboard's
+ * occupied cells as ag_dartboard_cells.
  * ag_cv_split_new: ds borrowed (it must outlive the split, and may be moved between devices in
  * between). NULL with the error set: ds NULL or uninitialised, an unknown method
  * (AG_ERR_INVALID), k < 2 or more than the number of units (AG_ERR_INVALID naming both). */
