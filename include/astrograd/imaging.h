@@ -353,10 +353,11 @@ AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_
  * its device. Cells are 2-d packed cells: a cell holds data when any channel's mask does, and
  * goes with all its channels (MPoL's 2-d add_mask). -- */
 
-/* MPoL's utils.loglinspace: out[0..m_linear + n_log - 1) = m_linear equal cells from start,
- * then n_log logarithmic ones up to end (m_linear + n_log - 1 cells):
- * out must hold m_linear + n_log values. 0, or AG_ERR_INVALID for out NULL, n_log < 1,
- * m_linear < 2, start not finite or end not finite and > 0. */
+/* MPoL's utils.loglinspace, the same operations: m_linear + n_log cell walls into out (so
+ * m_linear + n_log - 1 cells): start + i·a/(m_linear - 1) for i < m_linear, then
+ * 10^(log10 a + j·log10(end/a)/n_log) for j = 1..n_log, a = end / 10^(n_log·log10(m_linear/(m_linear - 1))).
+ * 0, or AG_ERR_INVALID for out NULL, n_log < 1, m_linear < 2, start not finite or end not finite
+ * and > 0. */
 AG_API int ag_loglinspace(double start, double end, int n_log, int m_linear, double *out);
 
 /* MPoL's Dartboard with its default edges, q in λ (MPoL: kλ): q_edges = loglinspace(0, q_max,
