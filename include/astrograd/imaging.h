@@ -271,7 +271,7 @@ AG_API ag_tensor *ag_image_priors(ag_tensor *sky_cube, const ag_prior_weights *w
 AG_API ag_tensor *ag_uv_sparsity(ag_tensor *vis, ag_tensor *q, double q_max);
 AG_API ag_tensor *ag_psd(ag_tensor *q, ag_tensor *psd, double l);
 
-/* ---- Gridding and dirty imaging (imaging/gridding.c, dirty.c) ---------------------------- */
+/* ---- Gridding, dirty imaging, cross-validation (imaging/gridding.c, dirty.c, crossval.c) --- */
 
 /* Gridded visibilities (MPoL's GriddedDataset): cubes of shape (nchan, npix, npix) in the PACKED
  * layout (cell [0, 0] is u = v = 0; MPoL's "ground" cube is ag_packed_to_ground of it),
@@ -379,8 +379,95 @@ typedef struct ag_dirty_opts {  /* zero-initialised: MPoL's defaults (uniform, n
 AG_API int ag_dirty_image(const ag_grid_coords *gc, const ag_vis *vis, const ag_dirty_opts *opts, ag_tensor **image,
                           ag_tensor **beam, ag_tensor **beam_area);
 
-/* Not yet implemented (MPoL's crossval.py: RandomCellSplitGridded, DartboardSplitGridded,
- * CrossValidate): no declarations until they exist. */
+/* -- Cross-validation (imaging/crossval.c): MPoL's Dartboard, RandomCellSplitGridded,
+ * DartboardSplitGridded and CrossValidate's loop. Splits are made once on the host from the
+ * dataset's mask; every fold's train and test sets are ag_gridded_dataset_masked copies of it, on
+ * its device. Cells are 2-d packed cells: a cell holds data when any channel's mask does, and
+ * goes with all its channels (MPoL's 2-d add_mask). -- */
+
+/* MPoL's utils.loglinspace, the same operations: m_linear + n_log cell walls into out (so
+ * m_linear + n_log - 1 cells): start + i·a/(m_linear - 1) for i < m_linear, then
+ * 10^(log10 a + j·log10(end/a)/n_log) for j = 1..n_log, a = end / 10^(n_log·log10(m_linear/(m_linear - 1))).
+ * 0, or AG_ERR_INVALID for out NULL, n_log < 1, m_linear < 2, start not finite or end not finite
+ * and > 0. */
+AG_API int ag_loglinspace(double start, double end, int n_log, int m_linear, double *out);
+
+/* MPoL's Dartboard with its default edges, q in λ (MPoL: kλ): q_edges = loglinspace(0, q_max,
+ * 8, 5) (12 cells), q_max = max packed q + √2 du (MPoL's GridCoords.q_max), phi_edges =
+ * linspace(0, π, 9) [rad]. A packed grid cell (q, φ from ag_grid_centers_2d) lies in dartboard
+ * cell (iq, iφ), flat number iq·AG_DARTBOARD_NPHI + iφ, when q_edges[iq] <= q < q_edges[iq+1] and
+ * φ_edges[iφ] < φ <= φ_edges[iφ+1] or, the Hermitian half, φ_edges[iφ] - π < φ <= φ_edges[iφ+1] - π
+ * (MPoL's build_grid_mask_from_cells rule): a cell and its Hermitian partner share a dartboard
+ * cell, and every cell of the grid has one. A plain value (custom edges are not supported). */
+#define AG_DARTBOARD_NQ 12
+#define AG_DARTBOARD_NPHI 8
+typedef struct ag_dartboard {
+    ag_grid_coords coords;
+    double q_edges[AG_DARTBOARD_NQ + 1];     /* λ */
+    double phi_edges[AG_DARTBOARD_NPHI + 1]; /* rad, 0 .. π */
+} ag_dartboard;
+/* 0, or AG_ERR_INVALID (db NULL, gc NULL or not initialised; *db untouched). */
+AG_API int ag_dartboard_init(ag_dartboard *db, const ag_grid_coords *gc);
+/* New (npix, npix) i64 CPU tensor: the flat dartboard cell of every packed grid cell (-1 for
+ * none; none for a dartboard from ag_dartboard_init). NULL with the error set for an
+ * uninitialised db. */
+AG_API ag_tensor *ag_dartboard_cell_map(const ag_dartboard *db);
+/* For the packed cells of ds holding data (any channel), in C order: *cells, a new (n, 3) i64 CPU
+ * tensor of rows (flat packed position row·npix + column, iq, iφ); *occupied, a new (m, 2) i64
+ * CPU tensor of the distinct (iq, iφ) among them in lexicographic order (MPoL's
+ * get_nonzero_cell_indices, but see below). Either pointer may be NULL (not wanted). Reads ds's
+ * mask on the host. 0, or a negative ag_status (both outputs NULL): db or ds NULL or not
+ * initialised, a dartboard of another grid (AG_ERR_INVALID).
+ * Unlike MPoL 0.2, the occupied cells follow the same rule as the cell assignment: MPoL finds
+ * them with np.histogram2d over φ in [0, π] only, bins closed below, so a cell exactly on a φ edge
+ * (u = 0, u = ±v, v = 0) is counted in the neighbouring dartboard cell and cells whose data lie
+ * only at φ < 0 are not counted: some dartboard cells it lists hold no data and some data fall
+ * in no fold. */
+AG_API int ag_dartboard_cells(const ag_dartboard *db, const ag_gridded_dataset *ds, ag_tensor **cells,
+                              ag_tensor **occupied);
+
+/* k-fold splits. The units (packed cells holding data for AG_CV_RANDOM_CELL, occupied
+ * dartboard cells of ag_dartboard_init(ds->coords) for AG_CV_DARTBOARD), in C / lexicographic
+ * order, are shuffled (Fisher-Yates driven by splitmix64 from seed: the same folds for the same
+ * seed on every run and machine, but not MPoL's torch/numpy permutations, which cannot be matched
+ * bit for bit) and cut into k folds as numpy's array_split (the first n mod k folds one unit
+ * longer). Fold f's test set is the cells of its units, its train set the cells of all the other
+ * folds: test and train are disjoint, and the k test sets partition the cells holding data. With
+ * AG_CV_DARTBOARD a cell goes with its dartboard cell, so Hermitian partners stay together
+ * (AG_CV_RANDOM_CELL does not keep them together, as MPoL's RandomCellSplitGridded).
+ * Differences from MPoL 0.2, on purpose (the issue's): random-cell splits every cell with data
+ * in any channel (MPoL: channel 0's) and does not keep the top 1% weight cells in every train
+ * set (with under 100 cells MPoL 0.2's top 1% rounds to none, np.partition(w, -0) then picks the
+ * smallest weight and every cell is kept in train: all its test sets are empty); the dartboard's
+ * occupied cells as ag_dartboard_cells.
+ * ag_cv_split_new: ds borrowed (it must outlive the split, and may be moved between devices in
+ * between). NULL with the error set: ds NULL or uninitialised, an unknown method
+ * (AG_ERR_INVALID), k < 2 or more than the number of units (AG_ERR_INVALID naming both). */
+typedef enum ag_cv_method { AG_CV_RANDOM_CELL, AG_CV_DARTBOARD } ag_cv_method;
+typedef struct ag_cv_split ag_cv_split;
+AG_API ag_cv_split *ag_cv_split_new(const ag_gridded_dataset *ds, ag_cv_method method, int k, uint64_t seed);
+AG_API void ag_cv_split_free(ag_cv_split *split);   /* NULL is a no-op */
+AG_API int ag_cv_split_k(const ag_cv_split *split); /* k; 0 for NULL */
+/* New (npix, npix) i64 CPU tensor: the fold whose test set holds each packed cell, -1 for cells
+ * without data. NULL with the error set for a NULL split. */
+AG_API ag_tensor *ag_cv_split_folds(const ag_cv_split *split);
+/* Fold fold's *train and *test: new datasets (ag_gridded_dataset_masked of the split's ds; free
+ * them with ag_gridded_dataset_free). 0, or a negative ag_status with both NULL: NULL arguments
+ * (AG_ERR_INVALID), fold outside [0, k) (AG_ERR_INDEX). */
+AG_API int ag_cv_split_fold(const ag_cv_split *split, int fold, ag_gridded_dataset **train, ag_gridded_dataset **test);
+
+/* The cross-validation loop (MPoL's CrossValidate.run_crossval without its built-in model): for
+ * each fold f in order, fn(train, test, f, user, &score) trains a fresh model on train and scores
+ * it on test (e.g. ag_gridded_dataset_nll; lower is better, as MPoL); train and test are borrowed
+ * for the call and freed after it. fn returns 0, or a negative ag_status after setting the error.
+ * Fills scores[f] (k doubles, may be NULL) and *mean (may be NULL) with the mean score.
+ * Returns 0, or a negative ag_status: split or fn NULL (AG_ERR_INVALID); an error from fn
+ * (a negative return, or an error left pending) with its code, the message prefixed by
+ * "ag_cross_validate: fold f of k: "; a score that is not finite (AG_ERR_NUMERIC); the scores
+ * of the folds before the failing one are filled, *mean is not. */
+typedef int (*ag_crossval_fn)(const ag_gridded_dataset *train, const ag_gridded_dataset *test, int fold, void *user,
+                              double *score);
+AG_API int ag_cross_validate(const ag_cv_split *split, ag_crossval_fn fn, void *user, double *scores, double *mean);
 
 /* ---- Files and figures (imaging/fits.c, figure.c) ---------------------------------------- */
 
@@ -606,6 +693,48 @@ AG_API ag_tensor *ag_chi2_amp(ag_tensor *model, const ag_vis *vis);
  * (stations, freq, sign, source...) copied; tensors on vis's device and in its dtypes. NULL
  * with the error set: vis NULL or without time, ant1 or ant2, gap_s negative or not finite. */
 AG_API ag_vis *ag_vis_scan_average(const ag_vis *vis, double gap_s);
+
+/* ---- Visibility files (imaging/visio.c) ------------------------------------------------- */
+
+/* Loose visibilities (MPoL's uu, vv, data, weight) from files into a new ag_vis of CPU tensors
+ * (ag_to moves them): u, v f64 [λ], data c128 [Jy], weight f64 [1/Jy²], shape (nchan, nvis) (a
+ * file's 1-d arrays are one channel), vis->freq (nchan) f64 [Hz] when the file has one; every
+ * other optional field NULL / 0. Stored f32 / c64 values are widened to f64 / c128 (ag_to_dtype
+ * narrows them back). The file is read whole on the host; nothing is kept open.
+ * Errors (NULL, the message naming the function and the file): AG_ERR_IO when it cannot be
+ * opened or read; AG_ERR_FORMAT for a file that is not of the format, is truncated or corrupt,
+ * or lacks one of the four arrays (its name given); AG_ERR_DTYPE for an array of another dtype;
+ * AG_ERR_SHAPE for arrays of different shapes or more than 2 dims, freq not (nchan);
+ * AG_ERR_INVALID for values ag_vis_new refuses, naming the first one and its index: u, v, data,
+ * weight NaN or Inf, a weight <= 0 (flagged visibilities must be dropped before saving), a freq
+ * not finite and > 0.
+ *
+ * .npz (np.savez: stored members, np.savez_compressed: deflate, read with zlib; zip64 records
+ * as numpy writes them are understood): arrays uu, vv, data, weight, optionally freq; any other
+ * member is ignored. Each a C-ordered .npy array of dtype '<f8' or '<f4' (uu, vv, weight, freq)
+ * or '<c16' or '<c8' (data); Fortran order, big-endian and other dtypes are refused. Every member
+ * read is CRC-checked. unit: what uu, vv are in: AG_UV_LAMBDA (λ, as astrograd) or
+ * AG_UV_KILOLAMBDA (kλ, as MPoL's own .npz files and mpol 0.2; multiplied by 1000 on reading). */
+typedef enum ag_uv_unit { AG_UV_LAMBDA = 0, AG_UV_KILOLAMBDA } ag_uv_unit;
+AG_API ag_vis *ag_read_vis_npz(const char *path, ag_uv_unit unit);
+/* HDF5 (AG_ERR_NOTIMPL in builds without HDF5). The layout, in the root group:
+ *   /u, /v      float (f32 or f64), (nchan, nvis) or (nvis)            [uv_unit]
+ *   /data       complex: a compound {r, i} of two floats (h5py's way of storing numpy complex
+ *               arrays; f32 or f64 members), of u's shape              [Jy]
+ *   /weight     float, of u's shape                                     [1/Jy²]
+ *   /freq       optional float (nchan)                                  [Hz]
+ *   attribute uv_unit (optional string): "lambda" (the default when absent) or "klambda"
+ * Any storage layout is read (contiguous, chunked, compressed: as h5py writes them); other
+ * entries are ignored. Written by h5py as
+ *   f["u"] = u; f["v"] = v; f["data"] = data; f["weight"] = weight; f.attrs["uv_unit"] = "lambda" */
+AG_API ag_vis *ag_read_vis_h5(const char *path);
+/* Writes vis's u, v, data, weight and freq (when present; any device, their own dtypes) in the
+ * layout above (u, v in λ; attributes uv_unit "lambda", format "astrograd-vis 1" and
+ * astrograd_version; datasets chunked with Fletcher32 checksums, as checkpoints), atomically: a
+ * temporary file renamed over path, nothing written on failure. The other fields of vis (time,
+ * stations, sigma...) are not stored. 0, or a negative ag_status: vis or path NULL or vis
+ * without its four tensors (AG_ERR_INVALID), AG_ERR_IO, AG_ERR_NOTIMPL without HDF5. */
+AG_API int ag_write_vis_h5(const ag_vis *vis, const char *path);
 
 
 /* ---- Simulated observations (imaging/uvsim.c) ------------------------------------------- */
