@@ -10,10 +10,10 @@
  * 3. The visibilities are gridded (ag_data_average) and imaged two ways: the dirty image with
  *    Briggs robust 0 (ag_dirty_image, in Jy/arcsec²), and an RML image: softplus BaseCube ->
  *    FourierCube, loss = gridded NLL + λ_ent entropy + λ_tv TV + λ_sp sparsity, Adam.
- * 4. The regularizer weights are chosen from a small list (WEIGHTS below) by the NLL on held-out
- *    cells: 20% of the gridded cells (ag_gridded_dataset_masked) are left out of a fit on the
- *    rest and the weights with the lowest held-out NLL win; the final image is fit on all cells.
- *    fit() has the signature a cross-validation driver (ag_cross_validate, to come) can wrap.
+ * 4. The regularizer weights are chosen from a small list (WEIGHTS below) by k-fold
+ *    cross-validation on dartboard cells (ag_cv_split_new, ag_cross_validate; k = 3, --folds):
+ *    each fold is fit on the other folds' cells and scored by the NLL of its own, and the
+ *    weights with the lowest mean held-out NLL win; the final image is fit on all cells.
  * 5. Error against the truth, for each image X (Jy/arcsec², sky layout): both X and the truth T
  *    are blurred by the same circular Gaussian G whose FWHM is that of a Gaussian with the dirty
  *    beam's area (Ω = π θ² / (4 ln 2)), so every image is compared at the dirty beam's resolution:
@@ -26,7 +26,7 @@
  * Default: 128² pixels of 0.015", 4 h at 60 s steps (218k visibilities), 1000 Adam steps per fit
  * (about 3 min on 2 shared cores). --small: the test's size (64² pixels of 0.03", 1 h at 5 min
  * steps, 300 steps per fit; 2 s); --iters N sets the steps per fit; --check exits 3 when the RML
- * image does not beat the dirty one. */
+ * image does not beat the dirty one; --folds K (≥ 2) sets the cross-validation folds. */
 #define _POSIX_C_SOURCE 200809L
 #include <astrograd.h>
 #include <math.h>
@@ -131,30 +131,32 @@ static double image_error(ag_module *blur, ag_tensor *x, ag_tensor *truth) {
     return r;
 }
 
-/* a random 80/20 split of the packed cells: train = ~test */
-static int split_masks(int64_t npix, ag_tensor **train, ag_tensor **test) {
-    bool *m = malloc((size_t)(npix * npix) * sizeof *m), *mt = malloc((size_t)(npix * npix) * sizeof *mt);
-    uint64_t s = 2024;
-    for (int64_t k = 0; k < npix * npix; k++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        m[k] = (s % 5) != 0, mt[k] = !m[k];
-    }
-    *train = ag_from_data_on(m, AG_SHAPE(npix, npix), AG_BOOL, dev);
-    *test = ag_from_data_on(mt, AG_SHAPE(npix, npix), AG_BOOL, dev);
-    free(m), free(mt);
-    return *train && *test ? 0 : -1;
+/* one cross-validation fold: fit on train, score by the NLL of the held-out test cells */
+typedef struct cv_ctx { const weights *w; int iters; ag_tensor *b0; } cv_ctx;
+static int cv_fold(const ag_gridded_dataset *train, const ag_gridded_dataset *test, int fold, void *user,
+                   double *score) {
+    (void)fold;
+    const cv_ctx *c = user;
+    ag_module *m = fit(train, c->w, c->iters, ag_clone(c->b0)); /* each fit its own parameter */
+    *score = m ? nll_of(m, test) : NAN;
+    ag_module_free(m);
+    return ag_failed() ? ag_error_code() : 0;
 }
 
 int main(int argc, char **argv) {
     const char *out = "rml_alma_disk";
-    int iters = 0;
+    int iters = 0, folds = 3;
     bool check = false, small = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--check")) check = true;
         else if (!strcmp(argv[i], "--small")) small = true;
-        else { fprintf(stderr, "usage: rml_alma_disk [--out PREFIX] [--iters N] [--small] [--check]\n"); return 2; }
+        else if (!strcmp(argv[i], "--folds") && i + 1 < argc && atoi(argv[i + 1]) >= 2) folds = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: rml_alma_disk [--out PREFIX] [--iters N] [--folds K>=2] [--small] [--check]\n");
+            return 2;
+        }
     }
     if (iters <= 0) iters = small ? 300 : 1000;
     dev = ag_device_default();
@@ -179,14 +181,11 @@ int main(int argc, char **argv) {
     /* dirty image, Briggs robust 0, in Jy/arcsec² (divided by the beam area) */
     ag_tensor *dirty = NULL, *area = NULL;
     ag_dirty_opts dop = {.weighting = AG_WEIGHT_BRIGGS, .robust = 0, .unit = AG_UNIT_JY_ARCSEC2};
-    ag_gridded_dataset *ds = NULL, *train = NULL, *test = NULL;
-    ag_tensor *mtrain = NULL, *mtest = NULL;
-    if (!ag_dirty_image(&gc, vis, &dop, &dirty, NULL, &area) && (ds = ag_data_average(&gc, vis, false)) &&
-        !split_masks(gc.npix, &mtrain, &mtest)) {
-        train = ag_gridded_dataset_masked(ds, mtrain);
-        test = ag_gridded_dataset_masked(ds, mtest);
-    }
-    if (!test) { fprintf(stderr, "rml_alma_disk: %s\n", ag_last_error()); return 1; }
+    ag_gridded_dataset *ds = NULL;
+    ag_cv_split *split = NULL;
+    if (!ag_dirty_image(&gc, vis, &dop, &dirty, NULL, &area) && (ds = ag_data_average(&gc, vis, false)))
+        split = ag_cv_split_new(ds, AG_CV_DARTBOARD, folds, 2024);
+    if (!split) { fprintf(stderr, "rml_alma_disk: %s\n", ag_last_error()); return 1; }
     double beam_area = ag_item(area), beam_fwhm = sqrt(4 * log(2.0) * beam_area / M_PI);
     printf("dirty beam (Briggs 0): area %.4g arcsec², FWHM of the equal-area Gaussian %.3f arcsec\n", beam_area, beam_fwhm);
 
@@ -197,14 +196,16 @@ int main(int argc, char **argv) {
     int best = 0;
     double best_nll = INFINITY;
     for (int k = 0; k < NWEIGHTS; k++) {
-        ag_module *m = fit(train, &WEIGHTS[k], iters, ag_clone(b0)); /* each fit its own parameter */
-        double h = m ? nll_of(m, test) : NAN;
-        ag_module_free(m);
-        if (ag_failed()) { fprintf(stderr, "rml_alma_disk: %s\n", ag_last_error()); return 1; }
-        printf("weights %d (entropy %g, TV %g, sparsity %g): held-out NLL %.4f\n", k, WEIGHTS[k].ent, WEIGHTS[k].tv,
-               WEIGHTS[k].sp, h);
+        double h = NAN;
+        if (ag_cross_validate(split, cv_fold, &(cv_ctx){&WEIGHTS[k], iters, b0}, NULL, &h) < 0) {
+            fprintf(stderr, "rml_alma_disk: %s\n", ag_last_error());
+            return 1;
+        }
+        printf("weights %d (entropy %g, TV %g, sparsity %g): mean held-out NLL over %d folds %.4f\n", k, WEIGHTS[k].ent,
+               WEIGHTS[k].tv, WEIGHTS[k].sp, folds, h);
         if (h < best_nll) best_nll = h, best = k;
     }
+    ag_cv_split_free(split);
     ag_module *base = fit(ds, &WEIGHTS[best], iters, ag_clone(b0));
     if (!base) { fprintf(stderr, "rml_alma_disk: %s\n", ag_last_error()); return 1; }
     ag_scope_begin();
@@ -256,8 +257,7 @@ int main(int argc, char **argv) {
     if (check && !ok) fprintf(stderr, "rml_alma_disk --check: the RML image does not beat the dirty image\n");
     ag_module_free(base), ag_module_free(blur);
     ag_release(b0), ag_release(rml), ag_release(dirty), ag_release(area), ag_release(truth), ag_release(truth_packed);
-    ag_release(mtrain), ag_release(mtest);
-    ag_gridded_dataset_free(ds), ag_gridded_dataset_free(train), ag_gridded_dataset_free(test);
+    ag_gridded_dataset_free(ds);
     ag_vis_free(vis);
     ag_array_config_free(cfg);
     return check && !ok ? 3 : 0;
