@@ -39,12 +39,12 @@
  * difference with the variable star fitted out, in units of the noise (1 for a perfect fit).
  *
  * Prints, per fit, one summary line
- *   fit=cg kernel_err=... scale=... scale_true=1.3 dflux=... dflux_true=5000 rms_noise=... iters=... ms=...
+ *   fit=cg kernel_err=... scale=... scale_true=1.3 dflux=... dflux_err=... dflux_true=5000 rms_noise=... iters=... ms=...
  * writes PREFIX.png (default dia.png): reference (its central N × N), target, model, difference.
  * --save PREFIX writes PREFIX_ref.f64, PREFIX_tgt.f64 and PREFIX_w.f64 (raw little-endian
  * float64, row-major, (N+18)², N², N²) for benchmarks/peers/torch_dia.py.
  * --check exits with status 3 when a fit is outside the bounds printed (kernel error, scale,
- * flux change, residual RMS). AG_DEVICE picks the device ("cpu", "test", "cuda"). */
+ * flux change within 4 of its error dflux_err = 1/√(Σ w P²), residual RMS). AG_DEVICE picks the device ("cpu", "test", "cuda"). */
 #define _POSIX_C_SOURCE 200809L
 #include <astrograd.h>
 #include <math.h>
@@ -77,7 +77,7 @@ typedef struct sim {
 
 typedef struct result {
     ag_tensor *K, *c;       /* (1, 1, KS, KS), (1, NB) */
-    double kernel_err, scale, dflux, rms, ms;
+    double kernel_err, scale, dflux, dflux_err, rms, ms;
     int iters;
 } result;
 
@@ -189,7 +189,9 @@ static void measure(const sim *s, result *f) {
                     ag_item(ag_norm(s->ktrue, 2, AG_ALL_DIMS, false));
     f->scale = ag_item(ag_sum(K, AG_ALL_DIMS, false));
     ag_tensor *wP = ag_mul(s->w, P);
-    f->dflux = ag_item(ag_sum(ag_mul(wP, D), AG_ALL_DIMS, false)) / ag_item(ag_sum(ag_mul(wP, P), AG_ALL_DIMS, false));
+    double wPP = ag_item(ag_sum(ag_mul(wP, P), AG_ALL_DIMS, false));
+    f->dflux = ag_item(ag_sum(ag_mul(wP, D), AG_ALL_DIMS, false)) / wPP;
+    f->dflux_err = 1 / sqrt(wPP); /* the target's noise only; the reference's adds ~0.5% in variance */
     f->rms = sqrt(ag_item(ag_mean(ag_mul(s->w, ag_square(ag_sub(D, ag_mul_s(P, f->dflux)))), AG_ALL_DIMS, false)));
     ag_no_grad_end();
     ag_scope_end();
@@ -199,7 +201,7 @@ static int fit_cg(sim *s, int max_iter, result *f) {
     double t0 = now_ms();
     ag_scope_begin();
     ag_tensor *rhs = adjoint(s, ag_mul(s->w, s->tgt));
-    ag_cg_report rep;
+    ag_cg_report rep = {0};
     ag_tensor *x = ag_cg(normal_apply, s, rhs, NULL,
                          &(ag_cg_opts){.rtol = 1e-8, .max_iter = max_iter, .precond = jacobi, .precond_data = s}, &rep);
     f->K = ag_keep(ag_reshape(ag_narrow(x, 0, 0, NK), AG_SHAPE(1, 1, KS, KS)));
@@ -208,7 +210,10 @@ static int fit_cg(sim *s, int max_iter, result *f) {
     f->ms = now_ms() - t0;
     f->iters = rep.iterations;
     if (ag_failed()) return -1;
-    printf("cg: %s\n", rep.message);
+    /* at the default 500 iterations the relative residual is ~1e-4 (the eigenvalues of the
+     * kernel's poorly constrained high frequencies are small and CG reaches them last); the
+     * figures printed below no longer change by then */
+    printf("cg: %d iterations, relative residual of the normal equations %.2g\n", rep.iterations, rep.residual);
     return 0;
 }
 
@@ -316,22 +321,23 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* Bounds, from the statistical errors at this noise (we ran seeds 1-4 and 17): the kernel's
-     * error is about 0.1 at 128² (0.05 at 512²; it is the pixels the data hardly constrain, the
-     * kernel's high spatial frequencies: stopping CG at 100 iterations halves it at 128², as
-     * early stopping regularises); ΣK to 0.2%; the flux change to about 3% at 128² (σ ≈ 150 of
-     * 5000), 0.3% at 512²; the residual of a right model is white noise of RMS
-     * √(1 − 364/N²) ± 1/√(2N²). */
-    const double max_kerr = n >= 256 ? 0.08 : 0.2, max_scale = 0.01, max_flux = n >= 256 ? 0.03 : 0.08, max_rms = 0.03;
+     * error is about 0.1 at 128² and 0.025 at 512² (it is the pixels the data hardly constrain,
+     * the kernel's high spatial frequencies: stopping CG at 100 iterations halves it at 128², as
+     * early stopping regularises); ΣK to 0.1%; the flux change to its error dflux_err (≈ 170 of
+     * 5000, the same at every size: one star's photon noise), bound at 4 of them; the residual
+     * of a right model is white noise of RMS √(1 − 364/N²) ± 1/√(2N²), plus the reference's
+     * noise (≈ 0.2%). */
+    const double max_kerr = n >= 256 ? 0.06 : 0.25, max_scale = 0.01, max_rms = 0.03;
     bool ok = true;
     for (int i = 0; i < 2; i++) {
         measure(&s, &r[i]);
-        printf("fit=%s kernel_err=%.4f scale=%.5f scale_true=%.5f dflux=%.1f dflux_true=%.1f rms_noise=%.4f iters=%d ms=%.1f\n",
-               names[i], r[i].kernel_err, r[i].scale, SCALE_TRUE, r[i].dflux, DFLUX_TRUE, r[i].rms, r[i].iters, r[i].ms);
+        printf("fit=%s kernel_err=%.4f scale=%.5f scale_true=%.5f dflux=%.1f dflux_err=%.1f dflux_true=%.1f rms_noise=%.4f iters=%d ms=%.1f\n",
+               names[i], r[i].kernel_err, r[i].scale, SCALE_TRUE, r[i].dflux, r[i].dflux_err, DFLUX_TRUE, r[i].rms, r[i].iters, r[i].ms);
         ok = ok && r[i].kernel_err < max_kerr && fabs(r[i].scale / SCALE_TRUE - 1) < max_scale &&
-             fabs(r[i].dflux / DFLUX_TRUE - 1) < max_flux && fabs(r[i].rms - 1) < max_rms;
+             fabs(r[i].dflux - DFLUX_TRUE) < 4 * r[i].dflux_err && fabs(r[i].rms - 1) < max_rms;
     }
-    printf("bounds: kernel_err < %.2f, |scale/true - 1| < %.2f, |dflux/true - 1| < %.2f, |rms_noise - 1| < %.2f\n", max_kerr,
-           max_scale, max_flux, max_rms);
+    printf("bounds: kernel_err < %.2f, |scale/true - 1| < %.2f, |dflux - true| < 4 dflux_err, |rms_noise - 1| < %.2f\n",
+           max_kerr, max_scale, max_rms);
     char path[600];
     snprintf(path, sizeof path, "%s.png", out);
     if (figure(&s, &r[1], path)) fprintf(stderr, "dia: %s\n", ag_last_error()), ag_clear_error();
