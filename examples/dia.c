@@ -40,7 +40,8 @@
  *
  * Prints, per fit, one summary line
  *   fit=cg kernel_err=... scale=... scale_true=1.3 dflux=... dflux_err=... dflux_true=5000 rms_noise=... iters=... ms=...
- * writes PREFIX.png (default dia.png): reference (its central N × N), target, model, difference.
+ * writes PREFIX.png (default dia.png): reference (its central N × N), target, model, difference
+ * (the axes take the pixels to be 0.4 arcsec).
  * --save PREFIX writes PREFIX_ref.f64, PREFIX_tgt.f64 and PREFIX_w.f64 (raw little-endian
  * float64, row-major, (N+18)², N², N²) for benchmarks/peers/torch_dia.py.
  * --check exits with status 3 when a fit is outside the bounds printed (kernel error, scale,
