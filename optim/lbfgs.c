@@ -174,16 +174,19 @@ typedef struct lb {
     int64_t n;
 } lb;
 
+/* Each closure call runs in its own scope: a step calls it up to max_eval times, and the
+ * temporaries of every call would otherwise pile up in the caller's scope until it ends. */
 static int evaluate(lb *L, double *loss, double *g) {
+    ag_scope_begin();
     ag_tensor *r = L->fn(L->ud);
-    if (!r)
-        return ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_lbfgs: the closure returned NULL");
-    if (ag_numel(r) != 1) {
-        ag_release(r);
-        return ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: the closure must return a scalar loss, given shape %s", AG_SHP(r));
-    }
-    *loss = ag_item(r);
+    int rc = 0;
+    if (!r) rc = ag_failed() ? ag_error_code() : ag_set_error(AG_ERR_INVALID, "ag_lbfgs: the closure returned NULL");
+    else if (ag_numel(r) != 1)
+        rc = ag_set_error(AG_ERR_SHAPE, "ag_lbfgs: the closure must return a scalar loss, given shape %s", AG_SHP(r));
+    else *loss = ag_item(r);
     ag_release(r);
+    ag_scope_end();
+    if (rc) return rc;
     if (ag_failed()) return ag_error_code();
     return gather(L->o, true, g);
 }

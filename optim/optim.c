@@ -207,11 +207,13 @@ int ag_optim_step_closure(ag_optim *o, ag_closure_fn closure, void *ud) {
         return ag_set_error(AG_ERR_INVALID, "ag_optim_step_closure: closure is NULL%s",
                             o->vt->step_closure ? " (this optimizer needs a closure that recomputes the loss)" : "");
     if (o->vt->step_closure) return o->vt->step_closure(o, closure, ud);
+    ag_scope_begin(); /* the closure's temporaries go at once, as in ag_lbfgs */
     ag_tensor *loss = closure(ud);
+    if (loss) o->last_loss = ag_item(loss);
+    ag_release(loss);
+    ag_scope_end();
     if (!loss)
         return ag_failed() ? ag_error_code()
                            : ag_set_error(AG_ERR_INVALID, "ag_optim_step_closure: the closure returned NULL");
-    o->last_loss = ag_item(loss);
-    ag_release(loss);
     return ag_optim_step(o);
 }

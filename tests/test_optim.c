@@ -575,6 +575,35 @@ static void test_strided_and_anomaly(void **state) {
 }
 
 /* defaults, lr get/set, version bump, zero_grad */
+/* a closure written without its own scope: its temporaries belong to whatever scope is current */
+static ag_tensor *leaky_closure(void *ud) {
+    ag_tensor *x = ud;
+    ag_zero_grad(x);
+    ag_tensor *L = ag_sum(ag_square(ag_sub_s(ag_mul_s(x, 2.0), 3.0)), AG_ALL_DIMS, false);
+    if (!L || ag_backward(L)) return NULL;
+    return ag_retain(L);
+}
+
+/* each closure call runs in its own scope, so the caller's scope does not grow per evaluation */
+static void test_closure_scope(void **state) {
+    (void)state;
+    ag_tensor *x = ag_zeros(AG_SHAPE(5), AG_F64);
+    ag_set_requires_grad(x, true);
+    ag_params ps = {&x, NULL, 1};
+    ag_optim *opts[2] = {ag_lbfgs(ps, (ag_lbfgs_opts){.max_iter = 20}), ag_adam(ps, (ag_adam_opts){0})};
+    for (int k = 0; k < 2; k++) {
+        ag_scope_begin();
+        assert_int_equal(ag_optim_step_closure(opts[k], leaky_closure, x), 0);
+        int64_t live = ag_live_tensors();
+        for (int i = 0; i < 5; i++) assert_int_equal(ag_optim_step_closure(opts[k], leaky_closure, x), 0);
+        assert_true(ag_live_tensors() <= live);
+        ag_scope_end();
+        ag_optim_free(opts[k]);
+    }
+    ag_zero_grad(x);
+    ag_release(x);
+}
+
 static void test_misc(void **state) {
     (void)state;
     int64_t live = ag_live_tensors();
@@ -618,6 +647,7 @@ int main(void) {
         cmocka_unit_test(test_clip),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_closure_scope),
         cmocka_unit_test(test_strided_and_anomaly),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,7 +94,9 @@ AG_API int ag_optim_step(ag_optim *o);
 /* closure: zero the grads, compute the loss, backward, and return the loss (a new reference
  * to a real scalar tensor; the optimizer releases it), or NULL on error (the step then fails).
  * For L-BFGS the closure may be called several times per step. For the other optimizers it is
- * called once, before the update, as in PyTorch. */
+ * called once, before the update, as in PyTorch. Each call runs inside its own scope, so the
+ * tensors it makes (in scopes) are released when it returns; keep what must outlive it with
+ * ag_keep. */
 typedef ag_tensor *(*ag_closure_fn)(void *user_data);
 AG_API int ag_optim_step_closure(ag_optim *o, ag_closure_fn closure, void *user_data);
 /* The loss the closure returned first in the last ag_optim_step_closure (what PyTorch's
