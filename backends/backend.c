@@ -1,24 +1,88 @@
 /* backends/backend.c — device -> kernel table, and settings that reach into backend libraries. */
 #include <cblas.h>
-
-#include "backends/kernels.h"
-
-#ifdef AG_HAVE_CUDA
-extern const ag_kernels ag_cuda_kernels;
-#else
-/* astrograd/cuda.h in a build without CUDA (backends/cuda/table.c otherwise) */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "astrograd/cuda.h"
-bool ag_cuda_available(void) { return false; }
-int ag_cuda_device_count(void) { return 0; }
-void ag_cuda_empty_cache(void) {}
+#include "backends/cuda/cuda.h"
+#include "backends/kernels.h"
 
-int ag_cuda_memory_stats_get(ag_cuda_memory_stats *s) {
-    if (s) memset(s, 0, sizeof *s);
-    return ag_set_error(AG_ERR_DEVICE, "ag_cuda_memory_stats_get: this build has no CUDA backend");
-}
+/* The CUDA backend is a module of its own (libastrograd_cuda.so, built where nvcc is), opened
+ * at the first CUDA query or use: a CPU-only program maps none of the CUDA runtime, cuBLAS and
+ * cuFFT (they made an empty program's RSS 170 MB), and a machine without them still runs the
+ * CPU library. Looked up as $AG_CUDA_BACKEND, else next to this library, else by the loader's
+ * search path. Never closed: CUDA runtimes do not take unloading well. */
+static const ag_cuda_backend *cuda;
+static char cuda_why[600] = "this build has no CUDA backend (configured without CUDA: no nvcc, or -Dcuda=disabled)";
+static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
+
+static void cuda_load(void) {
+#ifdef AG_HAVE_CUDA
+    const char *env = getenv("AG_CUDA_BACKEND");
+    char path[4096] = "libastrograd_cuda.so";
+    Dl_info self;
+    if (env && *env) snprintf(path, sizeof path, "%s", env);
+    else if (dladdr((void *)&ag_kernels_for, &self) && self.dli_fname && strrchr(self.dli_fname, '/'))
+        snprintf(path, sizeof path, "%.*s/libastrograd_cuda.so", (int)(strrchr(self.dli_fname, '/') - self.dli_fname),
+                 self.dli_fname);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror(); /* the first attempt's reason: the likeliest to matter */
+        snprintf(cuda_why, sizeof cuda_why, "the CUDA backend module did not load: %s", e ? e : path);
+        if (!(env && *env) && strcmp(path, "libastrograd_cuda.so")) h = dlopen("libastrograd_cuda.so", RTLD_NOW | RTLD_LOCAL);
+        if (!h) return;
+    }
+    const ag_cuda_backend *b = (const ag_cuda_backend *)dlsym(h, "ag_cuda_backend_v1");
+    if (!b || b->table_size != sizeof(ag_kernels)) {
+        snprintf(cuda_why, sizeof cuda_why, "%s is not this version's CUDA backend (%s)", path,
+                 b ? "its kernel table differs" : "no ag_cuda_backend_v1");
+        return;
+    }
+    cuda = b;
+    cuda_why[0] = '\0';
 #endif
+}
+
+static const ag_cuda_backend *cuda_backend(void) {
+    pthread_once(&cuda_once, cuda_load);
+    return cuda;
+}
+
+const char *ag_cuda_unavailable_reason(void) {
+    const ag_cuda_backend *b = cuda_backend();
+    if (!b) return cuda_why;
+    return b->count() > 0 ? "" : "no CUDA driver or GPU on this machine";
+}
+
+bool ag_cuda_available(void) {
+    const ag_cuda_backend *b = cuda_backend();
+    return b && b->count() > 0;
+}
+int ag_cuda_device_count(void) {
+    const ag_cuda_backend *b = cuda_backend();
+    return b ? b->count() : 0;
+}
+void ag_cuda_empty_cache(void) {
+    const ag_cuda_backend *b = cuda_backend();
+    if (b) b->release_cache();
+}
+int ag_cuda_memory_stats_get(ag_cuda_memory_stats *s) {
+    if (!s) return ag_set_error(AG_ERR_INVALID, "ag_cuda_memory_stats_get: NULL argument");
+    memset(s, 0, sizeof *s);
+    const ag_cuda_backend *b = cuda_backend();
+    if (!b) return ag_set_error(AG_ERR_DEVICE, "ag_cuda_memory_stats_get: %s", cuda_why);
+    uint64_t c[5];
+    b->stats(&s->allocated_bytes, &s->cached_bytes, &s->peak_bytes, c);
+    s->n_alloc = c[0];
+    s->n_cache_hits = c[1];
+    s->n_cuda_malloc = c[2];
+    s->n_cuda_free = c[3];
+    s->n_oom_retries = c[4];
+    return 0;
+}
 
 #ifdef AG_HAVE_TEST_DEVICE
 extern const ag_kernels ag_testdev_kernels;
@@ -26,9 +90,7 @@ extern const ag_kernels ag_testdev_kernels;
 
 const ag_kernels *ag_kernels_for(ag_device dev) {
     if (dev.kind == AG_DEV_CPU) return &ag_cpu_kernels;
-#ifdef AG_HAVE_CUDA
-    if (dev.kind == AG_DEV_CUDA) return &ag_cuda_kernels;
-#endif
+    if (dev.kind == AG_DEV_CUDA) return cuda_backend() ? cuda_backend()->kernels : NULL;
 #ifdef AG_HAVE_TEST_DEVICE
     if (dev.kind == AG_DEV_TEST) return &ag_testdev_kernels;
 #endif

@@ -371,6 +371,9 @@ typedef struct ag_kernels {
 
 
 const ag_kernels *ag_kernels_for(ag_device dev);  /* NULL if the device kind is not built */
+/* why CUDA cannot be used ("" when it can): no backend in this build, the module did not load
+ * (the loader's message), or no driver or GPU */
+const char *ag_cuda_unavailable_reason(void);
 extern const ag_kernels ag_cpu_kernels;
 
 /* Names of the entries of k that are NULL (not implemented on that backend), in list order:

@@ -14,8 +14,10 @@ extern "C" { /* the CUDA kernels are compiled as C++ */
 #endif
 
 /* The one function every error passes through (a breakpoint here catches them all).
- * Keeps the first error of the thread; returns `code` for convenience. */
-int ag_set_error(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ * Keeps the first error of the thread; returns `code` for convenience. Exported (not in the
+ * public headers) for the CUDA backend module, libastrograd_cuda.so, which reports through it. */
+__attribute__((visibility("default"))) int ag_set_error(ag_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Same, returning NULL, for ops. */
 void *ag_fail(ag_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Whether every pointer argument is non-NULL; the first NULL one records AG_ERR_INVALID

@@ -206,10 +206,13 @@ ag_tensor *ag_to(ag_tensor *t, ag_device dev) {
         return ag_fail(AG_ERR_DEVICE, "ag_to: expected a device kind, given %d", (int)dev.kind);
     const char *dn = ag_device_kind_name(dev.kind);
     if (!ag_kernels_for(dev))
-        return ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build", dn, dev.index);
+        return dev.kind == AG_DEV_CUDA
+                   ? ag_fail(AG_ERR_DEVICE, "ag_to: device cuda:%d is not available: %s", dev.index,
+                             ag_cuda_unavailable_reason())
+                   : ag_fail(AG_ERR_DEVICE, "ag_to: device %s:%d is not available in this build", dn, dev.index);
     if (dev.kind == AG_DEV_CUDA && (dev.index < 0 || dev.index >= ag_cuda_device_count()))
-        return ag_fail(AG_ERR_DEVICE, "ag_to: device cuda:%d does not exist (%d cuda devices)", dev.index,
-                       ag_cuda_device_count());
+        return ag_fail(AG_ERR_DEVICE, "ag_to: device cuda:%d does not exist (%d cuda devices: %s)", dev.index,
+                       ag_cuda_device_count(), ag_cuda_unavailable_reason());
     if (dev.index != 0)
         return ag_fail(AG_ERR_NOTIMPL, "ag_to: only %s:0 is supported, given %s:%d", dn, dn, dev.index);
     if (src.kind != AG_DEV_CPU && dev.kind != AG_DEV_CPU)

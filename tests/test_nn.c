@@ -101,7 +101,7 @@ static void test_tree(void **st) {
     OK(ag_module_to(root, DEV));
     assert_ptr_equal(ag_module_param(root, "encoder.0.weight"), w0);
 #ifndef AG_HAVE_CUDA
-    EXPECT_ERR(ag_module_to(root, ((ag_device){AG_DEV_CUDA, 0})), "not available in this build");
+    EXPECT_ERR(ag_module_to(root, ((ag_device){AG_DEV_CUDA, 0})), "cuda:0 is not available: this build has no CUDA backend");
     assert_ptr_equal(ag_module_param(root, "encoder.0.weight"), w0);
 #endif
     /* dtype conversion */

@@ -33,6 +33,18 @@ int ag_cuda_reduce(ag_reduce_op op, const ag_kview *out, const ag_kview *idx, co
 int ag_cuda_gemm(const ag_kview *out, const ag_kview *a, const ag_kview *b, bool conj_a, bool conj_b);
 int ag_cuda_rng(ag_rng_dist dist, const ag_kview *out, uint64_t seed, uint64_t offset, double p0, double p1);
 
+/* What the module libastrograd_cuda.so exports (one symbol, ag_cuda_backend_v1) for
+ * backends/backend.c, which opens it at the first use of a CUDA device: a program that never
+ * touches CUDA maps neither the module nor the CUDA runtime, cuBLAS and cuFFT. table_size
+ * guards against a module built from another version of AG_KERNEL_ENTRIES. */
+typedef struct ag_cuda_backend {
+    size_t table_size; /* sizeof(ag_kernels) where the module was built */
+    const ag_kernels *kernels;
+    int (*count)(void);
+    void (*release_cache)(void);
+    void (*stats)(size_t *allocated, size_t *cached, size_t *peak, uint64_t *counts);
+} ag_cuda_backend;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,5 @@
-/* backends/cuda/table.c — the CUDA kernel table and the public device queries
- * (astrograd/cuda.h). */
-#include <string.h>
-
-#include "astrograd/cuda.h"
+/* backends/cuda/table.c — the CUDA kernel table and what the module libastrograd_cuda.so
+ * exports for backends/backend.c (which answers astrograd/cuda.h's queries through it). */
 #include "backends/cuda/cuda.h"
 
 /* The entries CUDA implements so far; the rest of AG_KERNEL_ENTRIES stays NULL and is reported
@@ -19,19 +16,11 @@ const ag_kernels ag_cuda_kernels = {
 #undef CUDA_ENTRY
 };
 
-bool ag_cuda_available(void) { return ag_cuda_count() > 0; }
-int ag_cuda_device_count(void) { return ag_cuda_count(); }
-void ag_cuda_empty_cache(void) { ag_cuda_release_cache(); }
-
-int ag_cuda_memory_stats_get(ag_cuda_memory_stats *s) {
-    if (!s) return ag_set_error(AG_ERR_INVALID, "ag_cuda_memory_stats_get: NULL argument");
-    uint64_t c[5];
-    memset(s, 0, sizeof *s);
-    ag_cuda_stats(&s->allocated_bytes, &s->cached_bytes, &s->peak_bytes, c);
-    s->n_alloc = c[0];
-    s->n_cache_hits = c[1];
-    s->n_cuda_malloc = c[2];
-    s->n_cuda_free = c[3];
-    s->n_oom_retries = c[4];
-    return 0;
-}
+/* the module's one export (backends/backend.c opens the module and reads it) */
+__attribute__((visibility("default"))) const ag_cuda_backend ag_cuda_backend_v1 = {
+    .table_size = sizeof(ag_kernels),
+    .kernels = &ag_cuda_kernels,
+    .count = ag_cuda_count,
+    .release_cache = ag_cuda_release_cache,
+    .stats = ag_cuda_stats,
+};
