@@ -2,7 +2,8 @@
  * writes with python-casacore: the first 200 groups of the shipped EHT low-band UVFITS copied
  * as importuvfits does (the reader must give ag_read_uvfits' visibilities for those rows), a
  * synthetic XX/YY MS with 2 channels, WEIGHT_SPECTRUM, CORRECTED_DATA and flags against the
- * script's expected Stokes I, channel selection, and bad paths, tables and options. */
+ * script's expected Stokes I, channel selection, and bad paths, options and tables (damaged
+ * copies made here). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <setjmp.h>
@@ -165,10 +166,33 @@ static void bad_inputs(void **state) {
     assert_int_equal(ag_live_tensors(), live);
 }
 
+/* damaged copies of xy.ms: casacore's exceptions become errors naming the file */
+static void damaged_tables(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ag_test_ms_XXXXXX", cmd[512], path[300];
+    assert_non_null(mkdtemp(dir));
+    const char *damage[][2] = {
+        {"rm -r %s/d.ms/SPECTRAL_WINDOW", "SPECTRAL_WINDOW"},      /* a subtable gone */
+        {"truncate -s 100 %s/d.ms/table.f0", "casacore"},          /* the main table's data cut short */
+        {"head -c 200 /dev/urandom > %s/d.ms/table.dat", "not a casacore table"},
+    };
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s/d.ms && cp -r " MS_DIR "xy.ms %s/d.ms", dir, dir);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, damage[i][0], dir);
+        assert_int_equal(system(cmd), 0);
+        snprintf(path, sizeof path, "%s/d.ms", dir);
+        assert_null(ag_read_ms(path, NULL));
+        assert_error(AG_ERR_FORMAT, "ag_read_ms", path, damage[i][1]);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(reads_eht_as_uvfits), TEST(reads_xx_yy_two_channels), TEST(reads_corrected_data), TEST(selects_channels),
-        TEST(bad_inputs),
+        TEST(bad_inputs), TEST(damaged_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
