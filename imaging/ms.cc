@@ -23,7 +23,7 @@
 #include <casacore/tables/Tables/TableRecord.h>
 
 #include "astrograd/imaging.h"
-#include "core/core.h"
+#include "tensor/layer.h"
 #include "imaging/readers.h"
 
 using namespace casacore;
