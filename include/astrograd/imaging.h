@@ -544,8 +544,9 @@ typedef struct ag_ms_opts {
  *    an EHT/HOPS UVFITS holds the file's numbers, and ag_read_ms gives exactly what
  *    ag_read_uvfits gives for those rows except this label: set vis->fourier_sign = +1 yourself
  *    for such an MS (tests/test_ms.c reads one made that way).
- * Tensors are on the CPU (ag_to moves them). Returns NULL with an error naming ag_read_ms and
- * the path: AG_ERR_INVALID for a NULL path, a negative first_chan or nchan; AG_ERR_IO when the
+ * opts is read, not kept. Tensors are on the CPU (ag_to moves them); the tables are opened
+ * read-only, without read locks. Returns NULL with an error naming ag_read_ms and the path:
+ * AG_ERR_INVALID for a NULL path, a negative first_chan or nchan; AG_ERR_IO when the
  * path does not exist; AG_ERR_FORMAT when it is not a casacore table, lacks the data column
  * asked for (DATA, or CORRECTED_DATA with opts->corrected), UVW, ANTENNA1, ANTENNA2, TIME, FLAG,
  * every weight column, or the DATA_DESCRIPTION, SPECTRAL_WINDOW, POLARIZATION or ANTENNA table,
