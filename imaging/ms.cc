@@ -158,7 +158,7 @@ ag_vis *read(const char *path, const ag_ms_opts &o) {
     for (const char *c : {"UVW", "ANTENNA1", "ANTENNA2", "TIME", "FLAG"}) need_col(ms, c, "main");
     real_col wsp(ms, "WEIGHT_SPECTRUM"), ssp(ms, "SIGMA_SPECTRUM"), wrow(ms, "WEIGHT"), srow(ms, "SIGMA");
     if (!wsp.present && !ssp.present && !wrow.present && !srow.present)
-        fail("none of the WEIGHT_SPECTRUM, SIGMA_SPECTRUM, WEIGHT, SIGMA columns");
+        fail("no weights: none of the WEIGHT_SPECTRUM, SIGMA_SPECTRUM, WEIGHT, SIGMA columns");
     Table ddt = subtable(ms, "DATA_DESCRIPTION"), spw = subtable(ms, "SPECTRAL_WINDOW");
     Table pol = subtable(ms, "POLARIZATION"), ant = subtable(ms, "ANTENNA");
     need_col(ddt, "SPECTRAL_WINDOW_ID", "DATA_DESCRIPTION"), need_col(ddt, "POLARIZATION_ID", "DATA_DESCRIPTION");
