@@ -9,6 +9,7 @@
 
 #include "astrograd/imaging.h"
 #include "tensor/layer.h"
+#include "imaging/readers.h"
 
 #ifndef AG_HAVE_CFITSIO
 ag_vis *ag_read_uvfits(const char *path) {
@@ -225,51 +226,26 @@ static ag_vis *read_all(fitsfile *f, const char *path, long long fsize) {
             for (long c = 0; c < nf; c++) {
                 double freq = fx.crval + ((double)c + 1 - fx.crpix) * fx.cdelt + ifoff[fi];
                 const double *p = grp + fi * ix.stride + c * fx.stride;
-                double re, im, wt;
-                if (iI >= 0) {
-                    const double *q = p + iI * sx.stride;
-                    re = q[0], im = q[1], wt = q[2];
-                    if (!(wt > 0) || !isfinite(wt)) continue;
-                } else {
-                    const double *q1 = p + iP * sx.stride, *q2 = p + iQ * sx.stride;
-                    if (!(q1[2] > 0) || !(q2[2] > 0) || !isfinite(q1[2]) || !isfinite(q2[2])) continue;
-                    re = (q1[0] + q2[0]) / 2, im = (q1[1] + q2[1]) / 2, wt = 4 / (1 / q1[2] + 1 / q2[2]);
-                }
-                if (!isfinite(re) || !isfinite(im) || !(freq > 0)) continue;
-                u[n] = us * freq, v[n] = vs * freq, w[n] = wt, d[2 * n] = re, d[2 * n + 1] = im;
+                double q[3];
+                if (!ag__stokes_i(p + (iI >= 0 ? iI : iP) * sx.stride, iI >= 0 ? NULL : p + iQ * sx.stride, q) ||
+                    !(freq > 0))
+                    continue;
+                u[n] = us * freq, v[n] = vs * freq, w[n] = q[2], d[2 * n] = q[0], d[2 * n + 1] = q[1];
                 t[n] = (jd - 2400000.5) * 86400.0, a1[n] = idx[s1], a2[n] = idx[s2];
                 n++;
             }
     }
     if (n == 0) { bad(path, "no unflagged cross-correlation visibility"); goto done; }
-    int64_t shp[2] = {1, n};
-    /* a reader makes host tensors: the caller moves them (ag_to) */
-    ag_tensor *tu = ag_from_data(u, shp, 2, AG_F64), *tv = ag_from_data(v, shp, 2, AG_F64); /* host */
-    ag_tensor *td = ag_from_data(d, shp, 2, AG_C128), *tw = ag_from_data(w, shp, 2, AG_F64); /* host */
-    if (!(vis = ag_vis_new(tu, tv, td, tw))) goto done;
-    double rf = fx.crval;
-    for (long i = 0; i < n; i++) w[i] = 1 / sqrt(w[i]);
-    vis->sigma = ag_from_data(w, shp, 2, AG_F64); /* host */
-    vis->time = ag_from_data(t, shp + 1, 1, AG_F64); /* host */
-    vis->ant1 = ag_from_data(a1, shp + 1, 1, AG_I64), vis->ant2 = ag_from_data(a2, shp + 1, 1, AG_I64); /* host */
-    vis->freq = ag_from_data(&rf, shp, 1, AG_F64); /* host */
-    ag_tensor *own[5] = {vis->sigma, vis->time, vis->ant1, vis->ant2, vis->freq};
-    for (int i = 0; i < 5; i++) if (own[i]) ag__unscope(own[i]);
-    vis->fourier_sign = +1, vis->ref_freq = rf;
-    vis->stations = calloc((size_t)nst, sizeof *vis->stations), vis->nstations = nst;
-    bool ok = vis->sigma && vis->time && vis->ant1 && vis->ant2 && vis->freq && vis->stations;
-    for (int s = 1; ok && s < MAXANT; s++) {
+    char num[MAXANT][8], *st_names[MAXANT];
+    for (int s = 1; s < MAXANT; s++) {
         if (idx[s] < 0) continue;
-        char num[16];
-        snprintf(num, sizeof num, "%d", s);
-        if (!(vis->stations[idx[s]] = strdup(names[s] ? names[s] : num))) ok = false;
+        snprintf(num[idx[s]], sizeof num[0], "%d", s);
+        st_names[idx[s]] = names[s] ? names[s] : num[idx[s]];
     }
+    if (!(vis = ag__vis_from_samples(FN, n, u, v, d, w, t, a1, a2, st_names, nst, fx.crval))) goto done;
+    vis->fourier_sign = +1;
     vis->ra = ra, vis->dec = dec;
     vis->source = key_str(f, "OBJECT"), vis->date_obs = key_str(f, "DATE-OBS");
-    if (!ok) {
-        if (!ag_failed()) ag_set_error(AG_ERR_NOMEM, FN ": out of memory");
-        ag_vis_free(vis), vis = NULL;
-    }
 done:
     free(u), free(v), free(w), free(d), free(t), free(a1), free(a2), free(par), free(grp);
     for (int i = 0; names && i < MAXANT; i++) free(names[i]);

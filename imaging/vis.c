@@ -1,9 +1,11 @@
 /* imaging/vis.c — loose visibility sets: the one type every reader returns and every gridder takes. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "astrograd/imaging.h"
 #include "tensor/layer.h"
+#include "imaging/readers.h"
 
 void ag_vis_free(ag_vis *vis) {
     if (!vis) return;
@@ -89,4 +91,33 @@ fail:
     for (int i = 0; i < 4; i++) ag__drop(ts[i]);
     free(vis);
     return NULL;
+}
+
+ag_vis *ag__vis_from_samples(const char *fn, int64_t n, const double *u, const double *v, const double *d, double *w,
+                             const double *t, const int64_t *a1, const int64_t *a2, char *const *stations, int nst,
+                             double ref_freq) {
+    int64_t shp[2] = {1, n};
+    /* a reader makes host tensors: the caller moves them (ag_to) */
+    ag_tensor *tu = ag_from_data(u, shp, 2, AG_F64), *tv = ag_from_data(v, shp, 2, AG_F64); /* host */
+    ag_tensor *td = ag_from_data(d, shp, 2, AG_C128), *tw = ag_from_data(w, shp, 2, AG_F64); /* host */
+    ag_vis *vis = ag_vis_new(tu, tv, td, tw);
+    if (!vis) return NULL;
+    for (int64_t i = 0; i < n; i++) w[i] = 1 / sqrt(w[i]);
+    vis->sigma = ag_from_data(w, shp, 2, AG_F64); /* host */
+    vis->time = ag_from_data(t, shp + 1, 1, AG_F64); /* host */
+    vis->ant1 = ag_from_data(a1, shp + 1, 1, AG_I64), vis->ant2 = ag_from_data(a2, shp + 1, 1, AG_I64); /* host */
+    vis->freq = ag_from_data(&ref_freq, shp, 1, AG_F64); /* host */
+    ag_tensor *own[5] = {vis->sigma, vis->time, vis->ant1, vis->ant2, vis->freq};
+    for (int i = 0; i < 5; i++) if (own[i]) ag__unscope(own[i]);
+    vis->ref_freq = ref_freq;
+    vis->stations = calloc((size_t)nst, sizeof *vis->stations), vis->nstations = nst;
+    bool ok = vis->sigma && vis->time && vis->ant1 && vis->ant2 && vis->freq && (vis->stations || !nst);
+    for (int s = 0; ok && s < nst; s++)
+        if (!(vis->stations[s] = strdup(stations[s]))) ok = false;
+    if (!ok) {
+        if (!ag_failed()) ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn);
+        ag_vis_free(vis);
+        return NULL;
+    }
+    return vis;
 }

@@ -48,7 +48,7 @@ follow() { # follow FILE CHAIN: the includes of FILE, depth first, each header o
 while IFS= read -r src; do
     seen=()
     follow "$src" "$src"
-done < <(find nn optim imaging -name '*.[ch]' 2>/dev/null | sort)
+done < <(find nn optim imaging -name '*.[ch]' -o -name '*.cc' 2>/dev/null | sort)
 [ -n "$chains" ] && report "nn/, optim/, imaging/ must not reach tensor/internal.h or backends/ (include chains)" "${chains%$'\n'}"
 
 # A line marked /* host */ keeps a value on the host by design (a step counter read by the

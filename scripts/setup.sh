@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(meson ninja-build pkg-config gcc libopenblas-openmp-dev liblapacke-dev libfftw3-dev
-      libhdf5-dev libcmocka-dev libcfitsio-dev libpng-dev libcairo2-dev zlib1g-dev valgrind)
+      libhdf5-dev libcmocka-dev libcfitsio-dev libpng-dev libcairo2-dev zlib1g-dev valgrind
+      g++ casacore-dev) # g++ and casacore-dev: the Measurement Set reader (imaging/ms.cc)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

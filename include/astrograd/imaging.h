@@ -631,6 +631,50 @@ AG_API ag_tensor *ag_nufft_adjoint(const ag_nufft_plan *plan, ag_tensor *vis);
  * is truncated or inconsistent, or keeps no visibility. */
 AG_API ag_vis *ag_read_uvfits(const char *path);
 
+/* ---- Measurement Set reader (imaging/ms.c, imaging/ms.cc; AG_ERR_NOTIMPL in builds without casacore) ---- */
+
+/* Options of ag_read_ms; all zero (or opts NULL) reads DATA, every channel. */
+typedef struct ag_ms_opts {
+    bool corrected;          /* read CORRECTED_DATA instead of DATA */
+    int64_t first_chan;      /* first channel read, 0-based, in every spectral window */
+    int64_t nchan;           /* channels read from first_chan; 0: all to the window's end */
+} ag_ms_opts;
+/* Reads the Stokes I visibilities of a CASA Measurement Set (ALMA, VLA; the directory) into a new
+ * ag_vis laid out as ag_read_uvfits': one channel, every kept (row, selected channel) sample one
+ * visibility, rows in table order and channels within a row, so vis->nchan == 1.
+ *  - u, v: the main table's UVW [m] times the sample's CHAN_FREQ (SPECTRAL_WINDOW of the row's
+ *    DATA_DESC_ID) over c = 299792458 m/s, in λ; f64.
+ *  - data c128 [Jy] from DATA (or CORRECTED_DATA), weight f64 [1/Jy²], sigma = 1/√weight. The
+ *    correlation weights are WEIGHT_SPECTRUM where the column exists and the cell is defined,
+ *    else 1/SIGMA_SPECTRUM², else WEIGHT (per correlation), else 1/SIGMA². Stokes I as
+ *    ag_read_uvfits: the I correlation (POLARIZATION CORR_TYPE 1) when present, else
+ *    (RR+LL)/2 (5, 8) or (XX+YY)/2 (9, 12) with weight 4/(1/w₁+1/w₂). A sample is dropped when
+ *    either hand is flagged (FLAG, or weight <= 0 or not finite), a row when FLAG_ROW is set,
+ *    UVW or TIME is not finite, or ANTENNA1 == ANTENNA2 (auto-correlations).
+ *  - time (nvis) f64: TIME, which the MS stores in MJD seconds (UTC) already.
+ *  - ant1, ant2 (nvis) i64 indices into stations[] (the ANTENNA table's NAME), in the order the
+ *    antennas first appear in the kept rows (as ag_read_uvfits numbers its stations).
+ *  - freq (1) = ref_freq = CHAN_FREQ[first_chan] of the first kept row's spectral window;
+ *    ra, dec [deg] and source from that row's FIELD (PHASE_DIR, NAME), 0 / NULL without a FIELD
+ *    table; date_obs NULL.
+ *  - fourier_sign = -1: the MS definition (CASA, casacore's measurement equation) is
+ *    V = ∫ I e^{−2πi(ul+vm)}, MPoL's. ag_read_uvfits records +1 for AIPS/HOPS files. casacore's
+ *    importuvfits copies UVW and the visibilities of a UVFITS file unchanged, so an MS made from
+ *    an EHT/HOPS UVFITS holds the file's numbers, and ag_read_ms gives exactly what
+ *    ag_read_uvfits gives for those rows except this label: set vis->fourier_sign = +1 yourself
+ *    for such an MS (tests/test_ms.c reads one made that way).
+ * opts is read, not kept. Tensors are on the CPU (ag_to moves them); the tables are opened
+ * read-only, without read locks. Returns NULL with an error naming ag_read_ms and the path:
+ * AG_ERR_INVALID for a NULL path, a negative first_chan or nchan; AG_ERR_IO when the
+ * path does not exist; AG_ERR_FORMAT when it is not a casacore table, lacks the data column
+ * asked for (DATA, or CORRECTED_DATA with opts->corrected), UVW, ANTENNA1, ANTENNA2, TIME, FLAG,
+ * every weight column, or the DATA_DESCRIPTION, SPECTRAL_WINDOW, POLARIZATION or ANTENNA table,
+ * has no I, RR+LL or XX+YY correlation, a cell of another shape than its window and
+ * polarization say, a channel selection beyond a window's channels, an antenna number outside
+ * the ANTENNA table, or keeps no visibility; any other casacore exception is reported the same
+ * way with casacore's message. AG_ERR_NOTIMPL when the library was built without casacore. */
+AG_API ag_vis *ag_read_ms(const char *path, const ag_ms_opts *opts);
+
 /* -- Closure quantities (imaging/closure.c) -- */
 
 /* Gain-invariant products of a VLBI visibility set, selected once (ag_closure_set_new) and
