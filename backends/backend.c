@@ -1,6 +1,5 @@
 /* backends/backend.c — device -> kernel table, and settings that reach into backend libraries. */
 #include <cblas.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,40 +8,26 @@
 #include "astrograd/cuda.h"
 #include "backends/cuda/cuda.h"
 #include "backends/kernels.h"
+#include "core/core.h"
 
 /* The CUDA backend is a module of its own (libastrograd_cuda.so, built where nvcc is), opened
- * at the first CUDA query or use: a CPU-only program maps none of the CUDA runtime, cuBLAS and
- * cuFFT (they made an empty program's RSS 170 MB), and a machine without them still runs the
- * CPU library. Looked up as $AG_CUDA_BACKEND, else next to this library, else by the loader's
- * search path. Never closed: CUDA runtimes do not take unloading well. */
+ * at the first CUDA query or use (ag__module_symbol: $AG_CUDA_BACKEND, else next to this
+ * library): a CPU-only program maps none of the CUDA runtime, cuBLAS and cuFFT (they made an
+ * empty program's RSS 170 MB), and a machine without them still runs the CPU library. */
 static const ag_cuda_backend *cuda;
 static char cuda_why[600] = "this build has no CUDA backend (configured without CUDA: no nvcc, or -Dcuda=disabled)";
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
 
 static void cuda_load(void) {
 #ifdef AG_HAVE_CUDA
-    const char *env = getenv("AG_CUDA_BACKEND");
-    char path[4096] = "libastrograd_cuda.so";
-    Dl_info self;
-    if (env && *env) snprintf(path, sizeof path, "%s", env);
-    else if (dladdr((void *)&ag_kernels_for, &self) && self.dli_fname && strrchr(self.dli_fname, '/'))
-        snprintf(path, sizeof path, "%.*s/libastrograd_cuda.so", (int)(strrchr(self.dli_fname, '/') - self.dli_fname),
-                 self.dli_fname);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror(); /* the first attempt's reason: the likeliest to matter */
-        snprintf(cuda_why, sizeof cuda_why, "the CUDA backend module did not load: %s", e ? e : path);
-        if (!(env && *env) && strcmp(path, "libastrograd_cuda.so")) h = dlopen("libastrograd_cuda.so", RTLD_NOW | RTLD_LOCAL);
-        if (!h) return;
+    const ag_cuda_backend *b = (const ag_cuda_backend *)ag__module_symbol("libastrograd_cuda.so", "AG_CUDA_BACKEND",
+                                                                          "ag_cuda_backend_v1", cuda_why, sizeof cuda_why);
+    if (b && b->table_size != sizeof(ag_kernels)) {
+        snprintf(cuda_why, sizeof cuda_why, "libastrograd_cuda.so is not this version's CUDA backend (its kernel "
+                 "table differs)");
+        b = NULL;
     }
-    const ag_cuda_backend *b = (const ag_cuda_backend *)dlsym(h, "ag_cuda_backend_v1");
-    if (!b || b->table_size != sizeof(ag_kernels)) {
-        snprintf(cuda_why, sizeof cuda_why, "%s is not this version's CUDA backend (%s)", path,
-                 b ? "its kernel table differs" : "no ag_cuda_backend_v1");
-        return;
-    }
-    cuda = b;
-    cuda_why[0] = '\0';
+    if (b) cuda = b, cuda_why[0] = '\0';
 #endif
 }
 

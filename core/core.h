@@ -37,6 +37,13 @@ bool ag__nonnull(const char *op, int first, const char *names, const void *const
 const char *ag_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
 #define AG_SHAPE_BUF 96
 
+/* Opens one of astrograd's optional modules (libastrograd_cuda.so, libastrograd_ms.so: code
+ * whose libraries a program should load only when it uses them) and returns the address of
+ * its symbol `sym`, or NULL with the reason in why (a loader message, or that the symbol is
+ * missing). Looked up as $env_var when set, else next to libastrograd itself, else by the
+ * loader's search path. Modules are never closed (their libraries may not take unloading). */
+void *ag__module_symbol(const char *file, const char *env_var, const char *sym, char *why, size_t nwhy);
+
 #ifdef __cplusplus
 }
 #endif

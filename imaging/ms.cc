@@ -261,7 +261,7 @@ ag_vis *read(const char *path, const ag_ms_opts &o) {
 
 } // namespace
 
-extern "C" ag_vis *ag__read_ms_casacore(const char *path, const ag_ms_opts *opts) {
+extern "C" __attribute__((visibility("default"))) ag_vis *ag__read_ms_casacore(const char *path, const ag_ms_opts *opts) {
     try {
         return read(path, *opts);
     } catch (const ms_error &e) {

@@ -32,6 +32,7 @@ static inline bool ag__stokes_i(const double *q1, const double *q2, double out[3
  * t [s], a1, a2 indices into the nst stations (copied); freq = (1) ref_freq. Makes host
  * tensors and overwrites w with σ = 1/√w. The caller sets fourier_sign, ra, dec, source and
  * date_obs. NULL with the error set (naming fn) on allocation failure. */
+__attribute__((visibility("default"))) /* for the Measurement Set module, libastrograd_ms.so */
 ag_vis *ag__vis_from_samples(const char *fn, int64_t n, const double *u, const double *v, const double *d, double *w,
                              const double *t, const int64_t *a1, const int64_t *a2, char *const *stations, int nst,
                              double ref_freq);

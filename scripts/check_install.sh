@@ -10,9 +10,11 @@ export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
 cc -std=c11 -Wall -Wextra -Werror tests/install_consumer.c $(pkg-config --cflags --libs astrograd) -o "$root/consumer"
 # pkg-config already puts libdir under the sysroot
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir astrograd)" "$root/consumer"
-# the CUDA backend module (built where nvcc is) is installed next to the library, where
-# backends/backend.c looks for it first
-if [ -f build/libastrograd_cuda.so ]; then
-    test -f "$(pkg-config --variable=libdir astrograd)/libastrograd_cuda.so" ||
-        { echo "check_install: libastrograd_cuda.so is not installed next to libastrograd" >&2; exit 1; }
-fi
+# the optional modules (CUDA where nvcc is, the Measurement Set reader where casacore is) are
+# installed next to the library, where core/module.c looks for them first
+for m in libastrograd_cuda.so libastrograd_ms.so; do
+    if [ -f "build/$m" ]; then
+        test -f "$(pkg-config --variable=libdir astrograd)/$m" ||
+            { echo "check_install: $m is not installed next to libastrograd" >&2; exit 1; }
+    fi
+done

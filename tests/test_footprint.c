@@ -1,8 +1,9 @@
-/* tests/test_cuda_lazy.c — the CUDA backend is a module opened at the first CUDA query
- * (backends/backend.c): a program that never touches CUDA maps none of the CUDA libraries and
- * stays small, and the first query loads the module (in a build with CUDA) or explains why
- * not. Suite 'footprint' (not run under valgrind or the sanitizers, whose own memory would
- * swamp the RSS bound). With AG_CUDA_BACKEND set to a missing file the reason must name it. */
+/* tests/test_footprint.c — the CUDA backend and the Measurement Set reader's casacore half are
+ * modules opened at their first use (backends/backend.c, imaging/ms.c): a program that uses
+ * neither maps none of their libraries and stays small, and the first CUDA query loads the
+ * module (in a build with CUDA) or explains why not. Suite 'footprint' (not run under valgrind
+ * or the sanitizers, whose own memory would swamp the RSS bound). With AG_CUDA_BACKEND and
+ * AG_MS_MODULE naming missing files, the reasons must name them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static int failures;
 #define CHECK(cond, ...)                                   \
     do {                                                   \
         if (!(cond)) {                                     \
-            fprintf(stderr, "test_cuda_lazy: " __VA_ARGS__); \
+            fprintf(stderr, "test_footprint: " __VA_ARGS__); \
             fputc('\n', stderr);                           \
             failures++;                                    \
         }                                                  \
@@ -29,6 +30,14 @@ static int cuda_maps(void) {
     while (f && fgets(line, sizeof line, f))
         n += strstr(line, "libcudart") || strstr(line, "libcublas") || strstr(line, "libcufft") ||
              strstr(line, "libastrograd_cuda");
+    if (f) fclose(f);
+    return n;
+}
+static int casacore_maps(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[1024];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) n += strstr(line, "libcasa_") || strstr(line, "libastrograd_ms");
     if (f) fclose(f);
     return n;
 }
@@ -53,6 +62,7 @@ int main(void) {
     long kb = rss_kb();
     printf("before any CUDA query: RSS %ld kB, %d CUDA mappings\n", kb, cuda_maps());
     CHECK(cuda_maps() == 0, "CUDA libraries are mapped before any CUDA query");
+    CHECK(casacore_maps() == 0, "casacore is mapped before any ag_read_ms");
     CHECK(kb > 0 && kb < 20 * 1024, "RSS %ld kB, expected < 20 MB for a program that uses no CUDA", kb);
 
     bool avail = ag_cuda_available();
@@ -88,6 +98,18 @@ int main(void) {
         CHECK(loaded ? rc == 0 && st.n_alloc == 0 : rc == AG_ERR_DEVICE, "ag_cuda_memory_stats_get gave %d", rc);
         ag_clear_error();
     }
+#ifdef AG_HAVE_CASACORE
+    /* the first ag_read_ms opens the module (or says why it cannot) */
+    const char *ms_env = getenv("AG_MS_MODULE");
+    ag_vis *vis = ag_read_ms("/nonexistent.ms", NULL);
+    CHECK(!vis, "ag_read_ms of a missing path succeeded");
+    printf("ag_read_ms: %s; %d casacore mappings\n", ag_last_error(), casacore_maps());
+    if (ms_env && *ms_env) CHECK(ag_error_code() == AG_ERR_NOTIMPL && strstr(ag_last_error(), ms_env),
+                                 "a missing module: expected AG_ERR_NOTIMPL naming %s, given %s", ms_env, ag_last_error());
+    else CHECK(ag_error_code() == AG_ERR_IO && casacore_maps() > 0,
+               "expected the module loaded and AG_ERR_IO for a missing path, given %s", ag_last_error());
+    ag_clear_error();
+#endif
     ag_release(y);
     ag_release(x);
     return failures ? 1 : 0;
