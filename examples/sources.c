@@ -354,7 +354,9 @@ int main(int argc, char **argv) {
     double t0 = now();
     scene s = {.N = small ? 32 : 48};
     int64_t N = s.N;
-    s.xs = ag_mul_s(ag_arange_on((double)-N / 2, (double)N / 2, 1, AG_F64, dev), D_MODEL);
+    ag_scope_begin();
+    s.xs = ag_keep(ag_mul_s(ag_arange_on((double)-N / 2, (double)N / 2, 1, AG_F64, dev), D_MODEL));
+    ag_scope_end();
     s.r0 = N / 2 - 12, s.c0 = N / 2 - 7;
     const double zero[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
@@ -551,5 +553,6 @@ int main(int argc, char **argv) {
     for (int k = 0; k < NG; k++) ag_release(p[k]);
     ag_release(s.raw), ag_release(s.fspec), ag_release(s.th0), ag_release(s.u), ag_release(s.z), ag_release(s.xs);
     for (int i = 0; i < 2; i++) ag_release(s.in[i].H), ag_release(s.in[i].data);
+    if (ag_live_tensors()) fprintf(stderr, "sources: %lld tensors left alive\n", (long long)ag_live_tensors());
     return check && !ok ? 3 : 0;
 }
