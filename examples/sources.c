@@ -82,6 +82,7 @@ typedef struct scene {
     int64_t r0, c0;    /* the free box's first row, column in the model frame */
     inst in[2];
     double mu[NG][2];  /* the centre priors' means */
+    ag_tensor *mu_t[NG]; /* the same, [2] on the device */
     ag_tensor *th0, *u, *z; /* sampling: θ = th0 + u ⊙ z */
     ag_tensor *raw, *fspec; /* the free source: raw [B, B], log s [C] */
 } scene;
@@ -133,10 +134,10 @@ static ag_tensor *render(const scene *s, ag_tensor *const g[NG], ag_tensor *raw,
  * Why it is fast: resampling to another pixel grid is, for a band-limited image, a crop of its
  * spectrum, and a sub-pixel offset a phase ramp; both fold into the PSF's transfer function, so
  * one rfft2 of the model frame (shared by every instrument) and one small irfft2 per instrument
- * do PSF convolution, shift and resampling together, O(N² log N) per band. scarlet's
- * multi-resolution observations resample in pixel space with an interpolation kernel per pixel
- * (work growing as the product of the two grids' sizes, or a convolution per output pixel),
- * which is what makes multi-instrument fits slow there. No per-pixel loop runs here. */
+ * do PSF convolution, shift and resampling together, O(N² log N) per band. scarlet (1.x)
+ * resamples in pixel space: scarlet.resampling.make_ker2D builds, for each low-resolution pixel,
+ * a sinc kernel over the high-resolution frame, so the work grows as the product of the two
+ * grids' pixel counts. No per-pixel loop runs here. */
 static ag_tensor *observe(const scene *s, ag_tensor *G, int i) {
     int64_t N = s->N, n = s->in[i].n;
     ag_tensor *Y = ag_mul(G, s->in[i].H);
@@ -160,8 +161,7 @@ static ag_tensor *neg_log_post(const scene *s, ag_tensor *const g[NG], ag_tensor
         nlp = nlp ? ag_add(nlp, t) : t;
     }
     for (int k = 0; k < NG; k++) {
-        ag_tensor *mu = ag_from_data_on(s->mu[k], AG_SHAPE(2), AG_F64, dev);
-        ag_tensor *d = ag_mul_s(ag_sub(ag_narrow(g[k], 0, 0, 2), mu), 1 / PRIOR_SD);
+        ag_tensor *d = ag_mul_s(ag_sub(ag_narrow(g[k], 0, 0, 2), s->mu_t[k]), 1 / PRIOR_SD);
         nlp = ag_add(nlp, ag_mul_s(ag_sum(ag_square(d), AG_ALL_DIMS, false), 0.5));
     }
     return nlp;
@@ -372,6 +372,7 @@ int main(int argc, char **argv) {
         th_true[k * NP] = TRUE_G[k][0], th_true[k * NP + 1] = TRUE_G[k][1], th_true[k * NP + 2] = log(TRUE_G[k][2]);
         for (int c = 0; c < C; c++) th_true[k * NP + 3 + c] = log(TRUE_G[k][3 + c]);
         s.mu[k][0] = TRUE_G[k][0] + DETECT_OFF[k][0], s.mu[k][1] = TRUE_G[k][1] + DETECT_OFF[k][1];
+        s.mu_t[k] = vec(s.mu[k], 2, false);
     }
     double lfs[C];
     for (int c = 0; c < C; c++) lfs[c] = log(TRUE_FSPEC[c]);
@@ -552,7 +553,7 @@ int main(int argc, char **argv) {
                         "its posterior mean, fewer than 9 truths are in their 95 %% intervals, or draws diverged\n");
     free(th), free(col);
     ag_sample_result_free(&r);
-    for (int k = 0; k < NG; k++) ag_release(p[k]);
+    for (int k = 0; k < NG; k++) ag_release(p[k]), ag_release(s.mu_t[k]);
     ag_release(s.raw), ag_release(s.fspec), ag_release(s.th0), ag_release(s.u), ag_release(s.z), ag_release(s.xs);
     for (int i = 0; i < 2; i++) ag_release(s.in[i].H), ag_release(s.in[i].data);
     if (ag_live_tensors()) fprintf(stderr, "sources: %lld tensors left alive\n", (long long)ag_live_tensors());
