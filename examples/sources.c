@@ -27,6 +27,8 @@
  * Prints the spectra (truth, fit), a table of posterior means and 68 % / 95 % intervals against
  * the truth with each parameter's ESS, and one summary line:
  *   resample_err=... spec_relerr_max=... box_relerr_max=... in68=k/12 in95=k/12 max_abs_z=... ess_min=... ess_per_s=... ms_per_grad=... seconds=...
+ * (ess_min: the smallest of the 12 ESS; ess_per_s: that over the whole ag_sample run, warm-up
+ * included; ms_per_grad: its wall time per log-density + gradient evaluation.)
  * Writes PREFIX_A.png, PREFIX_B.png (per band: data, model, residual) and PREFIX_corner1.png,
  * PREFIX_corner2.png (each source's 6 parameters: 2-D histograms below the diagonal, 1-D
  * marginals on it, the truth as a dashed ring / a grey column). ag_figure draws only sky images,
@@ -411,7 +413,7 @@ int main(int argc, char **argv) {
     for (int it = 0; opt && sched && it < iters && !ag_failed(); it++) {
         ag_scope_begin();
         ag_tensor *l = neg_log_post(&s, p, s.raw, s.fspec);
-        if (l && !ag_backward(l)) ag_optim_step(opt), ag_sched_step(sched), loss = ag_item(l);
+        if (l && !ag_backward(l)) ag_optim_step(opt), ag_sched_step(sched), loss = it + 1 == iters ? ag_item(l) : loss;
         ag_optim_zero_grad(opt);
         ag_scope_end();
     }
