@@ -9,7 +9,8 @@
  *        with a Normal prior on the centre (sd 0.2" about a "detection" 0.05"–0.1" off the truth)
  *        and flat priors on log σ and log s;
  *      - one free-pixel source on a 9 × 9 box, pixels softplus(raw) normalised to unit sum.
- *    The model is rendered on the model frame (the finer instrument's grid, 0.2"/px).
+ *    The model is rendered on the model frame (the finer instrument's grid, 0.2"/px); images are
+ *    [C, y, x] with x = -ΔRA, y = ΔDec (as the figures' axes).
  * 2. Instruments: A, N² px of 0.2" (N = 48; --small 32) with a Gaussian PSF, and B, (N/2)² px of
  *    0.4" offset by (0.13", -0.07") with a Moffat (β = 3) PSF; FWHM per band below; white noise
  *    per instrument. The PSFs are effective PSFs (pixel response included), so an observed pixel
@@ -268,6 +269,10 @@ static int figure_instrument(const scene *s, int i, ag_tensor *model, const char
     ag_grid_coords gc;
     ag_figure *fig = ag_figure_new(3, C, 256);
     int rc = fig ? ag_grid_coords_init(&gc, in->pix, in->n) : -1;
+    /* the instrument's own pixel edges (offset included), with ΔRA = -x */
+    double x0 = -(double)(in->n / 2) * in->pix + (i ? OFF_B[0] : 0), y0 = -(double)(in->n / 2) * in->pix + (i ? OFF_B[1] : 0);
+    gc.img_ext[0] = -(x0 - in->pix / 2), gc.img_ext[1] = -(x0 + (in->n - 0.5) * in->pix);
+    gc.img_ext[2] = y0 - in->pix / 2, gc.img_ext[3] = y0 + (in->n - 0.5) * in->pix;
     ag_scope_begin();
     for (int c = 0; c < C && !rc; c++) {
         ag_tensor *d = ag_select(in->data, 0, c), *m = ag_select(model, 0, c);
