@@ -8,7 +8,7 @@
  *      - two elliptical Gaussians (one round, one not), parameters (x, y) centre [arcsec],
  *        log σ [arcsec], shape (a, b) (see gauss_source()), log s[C],
  *        with a Normal prior on the centre (sd 0.2" about a "detection" 0.05"–0.1" off the truth)
- *        and flat priors on log σ and log s;
+ *        and flat priors on log σ, a, b and log s;
  *      - one free-pixel source on a 9 × 9 box, pixels softplus(raw) normalised to unit sum.
  *    The model is rendered on the model frame (the finer instrument's grid, 0.2"/px); images are
  *    [C, y, x] with x = -ΔRA, y = ΔDec (as the figures' axes).
@@ -28,7 +28,8 @@
  *    parameters of sd ≪ 0.03 down).
  * Prints the spectra (truth, fit), a table of posterior means and 68 % / 95 % intervals against
  * the truth with each parameter's ESS, and one summary line:
- *   resample_err=... spec_relerr_max=... box_relerr_max=... in68=k/16 in95=k/16 max_abs_z=... ess_min=... ess_per_s=... ms_per_grad=... seconds=...
+ *   resample_err=... spec_relerr_max=... box_relerr_max=... in68=k/16 in95=k/16 max_abs_z=...
+ *   ess_min=... ess_per_s=... ms_per_grad=... seconds=...     (on one line)
  * (ess_min: the smallest of the 16 ESS; ess_per_s: that over the whole ag_sample run, warm-up
  * included; ms_per_grad: its wall time per log-density + gradient evaluation.)
  * Writes PREFIX_A.png, PREFIX_B.png (per band: data, model, residual) and PREFIX_corner1.png,
