@@ -46,7 +46,7 @@
  * 16 truths in their 95 % intervals (all 16 has probability 0.95¹⁶ ≈ 0.44 for independent
  * parameters, 13 or more 0.993); no divergent draws. Calibration (--small, seeds 10–29, 320
  * truths): rms (truth − mean)/sd 1.02, 68 % within 1 sd, 93 % within 1.96 sd, the largest 3.6.
- * Default: N = 48, 3000 Adam steps, 400 warm-up + 1000 draws (21–24 s on this project's 2
+ * Default: N = 48, 3000 Adam steps, 400 warm-up + 1000 draws (20–35 s on this project's 2
  * shared, loaded cores); --small (the test): N = 32, 1500 Adam steps, 150 warm-up + 200 draws
  * (about 5 s there). */
 #define _POSIX_C_SOURCE 200809L
