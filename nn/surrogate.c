@@ -47,23 +47,34 @@ static const char *domain_str(ag_col_map m) {
     return m == AG_MAP_LOG10 ? "finite and > 0" : m == AG_MAP_LOGIT ? "in (0, 1)" : "finite";
 }
 
-static double map_fwd(ag_col_map m, double x) {
-    switch (m) {
+static double map_fwd(const ag_col_transform *t, double x) {
+    switch (t->map) {
     case AG_MAP_LOG10: return log10(x);
     case AG_MAP_LOGIT: return log(x) - log1p(-x);
-    case AG_MAP_SIGNLOG: return copysign(log1p(fabs(x)) / M_LN10, x);
+    case AG_MAP_SIGNLOG: return copysign(log1p(fabs(x) / t->linthresh) / M_LN10, x);
     default: return x;
     }
 }
 
-static double map_inv(ag_col_map m, double y) {
-    switch (m) {
+static double map_inv(const ag_col_transform *t, double y) {
+    switch (t->map) {
     case AG_MAP_LOG10: return pow(10.0, y);
     /* the two branches keep the small side exact: 1/(1+e^-y) loses x ~ 1e-20 for y << 0 */
     case AG_MAP_LOGIT: return y >= 0 ? 1 / (1 + exp(-y)) : exp(y) / (1 + exp(y));
-    case AG_MAP_SIGNLOG: return copysign(expm1(fabs(y) * M_LN10), y);
+    case AG_MAP_SIGNLOG: return copysign(expm1(fabs(y) * M_LN10) * t->linthresh, y);
     default: return y;
     }
+}
+
+/* a transform apply/invert can use: fitted (or set by hand) coefficients */
+static int check_usable(const char *fn, const ag_col_transform *t) {
+    if (!valid_kinds(t)) return ag_set_error(AG_ERR_INVALID, "%s: unknown map %d or normalisation %d", fn, (int)t->map, (int)t->norm);
+    if (!isfinite(t->offset) || !isfinite(t->scale) || t->scale == 0 ||
+        (t->map == AG_MAP_SIGNLOG && !(t->linthresh > 0 && isfinite(t->linthresh))))
+        return ag_set_error(AG_ERR_INVALID, "%s: the %s transform has offset %g, scale %g, linthresh %g: expected finite, a non-zero "
+                            "scale and (sign-log) linthresh > 0 (ag_col_fit sets them)", fn, map_name(t->map), t->offset, t->scale,
+                            t->linthresh);
+    return 0;
 }
 
 /* what: "" or " of column 'x' in 'file'" (the messages' subject); rows count from first */
@@ -81,14 +92,21 @@ static int col_fit(const char *fn, ag_col_transform *t, const double *x, int64_t
     if (n < 1) return ag_set_error(AG_ERR_INVALID, "%s: expected at least one value%s, given %lld", fn, what, (long long)n);
     int rc = check_values(fn, t, x, n, what, first);
     if (rc) return rc;
+    if (t->map == AG_MAP_SIGNLOG && !(t->linthresh > 0 && isfinite(t->linthresh))) {
+        /* the smallest non-zero |x|: every decade the column spans above it stays a decade */
+        double c = INFINITY;
+        for (int64_t i = 0; i < n; i++)
+            if (x[i] != 0) c = fmin(c, fabs(x[i]));
+        t->linthresh = isfinite(c) ? c : 1;
+    }
     double lo = INFINITY, hi = -INFINITY, s = 0, s2 = 0;
     for (int64_t i = 0; i < n; i++) {
-        double m = map_fwd(t->map, x[i]);
+        double m = map_fwd(t, x[i]);
         lo = fmin(lo, m), hi = fmax(hi, m), s += m;
     }
     double mean = s / n;
     for (int64_t i = 0; i < n; i++) {
-        double d = map_fwd(t->map, x[i]) - mean; /* two passes: no cancellation in the variance */
+        double d = map_fwd(t, x[i]) - mean; /* two passes: no cancellation in the variance */
         s2 += d * d;
     }
     t->offset = 0, t->scale = 1;
@@ -105,17 +123,19 @@ int ag_col_fit(ag_col_transform *t, const double *x, int64_t n) { return col_fit
 
 int ag_col_apply(const ag_col_transform *t, const double *x, double *z, int64_t n) {
     int rc = check_values("ag_col_apply", t, x, n, "", 0);
+    if (!rc) rc = check_usable("ag_col_apply", t);
     if (rc) return rc;
     if (!z && n) return ag_set_error(AG_ERR_INVALID, "ag_col_apply: NULL output");
-    for (int64_t i = 0; i < n; i++) z[i] = (map_fwd(t->map, x[i]) - t->offset) / t->scale;
+    for (int64_t i = 0; i < n; i++) z[i] = (map_fwd(t, x[i]) - t->offset) / t->scale;
     return 0;
 }
 
 int ag_col_invert(const ag_col_transform *t, const double *z, double *x, int64_t n) {
     const char *fn = "ag_col_invert";
     if (!t || ((!z || !x) && n)) return ag_set_error(AG_ERR_INVALID, "%s: NULL %s", fn, t ? "data" : "transform");
-    if (!valid_kinds(t)) return ag_set_error(AG_ERR_INVALID, "%s: unknown map %d or normalisation %d", fn, (int)t->map, (int)t->norm);
-    for (int64_t i = 0; i < n; i++) x[i] = map_inv(t->map, z[i] * t->scale + t->offset);
+    int rc = check_usable(fn, t);
+    if (rc) return rc;
+    for (int64_t i = 0; i < n; i++) x[i] = map_inv(t, z[i] * t->scale + t->offset);
     return 0;
 }
 
@@ -614,12 +634,12 @@ static int transform_rows(const char *fn, const ag_col_transform *tr, const char
         for (int j = 0; j < ncol; j++) {
             double *v = &x[i * ncol + j];
             if (inverse) {
-                *v = map_inv(tr[j].map, *v * tr[j].scale + tr[j].offset);
+                *v = map_inv(&tr[j], *v * tr[j].scale + tr[j].offset);
             } else {
                 if (!in_domain(tr[j].map, *v))
                     return ag_set_error(AG_ERR_INVALID, "%s: row %lld, input '%s' is %g, expected %s (its %s map)", fn, (long long)i,
                                         names[j], *v, domain_str(tr[j].map), map_name(tr[j].map));
-                *v = (map_fwd(tr[j].map, *v) - tr[j].offset) / tr[j].scale;
+                *v = (map_fwd(&tr[j], *v) - tr[j].offset) / tr[j].scale;
             }
         }
     return 0;
@@ -681,7 +701,7 @@ ag_surrogate *ag_surrogate_train(const ag_table *t, int n_in, const char *const 
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < n_out; k++) {
             double *v = &Y[i * n_out + k];
-            *v = (map_fwd(s->out_tr[k].map, *v) - s->out_tr[k].offset) / s->out_tr[k].scale;
+            *v = (map_fwd(&s->out_tr[k], *v) - s->out_tr[k].offset) / s->out_tr[k].scale;
         }
     if (!(s->net = make_mlp(n_in, hidden, layers, n_out, s->dtype, s->dev))) goto fail;
     Xt = rows_tensor(s, X, n, n_in), Yt = rows_tensor(s, Y, n, n_out);
@@ -762,7 +782,7 @@ ag_surrogate *ag_surrogate_load(const char *path, ag_device dev) {
  *   /params/<dotted.name>   the MLP's parameters (as ag_module_save writes them)
  *   /surrogate              attributes n_in, n_out, hidden, layers, dtype ("f32"/"f64"), inputs and
  *                           outputs (names joined by '\n'); datasets {in,out}_{map,norm} (i64) and
- *                           {in,out}_{offset,scale} (f64), one entry per column
+ *                           {in,out}_{offset,scale,linthresh} (f64), one entry per column
  *   /meta                   attributes kind = "astrograd surrogate", schema_version, astrograd_version */
 #define SURROGATE_SCHEMA 1
 #define NAMES_CAP 65536
@@ -778,19 +798,20 @@ static char *join_names(char *const *names, int n) {
 static int write_cols(hid_t g, const ag_col_transform *tr, int n, const char *pre, const char *path) {
     const char *fn = "ag_surrogate_save";
     int64_t *mp = calloc((size_t)n, sizeof *mp), *nm = calloc((size_t)n, sizeof *nm);
-    double *off = calloc((size_t)n, sizeof *off), *sc = calloc((size_t)n, sizeof *sc);
-    int rc = mp && nm && off && sc ? 0 : ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn);
-    for (int j = 0; !rc && j < n; j++) mp[j] = tr[j].map, nm[j] = tr[j].norm, off[j] = tr[j].offset, sc[j] = tr[j].scale;
-    const void *data[4] = {mp, nm, off, sc};
-    const char *what[4] = {"map", "norm", "offset", "scale"};
-    for (int k = 0; k < 4 && !rc; k++) {
+    double *off = calloc((size_t)n, sizeof *off), *sc = calloc((size_t)n, sizeof *sc), *lt = calloc((size_t)n, sizeof *lt);
+    int rc = mp && nm && off && sc && lt ? 0 : ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn);
+    for (int j = 0; !rc && j < n; j++)
+        mp[j] = tr[j].map, nm[j] = tr[j].norm, off[j] = tr[j].offset, sc[j] = tr[j].scale, lt[j] = tr[j].linthresh;
+    const void *data[5] = {mp, nm, off, sc, lt};
+    const char *what[5] = {"map", "norm", "offset", "scale", "linthresh"};
+    for (int k = 0; k < 5 && !rc; k++) {
         char name[32];
         snprintf(name, sizeof name, "%s_%s", pre, what[k]);
         ag_tensor *t = ag_from_data(data[k], AG_SHAPE(n), k < 2 ? AG_I64 : AG_F64); /* host */
         rc = t ? ag__h5_write_tensor(g, "surrogate", name, t, fn, path) : ag_error_code();
         ag_release(t);
     }
-    free(mp), free(nm), free(off), free(sc);
+    free(mp), free(nm), free(off), free(sc), free(lt);
     return rc;
 }
 
@@ -863,10 +884,10 @@ static int split_names(char *joined, int n, char **out) {
 
 static int read_cols(hid_t g, ag_col_transform *tr, int n, const char *pre, const char *path) {
     const char *fn = "ag_surrogate_load";
-    const char *what[4] = {"map", "norm", "offset", "scale"};
-    ag_tensor *v[4] = {0};
+    const char *what[5] = {"map", "norm", "offset", "scale", "linthresh"};
+    ag_tensor *v[5] = {0};
     int rc = 0;
-    for (int k = 0; k < 4 && !rc; k++) {
+    for (int k = 0; k < 5 && !rc; k++) {
         char name[32];
         snprintf(name, sizeof name, "%s_%s", pre, what[k]);
         ag_tensor *like = ag_zeros(AG_SHAPE(n), k < 2 ? AG_I64 : AG_F64); /* host */
@@ -876,11 +897,12 @@ static int read_cols(hid_t g, ag_col_transform *tr, int n, const char *pre, cons
     }
     for (int j = 0; !rc && j < n; j++) {
         tr[j] = (ag_col_transform){(ag_col_map)((int64_t *)ag_data(v[0]))[j], (ag_col_norm)((int64_t *)ag_data(v[1]))[j],
-                                   ((double *)ag_data(v[2]))[j], ((double *)ag_data(v[3]))[j]};
-        if (!valid_kinds(&tr[j]) || !isfinite(tr[j].offset) || !(fabs(tr[j].scale) > 0) || !isfinite(tr[j].scale))
+                                   ((double *)ag_data(v[2]))[j], ((double *)ag_data(v[3]))[j], ((double *)ag_data(v[4]))[j]};
+        if (!valid_kinds(&tr[j]) || !isfinite(tr[j].offset) || !(fabs(tr[j].scale) > 0) || !isfinite(tr[j].scale) ||
+            (tr[j].map == AG_MAP_SIGNLOG && !(tr[j].linthresh > 0 && isfinite(tr[j].linthresh))))
             rc = ag_set_error(AG_ERR_FORMAT, "%s: '%s': /surrogate/%s_* entry %d is not a valid transform", fn, path, pre, j);
     }
-    for (int k = 0; k < 4; k++) ag__drop(v[k]);
+    for (int k = 0; k < 5; k++) ag__drop(v[k]);
     return rc;
 }
 

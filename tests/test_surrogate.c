@@ -58,7 +58,7 @@ static void test_transforms_vs_numpy(void **st) {
         int64_t n = ag_numel(xt);
         double *x = tu_values(xt), *z = malloc(sizeof(double) * n), *back = malloc(sizeof(double) * n);
         for (int k = 0; k < 3; k++) {
-            ag_col_transform tr = {(ag_col_map)m, (ag_col_norm)k, 0, 0};
+            ag_col_transform tr = {.map = (ag_col_map)m, .norm = (ag_col_norm)k};
             assert_int_equal(ag_col_fit(&tr, x, n), 0);
             ag_tensor *ft = fx_get(fx, "fit_%s_%s", maps[m], norms[k]), *zt = fx_get(fx, "z_%s_%s", maps[m], norms[k]);
             double *fit = tu_values(ft), *zw = tu_values(zt);
@@ -69,9 +69,9 @@ static void test_transforms_vs_numpy(void **st) {
             for (int64_t i = 0; i < n; i++) worst_z = fmax(worst_z, fabs(z[i] - zw[i]) / fmax(fabs(zw[i]), 1.0));
             assert_int_equal(ag_col_invert(&tr, z, back, n), 0);
             /* an affine normalisation keeps relative precision in the mapped space: near x = 0 the
-             * identity and sign-log maps keep it only to the scale of the column (1 for sign-log) */
-            bool affine0 = k != AG_NORM_NONE && (m == AG_MAP_IDENTITY || m == AG_MAP_SIGNLOG);
-            for (int64_t i = 0; i < n; i++) worst_rt = fmax(worst_rt, fabs(back[i] - x[i]) / (affine0 ? fmax(fabs(x[i]), 1.0) : fabs(x[i])));
+             * identity and sign-log maps keep it only to the column's scale (1; sign-log: linthresh) */
+            double floor_ = k == AG_NORM_NONE ? 0 : m == AG_MAP_IDENTITY ? 1 : m == AG_MAP_SIGNLOG ? tr.linthresh : 0;
+            for (int64_t i = 0; i < n; i++) worst_rt = fmax(worst_rt, fabs(back[i] - x[i]) / fmax(fabs(x[i]), floor_));
             free(fit), free(zw);
             ag_release(ft), ag_release(zt);
         }
@@ -87,27 +87,36 @@ static void test_transforms_vs_numpy(void **st) {
 static void test_transform_errors(void **st) {
     (void)st;
     double neg[] = {1, -2, 3}, one[] = {0.5, 1.0}, nan_[] = {1, NAN}, flat[] = {4, 4, 4}, z[3];
-    ag_col_transform lg = {AG_MAP_LOG10, AG_NORM_STANDARD, 0, 0}, lt = {AG_MAP_LOGIT, AG_NORM_NONE, 0, 0};
+    ag_col_transform lg = {.map = AG_MAP_LOG10, .norm = AG_NORM_STANDARD}, lt = {.map = AG_MAP_LOGIT, .norm = AG_NORM_NONE};
     assert_true(ag_col_fit(&lg, neg, 3) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_fit", "element 1", "-2", "> 0", "log10");
     assert_true(ag_col_fit(&lt, one, 2) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_fit", "element 1", "in (0, 1)", "logit");
-    ag_col_transform id = {AG_MAP_IDENTITY, AG_NORM_MINMAX, 0, 0};
+    ag_col_transform id = {.map = AG_MAP_IDENTITY, .norm = AG_NORM_MINMAX};
     assert_true(ag_col_fit(&id, nan_, 2) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_fit", "element 1", "finite");
     assert_true(ag_col_fit(&id, flat, 3) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_fit", "constant", "AG_NORM_NONE");
     assert_true(ag_col_fit(&id, flat, 0) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_fit", "at least one");
-    ag_col_transform bad = {(ag_col_map)9, AG_NORM_NONE, 0, 1};
+    ag_col_transform bad = {.map = (ag_col_map)9, .norm = AG_NORM_NONE, .scale = 1};
     assert_true(ag_col_apply(&bad, flat, z, 3) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_apply", "unknown map 9");
-    lg = (ag_col_transform){AG_MAP_LOG10, AG_NORM_NONE, 0, 1};
+    lg = (ag_col_transform){.map = AG_MAP_LOG10, .norm = AG_NORM_NONE, .scale = 1};
     assert_true(ag_col_apply(&lg, neg, z, 3) < 0);
     assert_error(AG_ERR_INVALID, "ag_col_apply", "element 1");
+    ag_col_transform sl = {.map = AG_MAP_SIGNLOG, .scale = 1};
+    assert_true(ag_col_invert(&sl, flat, z, 3) < 0);
+    assert_error(AG_ERR_INVALID, "ag_col_invert", "signlog", "linthresh 0", "ag_col_fit sets them");
+    double span[] = {-1e20, -3e-20, 0, 2e-20, 5e5, 1e20};
+    assert_int_equal(ag_col_fit(&sl, span, 6), 0);
+    assert_true(sl.linthresh == 2e-20); /* the smallest non-zero |x| */
+    double zs[6];
+    assert_int_equal(ag_col_apply(&sl, span, zs, 6), 0);
+    assert_true(fabs(zs[5] - 40.0 - log10(0.5)) < 1e-12 && zs[2] == 0 && zs[0] == -zs[5]); /* 40 decades kept */
     /* logit saturates rather than failing on a network output far outside the training range */
     double big[] = {-800, 800}, xb[2];
-    lt = (ag_col_transform){AG_MAP_LOGIT, AG_NORM_NONE, 0, 1};
+    lt = (ag_col_transform){.map = AG_MAP_LOGIT, .norm = AG_NORM_NONE, .scale = 1};
     assert_int_equal(ag_col_invert(&lt, big, xb, 2), 0);
     assert_true(xb[0] == 0 && xb[1] == 1);
 }
@@ -286,9 +295,9 @@ static ag_table *make_table(int n) {
 }
 
 static const char *IN[] = {"a", "b"}, *OUT[] = {"coef", "frac", "signed"};
-static const ag_col_transform IN_TR[] = {{AG_MAP_IDENTITY, AG_NORM_MINMAX, 0, 0}, {AG_MAP_IDENTITY, AG_NORM_MINMAX, 0, 0}};
-static const ag_col_transform OUT_TR[] = {{AG_MAP_LOG10, AG_NORM_STANDARD, 0, 0}, {AG_MAP_LOGIT, AG_NORM_STANDARD, 0, 0},
-                                          {AG_MAP_SIGNLOG, AG_NORM_STANDARD, 0, 0}};
+static const ag_col_transform IN_TR[] = {{.map = AG_MAP_IDENTITY, .norm = AG_NORM_MINMAX}, {.map = AG_MAP_IDENTITY, .norm = AG_NORM_MINMAX}};
+static const ag_col_transform OUT_TR[] = {{.map = AG_MAP_LOG10, .norm = AG_NORM_STANDARD}, {.map = AG_MAP_LOGIT, .norm = AG_NORM_STANDARD},
+                                          {.map = AG_MAP_SIGNLOG, .norm = AG_NORM_STANDARD}};
 
 static void test_surrogate_round_trip(void **st) {
     (void)st;
@@ -372,7 +381,7 @@ static void test_surrogate_bad_training(void **st) {
     ag_surrogate_opts o = {.steps = 1};
     assert_null(ag_surrogate_train(t, 2, (const char *[]){"a", "nu"}, IN_TR, 3, OUT, OUT_TR, o));
     assert_error(AG_ERR_INVALID, "ag_surrogate_train", "no column 'nu'", "'slow_code.txt'", "columns: a, b, coef");
-    ag_col_transform logs[2] = {{AG_MAP_LOG10, AG_NORM_NONE, 0, 0}, {AG_MAP_IDENTITY, AG_NORM_NONE, 0, 0}};
+    ag_col_transform logs[2] = {{.map = AG_MAP_LOG10, .norm = AG_NORM_NONE}, {.map = AG_MAP_IDENTITY, .norm = AG_NORM_NONE}};
     t->col[0][5] = 0;
     assert_null(ag_surrogate_train(t, 2, IN, logs, 3, OUT, OUT_TR, o));
     assert_error(AG_ERR_INVALID, "ag_surrogate_train", "row 6 of column 'a' in 'slow_code.txt'", "> 0");

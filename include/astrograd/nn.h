@@ -296,8 +296,9 @@ typedef enum ag_col_map {
     AG_MAP_IDENTITY = 0,
     AG_MAP_LOG10,    /* log10(x), x > 0: positive coefficients spanning many decades */
     AG_MAP_LOGIT,    /* log(x / (1 - x)), x in (0, 1): fractions */
-    /* sign(x) log10(1 + |x|): both signs and many decades. Not neurosynchro's sign(x) log10(|x|),
-     * which folds |x| < 1 onto |x| > 1 and so has no inverse; the two agree to log10(1 + 1/|x|). */
+    /* sign(x) log10(1 + |x| / linthresh): both signs and many decades (matplotlib's symlog).
+     * Not neurosynchro's sign(x) log10(|x|), which folds |x| < 1 onto |x| > 1 and so has no
+     * inverse; for |x| >> linthresh the two differ by the constant log10(linthresh). */
     AG_MAP_SIGNLOG
 } ag_col_map;
 typedef enum ag_col_norm {
@@ -305,16 +306,20 @@ typedef enum ag_col_norm {
     AG_NORM_MINMAX,  /* (m - min) / (max - min): the training set onto [0, 1] */
     AG_NORM_STANDARD /* (m - mean) / std (population std) */
 } ag_col_norm;
-/* z = (map(x) - offset) / scale; ag_col_fit sets offset and scale (0 and 1 for AG_NORM_NONE) */
-typedef struct ag_col_transform { ag_col_map map; ag_col_norm norm; double offset, scale; } ag_col_transform;
+/* z = (map(x) - offset) / scale. ag_col_fit sets offset and scale (0 and 1 for AG_NORM_NONE) and,
+ * for AG_MAP_SIGNLOG when it is not > 0, linthresh (the linear range: |x| below it is compressed). */
+typedef struct ag_col_transform { ag_col_map map; ag_col_norm norm; double offset, scale, linthresh; } ag_col_transform;
 
-/* Fit t's offset and scale on x[0..n) (n >= 1; t->map and t->norm chosen by the caller). Fails
+/* Fit t's offset and scale on x[0..n) (n >= 1; t->map and t->norm chosen by the caller, and
+ * linthresh when > 0; otherwise it becomes the smallest non-zero |x|, 1 when all are 0). Fails
  * (AG_ERR_INVALID, naming the element) when a value is outside the map's domain or not finite,
  * or when the mapped column is constant under a normalisation (its scale would be 0). */
 AG_API int ag_col_fit(ag_col_transform *t, const double *x, int64_t n);
-/* z[i] = transform of x[i] (z may be x); AG_ERR_INVALID on a value outside the domain. */
+/* z[i] = transform of x[i] (z may be x); AG_ERR_INVALID on a value outside the domain, or on a
+ * transform without usable coefficients (scale 0 or not finite; sign-log: linthresh <= 0). */
 AG_API int ag_col_apply(const ag_col_transform *t, const double *x, double *z, int64_t n);
-/* x[i] = the exact inverse of z[i] (x may be z); never fails on finite z (logit saturates at 0, 1). */
+/* x[i] = the inverse of z[i] (x may be z), exact to rounding; logit saturates at 0 and 1. The
+ * same refusals of t as ag_col_apply. */
 AG_API int ag_col_invert(const ag_col_transform *t, const double *z, double *x, int64_t n);
 
 /* A table of named f64 columns, each col[j][0..nrows) (column-major). Owned by the caller;

@@ -10,8 +10,8 @@ MAPS = {
     "identity": lambda x: x,
     "log10": np.log10,
     "logit": lambda x: np.log(x) - np.log1p(-x),
-    # sign(x) log10(1 + |x|): invertible, unlike sign(x) log10(|x|)
-    "signlog": lambda x: np.sign(x) * np.log1p(np.abs(x)) / np.log(10.0),
+    # sign(x) log10(1 + |x| / c), c = the smallest non-zero |x|: invertible, unlike sign(x) log10(|x|)
+    "signlog": lambda x: np.sign(x) * np.log1p(np.abs(x) / np.abs(x[x != 0]).min()) / np.log(10.0),
 }
 
 
