@@ -243,8 +243,6 @@ static bool skip_line(const char *s) {
     return !*s || *s == '\n' || *s == '#';
 }
 
-typedef struct growbuf { double **col; int64_t cap; } growbuf;
-
 ag_table *ag_table_read_text(const char *path) {
     const char *fn = "ag_table_read_text";
     if (!path) return ag_fail(AG_ERR_INVALID, "%s: NULL path", fn);
@@ -528,8 +526,6 @@ ag_table *ag_table_read_h5(const char *path) {
     ag__h5_leave();
     return t;
 }
-
-typedef struct table_ctx { const ag_table *t; } table_ctx;
 
 static int write_h5_locked(const ag_table *t, const char *tmp) {
     const char *fn = "ag_table_write_h5";

@@ -177,6 +177,14 @@ static void test_bad_text_tables(void **st) {
     ag_table_free(t);
     assert_null(ag_table_new(2, (const char *[]){"a", "b c"}, 1));
     assert_error(AG_ERR_INVALID, "ag_table_new", "column 2", "'b c'");
+    assert_null(ag_table_read_text(NULL));
+    assert_error(AG_ERR_INVALID, "ag_table_read_text", "NULL path");
+    ag_table *u = ag_table_new(1, (const char *[]){"a"}, 1);
+    assert_true(ag_table_write_text(u, path("no/such/dir.txt")) < 0);
+    assert_error(AG_ERR_IO, "ag_table_write_text");
+    assert_true(ag_table_write_text(NULL, path("x.txt")) < 0);
+    assert_error(AG_ERR_INVALID, "ag_table_write_text", "NULL table");
+    ag_table_free(u);
 }
 
 /* ---- HDF5 tables ---- */
@@ -368,6 +376,10 @@ static void test_surrogate_round_trip(void **st) {
     assert_error(AG_ERR_FORMAT, "ag_surrogate_load", "table.h5", "not an astrograd surrogate");
     assert_null(ag_surrogate_load(path("absent.h5"), DEV));
     assert_error(AG_ERR_IO, "ag_surrogate_load", "absent.h5");
+    assert_true(ag_surrogate_save(NULL, path("n.h5")) < 0);
+    assert_error(AG_ERR_INVALID, "ag_surrogate_save", "NULL surrogate");
+    assert_true(ag_surrogate_query(NULL, x, 1, y) < 0);
+    assert_error(AG_ERR_INVALID, "ag_surrogate_query", "NULL");
     ag_surrogate_free(s);
     ag_table_free(t);
 }
