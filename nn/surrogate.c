@@ -382,13 +382,13 @@ static herr_t collect(hid_t g, const char *name, const H5L_info_t *info, void *u
 static int ds_dims(const char *fn, const char *path, hid_t d, const char *name, hsize_t *dims) {
     hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
     int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    bool flt = ty >= 0 && H5Tget_class(ty) == H5T_FLOAT;
+    bool flt = ty >= 0 && (H5Tget_class(ty) == H5T_FLOAT || H5Tget_class(ty) == H5T_INTEGER);
     if (nd >= 1 && nd <= 2) H5Sget_simple_extent_dims(sp, dims, NULL);
     if (ty >= 0) H5Tclose(ty);
     if (sp >= 0) H5Sclose(sp);
     if (nd < 0) return ag_set_error(AG_ERR_FORMAT, "%s: '%s': cannot read dataset '%s': the file is corrupt or truncated", fn, path, name);
     if (!flt || nd < 1 || nd > 2)
-        return ag_set_error(AG_ERR_FORMAT, "%s: '%s': dataset '%s' is not a 1-d or 2-d float array", fn, path, name);
+        return ag_set_error(AG_ERR_FORMAT, "%s: '%s': dataset '%s' is not a 1-d or 2-d array of numbers", fn, path, name);
     return nd;
 }
 

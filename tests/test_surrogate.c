@@ -222,8 +222,9 @@ static void write_2d(const char *p, int nrows, int ncols, const char *const *nam
     H5Dclose(d), H5Sclose(sp), H5Fclose(f);
 }
 
-static void test_h5_tables(void **st) {
-    (void)st;
+static void test_h5_tables(void **state) {
+    (void)state;
+    hid_t f, sp, d;
     ag_table *u = ag_table_new(3, (const char *[]){"nu", "theta", "j_I"}, 7);
     for (int i = 0; i < 7; i++) u->col[0][i] = pow(10, i), u->col[1][i] = 0.1 * i, u->col[2][i] = -1e-30 * i;
     assert_int_equal(ag_table_write_h5(u, path("u.h5")), 0);
@@ -251,6 +252,27 @@ static void test_h5_tables(void **st) {
     assert_string_equal(v->names[1], "q");
     ag_table_free(v);
 
+    /* an integer column, as a slow code may write a count, and a string dataset (not a column) */
+    f = H5Fcreate(path("int.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t two = 2;
+    int iv[2] = {3, -7};
+    sp = H5Screate_simple(1, &two, NULL);
+    d = H5Dcreate2(f, "count", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, iv);
+    H5Dclose(d), H5Sclose(sp), H5Fclose(f);
+    v = ag_table_read_h5(path("int.h5"));
+    assert_non_null(v);
+    assert_true(v->col[0][0] == 3 && v->col[0][1] == -7);
+    ag_table_free(v);
+    f = H5Fopen(path("int.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 4);
+    sp = H5Screate_simple(1, &two, NULL);
+    d = H5Dcreate2(f, "label", st, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(d), H5Sclose(sp), H5Tclose(st), H5Fclose(f);
+    assert_null(ag_table_read_h5(path("int.h5")));
+    assert_error(AG_ERR_FORMAT, "ag_table_read_h5", "int.h5", "dataset 'label' is not a 1-d or 2-d array of numbers");
+
     /* bad files */
     write_2d(path("nonames.h5"), 2, 2, NULL, 0, false, false);
     assert_null(ag_table_read_h5(path("nonames.h5")));
@@ -261,9 +283,9 @@ static void test_h5_tables(void **st) {
     ag_table *r = ag_table_new(1, (const char *[]){"short"}, 3);
     assert_int_equal(ag_table_write_h5(r, path("short.h5")), 0);
     ag_table_free(r);
-    hid_t f = H5Fopen(path("u.h5"), H5F_ACC_RDWR, H5P_DEFAULT); /* a ragged table: one more column of 3 rows */
+    f = H5Fopen(path("u.h5"), H5F_ACC_RDWR, H5P_DEFAULT); /* a ragged table: one more column of 3 rows */
     hsize_t three = 3;
-    hid_t sp = H5Screate_simple(1, &three, NULL), d = H5Dcreate2(f, "zz", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    sp = H5Screate_simple(1, &three, NULL), d = H5Dcreate2(f, "zz", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dclose(d), H5Sclose(sp), H5Fclose(f);
     assert_null(ag_table_read_h5(path("u.h5")));
     assert_error(AG_ERR_FORMAT, "ag_table_read_h5", "dataset 'zz' has 3 rows", "same length");

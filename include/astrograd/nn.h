@@ -344,8 +344,9 @@ AG_API ag_table *ag_table_read_text(const char *path);
 /* Writes the header and rows (%.17g: doubles round-trip exactly), separated by spaces. Atomic. */
 AG_API int ag_table_write_text(const ag_table *t, const char *path);
 /* HDF5 tables (AG_ERR_NOTIMPL without HDF5), either layout:
- *  - one 1-d float dataset per column at the root, all of one length (column order: by name);
- *  - one 2-d float dataset [nrows, ncols] at the root with an attribute "names": an array of
+ *  - one 1-d dataset (float or integer) per column at the root, all of one length (column order:
+ *    by name);
+ *  - one 2-d dataset [nrows, ncols] at the root with an attribute "names": an array of
  *    ncols strings (h5py: ds.attrs["names"] = ["a", "b"]) or one string of names separated by
  *    spaces or commas.
  * A corrupt or truncated file fails with AG_ERR_FORMAT naming it. */
