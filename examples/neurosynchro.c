@@ -20,7 +20,8 @@
  * --h5 writes and reads the table as HDF5 instead of text. The surrogate goes to
  * DIR/surrogate.h5 (a temporary directory, removed at the end, without --out). --check exits 3
  * unless the held-out errors are under the bounds it prints; --small is the test's size.
- * Then: surrogate_query DIR/surrogate.h5 nu theta p gamma_min. */
+ * DIR/heldout.txt holds the held-out inputs, true outputs and predictions (columns <name>_pred),
+ * to plot. Then: surrogate_query DIR/surrogate.h5 nu theta p gamma_min. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,10 +224,26 @@ int main(int argc, char **argv) {
         if (!(med < bound_med[k] && p95 < bound_95[k])) rc = 3;
     }
     free(e);
+    /* the held-out points, truth and prediction side by side, to plot */
+    char held_path[600];
+    snprintf(held_path, sizeof held_path, "%s/heldout.txt", dir);
+    const char *hnames[N_IN + 2 * N_OUT];
+    char pnames[N_OUT][32];
+    for (int j = 0; j < N_IN + N_OUT; j++) hnames[j] = names[j];
+    for (int j = 0; j < N_OUT; j++) snprintf(pnames[j], sizeof pnames[j], "%s_pred", OUT_NAMES[j]), hnames[N_IN + N_OUT + j] = pnames[j];
+    ag_table *ht = ag_table_new(N_IN + 2 * N_OUT, hnames, n_test);
+    if (!ht) return fail("making the held-out table");
+    for (int i = 0; i < n_test; i++) {
+        for (int j = 0; j < N_IN; j++) ht->col[j][i] = xte[i * N_IN + j];
+        for (int j = 0; j < N_OUT; j++) ht->col[N_IN + j][i] = yte[i * N_OUT + j], ht->col[N_IN + N_OUT + j][i] = ypred[i * N_OUT + j];
+    }
+    if (ag_table_write_text(ht, held_path) < 0) return fail("writing the held-out table");
+    ag_table_free(ht);
     printf("speed: slow code %.1f us/point, surrogate %.2f us/point (batches of %d): %.0fx faster\n", 1e6 * t_test / n_test,
            1e6 * t_net / n_test, n_test, t_test / t_net);
     printf("query it: surrogate_query %s <nu> <theta> <p> <gamma_min>\n", sur_path);
-    if (!out_dir) { unlink(table_path); unlink(sur_path); rmdir(dir); }
+    if (out_dir) printf("held-out truth and predictions: %s\n", held_path);
+    else unlink(table_path), unlink(sur_path), unlink(held_path), rmdir(dir);
     free(xin), free(yout), free(xte), free(yte), free(ypred), free(ypred0);
     if (check && rc) fprintf(stderr, "neurosynchro: held-out errors above the bounds (or the reload differs)\n");
     return check ? rc : 0;
