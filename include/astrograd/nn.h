@@ -334,7 +334,7 @@ typedef struct ag_table {
 /* ncols columns named names[j] (non-empty, no whitespace, ',' or '#', unique), zeroed. */
 AG_API ag_table *ag_table_new(int ncols, const char *const *names, int64_t nrows);
 AG_API void ag_table_free(ag_table *t); /* NULL is a no-op */
-/* Index of column name, or -1 with AG_ERR_INVALID "<fn>: no column 'x' in '<path>' (columns: ...)". */
+/* Index of column name, or AG_ERR_INVALID (negative): "ag_table_col: no column 'x' in '<path>' (columns: ...)". */
 AG_API int ag_table_col(const ag_table *t, const char *name);
 /* Text tables: lines starting with '#' and blank lines are skipped; the first other line names
  * the columns; each further line holds one number per column, separated by whitespace and/or
@@ -363,9 +363,11 @@ typedef struct ag_surrogate_opts {
     ag_dtype dtype;     /* the network's: 0 = AG_F32 */
     ag_device device;   /* where it trains and answers ({0} = the CPU) */
 } ag_surrogate_opts;
-/* Train a surrogate on table t: inputs are the columns named in_names[0..n_in), outputs
- * out_names[0..n_out); their transforms' map and norm are given in in_tr / out_tr (offset and
- * scale are fitted on t here). Rows are shuffled once with the global generator (ag_manual_seed)
+/* Train a surrogate on table t (>= 2 rows): inputs are the columns named in_names[0..n_in),
+ * outputs out_names[0..n_out); their transforms' map and norm (and sign-log linthresh) are given
+ * in in_tr / out_tr, the rest is fitted on t here (ag_col_fit; in_tr and out_tr are not changed).
+ * The MLP is n_in -> hidden (SiLU) x layers -> n_out of ag_nn_linear layers, trained with Adam
+ * on batches taken in turn from the rows. Rows are shuffled once with the global generator (ag_manual_seed)
  * and the MLP is drawn from it too, so a seed gives the same surrogate. The mean squared error
  * of the transformed outputs is minimised. NULL with the error set (a missing column names the
  * table's file). */
@@ -380,11 +382,14 @@ AG_API int ag_surrogate_num_inputs(const ag_surrogate *s);
 AG_API int ag_surrogate_num_outputs(const ag_surrogate *s);
 AG_API const char *ag_surrogate_input_name(const ag_surrogate *s, int i);  /* borrowed; NULL out of range */
 AG_API const char *ag_surrogate_output_name(const ag_surrogate *s, int i);
-AG_API ag_module *ag_surrogate_net(ag_surrogate *s); /* borrowed: the MLP on transformed columns */
+/* Borrowed: the MLP, mapping transformed inputs [n, n_in] to transformed outputs [n, n_out] in
+ * the surrogate's dtype on its device (valid until ag_surrogate_free). */
+AG_API ag_module *ag_surrogate_net(ag_surrogate *s);
 /* One HDF5 file (atomic write): /params (the MLP, as ag_module_save), /surrogate with the
  * layer widths, dtype, column names and transforms, /meta schema. ag_surrogate_load rebuilds
  * the surrogate on dev; its queries equal the saved one's bit for bit (same device kind).
- * A file that is not one, or corrupt or truncated, fails with AG_ERR_FORMAT naming it. */
+ * A file that is not one, or corrupt or truncated, fails with AG_ERR_FORMAT naming it; one that
+ * cannot be opened with AG_ERR_IO. The loaded surrogate is the caller's (ag_surrogate_free). */
 AG_API int ag_surrogate_save(const ag_surrogate *s, const char *path);
 AG_API ag_surrogate *ag_surrogate_load(const char *path, ag_device dev);
 
