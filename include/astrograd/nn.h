@@ -286,6 +286,113 @@ AG_API int ag_module_save(ag_module *m, const char *path, ag_optim *optim);
  * one fails its checksum). Files of schema 1 (no checksums) are refused. */
 AG_API int ag_module_load(ag_module *m, const char *path, ag_optim *optim);
 
+
+/* ---- surrogates (neurosynchro): column transforms, tables, a trained MLP in one file ----------
+ * A surrogate replaces a slow function of n_in numbers to n_out numbers by an MLP trained on a
+ * table the slow code wrote. Each column goes through a map chosen for it, then a normalisation
+ * fitted on the training table; outputs are inverted the same way. All on host doubles: the
+ * transforms are data preparation, not part of any graph. */
+typedef enum ag_col_map {
+    AG_MAP_IDENTITY = 0,
+    AG_MAP_LOG10,    /* log10(x), x > 0: positive coefficients spanning many decades */
+    AG_MAP_LOGIT,    /* log(x / (1 - x)), x in (0, 1): fractions */
+    /* sign(x) log10(1 + |x| / linthresh): both signs and many decades (matplotlib's symlog).
+     * Not neurosynchro's sign(x) log10(|x|), which folds |x| < 1 onto |x| > 1 and so has no
+     * inverse; for |x| >> linthresh the two differ by the constant log10(linthresh). */
+    AG_MAP_SIGNLOG
+} ag_col_map;
+typedef enum ag_col_norm {
+    AG_NORM_NONE = 0,
+    AG_NORM_MINMAX,  /* (m - min) / (max - min): the training set onto [0, 1] */
+    AG_NORM_STANDARD /* (m - mean) / std (population std) */
+} ag_col_norm;
+/* z = (map(x) - offset) / scale. ag_col_fit sets offset and scale (0 and 1 for AG_NORM_NONE) and,
+ * for AG_MAP_SIGNLOG when it is not > 0, linthresh (the linear range: |x| below it is compressed). */
+typedef struct ag_col_transform { ag_col_map map; ag_col_norm norm; double offset, scale, linthresh; } ag_col_transform;
+
+/* Fit t's offset and scale on x[0..n) (n >= 1; t->map and t->norm chosen by the caller, and
+ * linthresh when > 0; otherwise it becomes the smallest non-zero |x|, 1 when all are 0). Fails
+ * (AG_ERR_INVALID, naming the element) when a value is outside the map's domain or not finite,
+ * or when the mapped column is constant under a normalisation (its scale would be 0). */
+AG_API int ag_col_fit(ag_col_transform *t, const double *x, int64_t n);
+/* z[i] = transform of x[i] (z may be x); AG_ERR_INVALID on a value outside the domain, or on a
+ * transform without usable coefficients (scale 0 or not finite; sign-log: linthresh <= 0). */
+AG_API int ag_col_apply(const ag_col_transform *t, const double *x, double *z, int64_t n);
+/* x[i] = the inverse of z[i] (x may be z), exact to rounding; logit saturates at 0 and 1. The
+ * same refusals of t as ag_col_apply. */
+AG_API int ag_col_invert(const ag_col_transform *t, const double *z, double *x, int64_t n);
+
+/* A table of named f64 columns, each col[j][0..nrows) (column-major). Owned by the caller;
+ * ag_table_free frees it. path: the file it was read from ("" otherwise), for messages. */
+typedef struct ag_table {
+    int ncols;
+    int64_t nrows;
+    char **names;
+    double **col;
+    char *path;
+} ag_table;
+/* ncols columns named names[j] (non-empty, no whitespace, ',' or '#', unique), zeroed. */
+AG_API ag_table *ag_table_new(int ncols, const char *const *names, int64_t nrows);
+AG_API void ag_table_free(ag_table *t); /* NULL is a no-op */
+/* Index of column name, or AG_ERR_INVALID (negative): "ag_table_col: no column 'x' in '<path>' (columns: ...)". */
+AG_API int ag_table_col(const ag_table *t, const char *name);
+/* Text tables: lines starting with '#' and blank lines are skipped; the first other line names
+ * the columns; each further line holds one number per column, separated by whitespace and/or
+ * one comma. Errors (AG_ERR_FORMAT) name the file, line and column: an empty file (no header),
+ * a field that is not a number, a row with too few or too many fields, a repeated name. */
+AG_API ag_table *ag_table_read_text(const char *path);
+/* Writes the header and rows (%.17g: doubles round-trip exactly), separated by spaces. Atomic. */
+AG_API int ag_table_write_text(const ag_table *t, const char *path);
+/* HDF5 tables (AG_ERR_NOTIMPL without HDF5), either layout:
+ *  - one 1-d dataset (float or integer) per column at the root, all of one length (column order:
+ *    by name);
+ *  - one 2-d dataset [nrows, ncols] at the root with an attribute "names": an array of
+ *    ncols strings (h5py: ds.attrs["names"] = ["a", "b"]) or one string of names separated by
+ *    spaces or commas.
+ * A corrupt or truncated file fails with AG_ERR_FORMAT naming it. */
+AG_API ag_table *ag_table_read_h5(const char *path);
+AG_API int ag_table_write_h5(const ag_table *t, const char *path); /* the first layout; atomic */
+
+typedef struct ag_surrogate ag_surrogate;
+typedef struct ag_surrogate_opts {
+    int hidden;         /* 0 = 64: width of each hidden layer */
+    int layers;         /* 0 = 2: hidden layers (Linear + SiLU each) */
+    int steps;          /* 0 = 2000: Adam steps, lr cosine-annealed to 1e-5 */
+    int batch;          /* 0 = min(256, nrows) */
+    double lr;          /* 0 = 3e-3 */
+    ag_dtype dtype;     /* the network's: 0 = AG_F32 */
+    ag_device device;   /* where it trains and answers ({0} = the CPU) */
+} ag_surrogate_opts;
+/* Train a surrogate on table t (>= 2 rows): inputs are the columns named in_names[0..n_in),
+ * outputs out_names[0..n_out); their transforms' map and norm (and sign-log linthresh) are given
+ * in in_tr / out_tr, the rest is fitted on t here (ag_col_fit; in_tr and out_tr are not changed).
+ * The MLP is n_in -> hidden (SiLU) x layers -> n_out of ag_nn_linear layers, trained with Adam
+ * on batches taken in turn from the rows. Rows are shuffled once with the global generator (ag_manual_seed)
+ * and the MLP is drawn from it too, so a seed gives the same surrogate. The mean squared error
+ * of the transformed outputs is minimised. NULL with the error set (a missing column names the
+ * table's file). */
+AG_API ag_surrogate *ag_surrogate_train(const ag_table *t, int n_in, const char *const *in_names,
+                                        const ag_col_transform *in_tr, int n_out, const char *const *out_names,
+                                        const ag_col_transform *out_tr, ag_surrogate_opts opts);
+AG_API void ag_surrogate_free(ag_surrogate *s); /* NULL is a no-op */
+/* x: n rows of n_in raw inputs (row-major), y: n rows of n_out raw outputs. The inputs are
+ * checked against their maps' domains (AG_ERR_INVALID naming row and column). */
+AG_API int ag_surrogate_query(ag_surrogate *s, const double *x, int64_t n, double *y);
+AG_API int ag_surrogate_num_inputs(const ag_surrogate *s);
+AG_API int ag_surrogate_num_outputs(const ag_surrogate *s);
+AG_API const char *ag_surrogate_input_name(const ag_surrogate *s, int i);  /* borrowed; NULL out of range */
+AG_API const char *ag_surrogate_output_name(const ag_surrogate *s, int i);
+/* Borrowed: the MLP, mapping transformed inputs [n, n_in] to transformed outputs [n, n_out] in
+ * the surrogate's dtype on its device (valid until ag_surrogate_free). */
+AG_API ag_module *ag_surrogate_net(ag_surrogate *s);
+/* One HDF5 file (atomic write): /params (the MLP, as ag_module_save), /surrogate with the
+ * layer widths, dtype, column names and transforms, /meta schema. ag_surrogate_load rebuilds
+ * the surrogate on dev; its queries equal the saved one's bit for bit (same device kind).
+ * A file that is not one, or corrupt or truncated, fails with AG_ERR_FORMAT naming it; one that
+ * cannot be opened with AG_ERR_IO. The loaded surrogate is the caller's (ag_surrogate_free). */
+AG_API int ag_surrogate_save(const ag_surrogate *s, const char *path);
+AG_API ag_surrogate *ag_surrogate_load(const char *path, ag_device dev);
+
 #ifdef __cplusplus
 }
 #endif
