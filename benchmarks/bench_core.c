@@ -57,29 +57,29 @@ int main(int argc, char **argv) {
         ctx c = {ag_randn(&N, 1, dt), ag_randn(&N, 1, dt), NULL, 0};
         c.kind = ADD;
         snprintf(rows[n].name, 96, "add_%s_4M", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         c.kind = EXP;
         snprintf(rows[n].name, 96, "exp_%s_4M", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         c.kind = SOFTPLUS;
         snprintf(rows[n].name, 96, "softplus_%s_4M", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         c.kind = SUM_ALL;
         snprintf(rows[n].name, 96, "sum_all_%s_4M", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         ag_release(c.a);
         ag_release(c.b);
         c.a = ag_randn(AG_SHAPE(2048, 2048), dt);
         c.c = ag_randn(AG_SHAPE(2048), dt);
         c.kind = MUL_BCAST;
         snprintf(rows[n].name, 96, "mul_bcast_row_%s_2048x2048", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         c.kind = SUM_ROWS;
         snprintf(rows[n].name, 96, "sum_dim1_%s_2048x2048", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         c.kind = SUM_COLS;
         snprintf(rows[n].name, 96, "sum_dim0_%s_2048x2048", dn);
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         ag_release(c.a);
         ag_release(c.c);
         c.a = ag_randn(AG_SHAPE(1024, 1024), dt);
@@ -87,10 +87,10 @@ int main(int argc, char **argv) {
         c.c = ag_empty(AG_SHAPE(1024, 1024), dt);
         c.kind = MATMUL;
         snprintf(rows[n].name, 96, "matmul_%s_1024", dn);
-        rows[n++].ms = bench_time(run, &c, 2, 11);
+        bench_time_row(&rows[n++], run, &c, 2, 11);
         c.kind = GEMM_DIRECT;
         snprintf(rows[n].name, 96, "openblas_gemm_%s_1024", dn);
-        rows[n++].ms = bench_time(run, &c, 2, 11);
+        bench_time_row(&rows[n++], run, &c, 2, 11);
         ag_release(c.a);
         ag_release(c.b);
         ag_release(c.c);
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
     {
         ctx c = {ag_randn(&N, 1, AG_C128), NULL, NULL, ABS_C};
         snprintf(rows[n].name, 96, "abs_c128_4M");
-        rows[n++].ms = bench_time(run, &c, 3, 21);
+        bench_time_row(&rows[n++], run, &c, 3, 21);
         ag_release(c.a);
     }
     char args[32];

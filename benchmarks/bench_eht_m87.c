@@ -52,9 +52,8 @@ int main(int argc, char **argv) {
             if (isnan(t[n])) return 1;
             n++;
         }
-        qsort(t, (size_t)n, sizeof *t, bench_cmp);
         snprintf(rows[c].name, sizeof rows[c].name, "%s", names[c]);
-        rows[c].ms = t[n / 2];
+        bench_sample_row(&rows[c], t, n);
         char args[600];
         snprintf(args, sizeof args, "%s --threads %d --bench %s --reps %d", files[c], threads, names[c], reps);
         bench_run_peer("benchmarks/peers/torch_eht_m87.py", args, "torch-cpu", &rows[c], 1);

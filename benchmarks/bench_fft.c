@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
             run_ag(&c); /* first call plans (FFTW_MEASURE) */
             fprintf(stderr, "fft2 %s %lld: first call (planning) %.1f ms\n", dn, (long long)sz, bench_now_ms() - t0);
             snprintf(rows[n].name, sizeof rows[n].name, "fft2_%s_%lld", dn, (long long)sz);
-            double ag_ms = rows[n++].ms = bench_time(run_ag, &c, warm, reps);
+            double ag_ms = bench_time_row(&rows[n++], run_ag, &c, warm, reps);
 
             /* direct FFTW: plan once on its own arrays, then fill them */
             size_t bytes = (size_t)(sz * sz) * ag_dtype_size(dt);
@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
             }
             ag_copy_to_buffer(c.x, c.in, dt);
             snprintf(rows[n].name, sizeof rows[n].name, "fftw_direct_fft2_%s_%lld", dn, (long long)sz);
-            rows[n].ms = bench_time(run_direct, &c, warm, reps);
+            bench_time_row(&rows[n], run_direct, &c, warm, reps);
             rows[n].peer_ms = ag_ms; /* restored after the peer run below */
             n++;
             if (d) { fftw_destroy_plan(c.plan); fftw_free(c.in); fftw_free(c.out); }

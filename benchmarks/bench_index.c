@@ -34,7 +34,7 @@ static void run(void *p) {
 static void add_row(bench_row *rows, int *n, const char *name, ctx *c, int kind) {
     c->kind = kind;
     snprintf(rows[*n].name, sizeof rows[*n].name, "%s", name);
-    rows[(*n)++].ms = bench_time(run, c, 2, 9);
+    bench_time_row(&rows[(*n)++], run, c, 2, 9);
 }
 
 int main(int argc, char **argv) {
