@@ -125,7 +125,7 @@ static inline int bench_peer_once(const char *py, const char *script, const char
     int fd = mkstemp(errpath);
     if (fd < 0) { snprintf(why, nwhy, "cannot create a temporary file: %s", strerror(errno)); return -1; }
     close(fd);
-    char cmd[1024];
+    char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s %s %s 2>%s", py, script, args, errpath);
     FILE *p = popen(cmd, "r");
     if (!p) {
@@ -153,8 +153,8 @@ static inline int bench_peer_once(const char *py, const char *script, const char
     remove(errpath);
     if (st == 0) return matched;
     if (last[0]) snprintf(why, nwhy, "%s: %s", py, last);
-    else if (st != -1 && WIFEXITED(st)) snprintf(why, nwhy, "%s %s exited with status %d", py, script, WEXITSTATUS(st));
-    else snprintf(why, nwhy, "%s %s did not finish", py, script);
+    else if (st != -1 && WIFEXITED(st)) snprintf(why, nwhy, "%s %.120s exited with status %d", py, script, WEXITSTATUS(st));
+    else snprintf(why, nwhy, "%s %.120s did not finish", py, script);
     return matched ? matched : -1;
 }
 
@@ -165,7 +165,7 @@ static inline int bench_peer_once(const char *py, const char *script, const char
  * python3 on PATH. Rows it gives no time get peer_ms = NAN and peer_status "missing: <reason>".
  * Returns the number of rows matched. */
 static inline int bench_run_peer(const char *script, const char *args, const char *peer, bench_row *rows, int n) {
-    char where[1024];
+    char where[512];
     const char *dir = getenv("AG_BENCH_PEERS"), *base = strrchr(script, '/');
     if (dir && *dir) {
         snprintf(where, sizeof where, "%s/%s", dir, base ? base + 1 : script);
@@ -179,7 +179,7 @@ static inline int bench_run_peer(const char *script, const char *args, const cha
     char why[200] = "";
     int matched = 0;
     if (access(script, R_OK) != 0) {
-        snprintf(why, sizeof why, "%s not found (run from the repository root, or set AG_BENCH_PEERS)", script);
+        snprintf(why, sizeof why, "%.120s not found (run from the repository root, or set AG_BENCH_PEERS)", script);
     } else {
         const char *env = getenv("AG_BENCH_PYTHON");
         const char *pys[2] = {env && *env ? env : "/usr/bin/python3", env && *env ? NULL : "python3"};
@@ -189,7 +189,7 @@ static inline int bench_run_peer(const char *script, const char *args, const cha
             if (w[0] && !why[0]) snprintf(why, sizeof why, "%s", w);
         }
         if (matched < 0) matched = 0;
-        if (!why[0]) snprintf(why, sizeof why, "%s printed no time for this case", script);
+        if (!why[0]) snprintf(why, sizeof why, "%.120s printed no time for this case", script);
     }
     for (int i = 0; i < n; i++)
         if (isnan(rows[i].peer_ms)) snprintf(rows[i].peer_status, sizeof rows[i].peer_status, "missing: %s", why);
