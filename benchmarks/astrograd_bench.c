@@ -28,7 +28,9 @@
 
 typedef enum { FULL, QUICK, TINY } mode;
 
-/* one benchmark program of a suite; args(mode) is what follows "threads json" on its command line */
+/* one benchmark program of a suite; args[mode] is what follows "threads json" on its command line
+ * (bench_eht_m87: its first word is the reps, before the json); --tiny is one small size per
+ * program, --quick the default sizes less the largest, with fewer repetitions (AG_BENCH_QUICK) */
 typedef struct prog {
     const char *suite, *exe, *dtype; /* dtype: rows whose name names none */
     const char *args[3];             /* by mode; NULL: none */
@@ -36,15 +38,15 @@ typedef struct prog {
 } prog;
 
 static const prog progs[] = {
-    {"ops", "bench_core", "f64", {NULL, NULL, NULL}, false},
-    {"ops", "bench_index", "f32", {NULL, NULL, NULL}, false},
-    {"ops", "bench_fft", "c128", {NULL, "1024", "1024"}, false},
+    {"ops", "bench_core", "f64", {NULL, NULL, "65536 256 128"}, false},
+    {"ops", "bench_index", "f32", {NULL, NULL, "100 1000"}, false},
+    {"ops", "bench_fft", "c128", {NULL, "1024", "256"}, false},
     {"ops", "bench_conv", "f32", {NULL, NULL, NULL}, false},
     {"autograd", "bench_autograd", "f64", {NULL, NULL, NULL}, false},
     {"rml", "bench_rml", "f64", {NULL, "256:1:f64 512:1:f64 256:16:f64 256:1:f32 512:1:f32", "64:1:f64 64:1:f32"}, false},
-    {"nufft", "bench_nufft", "f64", {NULL, NULL, NULL}, false},
+    {"nufft", "bench_nufft", "f64", {NULL, NULL, "64"}, false},
     {"nn", "bench_train", "f32", {NULL, "10", "2"}, false},
-    {"eht", "bench_eht_m87", "f64", {"3", "1", "1"}, true},
+    {"eht", "bench_eht_m87", "f64", {"3", "1", "1 lo"}, true},
 };
 enum { NPROGS = sizeof progs / sizeof *progs };
 static const char *suites[] = {"ops", "autograd", "rml", "nufft", "nn", "eht"};
@@ -568,13 +570,13 @@ int main(int argc, char **argv) {
             av[ac++] = th;
             if (pg->args[md]) snprintf(args, sizeof args, "%s", pg->args[md]);
             char *save = NULL, *first = strtok_r(args, " ", &save);
-            if (pg->json_before_threads) { /* [threads] [reps] [json] */
+            char *rest = first;
+            if (pg->json_before_threads) { /* [threads] [reps] [json] [cases] */
                 av[ac++] = first ? first : "3";
-                av[ac++] = json;
-            } else {
-                av[ac++] = json;
-                for (char *t = first; t && ac < 38; t = strtok_r(NULL, " ", &save)) av[ac++] = t;
+                rest = first ? strtok_r(NULL, " ", &save) : NULL;
             }
+            av[ac++] = json;
+            for (char *t = rest; t && ac < 38; t = strtok_r(NULL, " ", &save)) av[ac++] = t;
             av[ac] = NULL;
             remove(json);
             double t0 = bench_now_ms();

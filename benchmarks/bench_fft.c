@@ -5,7 +5,7 @@
  * (FFTW_MEASURE, or AG_FFTW_PLANNER's choice, | FFTW_PRESERVE_INPUT, out of place, same threads), executed in the loop into
  * a fixed output.
  *
- *     build/benchmarks/bench_fft [threads] [results.json] [max_n]
+ *     build/benchmarks/bench_fft [threads] [results.json] [max_n]   (max_n < 1024: that size alone)
  *
  * Rows "fftw_direct_*" hold the direct-FFTW time with astrograd's time as their "peer", so
  * their ratio column reads astrograd / direct (1.0 = no overhead over FFTW). */
@@ -40,8 +40,9 @@ int main(int argc, char **argv) {
     ag_manual_seed(1);
     bench_row rows[16];
     int n = 0;
-    const int sizes[] = {1024, 4096};
-    for (int si = 0; si < 2; si++) {
+    int sizes[] = {1024, 4096}, nsizes = 2;
+    if (max_n > 0 && max_n < 1024) sizes[0] = max_n, nsizes = 1; /* astrograd-bench --tiny */
+    for (int si = 0; si < nsizes; si++) {
         int64_t sz = sizes[si];
         if (sz > max_n) continue;
         int warm = sz <= 1024 ? 2 : 1, reps = sz <= 1024 ? 11 : 5;

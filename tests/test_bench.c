@@ -115,15 +115,17 @@ static void tiny_json_fields(void **state) {
     }
     for (int s = 0; s < NSUITES; s++)
         if (!per_suite[s]) fail_msg("suite %s has no row", suites[s]);
-    /* the size is the case's size token: rml at npix 64, bench_core's "4M" */
-    bool rml64 = false, core4m = false;
+    /* the size is the case's size token: rml at npix 64, bench_core's 1-d length, conv's image */
+    bool rml64 = false, core = false, conv = false;
     for (int i = 0; i < a->n; i++) {
         const bj *o = &a->items[i];
         const bj *sz = bj_get(o, "size");
         if (!strcmp(bj_get(o, "name")->str, "rml_step_64_c1_f64")) rml64 = sz->type == BJ_NUM && sz->num == 64;
-        if (!strcmp(bj_get(o, "name")->str, "add_f32_4M")) core4m = sz->type == BJ_NUM && sz->num == 4194304;
+        if (!strcmp(bj_get(o, "name")->str, "add_f32_65536")) core = sz->type == BJ_NUM && sz->num == 65536;
+        if (!strcmp(bj_get(o, "name")->str, "conv2d_fwd_f32_b32_c64_8x8_k3"))
+            conv = sz->type == BJ_NUM && sz->num == 64 && !strcmp(bj_get(o, "dtype")->str, "f32");
     }
-    assert_true(rml64 && core4m);
+    assert_true(rml64 && core && conv);
     bj_free(a);
 }
 
@@ -163,7 +165,7 @@ static void compare_runs(void **state) {
     assert_true(file_has(out, "B/A"));
     assert_true(file_has(out, "mlp_step_f32"));
     /* the ops rows are only in A: their B column is "-" */
-    assert_true(file_has(out, "add_f32_4M"));
+    assert_true(file_has(out, "add_f32_65536"));
     const char *self[] = {"--compare", second, second, NULL};
     assert_int_equal(run_driver("compare_self", self), 0);
     snprintf(out, sizeof out, "%s/compare_self.out", outdir);
