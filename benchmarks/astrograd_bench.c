@@ -19,8 +19,8 @@
 #include <astrograd.h>
 
 #include "bench.h"
-#include "bench_json.h"
-#include "bench_plot.h"
+#include "results_json.h"
+#include "results_plot.h"
 
 #ifndef AG_BENCH_SOURCE_PEERS
 #define AG_BENCH_SOURCE_PEERS "benchmarks/peers"

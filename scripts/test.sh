@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-meson test -C build --print-errorlogs   # suites cpu, examples, and cuda (skips without a GPU)
+meson test -C build --print-errorlogs   # suites cpu, examples, bench, and cuda (skips without a GPU)
 bash scripts/check_install.sh
 meson test -C build --print-errorlogs --setup valgrind --suite cpu
 bash scripts/check_layers.sh

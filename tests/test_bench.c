@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
-#include "../benchmarks/bench_json.h"
+#include "../benchmarks/results_json.h"
 
 static const char *driver, *outdir;
 static const char *suites[] = {"ops", "autograd", "rml", "nufft", "nn", "eht"};

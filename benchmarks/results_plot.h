@@ -1,8 +1,8 @@
-/* benchmarks/bench_plot.h — PNG figures of benchmark times for astrograd-bench (cairo; internal
+/* benchmarks/results_plot.h — PNG figures of benchmark times for astrograd-bench (cairo; internal
  * to benchmarks/): time (ms, log axis) against size (log axis), or against named cases where a
  * suite's rows have no size, one line per series, quartile bars, a legend. */
-#ifndef AG_BENCH_PLOT_H
-#define AG_BENCH_PLOT_H
+#ifndef AG_RESULTS_PLOT_H
+#define AG_RESULTS_PLOT_H
 
 #include <stdbool.h>
 #include <stddef.h>

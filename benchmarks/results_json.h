@@ -1,7 +1,7 @@
-/* benchmarks/bench_json.h — the small JSON reader astrograd-bench needs to read back the
+/* benchmarks/results_json.h — the small JSON reader astrograd-bench needs to read back the
  * benchmark programs' results and two runs for --compare (internal to benchmarks/). */
-#ifndef AG_BENCH_JSON_H
-#define AG_BENCH_JSON_H
+#ifndef AG_RESULTS_JSON_H
+#define AG_RESULTS_JSON_H
 
 #include <stddef.h>
 

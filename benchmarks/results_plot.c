@@ -1,5 +1,5 @@
-/* benchmarks/bench_plot.c — see bench_plot.h. */
-#include "bench_plot.h"
+/* benchmarks/results_plot.c — see results_plot.h. */
+#include "results_plot.h"
 
 #include <cairo.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
-/* benchmarks/bench_json.c — see bench_json.h. Strict JSON (RFC 8259) except that \u escapes
+/* benchmarks/results_json.c — see results_json.h. Strict JSON (RFC 8259) except that \u escapes
  * outside ASCII are kept as '?': the benchmark files carry ASCII names only. */
-#include "bench_json.h"
+#include "results_json.h"
 
 #include <errno.h>
 #include <stdbool.h>
