@@ -44,9 +44,9 @@ static const prog progs[] = {
     {"ops", "bench_conv", "f32", {NULL, NULL, NULL}, false},
     {"autograd", "bench_autograd", "f64", {NULL, NULL, NULL}, false},
     {"rml", "bench_rml", "f64", {NULL, "256:1:f64 512:1:f64 256:16:f64 256:1:f32 512:1:f32", "64:1:f64 64:1:f32"}, false},
-    {"nufft", "bench_nufft", "f64", {NULL, NULL, "64"}, false},
+    {"nufft", "bench_nufft", "f64", {NULL, "256", "64"}, false}, /* torchkbnufft type 1: seconds a call */
     {"nn", "bench_train", "f32", {NULL, "10", "2"}, false},
-    {"eht", "bench_eht_m87", "f64", {"3", "1", "1 lo"}, true},
+    {"eht", "bench_eht_m87", "f64", {"3", "1 lo", "1 lo"}, true}, /* the peer: minutes per band */
 };
 enum { NPROGS = sizeof progs / sizeof *progs };
 static const char *suites[] = {"ops", "autograd", "rml", "nufft", "nn", "eht"};
