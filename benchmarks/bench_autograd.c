@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NC; i++) {
         c.kind = cases[i].kind;
         snprintf(rows[i].name, sizeof rows[i].name, "%s", cases[i].name);
-        rows[i].ms = bench_time(run, &c, 1, 7);
+        bench_time_row(&rows[i], run, &c, 1, 7);
     }
     if (ag_live_tensors() != live0) { fprintf(stderr, "bench_autograd: tensors leaked\n"); return 1; }
     char args[32];

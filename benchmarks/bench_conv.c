@@ -52,10 +52,10 @@ static void add_case(bench_row *rows, int *n, const char *name, ag_dtype dt, int
         if (c.b) ag_set_requires_grad(c.b, true);
     }
     snprintf(rows[*n].name, 96, "conv2d_fwd_%s_%s", ag_dtype_name(dt), name);
-    rows[(*n)++].ms = bench_time(run, &c, 3, 15);
+    bench_time_row(&rows[(*n)++], run, &c, 3, 15);
     c.backward = true;
     snprintf(rows[*n].name, 96, "conv2d_fwdbwd_%s_%s", ag_dtype_name(dt), name);
-    rows[(*n)++].ms = bench_time(run, &c, 2, 11);
+    bench_time_row(&rows[(*n)++], run, &c, 2, 11);
     ag_release(c.x);
     ag_release(c.w);
     ag_release(c.b);

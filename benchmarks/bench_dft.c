@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
             c.backward = bw;
             ag_set_requires_grad(c.x, bw);
             snprintf(rows[n].name, sizeof rows[n].name, "dft_%s_64x64_m%lld", bw ? "fwd_bwd" : "fwd", (long long)nvis[g]);
-            rows[n++].ms = bench_time(run, &c, 3, g ? 11 : 31);
+            bench_time_row(&rows[n++], run, &c, 3, g ? 11 : 31);
         }
         ag_release(c.x), ag_release(c.u), ag_release(c.v);
     }

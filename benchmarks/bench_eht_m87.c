@@ -3,7 +3,9 @@
  * (benchmarks/peers/torch_eht_m87.py, a DFT matrix built once, torch.optim.LBFGS), on the low
  * band, the high band and both; the median of reps runs each, run here one after the other.
  *
- *     build/benchmarks/bench_eht_m87 [threads] [reps] [results.json]     (from the repository root)
+ *     build/benchmarks/bench_eht_m87 [threads] [reps] [results.json] [lo|hi|lo_hi ...]     (from the repository root)
+ *
+ * The bands default to all three.
  *
  * The demo's program is found next to this one (../examples/eht_m87). */
 #include <libgen.h>
@@ -44,7 +46,14 @@ int main(int argc, char **argv) {
     const char *names[3] = {"eht_m87_lo", "eht_m87_hi", "eht_m87_lo_hi"};
     const char *files[3] = {LO, HI, LO " " HI};
     bench_row rows[3];
-    for (int c = 0; c < 3; c++) {
+    int pick[3] = {0, 1, 2}, ncases = argc > 4 ? argc - 4 : 3;
+    if (ncases > 3) return fprintf(stderr, "bench_eht_m87: at most 3 bands\n"), 2;
+    for (int i = 0; argc > 4 && i < ncases; i++) {
+        pick[i] = !strcmp(argv[4 + i], "lo") ? 0 : !strcmp(argv[4 + i], "hi") ? 1 : !strcmp(argv[4 + i], "lo_hi") ? 2 : -1;
+        if (pick[i] < 0) return fprintf(stderr, "bench_eht_m87: band '%s' is not lo, hi or lo_hi\n", argv[4 + i]), 2;
+    }
+    for (int i = 0; i < ncases; i++) {
+        int c = pick[i];
         double t[16];
         int n = 0;
         for (int r = 0; r < reps && r < 16; r++) {
@@ -52,14 +61,13 @@ int main(int argc, char **argv) {
             if (isnan(t[n])) return 1;
             n++;
         }
-        qsort(t, (size_t)n, sizeof *t, bench_cmp);
-        snprintf(rows[c].name, sizeof rows[c].name, "%s", names[c]);
-        rows[c].ms = t[n / 2];
+        snprintf(rows[i].name, sizeof rows[i].name, "%s", names[c]);
+        bench_sample_row(&rows[i], t, n);
         char args[600];
         snprintf(args, sizeof args, "%s --threads %d --bench %s --reps %d", files[c], threads, names[c], reps);
-        bench_run_peer("benchmarks/peers/torch_eht_m87.py", args, "torch-cpu", &rows[c], 1);
+        bench_run_peer("benchmarks/peers/torch_eht_m87.py", args, "torch-cpu", &rows[i], 1);
     }
     char title[160];
     snprintf(title, sizeof title, "EHT M87 recipe (prepare + 4 x L-BFGS 200), f64, %d threads, median of %d", threads, reps);
-    return bench_report(title, rows, 3, json);
+    return bench_report(title, rows, ncases, json);
 }

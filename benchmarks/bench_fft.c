@@ -5,7 +5,7 @@
  * (FFTW_MEASURE, or AG_FFTW_PLANNER's choice, | FFTW_PRESERVE_INPUT, out of place, same threads), executed in the loop into
  * a fixed output.
  *
- *     build/benchmarks/bench_fft [threads] [results.json] [max_n]
+ *     build/benchmarks/bench_fft [threads] [results.json] [max_n]   (max_n < 1024: that size alone)
  *
  * Rows "fftw_direct_*" hold the direct-FFTW time with astrograd's time as their "peer", so
  * their ratio column reads astrograd / direct (1.0 = no overhead over FFTW). */
@@ -40,8 +40,9 @@ int main(int argc, char **argv) {
     ag_manual_seed(1);
     bench_row rows[16];
     int n = 0;
-    const int sizes[] = {1024, 4096};
-    for (int si = 0; si < 2; si++) {
+    int sizes[] = {1024, 4096}, nsizes = 2;
+    if (max_n > 0 && max_n < 1024) sizes[0] = max_n, nsizes = 1; /* astrograd-bench --tiny */
+    for (int si = 0; si < nsizes; si++) {
         int64_t sz = sizes[si];
         if (sz > max_n) continue;
         int warm = sz <= 1024 ? 2 : 1, reps = sz <= 1024 ? 11 : 5;
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
             run_ag(&c); /* first call plans (FFTW_MEASURE) */
             fprintf(stderr, "fft2 %s %lld: first call (planning) %.1f ms\n", dn, (long long)sz, bench_now_ms() - t0);
             snprintf(rows[n].name, sizeof rows[n].name, "fft2_%s_%lld", dn, (long long)sz);
-            double ag_ms = rows[n++].ms = bench_time(run_ag, &c, warm, reps);
+            double ag_ms = bench_time_row(&rows[n++], run_ag, &c, warm, reps);
 
             /* direct FFTW: plan once on its own arrays, then fill them */
             size_t bytes = (size_t)(sz * sz) * ag_dtype_size(dt);
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
             }
             ag_copy_to_buffer(c.x, c.in, dt);
             snprintf(rows[n].name, sizeof rows[n].name, "fftw_direct_fft2_%s_%lld", dn, (long long)sz);
-            rows[n].ms = bench_time(run_direct, &c, warm, reps);
+            bench_time_row(&rows[n], run_direct, &c, warm, reps);
             rows[n].peer_ms = ag_ms; /* restored after the peer run below */
             n++;
             if (d) { fftw_destroy_plan(c.plan); fftw_free(c.in); fftw_free(c.out); }

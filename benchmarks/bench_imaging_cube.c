@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
             c.promote = false;
             snprintf(rows[n].name, sizeof rows[n].name, "fourier_cube_%s_%lldx%lld", bw ? "fwd_bwd" : "fwd",
                      (long long)geo[g][0], (long long)geo[g][1]);
-            rows[n].ms = bench_time(run, &c, warm, reps);
+            bench_time_row(&rows[n], run, &c, warm, reps);
             bench_set_ref(&rows[n++], "promote+fft2", ref);
         }
         ag_release(c.x);
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     double ref = bench_time(run_layout, &c, 3, 15);
     c.promote = false;
     snprintf(rows[n].name, sizeof rows[n].name, "packed_to_sky_8x1024");
-    rows[n].ms = bench_time(run_layout, &c, 3, 15);
+    bench_time_row(&rows[n], run_layout, &c, 3, 15);
     bench_set_ref(&rows[n++], "fftshift+flip", ref);
     ag_release(c.x);
     char title[160];

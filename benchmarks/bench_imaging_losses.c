@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
         for (int f = 1; f >= 0; f--) {
             c.fused = f;
             snprintf(rows[n].name, sizeof rows[n].name, "%s%s", names[w], f ? "" : "_composed");
-            rows[n++].ms = bench_time(run, &c, 2, 11);
+            bench_time_row(&rows[n++], run, &c, 2, 11);
         }
         ag_release(c.x), ag_release(c.d), ag_release(c.wt);
     }

@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
         if (reps < 1 || reps > 256) reps = 11;
         if (reps > steps) steps = reps;
         snprintf(rows[n].name, sizeof rows[n].name, "rml_step_%lld_c%lld_%s", npix, nchan, dn);
-        rows[n++].ms = bench_time(step, &c, 2, reps);
+        bench_time_row(&rows[n++], step, &c, 2, reps);
         fprintf(stderr, "%s %.2f ms\n", rows[n - 1].name, rows[n - 1].ms);
         teardown(&c);
     }

@@ -97,12 +97,13 @@ int main(int argc, char **argv) {
         ag_dtype dt = d ? AG_F64 : AG_F32;
         model m = make_mlp(dt);
         snprintf(rows[n].name, 96, "mlp_step_%s", ag_dtype_name(dt));
-        rows[n++].ms = bench_time(step, &m, warm, steps);
+        bench_time_row(&rows[n++], step, &m, warm, steps);
         free_model(&m);
         m = make_cnn(dt);
         snprintf(rows[n].name, 96, "cnn_step_%s", ag_dtype_name(dt));
         /* f64 convolutions are slow in PyTorch (no oneDNN path): fewer steps keep the run short */
-        rows[n++].ms = d ? bench_time(step, &m, 2, steps_f64) : bench_time(step, &m, warm, steps);
+        if (d) bench_time_row(&rows[n++], step, &m, 2, steps_f64);
+        else bench_time_row(&rows[n++], step, &m, warm, steps);
         free_model(&m);
     }
     char args[64];

@@ -13,7 +13,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 # default) take the cores the other tests need (eht_m87 on the high band under a load of 12:
 # 46.5 s spinning, 1.65 s with passive waits)
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
-meson test -C build --print-errorlogs   # suites cpu, examples, and cuda (skips without a GPU)
+meson test -C build --print-errorlogs   # suites cpu, examples, bench, footprint, and cuda (skips without a GPU)
 bash scripts/check_install.sh
 meson test -C build --print-errorlogs --setup valgrind --suite cpu
 bash scripts/check_layers.sh

@@ -1,11 +1,11 @@
 """PyTorch CPU side of benchmarks/bench_autograd.c: chains of 10^5 tiny ops on 0-d f64
 tensors, x = x * c + d, forward with graph recording and backward. Prints "name ms" lines.
 Usage: python3 torch_autograd.py THREADS"""
-import statistics
 import sys
-import time
 
 import torch
+
+import peer_common
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 and int(sys.argv[1]) > 0 else 1)
 N_OPS = 100000
@@ -32,14 +32,7 @@ def chain(kind):
 
 
 def bench(name, fn, warm=1, reps=5):
-    for _ in range(warm):
-        fn()
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        t.append((time.perf_counter() - t0) * 1e3)
-    print(f"{name} {statistics.median(t):.6f}", flush=True)
+    peer_common.bench(name, fn, warm, reps)
 
 
 for kind in ("scalar_fwd_bwd", "scalar_fwd", "tensor_fwd_bwd", "nograd_fwd"):

@@ -56,6 +56,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import eht_prep  # noqa: E402
+import peer_common  # noqa: E402
 
 NPIX = 64
 CELL_UAS = 2.0
@@ -253,7 +254,8 @@ def main():
     print(f"diameter_uas={d:.1f} pa_deg={pa:.0f} flux_jy={img.sum():.3f} chi2_cp={c[0]:.2f} "
           f"chi2_lca={c[1]:.2f} chi2_amp={c[2]:.2f} seconds={seconds:.2f}")
     if args.bench:
-        print(f"{args.bench} {1e3 * sorted(times)[len(times) // 2]:.3f}", flush=True)
+        q1, med, q3 = peer_common.stats([1e3 * t for t in times])
+        print(f"{args.bench} {med:.3f} {q1:.3f} {q3:.3f}", flush=True)
 
 
 def fit(records):
