@@ -31,6 +31,19 @@
 #ifndef AG_CPU_CLONES
 #define AG_CPU_CLONES
 #endif
+/* For loops that call fma() to reproduce PyTorch's fused multiply-adds (the optimizers): the
+ * x86-64-v3/v4 variants have the FMA instruction, so fma() vectorizes instead of calling libm.
+ * fma() is correctly rounded either way and -ffp-contract=off forbids other contractions, so
+ * the results are the same bits on every machine. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(AG_CPU_NO_CLONES) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define AG_CPU_CLONES_FMA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef AG_CPU_CLONES_FMA
+#define AG_CPU_CLONES_FMA
+#endif
 
 typedef struct ag_cpu_iter {
     int nops, ndim;                               /* after coalescing; ndim >= 1 */

@@ -72,28 +72,42 @@ int ag_cpu_sgd_step(const ag_kview *param, const ag_kview *grad, const ag_kview 
 }
 
 /* ---- Adam / AdamW ------------------------------------------------------------------------- */
-#define ADAM_BODY(T, SQRT, FMA)                                                                           \
-    do {                                                                                       \
-        T *P = (T *)param->data, *M = (T *)exp_avg->data, *V = (T *)exp_avg_sq->data;          \
-        T *MX = amsgrad ? (T *)max_sq->data : NULL;                                            \
-        const T *G = (const T *)grad->data;                                                    \
-        const T b1 = (T)beta1, b2 = (T)beta2, omb1 = (T)(1 - beta1), omb2 = (T)(1 - beta2);    \
-        const T wd = (T)wdv, decay = (T)(1 - lr * wdv), bc2s = (T)bias_correction2_sqrt;       \
-        const T e = (T)eps, nstep = (T)(-step_size);                                           \
-        _Pragma("omp parallel for if (n >= AG_CPU_PAR_MIN)")                                                  \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            T g = maximize ? -G[i] : G[i];                                                     \
-            T p = P[i];                                                                        \
-            if (decoupled) p = p * decay;                                                      \
-            else if (wdv != 0) g = FMA(wd, p, g);                                              \
-            T m = M[i] * b1; m = FMA(omb1, g, m);                                              \
-            T v = V[i] * b2; v = FMA(omb2 * g, g, v);                                          \
-            M[i] = m; V[i] = v;                                                                \
-            T den;                                                                             \
-            if (amsgrad) { T mx = MAXN(MX[i], v); MX[i] = mx; den = SQRT(mx) / bc2s + e; }     \
-            else den = SQRT(v) / bc2s + e;                                                     \
-            P[i] = p + nstep * m / den;                                                        \
-        }                                                                                      \
+/* one thread's range [i0, i1) of the update, compiled with FMA where the CPU has it */
+#define ADAM_RANGE(T, SQRT, FMA)                                                                          \
+    AG_CPU_CLONES_FMA static void adam_range_##T(T *P, T *M, T *V, T *MX, const T *G, const T *c, bool maximize, \
+                                                 bool decoupled, bool wd_on, bool amsgrad, int64_t i0, int64_t i1) { \
+        const T b1 = c[0], b2 = c[1], omb1 = c[2], omb2 = c[3], wd = c[4], decay = c[5], bc2s = c[6], e = c[7];   \
+        const T nstep = c[8];                                                                              \
+        for (int64_t i = i0; i < i1; i++) {                                                                \
+            T g = maximize ? -G[i] : G[i];                                                                 \
+            T p = P[i];                                                                                    \
+            if (decoupled) p = p * decay;                                                                  \
+            else if (wd_on) g = FMA(wd, p, g);                                                             \
+            T m = M[i] * b1; m = FMA(omb1, g, m);                                                          \
+            T v = V[i] * b2; v = FMA(omb2 * g, g, v);                                                      \
+            M[i] = m; V[i] = v;                                                                            \
+            T den;                                                                                         \
+            if (amsgrad) { T mx = MAXN(MX[i], v); MX[i] = mx; den = SQRT(mx) / bc2s + e; }                 \
+            else den = SQRT(v) / bc2s + e;                                                                 \
+            P[i] = p + nstep * m / den;                                                                    \
+        }                                                                                                  \
+    }
+ADAM_RANGE(double, sqrt, fma)
+ADAM_RANGE(float, sqrtf, fmaf)
+
+#define ADAM_BODY(T)                                                                                       \
+    do {                                                                                                   \
+        T *P = (T *)param->data, *M = (T *)exp_avg->data, *V = (T *)exp_avg_sq->data;                      \
+        T *MX = amsgrad ? (T *)max_sq->data : NULL;                                                        \
+        const T c[9] = {(T)beta1, (T)beta2, (T)(1 - beta1), (T)(1 - beta2), (T)wdv, (T)(1 - lr * wdv),       \
+                        (T)bias_correction2_sqrt, (T)eps, (T)(-step_size)};                                \
+        int nt = n >= AG_CPU_PAR_MIN ? ag_cpu_max_threads() : 1;                                           \
+        _Pragma("omp parallel num_threads(nt)")                                                            \
+        {                                                                                                  \
+            int64_t i0, i1;                                                                                \
+            ag_cpu_thread_slice(n, &i0, &i1);                                                              \
+            adam_range_##T(P, M, V, MX, (const T *)grad->data, c, maximize, decoupled, wdv != 0, amsgrad, i0, i1); \
+        }                                                                                                  \
     } while (0)
 
 int ag_cpu_adam_step(const ag_kview *param, const ag_kview *grad, const ag_kview *exp_avg,
@@ -113,8 +127,8 @@ int ag_cpu_adam_step(const ag_kview *param, const ag_kview *grad, const ag_kview
     const double step_size = lr / bias_correction1;
     const double bias_correction2_sqrt = sqrt(bias_correction2);
     const int64_t n = param->shape[0];
-    if (param->dtype == AG_F64) ADAM_BODY(double, sqrt, fma);
-    else ADAM_BODY(float, sqrtf, fmaf);
+    if (param->dtype == AG_F64) ADAM_BODY(double);
+    else ADAM_BODY(float);
     return 0;
 }
 
