@@ -50,7 +50,9 @@
 
 #define CFG "data/alma/alma.cycle7.7.cfg"
 #define CH 16            /* channels of the hidden layers */
-#define SIGMA_MAX 0.5    /* Jy/arcsec², the largest training noise */
+#define SIGMA_MAX 0.2    /* Jy/arcsec², the largest white training noise */
+#define THERMAL_MAX 2.0  /* the largest thermal noise, in units of the data's */
+#define NULL_MAX 1.0     /* Jy/arcsec², the largest training noise in the unmeasured uv cells */
 #define LR_JOINT 1e-4    /* Adam's lr for D's weights in the joint fit */
 #define MU_JOINT 1.0     /* weight of the denoising loss in the joint fit */
 
@@ -59,7 +61,7 @@ static const weights WEIGHTS[] = { /* rml_alma_disk's list */
     {0, 0, 0}, {1e-3, 1e-4, 1e-5}, {1e-3, 1e-3, 1e-5}, {1e-2, 1e-3, 1e-4},
 };
 #define NWEIGHTS (int)(sizeof WEIGHTS / sizeof *WEIGHTS)
-static const double LAMBDAS[] = {0.1, 1, 10};
+static const double LAMBDAS[] = {3, 30, 300, 3000};
 #define NLAMBDAS (int)(sizeof LAMBDAS / sizeof *LAMBDAS)
 
 static ag_device dev; /* AG_DEVICE: "cpu" (unset), "cuda", "test" */
@@ -130,6 +132,9 @@ static ag_module *denoiser_new(void) {
 typedef struct trainer {
     ag_tensor *train;   /* (NTRAIN, n, n) */
     ag_module *blur;    /* GaussConvImage of the dirty beam, nchan = B */
+    ag_tensor *sampled; /* (1, n, n) f64 packed: 1 in the uv cells the observation measures */
+    ag_tensor *thermal; /* (1, n, n) f64 packed: the filter that turns fft2 of unit white noise into
+                           the thermal noise of the measured cells, in the image [Jy/arcsec²] */
     int64_t B, n;
     uint64_t s;         /* batch choice */
 } trainer;
@@ -140,8 +145,18 @@ static ag_tensor *denoise_loss(trainer *tr, ag_module *f) {
     ag_tensor *T = ag_index_select(tr->train, 0, ag_from_data_on(idx, AG_SHAPE(B), AG_I64, dev)); /* (B, n, n) */
     ag_tensor *a = ag_rand_on(AG_SHAPE(B, 1, 1), AG_F64, dev);
     ag_tensor *sig = ag_mul_s(ag_rand_on(AG_SHAPE(B, 1, 1), AG_F64, dev), SIGMA_MAX);
+    ag_tensor *sig_null = ag_mul_s(ag_rand_on(AG_SHAPE(B, 1, 1), AG_F64, dev), NULL_MAX);
+    /* white noise with the measured uv cells taken out: structure the data cannot see */
+    ag_tensor *w = ag_randn_on(AG_SHAPE(B, n, n), AG_F64, dev);
+    ag_tensor *null = ag_packed_to_sky(ag_sub(w, ag_real(ag_ifft2(ag_mul(ag_fft2(w, AG_NORM_BACKWARD), tr->sampled),
+                                                                      AG_NORM_BACKWARD))));
+    /* the noise a maximum-likelihood image inherits from the data, times U(0, THERMAL_MAX) */
+    ag_tensor *sig_th = ag_mul_s(ag_rand_on(AG_SHAPE(B, 1, 1), AG_F64, dev), THERMAL_MAX);
+    ag_tensor *w2 = ag_randn_on(AG_SHAPE(B, n, n), AG_F64, dev);
+    ag_tensor *th = ag_packed_to_sky(ag_real(ag_ifft2(ag_mul(ag_fft2(w2, AG_NORM_BACKWARD), tr->thermal), AG_NORM_BACKWARD)));
     ag_tensor *x = ag_add(ag_add(ag_mul(a, T), ag_mul(ag_rsub_s(1, a), ag_forward(tr->blur, T))),
-                          ag_mul(sig, ag_randn_on(AG_SHAPE(B, n, n), AG_F64, dev)));
+                          ag_add(ag_add(ag_mul(sig, ag_randn_on(AG_SHAPE(B, n, n), AG_F64, dev)), ag_mul(sig_null, null)),
+                                 ag_mul(sig_th, th)));
     x = ag_reshape(x, AG_SHAPE(B, 1, n, n));
     ag_tensor *d = ag_sub(x, ag_forward(f, x)); /* D(x) */
     return ag_mse_loss(d, ag_reshape(T, AG_SHAPE(B, 1, n, n)), AG_REDUCE_MEAN);
@@ -238,7 +253,8 @@ typedef struct obs {
     double beam_fwhm;
 } obs;
 
-static int observe(obs *o, ag_tensor *truth, const ag_grid_coords *gc, const ag_array_config *cfg, uint64_t seed) {
+static int observe(obs *o, ag_tensor *truth, const ag_grid_coords *gc, const ag_array_config *cfg, uint64_t seed,
+                   ag_tensor **sampled, ag_tensor **thermal) {
     memset(o, 0, sizeof *o);
     o->truth = truth;
     ag_uvsim_opts so = ag_uvsim_default_opts();
@@ -251,6 +267,21 @@ static int observe(obs *o, ag_tensor *truth, const ag_grid_coords *gc, const ag_
     ag_dirty_opts dop = {.weighting = AG_WEIGHT_BRIGGS, .robust = 0, .unit = AG_UNIT_JY_ARCSEC2};
     int rc = vis ? ag_dirty_image(gc, vis, &dop, &o->dirty, NULL, &area) : -1;
     if (!rc && !(o->ds = ag_data_average(gc, vis, false))) rc = -1;
+    if (!rc && sampled) { /* with the conjugate cells, so the projection of a real image stays real */
+        ag_gridded_dataset *both = ag_data_average(gc, vis, true);
+        if (!both || !(*sampled = ag_to_dtype(both->mask, AG_F64))) rc = -1;
+        /* gridded noise: Re and Im of cell k have σ_k = 1/√W_k [Jy]; fft2 of unit white noise has
+         * Re and Im of variance n²/2 each; the image is ifft2(V) / cell² */
+        else {
+            int64_t n = gc->npix;
+            ag_scope_begin();
+            ag_tensor *M = *sampled, *W = ag_add(ag_to_dtype(both->weight_gridded, AG_F64), ag_rsub_s(1, M));
+            *thermal = ag_keep(ag_mul_s(ag_div(M, ag_sqrt(W)), sqrt(2.0) / (n * gc->cell_size * gc->cell_size)));
+            ag_scope_end();
+            if (!*thermal) rc = -1;
+        }
+        ag_gridded_dataset_free(both);
+    }
     ag_vis_free(vis);
     if (rc) return ag_release(area), -1;
     o->beam_fwhm = sqrt(4 * log(2.0) * ag_item(area) / M_PI);
@@ -288,7 +319,7 @@ int main(int argc, char **argv) {
     }
     int64_t n = small ? 32 : 48, ntrain = small ? 128 : 512, batch = small ? 8 : 16;
     int ntest = small ? 2 : 4;
-    if (steps <= 0) steps = small ? 200 : 1500;
+    if (steps <= 0) steps = small ? 400 : 1500;
     if (iters <= 0) iters = small ? 250 : 500;
     dev = ag_device_default();
     ag_manual_seed(17);
@@ -302,15 +333,16 @@ int main(int argc, char **argv) {
     /* disk 0 validates, 1..ntest are scored; the training set comes from another stream */
     uint64_t s_train = 1, s_held = 2;
     obs held[1 + 4];
+    ag_tensor *sampled = NULL, *thermal = NULL; /* one uv coverage for all */
     for (int k = 0; k <= ntest; k++) {
         ag_tensor *t = disks(1, n, gc.cell_size, &s_held);
-        if (!t || observe(&held[k], t, &gc, cfg, 100 + (uint64_t)k)) return fail();
+        if (!t || observe(&held[k], t, &gc, cfg, 100 + (uint64_t)k, k ? NULL : &sampled, &thermal)) return fail();
     }
-    double beam_fwhm = held[0].beam_fwhm; /* one uv coverage for all */
+    double beam_fwhm = held[0].beam_fwhm;
     printf("ALMA C43-7, 230 GHz, %lld² pixels of %.3g\": dirty beam (Briggs 0) FWHM of the equal-area Gaussian %.3f\"\n",
            (long long)n, gc.cell_size, beam_fwhm);
 
-    trainer tr = {.train = disks(ntrain, n, gc.cell_size, &s_train), .B = batch, .n = n, .s = 3,
+    trainer tr = {.train = disks(ntrain, n, gc.cell_size, &s_train), .B = batch, .n = n, .s = 3, .sampled = sampled, .thermal = thermal,
                   .blur = ag_gauss_conv_image(&gc, batch, beam_fwhm, beam_fwhm, 0, false)};
     ag_module *f = denoiser_new();
     if (!tr.train || !tr.blur || !f || ag_module_to(tr.blur, dev) || ag_module_to(f, dev)) return fail();
@@ -411,7 +443,7 @@ int main(int argc, char **argv) {
     printf("mean dirty=%.4f enttv=%.4f nn=%.4f joint=%.4f seconds=%.1f\n", mean[0], mean[1], mean[2], mean[3], now() - t0);
     if (check && !ok) fprintf(stderr, "nn_prior --check: the NN prior does not beat entropy+TV on every held-out disk\n");
     for (int k = 0; k <= ntest; k++) obs_free(&held[k]);
-    ag_release(tr.train);
+    ag_release(tr.train), ag_release(sampled), ag_release(thermal);
     ag_module_free(tr.blur), ag_module_free(f), ag_module_free(blur);
     ag_array_config_free(cfg);
     return check && !ok ? 3 : 0;
