@@ -61,7 +61,7 @@ static const weights WEIGHTS[] = { /* rml_alma_disk's list */
     {0, 0, 0}, {1e-3, 1e-4, 1e-5}, {1e-3, 1e-3, 1e-5}, {1e-2, 1e-3, 1e-4},
 };
 #define NWEIGHTS (int)(sizeof WEIGHTS / sizeof *WEIGHTS)
-static const double LAMBDAS[] = {3, 30, 300, 3000};
+static const double LAMBDAS[] = {10, 30, 100};
 #define NLAMBDAS (int)(sizeof LAMBDAS / sizeof *LAMBDAS)
 
 static ag_device dev; /* AG_DEVICE: "cpu" (unset), "cuda", "test" */
@@ -88,7 +88,9 @@ static void disk_image(double *img, int64_t n, double cell, uint64_t *s) {
     int nring = 1 + (int)(rng_next(s) % 3);
     double ring_r[3], ring_w[3], ring_a[3];
     for (int k = 0; k < nring; k++)
-        ring_r[k] = unif(s, 0.2, 0.75) * R, ring_w[k] = unif(s, 0.02, 0.06) * R, ring_a[k] = unif(s, 0.5, 2.5);
+        ring_r[k] = unif(s, 0.2, 0.75) * R,
+        ring_w[k] = fmax(unif(s, 0.02, 0.06) * R, cell), /* no narrower than a pixel can show */
+        ring_a[k] = unif(s, 0.5, 2.5);
     double env = unif(s, 0.2, 0.8), env_r = unif(s, 0.3, 0.6) * R;
     double gap_r = unif(s, 0.2, 0.6) * R, gap_w = unif(s, 0.03, 0.08) * R;
     bool spiral = rng_next(s) & 1;
