@@ -7,10 +7,16 @@
  *    A training set of NTRAIN disks, one validation disk (picks every method's weights) and
  *    NTEST held-out disks; the network never sees the last two kinds.
  * 2. A denoiser D(x) = x − f(x), f a 4-layer CNN (3×3 convolutions, 16 channels, ReLU, "same"
- *    padding), trained with Adam on (corrupted disk, clean disk) pairs drawn from the training set:
- *    corrupted = a·T + (1 − a)·G_beam ⊛ T + σ·n with a ~ U(0, 1), σ ~ U(0, SIGMA_MAX) Jy/arcsec²,
- *    n white Gaussian noise, loss = mean (D(corrupted) − T)². So ‖x − D(x)‖² = ‖f(x)‖² is small
- *    for images that look like clean disks and large for blurred or noisy ones.
+ *    padding), trained with Adam (lr 5e-3, cosine-annealed to 0) on (corrupted disk, clean disk)
+ *    pairs drawn from the training set, loss = mean (D(corrupted) − T)², where
+ *        corrupted = max(0, a·T + (1 − a)·G_beam ⊛ T + σ_w·n_w + σ_o·n_o + σ_t·n_t),
+ *    a ~ U(0, 1); n_w white noise, σ_w ~ U(0, SIGMA_MAX); n_o white noise with the uv cells the
+ *    observation measures taken out (what the data cannot see), σ_o ~ U(0, NULL_MAX); n_t the
+ *    noise a maximum-likelihood image inherits from the data (gridded thermal noise, 1/√W per
+ *    measured cell, through the inverse FFT), σ_t ~ U(0, THERMAL_MAX); clipped at 0 because the
+ *    RML images D will judge are positive. So ‖x − D(x)‖² = ‖f(x)‖² is small for images that
+ *    look like clean disks and large for blurred, noisy or artefact-ridden ones. (One uv coverage
+ *    serves every disk here, so D is trained for this observation's coverage and noise.)
  * 3. The trained D is saved to PREFIX_denoiser.h5 (ag_module_save) and loaded back into a freshly
  *    built network (ag_module_load); the rest of the program uses the loaded copy. Another program
  *    loads it the same way: build the same architecture (denoiser_new below, any initial
@@ -37,9 +43,9 @@
  *   disk=<k> dirty=... enttv=... nn=... joint=...
  *   mean dirty=... enttv=... nn=... joint=... seconds=...
  * Default: 48² pixels of 0.03", 512 training disks, 1500 training steps of batch 16, 4 held-out
- * disks, 500 Adam steps per image. --small (the test): 32² pixels, 128 training disks, 200 steps
- * of batch 8, 2 held-out disks, 250 steps per image. --steps / --iters override the training and
- * imaging steps. --check exits 3 unless the NN prior beats entropy + TV on every held-out disk. */
+ * disks, 500 Adam steps per image. --small (the test): 32² pixels, 128 training disks, 1000 steps
+ * of batch 8, 2 held-out disks, 250 steps per image (about 12 s of CPU time). --steps / --iters
+ * override the training and imaging steps. --check exits 3 unless the NN prior beats entropy + TV on every held-out disk. */
 #define _POSIX_C_SOURCE 200809L
 #include <astrograd.h>
 #include <math.h>
@@ -159,13 +165,17 @@ static ag_tensor *denoise_loss(trainer *tr, ag_module *f) {
     ag_tensor *x = ag_add(ag_add(ag_mul(a, T), ag_mul(ag_rsub_s(1, a), ag_forward(tr->blur, T))),
                           ag_add(ag_add(ag_mul(sig, ag_randn_on(AG_SHAPE(B, n, n), AG_F64, dev)), ag_mul(sig_null, null)),
                                  ag_mul(sig_th, th)));
+    /* the RML images it will judge are positive (softplus pixels): noise clipped at zero */
+    x = ag_relu(x);
     x = ag_reshape(x, AG_SHAPE(B, 1, n, n));
     ag_tensor *d = ag_sub(x, ag_forward(f, x)); /* D(x) */
     return ag_mse_loss(d, ag_reshape(T, AG_SHAPE(B, 1, n, n)), AG_REDUCE_MEAN);
 }
 
 static int train_denoiser(trainer *tr, ag_module *f, int steps) {
-    ag_optim *opt = ag_adam(ag_module_params(f), (ag_adam_opts){.lr = 2e-3});
+    /* a high rate annealed to zero: most of the loss's decrease for few steps */
+    ag_optim *opt = ag_adam(ag_module_params(f), (ag_adam_opts){.lr = 5e-3});
+    ag_sched *sched = opt ? ag_sched_cosine(opt, steps, 0) : NULL;
     double avg = NAN;
     for (int it = 0; opt && it < steps && !ag_failed(); it++) {
         ag_scope_begin();
@@ -173,10 +183,12 @@ static int train_denoiser(trainer *tr, ag_module *f, int steps) {
         if (loss && !ag_backward(loss)) ag_optim_step(opt);
         if (loss) avg = isnan(avg) ? ag_item(loss) : 0.95 * avg + 0.05 * ag_item(loss);
         ag_optim_zero_grad(opt);
+        ag_sched_step(sched);
         ag_scope_end();
         if ((it + 1) % (steps / 4 > 0 ? steps / 4 : 1) == 0 && !ag_failed())
             printf("  denoiser step %d: loss (running mean) %.4g\n", it + 1, avg);
     }
+    ag_sched_free(sched);
     ag_optim_free(opt);
     return ag_failed() ? ag_error_code() : 0;
 }
@@ -321,7 +333,7 @@ int main(int argc, char **argv) {
     }
     int64_t n = small ? 32 : 48, ntrain = small ? 128 : 512, batch = small ? 8 : 16;
     int ntest = small ? 2 : 4;
-    if (steps <= 0) steps = small ? 400 : 1500;
+    if (steps <= 0) steps = small ? 1000 : 1500;
     if (iters <= 0) iters = small ? 250 : 500;
     dev = ag_device_default();
     ag_manual_seed(17);
