@@ -460,5 +460,9 @@ int main(int argc, char **argv) {
     ag_release(tr.train), ag_release(sampled), ag_release(thermal);
     ag_module_free(tr.blur), ag_module_free(f), ag_module_free(blur);
     ag_array_config_free(cfg);
+    if (ag_live_tensors()) {
+        fprintf(stderr, "nn_prior: %lld tensors leaked\n", (long long)ag_live_tensors());
+        return 1;
+    }
     return check && !ok ? 3 : 0;
 }
