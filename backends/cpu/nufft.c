@@ -2,7 +2,7 @@
  * (points -> fine grid) entries (backends/kernels.h: nufft_interp, nufft_spread).
  *
  * Each point's w kernel weights per axis come from the piecewise polynomial of the plan (Horner
- * over all w pieces at once, so the loop over the kernel width vectorises); the 2-d kernel is
+ * over the w pieces of both axes at once, 2w lanes, so the loop vectorises); the 2-d kernel is
  * their outer product, applied as w row passes of 2w reals (re, im interleaved).
  *
  * Spreading is parallel over the plan's bins without atomics: a bin's points go into a private
@@ -20,18 +20,23 @@
 #define MAXW 16
 #define MAXD 32
 
-/* the point's first cell (x0) and its w weights along one axis from position x in fine cells */
-#define WEIGHTS(T, coef, D, w, x, x0, out)                                                    \
-    do {                                                                                      \
-        double f_ = ceil((x) - 0.5 * (w));                                                    \
-        (x0) = (int64_t)f_;                                                                   \
-        T z_ = (T)(2 * ((x) - f_ - 0.5 * (w) + 1) - 1);                                       \
-        for (int j_ = 0; j_ < (w); j_++) (out)[j_] = (T)(coef)[j_];                           \
-        for (int d_ = 1; d_ < (D); d_++)                                                      \
-            for (int j_ = 0; j_ < (w); j_++) (out)[j_] = (out)[j_] * z_ + (T)(coef)[d_ * (w) + j_]; \
-    } while (0)
+/* coef (D, w) duplicated side by side as c2 (D, 2w): one Horner pass gives both axes' weights */
+static void pair_coef(const double *coef, int D, int w, double *c2) {
+    for (int d = 0; d < D; d++)
+        for (int j = 0; j < w; j++) c2[d * 2 * w + j] = c2[d * 2 * w + w + j] = coef[d * w + j];
+}
 
 #define DEFINE(T, S)                                                                                            \
+    /* a point's first cells (x0, y0) and weights wxy (x: [0, w), y: [w, 2w)) from (x, y) in fine cells */    \
+    AG_CPU_CLONES static void weights_##S(const double *c2, int D, int w, double x, double y, int64_t *x0,      \
+                                          int64_t *y0, T *wxy) {                                               \
+        double fx = ceil(x - 0.5 * w), fy = ceil(y - 0.5 * w);                                                   \
+        T zx = (T)(2 * (x - fx - 0.5 * w + 1) - 1), zy = (T)(2 * (y - fy - 0.5 * w + 1) - 1), zz[2 * MAXW];     \
+        *x0 = (int64_t)fx, *y0 = (int64_t)fy;                                                                    \
+        for (int i = 0; i < 2 * w; i++) zz[i] = i < w ? zx : zy, wxy[i] = (T)c2[i];                              \
+        for (int d = 1; d < D; d++)                                                                              \
+            for (int i = 0; i < 2 * w; i++) wxy[i] = wxy[i] * zz[i] + (T)c2[d * 2 * w + i];                      \
+    }                                                                                                            \
     /* one point: Σ_a wy[a] Σ_b wx[b] g[(y0 + a) mod n, (x0 + b) mod n], g complex interleaved */              \
     AG_CPU_CLONES static void interp_point_##S(const T *g, int64_t n, int w, int64_t x0, int64_t y0,           \
                                                const T *wx, const T *wy, T *re, T *im) {                       \
@@ -69,11 +74,10 @@
             int64_t b, e;                                                                                        \
             ag_cpu_thread_slice(M, &b, &e);                                                                      \
             for (int64_t k = b; k < e; k++) {                                                                    \
-                T wx[MAXW], wy[MAXW], re, im;                                                                    \
+                T wxy[2 * MAXW], re, im;                                                                         \
                 int64_t x0, y0;                                                                                  \
-                WEIGHTS(T, coef, D, w, p[2 * k], x0, wx);                                                        \
-                WEIGHTS(T, coef, D, w, p[2 * k + 1], y0, wy);                                                    \
-                interp_point_##S(g, n, w, x0, y0, wx, wy, &re, &im);                                             \
+                weights_##S(coef, D, w, p[2 * k], p[2 * k + 1], &x0, &y0, wxy);                                  \
+                interp_point_##S(g, n, w, x0, y0, wxy, wxy + w, &re, &im);                                       \
                 T *dst = o + 2 * pm[k] * out->strides[1];                                                        \
                 dst[0] = re, dst[1] = im;                                                                        \
             }                                                                                                    \
@@ -100,10 +104,10 @@
         memset(sg, 0, (size_t)(2 * sh * sw) * sizeof(T));                                                       \
         const T *vd = (const T *)vis->data + 2 * c * vis->strides[0];                                            \
         for (int64_t k = k0; k < k1; k++) {                                                                      \
-            T wx[MAXW], wy[MAXW];                                                                                \
+            T wxy[2 * MAXW];                                                                                     \
             int64_t x0, y0;                                                                                      \
-            WEIGHTS(T, coef, D, w, p[2 * k], x0, wx);                                                            \
-            WEIGHTS(T, coef, D, w, p[2 * k + 1], y0, wy);                                                        \
+            weights_##S(coef, D, w, p[2 * k], p[2 * k + 1], &x0, &y0, wxy);                                      \
+            const T *wx = wxy, *wy = wxy + w;                                                                    \
             int64_t lx = x0 - c0, ly = y0 - r0;                                                                  \
             if (lx < 0 || ly < 0 || lx + w > sw || ly + w > sh) return -1; /* a point outside its bin */        \
             const T *vk = vd + 2 * pm[k] * vis->strides[1];                                                      \
@@ -173,8 +177,10 @@ int ag_cpu_nufft_interp(const ag_kview *out, const ag_kview *grid, const ag_kvie
                             "contiguous grid (C, n, n), points (C, M, 2) f64, perm (C, M) i64, coef (D, w) f64, "
                             "2 <= w <= %d, n >= w + 2", MAXW);
     int D = (int)coef->shape[0];
-    if (grid->dtype == AG_C64) interp_f32(out, grid, pts, perm, coef->data, D, w);
-    else interp_f64(out, grid, pts, perm, coef->data, D, w);
+    double c2[MAXD * 2 * MAXW];
+    pair_coef(coef->data, D, w, c2);
+    if (grid->dtype == AG_C64) interp_f32(out, grid, pts, perm, c2, D, w);
+    else interp_f64(out, grid, pts, perm, c2, D, w);
     return 0;
 }
 
@@ -188,6 +194,8 @@ int ag_cpu_nufft_spread(const ag_kview *grid, const ag_kview *vis, const ag_kvie
                             "of one complex dtype, points (C, M, 2) f64, perm (C, M) i64, bins (C, ntile² + 1) i64, "
                             "coef (D, w) f64, 2 <= w <= %d, ntile 1 or even with tiles of at least w + 2 cells", MAXW);
     int D = (int)coef->shape[0];
-    return grid->dtype == AG_C64 ? spread_f32(grid, vis, pts, perm, bins, coef->data, D, w, ntile)
-                                 : spread_f64(grid, vis, pts, perm, bins, coef->data, D, w, ntile);
+    double c2[MAXD * 2 * MAXW];
+    pair_coef(coef->data, D, w, c2);
+    return grid->dtype == AG_C64 ? spread_f32(grid, vis, pts, perm, bins, c2, D, w, ntile)
+                                 : spread_f64(grid, vis, pts, perm, bins, c2, D, w, ntile);
 }
