@@ -20,10 +20,13 @@
 #define MAXW 16
 #define MAXD 32
 
-/* coef (D, w) duplicated side by side as c2 (D, 2w): one Horner pass gives both axes' weights */
+/* coef (D, w) duplicated side by side as c2 (D, L), zero beyond 2w: one Horner pass of L lanes (a
+ * constant count, so it vectorises without remainder) gives both axes' weights */
+#define L (2 * MAXW)
 static void pair_coef(const double *coef, int D, int w, double *c2) {
+    memset(c2, 0, (size_t)(D * L) * sizeof *c2);
     for (int d = 0; d < D; d++)
-        for (int j = 0; j < w; j++) c2[d * 2 * w + j] = c2[d * 2 * w + w + j] = coef[d * w + j];
+        for (int j = 0; j < w; j++) c2[d * L + j] = c2[d * L + w + j] = coef[d * w + j];
 }
 
 #define DEFINE(T, S)                                                                                            \
@@ -31,11 +34,11 @@ static void pair_coef(const double *coef, int D, int w, double *c2) {
     AG_CPU_CLONES static void weights_##S(const double *c2, int D, int w, double x, double y, int64_t *x0,      \
                                           int64_t *y0, T *wxy) {                                               \
         double fx = ceil(x - 0.5 * w), fy = ceil(y - 0.5 * w);                                                   \
-        T zx = (T)(2 * (x - fx - 0.5 * w + 1) - 1), zy = (T)(2 * (y - fy - 0.5 * w + 1) - 1), zz[2 * MAXW];     \
+        T zx = (T)(2 * (x - fx - 0.5 * w + 1) - 1), zy = (T)(2 * (y - fy - 0.5 * w + 1) - 1), zz[L];     \
         *x0 = (int64_t)fx, *y0 = (int64_t)fy;                                                                    \
-        for (int i = 0; i < 2 * w; i++) zz[i] = i < w ? zx : zy, wxy[i] = (T)c2[i];                              \
+        for (int i = 0; i < L; i++) zz[i] = i < w ? zx : zy, wxy[i] = (T)c2[i];                                  \
         for (int d = 1; d < D; d++)                                                                              \
-            for (int i = 0; i < 2 * w; i++) wxy[i] = wxy[i] * zz[i] + (T)c2[d * 2 * w + i];                      \
+            for (int i = 0; i < L; i++) wxy[i] = wxy[i] * zz[i] + (T)c2[d * L + i];                              \
     }                                                                                                            \
     /* one point: Σ_a wy[a] Σ_b wx[b] g[(y0 + a) mod n, (x0 + b) mod n], g complex interleaved */              \
     AG_CPU_CLONES static void interp_point_##S(const T *g, int64_t n, int w, int64_t x0, int64_t y0,           \
@@ -74,7 +77,7 @@ static void pair_coef(const double *coef, int D, int w, double *c2) {
             int64_t b, e;                                                                                        \
             ag_cpu_thread_slice(M, &b, &e);                                                                      \
             for (int64_t k = b; k < e; k++) {                                                                    \
-                T wxy[2 * MAXW], re, im;                                                                         \
+                T wxy[L], re, im;                                                                         \
                 int64_t x0, y0;                                                                                  \
                 weights_##S(coef, D, w, p[2 * k], p[2 * k + 1], &x0, &y0, wxy);                                  \
                 interp_point_##S(g, n, w, x0, y0, wxy, wxy + w, &re, &im);                                       \
@@ -104,7 +107,7 @@ static void pair_coef(const double *coef, int D, int w, double *c2) {
         memset(sg, 0, (size_t)(2 * sh * sw) * sizeof(T));                                                       \
         const T *vd = (const T *)vis->data + 2 * c * vis->strides[0];                                            \
         for (int64_t k = k0; k < k1; k++) {                                                                      \
-            T wxy[2 * MAXW];                                                                                     \
+            T wxy[L];                                                                                     \
             int64_t x0, y0;                                                                                      \
             weights_##S(coef, D, w, p[2 * k], p[2 * k + 1], &x0, &y0, wxy);                                      \
             const T *wx = wxy, *wy = wxy + w;                                                                    \
@@ -177,7 +180,7 @@ int ag_cpu_nufft_interp(const ag_kview *out, const ag_kview *grid, const ag_kvie
                             "contiguous grid (C, n, n), points (C, M, 2) f64, perm (C, M) i64, coef (D, w) f64, "
                             "2 <= w <= %d, n >= w + 2", MAXW);
     int D = (int)coef->shape[0];
-    double c2[MAXD * 2 * MAXW];
+    double c2[MAXD * L];
     pair_coef(coef->data, D, w, c2);
     if (grid->dtype == AG_C64) interp_f32(out, grid, pts, perm, c2, D, w);
     else interp_f64(out, grid, pts, perm, c2, D, w);
@@ -194,7 +197,7 @@ int ag_cpu_nufft_spread(const ag_kview *grid, const ag_kview *vis, const ag_kvie
                             "of one complex dtype, points (C, M, 2) f64, perm (C, M) i64, bins (C, ntile² + 1) i64, "
                             "coef (D, w) f64, 2 <= w <= %d, ntile 1 or even with tiles of at least w + 2 cells", MAXW);
     int D = (int)coef->shape[0];
-    double c2[MAXD * 2 * MAXW];
+    double c2[MAXD * L];
     pair_coef(coef->data, D, w, c2);
     return grid->dtype == AG_C64 ? spread_f32(grid, vis, pts, perm, bins, c2, D, w, ntile)
                                  : spread_f64(grid, vis, pts, perm, bins, c2, D, w, ntile);
