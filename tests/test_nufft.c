@@ -279,11 +279,40 @@ static void deterministic_threads(void **state) {
         }
 }
 
+static ag_tensor *nufft_fn(ag_tensor *const *in, int n, void *p) { (void)n; return ag_nufft(p, in[0]); }
+static ag_tensor *nufft_adj_fn(ag_tensor *const *in, int n, void *p) { (void)n; return ag_nufft_adjoint(p, in[0]); }
+
+/* ag_gradcheck and ag_gradgradcheck (f64) of both transforms: a real and a complex cube, complex
+ * visibilities (a 16² image: one bin; bin_edges and deterministic_threads cover many) */
+static void gradchecks(void **state) {
+    (void)state;
+    ag_manual_seed(8);
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.02, 16), 0);
+    ag_scope_begin();
+    ag_tensor *u, *v;
+    points(&gc, 0, 20, AG_F64, &u, &v);
+    ag_nufft_plan *p = ag_nufft_plan_new(&gc, u, v, 1e-6, -1);
+    assert_non_null(p);
+    ag_tensor *x[] = {ag_set_requires_grad(ag_to(ag_randn(AG_SHAPE(1, 16, 16), AG_F64), DEV), true),
+                      ag_set_requires_grad(ag_to(ag_randn(AG_SHAPE(16, 16), AG_C128), DEV), true),
+                      ag_set_requires_grad(ag_to(ag_randn(AG_SHAPE(1, 20), AG_C128), DEV), true)};
+    ag_gradcheck_report rep;
+    for (int i = 0; i < 3; i++) {
+        ag_gradcheck_fn fn = i < 2 ? nufft_fn : nufft_adj_fn;
+        if (ag_gradcheck(fn, p, &x[i], 1, NULL, &rep) != 1) fail_msg("gradcheck input %d: %s", i, rep.message);
+        if (ag_gradgradcheck(fn, p, &x[i], 1, NULL, &rep) != 1) fail_msg("gradgradcheck input %d: %s", i, rep.message);
+    }
+    ag_nufft_plan_free(p);
+    assert_no_error();
+    ag_scope_end();
+}
+
 int main(void) {
     DEV = ag_device_default();
     const struct CMUnitTest tests[] = {
         TEST(matches_dft), TEST(complex_per_channel_f32), TEST(adjoint_and_gradient), TEST(bad_inputs),
-        TEST(bin_edges), TEST(no_points), TEST(deterministic_threads),
+        TEST(bin_edges), TEST(no_points), TEST(deterministic_threads), TEST(gradchecks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
