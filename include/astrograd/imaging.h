@@ -586,8 +586,8 @@ AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, con
  * are tensor ops; interpolation (type 2) and spreading (type 1) are fused kernels whose
  * backward is each other, so the transforms run on any device with those kernels and are
  * differentiable in the cube (ag_nufft) or the visibilities (ag_nufft_adjoint) through
- * autograd (first derivatives: the op-author API's rules run with grad mode off); no gradient
- * reaches u, v. Results are the same bits whatever the thread count.
+ * autograd (to any order: each backward is the other recorded op); no gradient reaches u, v.
+ * Results are the same bits whatever the thread count. nvis may be 0 (a zero adjoint image).
  *  - ag_nufft_plan_new: gc from ag_grid_coords_init; u, v [λ] of one shape, (nvis) shared by
  *    every channel or (nchan, nvis) per channel, both f64 (ε in [1e-14, 0.1]) or both f32
  *    (ε in [1e-6, 0.1]), on one device, every point inside the grid (ag_grid_check_data_fit);
@@ -602,7 +602,7 @@ AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, con
  * fit the plan (AG_ERR_SHAPE), another device (AG_ERR_DEVICE), NULL (AG_ERR_INVALID).
  * Speed (benchmarks/bench_nufft): at 512², 10^5 points, ε = 1e-6 about half the CPU time of
  * the composed index_select/index_add version; the oversampled FFT and the pad/shift copies
- * now dominate. Not yet: σ < 2, the plan's FFT handle, CUDA kernels. */
+ * now dominate. Not yet: an upsampling σ < 2, CUDA kernels (AG_ERR_NOTIMPL on CUDA tensors). */
 typedef struct ag_nufft_plan ag_nufft_plan;
 AG_API ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v, double eps, int sign);
 AG_API void ag_nufft_plan_free(ag_nufft_plan *plan);
