@@ -249,7 +249,19 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
  *   visibility views [C, nvis] complex, u and v [C, nvis] real f32/f64 (stride 0 along C when
  *   shared), θ = sign 2π dl. adjoint false: out (visibilities) <- scale Σ_{j,i} in[c, j, i]
  *   e^{iθ(u_ck n_i + v_ck n_j)}, in real or complex. adjoint true: out (complex image) <- scale
- *   Σ_k in[c, k] e^{-iθ(u_ck n_i + v_ck n_j)}. Sums in double; deterministic (no atomics). */
+ *   Σ_k in[c, k] e^{-iθ(u_ck n_i + v_ck n_j)}. Sums in double; deterministic (no atomics).
+ * nufft_interp, nufft_spread: the NuFFT's kernel steps (imaging/nufft.c) on a contiguous complex
+ *   fine grid [C, n, n] (c64/c128) and points pts [C, M, 2] f64 (x, y) in fine cells in [0, n)
+ *   (x along the last dim), sorted by bin, with perm [C, M] i64 their original indices (pts, perm,
+ *   bins: stride 0 along C when shared). A point's weights along one axis: x0 = ceil(x - w/2),
+ *   z = 2(x - x0 - w/2 + 1) - 1 in (-1, 1], weight j (cell x0 + j, mod n) = Σ_d coef[d, j]
+ *   z^(D-1-d) (coef [D, w] f64, Horner order), 2 <= w <= 16, n >= w + 2. interp: out [C, M]
+ *   (the grid's dtype, any strides) <- out[c, perm[k]] = Σ_ab wy_a wx_b grid[c, y0 + a, x0 + b].
+ *   spread: grid <- its adjoint, Σ over points of vis[c, perm[k]] wy_a wx_b (vis [C, M], any
+ *   strides). bins [C, ntile² + 1] i64: offsets into the sorted points of bin ty·ntile + tx, the
+ *   points with floor(y) in [ty n/ntile, (ty+1) n/ntile) and floor(x) likewise (integer
+ *   division); ntile 1, or even with tiles of at least w + 2 cells. Deterministic: the same bits
+ *   whatever the thread count (no atomics). */
 #define AG_KERNEL_ENTRIES(X) \
     X(copy, (const ag_kview *dst, const ag_kview *src), (dst, src), (dst, src)) \
     X(fill, (const ag_kview *dst, double re, double im), (dst, re, im), (dst)) \
@@ -339,7 +351,12 @@ typedef struct ag_fft_cache_stats ag_fft_cache_stats;
                              const ag_kview *s, const ag_kview *p, const ag_kview *mask, const double *param), \
       (kind, gs, gp, g, s, p, mask, param), (gs, gp, g, s, p, mask)) \
     X(dft, (const ag_kview *out, const ag_kview *in, const ag_kview *u, const ag_kview *v, double dl, \
-            double scale, int sign, bool adjoint), (out, in, u, v, dl, scale, sign, adjoint), (out, in, u, v))
+            double scale, int sign, bool adjoint), (out, in, u, v, dl, scale, sign, adjoint), (out, in, u, v)) \
+    X(nufft_interp, (const ag_kview *out, const ag_kview *grid, const ag_kview *pts, const ag_kview *perm, \
+                     const ag_kview *coef, int w), (out, grid, pts, perm, coef, w), (out, grid, pts, perm, coef)) \
+    X(nufft_spread, (const ag_kview *grid, const ag_kview *vis, const ag_kview *pts, const ag_kview *perm, \
+                     const ag_kview *bins, const ag_kview *coef, int w, int ntile), \
+      (grid, vis, pts, perm, bins, coef, w, ntile), (grid, vis, pts, perm, bins, coef))
 
 typedef struct ag_kernels {
     const char *name;

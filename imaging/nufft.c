@@ -1,9 +1,14 @@
 /* imaging/nufft.c — a 2-D non-uniform FFT between packed image cubes and visibilities at fixed
- * (u, v), composed from tensor ops so it runs on any device and differentiates through
- * autograd: the type 2 (grid -> points) is  deconvolve · zero-pad ×2 · FFT · interpolate, the
- * interpolation a gather of each point's w × w fine-grid neighbours times the kernel weights,
- * whose backward (a scatter-add) is exactly the type 1 spread. The plan (indices, weights,
- * deconvolution) is built once for the points, on the host, and moved to their device.
+ * (u, v): the type 2 (grid -> points) is  deconvolve · zero-pad ×2 · FFT · interpolate, the type
+ * 1 (points -> grid) its adjoint  spread · inverse FFT · crop · deconvolve. Deconvolution, padding
+ * and FFT are tensor ops (differentiated by autograd); interpolation and spreading are the fused
+ * nufft_interp / nufft_spread kernels (tensor/layer.h), made differentiable here with the
+ * op-author API: each is linear with real weights, so the backward of one is the other.
+ *
+ * The plan, made once for the points on the host and moved to their device: the points in fine
+ * cells, sorted into cache-sized square bins (counting sort, stable, so the order is fixed), the
+ * permutation back to the user's order, the bin offsets, and the kernel as one polynomial per
+ * fine cell of its support (fitted here; its degree the smallest whose error is below ε/10).
  *
  * Kernel: the "exponential of semicircle" φ(z) = exp(β(√(1 − z²) − 1)), |z| < 1, of FINUFFT
  * (Barnett, Magland, af Klinteberg 2019), w = ⌈log10(10/ε)⌉ fine cells wide with β = 2.30 w at
@@ -13,10 +18,29 @@
 #include <string.h>
 
 #include "astrograd/imaging.h"
+#include "astrograd/op.h"
 #include "tensor/layer.h"
 
 #define MAXW 16
+#define MAXD 32
 #define NQUAD 2000
+#define TILE 32 /* bin side in fine cells: a subgrid of (32 + w + 2)² c128 stays in L2 */
+
+/* what the interpolation and spreading ops need, shared by the plan and the graph nodes that
+ * use it (a payload), so a plan freed before a backward leaves the nodes working */
+typedef struct kplan {
+    ag_tensor *pts, *perm, *bins, *coef; /* (S, M, 2) f64, (S, M) i64, (S, ntile² + 1) i64, (D, w) f64 */
+    int w, ntile;
+    int64_t n;
+    ag_payload *self;
+} kplan;
+
+static void kplan_free(void *q) {
+    kplan *k = q;
+    if (!k) return;
+    ag__drop(k->pts), ag__drop(k->perm), ag__drop(k->bins), ag__drop(k->coef);
+    free(k);
+}
 
 struct ag_nufft_plan {
     ag_grid_coords gc;
@@ -26,14 +50,13 @@ struct ag_nufft_plan {
     ag_dtype real;
     ag_device dev;
     ag_tensor *corr;              /* (npix, npix) packed: 1/(ψ̂(p/N) ψ̂(q/N)) */
-    ag_tensor **idx, **wgt;       /* per set: (nvis·w²) i64 flat fine-grid cells, (nvis, w²) weights */
+    ag_payload *k;                /* a kplan */
 };
 
 void ag_nufft_plan_free(ag_nufft_plan *p) {
     if (!p) return;
     ag__drop(p->corr);
-    for (int64_t s = 0; p->idx && s < p->nsets; s++) ag__drop(p->idx[s]), ag__drop(p->wgt[s]);
-    free(p->idx), free(p->wgt);
+    ag_payload_release(p->k);
     free(p);
 }
 
@@ -49,6 +72,51 @@ static double es_hat(double xi, int w, double beta) {
     return 2 * h * s;
 }
 
+/* the weight of cell j of the support at z in [-1, 1] (backends/kernels.h, nufft_interp) */
+static double piece(int j, double z, int w, double beta) {
+    double a = 2 * ((z + 1) / 2 + 0.5 * w - 1 - j) / w;
+    return exp(beta * (sqrt(fmax(0, 1 - a * a)) - 1));
+}
+
+/* coef (D, w), Horner order, of the degree D - 1 interpolants of the w pieces at Chebyshev
+ * points; returns D, the smallest whose error (evaluated as the kernel evaluates it) is below
+ * tol, or MAXD */
+static int fit_kernel(int w, double beta, double tol, double *coef) {
+    int D = w < 4 ? 4 : w;
+    for (;; D++) {
+        for (int j = 0; j < w; j++) {
+            long double c[MAXD] = {0}, m[MAXD] = {0}, t0[MAXD], t1[MAXD], t2[MAXD];
+            for (int i = 0; i < D; i++) { /* Chebyshev coefficients c_i from the D nodes */
+                long double s = 0;
+                for (int q = 0; q < D; q++) {
+                    long double th = M_PI * (q + 0.5L) / D;
+                    s += piece(j, (double)cosl(th), w, beta) * cosl(i * th);
+                }
+                c[i] = (i ? 2 : 1) * s / D;
+            }
+            /* monomials: T_0 = 1, T_1 = z, T_{i+1} = 2 z T_i - T_{i-1} */
+            memset(t0, 0, sizeof t0), memset(t1, 0, sizeof t1);
+            t0[0] = 1, t1[1] = 1;
+            for (int d = 0; d < D; d++) m[d] += c[0] * t0[d] + (D > 1 ? c[1] * t1[d] : 0);
+            for (int i = 2; i < D; i++) {
+                for (int d = 0; d < D; d++) t2[d] = (d ? 2 * t1[d - 1] : 0) - t0[d];
+                for (int d = 0; d < D; d++) m[d] += c[i] * t2[d], t0[d] = t1[d], t1[d] = t2[d];
+            }
+            for (int d = 0; d < D; d++) coef[d * w + j] = (double)m[D - 1 - d];
+        }
+        double err = 0;
+        for (int i = 0; i <= 400; i++) {
+            double z = -1 + i / 200.0;
+            for (int j = 0; j < w; j++) {
+                double y = coef[j];
+                for (int d = 1; d < D; d++) y = y * z + coef[d * w + j];
+                err = fmax(err, fabs(y - piece(j, z, w, beta)));
+            }
+        }
+        if (err <= tol || D == MAXD) return D;
+    }
+}
+
 /* a plan tensor from host values, in dtype dt on dev, owned by the plan (not by a scope) */
 static ag_tensor *plan_tensor(const void *h, const int64_t *shape, int nd, ag_dtype host_dt, ag_dtype dt, ag_device dev) {
     ag_tensor *t = ag_from_data_on(h, shape, nd, host_dt, dev);
@@ -59,6 +127,15 @@ static ag_tensor *plan_tensor(const void *h, const int64_t *shape, int nd, ag_dt
     ag__drop(t);
     if (c) ag__unscope(c);
     return c;
+}
+
+/* tiles per side: about TILE cells each, an even count (the spreader's colouring) of tiles of at
+ * least w + 2 cells, or one */
+static int tiles(int64_t n, int w) {
+    int64_t t = n / TILE;
+    if (t % 2) t--;
+    while (t >= 2 && n / t < w + 2) t -= 2;
+    return t >= 2 ? (int)t : 1;
 }
 
 ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v, double eps, int sign) {
@@ -89,49 +166,107 @@ ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tens
     if (w > MAXW) w = MAXW;
     double beta = 2.30 * w;
     int64_t npix = gc->npix, N = 2 * npix, nsets = nd == 2 ? ag_shape(u)[0] : 1, nvis = ag_shape(u)[nd - 1];
+    int nt = tiles(N, w);
+    int64_t nb = (int64_t)nt * nt, tot = nsets * nvis;
     ag_nufft_plan *p = calloc(1, sizeof *p);
-    double *uh = malloc((size_t)(nsets * nvis + 1) * sizeof *uh), *vh = malloc((size_t)(nsets * nvis + 1) * sizeof *vh);
+    kplan *k = calloc(1, sizeof *k);
+    double *uh = malloc((size_t)(tot + 1) * sizeof *uh), *vh = malloc((size_t)(tot + 1) * sizeof *vh);
     double *corr = malloc((size_t)(npix * npix) * sizeof *corr), *hat = malloc((size_t)npix * sizeof *hat);
-    int64_t *ix = malloc((size_t)(nvis * w * w + 1) * sizeof *ix);
-    double *wt = malloc((size_t)(nvis * w * w + 1) * sizeof *wt);
-    if (p) p->idx = calloc((size_t)nsets, sizeof *p->idx), p->wgt = calloc((size_t)nsets, sizeof *p->wgt);
-    if (!p || !uh || !vh || !corr || !hat || !ix || !wt || !p->idx || !p->wgt) {
+    double *pts = malloc((size_t)(2 * tot + 1) * sizeof *pts), coef[MAXD * MAXW];
+    int64_t *perm = malloc((size_t)(tot + 1) * sizeof *perm), *bins = malloc((size_t)(nsets * (nb + 1)) * sizeof *bins);
+    int64_t *bin_of = malloc((size_t)(nvis + 1) * sizeof *bin_of);
+    ag_payload *pl = NULL;
+    if (!p || !k || !uh || !vh || !corr || !hat || !pts || !perm || !bins || !bin_of) {
+        free(k);
         ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn);
         goto fail;
     }
+    if (!(pl = ag_payload_new(k, kplan_free))) goto fail; /* frees k on failure */
+    p->k = pl, k->self = pl;
     p->gc = *gc, p->sign = sign > 0 ? 1 : -1, p->w = w, p->nfine = N, p->nvis = nvis, p->nsets = nsets;
     p->eps = eps, p->real = dt, p->dev = ag_device_of(u);
+    k->w = w, k->ntile = nt, k->n = N;
     if (ag_copy_to_buffer(u, uh, AG_F64) < 0 || ag_copy_to_buffer(v, vh, AG_F64) < 0) goto fail;
     for (int64_t i = 0; i < npix; i++) {
-        int64_t k = i < npix / 2 ? i : i - npix; /* packed (FFT-order) pixel index */
-        hat[i] = es_hat((double)k / N, w, beta);
+        int64_t q = i < npix / 2 ? i : i - npix; /* packed (FFT-order) pixel index */
+        hat[i] = es_hat((double)q / N, w, beta);
     }
     for (int64_t r = 0; r < npix; r++)
         for (int64_t c = 0; c < npix; c++) corr[r * npix + c] = 1 / (hat[r] * hat[c]);
     if (!(p->corr = plan_tensor(corr, AG_SHAPE(npix, npix), AG_F64, dt, p->dev))) goto fail;
+    int D = fit_kernel(w, beta, fmax(eps / 10, 1e-15), coef);
     for (int64_t s = 0; s < nsets; s++) {
-        for (int64_t k = 0; k < nvis; k++) {
-            /* the point's position in fine cells: u l_p = (u dl N) (p / N) */
-            double x = uh[s * nvis + k] * gc->dl * N, y = vh[s * nvis + k] * gc->dm * N;
-            int64_t x0 = (int64_t)ceil(x - 0.5 * w), y0 = (int64_t)ceil(y - 0.5 * w);
-            double wx[MAXW], wy[MAXW];
-            for (int j = 0; j < w; j++) wx[j] = es(2 * (x - (double)(x0 + j)) / w, beta), wy[j] = es(2 * (y - (double)(y0 + j)) / w, beta);
-            for (int a = 0; a < w; a++)
-                for (int b = 0; b < w; b++) {
-                    int64_t row = ((y0 + a) % N + N) % N, col = ((x0 + b) % N + N) % N, q = (k * w + a) * w + b;
-                    ix[q] = row * N + col, wt[q] = wy[a] * wx[b];
-                }
+        int64_t *bo = bins + s * (nb + 1);
+        memset(bo, 0, (size_t)(nb + 1) * sizeof *bo);
+        for (int64_t j = 0; j < nvis; j++) {
+            /* the point's position in fine cells, u l_p = (u dl N) (p / N), wrapped into [0, N) */
+            double x = uh[s * nvis + j] * gc->dl * N, y = vh[s * nvis + j] * gc->dm * N;
+            x -= N * floor(x / N), y -= N * floor(y / N);
+            if (x >= N) x = 0; /* -tiny + N rounds to N */
+            if (y >= N) y = 0;
+            uh[s * nvis + j] = x, vh[s * nvis + j] = y;
+            int64_t tx = (int64_t)x * nt / N, ty = (int64_t)y * nt / N;
+            /* the bin whose integer-division bounds hold floor(x) (tx * N / nt <= floor(x)) */
+            while (tx > 0 && tx * N / nt > (int64_t)x) tx--;
+            while (tx + 1 < nt && (tx + 1) * N / nt <= (int64_t)x) tx++;
+            while (ty > 0 && ty * N / nt > (int64_t)y) ty--;
+            while (ty + 1 < nt && (ty + 1) * N / nt <= (int64_t)y) ty++;
+            bin_of[j] = ty * nt + tx;
+            bo[bin_of[j] + 1]++;
         }
-        p->idx[s] = plan_tensor(ix, AG_SHAPE(nvis * w * w), AG_I64, AG_I64, p->dev);
-        p->wgt[s] = plan_tensor(wt, AG_SHAPE(nvis, w * w), AG_F64, dt, p->dev);
-        if (!p->idx[s] || !p->wgt[s]) goto fail;
+        for (int64_t b = 0; b < nb; b++) bo[b + 1] += bo[b];
+        int64_t *next = malloc((size_t)(nb + 1) * sizeof *next);
+        if (!next) { ag_set_error(AG_ERR_NOMEM, "%s: out of memory", fn); goto fail; }
+        memcpy(next, bo, (size_t)nb * sizeof *next);
+        for (int64_t j = 0; j < nvis; j++) {
+            int64_t q = s * nvis + next[bin_of[j]]++;
+            perm[q] = j, pts[2 * q] = uh[s * nvis + j], pts[2 * q + 1] = vh[s * nvis + j];
+        }
+        free(next);
     }
-    free(uh), free(vh), free(corr), free(hat), free(ix), free(wt);
+    if (!(k->pts = plan_tensor(pts, AG_SHAPE(nsets, nvis, 2), AG_F64, AG_F64, p->dev)) ||
+        !(k->perm = plan_tensor(perm, AG_SHAPE(nsets, nvis), AG_I64, AG_I64, p->dev)) ||
+        !(k->bins = plan_tensor(bins, AG_SHAPE(nsets, nb + 1), AG_I64, AG_I64, p->dev)) ||
+        !(k->coef = plan_tensor(coef, AG_SHAPE(D, w), AG_F64, AG_F64, p->dev)))
+        goto fail;
+    free(uh), free(vh), free(corr), free(hat), free(pts), free(perm), free(bins), free(bin_of);
     return p;
 fail:
-    free(uh), free(vh), free(corr), free(hat), free(ix), free(wt);
+    free(uh), free(vh), free(corr), free(hat), free(pts), free(perm), free(bins), free(bin_of);
+    if (p && !p->k && pl) ag_payload_release(pl);
     ag_nufft_plan_free(p);
     return NULL;
+}
+
+/* Interpolation F (nchan, N, N) -> (nchan, M) and spreading back, each the other's backward
+ * (the weights are real, so the adjoint is the transpose). The node's payload is the kplan;
+ * k->self is that payload (not a counted reference: whoever reaches k holds one). */
+static ag_tensor *interp(const char *fn, kplan *k, ag_tensor *F);
+static ag_tensor *spread(const char *fn, kplan *k, ag_tensor *V);
+static int interp_bw(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = spread(ag_node_name(n), ag_node_payload(n), g);
+    return gin[0] ? 0 : ag_error_code();
+}
+static int spread_bw(ag_node *n, ag_tensor *g, ag_tensor **gin) {
+    gin[0] = interp(ag_node_name(n), ag_node_payload(n), g);
+    return gin[0] ? 0 : ag_error_code();
+}
+static const ag_opdef interp_op = {"ag_nufft (interpolation)", interp_bw, AG_DIFF(0)};
+static const ag_opdef spread_op = {"ag_nufft_adjoint (spreading)", spread_bw, AG_DIFF(0)};
+
+static ag_tensor *interp(const char *fn, kplan *k, ag_tensor *F) {
+    ag_no_grad_begin();
+    ag_tensor *r = ag__nufft_interp(fn, F, k->pts, k->perm, k->coef, k->w);
+    ag_no_grad_end();
+    r = ag_op_finish(r, &interp_op, AG_INPUTS(F), NULL, 0, k->self);
+    return r;
+}
+static ag_tensor *spread(const char *fn, kplan *k, ag_tensor *V) {
+    ag_no_grad_begin();
+    ag_tensor *r = ag__nufft_spread(fn, V, k->pts, k->perm, k->bins, k->coef, k->w, k->ntile, k->n);
+    ag_no_grad_end();
+    r = ag_op_finish(r, &spread_op, AG_INPUTS(V), NULL, 0, k->self);
+    return r;
 }
 
 /* packed (…, n, n) <-> packed (…, m, m), m > n: zero-padding / cropping around the origin in
@@ -175,22 +310,7 @@ ag_tensor *ag_nufft(const ag_nufft_plan *p, ag_tensor *cube) {
     ag_tensor *x = ag_mul(ag_reshape(cube, AG_SHAPE(nchan, npix, npix)), p->corr);
     x = pad_packed(x, npix, N);
     ag_tensor *F = p->sign < 0 ? ag_fft2(x, AG_NORM_BACKWARD) : ag_ifft2(x, AG_NORM_FORWARD);
-    F = ag_reshape(F, AG_SHAPE(nchan, N * N));
-    int64_t w2 = (int64_t)p->w * p->w;
-    ag_tensor *out;
-    if (p->nsets == 1) {
-        ag_tensor *g = ag_reshape(ag_index_select(F, 1, p->idx[0]), AG_SHAPE(nchan, p->nvis, w2));
-        out = ag_sum(ag_mul(g, p->wgt[0]), (const int[]){2}, 1, false);
-    } else {
-        ag_tensor **rows = malloc((size_t)nchan * sizeof *rows);
-        if (!rows) { ag_scope_end(); return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn); }
-        for (int64_t c = 0; c < nchan; c++) {
-            ag_tensor *g = ag_reshape(ag_index_select(ag_select(F, 0, c), 0, p->idx[c]), AG_SHAPE(p->nvis, w2));
-            rows[c] = ag_sum(ag_mul(g, p->wgt[c]), (const int[]){1}, 1, false);
-        }
-        out = ag_stack(rows, (int)nchan, 0);
-        free(rows);
-    }
+    ag_tensor *out = F ? interp(fn, ag_payload_data(p->k), F) : NULL;
     out = ag_keep(ag_mul_s(out, p->gc.cell_size * p->gc.cell_size));
     ag_scope_end();
     return out;
@@ -207,25 +327,10 @@ ag_tensor *ag_nufft_adjoint(const ag_nufft_plan *p, ag_tensor *vis) {
     if ((nd != 1 && nd != 2) || ag_shape(vis)[nd - 1] != p->nvis || (p->nsets > 1 && (nd != 2 || ag_shape(vis)[0] != p->nsets)))
         return ag_fail(AG_ERR_SHAPE, "%s: expected visibilities (nchan, %lld)%s, given %s", fn, (long long)p->nvis,
                        p->nsets > 1 ? " with the plan's nchan" : " or (nvis)", AG_SHP(vis));
-    int64_t nchan = nd == 2 ? ag_shape(vis)[0] : 1, npix = p->gc.npix, N = p->nfine, w2 = (int64_t)p->w * p->w;
+    int64_t nchan = nd == 2 ? ag_shape(vis)[0] : 1, npix = p->gc.npix, N = p->nfine;
     ag_scope_begin();
-    ag_tensor *V = ag_reshape(vis, AG_SHAPE(nchan, p->nvis, 1));
-    ag_tensor *F;
-    if (p->nsets == 1) {
-        ag_tensor *src = ag_reshape(ag_mul(V, p->wgt[0]), AG_SHAPE(nchan, p->nvis * w2));
-        F = ag_index_add(ag_zeros_on(AG_SHAPE(nchan, N * N), want, p->dev), 1, p->idx[0], src, 1.0);
-    } else {
-        ag_tensor **rows = malloc((size_t)nchan * sizeof *rows);
-        if (!rows) { ag_scope_end(); return ag_fail(AG_ERR_NOMEM, "%s: out of memory", fn); }
-        for (int64_t c = 0; c < nchan; c++) {
-            ag_tensor *src = ag_reshape(ag_mul(ag_select(V, 0, c), p->wgt[c]), AG_SHAPE(p->nvis * w2));
-            rows[c] = ag_index_add(ag_zeros_on(AG_SHAPE(N * N), want, p->dev), 0, p->idx[c], src, 1.0);
-        }
-        F = ag_stack(rows, (int)nchan, 0);
-        free(rows);
-    }
-    F = ag_reshape(F, AG_SHAPE(nchan, N, N));
-    ag_tensor *A = p->sign < 0 ? ag_ifft2(F, AG_NORM_FORWARD) : ag_fft2(F, AG_NORM_BACKWARD);
+    ag_tensor *F = spread(fn, ag_payload_data(p->k), ag_reshape(vis, AG_SHAPE(nchan, p->nvis)));
+    ag_tensor *A = !F ? NULL : p->sign < 0 ? ag_ifft2(F, AG_NORM_FORWARD) : ag_fft2(F, AG_NORM_BACKWARD);
     A = ag_mul(crop_packed(A, N, npix), p->corr);
     A = ag_keep(ag_mul_s(A, p->gc.cell_size * p->gc.cell_size));
     ag_scope_end();

@@ -49,4 +49,14 @@ bool ag__broadcast_shapes(const char *op, const int64_t *a, int na, const int64_
 int ag__normalize_dim(const char *op, int dim, int ndim); /* <0 on error (error set) */
 void ag__bump_version(ag_tensor *t);
 
+/* ---- the NuFFT's kernel steps (the nufft_interp / nufft_spread entries of backends/kernels.h,
+ * which define the plan tensors), on the first argument's device, not recorded in autograd:
+ * imaging/nufft.c wraps each as an op whose backward is the other. pts (S, M, 2) f64, perm
+ * (S, M) i64, bins (S, ntile² + 1) i64 with S = 1 (shared) or nchan; coef (D, w) f64.
+ * interp: grid (nchan, n, n) complex -> (nchan, M). spread: vis (nchan, M) complex ->
+ * (nchan, n, n). op names the caller in messages. New reference in the current scope. */
+ag_tensor *ag__nufft_interp(const char *op, ag_tensor *grid, ag_tensor *pts, ag_tensor *perm, ag_tensor *coef, int w);
+ag_tensor *ag__nufft_spread(const char *op, ag_tensor *vis, ag_tensor *pts, ag_tensor *perm, ag_tensor *bins,
+                            ag_tensor *coef, int w, int ntile, int64_t n);
+
 #endif

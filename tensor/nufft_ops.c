@@ -101,3 +101,63 @@ ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, const ag_g
     if (!AG_NONNULL("ag_dft_adjoint", vis, u, v)) return NULL;
     return entry("ag_dft_adjoint", vis, u, v, gc, sign, true);
 }
+
+/* ---- the NuFFT's kernel steps (tensor/layer.h; imaging/nufft.c makes them differentiable) ---- */
+
+/* the plan tensors' views for nchan channels: shared (leading size 1) ones broadcast */
+static bool nufft_views(const char *op, ag_tensor *x, ag_tensor *pts, ag_tensor *perm, ag_tensor *coef, int64_t nchan,
+                        ag_kview *vp, ag_kview *vm) {
+    if (!AG_NONNULL(op, x, pts, perm, coef)) return false;
+    if (pts->ndim != 3 || perm->ndim != 2 || (pts->shape[0] != 1 && pts->shape[0] != nchan) ||
+        perm->shape[0] != pts->shape[0] || perm->shape[1] != pts->shape[1]) {
+        ag_fail(AG_ERR_SHAPE, "%s: expected plan points (1 or %lld, M, 2) and perm (1 or %lld, M), given %s and %s", op,
+                (long long)nchan, (long long)nchan, AG_SHP(pts), AG_SHP(perm));
+        return false;
+    }
+    if (!ag__same_device(op, x, pts) || !ag__same_device(op, x, perm) || !ag__same_device(op, x, coef)) return false;
+    *vp = ag__view_bcast(pts, AG_SHAPE(nchan, pts->shape[1], 2));
+    *vm = ag__view_bcast(perm, AG_SHAPE(nchan, perm->shape[1]));
+    return true;
+}
+
+ag_tensor *ag__nufft_interp(const char *op, ag_tensor *grid, ag_tensor *pts, ag_tensor *perm, ag_tensor *coef, int w) {
+    if (!AG_NONNULL(op, grid, pts, perm, coef)) return NULL;
+    if (grid->ndim != 3 || !ag_dtype_is_complex(grid->dtype))
+        return ag_fail(AG_ERR_SHAPE, "%s: expected a complex fine grid (nchan, n, n), given %s %s", op,
+                       ag_dtype_name(grid->dtype), AG_SHP(grid));
+    int64_t nchan = grid->shape[0];
+    ag_kview vp, vm;
+    if (!nufft_views(op, grid, pts, perm, coef, nchan, &vp, &vm)) return NULL;
+    const ag_kernels *k = ag__kernels_with(op, grid, (const void *)ag__kernels(grid)->nufft_interp, "nufft_interp");
+    if (!k) return NULL;
+    ag_tensor *g = ag__dense(grid, op);
+    ag_tensor *r = g ? ag__new(AG_SHAPE(nchan, pts->shape[1]), grid->dtype, grid->storage->dev, op) : NULL;
+    if (!r) { ag__drop(g); return NULL; }
+    ag_kview vo = ag__view(r), vg = ag__view(g), vc = ag__view(coef);
+    int rc = k->nufft_interp(&vo, &vg, &vp, &vm, &vc, w);
+    ag__drop(g);
+    if (rc < 0) { ag__drop(r); return NULL; }
+    return ag__ret(r);
+}
+
+ag_tensor *ag__nufft_spread(const char *op, ag_tensor *vis, ag_tensor *pts, ag_tensor *perm, ag_tensor *bins,
+                            ag_tensor *coef, int w, int ntile, int64_t n) {
+    if (!AG_NONNULL(op, vis, pts, perm, bins, coef)) return NULL;
+    if (vis->ndim != 2 || !ag_dtype_is_complex(vis->dtype))
+        return ag_fail(AG_ERR_SHAPE, "%s: expected complex visibilities (nchan, M), given %s %s", op,
+                       ag_dtype_name(vis->dtype), AG_SHP(vis));
+    int64_t nchan = vis->shape[0];
+    ag_kview vp, vm;
+    if (!nufft_views(op, vis, pts, perm, coef, nchan, &vp, &vm)) return NULL;
+    if (bins->ndim != 2 || bins->shape[0] != pts->shape[0] || !ag__same_device(op, vis, bins))
+        return ag_fail(AG_ERR_SHAPE, "%s: expected plan bins (%lld, ntile² + 1), given %s", op,
+                       (long long)pts->shape[0], AG_SHP(bins));
+    const ag_kernels *k = ag__kernels_with(op, vis, (const void *)ag__kernels(vis)->nufft_spread, "nufft_spread");
+    if (!k) return NULL;
+    ag_tensor *r = ag__new(AG_SHAPE(nchan, n, n), vis->dtype, vis->storage->dev, op);
+    if (!r) return NULL;
+    ag_kview vo = ag__view(r), vv = ag__view(vis), vb = ag__view_bcast(bins, AG_SHAPE(nchan, bins->shape[1]));
+    ag_kview vc = ag__view(coef);
+    if (k->nufft_spread(&vo, &vv, &vp, &vm, &vb, &vc, w, ntile) < 0) { ag__drop(r); return NULL; }
+    return ag__ret(r);
+}

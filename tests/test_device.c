@@ -410,6 +410,7 @@ static const char *const cuda_lacks[] = {
     "conv2d_backward_weight", "pool2d", "pool2d_backward", "pad", "pad_backward", "upsample2d",
     "upsample2d_backward", "lu_factor", "lu_solve", "cholesky", "triangular_solve",
     "qr", "eigh", "svd", "dft", "vis_loss", "vis_loss_backward", "image_prior", "image_prior_backward",
+    "nufft_interp", "nufft_spread",
 };
 
 static int check_cuda_lacks(void) {

@@ -167,10 +167,153 @@ static void bad_inputs(void **state) {
     ag_scope_end();
 }
 
+/* type 2 and type 1 against the DFT at the points (u, v) (host values, f64) on the 64² grid,
+ * whose 128² fine grid the plan cuts into 4 × 4 bins of 32 cells: returns the larger error */
+static double check_points(const double *uh, const double *vh, int64_t m, double eps) {
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 64), 0);
+    ag_scope_begin();
+    ag_tensor *u = ag_from_data_on(uh, AG_SHAPE(m), AG_F64, DEV), *v = ag_from_data_on(vh, AG_SHAPE(m), AG_F64, DEV);
+    ag_nufft_plan *p = ag_nufft_plan_new(&gc, u, v, eps, -1);
+    assert_non_null(p);
+    ag_tensor *cube = ag_to(ag_randn(AG_SHAPE(1, 64, 64), AG_F64), DEV);
+    ag_tensor *vis = ag_to(ag_complex(ag_randn(AG_SHAPE(1, m), AG_F64), ag_randn(AG_SHAPE(1, m), AG_F64)), DEV);
+    double e2 = rel_err(ag_nufft(p, cube), ag_dft(cube, u, v, &gc, -1));
+    double e1 = rel_err(ag_nufft_adjoint(p, vis), ag_dft_adjoint(vis, u, v, &gc, -1));
+    ag_nufft_plan_free(p);
+    assert_no_error();
+    ag_scope_end();
+    return fmax(e1, e2);
+}
+
+/* points exactly on bin edges (fine cells 0, 32 and 96 = -32, and just below them), across the
+ * fine grid's seam (-1e-12 wraps to 128), at the largest |u| (63 cells), with x − w/2 an integer
+ * (a weight at the kernel's end: w is odd here), all in one bin, and a single point */
+static void bin_edges(void **state) {
+    (void)state;
+    ag_manual_seed(6);
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 64), 0);
+    double cell = 1 / (gc.dl * 128); /* λ per fine cell */
+    const double xs[] = {0, 1, 31, 32, 62.9999999, 63, -32, -31.5, -33, -63, 5.5, 32 - 1e-9, -32 - 1e-9, -1e-12, 0.5, -0.5};
+    enum { NX = sizeof xs / sizeof *xs };
+    double uh[NX * NX], vh[NX * NX];
+    for (int i = 0; i < NX; i++)
+        for (int j = 0; j < NX; j++) uh[i * NX + j] = xs[i] * cell, vh[i * NX + j] = xs[j] * cell;
+    for (int e = 0; e < 2; e++) {
+        double eps = e ? 1e-10 : 1e-4, err = check_points(uh, vh, NX * NX, eps);
+        print_message("edges (%d points), eps %.0e: %.2e\n", NX * NX, eps, err);
+        assert_true(err < 10 * eps);
+    }
+    /* clustered: 500 points within one fine cell of bin (1, 2) */
+    double cu[500], cv[500];
+    for (int k = 0; k < 500; k++) cu[k] = (40 + (k % 23) / 23.0) * cell, cv[k] = (-50 + (k % 7) / 7.0) * cell;
+    double err = check_points(cu, cv, 500, 1e-8);
+    print_message("500 points in one bin: %.2e\n", err);
+    assert_true(err < 1e-7);
+    double one_u = 17.25 * cell, one_v = -3.75 * cell;
+    err = check_points(&one_u, &one_v, 1, 1e-8);
+    print_message("one point: %.2e\n", err);
+    assert_true(err < 1e-7);
+}
+
+/* no points: type 2 gives an empty result, type 1 a zero image */
+static void no_points(void **state) {
+    (void)state;
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.01, 16), 0);
+    ag_scope_begin();
+    ag_tensor *u = ag_to(ag_zeros(AG_SHAPE(0), AG_F64), DEV), *v = ag_to(ag_zeros(AG_SHAPE(0), AG_F64), DEV);
+    ag_nufft_plan *p = ag_nufft_plan_new(&gc, u, v, 1e-6, -1);
+    assert_non_null(p);
+    ag_tensor *V = ag_nufft(p, ag_to(ag_rand(AG_SHAPE(16, 16), AG_F64), DEV));
+    assert_non_null(V);
+    assert_int_equal(ag_numel(V), 0);
+    ag_tensor *A = ag_nufft_adjoint(p, ag_to(ag_zeros(AG_SHAPE(1, 0), AG_C128), DEV));
+    assert_non_null(A);
+    assert_true(ag_item(ag_sum(ag_abs(A), NULL, 0, false)) == 0);
+    ag_nufft_plan_free(p);
+    assert_no_error();
+    ag_scope_end();
+}
+
+/* the same bits with 1 and 2 threads (spreading runs its bins in parallel), shared and
+ * per-channel points, f64 and f32; f32 type 1 against the DFT */
+static void deterministic_threads(void **state) {
+    (void)state;
+    ag_manual_seed(7);
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.005, 128), 0);
+    int before = ag_get_num_threads();
+    for (int f = 0; f < 2; f++)
+        for (int sets = 0; sets <= 2; sets += 2) {
+            ag_dtype dt = f ? AG_F32 : AG_F64, ct = f ? AG_C64 : AG_C128;
+            ag_scope_begin();
+            ag_tensor *u, *v;
+            points(&gc, sets, 20000, dt, &u, &v);
+            ag_nufft_plan *p = ag_nufft_plan_new(&gc, u, v, f ? 1e-5 : 1e-9, -1);
+            assert_non_null(p);
+            ag_tensor *cube = ag_to(ag_to_dtype(ag_randn(AG_SHAPE(2, 128, 128), AG_F64), dt), DEV);
+            ag_tensor *vis = ag_to(ag_to_dtype(ag_complex(ag_randn(AG_SHAPE(2, 20000), AG_F64),
+                                                          ag_randn(AG_SHAPE(2, 20000), AG_F64)), ct), DEV);
+            ag_tensor *r[2][2];
+            for (int t = 0; t < 2; t++) {
+                ag_set_num_threads(t + 1);
+                r[t][0] = ag_nufft(p, cube), r[t][1] = ag_nufft_adjoint(p, vis);
+            }
+            ag_set_num_threads(before);
+            for (int k = 0; k < 2; k++) {
+                double d = ag_item(ag_amax(ag_abs(ag_sub(r[0][k], r[1][k])), NULL, 0, false));
+                assert_true(d == 0);
+            }
+            if (f) {
+                ag_tensor *u64 = ag_to_dtype(u, AG_F64), *v64 = ag_to_dtype(v, AG_F64);
+                double e1 = rel_err(ag_to_dtype(r[0][1], AG_C128), ag_dft_adjoint(ag_to_dtype(vis, AG_C128), u64, v64, &gc, -1));
+                double e2 = rel_err(ag_to_dtype(r[0][0], AG_C128), ag_dft(ag_to_dtype(cube, AG_F64), u64, v64, &gc, -1));
+                print_message("f32 %s points, eps 1e-5: type 2 %.2e, type 1 %.2e\n", sets ? "per-channel" : "shared", e2, e1);
+                assert_true(e1 < 1e-4 && e2 < 1e-4);
+            }
+            ag_nufft_plan_free(p);
+            assert_no_error();
+            ag_scope_end();
+        }
+}
+
+static ag_tensor *nufft_fn(ag_tensor *const *in, int n, void *p) { (void)n; return ag_nufft(p, in[0]); }
+static ag_tensor *nufft_adj_fn(ag_tensor *const *in, int n, void *p) { (void)n; return ag_nufft_adjoint(p, in[0]); }
+
+/* ag_gradcheck and ag_gradgradcheck (f64) of both transforms: a real and a complex cube, complex
+ * visibilities (a 16² image: one bin; bin_edges and deterministic_threads cover many) */
+static void gradchecks(void **state) {
+    (void)state;
+    if (DEV.kind != AG_DEV_CPU) { print_message("skipped: ag_gradcheck takes CPU inputs\n"); return; }
+    ag_manual_seed(8);
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.02, 16), 0);
+    ag_scope_begin();
+    ag_tensor *u, *v;
+    points(&gc, 0, 20, AG_F64, &u, &v);
+    ag_nufft_plan *p = ag_nufft_plan_new(&gc, u, v, 1e-6, -1);
+    assert_non_null(p);
+    ag_tensor *x[] = {ag_set_requires_grad(ag_to(ag_randn(AG_SHAPE(1, 16, 16), AG_F64), DEV), true),
+                      ag_set_requires_grad(ag_to(ag_randn(AG_SHAPE(16, 16), AG_C128), DEV), true),
+                      ag_set_requires_grad(ag_to(ag_randn(AG_SHAPE(1, 20), AG_C128), DEV), true)};
+    ag_gradcheck_report rep;
+    for (int i = 0; i < 3; i++) {
+        ag_gradcheck_fn fn = i < 2 ? nufft_fn : nufft_adj_fn;
+        if (ag_gradcheck(fn, p, &x[i], 1, NULL, &rep) != 1) fail_msg("gradcheck input %d: %s", i, rep.message);
+        if (ag_gradgradcheck(fn, p, &x[i], 1, NULL, &rep) != 1) fail_msg("gradgradcheck input %d: %s", i, rep.message);
+    }
+    ag_nufft_plan_free(p);
+    assert_no_error();
+    ag_scope_end();
+}
+
 int main(void) {
     DEV = ag_device_default();
     const struct CMUnitTest tests[] = {
         TEST(matches_dft), TEST(complex_per_channel_f32), TEST(adjoint_and_gradient), TEST(bad_inputs),
+        TEST(bin_edges), TEST(no_points), TEST(deterministic_threads), TEST(gradchecks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
