@@ -1,7 +1,8 @@
 /* tests/test_nufft_layer.c — the NuFFT layer (imaging/nufft_layer.c): the module against the
  * exact ag_dft (f64 at eps 1e-12, f32 at 1e-6), against FourierCube at cell centres, shared and
  * per-channel points, sign +1; gradients in the image, u and v by gradcheck (the plan rebuilt
- * for every evaluation) and against an exact DFT composed from ag ops; bad inputs. Runs again
+ * for every evaluation), against an exact DFT composed from ag ops and against PyTorch's autograd of
+ * the direct sum (tests/imaginggen/nufft_layer.py); bad inputs. Runs again
  * with AG_DEVICE=test. */
 #include <math.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "test_util.h"
 
 static ag_device DEV;
@@ -149,10 +151,12 @@ static void gradcheck_image_u_v(void **state) {
         int64_t nsets = k == 1 ? 2 : 0;
         ag_tensor *u, *v;
         points(&gc, nsets, 12, &u, &v);
-        u = ag_set_requires_grad(ag_mul_s(u, 1e-6), true), v = ag_set_requires_grad(ag_mul_s(v, 1e-6), true);
+        /* ag_gradcheck runs on the CPU */
+        u = ag_set_requires_grad(ag_to(ag_mul_s(u, 1e-6), AG_CPU), true);
+        v = ag_set_requires_grad(ag_to(ag_mul_s(v, 1e-6), AG_CPU), true);
         ag_tensor *cube = k == 2 ? ag_rand(AG_SHAPE(8, 8), AG_F64) : ag_rand(AG_SHAPE(2, 8, 8), AG_F64);
         if (k == 1) cube = ag_complex(cube, ag_rand(AG_SHAPE(2, 8, 8), AG_F64));
-        cube = ag_set_requires_grad(ag_to(cube, DEV), true);
+        cube = ag_set_requires_grad(cube, true);
         vis_case c = {&gc, k ? 1 : -1};
         ag_gradcheck_report rep;
         ag_gradcheck_opts o = {.eps = 1e-6, .atol = 1e-8, .rtol = 1e-6, .full_jacobian = true};
@@ -240,6 +244,37 @@ static void module_other_device_and_backward(void **state) {
     ag_scope_end();
 }
 
+/* values and gradients against PyTorch's autograd of the direct sum (imaginggen/nufft_layer.py) */
+static void matches_torch_fixture(void **state) {
+    (void)state;
+    fx_file *f = fx_open("imaging_nufft_layer");
+    assert_non_null(f);
+    ag_grid_coords gc;
+    assert_int_equal(ag_grid_coords_init(&gc, 0.02, 8), 0);
+    const char *cases[] = {"shared", "perchan"};
+    for (int k = 0; k < 2; k++) {
+        ag_scope_begin();
+        const char *c = cases[k];
+        ag_tensor *cube = ag_set_requires_grad(ag_to(fx_get(f, "%s/cube", c), DEV), true);
+        ag_tensor *u = ag_set_requires_grad(ag_to(fx_get(f, "%s/u", c), DEV), true);
+        ag_tensor *v = ag_set_requires_grad(ag_to(fx_get(f, "%s/v", c), DEV), true);
+        ag_tensor *y = ag_to(fx_get(f, "%s/y", c), DEV), *w = ag_to(fx_get(f, "%s/w", c), DEV);
+        ag_tensor *V = ag_nufft_vis(&gc, cube, u, v, (ag_nufft_opts){1e-12, k ? 1 : -1});
+        assert_non_null(V);
+        ag_tensor *Lo = ag_sum(ag_mul(w, ag_square(ag_abs(ag_sub(V, y)))), NULL, 0, false), *g[3];
+        assert_int_equal(ag_grad(&Lo, 1, AG_INPUTS(cube, u, v), NULL, false, g), 0);
+        double r[4] = {fx_close_ratio(V, fx_get(f, "%s/vis", c), 1e-10, 1e-14),
+                       fx_close_ratio(g[0], fx_get(f, "%s/grad_cube", c), 1e-10, 1e-14),
+                       fx_close_ratio(g[1], fx_get(f, "%s/grad_u", c), 1e-10, 1e-16),
+                       fx_close_ratio(g[2], fx_get(f, "%s/grad_v", c), 1e-10, 1e-16)};
+        print_message("%s: close ratios vis %.2g, grad cube %.2g, u %.2g, v %.2g\n", c, r[0], r[1], r[2], r[3]);
+        for (int i = 0; i < 4; i++) assert_true(r[i] <= 1);
+        assert_no_error();
+        ag_scope_end();
+    }
+    fx_close(f);
+}
+
 static void bad_inputs(void **state) {
     (void)state;
     ag_grid_coords gc;
@@ -296,10 +331,11 @@ static void bad_inputs(void **state) {
 
 int main(void) {
     DEV = ag_device_default();
+    print_message("tensors on %s\n", ag_device_kind_name(DEV.kind));
     const struct CMUnitTest tests[] = {
         TEST(module_matches_dft),       TEST(module_matches_fourier_cube), TEST(per_channel_points),
         TEST(gradcheck_image_u_v),      TEST(uv_gradient_vs_composed_dft), TEST(module_other_device_and_backward),
-        TEST(bad_inputs),
+        TEST(matches_torch_fixture), TEST(bad_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
