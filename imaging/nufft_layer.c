@@ -208,7 +208,7 @@ ag_module *ag_nufft_module(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v,
         ag_module_free(m);
         return NULL;
     }
-    ag_module_set_extra_repr(m, "npix=%lld, cell_size=%g, nvis=%lld, nchan=%s, eps=%g, sign=%+d", (long long)gc->npix,
+    ag_module_set_extra_repr(m, "npix=%lld, cell_size=%g, nvis=%lld, points=%s, eps=%g, sign=%+d", (long long)gc->npix,
                              gc->cell_size, (long long)s->nvis, s->nsets ? "per-channel" : "shared", opts.eps,
                              opts.sign > 0 ? 1 : -1);
     return m;

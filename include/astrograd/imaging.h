@@ -638,7 +638,8 @@ AG_API ag_tensor *ag_nufft_vis(const ag_grid_coords *gc, ag_tensor *cube, ag_ten
  * the buffers "uu" and "vv", so ag_module_to / ag_module_to_dtype move them. The plan is built
  * once, in the constructor, on u's device in u's precision, and reused by every forward and
  * backward; a cube on another device or of another precision makes the module build (once)
- * and keep a plan for those instead (graphs already recorded keep theirs). The points are
+ * and keep a plan for those instead (graphs already recorded keep theirs; u, v are then copied
+ * there on every forward, which ag_module_to / ag_module_to_dtype of the module avoid). The points are
  * fixed: for moving points build a new module or use ag_nufft_vis. Constructor errors (NULL,
  * naming ag_nufft_module): NULL arguments, u, v not both f64 or both f32, of different shapes
  * or not 1-d / 2-d, on different devices, eps or sign out of range, points beyond the grid
