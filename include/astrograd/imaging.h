@@ -600,8 +600,9 @@ AG_API ag_tensor *ag_dft_adjoint(ag_tensor *vis, ag_tensor *u, ag_tensor *v, con
  *    precision -> new (nchan, npix, npix) complex, as ag_dft_adjoint.
  * Errors name the function: a dtype of another precision (AG_ERR_DTYPE), shapes that do not
  * fit the plan (AG_ERR_SHAPE), another device (AG_ERR_DEVICE), NULL (AG_ERR_INVALID).
- * Speed (benchmarks/bench_nufft): at 512², 10^5 points, ε = 1e-6 about half the CPU time of
- * the composed index_select/index_add version; the oversampled FFT and the pad/shift copies
+ * Speed (benchmarks/bench_nufft): at 512², 10^5 points, ε = 1e-6 type 2 takes about half the
+ * CPU time of the composed index_select/index_add version, type 1 about 0.6×; the oversampled FFT
+ * and the pad/shift copies
  * now dominate. Not yet: an upsampling σ < 2, CUDA kernels (AG_ERR_NOTIMPL on CUDA tensors). */
 typedef struct ag_nufft_plan ag_nufft_plan;
 AG_API ag_nufft_plan *ag_nufft_plan_new(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v, double eps, int sign);
@@ -609,6 +610,48 @@ AG_API void ag_nufft_plan_free(ag_nufft_plan *plan);
 AG_API int ag_nufft_plan_width(const ag_nufft_plan *plan); /* the kernel width w in fine cells */
 AG_API ag_tensor *ag_nufft(const ag_nufft_plan *plan, ag_tensor *cube);
 AG_API ag_tensor *ag_nufft_adjoint(const ag_nufft_plan *plan, ag_tensor *vis);
+
+/* ---- NuFFT layer (imaging/nufft_layer.c) ------------------------------------------------ */
+
+/* The NuFFT as an op differentiable in the image AND in (u, v), and MPoL's NuFFT layer.
+ * V[c, k] is ag_dft's sum (MPoL's normalisation: cell_size² Σ P e^{sign 2πi(ul + vm)} [Jy]) to
+ * a relative error of about eps. Gradients: the image's through the adjoint (ag_nufft_adjoint;
+ * the real part for a real cube); u's and v's from ∂V_k/∂u_k = sign 2πi · (type 2 of l·P)_k
+ * and the same with the packed m for v (one more NuFFT each, only when u or v requires grad).
+ * Second derivatives: those through the image are exact; those in u or v are not implemented
+ * (a backward under create_graph with u or v requiring grad fails with AG_ERR_NOTIMPL).
+ * eps 0 means 1e-6; eps in [1e-14, 0.1]; f32 points use max(eps, 1e-6). sign -1 (MPoL; 0 means
+ * -1) or +1 (VLBI/EHT). */
+typedef struct ag_nufft_opts { double eps; int sign; } ag_nufft_opts;
+/* For points that move (calibration models where u, v depend on parameters): builds a NuFFT
+ * plan for the current (u, v) on every call (the plan is O(nvis w²) host work; the node keeps
+ * it for the backward, so nothing is to free), then V = NuFFT(cube). cube packed
+ * (nchan, npix, npix) or (npix, npix) [Jy/arcsec²], f32/f64/c64/c128, npix = gc->npix; u, v [λ]
+ * real of the cube's precision, one shape: (nvis) shared by every channel or (nchan, nvis) per
+ * channel; all on one device (any with the kernels ag_nufft uses). Returns a new (nchan, nvis)
+ * complex tensor (c128 for f64/c128, c64 for f32/c64; nchan 1 for a 2-d cube). Errors (NULL,
+ * naming ag_nufft_vis): NULL arguments (AG_ERR_INVALID), u/v of another precision (AG_ERR_DTYPE),
+ * u and v of different shapes or per-channel points whose nchan is not the cube's
+ * (AG_ERR_SHAPE), mixed devices, eps or sign out of range (AG_ERR_INVALID), points beyond the
+ * grid (ag_grid_check_data_fit's message), and ag_nufft's. */
+AG_API ag_tensor *ag_nufft_vis(const ag_grid_coords *gc, ag_tensor *cube, ag_tensor *u, ag_tensor *v, ag_nufft_opts opts);
+/* MPoL's NuFFT layer for fixed points: a module (type "NuFFT") whose forward(packed cube
+ * (nchan, npix, npix) or (npix, npix) [Jy/arcsec²], f32/f64/c64/c128) gives the complex
+ * visibilities (nchan, nvis) [Jy] as ag_nufft_vis, differentiable in the cube. u, v [λ]: (nvis),
+ * shared by every channel (any nchan), or (nchan, nvis), per channel (the cube must then have
+ * that nchan); f64 or f32. They are taken over (also on failure, and from a scope) and held as
+ * the buffers "uu" and "vv", so ag_module_to / ag_module_to_dtype move them. The plan is built
+ * once, in the constructor, on u's device in u's precision, and reused by every forward and
+ * backward; a cube on another device or of another precision makes the module build (once)
+ * and keep a plan for those instead (graphs already recorded keep theirs; u, v are then copied
+ * there on every forward, which ag_module_to / ag_module_to_dtype of the module avoid). The points are
+ * fixed: for moving points build a new module or use ag_nufft_vis. Constructor errors (NULL,
+ * naming ag_nufft_module): NULL arguments, u, v not both f64 or both f32, of different shapes
+ * or not 1-d / 2-d, on different devices, eps or sign out of range, points beyond the grid
+ * (ag_grid_check_data_fit's message). Forward errors (naming ag_nufft_module (forward)): a cube
+ * that is not a float (nchan, npix, npix) / (npix, npix) with gc's npix, or another nchan than
+ * per-channel points have (AG_ERR_SHAPE). */
+AG_API ag_module *ag_nufft_module(const ag_grid_coords *gc, ag_tensor *u, ag_tensor *v, ag_nufft_opts opts);
 
 /* ---- VLBI: UVFITS and closure quantities (imaging/uvfits.c, imaging/closure.c) ----------- */
 
