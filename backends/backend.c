@@ -24,7 +24,7 @@ static void cuda_load(void) {
                                                                           "ag_cuda_backend_v1", cuda_why, sizeof cuda_why);
     if (b && b->table_size != sizeof(ag_kernels)) {
         snprintf(cuda_why, sizeof cuda_why, "libastrograd_cuda.so is not this version's CUDA backend (its kernel "
-                 "table differs)");
+                 "table has %zu bytes, this library's %zu)", b->table_size, sizeof(ag_kernels));
         b = NULL;
     }
     if (b) cuda = b, cuda_why[0] = '\0';
