@@ -26,10 +26,6 @@ enum { K_FEVALS, K_NITER, K_D, K_T, K_HDIAG, K_PREVG, K_PREVLOSS, K_DIRS, K_STPS
 static const char *const lbfgs_keys[K_COUNT] = {"func_evals", "n_iter", "d", "t", "H_diag",
                                                 "prev_flat_grad", "prev_loss", "old_dirs", "old_stps", "ro"};
 
-static int64_t real_numel(const ag_tensor *t) {
-    return ag_numel(t) * (ag_dtype_is_complex(ag_dtype_of(t)) ? 2 : 1);
-}
-
 typedef struct lbfgs_priv {
     int64_t n;                            /* total real numel of the parameters */
     double *x, *g, *w, *al, *gout;        /* work: x, g, 5n for the line search, history_size + 1, n */
@@ -88,7 +84,7 @@ ag_optim *ag_lbfgs(ag_params params, ag_lbfgs_opts opts) {
         ag_optim_free(o);
         return ag_fail(AG_ERR_NOMEM, "%s: out of memory", f);
     }
-    for (int i = 0; i < o->params.n; i++) P->n += real_numel(o->params.t[i]);
+    for (int i = 0; i < o->params.n; i++) P->n += ag__real_numel(o->params.t[i]);
     o->priv = P;
     return o;
 }
@@ -132,7 +128,7 @@ static int gather(ag_optim *o, bool grads, double *out) {
     int64_t off = 0;
     for (int i = 0; i < o->params.n; i++) {
         ag_tensor *p = o->params.t[i];
-        int64_t n = real_numel(p);
+        int64_t n = ag__real_numel(p);
         ag_tensor *src = grads ? ag_grad_of(p) : p;
         if (!src) {
             memset(out + off, 0, (size_t)n * sizeof(double));
@@ -148,23 +144,6 @@ static int gather(ag_optim *o, bool grads, double *out) {
         off += n;
     }
     return 0;
-}
-
-static int set_params(ag_optim *o, const double *x) {
-    int64_t off = 0;
-    int rc = 0;
-    ag_no_grad_begin();
-    for (int i = 0; i < o->params.n && !rc; i++) {
-        ag_tensor *p = o->params.t[i];
-        /* the host values, uploaded to the parameter's device */
-        ag_tensor *h = ag_from_data_on(x + off, ag_shape(p), ag_ndim(p),
-                                       ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64, ag_device_of(p));
-        rc = h ? ag_copy_(p, h) : ag_error_code();
-        ag_release(h);
-        off += real_numel(p);
-    }
-    ag_no_grad_end();
-    return rc;
 }
 
 typedef struct lb {
@@ -222,9 +201,9 @@ static int directional_evaluate(lb *L, const double *x, double t, const double *
                                 double *g) {
     memcpy(tmp, x, (size_t)L->n * sizeof *tmp);
     axpy(L->n, t, d, tmp);
-    int rc = set_params(L->o, tmp);
+    int rc = ag__params_write(L->o->params, tmp);
     if (!rc) rc = evaluate(L, loss, g);
-    int rc2 = set_params(L->o, x);
+    int rc2 = ag__params_write(L->o->params, x);
     return rc ? rc : rc2;
 }
 
@@ -529,11 +508,11 @@ static int lbfgs_step(ag_optim *o, ag_closure_fn closure, void *ud) {
             memcpy(g, P->gout, nb);
             if (rc) goto out;
             axpy(n, t, d, x);
-            if ((rc = set_params(o, x))) goto out;
+            if ((rc = ag__params_write(o->params, x))) goto out;
             opt_cond = absmax(g, n) <= q->tolerance_grad;
         } else {
             axpy(n, t, d, x);
-            if ((rc = set_params(o, x))) goto out;
+            if ((rc = ag__params_write(o->params, x))) goto out;
             if (n_iter != q->max_iter) {
                 if ((rc = evaluate(&L, &loss, g))) goto out;
                 opt_cond = absmax(g, n) <= q->tolerance_grad;

@@ -217,3 +217,24 @@ int ag_optim_step_closure(ag_optim *o, ag_closure_fn closure, void *ud) {
                            : ag_set_error(AG_ERR_INVALID, "ag_optim_step_closure: the closure returned NULL");
     return ag_optim_step(o);
 }
+
+int64_t ag__real_numel(const ag_tensor *t) {
+    return ag_numel(t) * (ag_dtype_is_complex(ag_dtype_of(t)) ? 2 : 1);
+}
+
+int ag__params_write(ag_params ps, const double *x) {
+    int64_t off = 0;
+    int rc = 0;
+    ag_no_grad_begin();
+    for (int i = 0; i < ps.n && !rc; i++) {
+        ag_tensor *p = ps.t[i];
+        /* the host values, uploaded to the parameter's device */
+        ag_tensor *h = ag_from_data_on(x + off, ag_shape(p), ag_ndim(p),
+                                       ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64, ag_device_of(p));
+        rc = h ? ag_copy_(p, h) : ag_error_code();
+        ag_release(h);
+        off += ag__real_numel(p);
+    }
+    ag_no_grad_end();
+    return rc;
+}

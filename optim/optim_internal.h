@@ -64,4 +64,11 @@ int ag__optim_load_copy(ag_optim *o, int pi, int k, ag_tensor *value);
 /* Drop every parameter's state (back to a fresh optimizer's: no entries). */
 void ag__optim_clear_state(ag_optim *o);
 
+/* Flat f64 views of a parameter list, shared by L-BFGS and the samplers: a parameter counts
+ * ag_numel reals, twice that when complex (its (re, im) pairs). ag__params_write copies x into
+ * the parameters (their dtype and device) under no-grad, since they are leaves that require
+ * grad and in-place writes would refuse; 0 or a negative ag_status. */
+int64_t ag__real_numel(const ag_tensor *t);
+int ag__params_write(ag_params ps, const double *x);
+
 #endif

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "astrograd/optim.h"
+#include "optim/optim_internal.h"
 #include "tensor/layer.h"
 
 #define FN "ag_sample"
@@ -99,32 +100,10 @@ static void point_copy(sampler *S, point *dst, const point *src, bool with_p) {
     dst->logp = src->logp;
 }
 
-static int64_t real_numel(const ag_tensor *t) {
-    return ag_numel(t) * (ag_dtype_is_complex(ag_dtype_of(t)) ? 2 : 1);
-}
-
-/* The position x into the parameters (their dtype and device), under no-grad: they are leaves
- * that require grad, which in-place writes refuse otherwise. */
-static int set_params(sampler *S, const double *x) {
-    int64_t off = 0;
-    int rc = 0;
-    ag_no_grad_begin();
-    for (int i = 0; i < S->params.n && !rc; i++) {
-        ag_tensor *p = S->params.t[i];
-        ag_tensor *h = ag_from_data_on(x + off, ag_shape(p), ag_ndim(p),
-                                       ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64, ag_device_of(p));
-        rc = h ? ag_copy_(p, h) : ag_error_code();
-        ag_release(h);
-        off += real_numel(p);
-    }
-    ag_no_grad_end();
-    return rc;
-}
-
 /* logp and its gradient at q. A NaN or infinite value is not an error here (the transition
  * treats it as infinite energy); a failed or malformed logp is. */
 static int evaluate(sampler *S, const double *q, double *logp, double *g) {
-    int rc = set_params(S, q);
+    int rc = ag__params_write(S->params, q);
     if (rc) return rc;
     S->n_grad++;
     ag_scope_begin();
@@ -142,7 +121,7 @@ static int evaluate(sampler *S, const double *q, double *logp, double *g) {
     for (int i = 0; i < S->params.n && !rc; i++) {
         ag_tensor *p = S->params.t[i];
         rc = ag_copy_to_buffer(grads[i], g + off, ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64);
-        off += real_numel(p);
+        off += ag__real_numel(p);
     }
     for (int i = 0; i < S->params.n; i++) ag_release(grads[i]);
     ag_release(r);
@@ -520,7 +499,7 @@ static int run(sampler *S, ag_sample_opts o, ag_sample_result *out, double *draw
         ag_tensor *p = S->params.t[i];
         int rc = ag_copy_to_buffer(p, cur.q + off, ag_dtype_is_complex(ag_dtype_of(p)) ? AG_C128 : AG_F64);
         if (rc) return rc;
-        off += real_numel(p);
+        off += ag__real_numel(p);
     }
     int rc = evaluate(S, cur.q, &cur.logp, cur.g);
     if (rc) return rc;
@@ -568,7 +547,7 @@ static int run(sampler *S, ag_sample_opts o, ag_sample_result *out, double *draw
     out->accept_rate = acc_sum / o.n_samples;
     out->step_size = S->eps;
     /* the parameters end at the last draw, not at the last point a trajectory visited */
-    return set_params(S, cur.q);
+    return ag__params_write(S->params, cur.q);
 }
 
 int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts opts, ag_sample_result *out) {
@@ -584,7 +563,7 @@ int ag_sample(ag_params params, ag_logp_fn logp, void *user_data, ag_sample_opts
     double t0 = now_s();
 
     sampler S = {.params = params, .fn = logp, .ud = user_data, .max_depth = opts.max_depth};
-    for (int i = 0; i < params.n; i++) S.d += real_numel(params.t[i]);
+    for (int i = 0; i < params.n; i++) S.d += ag__real_numel(params.t[i]);
     int64_t d = S.d, n = opts.n_samples;
     size_t nwork = opts.algorithm == AG_SAMPLER_NUTS ? (size_t)(opts.max_depth * LEVEL_VECS + TOP_VECS + 1) : 0;
     rng_seed(&S.r, opts.seed);
