@@ -84,6 +84,17 @@ static inline float vexpf(float x) {
     return q * u2f((uint32_t)(k1 + 127) << 23) * u2f((uint32_t)(k2 + 127) << 23);
 }
 
+/* fdlibm's log kernel: log(2^kd (1 + f)) for 1 + f in [√2/2, √2), c the correction of a rounded
+ * 1 + f (0 when f is exact) */
+static inline double log_kernel(double f, double kd, double c) {
+    double hfsq = 0.5 * f * f;
+    double s = f / (2.0 + f), z = s * s;
+    double R = z * (6.666666666666735130e-01 + z * (3.999999999940941908e-01 + z * (2.857142874366239149e-01 +
+               z * (2.222219843214978396e-01 + z * (1.818357216161805012e-01 + z * (1.531383769920937332e-01 +
+               z * 1.479819860511658591e-01))))));
+    return kd * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + (kd * 1.90821492927058770002e-10 + c))) - f);
+}
+
 /* log1p(v) for v in [0, 1] (NaN passes through): fdlibm's log1p reduction and log kernel.
  * u = 1 + v is split as 2^k (1 + f) with f exact; c corrects the rounding of u. */
 static inline double vlog1p01(double v) {
@@ -91,13 +102,7 @@ static inline double vlog1p01(double v) {
     double c = (v - (u - 1.0)) / u;
     bool big = u > 1.4142135623730951;
     double f = big ? u * 0.5 - 1.0 : u - 1.0;
-    double kd = big ? 1.0 : 0.0;
-    double hfsq = 0.5 * f * f;
-    double s = f / (2.0 + f), z = s * s;
-    double R = z * (6.666666666666735130e-01 + z * (3.999999999940941908e-01 + z * (2.857142874366239149e-01 +
-               z * (2.222219843214978396e-01 + z * (1.818357216161805012e-01 + z * (1.531383769920937332e-01 +
-               z * 1.479819860511658591e-01))))));
-    return kd * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + (kd * 1.90821492927058770002e-10 + c))) - f);
+    return log_kernel(f, big ? 1.0 : 0.0, c);
 }
 
 /* log(x), f64: fdlibm's reduction x = 2^k (1 + f), 1 + f in [√2/2, √2) (f exact), and its log
@@ -113,13 +118,7 @@ static inline double vlog(double x) {
     bool big = m > 1.4142135623730951;
     m = big ? m * 0.5 : m;
     kd = big ? kd + 1.0 : kd;
-    double f = m - 1.0;
-    double hfsq = 0.5 * f * f;
-    double s = f / (2.0 + f), z = s * s;
-    double R = z * (6.666666666666735130e-01 + z * (3.999999999940941908e-01 + z * (2.857142874366239149e-01 +
-               z * (2.222219843214978396e-01 + z * (1.818357216161805012e-01 + z * (1.531383769920937332e-01 +
-               z * 1.479819860511658591e-01))))));
-    double r = kd * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + kd * 1.90821492927058770002e-10)) - f);
+    double r = log_kernel(m - 1.0, kd, 0.0);
     r = x == 0 ? -(double)INFINITY : r;
     r = x == (double)INFINITY ? x : r;
     return x < 0 || x != x ? (double)NAN : r;
